@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# dm-colo: top-level Makefile.
+#
+#   make            build dm-colo.ko (for KDIR) and colosetup
+#   make demo       install what is missing, then run the demo in a VM
+#   make check      install what is missing, then run every test
+#   make install    install the module and colosetup on this host
+#
+# KDIR defaults to the running kernel's build tree when it exists, else the
+# newest installed Debian linux-headers-*.
+
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+	  $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1))
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+CC ?= gcc
+USER_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
+
+.PHONY: all module userspace clean check demo install lint kunit vm-shell dkms-check deps
+
+all: module userspace
+
+module:
+	@test -n "$(KDIR)" || { echo "no kernel headers found: run scripts/deps.sh or set KDIR"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+userspace:
+	$(MAKE) -C userspace CC="$(CC)" CFLAGS="$(USER_CFLAGS)"
+
+clean:
+	-[ -z "$(KDIR)" ] || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C userspace clean
+	rm -rf .build
+
+deps:
+	scripts/deps.sh
+
+check:
+	scripts/check.sh
+
+demo:
+	scripts/demo.sh
+
+lint:
+	scripts/lint.sh
+
+kunit:
+	scripts/kunit.sh
+
+vm-shell:
+	scripts/deps.sh
+	scripts/vm.sh --kernel $(or $(KERNEL),6.1) --shell
+
+dkms-check:
+	scripts/dkms-check.sh
+
+install: all
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a $(shell cat $(KDIR)/include/config/kernel.release)
+	install -D -m 0755 userspace/colosetup $(DESTDIR)$(SBINDIR)/colosetup

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-colo: status and messages of the colo target.
+ */
+#include <linux/kernel.h>
+
+#include "dm-colo.h"
+
+#define DM_MSG_PREFIX "colo"
+
+static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
+{
+	unsigned int sz = 0;
+
+	DMEMIT("%s %s", colo_mode_name(cc->mode), cc->base->name);
+	if (cc->mode == COLO_MODE_SECONDARY)
+		DMEMIT(" %s %s", cc->hidden->name, cc->active->name);
+	DMEMIT(" %u", 1U << cc->chunk_shift);
+	if (cc->max_copies != COLO_DEFAULT_MAX_COPIES)
+		DMEMIT(" 2 max_copies %u", cc->max_copies);
+}
+
+/*
+ * Status line (STATUSTYPE_INFO). The field order is stable; new fields are
+ * only ever appended:
+ *
+ *   <mode> <chunk_sectors> <active>/<chunks> <hidden>/<chunks>
+ *   <commit_state> <committed>/<to_commit> <dirty>/<chunks>
+ *   <mirror_state> <mirrored>/<to_mirror> <ingress> <health>
+ *
+ * mode          secondary | primary
+ * chunk_sectors chunk size in 512-byte sectors
+ * active        chunks written by the VM since the last checkpoint
+ * hidden        chunks saved by copy-before-write since the last checkpoint
+ * commit_state  none | running | done | failed (the failover commit)
+ * committed     chunks committed to base / chunks the commit has to write
+ * dirty         chunks written since the device became primary
+ * mirror_state  none | copying | in-sync | degraded
+ * mirrored      chunks copied to the replica / chunks to copy
+ * ingress       attached | none
+ * health        ok | error (an I/O error was seen on any leg)
+ */
+void colo_status(struct dm_target *ti, status_type_t type,
+		 unsigned int status_flags, char *result, unsigned int maxlen)
+{
+	struct colo_c *cc = ti->private;
+	unsigned long long chunks = cc->nr_chunks;
+	unsigned int sz = 0;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		DMEMIT("%s %u %llu/%llu %llu/%llu %s %llu/%llu %llu/%llu %s %llu/%llu %s %s",
+		       colo_mode_name(cc->mode), 1U << cc->chunk_shift,
+		       0ULL, chunks, 0ULL, chunks,
+		       "none", 0ULL, 0ULL,
+		       0ULL, chunks,
+		       "none", 0ULL, 0ULL,
+		       colo_has_ingress(cc) ? "attached" : "none",
+		       test_bit(COLO_ERROR, &cc->flags) ? "error" : "ok");
+		break;
+	case STATUSTYPE_TABLE:
+		emit_table(cc, result, maxlen);
+		break;
+	default:
+		result[0] = '\0';
+		break;
+	}
+}
+
+static int refuse(struct colo_c *cc, const char *msg, const char *why)
+{
+	DMERR("%s: message '%s' refused: %s", colo_name(cc), msg, why);
+	return -EINVAL;
+}
+
+/*
+ * Messages: checkpoint, failover (secondary mode); mirror start <dev>
+ * [full|dirty], mirror stop (primary mode). Anything else, or a message in
+ * the wrong mode, is refused with -EINVAL and changes nothing.
+ */
+int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
+		 char *result, unsigned int maxlen)
+{
+	struct colo_c *cc = ti->private;
+	const char *word = argc ? argv[0] : "";
+	struct colo_msg msg;
+	char *error;
+
+	if (colo_parse_message(argc, argv, &msg, &error))
+		return refuse(cc, word, error);
+
+	if (colo_msg_mode(msg.kind) != cc->mode)
+		return refuse(cc, word, cc->mode == COLO_MODE_PRIMARY ?
+			      "only valid in secondary mode" :
+			      "only valid in primary mode");
+
+	DMERR("%s: message '%s' is not implemented yet", colo_name(cc), word);
+	return -EOPNOTSUPP;
+}

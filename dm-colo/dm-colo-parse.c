@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-colo: parsing of table lines and messages. See dm-colo-parse.h for the
+ * contract: pure functions, static error strings, argv never modified.
+ */
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <linux/string.h>
+
+#include "dm-colo-parse.h"
+
+const char *colo_mode_name(enum colo_mode mode)
+{
+	return mode == COLO_MODE_PRIMARY ? "primary" : "secondary";
+}
+
+/* The mode a message is valid in. */
+enum colo_mode colo_msg_mode(enum colo_msg_kind kind)
+{
+	switch (kind) {
+	case COLO_MSG_MIRROR_START:
+	case COLO_MSG_MIRROR_STOP:
+		return COLO_MODE_PRIMARY;
+	default:
+		return COLO_MODE_SECONDARY;
+	}
+}
+
+int colo_parse_chunk_sectors(const char *word, unsigned int *shift,
+			     char **error)
+{
+	unsigned long long sectors;
+
+	if (kstrtoull(word, 10, &sectors)) {
+		*error = "Invalid chunk size: not a number of sectors";
+		return -EINVAL;
+	}
+	if (!sectors || !is_power_of_2(sectors)) {
+		*error = "Invalid chunk size: not a power of two";
+		return -EINVAL;
+	}
+	if (sectors > (1ULL << COLO_MAX_CHUNK_SHIFT)) {
+		*error = "Invalid chunk size: larger than 2048 sectors";
+		return -EINVAL;
+	}
+	*shift = ilog2(sectors);
+	return 0;
+}
+
+static int parse_mode(const char *word, enum colo_mode *mode, char **error)
+{
+	if (!strcmp(word, "secondary")) {
+		*mode = COLO_MODE_SECONDARY;
+		return 0;
+	}
+	if (!strcmp(word, "primary")) {
+		*mode = COLO_MODE_PRIMARY;
+		return 0;
+	}
+	*error = "Invalid mode: expected secondary or primary";
+	return -EINVAL;
+}
+
+static int parse_max_copies(const char *word, unsigned int *max_copies,
+			    char **error)
+{
+	unsigned int n;
+
+	if (kstrtouint(word, 10, &n) || !n || n > COLO_MAX_MAX_COPIES) {
+		*error = "Invalid max_copies: expected 1 to 1024";
+		return -EINVAL;
+	}
+	*max_copies = n;
+	return 0;
+}
+
+/* <#opt> <opt>...: every option word must be consumed, none may repeat. */
+static int parse_features(unsigned int argc, char **argv,
+			  struct colo_table_args *args, char **error)
+{
+	bool seen_max_copies = false;
+	unsigned int nr, i;
+
+	if (!argc)
+		return 0;
+	if (kstrtouint(argv[0], 10, &nr)) {
+		*error = "Invalid number of optional arguments";
+		return -EINVAL;
+	}
+	if (nr != argc - 1) {
+		*error = "Optional argument count does not match the arguments given";
+		return -EINVAL;
+	}
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "max_copies")) {
+			if (seen_max_copies) {
+				*error = "Optional argument max_copies given twice";
+				return -EINVAL;
+			}
+			if (i + 1 >= argc) {
+				*error = "Optional argument max_copies needs a value";
+				return -EINVAL;
+			}
+			if (parse_max_copies(argv[++i], &args->max_copies, error))
+				return -EINVAL;
+			seen_max_copies = true;
+			continue;
+		}
+		*error = "Unknown optional argument";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * colo secondary <base> <hidden> <active> <chunk_sectors> [<#opt> <opt>...]
+ * colo primary   <base> <chunk_sectors> [<#opt> <opt>...]
+ */
+int colo_parse_table(unsigned int argc, char **argv,
+		     struct colo_table_args *args, char **error)
+{
+	unsigned int nr_fixed;
+
+	memset(args, 0, sizeof(*args));
+	args->max_copies = COLO_DEFAULT_MAX_COPIES;
+
+	if (!argc) {
+		*error = "Missing mode: expected secondary or primary";
+		return -EINVAL;
+	}
+	if (parse_mode(argv[0], &args->mode, error))
+		return -EINVAL;
+
+	nr_fixed = args->mode == COLO_MODE_SECONDARY ? 5 : 3;
+	if (argc < nr_fixed && args->mode == COLO_MODE_SECONDARY) {
+		*error = "Too few arguments: secondary <base> <hidden> <active> <chunk_sectors>";
+		return -EINVAL;
+	}
+	if (argc < nr_fixed) {
+		*error = "Too few arguments: primary <base> <chunk_sectors>";
+		return -EINVAL;
+	}
+
+	args->base_path = argv[1];
+	if (args->mode == COLO_MODE_SECONDARY) {
+		args->hidden_path = argv[2];
+		args->active_path = argv[3];
+	}
+	if (colo_parse_chunk_sectors(argv[nr_fixed - 1], &args->chunk_shift,
+				     error))
+		return -EINVAL;
+
+	return parse_features(argc - nr_fixed, argv + nr_fixed, args, error);
+}
+
+static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
+			char **error)
+{
+	if (!argc) {
+		*error = "mirror: expected start or stop";
+		return -EINVAL;
+	}
+	if (!strcmp(argv[0], "stop")) {
+		if (argc != 1) {
+			*error = "mirror stop: takes no arguments";
+			return -EINVAL;
+		}
+		msg->kind = COLO_MSG_MIRROR_STOP;
+		return 0;
+	}
+	if (strcmp(argv[0], "start")) {
+		*error = "mirror: expected start or stop";
+		return -EINVAL;
+	}
+	if (argc < 2 || argc > 3) {
+		*error = "mirror start: expected <dev> [full|dirty]";
+		return -EINVAL;
+	}
+	msg->kind = COLO_MSG_MIRROR_START;
+	msg->dev_path = argv[1];
+	msg->sync = COLO_SYNC_FULL;
+	if (argc == 3) {
+		if (!strcmp(argv[2], "dirty")) {
+			msg->sync = COLO_SYNC_DIRTY;
+		} else if (strcmp(argv[2], "full")) {
+			*error = "mirror start: sync mode must be full or dirty";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int colo_parse_message(unsigned int argc, char **argv, struct colo_msg *msg,
+		       char **error)
+{
+	memset(msg, 0, sizeof(*msg));
+
+	if (!argc) {
+		*error = "Empty message";
+		return -EINVAL;
+	}
+	if (!strcmp(argv[0], "mirror"))
+		return parse_mirror(argc - 1, argv + 1, msg, error);
+
+	if (!strcmp(argv[0], "checkpoint")) {
+		msg->kind = COLO_MSG_CHECKPOINT;
+	} else if (!strcmp(argv[0], "failover")) {
+		msg->kind = COLO_MSG_FAILOVER;
+	} else {
+		*error = "Unknown message";
+		return -EINVAL;
+	}
+	if (argc != 1) {
+		*error = "Message takes no arguments";
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-colo: COLO block replication for the secondary host of a COLO pair.
+ *
+ * This file holds the module, the two target types, their constructors and
+ * destructors, and the registry through which a colo-ingress target finds
+ * the colo target that shares its base device (as dm-snapshot's origin
+ * finds its snapshots).
+ */
+#include <linux/blkdev.h>
+#include <linux/kdev_t.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+
+#include "dm-colo.h"
+
+#define DM_MSG_PREFIX "colo"
+
+/*
+ * Every colo target, live or still being loaded. Lock order: the registry
+ * lock is taken inside dm's table locks and nothing dm-colo holds is taken
+ * inside it.
+ */
+static DEFINE_MUTEX(colo_registry_lock);
+static LIST_HEAD(colo_registry);
+
+static bool same_bdev(struct dm_dev *a, struct dm_dev *b)
+{
+	return a->bdev->bd_dev == b->bdev->bd_dev;
+}
+
+/* Caller holds colo_registry_lock. */
+static struct colo_c *__find_colo_by_base(struct dm_dev *base, bool live_only)
+{
+	struct colo_c *cc;
+
+	list_for_each_entry(cc, &colo_registry, node) {
+		if (!same_bdev(cc->base, base))
+			continue;
+		if (live_only && !test_bit(COLO_LIVE, &cc->flags))
+			continue;
+		return cc;
+	}
+	return NULL;
+}
+
+bool colo_has_ingress(struct colo_c *cc)
+{
+	bool r;
+
+	mutex_lock(&colo_registry_lock);
+	r = !!cc->ingress;
+	mutex_unlock(&colo_registry_lock);
+	return r;
+}
+
+/* The colo target: constructor helpers, one per device or check. */
+static int get_colo_device(struct dm_target *ti, const char *path,
+			   struct dm_dev **dev, const char *role,
+			   char *open_error, char *size_error)
+{
+	int r;
+
+	r = dm_get_device(ti, path, dm_table_get_mode(ti->table), dev);
+	if (r) {
+		ti->error = open_error;
+		return r;
+	}
+	if (bdev_nr_sectors((*dev)->bdev) < ti->len) {
+		DMERR("%s device %s has %llu sectors, the target needs %llu",
+		      role, path,
+		      (unsigned long long)bdev_nr_sectors((*dev)->bdev),
+		      (unsigned long long)ti->len);
+		ti->error = size_error;
+		dm_put_device(ti, *dev);
+		*dev = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_block_size(struct dm_target *ti, struct colo_c *cc,
+			    struct dm_dev *dev)
+{
+	unsigned int lbs = bdev_logical_block_size(dev->bdev);
+
+	if ((SECTOR_SIZE << cc->chunk_shift) < lbs) {
+		DMERR("%s: chunk of %u bytes is smaller than the logical block size %u",
+		      dev->name, SECTOR_SIZE << cc->chunk_shift, lbs);
+		ti->error = "Chunk size smaller than a device's logical block size";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int check_devices(struct dm_target *ti, struct colo_c *cc)
+{
+	if (cc->mode == COLO_MODE_SECONDARY) {
+		if (same_bdev(cc->base, cc->hidden) ||
+		    same_bdev(cc->base, cc->active) ||
+		    same_bdev(cc->hidden, cc->active)) {
+			ti->error = "Base, hidden and active must be different devices";
+			return -EINVAL;
+		}
+		if (check_block_size(ti, cc, cc->hidden) ||
+		    check_block_size(ti, cc, cc->active))
+			return -EINVAL;
+	}
+	return check_block_size(ti, cc, cc->base);
+}
+
+/*
+ * Put @cc on the registry. A reload of the same mapped device may register
+ * a second instance beside the live one; another device on the same base is
+ * refused, and so is a reload while an ingress is attached (the ingress
+ * would keep using the old instance).
+ */
+static int register_colo(struct dm_target *ti, struct colo_c *cc)
+{
+	struct colo_c *other;
+	int r = 0;
+
+	mutex_lock(&colo_registry_lock);
+	other = __find_colo_by_base(cc->base, false);
+	if (other && other->md != cc->md) {
+		ti->error = "Base device already used by another colo device";
+		r = -EBUSY;
+	} else if (other && other->ingress) {
+		ti->error = "Cannot reload while a colo-ingress is attached";
+		r = -EBUSY;
+	} else {
+		list_add(&cc->node, &colo_registry);
+	}
+	mutex_unlock(&colo_registry_lock);
+	return r;
+}
+
+/*
+ * Take @cc off the registry. An ingress can still be attached only if the
+ * colo table is being replaced by one of another type; it is detached and
+ * fails its I/O from then on.
+ */
+static void unregister_colo(struct colo_c *cc)
+{
+	mutex_lock(&colo_registry_lock);
+	list_del(&cc->node);
+	if (cc->ingress) {
+		DMWARN("%s: colo table replaced, its colo-ingress is detached",
+		       colo_name(cc));
+		cc->ingress->cc = NULL;
+		cc->ingress = NULL;
+	}
+	mutex_unlock(&colo_registry_lock);
+}
+
+static void put_colo_devices(struct dm_target *ti, struct colo_c *cc)
+{
+	if (cc->active)
+		dm_put_device(ti, cc->active);
+	if (cc->hidden)
+		dm_put_device(ti, cc->hidden);
+	if (cc->base)
+		dm_put_device(ti, cc->base);
+}
+
+static int get_colo_devices(struct dm_target *ti, struct colo_c *cc,
+			    struct colo_table_args *args)
+{
+	int r;
+
+	r = get_colo_device(ti, args->base_path, &cc->base, "base",
+			    "Error opening base device",
+			    "Base device is smaller than the target");
+	if (r)
+		return r;
+	if (cc->mode == COLO_MODE_PRIMARY)
+		return 0;
+
+	r = get_colo_device(ti, args->hidden_path, &cc->hidden, "hidden",
+			    "Error opening hidden device",
+			    "Hidden device is smaller than the target");
+	if (r)
+		return r;
+	return get_colo_device(ti, args->active_path, &cc->active, "active",
+			       "Error opening active device",
+			       "Active device is smaller than the target");
+}
+
+/*
+ * colo secondary <base> <hidden> <active> <chunk_sectors> [<#opt> <opt>...]
+ * colo primary   <base> <chunk_sectors> [<#opt> <opt>...]
+ *
+ * Optional arguments:
+ *   max_copies <n>   copies in flight at once (1..1024, default 64)
+ */
+static int colo_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct colo_table_args args;
+	struct colo_c *cc;
+	int r;
+
+	r = colo_parse_table(argc, argv, &args, &ti->error);
+	if (r)
+		return r;
+
+	cc = kzalloc(sizeof(*cc), GFP_KERNEL);
+	if (!cc) {
+		ti->error = "Cannot allocate colo context";
+		return -ENOMEM;
+	}
+	cc->ti = ti;
+	cc->md = dm_table_get_md(ti->table);
+	cc->mode = args.mode;
+	cc->chunk_shift = args.chunk_shift;
+	cc->nr_chunks = colo_nr_chunks(ti->len, cc->chunk_shift);
+	cc->max_copies = args.max_copies;
+	INIT_LIST_HEAD(&cc->node);
+
+	r = get_colo_devices(ti, cc, &args);
+	if (r)
+		goto bad_devices;
+
+	r = check_devices(ti, cc);
+	if (r)
+		goto bad_devices;
+
+	r = dm_set_target_max_io_len(ti, 1U << cc->chunk_shift);
+	if (r)
+		goto bad_devices;
+
+	r = register_colo(ti, cc);
+	if (r)
+		goto bad_devices;
+
+	ti->num_flush_bios = 1;
+	ti->private = cc;
+	return 0;
+
+bad_devices:
+	put_colo_devices(ti, cc);
+	kfree(cc);
+	return r;
+}
+
+static void colo_dtr(struct dm_target *ti)
+{
+	struct colo_c *cc = ti->private;
+
+	unregister_colo(cc);
+	put_colo_devices(ti, cc);
+	kfree(cc);
+}
+
+/* The data path is not there yet: every bio fails cleanly. */
+static int colo_map(struct dm_target *ti, struct bio *bio)
+{
+	return DM_MAPIO_KILL;
+}
+
+static void colo_resume(struct dm_target *ti)
+{
+	struct colo_c *cc = ti->private;
+
+	set_bit(COLO_LIVE, &cc->flags);
+}
+
+static int colo_iterate_devices(struct dm_target *ti,
+				iterate_devices_callout_fn fn, void *data)
+{
+	struct colo_c *cc = ti->private;
+	int r;
+
+	r = fn(ti, cc->base, 0, ti->len, data);
+	if (!r && cc->hidden)
+		r = fn(ti, cc->hidden, 0, ti->len, data);
+	if (!r && cc->active)
+		r = fn(ti, cc->active, 0, ti->len, data);
+	return r;
+}
+
+static struct target_type colo_target = {
+	.name = "colo",
+	.version = {1, 0, 0},
+	.module = THIS_MODULE,
+	.ctr = colo_ctr,
+	.dtr = colo_dtr,
+	.map = colo_map,
+	.resume = colo_resume,
+	.status = colo_status,
+	.message = colo_message,
+	.iterate_devices = colo_iterate_devices,
+};
+
+/* The colo-ingress target. */
+
+/* Hold the colo device open, so that dm refuses to remove it (-EBUSY). */
+static int pin_colo_device(struct dm_target *ti, struct colo_ingress *ic,
+			   struct colo_c *cc)
+{
+	char devt[16];
+
+	format_dev_t(devt, disk_devt(dm_disk(cc->md)));
+	return dm_get_device(ti, devt, dm_table_get_mode(ti->table),
+			     &ic->colo_pin);
+}
+
+/* Caller holds colo_registry_lock. */
+static int __attach_ingress(struct dm_target *ti, struct colo_ingress *ic)
+{
+	struct colo_c *cc;
+	int r;
+
+	cc = __find_colo_by_base(ic->base, true);
+	if (!cc) {
+		ti->error = "No active colo device uses this base device";
+		return -ENODEV;
+	}
+	if (cc->ingress) {
+		ti->error = "The colo device already has a colo-ingress";
+		return -EBUSY;
+	}
+	if (cc->mode != COLO_MODE_SECONDARY) {
+		ti->error = "The colo device is not in secondary mode";
+		return -EINVAL;
+	}
+	if (ti->len > cc->ti->len) {
+		ti->error = "Ingress is longer than the colo device";
+		return -EINVAL;
+	}
+	r = pin_colo_device(ti, ic, cc);
+	if (r) {
+		ti->error = "Cannot open the colo device";
+		return r;
+	}
+	ic->cc = cc;
+	ic->colo_md = cc->md;
+	cc->ingress = ic;
+	return 0;
+}
+
+/* colo-ingress <base> */
+static int ingress_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct colo_ingress *ic;
+	int r;
+
+	if (argc != 1) {
+		ti->error = "Invalid argument count: colo-ingress <base>";
+		return -EINVAL;
+	}
+
+	ic = kzalloc(sizeof(*ic), GFP_KERNEL);
+	if (!ic) {
+		ti->error = "Cannot allocate colo-ingress context";
+		return -ENOMEM;
+	}
+	ic->ti = ti;
+
+	r = dm_get_device(ti, argv[0], dm_table_get_mode(ti->table), &ic->base);
+	if (r) {
+		ti->error = "Error opening base device";
+		goto bad_base;
+	}
+
+	mutex_lock(&colo_registry_lock);
+	r = __attach_ingress(ti, ic);
+	mutex_unlock(&colo_registry_lock);
+	if (r)
+		goto bad_attach;
+
+	ti->num_flush_bios = 1;
+	ti->private = ic;
+	return 0;
+
+bad_attach:
+	dm_put_device(ti, ic->base);
+bad_base:
+	kfree(ic);
+	return r;
+}
+
+static void ingress_dtr(struct dm_target *ti)
+{
+	struct colo_ingress *ic = ti->private;
+
+	mutex_lock(&colo_registry_lock);
+	if (ic->cc)
+		ic->cc->ingress = NULL;
+	ic->cc = NULL;
+	mutex_unlock(&colo_registry_lock);
+
+	dm_put_device(ti, ic->colo_pin);
+	dm_put_device(ti, ic->base);
+	kfree(ic);
+}
+
+static int ingress_map(struct dm_target *ti, struct bio *bio)
+{
+	return DM_MAPIO_KILL;
+}
+
+/*
+ * Status of colo-ingress: the name of its colo device, or "detached" when
+ * the colo table it belonged to was replaced.
+ */
+static void ingress_status(struct dm_target *ti, status_type_t type,
+			   unsigned int status_flags, char *result,
+			   unsigned int maxlen)
+{
+	struct colo_ingress *ic = ti->private;
+	char name[DM_NAME_LEN];
+	unsigned int sz = 0;
+	bool attached;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		mutex_lock(&colo_registry_lock);
+		attached = ic->cc;
+		mutex_unlock(&colo_registry_lock);
+		/* colo_md stays valid: colo_pin holds it open. */
+		if (!attached || dm_copy_name_and_uuid(ic->colo_md, name, NULL))
+			strscpy(name, "detached", sizeof(name));
+		DMEMIT("%s", name);
+		break;
+	case STATUSTYPE_TABLE:
+		DMEMIT("%s", ic->base->name);
+		break;
+	default:
+		result[0] = '\0';
+		break;
+	}
+}
+
+static int ingress_iterate_devices(struct dm_target *ti,
+				   iterate_devices_callout_fn fn, void *data)
+{
+	struct colo_ingress *ic = ti->private;
+
+	return fn(ti, ic->base, 0, ti->len, data);
+}
+
+static struct target_type ingress_target = {
+	.name = "colo-ingress",
+	.version = {1, 0, 0},
+	.module = THIS_MODULE,
+	.ctr = ingress_ctr,
+	.dtr = ingress_dtr,
+	.map = ingress_map,
+	.status = ingress_status,
+	.iterate_devices = ingress_iterate_devices,
+};
+
+/* Module. */
+static int __init dm_colo_init(void)
+{
+	int r;
+
+	r = dm_register_target(&colo_target);
+	if (r) {
+		DMERR("register of colo target failed: %d", r);
+		return r;
+	}
+	r = dm_register_target(&ingress_target);
+	if (r) {
+		DMERR("register of colo-ingress target failed: %d", r);
+		dm_unregister_target(&colo_target);
+	}
+	return r;
+}
+
+static void __exit dm_colo_exit(void)
+{
+	dm_unregister_target(&ingress_target);
+	dm_unregister_target(&colo_target);
+}
+
+module_init(dm_colo_init);
+module_exit(dm_colo_exit);
+
+MODULE_DESCRIPTION(DM_NAME " COLO block replication target");
+MODULE_AUTHOR("dm-colo developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,57 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh (make check): install what is missing, then run every suite:
+# userspace unit tests, lint (checkpatch, sparse W=1), dkms builds, KUnit
+# under UML, and the VM tests on every kernel of kernel/kernels. Each suite
+# ends with "<suite>: N passed, N failed"; the last line sums them all.
+#
+#   scripts/check.sh [SUITE...]   SUITE: userspace lint dkms kunit vm-6.1 ...
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$top"
+
+"$top/scripts/deps.sh" || { echo "check: installing dependencies failed"; echo "0 passed, 1 failed"; exit 1; }
+
+suites=("$@")
+if [ ${#suites[@]} -eq 0 ]; then
+	suites=(userspace lint dkms kunit)
+	for k in $(colo_kernels); do suites+=("vm-$k"); done
+fi
+
+run_suite() {
+	case "$1" in
+	userspace) make -s -C userspace check ;;
+	lint) scripts/lint.sh ;;
+	dkms) scripts/dkms-check.sh ;;
+	kunit) scripts/kunit.sh ;;
+	vm-*) scripts/vm.sh --kernel "${1#vm-}" ;;
+	*) echo "check: unknown suite $1"; return 2 ;;
+	esac
+}
+
+mkdir -p .build
+total_pass=0 total_fail=0
+summary=()
+for s in "${suites[@]}"; do
+	echo "=== $s"
+	start=$(date +%s)
+	run_suite "$s" 2>&1 | tee ".build/check-$s.log"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^[a-z0-9.-]+: [0-9]+ passed, [0-9]+ failed$' ".build/check-$s.log" | tail -n 1)
+	p=$(sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<< "$line")
+	f=$(sed -n 's/.*: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<< "$line")
+	p=${p:-0} f=${f:-0}
+	# A suite that failed without counting a failure, or ran nothing, fails.
+	if { [ "$rc" != 0 ] && [ "$f" = 0 ]; } || [ $((p + f)) = 0 ]; then
+		f=$((f + 1))
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	summary+=("$(printf '%-10s %4d passed, %3d failed  %4ds' "$s" "$p" "$f" $(( $(date +%s) - start )))")
+done
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]

@@ -1,0 +1,189 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm.sh: run dm-colo's in-VM tests (or a shell) under one Debian kernel.
+#
+#   scripts/vm.sh --kernel 6.1|6.12 [--timeout SEC] [--mem MIB] [TEST...]
+#   scripts/vm.sh --kernel 6.1|6.12 --shell
+#
+# It builds dm-colo.ko and the userspace programs for the kernel, packs an
+# initramfs (busybox, dmsetup, fio, the programs, dm-colo.ko and the modules
+# of kernel/modules with their dependencies, tests/), boots it under QEMU
+# (KVM when /dev/kvm is usable, else TCG), streams the tests' TAP output and
+# fails on a failed test, a kernel BUG/WARNING/oops/hung task, or a VM that
+# does not finish. TEST names are files in tests/ (default: tests/[0-9]*.sh).
+# The last line is "vm-<kernel>: N passed, N failed".
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+kernel=6.1
+timeout=900
+mem=2048
+shell=0
+tests=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--shell) shell=1; shift ;;
+	-h|--help) sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "vm.sh: unknown option $1" >&2; exit 2 ;;
+	*) tests+=("$1"); shift ;;
+	esac
+done
+
+# The newest installed Debian kernel release of the short name, e.g.
+# 6.1 -> 6.1.0-56-amd64, 6.12 -> 6.12.117+deb12-amd64.
+kver_of() {
+	local k
+	for k in $(ls /lib/modules | sort -V -r); do
+		case "$k" in "$1".*-amd64|"$1"-*-amd64|"$1") ;; *) continue ;; esac
+		[ -e "/boot/vmlinuz-$k" ] && { echo "$k"; return 0; }
+	done
+	return 1
+}
+kver=$(kver_of "$kernel") || { echo "vm.sh: kernel $kernel is not installed (scripts/deps.sh)" >&2; exit 1; }
+tag=vm-$kernel
+
+# --- build -----------------------------------------------------------------
+ko=$("$top/scripts/build-module.sh" "$kver")
+make -s -C "$top/userspace" >&2
+
+# --- initramfs -------------------------------------------------------------
+root=$top/.build/$kver/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,lib/modules,tests,proc,sys,dev,tmp,root}
+cp /bin/busybox "$root/bin/busybox"
+cp "$top/kernel/vm-init" "$root/init"
+
+# Programs and the shared libraries they need, at the same paths.
+copy_prog() {
+	local p=$1 dst=${2:-$1} lib
+	mkdir -p "$root$(dirname "$dst")"
+	cp -L "$p" "$root$dst"
+	for lib in $(ldd "$p" 2>/dev/null | grep -o '/[^ ]*' || true); do
+		[ -e "$root$lib" ] && continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+copy_prog /sbin/dmsetup
+copy_prog /usr/bin/fio
+for p in nbd-server nbd-client qemu-nbd; do
+	path=$(command -v "$p" 2>/dev/null || true)
+	[ -n "$path" ] && copy_prog "$path"
+done
+for p in "$top"/userspace/colosetup "$top"/tests/bin/*; do
+	[ -x "$p" ] && [ -f "$p" ] && copy_prog "$p" "/usr/local/bin/$(basename "$p")"
+done
+
+# Modules, decompressed, in load order (dependencies first).
+: > "$root/lib/modules/load-order"
+add_module_file() {
+	local f=$1 name
+	name=$(basename "$f")
+	name=${name%%.ko*}
+	grep -qx "$name" "$root/lib/modules/load-order" && return 0
+	case "$f" in
+	*.ko.xz) xz -dc "$f" > "$root/lib/modules/$name.ko" ;;
+	*.ko.zst) zstd -qdc "$f" > "$root/lib/modules/$name.ko" ;;
+	*.ko.gz) gzip -dc "$f" > "$root/lib/modules/$name.ko" ;;
+	*) cp "$f" "$root/lib/modules/$name.ko" ;;
+	esac
+	echo "$name" >> "$root/lib/modules/load-order"
+}
+for m in $(grep -v '^#' "$top/kernel/modules") $(modinfo -F depends "$ko" | tr , ' '); do
+	modprobe -S "$kver" --show-depends "$m" | while read -r kind path _; do
+		[ "$kind" = insmod ] && add_module_file "$path"
+	done
+done
+add_module_file "$ko"
+
+# Tests.
+cp "$top"/tests/*.sh "$root/tests/"
+if [ ${#tests[@]} -eq 0 ]; then
+	for t in "$top"/tests/[0-9]*.sh; do tests+=("$(basename "$t")"); done
+fi
+for t in "${tests[@]}"; do
+	[ -f "$top/tests/$t" ] || { echo "vm.sh: no test tests/$t" >&2; exit 2; }
+done
+printf '%s\n' "${tests[@]}" > "$root/tests/run-list"
+
+initrd=$top/.build/$kver/initramfs.cpio
+(cd "$root" && find . | cpio -o -H newc --quiet) > "$initrd"
+
+# --- boot ------------------------------------------------------------------
+qemu=(qemu-system-x86_64 -nodefaults -display none -no-reboot
+      -m "$mem" -smp 2 -kernel "/boot/vmlinuz-$kver" -initrd "$initrd")
+# KVM when it really works here: nested KVM may refuse "-cpu host" or hang
+# without a word, so each CPU model is probed by booting the kernel with no
+# root for up to 15 s and waiting for its panic. The answer is cached in
+# .build/. COLO_VM_ACCEL=tcg|kvm overrides the probe.
+kvm_cpu() {
+	local cpu cache=$top/.build/kvm-cpu
+	[ "${COLO_VM_ACCEL:-}" = tcg ] && return 1
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+	if [ -f "$cache" ]; then
+		cpu=$(cat "$cache")
+		[ -n "$cpu" ] && echo "$cpu"
+		[ -n "$cpu" ]
+		return
+	fi
+	for cpu in host host,-arch-capabilities; do
+		if timeout 15 qemu-system-x86_64 -nodefaults -display none -no-reboot \
+			-m 256 -enable-kvm -cpu "$cpu" -kernel "/boot/vmlinuz-$kver" \
+			-append "console=ttyS0 panic=-1" -serial stdio < /dev/null 2>&1 |
+			grep -q 'Kernel panic'; then
+			echo "$cpu" | tee "$cache"
+			return 0
+		fi
+	done
+	: > "$cache"
+	return 1
+}
+if cpu=$(kvm_cpu); then
+	qemu+=(-enable-kvm -cpu "$cpu")
+	accel=kvm
+else
+	qemu+=(-accel tcg,thread=multi -cpu max)
+	accel=tcg
+fi
+append="console=ttyS0 panic=-1"
+
+if [ "$shell" = 1 ]; then
+	exec "${qemu[@]}" -append "$append colo.shell=1" -serial mon:stdio -serial null
+fi
+
+logdir=$top/.build/$kver/logs
+mkdir -p "$logdir"
+console=$logdir/console.log
+tap=$logdir/tap.log
+echo "# $tag: booting $kver ($accel), tests: ${tests[*]}" >&2
+start=$(date +%s)
+set +e
+timeout --foreground -k 10 "$timeout" "${qemu[@]}" -append "$append" \
+	-serial "file:$console" -serial stdio < /dev/null | tr -d '\r' | tee "$tap"
+qrc=${PIPESTATUS[0]}
+set -e
+echo "# $tag: VM ran $(( $(date +%s) - start ))s" >&2
+
+pass=$(grep -c '^ok ' "$tap" || true)
+fail=$(grep -c '^not ok ' "$tap" || true)
+problems=()
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	problems+=("VM did not finish within ${timeout}s")
+elif ! grep -q '^DM-COLO-VM-DONE' "$tap"; then
+	problems+=("VM stopped before the tests finished (qemu exit $qrc)")
+fi
+bad='BUG:|WARNING:|Oops|Kernel panic|general protection fault|blocked for more than|UBSAN:|KASAN:|kernel BUG|Call Trace:|RIP:'
+if grep -Eq "$bad" "$console"; then
+	problems+=("kernel reported a problem (see $console)")
+	grep -E -m 20 -A 30 "$bad" "$console" | sed 's/^/# console: /' | head -n 80
+fi
+for p in "${problems[@]+"${problems[@]}"}"; do
+	echo "not ok - $tag: $p"
+	fail=$((fail + 1))
+done
+echo "$tag: $pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

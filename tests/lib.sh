@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# TAP helpers for tests run inside the VM. Each test script sources this
+# file, calls the check helpers, and ends with t_done. The host counts the
+# "ok" and "not ok" lines; a script that exits early is reported by t_done's
+# trap as a failure.
+
+T_NAME=$(basename "$0" .sh)
+T_PASS=0
+T_FAIL=0
+T_DONE=0
+
+t_ok() {
+	T_PASS=$((T_PASS + 1))
+	echo "ok $((T_PASS + T_FAIL)) - $T_NAME: $*"
+}
+
+t_fail() {
+	T_FAIL=$((T_FAIL + 1))
+	echo "not ok $((T_PASS + T_FAIL)) - $T_NAME: $*"
+}
+
+t_diag() {
+	echo "# $*"
+}
+
+# check DESC CMD...: passes when CMD succeeds.
+check() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		t_ok "$desc"
+	else
+		t_fail "$desc"
+		t_diag "command failed: $*"
+		[ -n "$out" ] && echo "$out" | sed 's/^/#   /'
+	fi
+}
+
+# check_fails DESC CMD...: passes when CMD fails.
+check_fails() {
+	local desc=$1
+	shift
+	if "$@" > /dev/null 2>&1; then
+		t_fail "$desc"
+		t_diag "command unexpectedly succeeded: $*"
+	else
+		t_ok "$desc"
+	fi
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		t_ok "$1"
+	else
+		t_fail "$1"
+		t_diag "expected: '$2'"
+		t_diag "     got: '$3'"
+	fi
+}
+
+# check_match DESC PATTERN TEXT: grep -E PATTERN in TEXT.
+check_match() {
+	if echo "$3" | grep -qE -- "$2"; then
+		t_ok "$1"
+	else
+		t_fail "$1"
+		t_diag "pattern '$2' not found in:"
+		echo "$3" | sed 's/^/#   /'
+	fi
+}
+
+t_done() {
+	T_DONE=1
+	echo "# $T_NAME: $T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ]
+	exit $?
+}
+
+t_early_exit() {
+	[ "$T_DONE" = 1 ] && return
+	t_fail "script exited before t_done"
+}
+trap t_early_exit EXIT
+
+# brd_setup NR SIZE_MIB: (re)load brd with NR RAM disks of SIZE_MIB each.
+brd_setup() {
+	rmmod brd 2> /dev/null
+	insmod /lib/modules/brd.ko rd_nr="$1" rd_size=$(($2 * 1024)) || return 1
+}
+
+# Sectors of a block device.
+dev_sectors() {
+	blockdev --getsz "$1"
+}
+
+# Remove every dm device (ingress first: they hold their colo device open).
+dm_cleanup() {
+	local n
+	for n in $(dmsetup ls --target colo-ingress 2>/dev/null | awk '{print $1}'); do
+		dmsetup remove "$n" 2>/dev/null
+	done
+	dmsetup remove_all 2>/dev/null
+}
