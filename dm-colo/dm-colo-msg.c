@@ -27,6 +27,7 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  *   <mode> <chunk_sectors> <active>/<chunks> <hidden>/<chunks>
  *   <commit_state> <committed>/<to_commit> <dirty>/<chunks>
  *   <mirror_state> <mirrored>/<to_mirror> <ingress> <health>
+ *   <bitmap_bytes>
  *
  * mode          secondary | primary
  * chunk_sectors chunk size in 512-byte sectors
@@ -39,6 +40,7 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  * mirrored      chunks copied to the replica / chunks to copy
  * ingress       attached | none
  * health        ok | error (an I/O error was seen on any leg)
+ * bitmap_bytes  kernel memory used by the chunk bitmaps, in bytes
  */
 void colo_status(struct dm_target *ti, status_type_t type,
 		 unsigned int status_flags, char *result, unsigned int maxlen)
@@ -49,14 +51,17 @@ void colo_status(struct dm_target *ti, status_type_t type,
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		DMEMIT("%s %u %llu/%llu %llu/%llu %s %llu/%llu %llu/%llu %s %llu/%llu %s %s",
+		DMEMIT("%s %u %llu/%llu %llu/%llu %s %llu/%llu %llu/%llu %s %llu/%llu %s %s %zu",
 		       colo_mode_name(cc->mode), 1U << cc->chunk_shift,
-		       0ULL, chunks, 0ULL, chunks,
+		       colo_bitmap_count(&cc->active_map), chunks,
+		       colo_bitmap_count(&cc->hidden_map), chunks,
 		       "none", 0ULL, 0ULL,
 		       0ULL, chunks,
 		       "none", 0ULL, 0ULL,
 		       colo_has_ingress(cc) ? "attached" : "none",
-		       test_bit(COLO_ERROR, &cc->flags) ? "error" : "ok");
+		       test_bit(COLO_ERROR, &cc->flags) ? "error" : "ok",
+		       colo_bitmap_memory(&cc->active_map) +
+		       colo_bitmap_memory(&cc->hidden_map));
 		break;
 	case STATUSTYPE_TABLE:
 		emit_table(cc, result, maxlen);
@@ -65,6 +70,19 @@ void colo_status(struct dm_target *ti, status_type_t type,
 		result[0] = '\0';
 		break;
 	}
+}
+
+static int message_checkpoint(struct colo_c *cc)
+{
+	int r;
+
+	mutex_lock(&cc->msg_lock);
+	r = colo_checkpoint(cc);
+	mutex_unlock(&cc->msg_lock);
+	if (r)
+		DMERR("%s: checkpoint interrupted, nothing changed",
+		      colo_name(cc));
+	return r;
 }
 
 static int refuse(struct colo_c *cc, const char *msg, const char *why)
@@ -94,6 +112,12 @@ int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 			      "only valid in secondary mode" :
 			      "only valid in primary mode");
 
-	DMERR("%s: message '%s' is not implemented yet", colo_name(cc), word);
-	return -EOPNOTSUPP;
+	switch (msg.kind) {
+	case COLO_MSG_CHECKPOINT:
+		return message_checkpoint(cc);
+	default:
+		DMERR("%s: message '%s' is not implemented yet",
+		      colo_name(cc), word);
+		return -EOPNOTSUPP;
+	}
 }

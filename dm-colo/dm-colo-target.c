@@ -143,15 +143,22 @@ static int register_colo(struct dm_target *ti, struct colo_c *cc)
  */
 static void unregister_colo(struct colo_c *cc)
 {
+	bool detached = false;
+
 	mutex_lock(&colo_registry_lock);
 	list_del(&cc->node);
 	if (cc->ingress) {
 		DMWARN("%s: colo table replaced, its colo-ingress is detached",
 		       colo_name(cc));
-		cc->ingress->cc = NULL;
+		RCU_INIT_POINTER(cc->ingress->cc, NULL);
 		cc->ingress = NULL;
+		detached = true;
 	}
 	mutex_unlock(&colo_registry_lock);
+
+	/* Ingress bios that found @cc are counted in its inflight now. */
+	if (detached)
+		synchronize_rcu();
 }
 
 static void put_colo_devices(struct dm_target *ti, struct colo_c *cc)
@@ -229,14 +236,25 @@ static int colo_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad_devices;
 
+	r = colo_io_init(cc);
+	if (r) {
+		ti->error = "Cannot allocate the chunk bitmaps and workers";
+		goto bad_devices;
+	}
+
 	r = register_colo(ti, cc);
 	if (r)
-		goto bad_devices;
+		goto bad_register;
 
-	ti->num_flush_bios = 1;
+	/* Flushes reach every leg: base, hidden, active (dm_bio_get_target_bio_nr). */
+	ti->num_flush_bios = cc->mode == COLO_MODE_SECONDARY ? 3 : 1;
+	ti->per_io_data_size = sizeof(struct colo_io);
+	ti->accounts_remapped_io = true;
 	ti->private = cc;
 	return 0;
 
+bad_register:
+	colo_io_destroy(cc);
 bad_devices:
 	put_colo_devices(ti, cc);
 	kfree(cc);
@@ -248,14 +266,34 @@ static void colo_dtr(struct dm_target *ti)
 	struct colo_c *cc = ti->private;
 
 	unregister_colo(cc);
+	colo_quiesce(cc);
+	colo_fail_held(cc);
+	colo_io_destroy(cc);
 	put_colo_devices(ti, cc);
 	kfree(cc);
 }
 
-/* The data path is not there yet: every bio fails cleanly. */
-static int colo_map(struct dm_target *ti, struct bio *bio)
+/*
+ * Suspend: dm drains the VM's bios itself; new ingress bios are held from
+ * presuspend on, and postsuspend waits for the ones in flight with their
+ * copies and for the worker, so no copy lands on a suspended device.
+ */
+static void colo_presuspend(struct dm_target *ti)
 {
-	return DM_MAPIO_KILL;
+	colo_hold_ingress(ti->private);
+}
+
+static void colo_presuspend_undo(struct dm_target *ti)
+{
+	colo_release_hold(ti->private, COLO_HOLD_INGRESS);
+}
+
+static void colo_postsuspend(struct dm_target *ti)
+{
+	struct colo_c *cc = ti->private;
+
+	colo_quiesce(cc);
+	flush_workqueue(cc->wq);
 }
 
 static void colo_resume(struct dm_target *ti)
@@ -263,6 +301,7 @@ static void colo_resume(struct dm_target *ti)
 	struct colo_c *cc = ti->private;
 
 	set_bit(COLO_LIVE, &cc->flags);
+	colo_release_hold(cc, COLO_HOLD_INGRESS);
 }
 
 static int colo_iterate_devices(struct dm_target *ti,
@@ -286,6 +325,10 @@ static struct target_type colo_target = {
 	.ctr = colo_ctr,
 	.dtr = colo_dtr,
 	.map = colo_map,
+	.end_io = colo_end_io,
+	.presuspend = colo_presuspend,
+	.presuspend_undo = colo_presuspend_undo,
+	.postsuspend = colo_postsuspend,
 	.resume = colo_resume,
 	.status = colo_status,
 	.message = colo_message,
@@ -333,7 +376,7 @@ static int __attach_ingress(struct dm_target *ti, struct colo_ingress *ic)
 		ti->error = "Cannot open the colo device";
 		return r;
 	}
-	ic->cc = cc;
+	rcu_assign_pointer(ic->cc, cc);
 	ic->colo_md = cc->md;
 	cc->ingress = ic;
 	return 0;
@@ -369,7 +412,10 @@ static int ingress_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad_attach;
 
-	ti->num_flush_bios = 1;
+	/* Flushes reach base and hidden (dm_bio_get_target_bio_nr). */
+	ti->num_flush_bios = 2;
+	ti->per_io_data_size = sizeof(struct colo_io);
+	ti->accounts_remapped_io = true;
 	ti->private = ic;
 	return 0;
 
@@ -383,11 +429,14 @@ bad_base:
 static void ingress_dtr(struct dm_target *ti)
 {
 	struct colo_ingress *ic = ti->private;
+	struct colo_c *cc;
 
 	mutex_lock(&colo_registry_lock);
-	if (ic->cc)
-		ic->cc->ingress = NULL;
-	ic->cc = NULL;
+	cc = rcu_dereference_protected(ic->cc,
+				       lockdep_is_held(&colo_registry_lock));
+	if (cc)
+		cc->ingress = NULL;
+	RCU_INIT_POINTER(ic->cc, NULL);
 	mutex_unlock(&colo_registry_lock);
 
 	dm_put_device(ti, ic->colo_pin);
@@ -397,7 +446,7 @@ static void ingress_dtr(struct dm_target *ti)
 
 static int ingress_map(struct dm_target *ti, struct bio *bio)
 {
-	return DM_MAPIO_KILL;
+	return colo_ingress_map(ti->private, bio);
 }
 
 /*
@@ -416,7 +465,7 @@ static void ingress_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		mutex_lock(&colo_registry_lock);
-		attached = ic->cc;
+		attached = rcu_access_pointer(ic->cc);
 		mutex_unlock(&colo_registry_lock);
 		/* colo_md stays valid: colo_pin holds it open. */
 		if (!attached || dm_copy_name_and_uuid(ic->colo_md, name, NULL))
@@ -447,6 +496,7 @@ static struct target_type ingress_target = {
 	.ctr = ingress_ctr,
 	.dtr = ingress_dtr,
 	.map = ingress_map,
+	.end_io = colo_end_io,
 	.status = ingress_status,
 	.iterate_devices = ingress_iterate_devices,
 };

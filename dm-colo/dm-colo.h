@@ -5,19 +5,29 @@
 #ifndef DM_COLO_H
 #define DM_COLO_H
 
+#include <linux/bio.h>
 #include <linux/device-mapper.h>
+#include <linux/dm-kcopyd.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 
+#include "dm-colo-bitmap.h"
 #include "dm-colo-compat.h"
+#include "dm-colo-lock.h"
 #include "dm-colo-parse.h"
 
 struct colo_ingress;
 
 /* Bits of colo_c.flags. */
 enum {
-	COLO_LIVE,	/* resumed at least once: an ingress may attach */
-	COLO_ERROR,	/* an I/O error was seen; sticky, shown in status */
+	COLO_LIVE,		/* resumed at least once: an ingress may attach */
+	COLO_ERROR,		/* an I/O error was seen; sticky, shown in status */
+	COLO_HOLD_ALL,		/* checkpoint: hold new VM and ingress bios */
+	COLO_HOLD_INGRESS,	/* suspended: hold new ingress bios */
 };
 
 /*
@@ -40,18 +50,57 @@ struct colo_c {
 
 	struct colo_ingress *ingress;	/* attached ingress or NULL */
 	unsigned long flags;
+
+	/* Secondary mode: the chunk bitmaps and the per-chunk lock. */
+	struct colo_bitmap active_map;
+	struct colo_bitmap hidden_map;
+	struct colo_locks locks;
+
+	/*
+	 * Bios between map and end_io (VM and ingress), so that a checkpoint
+	 * or a suspend can wait for them. See colo_enter().
+	 */
+	atomic_t inflight;
+	wait_queue_head_t quiesce_wq;
+	struct mutex msg_lock;		/* serializes messages */
+
+	/* Bios for the worker, and bios held while COLO_HOLD_* is set. */
+	spinlock_t bio_lock;
+	struct bio_list deferred;
+	struct bio_list held;
+	struct bio_list throttled;	/* over max_copies, see copy_chunk() */
+
+	struct workqueue_struct *wq;
+	struct work_struct worker;
+	struct work_struct reclaim_work;
+	struct work_struct event_work;
+
+	struct dm_kcopyd_client *kcopyd;
+	atomic_t copies;		/* kcopyd jobs in flight */
 };
 
 /*
- * One "colo-ingress" target. @cc is protected by colo_registry_lock and is
- * NULL once the colo target it belonged to went away.
+ * One "colo-ingress" target. @cc is set under colo_registry_lock and read
+ * under RCU by the I/O path; it is NULL once the colo target it belonged to
+ * went away.
  */
 struct colo_ingress {
 	struct dm_target *ti;
 	struct dm_dev *base;
 	struct dm_dev *colo_pin;	/* holds the colo device open */
 	struct mapped_device *colo_md;	/* the device colo_pin holds */
-	struct colo_c *cc;
+	struct colo_c __rcu *cc;
+};
+
+/* Per-bio data of both targets. */
+struct colo_io {
+	struct colo_lock_holder holder;
+	struct colo_c *cc;		/* whose inflight count holds the bio */
+	sector_t sector;		/* target-relative, same on every leg */
+	u64 chunk;
+	bool ingress;
+	bool counted;			/* in cc->inflight */
+	bool set_active;		/* set active[chunk] when it completes */
 };
 
 static inline const char *colo_name(struct colo_c *cc)
@@ -59,11 +108,26 @@ static inline const char *colo_name(struct colo_c *cc)
 	return dm_device_name(cc->md);
 }
 
+/* dm-colo-io.c */
+int colo_io_init(struct colo_c *cc);
+void colo_io_destroy(struct colo_c *cc);
+int colo_map(struct dm_target *ti, struct bio *bio);
+int colo_ingress_map(struct colo_ingress *ic, struct bio *bio);
+int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error);
+int colo_checkpoint(struct colo_c *cc);
+void colo_hold_ingress(struct colo_c *cc);
+void colo_quiesce(struct colo_c *cc);
+void colo_release_hold(struct colo_c *cc, int hold_bit);
+void colo_fail_held(struct colo_c *cc);
+void colo_error(struct colo_c *cc);
+
 /* dm-colo-msg.c */
 void colo_status(struct dm_target *ti, status_type_t type,
 		 unsigned int status_flags, char *result, unsigned int maxlen);
 int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 		 char *result, unsigned int maxlen);
+
+/* dm-colo-target.c */
 bool colo_has_ingress(struct colo_c *cc);
 
 #endif /* DM_COLO_H */

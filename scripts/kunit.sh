@@ -6,7 +6,7 @@
 #   scripts/kunit.sh [kunit.py run options...]
 #
 # The kernel is Debian's linux-source-6.1 (/usr/src/linux-source-6.1.tar.xz),
-# extracted once into the cache directory
+# unpacked once into the cache directory (shared with lint.sh)
 #   ${DM_COLO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dm-colo}
 # with this repository's dm-colo/ linked in as drivers/md/dm-colo. The build
 # directory (kunit-build-6.1/ in the cache) is kept between runs, so only
@@ -17,19 +17,15 @@
 # line is "kunit: N passed, N failed"; skipped tests, a build or boot
 # failure, a kernel BUG/WARNING and a run of zero tests count as failures.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 
 tarball=/usr/src/linux-source-6.1.tar.xz
-cache=${DM_COLO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dm-colo}
-src=$cache/linux-source-6.1
+[ -f "$tarball" ] || { echo "kunit: $tarball is missing (scripts/deps.sh)" >&2; exit 1; }
+mkdir -p "$COLO_CACHE"
+cache=$(cd "$COLO_CACHE" && pwd)
+COLO_CACHE=$cache
 build=$cache/kunit-build-6.1
 kunitconfig=$top/kernel/kunitconfig
-
-[ -f "$tarball" ] || { echo "kunit: $tarball is missing (apt-get install linux-source-6.1)" >&2; exit 1; }
-mkdir -p "$cache"
-cache=$(cd "$cache" && pwd)
-src=$cache/linux-source-6.1
-build=$cache/kunit-build-6.1
 
 # One run at a time per cache: runs share the tree and the build directory.
 exec 9>"$cache/.kunit.lock"
@@ -39,26 +35,21 @@ if ! flock -n 9; then
 fi
 
 # --- kernel tree -----------------------------------------------------------
-# The stamp names the tarball it came from, so a new linux-source-6.1
-# package is extracted again. It is written into the tree before the tree is
-# renamed into place: a tree without it is an interrupted extraction.
-want_stamp="$(stat -c '%s %Y' "$tarball") $tarball"
-if [ "$(cat "$src/.dm-colo-extracted" 2>/dev/null || true)" != "$want_stamp" ]; then
-	echo "# kunit: extracting $tarball into $src" >&2
-	tmp=$(mktemp -d "$cache/.extract.XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
-	tar -xJf "$tarball" -C "$tmp"
-	[ -f "$tmp/linux-source-6.1/Makefile" ] || { echo "kunit: $tarball has no linux-source-6.1/" >&2; exit 1; }
-	echo "$want_stamp" > "$tmp/linux-source-6.1/.dm-colo-extracted"
-	if [ -e "$src" ]; then
-		mv "$src" "$tmp/old"
-	fi
-	mv "$tmp/linux-source-6.1" "$src"
-	rm -rf "$tmp"
-	trap - EXIT
-	# Objects of another tree must not be mistaken for up to date.
+# The tree is shared with lint.sh (colo_linux_source, unpacked once). It is
+# unpacked again, and everything built from it dropped, when the tarball is
+# no longer the one it came from (a new linux-source-6.1 package).
+[ -f "$cache/linux-source-6.1/.unpacked" ] ||
+	echo "# kunit: unpacking $tarball into $cache/linux-source-6.1" >&2
+src=$(colo_linux_source)
+tar_id="$(stat -c '%s %Y' "$tarball")"
+if [ -f "$src/.dm-colo-tarball" ] && [ "$(cat "$src/.dm-colo-tarball")" != "$tar_id" ]; then
+	echo "# kunit: $tarball changed, unpacking it again" >&2
+	rm -f "$src/.unpacked"
+	src=$(colo_linux_source)
 	rm -rf "$build"
 fi
+[ -f "$src/Makefile" ] || { echo "kunit: unpacking $tarball failed" >&2; exit 1; }
+echo "$tar_id" > "$src/.dm-colo-tarball"
 
 # Link dm-colo/ in, every run: the repository may have moved since the last.
 ln -sfn "$top/dm-colo" "$src/drivers/md/dm-colo"

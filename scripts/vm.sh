@@ -49,6 +49,7 @@ tag=vm-$kernel
 # --- build -----------------------------------------------------------------
 ko=$("$top/scripts/build-module.sh" "$kver")
 make -s -C "$top/userspace" >&2
+[ -f "$top/tests/src/Makefile" ] && make -s -C "$top/tests/src" >&2
 
 # --- initramfs -------------------------------------------------------------
 root=$top/.build/$kver/initramfs

@@ -103,3 +103,8 @@ dm_cleanup() {
 	done
 	dmsetup remove_all 2>/dev/null
 }
+
+# Checksum of a whole device read with O_DIRECT (no stale page cache).
+direct_sum() {
+	dd if="$1" bs=1M iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1
+}

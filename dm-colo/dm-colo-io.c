@@ -1,0 +1,631 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-colo: the data path of secondary mode and the copy engine.
+ *
+ * Per chunk c, with A = active[c] and H = hidden[c]:
+ *
+ *   VM read        active if A, else hidden if H, else base
+ *   VM write       active; if !A, the chunk is first filled in active from
+ *                  the VM's view (unless the write covers it), then A is set
+ *   ingress write  base; if !A and !H, base's chunk is first copied to
+ *                  hidden and H set, so the VM's view does not change
+ *   ingress read   base
+ *
+ * Serialization (the per-chunk lock, dm-colo-lock.h): a VM read of base
+ * holds its chunk shared until it completes; a fill, and a copy-before-write
+ * up to the setting of H, hold it exclusive. An ingress write to a chunk
+ * with A but not H waits for the chunk's holders (VM reads of base that
+ * started before A was set). With A or H set nothing reads base for the VM,
+ * so the common case takes no lock. Every decision made before taking the
+ * lock is made again after it.
+ *
+ * Bios that need a copy or an allocation go to a worker; copies are done by
+ * dm-kcopyd, at most max_copies at once. Every bio of either target is
+ * counted in cc->inflight from map to end_io, so that checkpoint and
+ * suspend can wait for the I/O in flight.
+ */
+#include <linux/blkdev.h>
+#include <linux/slab.h>
+
+#include "dm-colo.h"
+
+#define DM_MSG_PREFIX "colo"
+
+#define COLO_LOCK_HASH_BITS	10
+
+static struct colo_io *io_of(struct bio *bio)
+{
+	return dm_per_bio_data(bio, sizeof(struct colo_io));
+}
+
+static void remap(struct colo_io *io, struct bio *bio, struct dm_dev *dev)
+{
+	bio_set_dev(bio, dev->bdev);
+	bio->bi_iter.bi_sector = io->sector;
+}
+
+static sector_t chunk_start(struct colo_c *cc, u64 chunk)
+{
+	return colo_chunk_to_sector(chunk, cc->chunk_shift);
+}
+
+static sector_t chunk_len(struct colo_c *cc, u64 chunk)
+{
+	return colo_chunk_len(chunk, cc->ti->len, cc->chunk_shift);
+}
+
+static bool bio_covers_chunk(struct colo_c *cc, struct colo_io *io,
+			     struct bio *bio)
+{
+	return io->sector == chunk_start(cc, io->chunk) &&
+	       bio_sectors(bio) == chunk_len(cc, io->chunk);
+}
+
+/* Complete @bio with an error from map or the worker; end_io still runs. */
+static int fail_bio(struct bio *bio)
+{
+	bio_io_error(bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/* Deferred bios: the worker runs them again from the top. */
+static void kick_worker(struct colo_c *cc)
+{
+	queue_work(cc->wq, &cc->worker);
+}
+
+static void defer_bios(struct colo_c *cc, struct bio_list *bios)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&cc->bio_lock, flags);
+	bio_list_merge(&cc->deferred, bios);
+	spin_unlock_irqrestore(&cc->bio_lock, flags);
+	kick_worker(cc);
+}
+
+static void defer_bio(struct colo_c *cc, struct bio *bio)
+{
+	struct bio_list bios;
+
+	bio_list_init(&bios);
+	bio_list_add(&bios, bio);
+	defer_bios(cc, &bios);
+}
+
+/* The lock's wake callback: parked bios retry from the worker. */
+static void wake_bios(void *context, struct bio_list *bios)
+{
+	defer_bios(context, bios);
+}
+
+/* Errors and events. */
+static void event_worker(struct work_struct *work)
+{
+	struct colo_c *cc = container_of(work, struct colo_c, event_work);
+
+	dm_table_event(cc->ti->table);
+}
+
+/* Note an I/O error: sticky in status, and one dm event. Any context. */
+void colo_error(struct colo_c *cc)
+{
+	if (!test_and_set_bit(COLO_ERROR, &cc->flags)) {
+		DMERR_LIMIT("%s: I/O error", colo_name(cc));
+		queue_work(cc->wq, &cc->event_work);
+	}
+}
+
+/*
+ * In-flight accounting and holds.
+ *
+ * colo_enter() increments inflight, then reads the hold bits; colo_hold()
+ * sets a hold bit, then reads inflight (through colo_quiesce()). A full
+ * barrier sits between the two steps on each side, so either the holder
+ * sees the bio counted and waits for it, or the bio sees the hold and is
+ * put on the held list.
+ */
+static void colo_exit(struct colo_c *cc)
+{
+	if (atomic_dec_and_test(&cc->inflight))
+		wake_up(&cc->quiesce_wq);
+}
+
+static unsigned long hold_mask(struct colo_io *io)
+{
+	return io->ingress ? BIT(COLO_HOLD_ALL) | BIT(COLO_HOLD_INGRESS) :
+			     BIT(COLO_HOLD_ALL);
+}
+
+static bool colo_enter(struct colo_c *cc, struct bio *bio, struct colo_io *io)
+{
+	unsigned long flags, mask = hold_mask(io);
+
+	for (;;) {
+		atomic_inc(&cc->inflight);
+		/* Pairs with the barrier in colo_hold(). */
+		smp_mb__after_atomic();
+		if (likely(!(READ_ONCE(cc->flags) & mask))) {
+			io->counted = true;
+			return true;
+		}
+		colo_exit(cc);
+
+		spin_lock_irqsave(&cc->bio_lock, flags);
+		if (READ_ONCE(cc->flags) & mask) {
+			bio_list_add(&cc->held, bio);
+			spin_unlock_irqrestore(&cc->bio_lock, flags);
+			return false;
+		}
+		spin_unlock_irqrestore(&cc->bio_lock, flags);
+	}
+}
+
+static void colo_hold(struct colo_c *cc, int hold_bit)
+{
+	set_bit(hold_bit, &cc->flags);
+	/* Pairs with the barrier in colo_enter(). */
+	smp_mb__after_atomic();
+}
+
+void colo_hold_ingress(struct colo_c *cc)
+{
+	colo_hold(cc, COLO_HOLD_INGRESS);
+}
+
+/* Wait for every counted bio, including its copies, to complete. */
+void colo_quiesce(struct colo_c *cc)
+{
+	wait_event(cc->quiesce_wq, !atomic_read(&cc->inflight));
+}
+
+/* Drop a hold; held bios retry (and are held again if another hold is on). */
+void colo_release_hold(struct colo_c *cc, int hold_bit)
+{
+	unsigned long flags;
+	struct bio_list bios;
+
+	bio_list_init(&bios);
+	spin_lock_irqsave(&cc->bio_lock, flags);
+	clear_bit(hold_bit, &cc->flags);
+	bio_list_merge(&bios, &cc->held);
+	bio_list_init(&cc->held);
+	spin_unlock_irqrestore(&cc->bio_lock, flags);
+	if (!bio_list_empty(&bios))
+		defer_bios(cc, &bios);
+}
+
+/* The target goes away: held bios (ingress ones) fail. */
+void colo_fail_held(struct colo_c *cc)
+{
+	unsigned long flags;
+	struct bio_list bios;
+	struct bio *bio;
+
+	bio_list_init(&bios);
+	spin_lock_irqsave(&cc->bio_lock, flags);
+	bio_list_merge(&bios, &cc->held);
+	bio_list_init(&cc->held);
+	spin_unlock_irqrestore(&cc->bio_lock, flags);
+	while ((bio = bio_list_pop(&bios))) {
+		io_of(bio)->cc = NULL;
+		bio_io_error(bio);
+	}
+}
+
+/*
+ * checkpoint: hold new bios, wait for the ones in flight (with their
+ * copies), clear both bitmaps (O(1), see dm-colo-bitmap.h), let bios go.
+ * A signal while waiting aborts it with nothing changed.
+ */
+int colo_checkpoint(struct colo_c *cc)
+{
+	int r;
+
+	colo_hold(cc, COLO_HOLD_ALL);
+	r = wait_event_interruptible(cc->quiesce_wq,
+				     !atomic_read(&cc->inflight));
+	if (!r) {
+		colo_bitmap_clear_all(&cc->active_map);
+		colo_bitmap_clear_all(&cc->hidden_map);
+	}
+	colo_release_hold(cc, COLO_HOLD_ALL);
+	if (!r)
+		queue_work(cc->wq, &cc->reclaim_work);
+	return r;
+}
+
+static void reclaim_worker(struct work_struct *work)
+{
+	struct colo_c *cc = container_of(work, struct colo_c, reclaim_work);
+
+	colo_bitmap_reclaim(&cc->active_map);
+	colo_bitmap_reclaim(&cc->hidden_map);
+}
+
+/*
+ * The copy engine: one chunk from one leg to another with dm-kcopyd, at
+ * most max_copies at once. A bio over the limit drops its lock and waits on
+ * the throttled list, which is re-run whenever a copy completes; the check
+ * and the wait happen under bio_lock on both sides, so no wakeup is lost.
+ */
+static void unthrottle(struct colo_c *cc)
+{
+	unsigned long flags;
+	struct bio_list bios;
+
+	bio_list_init(&bios);
+	spin_lock_irqsave(&cc->bio_lock, flags);
+	if (atomic_read(&cc->copies) < cc->max_copies) {
+		bio_list_merge(&bios, &cc->throttled);
+		bio_list_init(&cc->throttled);
+	}
+	spin_unlock_irqrestore(&cc->bio_lock, flags);
+	if (!bio_list_empty(&bios))
+		defer_bios(cc, &bios);
+}
+
+static void copy_done(int read_err, unsigned long write_err, void *context)
+{
+	struct bio *bio = context;
+	struct colo_io *io = io_of(bio);
+	struct colo_c *cc = io->cc;
+
+	atomic_dec(&cc->copies);
+	unthrottle(cc);
+
+	if (read_err || write_err) {
+		colo_error(cc);
+		io->set_active = false;
+		bio_io_error(bio);
+		return;
+	}
+	if (io->ingress) {
+		/* The chunk's old content is safe: publish H, then write. */
+		colo_bitmap_set(&cc->hidden_map, io->chunk);
+		colo_lock_release(&cc->locks, &io->holder);
+		remap(io, bio, cc->base);
+	} else {
+		remap(io, bio, cc->active);
+	}
+	dm_submit_bio_remap(bio, NULL);
+}
+
+/* Copy @bio's chunk from @from to @to, then submit @bio (in copy_done). */
+static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
+		      struct dm_dev *from, struct dm_dev *to)
+{
+	struct dm_io_region src, dst;
+	unsigned long flags;
+
+	if (atomic_inc_return(&cc->copies) > cc->max_copies) {
+		atomic_dec(&cc->copies);
+		io->set_active = false;
+		colo_lock_release(&cc->locks, &io->holder);
+		spin_lock_irqsave(&cc->bio_lock, flags);
+		bio_list_add(&cc->throttled, bio);
+		spin_unlock_irqrestore(&cc->bio_lock, flags);
+		unthrottle(cc);
+		return DM_MAPIO_SUBMITTED;
+	}
+
+	src.bdev = from->bdev;
+	src.sector = chunk_start(cc, io->chunk);
+	src.count = chunk_len(cc, io->chunk);
+	dst = src;
+	dst.bdev = to->bdev;
+	dm_kcopyd_copy(cc->kcopyd, &src, 1, &dst, 0, copy_done, bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/* Flushes go to every leg that holds data of the path (dm_bio_get_target_bio_nr). */
+static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io)
+{
+	struct dm_dev *legs[] = { cc->base, cc->hidden, cc->active };
+	unsigned int nr = dm_bio_get_target_bio_nr(bio);
+
+	if (nr >= ARRAY_SIZE(legs) || !legs[nr])
+		nr = 0;
+	remap(io, bio, legs[nr]);
+	return DM_MAPIO_REMAPPED;
+}
+
+/* The VM's side. */
+static int vm_read(struct colo_c *cc, struct bio *bio, struct colo_io *io)
+{
+	if (colo_bitmap_test(&cc->active_map, io->chunk)) {
+		remap(io, bio, cc->active);
+		return DM_MAPIO_REMAPPED;
+	}
+	if (colo_bitmap_test(&cc->hidden_map, io->chunk)) {
+		remap(io, bio, cc->hidden);
+		return DM_MAPIO_REMAPPED;
+	}
+
+	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
+			   COLO_HOLD_SHARED, bio))
+		return DM_MAPIO_SUBMITTED;
+
+	/* Re-check under the lock: a holder may have set a bit meanwhile. */
+	if (colo_bitmap_test(&cc->active_map, io->chunk)) {
+		colo_lock_release(&cc->locks, &io->holder);
+		remap(io, bio, cc->active);
+	} else if (colo_bitmap_test(&cc->hidden_map, io->chunk)) {
+		colo_lock_release(&cc->locks, &io->holder);
+		remap(io, bio, cc->hidden);
+	} else {
+		/* Held until end_io: no ingress write may reach base first. */
+		remap(io, bio, cc->base);
+	}
+	return DM_MAPIO_REMAPPED;
+}
+
+static int vm_write_slow(struct colo_c *cc, struct bio *bio,
+			 struct colo_io *io)
+{
+	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
+			   COLO_HOLD_EXCL, bio))
+		return DM_MAPIO_SUBMITTED;
+
+	if (colo_bitmap_test(&cc->active_map, io->chunk)) {
+		colo_lock_release(&cc->locks, &io->holder);
+		remap(io, bio, cc->active);
+		return DM_MAPIO_REMAPPED;
+	}
+	if (colo_bitmap_prepare(&cc->active_map, io->chunk, GFP_NOIO)) {
+		DMERR_LIMIT("%s: no memory for the active bitmap",
+			    colo_name(cc));
+		colo_lock_release(&cc->locks, &io->holder);
+		return fail_bio(bio);
+	}
+
+	/* end_io sets A, then releases the lock. */
+	io->set_active = true;
+	if (bio_covers_chunk(cc, io, bio)) {
+		remap(io, bio, cc->active);
+		return DM_MAPIO_REMAPPED;
+	}
+	return copy_chunk(cc, bio, io,
+			  colo_bitmap_test(&cc->hidden_map, io->chunk) ?
+			  cc->hidden : cc->base, cc->active);
+}
+
+static int vm_process(struct colo_c *cc, struct bio *bio, struct colo_io *io,
+		      bool in_worker)
+{
+	if (op_is_flush(bio->bi_opf) && !bio_sectors(bio))
+		return remap_flush(cc, bio, io);
+
+	io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
+	switch (bio_op(bio)) {
+	case REQ_OP_READ:
+		return vm_read(cc, bio, io);
+	case REQ_OP_WRITE:
+		if (colo_bitmap_test(&cc->active_map, io->chunk)) {
+			remap(io, bio, cc->active);
+			return DM_MAPIO_REMAPPED;
+		}
+		if (!in_worker) {
+			defer_bio(cc, bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		return vm_write_slow(cc, bio, io);
+	default:
+		return fail_bio(bio);
+	}
+}
+
+/* The ingress's side. */
+static int ingress_write_slow(struct colo_c *cc, struct bio *bio,
+			      struct colo_io *io)
+{
+	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
+			   COLO_HOLD_EXCL, bio))
+		return DM_MAPIO_SUBMITTED;
+
+	/*
+	 * Re-check under the lock. With A or H set now, base is free: holding
+	 * the chunk exclusive, no VM read of base is in flight, and new ones
+	 * see the bit.
+	 */
+	if (colo_bitmap_test(&cc->hidden_map, io->chunk) ||
+	    colo_bitmap_test(&cc->active_map, io->chunk)) {
+		colo_lock_release(&cc->locks, &io->holder);
+		remap(io, bio, cc->base);
+		return DM_MAPIO_REMAPPED;
+	}
+	if (colo_bitmap_prepare(&cc->hidden_map, io->chunk, GFP_NOIO)) {
+		DMERR_LIMIT("%s: no memory for the hidden bitmap",
+			    colo_name(cc));
+		colo_lock_release(&cc->locks, &io->holder);
+		return fail_bio(bio);
+	}
+	/* copy_done sets H, releases the lock and writes base. */
+	return copy_chunk(cc, bio, io, cc->base, cc->hidden);
+}
+
+static int ingress_process(struct colo_c *cc, struct bio *bio,
+			   struct colo_io *io, bool in_worker)
+{
+	if (op_is_flush(bio->bi_opf) && !bio_sectors(bio))
+		return remap_flush(cc, bio, io);
+
+	io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
+	switch (bio_op(bio)) {
+	case REQ_OP_READ:
+		remap(io, bio, cc->base);
+		return DM_MAPIO_REMAPPED;
+	case REQ_OP_WRITE:
+		if (colo_bitmap_test(&cc->hidden_map, io->chunk)) {
+			remap(io, bio, cc->base);
+			return DM_MAPIO_REMAPPED;
+		}
+		if (colo_bitmap_test(&cc->active_map, io->chunk)) {
+			/* Wait for VM reads of base that began before A. */
+			if (colo_lock_busy(&cc->locks, io->chunk, bio))
+				return DM_MAPIO_SUBMITTED;
+			remap(io, bio, cc->base);
+			return DM_MAPIO_REMAPPED;
+		}
+		if (!in_worker) {
+			defer_bio(cc, bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		return ingress_write_slow(cc, bio, io);
+	default:
+		return fail_bio(bio);
+	}
+}
+
+static void worker(struct work_struct *work)
+{
+	struct colo_c *cc = container_of(work, struct colo_c, worker);
+	struct bio_list bios;
+	struct colo_io *io;
+	struct bio *bio;
+	int r;
+
+	bio_list_init(&bios);
+	spin_lock_irq(&cc->bio_lock);
+	bio_list_merge(&bios, &cc->deferred);
+	bio_list_init(&cc->deferred);
+	spin_unlock_irq(&cc->bio_lock);
+
+	while ((bio = bio_list_pop(&bios))) {
+		io = io_of(bio);
+		if (!io->counted && !colo_enter(cc, bio, io))
+			continue;
+		if (io->ingress)
+			r = ingress_process(cc, bio, io, true);
+		else
+			r = vm_process(cc, bio, io, true);
+		if (r == DM_MAPIO_REMAPPED)
+			dm_submit_bio_remap(bio, NULL);
+	}
+}
+
+static void init_io(struct colo_io *io, struct colo_c *cc,
+		    struct dm_target *ti, struct bio *bio, bool ingress)
+{
+	memset(io, 0, sizeof(*io));
+	io->cc = cc;
+	io->ingress = ingress;
+	io->sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
+}
+
+int colo_map(struct dm_target *ti, struct bio *bio)
+{
+	struct colo_c *cc = ti->private;
+	struct colo_io *io = io_of(bio);
+
+	init_io(io, cc, ti, bio, false);
+	if (cc->mode == COLO_MODE_PRIMARY) {
+		remap(io, bio, cc->base);
+		return DM_MAPIO_REMAPPED;
+	}
+	if (!colo_enter(cc, bio, io))
+		return DM_MAPIO_SUBMITTED;
+	return vm_process(cc, bio, io, false);
+}
+
+int colo_ingress_map(struct colo_ingress *ic, struct bio *bio)
+{
+	struct colo_io *io = io_of(bio);
+	struct colo_c *cc;
+	bool entered;
+
+	rcu_read_lock();
+	cc = rcu_dereference(ic->cc);
+	init_io(io, cc, ic->ti, bio, true);
+	if (!cc) {
+		/* Detached: end_io sees no colo target and does nothing. */
+		rcu_read_unlock();
+		return DM_MAPIO_KILL;
+	}
+	/* Counted under RCU: the colo destructor waits for us. */
+	entered = colo_enter(cc, bio, io);
+	rcu_read_unlock();
+	if (!entered)
+		return DM_MAPIO_SUBMITTED;
+	return ingress_process(cc, bio, io, false);
+}
+
+/* Completion of every bio of both targets. Interrupt context. */
+int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+{
+	struct colo_io *io = io_of(bio);
+	struct colo_c *cc = io->cc;
+
+	if (!cc)
+		return DM_ENDIO_DONE;
+	if (*error)
+		colo_error(cc);
+	if (io->set_active && !*error)
+		colo_bitmap_set(&cc->active_map, io->chunk);
+	if (io->holder.hold != COLO_HOLD_NONE)
+		colo_lock_release(&cc->locks, &io->holder);
+	if (io->counted)
+		colo_exit(cc);
+	return DM_ENDIO_DONE;
+}
+
+int colo_io_init(struct colo_c *cc)
+{
+	int r;
+
+	atomic_set(&cc->inflight, 0);
+	atomic_set(&cc->copies, 0);
+	init_waitqueue_head(&cc->quiesce_wq);
+	mutex_init(&cc->msg_lock);
+	spin_lock_init(&cc->bio_lock);
+	bio_list_init(&cc->deferred);
+	bio_list_init(&cc->held);
+	bio_list_init(&cc->throttled);
+	INIT_WORK(&cc->worker, worker);
+	INIT_WORK(&cc->reclaim_work, reclaim_worker);
+	INIT_WORK(&cc->event_work, event_worker);
+
+	r = colo_bitmap_init(&cc->active_map, cc->nr_chunks);
+	if (r)
+		goto bad_active;
+	r = colo_bitmap_init(&cc->hidden_map, cc->nr_chunks);
+	if (r)
+		goto bad_hidden;
+	r = colo_locks_init(&cc->locks, COLO_LOCK_HASH_BITS, wake_bios, cc);
+	if (r)
+		goto bad_locks;
+
+	r = -ENOMEM;
+	cc->wq = alloc_workqueue("dm-colo", WQ_MEM_RECLAIM, 0);
+	if (!cc->wq)
+		goto bad_wq;
+
+	cc->kcopyd = dm_kcopyd_client_create(NULL);
+	if (IS_ERR(cc->kcopyd)) {
+		r = PTR_ERR(cc->kcopyd);
+		goto bad_kcopyd;
+	}
+	return 0;
+
+bad_kcopyd:
+	destroy_workqueue(cc->wq);
+bad_wq:
+	colo_locks_destroy(&cc->locks);
+bad_locks:
+	colo_bitmap_destroy(&cc->hidden_map);
+bad_hidden:
+	colo_bitmap_destroy(&cc->active_map);
+bad_active:
+	return r;
+}
+
+/* The caller has made sure no bio is in flight or held. */
+void colo_io_destroy(struct colo_c *cc)
+{
+	dm_kcopyd_client_destroy(cc->kcopyd);
+	cancel_work_sync(&cc->event_work);
+	destroy_workqueue(cc->wq);
+	colo_locks_destroy(&cc->locks);
+	colo_bitmap_destroy(&cc->hidden_map);
+	colo_bitmap_destroy(&cc->active_map);
+}

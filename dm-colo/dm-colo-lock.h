@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-colo: the per-chunk lock.
+ *
+ * A hash of the chunks with I/O that must be serialized, with one spinlock
+ * per bucket and no global lock. A holder is embedded in the per-bio data of
+ * the bio that holds the chunk, so taking the lock never allocates. Shared
+ * holders are VM reads of base; an exclusive holder is a copy-before-write
+ * or a partial-chunk fill together with the write that follows it.
+ *
+ * A bio that cannot get the lock is parked on its bucket, atomically with
+ * the failed attempt, and handed to the wake callback when any holder of
+ * that bucket releases; it then retries from the start (and re-checks the
+ * chunk bitmaps: see LESSONS.md, "re-check after allocating").
+ *
+ * Locking contract: every function takes only the bucket spinlock, with
+ * interrupts saved, and is safe from interrupt context (release runs from
+ * bio completion). The wake callback is called with no lock held.
+ */
+#ifndef DM_COLO_LOCK_H
+#define DM_COLO_LOCK_H
+
+#include <linux/bio.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+enum colo_hold {
+	COLO_HOLD_NONE,
+	COLO_HOLD_SHARED,
+	COLO_HOLD_EXCL,
+};
+
+struct colo_lock_holder {
+	struct hlist_node node;
+	u64 chunk;
+	enum colo_hold hold;
+};
+
+struct colo_lock_bucket {
+	spinlock_t lock;		/* protects holders and waiters */
+	struct hlist_head holders;
+	struct bio_list waiters;
+};
+
+struct colo_locks {
+	unsigned int hash_bits;
+	struct colo_lock_bucket *buckets;
+	void (*wake)(void *context, struct bio_list *bios);
+	void *context;
+};
+
+int colo_locks_init(struct colo_locks *locks, unsigned int hash_bits,
+		    void (*wake)(void *context, struct bio_list *bios),
+		    void *context);
+void colo_locks_destroy(struct colo_locks *locks);
+bool colo_lock_try(struct colo_locks *locks, struct colo_lock_holder *h,
+		   u64 chunk, enum colo_hold hold, struct bio *park);
+void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h);
+bool colo_lock_busy(struct colo_locks *locks, u64 chunk, struct bio *park);
+
+#endif /* DM_COLO_LOCK_H */
