@@ -17,7 +17,7 @@ SBINDIR ?= $(PREFIX)/sbin
 CC ?= gcc
 USER_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 
-.PHONY: all module userspace clean check demo install lint kunit vm-shell dkms-check deps
+.PHONY: all module userspace clean check soak demo install lint kunit vm-shell dkms-check deps
 
 all: module userspace
 
@@ -38,6 +38,12 @@ deps:
 
 check:
 	scripts/check.sh
+
+# The VM tests at long sizes: 200000 model-checker ops per chunk size, 200
+# failover runs per chunk size, 10 fio rounds.
+soak:
+	FSX_OPS=$(or $(SOAK_OPS),200000) FSX_FAILOVER_RUNS=$(or $(SOAK_RUNS),200) \
+	FIO_ROUNDS=10 scripts/check.sh $(addprefix vm-,$(shell awk '!/^\#/ && NF { print $$1 }' kernel/kernels))
 
 demo:
 	scripts/demo.sh

@@ -125,6 +125,17 @@ bool colo_bitmap_set(struct colo_bitmap *bm, u64 bit)
 	return true;
 }
 
+/* Returns true when the bit was set before. */
+bool colo_bitmap_clear(struct colo_bitmap *bm, u64 bit)
+{
+	unsigned long *bits = current_leaf(bm, leaf_of(bit));
+
+	if (!bits || !test_and_clear_bit(bit_in_leaf(bit), bits))
+		return false;
+	atomic64_dec(&bm->count);
+	return true;
+}
+
 void colo_bitmap_clear_all(struct colo_bitmap *bm)
 {
 	unsigned long flags;

@@ -9,8 +9,8 @@
  * colo_bitmap_reclaim() frees leaves that stayed unused for a whole epoch.
  *
  * Locking contract:
- *  - colo_bitmap_test(), colo_bitmap_set() and colo_bitmap_count() take no
- *    lock and are safe from interrupt context.
+ *  - colo_bitmap_test(), colo_bitmap_set(), colo_bitmap_clear() and
+ *    colo_bitmap_count() take no lock and are safe from interrupt context.
  *  - colo_bitmap_set() needs a successful colo_bitmap_prepare() of the same
  *    chunk in the current epoch.
  *  - colo_bitmap_prepare() may sleep when @gfp allows; it takes the bitmap
@@ -51,6 +51,7 @@ void colo_bitmap_destroy(struct colo_bitmap *bm);
 int colo_bitmap_prepare(struct colo_bitmap *bm, u64 bit, gfp_t gfp);
 bool colo_bitmap_test(struct colo_bitmap *bm, u64 bit);
 bool colo_bitmap_set(struct colo_bitmap *bm, u64 bit);
+bool colo_bitmap_clear(struct colo_bitmap *bm, u64 bit);
 void colo_bitmap_clear_all(struct colo_bitmap *bm);
 void colo_bitmap_reclaim(struct colo_bitmap *bm);
 u64 colo_bitmap_next_set(struct colo_bitmap *bm, u64 from);

@@ -61,9 +61,14 @@ static bool bio_covers_chunk(struct colo_c *cc, struct colo_io *io,
 	       bio_sectors(bio) == chunk_len(cc, io->chunk);
 }
 
-/* Complete @bio with an error from map or the worker; end_io still runs. */
+/*
+ * Complete @bio with an error from map or the worker; end_io still runs.
+ * The bio was refused (fenced, unsupported, no memory), no leg failed: the
+ * health flag is left alone.
+ */
 static int fail_bio(struct bio *bio)
 {
+	io_of(bio)->refused = true;
 	bio_io_error(bio);
 	return DM_MAPIO_SUBMITTED;
 }
@@ -107,12 +112,18 @@ static void event_worker(struct work_struct *work)
 	dm_table_event(cc->ti->table);
 }
 
+/* Raise a dm event (dmsetup wait) from any context. */
+void colo_event(struct colo_c *cc)
+{
+	queue_work(cc->wq, &cc->event_work);
+}
+
 /* Note an I/O error: sticky in status, and one dm event. Any context. */
 void colo_error(struct colo_c *cc)
 {
 	if (!test_and_set_bit(COLO_ERROR, &cc->flags)) {
 		DMERR_LIMIT("%s: I/O error", colo_name(cc));
-		queue_work(cc->wq, &cc->event_work);
+		colo_event(cc);
 	}
 }
 
@@ -125,7 +136,7 @@ void colo_error(struct colo_c *cc)
  * sees the bio counted and waits for it, or the bio sees the hold and is
  * put on the held list.
  */
-static void colo_exit(struct colo_c *cc)
+void colo_exit(struct colo_c *cc)
 {
 	if (atomic_dec_and_test(&cc->inflight))
 		wake_up(&cc->quiesce_wq);
@@ -214,25 +225,38 @@ void colo_fail_held(struct colo_c *cc)
 }
 
 /*
- * checkpoint: hold new bios, wait for the ones in flight (with their
- * copies), clear both bitmaps (O(1), see dm-colo-bitmap.h), let bios go.
- * A signal while waiting aborts it with nothing changed.
+ * Hold new bios of both targets and wait for the ones in flight with their
+ * copies. On a signal the hold is dropped and -EINTR returned; otherwise
+ * the caller drops it with colo_release_hold(cc, COLO_HOLD_ALL).
  */
-int colo_checkpoint(struct colo_c *cc)
+int colo_hold_and_drain(struct colo_c *cc)
 {
 	int r;
 
 	colo_hold(cc, COLO_HOLD_ALL);
 	r = wait_event_interruptible(cc->quiesce_wq,
 				     !atomic_read(&cc->inflight));
-	if (!r) {
-		colo_bitmap_clear_all(&cc->active_map);
-		colo_bitmap_clear_all(&cc->hidden_map);
-	}
-	colo_release_hold(cc, COLO_HOLD_ALL);
-	if (!r)
-		queue_work(cc->wq, &cc->reclaim_work);
+	if (r)
+		colo_release_hold(cc, COLO_HOLD_ALL);
 	return r;
+}
+
+/*
+ * checkpoint: hold new bios, wait for the ones in flight (with their
+ * copies), clear both bitmaps (O(1), see dm-colo-bitmap.h), let bios go.
+ * A signal while waiting aborts it with nothing changed.
+ */
+int colo_checkpoint(struct colo_c *cc)
+{
+	int r = colo_hold_and_drain(cc);
+
+	if (r)
+		return r;
+	colo_bitmap_clear_all(&cc->active_map);
+	colo_bitmap_clear_all(&cc->hidden_map);
+	colo_release_hold(cc, COLO_HOLD_ALL);
+	queue_work(cc->wq, &cc->reclaim_work);
+	return 0;
 }
 
 static void reclaim_worker(struct work_struct *work)
@@ -249,7 +273,7 @@ static void reclaim_worker(struct work_struct *work)
  * the throttled list, which is re-run whenever a copy completes; the check
  * and the wait happen under bio_lock on both sides, so no wakeup is lost.
  */
-static void unthrottle(struct colo_c *cc)
+void colo_unthrottle(struct colo_c *cc)
 {
 	unsigned long flags;
 	struct bio_list bios;
@@ -272,15 +296,19 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 	struct colo_c *cc = io->cc;
 
 	atomic_dec(&cc->copies);
-	unthrottle(cc);
+	colo_unthrottle(cc);
 
 	if (read_err || write_err) {
 		colo_error(cc);
 		io->set_active = false;
+		io->commit_chunk = false;
 		bio_io_error(bio);
 		return;
 	}
-	if (io->ingress) {
+	if (io->commit_chunk) {
+		/* Failover commit of a partially written chunk: now write. */
+		remap(io, bio, cc->base);
+	} else if (io->ingress) {
 		/* The chunk's old content is safe: publish H, then write. */
 		colo_bitmap_set(&cc->hidden_map, io->chunk);
 		colo_lock_release(&cc->locks, &io->holder);
@@ -301,11 +329,12 @@ static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	if (atomic_inc_return(&cc->copies) > cc->max_copies) {
 		atomic_dec(&cc->copies);
 		io->set_active = false;
+		io->commit_chunk = false;
 		colo_lock_release(&cc->locks, &io->holder);
 		spin_lock_irqsave(&cc->bio_lock, flags);
 		bio_list_add(&cc->throttled, bio);
 		spin_unlock_irqrestore(&cc->bio_lock, flags);
-		unthrottle(cc);
+		colo_unthrottle(cc);
 		return DM_MAPIO_SUBMITTED;
 	}
 
@@ -390,6 +419,104 @@ static int vm_write_slow(struct colo_c *cc, struct bio *bio,
 			  cc->hidden : cc->base, cc->active);
 }
 
+/*
+ * Primary mode. Every written chunk is marked in the dirty bitmap before the
+ * write is sent. Map cannot sleep: a leaf that needs allocating sends the
+ * bio to the worker, which may.
+ */
+static int mark_dirty(struct colo_c *cc, struct bio *bio, struct colo_io *io,
+		      bool in_worker)
+{
+	if (colo_bitmap_test(&cc->dirty_map, io->chunk))
+		return 0;
+	if (colo_bitmap_prepare(&cc->dirty_map, io->chunk,
+				in_worker ? GFP_NOIO : GFP_NOWAIT)) {
+		if (!in_worker) {
+			defer_bio(cc, bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		DMERR_LIMIT("%s: no memory for the dirty bitmap", colo_name(cc));
+		return fail_bio(bio);
+	}
+	colo_bitmap_set(&cc->dirty_map, io->chunk);
+	return 0;
+}
+
+/* A read that follows the overlay: active, else hidden, else base. */
+static int overlay_read(struct colo_c *cc, struct bio *bio,
+			struct colo_io *io)
+{
+	if (colo_bitmap_test(&cc->active_map, io->chunk))
+		remap(io, bio, cc->active);
+	else if (colo_bitmap_test(&cc->hidden_map, io->chunk))
+		remap(io, bio, cc->hidden);
+	else
+		remap(io, bio, cc->base);
+	return DM_MAPIO_REMAPPED;
+}
+
+/*
+ * A write to a chunk the failover commit has not written yet. Holding the
+ * chunk exclusive (so the commit leaves it alone): a write of the whole
+ * chunk goes to base, a partial one first copies the chunk's overlay to
+ * base; either way the chunk leaves the commit when the write completes.
+ */
+static int commit_write_slow(struct colo_c *cc, struct bio *bio,
+			     struct colo_io *io)
+{
+	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
+			   COLO_HOLD_EXCL, bio))
+		return DM_MAPIO_SUBMITTED;
+
+	if (!colo_chunk_pending(cc, io->chunk)) {
+		colo_lock_release(&cc->locks, &io->holder);
+		remap(io, bio, cc->base);
+		return DM_MAPIO_REMAPPED;
+	}
+	io->commit_chunk = true;
+	if (bio_covers_chunk(cc, io, bio)) {
+		remap(io, bio, cc->base);
+		return DM_MAPIO_REMAPPED;
+	}
+	return copy_chunk(cc, bio, io,
+			  colo_bitmap_test(&cc->active_map, io->chunk) ?
+			  cc->active : cc->hidden, cc->base);
+}
+
+/*
+ * After failover. While the commit is unfinished, reads follow the overlay
+ * and writes to pending chunks are serialized with the commit; a chunk is
+ * never pending again once it is not, so the other writes go to base.
+ */
+static int primary_process(struct colo_c *cc, struct bio *bio,
+			   struct colo_io *io, bool in_worker)
+{
+	int r;
+
+	switch (bio_op(bio)) {
+	case REQ_OP_READ:
+		if (colo_overlay(cc))
+			return overlay_read(cc, bio, io);
+		remap(io, bio, cc->base);
+		return DM_MAPIO_REMAPPED;
+	case REQ_OP_WRITE:
+		r = mark_dirty(cc, bio, io, in_worker);
+		if (r)
+			return r;
+		if (colo_overlay(cc) && colo_chunk_pending(cc, io->chunk)) {
+			if (!in_worker) {
+				defer_bio(cc, bio);
+				return DM_MAPIO_SUBMITTED;
+			}
+			return commit_write_slow(cc, bio, io);
+		}
+		remap(io, bio, cc->base);
+		return DM_MAPIO_REMAPPED;
+	default:
+		return fail_bio(bio);
+	}
+}
+
 static int vm_process(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		      bool in_worker)
 {
@@ -397,6 +524,9 @@ static int vm_process(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		return remap_flush(cc, bio, io);
 
 	io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
+	if (READ_ONCE(cc->mode) == COLO_MODE_PRIMARY)
+		return primary_process(cc, bio, io, in_worker);
+
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
 		return vm_read(cc, bio, io);
@@ -447,6 +577,10 @@ static int ingress_write_slow(struct colo_c *cc, struct bio *bio,
 static int ingress_process(struct colo_c *cc, struct bio *bio,
 			   struct colo_io *io, bool in_worker)
 {
+	/* Fenced by failover: checked after colo_enter(), see colo_failover(). */
+	if (test_bit(COLO_FENCED, &cc->flags))
+		return fail_bio(bio);
+
 	if (op_is_flush(bio->bi_opf) && !bio_sectors(bio))
 		return remap_flush(cc, bio, io);
 
@@ -519,10 +653,6 @@ int colo_map(struct dm_target *ti, struct bio *bio)
 	struct colo_io *io = io_of(bio);
 
 	init_io(io, cc, ti, bio, false);
-	if (cc->mode == COLO_MODE_PRIMARY) {
-		remap(io, bio, cc->base);
-		return DM_MAPIO_REMAPPED;
-	}
 	if (!colo_enter(cc, bio, io))
 		return DM_MAPIO_SUBMITTED;
 	return vm_process(cc, bio, io, false);
@@ -558,10 +688,12 @@ int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 
 	if (!cc)
 		return DM_ENDIO_DONE;
-	if (*error)
+	if (*error && !io->refused)
 		colo_error(cc);
 	if (io->set_active && !*error)
 		colo_bitmap_set(&cc->active_map, io->chunk);
+	if (io->commit_chunk && !*error)
+		colo_chunk_committed(cc, io->chunk);
 	if (io->holder.hold != COLO_HOLD_NONE)
 		colo_lock_release(&cc->locks, &io->holder);
 	if (io->counted)
@@ -584,6 +716,7 @@ int colo_io_init(struct colo_c *cc)
 	INIT_WORK(&cc->worker, worker);
 	INIT_WORK(&cc->reclaim_work, reclaim_worker);
 	INIT_WORK(&cc->event_work, event_worker);
+	colo_commit_init(cc);
 
 	r = colo_bitmap_init(&cc->active_map, cc->nr_chunks);
 	if (r)
@@ -591,6 +724,9 @@ int colo_io_init(struct colo_c *cc)
 	r = colo_bitmap_init(&cc->hidden_map, cc->nr_chunks);
 	if (r)
 		goto bad_hidden;
+	r = colo_bitmap_init(&cc->dirty_map, cc->nr_chunks);
+	if (r)
+		goto bad_dirty;
 	r = colo_locks_init(&cc->locks, COLO_LOCK_HASH_BITS, wake_bios, cc);
 	if (r)
 		goto bad_locks;
@@ -612,6 +748,8 @@ bad_kcopyd:
 bad_wq:
 	colo_locks_destroy(&cc->locks);
 bad_locks:
+	colo_bitmap_destroy(&cc->dirty_map);
+bad_dirty:
 	colo_bitmap_destroy(&cc->hidden_map);
 bad_hidden:
 	colo_bitmap_destroy(&cc->active_map);
@@ -622,10 +760,12 @@ bad_active:
 /* The caller has made sure no bio is in flight or held. */
 void colo_io_destroy(struct colo_c *cc)
 {
+	cancel_delayed_work_sync(&cc->commit_work);
 	dm_kcopyd_client_destroy(cc->kcopyd);
 	cancel_work_sync(&cc->event_work);
 	destroy_workqueue(cc->wq);
 	colo_locks_destroy(&cc->locks);
+	colo_bitmap_destroy(&cc->dirty_map);
 	colo_bitmap_destroy(&cc->hidden_map);
 	colo_bitmap_destroy(&cc->active_map);
 }

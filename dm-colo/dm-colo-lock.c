@@ -14,6 +14,9 @@ int colo_locks_init(struct colo_locks *locks, unsigned int hash_bits,
 {
 	unsigned int i, n = 1U << hash_bits;
 
+	/* hash_64() needs 1 to 31 bits. */
+	if (!hash_bits || hash_bits > 31)
+		return -EINVAL;
 	locks->buckets = kvcalloc(n, sizeof(*locks->buckets), GFP_KERNEL);
 	if (!locks->buckets)
 		return -ENOMEM;

@@ -12,8 +12,9 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
 {
 	unsigned int sz = 0;
 
-	DMEMIT("%s %s", colo_mode_name(cc->mode), cc->base->name);
-	if (cc->mode == COLO_MODE_SECONDARY)
+	/* The table as loaded: a failed-over device still shows secondary. */
+	DMEMIT("%s %s", cc->hidden ? "secondary" : "primary", cc->base->name);
+	if (cc->hidden)
 		DMEMIT(" %s %s", cc->hidden->name, cc->active->name);
 	DMEMIT(" %u", 1U << cc->chunk_shift);
 	if (cc->max_copies != COLO_DEFAULT_MAX_COPIES)
@@ -52,11 +53,13 @@ void colo_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		DMEMIT("%s %u %llu/%llu %llu/%llu %s %llu/%llu %llu/%llu %s %llu/%llu %s %s %zu",
-		       colo_mode_name(cc->mode), 1U << cc->chunk_shift,
+		       colo_mode_name(READ_ONCE(cc->mode)), 1U << cc->chunk_shift,
 		       colo_bitmap_count(&cc->active_map), chunks,
 		       colo_bitmap_count(&cc->hidden_map), chunks,
-		       "none", 0ULL, 0ULL,
-		       0ULL, chunks,
+		       colo_commit_state_name(READ_ONCE(cc->commit_state)),
+		       (unsigned long long)atomic64_read(&cc->committed),
+		       (unsigned long long)cc->to_commit,
+		       colo_bitmap_count(&cc->dirty_map), chunks,
 		       "none", 0ULL, 0ULL,
 		       colo_has_ingress(cc) ? "attached" : "none",
 		       test_bit(COLO_ERROR, &cc->flags) ? "error" : "ok",
@@ -104,11 +107,22 @@ int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 	struct colo_msg msg;
 	char *error;
 
+	enum colo_mode mode = READ_ONCE(cc->mode);
+	int r;
+
 	if (colo_parse_message(argc, argv, &msg, &error))
 		return refuse(cc, word, error);
 
-	if (colo_msg_mode(msg.kind) != cc->mode)
-		return refuse(cc, word, cc->mode == COLO_MODE_PRIMARY ?
+	/* failover again in primary mode resumes a failed commit. */
+	if (msg.kind == COLO_MSG_FAILOVER) {
+		mutex_lock(&cc->msg_lock);
+		r = colo_failover(cc);
+		mutex_unlock(&cc->msg_lock);
+		return r;
+	}
+
+	if (colo_msg_mode(msg.kind) != mode)
+		return refuse(cc, word, mode == COLO_MODE_PRIMARY ?
 			      "only valid in secondary mode" :
 			      "only valid in primary mode");
 

@@ -129,6 +129,10 @@ static int register_colo(struct dm_target *ti, struct colo_c *cc)
 	} else if (other && other->ingress) {
 		ti->error = "Cannot reload while a colo-ingress is attached";
 		r = -EBUSY;
+	} else if (other && READ_ONCE(other->mode) == COLO_MODE_PRIMARY &&
+		   colo_commit_busy(other)) {
+		ti->error = "Cannot reload before the failover commit is done";
+		r = -EBUSY;
 	} else {
 		list_add(&cc->node, &colo_registry);
 	}
@@ -280,18 +284,27 @@ static void colo_dtr(struct dm_target *ti)
  */
 static void colo_presuspend(struct dm_target *ti)
 {
-	colo_hold_ingress(ti->private);
+	struct colo_c *cc = ti->private;
+
+	/* Stops the failover commit from starting copies (commit_worker). */
+	set_bit(COLO_SUSPENDED, &cc->flags);
+	colo_hold_ingress(cc);
 }
 
 static void colo_presuspend_undo(struct dm_target *ti)
 {
-	colo_release_hold(ti->private, COLO_HOLD_INGRESS);
+	struct colo_c *cc = ti->private;
+
+	colo_release_hold(cc, COLO_HOLD_INGRESS);
+	clear_bit(COLO_SUSPENDED, &cc->flags);
+	colo_commit_kick(cc);
 }
 
 static void colo_postsuspend(struct dm_target *ti)
 {
 	struct colo_c *cc = ti->private;
 
+	cancel_delayed_work_sync(&cc->commit_work);
 	colo_quiesce(cc);
 	flush_workqueue(cc->wq);
 }
@@ -301,7 +314,9 @@ static void colo_resume(struct dm_target *ti)
 	struct colo_c *cc = ti->private;
 
 	set_bit(COLO_LIVE, &cc->flags);
+	clear_bit(COLO_SUSPENDED, &cc->flags);
 	colo_release_hold(cc, COLO_HOLD_INGRESS);
+	colo_commit_kick(cc);
 }
 
 static int colo_iterate_devices(struct dm_target *ti,
@@ -378,8 +393,24 @@ static int __attach_ingress(struct dm_target *ti, struct colo_ingress *ic)
 	}
 	rcu_assign_pointer(ic->cc, cc);
 	ic->colo_md = cc->md;
+	ic->chunk_shift = cc->chunk_shift;
 	cc->ingress = ic;
 	return 0;
+}
+
+/* Undo __attach_ingress(). */
+static void detach_ingress(struct colo_ingress *ic)
+{
+	struct colo_c *cc;
+
+	mutex_lock(&colo_registry_lock);
+	cc = rcu_dereference_protected(ic->cc,
+				       lockdep_is_held(&colo_registry_lock));
+	if (cc)
+		cc->ingress = NULL;
+	RCU_INIT_POINTER(ic->cc, NULL);
+	mutex_unlock(&colo_registry_lock);
+	dm_put_device(ic->ti, ic->colo_pin);
 }
 
 /* colo-ingress <base> */
@@ -412,6 +443,13 @@ static int ingress_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad_attach;
 
+	/* Bios are split at the colo device's chunk borders, as its own. */
+	r = dm_set_target_max_io_len(ti, 1U << ic->chunk_shift);
+	if (r) {
+		ti->error = "Cannot set the ingress's maximum I/O size";
+		goto bad_max_io;
+	}
+
 	/* Flushes reach base and hidden (dm_bio_get_target_bio_nr). */
 	ti->num_flush_bios = 2;
 	ti->per_io_data_size = sizeof(struct colo_io);
@@ -419,6 +457,8 @@ static int ingress_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->private = ic;
 	return 0;
 
+bad_max_io:
+	detach_ingress(ic);
 bad_attach:
 	dm_put_device(ti, ic->base);
 bad_base:
@@ -429,17 +469,8 @@ bad_base:
 static void ingress_dtr(struct dm_target *ti)
 {
 	struct colo_ingress *ic = ti->private;
-	struct colo_c *cc;
 
-	mutex_lock(&colo_registry_lock);
-	cc = rcu_dereference_protected(ic->cc,
-				       lockdep_is_held(&colo_registry_lock));
-	if (cc)
-		cc->ingress = NULL;
-	RCU_INIT_POINTER(ic->cc, NULL);
-	mutex_unlock(&colo_registry_lock);
-
-	dm_put_device(ti, ic->colo_pin);
+	detach_ingress(ic);
 	dm_put_device(ti, ic->base);
 	kfree(ic);
 }

@@ -28,6 +28,16 @@ enum {
 	COLO_ERROR,		/* an I/O error was seen; sticky, shown in status */
 	COLO_HOLD_ALL,		/* checkpoint: hold new VM and ingress bios */
 	COLO_HOLD_INGRESS,	/* suspended: hold new ingress bios */
+	COLO_FENCED,		/* failed over: ingress bios fail */
+	COLO_SUSPENDED,		/* between presuspend and resume */
+};
+
+/* The failover commit (dm-colo-commit.c). */
+enum colo_commit_state {
+	COLO_COMMIT_NONE,	/* no failover yet */
+	COLO_COMMIT_RUNNING,	/* active/hidden chunks being written to base */
+	COLO_COMMIT_FAILED,	/* stopped by an I/O error; failover resumes */
+	COLO_COMMIT_DONE,	/* base holds everything; overlay unused */
 };
 
 /*
@@ -39,7 +49,7 @@ struct colo_c {
 	struct mapped_device *md;
 	struct list_head node;		/* on colo_registry */
 
-	enum colo_mode mode;
+	enum colo_mode mode;		/* secondary until failover; READ_ONCE */
 	struct dm_dev *base;
 	struct dm_dev *hidden;		/* NULL in primary mode */
 	struct dm_dev *active;		/* NULL in primary mode */
@@ -51,10 +61,24 @@ struct colo_c {
 	struct colo_ingress *ingress;	/* attached ingress or NULL */
 	unsigned long flags;
 
-	/* Secondary mode: the chunk bitmaps and the per-chunk lock. */
+	/*
+	 * The chunk bitmaps and the per-chunk lock. active_map and hidden_map
+	 * are used in secondary mode and, after failover, until the commit
+	 * is done; dirty_map in primary mode.
+	 */
 	struct colo_bitmap active_map;
 	struct colo_bitmap hidden_map;
+	struct colo_bitmap dirty_map;
 	struct colo_locks locks;
+
+	/* The failover commit; state changes under commit_lock. */
+	spinlock_t commit_lock;
+	enum colo_commit_state commit_state;	/* READ_ONCE outside the lock */
+	u64 commit_cursor;			/* next chunk to look at */
+	u64 to_commit;				/* chunks pending at failover */
+	atomic64_t committed;			/* chunks that left the commit */
+	bool commit_skipped;			/* a busy chunk was passed over */
+	struct delayed_work commit_work;
 
 	/*
 	 * Bios between map and end_io (VM and ingress), so that a checkpoint
@@ -89,6 +113,7 @@ struct colo_ingress {
 	struct dm_dev *base;
 	struct dm_dev *colo_pin;	/* holds the colo device open */
 	struct mapped_device *colo_md;	/* the device colo_pin holds */
+	unsigned int chunk_shift;	/* the colo device's */
 	struct colo_c __rcu *cc;
 };
 
@@ -101,6 +126,8 @@ struct colo_io {
 	bool ingress;
 	bool counted;			/* in cc->inflight */
 	bool set_active;		/* set active[chunk] when it completes */
+	bool commit_chunk;		/* chunk leaves the commit when it completes */
+	bool refused;			/* failed by dm-colo, not by a leg */
 };
 
 static inline const char *colo_name(struct colo_c *cc)
@@ -115,11 +142,34 @@ int colo_map(struct dm_target *ti, struct bio *bio);
 int colo_ingress_map(struct colo_ingress *ic, struct bio *bio);
 int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error);
 int colo_checkpoint(struct colo_c *cc);
+int colo_hold_and_drain(struct colo_c *cc);
 void colo_hold_ingress(struct colo_c *cc);
 void colo_quiesce(struct colo_c *cc);
 void colo_release_hold(struct colo_c *cc, int hold_bit);
 void colo_fail_held(struct colo_c *cc);
 void colo_error(struct colo_c *cc);
+void colo_exit(struct colo_c *cc);
+void colo_unthrottle(struct colo_c *cc);
+
+/* The overlay (active, hidden) is read: secondary mode or commit unfinished. */
+static inline bool colo_overlay(struct colo_c *cc)
+{
+	enum colo_commit_state state = READ_ONCE(cc->commit_state);
+
+	return READ_ONCE(cc->mode) == COLO_MODE_SECONDARY ||
+	       state == COLO_COMMIT_RUNNING || state == COLO_COMMIT_FAILED;
+}
+
+void colo_event(struct colo_c *cc);
+
+/* dm-colo-commit.c */
+int colo_failover(struct colo_c *cc);
+void colo_commit_init(struct colo_c *cc);
+void colo_commit_kick(struct colo_c *cc);
+bool colo_chunk_pending(struct colo_c *cc, u64 chunk);
+void colo_chunk_committed(struct colo_c *cc, u64 chunk);
+const char *colo_commit_state_name(enum colo_commit_state state);
+bool colo_commit_busy(struct colo_c *cc);
 
 /* dm-colo-msg.c */
 void colo_status(struct dm_target *ti, status_type_t type,

@@ -5,6 +5,9 @@
 # "ok" and "not ok" lines; a script that exits early is reported by t_done's
 # trap as a failure.
 
+# Sizes and seeds given on the host (scripts/vm.sh writes them here).
+[ -f /tests/env ] && . /tests/env
+
 T_NAME=$(basename "$0" .sh)
 T_PASS=0
 T_FAIL=0

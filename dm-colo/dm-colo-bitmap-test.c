@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of dm-colo's chunk bitmaps (dm-colo-bitmap.h) and per-chunk
+ * lock (dm-colo-lock.h). Built with CONFIG_DM_COLO_KUNIT_TEST.
+ */
+#include <kunit/test.h>
+#include <linux/bio.h>
+#include <linux/hash.h>
+#include <linux/mm.h>
+
+#include "dm-colo-bitmap.h"
+#include "dm-colo-lock.h"
+
+/* --- dm-colo-bitmap ----------------------------------------------------- */
+
+/* Each test uses one bitmap, kept in test->priv and freed on exit. */
+static void bitmap_test_exit(struct kunit *test)
+{
+	if (test->priv)
+		colo_bitmap_destroy(test->priv);
+}
+
+static struct colo_bitmap *new_bitmap(struct kunit *test, u64 nr_bits)
+{
+	struct colo_bitmap *bm = kunit_kzalloc(test, sizeof(*bm), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, bm);
+	KUNIT_ASSERT_EQ(test, colo_bitmap_init(bm, nr_bits), 0);
+	test->priv = bm;
+	return bm;
+}
+
+static void set_bit_ok(struct kunit *test, struct colo_bitmap *bm, u64 bit)
+{
+	KUNIT_ASSERT_EQ(test, colo_bitmap_prepare(bm, bit, GFP_KERNEL), 0);
+	KUNIT_EXPECT_TRUE(test, colo_bitmap_set(bm, bit));
+}
+
+/* A new bitmap has no leaves and reads as zero everywhere. */
+static void colo_bitmap_empty_test(struct kunit *test)
+{
+	struct colo_bitmap *bm = new_bitmap(test, 100000);
+
+	KUNIT_EXPECT_EQ(test, bm->nr_leaves, DIV_ROUND_UP(100000ULL, COLO_LEAF_BITS));
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_test(bm, 0));
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_test(bm, 99999));
+	KUNIT_EXPECT_EQ(test, colo_bitmap_count(bm), 0ULL);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_next_set(bm, 0), 100000ULL);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_memory(bm),
+			(size_t)bm->nr_leaves * sizeof(struct colo_leaf));
+}
+
+/* Set, test, count; a second set of the same bit is not counted. */
+static void colo_bitmap_set_test(struct kunit *test)
+{
+	struct colo_bitmap *bm = new_bitmap(test, 3 * COLO_LEAF_BITS + 5);
+	u64 last = 3 * COLO_LEAF_BITS + 4;
+
+	set_bit_ok(test, bm, 0);
+	set_bit_ok(test, bm, COLO_LEAF_BITS - 1);
+	set_bit_ok(test, bm, last);
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_set(bm, 0));
+	KUNIT_EXPECT_EQ(test, colo_bitmap_count(bm), 3ULL);
+	KUNIT_EXPECT_TRUE(test, colo_bitmap_test(bm, 0));
+	KUNIT_EXPECT_TRUE(test, colo_bitmap_test(bm, COLO_LEAF_BITS - 1));
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_test(bm, COLO_LEAF_BITS));
+	KUNIT_EXPECT_TRUE(test, colo_bitmap_test(bm, last));
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_test(bm, last - 1));
+	/* Two leaves were touched: one page each. */
+	KUNIT_EXPECT_EQ(test, atomic64_read(&bm->nr_pages), 2LL);
+}
+
+/* next_set walks across leaves, skipping absent ones. */
+static void colo_bitmap_next_set_test(struct kunit *test)
+{
+	u64 n = 10 * COLO_LEAF_BITS;
+	struct colo_bitmap *bm = new_bitmap(test, n);
+
+	set_bit_ok(test, bm, 7);
+	set_bit_ok(test, bm, 4 * COLO_LEAF_BITS + 1);
+	set_bit_ok(test, bm, n - 1);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_next_set(bm, 0), 7ULL);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_next_set(bm, 7), 7ULL);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_next_set(bm, 8), 4 * COLO_LEAF_BITS + 1);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_next_set(bm, 4 * COLO_LEAF_BITS + 2), n - 1);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_next_set(bm, n), n);
+}
+
+/*
+ * clear_all is O(1): the leaves stay allocated but read as zero; the next
+ * prepare wipes them. Leaves unused for a whole epoch are reclaimed.
+ */
+static void colo_bitmap_clear_reclaim_test(struct kunit *test)
+{
+	struct colo_bitmap *bm = new_bitmap(test, 4 * COLO_LEAF_BITS);
+
+	set_bit_ok(test, bm, 1);
+	set_bit_ok(test, bm, 2 * COLO_LEAF_BITS + 3);
+	colo_bitmap_clear_all(bm);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_count(bm), 0ULL);
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_test(bm, 1));
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_test(bm, 2 * COLO_LEAF_BITS + 3));
+	KUNIT_EXPECT_EQ(test, colo_bitmap_next_set(bm, 0), 4 * COLO_LEAF_BITS);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&bm->nr_pages), 2LL);
+
+	/* Reuse of leaf 0 in the new epoch: wiped, old bit 1 gone. */
+	set_bit_ok(test, bm, 5);
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_test(bm, 1));
+	KUNIT_EXPECT_TRUE(test, colo_bitmap_test(bm, 5));
+
+	/* Leaf 2 was last used one epoch ago: kept until one more passes. */
+	colo_bitmap_reclaim(bm);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&bm->nr_pages), 2LL);
+	colo_bitmap_clear_all(bm);
+	colo_bitmap_clear_all(bm);
+	colo_bitmap_reclaim(bm);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&bm->nr_pages), 0LL);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_memory(bm),
+			(size_t)bm->nr_leaves * sizeof(struct colo_leaf));
+
+	/* A reclaimed leaf is allocated again on demand. */
+	set_bit_ok(test, bm, 2 * COLO_LEAF_BITS + 3);
+	KUNIT_EXPECT_TRUE(test, colo_bitmap_test(bm, 2 * COLO_LEAF_BITS + 3));
+	KUNIT_EXPECT_EQ(test, colo_bitmap_count(bm), 1ULL);
+}
+
+/*
+ * Bit numbers past 2^32 (a 16 TiB device with 512-byte chunks has 2^35):
+ * no 32-bit truncation anywhere. Only the directory is allocated.
+ */
+static void colo_bitmap_large_test(struct kunit *test)
+{
+	u64 n = 1ULL << 35;
+	struct colo_bitmap *bm = new_bitmap(test, n);
+	u64 hi = (1ULL << 32) + 17, low = 17;
+
+	set_bit_ok(test, bm, hi);
+	set_bit_ok(test, bm, n - 1);
+	KUNIT_EXPECT_TRUE(test, colo_bitmap_test(bm, hi));
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_test(bm, low));
+	KUNIT_EXPECT_EQ(test, colo_bitmap_next_set(bm, 0), hi);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_next_set(bm, hi + 1), n - 1);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_count(bm), 2ULL);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&bm->nr_pages), 2LL);
+}
+
+/* set without a prepared leaf is a caller bug: warns, changes nothing. */
+static void colo_bitmap_unprepared_test(struct kunit *test)
+{
+	struct colo_bitmap *bm = new_bitmap(test, 1000);
+
+	set_bit_ok(test, bm, 3);
+	colo_bitmap_clear_all(bm);
+	/* Leaf 0 exists but is stale: test reads 0, count stays 0. */
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_test(bm, 3));
+	KUNIT_EXPECT_EQ(test, colo_bitmap_count(bm), 0ULL);
+}
+
+static struct kunit_case colo_bitmap_test_cases[] = {
+	KUNIT_CASE(colo_bitmap_empty_test),
+	KUNIT_CASE(colo_bitmap_set_test),
+	KUNIT_CASE(colo_bitmap_next_set_test),
+	KUNIT_CASE(colo_bitmap_clear_reclaim_test),
+	KUNIT_CASE(colo_bitmap_large_test),
+	KUNIT_CASE(colo_bitmap_unprepared_test),
+	{}
+};
+
+static struct kunit_suite colo_bitmap_suite = {
+	.name = "dm-colo-bitmap",
+	.exit = bitmap_test_exit,
+	.test_cases = colo_bitmap_test_cases,
+};
+
+/* --- dm-colo-lock ------------------------------------------------------- */
+
+struct lock_ctx {
+	struct colo_locks locks;
+	struct bio_list woken;
+	unsigned int wakes;
+};
+
+static void lock_wake(void *context, struct bio_list *bios)
+{
+	struct lock_ctx *ctx = context;
+
+	ctx->wakes++;
+	bio_list_merge(&ctx->woken, bios);
+}
+
+/* Each test uses one lock table, kept in test->priv and freed on exit. */
+static void lock_test_exit(struct kunit *test)
+{
+	if (test->priv)
+		colo_locks_destroy(test->priv);
+}
+
+static struct lock_ctx *new_locks(struct kunit *test, unsigned int bits)
+{
+	struct lock_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	bio_list_init(&ctx->woken);
+	KUNIT_ASSERT_EQ(test, colo_locks_init(&ctx->locks, bits, lock_wake, ctx), 0);
+	test->priv = &ctx->locks;
+	return ctx;
+}
+
+static struct bio *fake_bio(struct kunit *test)
+{
+	struct bio *bio = kunit_kzalloc(test, sizeof(*bio), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, bio);
+	return bio;
+}
+
+/* Shared holds share; exclusive excludes both ways; release wakes. */
+static void colo_lock_modes_test(struct kunit *test)
+{
+	struct lock_ctx *ctx = new_locks(test, 4);
+	struct colo_lock_holder r1 = {}, r2 = {}, w = {};
+	struct bio *parked = fake_bio(test);
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &r1, 9, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &r2, 9, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 9, COLO_HOLD_EXCL, parked));
+	KUNIT_EXPECT_EQ(test, w.hold, COLO_HOLD_NONE);
+	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, 9, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, 10, NULL));
+
+	/* Any release wakes the bucket's waiters; they retry. */
+	colo_lock_release(&ctx->locks, &r1);
+	KUNIT_EXPECT_EQ(test, ctx->wakes, 1U);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), parked);
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 9, COLO_HOLD_EXCL, NULL));
+	colo_lock_release(&ctx->locks, &r2);
+	KUNIT_EXPECT_EQ(test, ctx->wakes, 1U);	/* nobody was waiting */
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &w, 9, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &r1, 9, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, 9, parked));
+	colo_lock_release(&ctx->locks, &w);
+	KUNIT_EXPECT_EQ(test, ctx->wakes, 2U);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), parked);
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, 9, NULL));
+}
+
+/*
+ * Two chunks in one bucket (one past 2^32) are still told apart, and a
+ * waiter for one is woken by a release of the other (it only retries).
+ */
+static void colo_lock_collision_test(struct kunit *test)
+{
+	struct lock_ctx *ctx = new_locks(test, 1);
+	struct colo_lock_holder a = {}, b = {}, c = {};
+	struct bio *parked = fake_bio(test);
+	u64 big = 1ULL << 40;
+
+	while (hash_64(big, 1) != hash_64(9, 1))
+		big++;
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &a, 9, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &b, big, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &c, 9, COLO_HOLD_SHARED, parked));
+	colo_lock_release(&ctx->locks, &b);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), parked);
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &c, 9, COLO_HOLD_SHARED, NULL));
+	colo_lock_release(&ctx->locks, &a);
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &c, 9, COLO_HOLD_SHARED, NULL));
+	colo_lock_release(&ctx->locks, &c);
+}
+
+static struct kunit_case colo_lock_test_cases[] = {
+	KUNIT_CASE(colo_lock_modes_test),
+	KUNIT_CASE(colo_lock_collision_test),
+	{}
+};
+
+static struct kunit_suite colo_lock_suite = {
+	.name = "dm-colo-lock",
+	.exit = lock_test_exit,
+	.test_cases = colo_lock_test_cases,
+};
+
+kunit_test_suites(&colo_bitmap_suite, &colo_lock_suite);

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-colo: failover and the background commit.
+ *
+ * failover switches a secondary to primary mode in one step, with no copy:
+ * new I/O is held and the I/O in flight drained (as for a checkpoint), the
+ * ingress is fenced (its bios fail from now on), the dirty bitmap starts as
+ * active|hidden, the mode becomes primary, and I/O is let go.
+ *
+ * The commit then writes every pending chunk (active[c] or hidden[c] set)
+ * into base with dm-kcopyd, from active if active[c] else from hidden, at
+ * most max_copies at once, each copy holding its chunk exclusive. A copy
+ * that completes clears both bits: the chunk has left the commit. VM I/O
+ * goes on meanwhile (dm-colo-io.c): reads follow the bits as before, a
+ * write that covers a pending chunk goes to base and takes the chunk out
+ * of the commit, a partial one commits its chunk first. No bit is ever set
+ * in primary mode, so "pending" only ever goes from true to false.
+ *
+ * When nothing is pending, base is flushed and only then is the commit
+ * done (data before the state that says it is there); a dm event is
+ * raised. A copy error stops the commit with the chunk still pending
+ * (state failed, a dm event); a second failover message resumes it.
+ *
+ * Locking: commit_lock protects commit_state changes. The cursor and the
+ * skipped flag belong to the commit work item, which never runs twice at
+ * once. Copies count in cc->inflight, so suspend and the destructor wait
+ * for them; the work item stops at COLO_SUSPENDED and is kicked on resume.
+ */
+#include <linux/blkdev.h>
+#include <linux/slab.h>
+
+#include "dm-colo.h"
+
+#define DM_MSG_PREFIX "colo"
+
+struct commit_job {
+	struct colo_c *cc;
+	struct colo_lock_holder holder;
+	u64 chunk;
+};
+
+static const char * const commit_state_names[] = {
+	[COLO_COMMIT_NONE] = "none",
+	[COLO_COMMIT_RUNNING] = "running",
+	[COLO_COMMIT_FAILED] = "failed",
+	[COLO_COMMIT_DONE] = "done",
+};
+
+const char *colo_commit_state_name(enum colo_commit_state state)
+{
+	return commit_state_names[state];
+}
+
+/* Safe from interrupt context. */
+bool colo_chunk_pending(struct colo_c *cc, u64 chunk)
+{
+	return colo_bitmap_test(&cc->active_map, chunk) ||
+	       colo_bitmap_test(&cc->hidden_map, chunk);
+}
+
+/*
+ * @chunk's data is on base: it leaves the commit. The caller holds the
+ * chunk exclusive. Safe from interrupt context.
+ */
+void colo_chunk_committed(struct colo_c *cc, u64 chunk)
+{
+	bool a = colo_bitmap_clear(&cc->active_map, chunk);
+	bool h = colo_bitmap_clear(&cc->hidden_map, chunk);
+
+	if (a || h)
+		atomic64_inc(&cc->committed);
+	if (!colo_bitmap_count(&cc->active_map) &&
+	    !colo_bitmap_count(&cc->hidden_map))
+		colo_commit_kick(cc);
+}
+
+/* Run the commit work soon. Safe from interrupt context. */
+void colo_commit_kick(struct colo_c *cc)
+{
+	if (READ_ONCE(cc->commit_state) == COLO_COMMIT_RUNNING &&
+	    !test_bit(COLO_SUSPENDED, &cc->flags))
+		mod_delayed_work(cc->wq, &cc->commit_work, 0);
+}
+
+/* The commit is running or failed: suspend must not let it go on. */
+bool colo_commit_busy(struct colo_c *cc)
+{
+	enum colo_commit_state state = READ_ONCE(cc->commit_state);
+
+	return state == COLO_COMMIT_RUNNING || state == COLO_COMMIT_FAILED;
+}
+
+static bool set_commit_state(struct colo_c *cc, enum colo_commit_state from,
+			     enum colo_commit_state to)
+{
+	unsigned long flags;
+	bool changed = false;
+
+	spin_lock_irqsave(&cc->commit_lock, flags);
+	if (cc->commit_state == from) {
+		WRITE_ONCE(cc->commit_state, to);
+		changed = true;
+	}
+	spin_unlock_irqrestore(&cc->commit_lock, flags);
+	return changed;
+}
+
+static void commit_failed(struct colo_c *cc, const char *what)
+{
+	colo_error(cc);
+	if (set_commit_state(cc, COLO_COMMIT_RUNNING, COLO_COMMIT_FAILED)) {
+		DMERR("%s: failover commit stopped: %s; send failover again to resume",
+		      colo_name(cc), what);
+		colo_event(cc);
+	}
+}
+
+static void commit_copy_done(int read_err, unsigned long write_err,
+			     void *context)
+{
+	struct commit_job *job = context;
+	struct colo_c *cc = job->cc;
+
+	if (read_err || write_err)
+		commit_failed(cc, read_err ? "read error" : "write error on base");
+	else
+		colo_chunk_committed(cc, job->chunk);
+	colo_lock_release(&cc->locks, &job->holder);
+	kfree(job);
+	atomic_dec(&cc->copies);
+	colo_unthrottle(cc);
+	colo_commit_kick(cc);
+	/* Last: suspend and the destructor wait for this. */
+	colo_exit(cc);
+}
+
+/*
+ * Copy @chunk to base. Returns false when the chunk is busy (VM I/O holds
+ * it) or no memory was at hand: the caller comes back to it later.
+ */
+static bool commit_chunk(struct colo_c *cc, u64 chunk)
+{
+	struct dm_io_region src, dst;
+	struct commit_job *job;
+	struct dm_dev *from;
+
+	job = kmalloc(sizeof(*job), GFP_NOIO);
+	if (!job)
+		return false;
+	job->cc = cc;
+	job->chunk = chunk;
+	if (!colo_lock_try(&cc->locks, &job->holder, chunk, COLO_HOLD_EXCL,
+			   NULL)) {
+		kfree(job);
+		return false;
+	}
+	/* Re-check under the lock: a VM write may have taken it out. */
+	if (colo_bitmap_test(&cc->active_map, chunk)) {
+		from = cc->active;
+	} else if (colo_bitmap_test(&cc->hidden_map, chunk)) {
+		from = cc->hidden;
+	} else {
+		colo_lock_release(&cc->locks, &job->holder);
+		kfree(job);
+		return true;
+	}
+
+	atomic_inc(&cc->inflight);
+	atomic_inc(&cc->copies);
+	src.bdev = from->bdev;
+	src.sector = colo_chunk_to_sector(chunk, cc->chunk_shift);
+	src.count = colo_chunk_len(chunk, cc->ti->len, cc->chunk_shift);
+	dst = src;
+	dst.bdev = cc->base->bdev;
+	dm_kcopyd_copy(cc->kcopyd, &src, 1, &dst, 0, commit_copy_done, job);
+	return true;
+}
+
+static u64 next_pending(struct colo_c *cc, u64 from)
+{
+	return min(colo_bitmap_next_set(&cc->active_map, from),
+		   colo_bitmap_next_set(&cc->hidden_map, from));
+}
+
+/* Nothing is pending: make base durable, then say the commit is done. */
+static void finish_commit(struct colo_c *cc)
+{
+	int r = blkdev_issue_flush(cc->base->bdev);
+
+	if (r) {
+		commit_failed(cc, "flush of base failed");
+		return;
+	}
+	if (set_commit_state(cc, COLO_COMMIT_RUNNING, COLO_COMMIT_DONE)) {
+		DMINFO("%s: failover commit done (%llu chunks)", colo_name(cc),
+		       (unsigned long long)atomic64_read(&cc->committed));
+		colo_event(cc);
+	}
+}
+
+static void commit_worker(struct work_struct *work)
+{
+	struct colo_c *cc = container_of(to_delayed_work(work), struct colo_c,
+					 commit_work);
+	u64 chunk;
+
+	for (;;) {
+		if (READ_ONCE(cc->commit_state) != COLO_COMMIT_RUNNING ||
+		    test_bit(COLO_SUSPENDED, &cc->flags))
+			return;
+		/* At the limit: a completing copy kicks us. */
+		if (atomic_read(&cc->copies) >= cc->max_copies)
+			return;
+
+		chunk = next_pending(cc, cc->commit_cursor);
+		if (chunk < cc->nr_chunks) {
+			cc->commit_cursor = chunk + 1;
+			if (!commit_chunk(cc, chunk))
+				cc->commit_skipped = true;
+			cond_resched();
+			continue;
+		}
+
+		/* End of the device. */
+		cc->commit_cursor = 0;
+		if (!colo_bitmap_count(&cc->active_map) &&
+		    !colo_bitmap_count(&cc->hidden_map)) {
+			/* Pending bits clear before their copies complete. */
+			if (!atomic_read(&cc->copies))
+				finish_commit(cc);
+			return;
+		}
+		if (cc->commit_skipped) {
+			/* Busy chunks: their holders are done soon. */
+			cc->commit_skipped = false;
+			queue_delayed_work(cc->wq, &cc->commit_work, 1);
+			return;
+		}
+		if (atomic_read(&cc->copies))
+			return;
+	}
+}
+
+void colo_commit_init(struct colo_c *cc)
+{
+	spin_lock_init(&cc->commit_lock);
+	cc->commit_state = COLO_COMMIT_NONE;
+	atomic64_set(&cc->committed, 0);
+	INIT_DELAYED_WORK(&cc->commit_work, commit_worker);
+}
+
+/*
+ * dirty = active | hidden, and the number of chunks in it. Runs with I/O
+ * held; a failed allocation leaves dirty partly set, which is harmless in
+ * secondary mode (it is unused there) and is cleared by the caller.
+ */
+static int start_dirty_map(struct colo_c *cc, u64 *pending)
+{
+	struct colo_bitmap *maps[] = { &cc->active_map, &cc->hidden_map };
+	unsigned int i;
+	u64 chunk;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(maps); i++) {
+		for (chunk = colo_bitmap_next_set(maps[i], 0);
+		     chunk < cc->nr_chunks;
+		     chunk = colo_bitmap_next_set(maps[i], chunk + 1)) {
+			r = colo_bitmap_prepare(&cc->dirty_map, chunk, GFP_NOIO);
+			if (r)
+				return r;
+			colo_bitmap_set(&cc->dirty_map, chunk);
+			cond_resched();
+		}
+	}
+	*pending = colo_bitmap_count(&cc->dirty_map);
+	return 0;
+}
+
+/* Resume a commit stopped by an error. */
+static int resume_commit(struct colo_c *cc)
+{
+	if (!set_commit_state(cc, COLO_COMMIT_FAILED, COLO_COMMIT_RUNNING)) {
+		DMERR("%s: message 'failover' refused: %s (commit %s)",
+		      colo_name(cc),
+		      "only valid in secondary mode, or to resume a failed commit",
+		      colo_commit_state_name(READ_ONCE(cc->commit_state)));
+		return -EINVAL;
+	}
+	DMINFO("%s: failover commit resumed, %llu of %llu chunks left",
+	       colo_name(cc),
+	       (unsigned long long)(cc->to_commit - atomic64_read(&cc->committed)),
+	       (unsigned long long)cc->to_commit);
+	colo_commit_kick(cc);
+	return 0;
+}
+
+/* The failover message. The caller holds msg_lock. */
+int colo_failover(struct colo_c *cc)
+{
+	u64 pending = 0;
+	int r;
+
+	if (READ_ONCE(cc->mode) == COLO_MODE_PRIMARY)
+		return resume_commit(cc);
+
+	r = colo_hold_and_drain(cc);
+	if (r) {
+		DMERR("%s: failover interrupted, nothing changed", colo_name(cc));
+		return r;
+	}
+	r = start_dirty_map(cc, &pending);
+	if (r) {
+		colo_bitmap_clear_all(&cc->dirty_map);
+		colo_release_hold(cc, COLO_HOLD_ALL);
+		DMERR("%s: failover refused: no memory for the dirty bitmap",
+		      colo_name(cc));
+		return r;
+	}
+
+	/* Held and drained: no bio sees the switch half done. */
+	set_bit(COLO_FENCED, &cc->flags);
+	cc->to_commit = pending;
+	atomic64_set(&cc->committed, 0);
+	cc->commit_cursor = 0;
+	cc->commit_skipped = false;
+	WRITE_ONCE(cc->mode, COLO_MODE_PRIMARY);
+	set_commit_state(cc, COLO_COMMIT_NONE, pending ? COLO_COMMIT_RUNNING :
+			 COLO_COMMIT_DONE);
+	colo_release_hold(cc, COLO_HOLD_ALL);
+
+	DMINFO("%s: failover: primary now, ingress fenced, %llu chunks to commit",
+	       colo_name(cc), (unsigned long long)pending);
+	if (pending)
+		colo_commit_kick(cc);
+	else
+		colo_event(cc);
+	return 0;
+}

@@ -1,0 +1,1990 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * colo-fsx: an fsx-style randomized model checker for a dm-colo secondary.
+ *
+ * Several "VM" threads drive the colo device, several "ingress" threads drive
+ * the colo-ingress device, all with O_DIRECT I/O, truly concurrently and on
+ * the same chunks.  An in-memory reference model predicts every read; at the
+ * end the raw base, hidden and active legs are compared with the model.
+ *
+ * The model (per chunk c, see SPEC.md "Reads and writes in secondary mode"):
+ *
+ *   view[]       what the VM reads.  Changed by VM writes only.
+ *   base[]       what the ingress reads, and the raw base leg.  Changed by
+ *                ingress writes only.
+ *   base_ckpt[]  base at the last checkpoint: the raw hidden leg holds this
+ *                for every chunk saved by copy-before-write.
+ *   vm_wrote[c]  a VM write touched c since the last checkpoint, so active[c]
+ *                is set and the raw active chunk equals view's chunk (the
+ *                kernel fills the rest of a partially written chunk).
+ *   in_wrote[c]  an ingress write touched c since the last checkpoint.  If no
+ *                VM write came first, hidden[c] is set: so the hidden count
+ *                lies between #(in_wrote && !vm_wrote) and #in_wrote.
+ *   checkpoint   view = base_ckpt = base, all flags cleared.
+ *
+ * Why the model stays exact under real concurrency: VM threads own view[] and
+ * vm_wrote[], ingress threads own base[] and in_wrote[], and the kernel
+ * promises that the VM's view never changes because of an ingress write, so
+ * the two sides never need to agree on an order.  Within one side, an op
+ * reserves its sector range, so no two ops of one side overlap (but they may
+ * share a chunk, which is what races the partial fill and the first
+ * copy-before-write).  A checkpoint closes a gate and waits until no op is in
+ * flight.
+ *
+ * --failover sends "failover" at a random op (or --failover-at N) while the
+ * other threads keep their I/O in flight (no gate).  The control thread
+ * publishes a phase: before, running (message sent, not returned) and done
+ * (returned).  Each op notes the phase when it starts and when it ends:
+ *
+ *   VM write that ended before the message was sent: certainly active at the
+ *   switch (vm_pre[]).  Ingress write that succeeded: applied before the
+ *   switch (in_wrote[]).  VM writes in flight around the message, and ingress
+ *   writes that failed with EIO in that window (a multi-chunk bio is split at
+ *   chunk borders, so some pieces may have reached base): maybe (fo_race[]).
+ *   So #(vm_pre|in_wrote) <= to_commit <= #(vm_pre|in_wrote|fo_race).
+ *
+ * Ingress ops that start after the message returned, or after another
+ * ingress op failed with EIO (the fence is permanent), must fail with EIO;
+ * the base model is not updated by failed writes, and only a successful
+ * ingress read (which then began before the fence) is compared with it.
+ * The view never changes, so VM reads are checked as always.  After the
+ * commit: raw base == view, status primary/done/committed == to_commit,
+ * A = H = 0, and dirty covers vm_pre|in_wrote plus every chunk a VM write
+ * that ended after the message was sent touched (fo_vmw[]).
+ *
+ * --selftest replaces the kernel by an in-memory simulation of the same rules
+ * (one mutex per chunk), so the checker itself can be tested on a host;
+ * --selftest-bug cow|fill|nofence|commit-hidden-first breaks the simulation
+ * on purpose.
+ *
+ * Exit status: 0 PASS, 1 FAIL (mismatch, I/O error, bad status), 2 usage or
+ * setup error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <sched.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define SECTOR_SIZE	((uint64_t)512)
+#define RING_SIZE	64
+#define HOT_CHUNKS	4
+#define MAX_THREADS	32	/* per side */
+#define BIG_IO_SECTORS	2048	/* whole-device reads: 1 MiB at a time */
+
+enum dev_id { DEV_VM, DEV_INGRESS, DEV_BASE, DEV_HIDDEN, DEV_ACTIVE, NR_DEVS };
+static const char *const dev_opt[NR_DEVS] = {
+	"vm", "ingress", "base", "hidden", "active"
+};
+
+enum op_kind { OP_VM_READ, OP_VM_WRITE, OP_IN_READ, OP_IN_WRITE, OP_CKPT,
+	       OP_FO_SEND, OP_FO_DONE };
+static const char *const op_name[] = {
+	"vm-read", "vm-write", "ingress-read", "ingress-write", "checkpoint",
+	"failover-sent", "failover-returned"
+};
+
+enum sim_bug { BUG_NONE, BUG_COW, BUG_FILL, BUG_NOFENCE, BUG_COMMIT_HIDDEN };
+static const char *const bug_name[] = {
+	"none", "cow", "fill", "nofence", "commit-hidden-first"
+};
+
+/* Failover phases (--failover), see the top of the file. */
+enum { FO_BEFORE, FO_RUNNING, FO_DONE };
+#define POST_FENCE_OPS	32	/* ingress ops per thread after the fence */
+#define COMMIT_POLL_MS	50
+#define COMMIT_TIMEOUT_S 120
+
+static struct {
+	const char *name;
+	const char *dev[NR_DEVS];
+	uint64_t chunk;
+	uint64_t ops;
+	uint64_t seed;
+	bool seed_given;
+	int vm_threads;
+	int in_threads;
+	uint64_t ckpt_every;
+	uint64_t max_sectors;
+	unsigned int hot;
+	bool verbose;
+	bool selftest;
+	uint64_t selftest_sectors;
+	enum sim_bug bug;
+	bool failover;
+	bool failover_at_given;
+	uint64_t failover_at;
+} opt = {
+	.ops = 10000, .vm_threads = 2, .in_threads = 2, .ckpt_every = 500,
+	.hot = 30, .selftest_sectors = 4 * 2048,
+};
+
+static char *replay_cmd;
+static bool setup_phase = true;	/* dmsetup trouble now is a setup error */
+
+/* Geometry, in sectors; the last chunk may be short. */
+static uint64_t len_sectors, nr_chunks;
+static uint64_t hot_chunk[HOT_CHUNKS];
+
+static inline uint64_t chunk_of(uint64_t sector)
+{
+	return sector / opt.chunk;
+}
+
+static inline uint64_t chunk_start(uint64_t c)
+{
+	return c * opt.chunk;
+}
+
+static inline uint64_t chunk_len(uint64_t c)
+{
+	uint64_t s = chunk_start(c);
+
+	return s + opt.chunk <= len_sectors ? opt.chunk : len_sectors - s;
+}
+
+static inline size_t bytes(uint64_t sectors)
+{
+	return (size_t)(sectors * SECTOR_SIZE);
+}
+
+/* The reference model (see the top of the file). */
+static uint8_t *view, *base, *base_ckpt;
+static uint8_t *vm_wrote, *in_wrote;
+static uint64_t nr_checkpoints;
+/* --failover: see the top of the file. */
+static uint8_t *vm_pre, *fo_race, *fo_vmw;
+static int fo_phase = FO_BEFORE;	/* atomic */
+static int fence_seen;			/* atomic: an ingress op failed with EIO */
+
+/* ------------------------------------------------------------------ */
+/* Random numbers and the data pattern                                 */
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t rnd(uint64_t *state, uint64_t n)
+{
+	return n ? splitmix64(state) % n : 0;
+}
+
+/*
+ * Every 8-byte word written is an invertible mix (keyed by the seed) of
+ *   op id (28 bits) | thread (6) | sector, low 24 bits (24) | word in sector (6)
+ * so a word read back tells who wrote it and for which place.  Distinct words
+ * of one block differ, so no written block is all zero.
+ */
+#define PAT_M1 0xff51afd7ed558ccdULL
+#define PAT_M2 0xc4ceb9fe1a85ec53ULL
+static uint64_t pat_k1, pat_k2, pat_m1_inv, pat_m2_inv;
+
+/* Thread ids 61..63 with op 0 mark the selftest's initial leg contents. */
+#define TID_INIT_ACTIVE	61
+#define TID_INIT_HIDDEN	62
+#define TID_INIT_BASE	63
+
+static uint64_t inv64(uint64_t a)
+{
+	uint64_t x = a;		/* correct to 3 bits for odd a */
+	int i;
+
+	for (i = 0; i < 6; i++)
+		x *= 2 - a * x;
+	return x;
+}
+
+static void pat_init(uint64_t seed)
+{
+	uint64_t s = seed ^ 0x636f6c6f2d667378ULL;	/* "colo-fsx" */
+
+	pat_k1 = splitmix64(&s);
+	pat_k2 = splitmix64(&s);
+	pat_m1_inv = inv64(PAT_M1);
+	pat_m2_inv = inv64(PAT_M2);
+}
+
+static uint64_t pat_encode(uint64_t raw)
+{
+	uint64_t x = raw ^ pat_k1;
+
+	x *= PAT_M1;
+	x ^= x >> 32;
+	x *= PAT_M2;
+	return x ^ pat_k2;
+}
+
+static uint64_t pat_decode(uint64_t w)
+{
+	uint64_t x = w ^ pat_k2;
+
+	x *= pat_m2_inv;
+	x ^= x >> 32;
+	x *= pat_m1_inv;
+	return x ^ pat_k1;
+}
+
+static void pat_fill(void *buf, uint64_t op, unsigned int tid,
+		     uint64_t start, uint64_t nsect)
+{
+	uint64_t *w = buf, s, i;
+
+	for (s = 0; s < nsect; s++)
+		for (i = 0; i < SECTOR_SIZE / 8; i++)
+			*w++ = pat_encode((op & 0xfffffffULL) << 36 |
+					  (uint64_t)(tid & 63) << 30 |
+					  ((start + s) & 0xffffffULL) << 6 | i);
+}
+
+static void thread_label(char *out, size_t n, unsigned int tid)
+{
+	if ((int)tid < opt.vm_threads)
+		snprintf(out, n, "vm%u", tid);
+	else if ((int)tid < opt.vm_threads + opt.in_threads)
+		snprintf(out, n, "ingress%d", (int)tid - opt.vm_threads);
+	else if ((int)tid == opt.vm_threads + opt.in_threads)
+		snprintf(out, n, "control");
+	else
+		snprintf(out, n, "?%u", tid);
+}
+
+/* Describe who wrote the word w found at byte offset off of the device. */
+static void pat_describe(char *out, size_t n, uint64_t w, uint64_t off)
+{
+	uint64_t raw = pat_decode(w);
+	uint64_t op = raw >> 36, sec = (raw >> 6) & 0xffffff;
+	unsigned int tid = (raw >> 30) & 63, word = raw & 63;
+	uint64_t here = off / SECTOR_SIZE;
+	char who[32];
+
+	if (word != (off % SECTOR_SIZE) / 8) {
+		snprintf(out, n, "no colo-fsx pattern (initial content or garbage)");
+		return;
+	}
+	if (op == 0 && tid >= TID_INIT_ACTIVE) {
+		snprintf(out, n, "selftest initial %s content%s",
+			 tid == TID_INIT_BASE ? "base" :
+			 tid == TID_INIT_HIDDEN ? "hidden" : "active",
+			 sec == (here & 0xffffff) ? "" : " (misplaced)");
+		return;
+	}
+	thread_label(who, sizeof(who), tid);
+	if (sec == (here & 0xffffff))
+		snprintf(out, n, "op %" PRIu64 " thread %s", op, who);
+	else
+		snprintf(out, n, "op %" PRIu64 " thread %s, MISPLACED: written for sector %" PRIu64,
+			 op, who, (here & ~(uint64_t)0xffffff) | sec);
+}
+
+/* ------------------------------------------------------------------ */
+/* Recent-op ring and failure reporting                                */
+
+struct ring_ent {
+	uint64_t id;
+	int tid;
+	enum op_kind kind;
+	uint64_t start, nsect;
+};
+
+static struct ring_ent ring[RING_SIZE];
+static uint64_t ring_n;
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile int stop;
+
+static void ring_format(char *out, size_t n, const struct ring_ent *e)
+{
+	char who[32];
+
+	thread_label(who, sizeof(who), e->tid);
+	if (e->kind == OP_CKPT)
+		snprintf(out, n, "%-9s checkpoint after op %" PRIu64, who, e->id);
+	else if (e->kind == OP_FO_SEND)
+		snprintf(out, n, "%-9s failover message sent (failover_at=%" PRIu64 ")",
+			 who, e->id);
+	else if (e->kind == OP_FO_DONE)
+		snprintf(out, n, "%-9s failover message returned; %" PRIu64 " ops issued so far",
+			 who, e->id);
+	else
+		snprintf(out, n, "op %-7" PRIu64 " %-9s %-13s sector %-9" PRIu64 " +%-5" PRIu64 " chunks %" PRIu64 "..%" PRIu64,
+			 e->id, who, op_name[e->kind], e->start, e->nsect,
+			 chunk_of(e->start), chunk_of(e->start + e->nsect - 1));
+}
+
+static void ring_log(uint64_t id, int tid, enum op_kind kind,
+		     uint64_t start, uint64_t nsect)
+{
+	struct ring_ent e = { id, tid, kind, start, nsect };
+	char line[160];
+
+	pthread_mutex_lock(&ring_lock);
+	ring[ring_n % RING_SIZE] = e;
+	ring_n++;
+	if (opt.verbose && !__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		ring_format(line, sizeof(line), &e);
+		printf("# %s\n", line);
+	}
+	pthread_mutex_unlock(&ring_lock);
+}
+
+static void ring_dump(void)
+{
+	char line[160];
+	uint64_t i;
+
+	pthread_mutex_lock(&ring_lock);
+	i = ring_n > RING_SIZE ? ring_n - RING_SIZE : 0;
+	printf("# last %" PRIu64 " ops (oldest first; started, not necessarily finished):\n",
+	       ring_n - i);
+	for (; i < ring_n; i++) {
+		ring_format(line, sizeof(line), &ring[i % RING_SIZE]);
+		printf("#   %s\n", line);
+	}
+	pthread_mutex_unlock(&ring_lock);
+}
+
+/* Report the first failure, stop everything, exit 1.  Later ones block. */
+static void __attribute__((noreturn)) fail_finish(void)
+{
+	ring_dump();
+	printf("colo-fsx: FAIL seed=%" PRIu64 " (replay: %s)\n", opt.seed, replay_cmd);
+	fflush(stdout);
+	fflush(stderr);
+	_exit(1);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&report_lock);
+	printf("# FAILURE: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fail_finish();
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die_setup(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "colo-fsx: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(2);
+}
+
+static const char *dev_path(enum dev_id d)
+{
+	static const char *const sim[NR_DEVS] = {
+		"sim:vm", "sim:ingress", "sim:base", "sim:hidden", "sim:active"
+	};
+
+	return opt.selftest ? sim[d] : opt.dev[d];
+}
+
+static void hex16(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		printf("%s%02x", i && !(i % 8) ? "  " : " ", p[i]);
+	printf("\n");
+}
+
+/*
+ * Compare len bytes read from device d at byte offset off (sector aligned)
+ * with what the model expects; on a difference report it in detail.
+ */
+static void check_buf(const char *what, enum dev_id d, uint64_t off,
+		      const uint8_t *exp, const uint8_t *act, size_t len)
+{
+	size_t i, last, win, wlen, wo, ndiff = 0;
+	uint64_t e, a, sector, c;
+	char de[160], da[160];
+
+	if (!memcmp(exp, act, len))
+		return;
+
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&report_lock);
+	for (i = 0; exp[i] == act[i]; i++)
+		;
+	for (last = len - 1; exp[last] == act[last]; last--)
+		;
+	for (wo = i; wo <= last; wo++)
+		ndiff += exp[wo] != act[wo];
+	sector = (off + i) / SECTOR_SIZE;
+	c = chunk_of(sector);
+	printf("# FAILURE: data mismatch in %s\n", what);
+	printf("#   device %s, compared bytes %" PRIu64 "..%" PRIu64 " (sectors %" PRIu64 "+%zu)\n",
+	       dev_path(d), off, off + len - 1, off / SECTOR_SIZE,
+	       len / (size_t)SECTOR_SIZE);
+	printf("#   first difference at byte %" PRIu64 " (sector %" PRIu64 " +%" PRIu64 ", chunk %" PRIu64 " +%" PRIu64 " sectors); %zu bytes differ up to byte %" PRIu64 "\n",
+	       off + i, sector, (off + i) % SECTOR_SIZE, c,
+	       sector - chunk_start(c), ndiff, off + last);
+	printf("#   model: vm_wrote[%" PRIu64 "]=%d in_wrote[%" PRIu64 "]=%d checkpoints=%" PRIu64 "\n",
+	       c, vm_wrote[c], c, in_wrote[c], nr_checkpoints);
+	if (opt.failover)
+		printf("#   failover: phase=%s vm_pre[%" PRIu64 "]=%d fo_race[%" PRIu64 "]=%d fo_vmw[%" PRIu64 "]=%d\n",
+		       (const char *[]){ "before", "message-running", "returned" }
+			       [__atomic_load_n(&fo_phase, __ATOMIC_ACQUIRE)],
+		       c, vm_pre[c], c, fo_race[c], c, fo_vmw[c]);
+	win = i & ~(size_t)15;
+	wlen = len - win < 16 ? len - win : 16;
+	printf("#   expected @%" PRIu64 ":", off + win);
+	hex16(exp + win, wlen);
+	printf("#   actual   @%" PRIu64 ":", off + win);
+	hex16(act + win, wlen);
+	wo = i & ~(size_t)7;
+	memcpy(&e, exp + wo, 8);
+	memcpy(&a, act + wo, 8);
+	pat_describe(de, sizeof(de), e, off + wo);
+	pat_describe(da, sizeof(da), a, off + wo);
+	printf("#   expected data written by: %s\n", de);
+	printf("#   actual data written by:   %s\n", da);
+	fail_finish();
+}
+
+/* ------------------------------------------------------------------ */
+/* Simulated kernel for --selftest                                     */
+
+enum { LEG_BASE, LEG_HIDDEN, LEG_ACTIVE, NR_LEGS };
+enum { COMMIT_NONE, COMMIT_RUNNING, COMMIT_FAILED, COMMIT_DONE };
+static const char *const commit_state_name[] = {
+	"none", "running", "failed", "done"
+};
+
+static struct {
+	uint8_t *leg[NR_LEGS];
+	uint8_t *abit, *hbit;		/* active[c], hidden[c] */
+	uint8_t *dirty;			/* dirty[c] (primary mode) */
+	pthread_mutex_t *lock;		/* one per chunk */
+	/*
+	 * Failover: every piece of VM or ingress I/O read-holds 'hold'; the
+	 * failover message write-holds it (new I/O held, in-flight drained),
+	 * so no piece sees the switch half done.  primary and fenced change
+	 * only under the write hold; the commit fields are atomics.
+	 */
+	pthread_rwlock_t hold;
+	bool primary, fenced;
+	int commit_state;
+	uint64_t to_commit, committed;
+	pthread_t commit_thread;
+	bool commit_started;
+} sim;
+
+static void sim_init(void)
+{
+	pthread_rwlockattr_t ra;
+	uint64_t c, s;
+	int l;
+
+	for (l = 0; l < NR_LEGS; l++) {
+		sim.leg[l] = malloc(bytes(len_sectors));
+		if (!sim.leg[l])
+			die_setup("out of memory for the simulated legs");
+	}
+	/* Distinct recognizable contents, so stale data shows. */
+	for (s = 0; s < len_sectors; s++) {
+		pat_fill(sim.leg[LEG_BASE] + bytes(s), 0, TID_INIT_BASE, s, 1);
+		pat_fill(sim.leg[LEG_HIDDEN] + bytes(s), 0, TID_INIT_HIDDEN, s, 1);
+		pat_fill(sim.leg[LEG_ACTIVE] + bytes(s), 0, TID_INIT_ACTIVE, s, 1);
+	}
+	sim.abit = calloc(nr_chunks, 1);
+	sim.hbit = calloc(nr_chunks, 1);
+	sim.dirty = calloc(nr_chunks, 1);
+	sim.lock = calloc(nr_chunks, sizeof(*sim.lock));
+	if (!sim.abit || !sim.hbit || !sim.dirty || !sim.lock)
+		die_setup("out of memory for the simulation");
+	for (c = 0; c < nr_chunks; c++)
+		pthread_mutex_init(&sim.lock[c], NULL);
+	/* A waiting failover holds new I/O back, as in the kernel. */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&sim.hold, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	/* Some active and hidden bits set, as after an unknown history. */
+	for (c = 0; c < nr_chunks; c += 3)
+		sim.abit[c] = 1;
+	for (c = 0; c < nr_chunks; c += 5)
+		sim.hbit[c] = 1;
+}
+
+static inline bool sim_pending(uint64_t c)
+{
+	return __atomic_load_n(&sim.abit[c], __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&sim.hbit[c], __ATOMIC_RELAXED);
+}
+
+/* Where the commit takes a pending chunk from: active, else hidden. */
+static int sim_commit_src(uint64_t c)
+{
+	if (opt.bug == BUG_COMMIT_HIDDEN && sim.hbit[c])
+		return LEG_HIDDEN;
+	return sim.abit[c] ? LEG_ACTIVE : LEG_HIDDEN;
+}
+
+/* Chunk c's data is on base: it leaves the commit.  Chunk lock held. */
+static void sim_chunk_committed(uint64_t c)
+{
+	__atomic_store_n(&sim.abit[c], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sim.hbit[c], 0, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sim.committed, 1, __ATOMIC_RELAXED);
+}
+
+/* The background commit: one sweep, chunk by chunk under the chunk lock. */
+static void *sim_commit_fn(void *arg)
+{
+	struct timespec pause = { 0, 20000 };	/* a copy takes time */
+	uint64_t c, cs, cl;
+
+	(void)arg;
+	for (c = 0; c < nr_chunks; c++) {
+		pthread_mutex_lock(&sim.lock[c]);
+		if (sim_pending(c)) {
+			cs = chunk_start(c);
+			cl = chunk_len(c);
+			memcpy(sim.leg[LEG_BASE] + bytes(cs),
+			       sim.leg[sim_commit_src(c)] + bytes(cs), bytes(cl));
+			sim_chunk_committed(c);
+			pthread_mutex_unlock(&sim.lock[c]);
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		pthread_mutex_unlock(&sim.lock[c]);
+	}
+	/* No bit is ever set in primary mode: one sweep commits everything. */
+	__atomic_store_n(&sim.commit_state, COMMIT_DONE, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* The failover message: 0, or -1 when refused. */
+static int sim_failover(void)
+{
+	uint64_t c, n = 0;
+	int err;
+
+	if (__atomic_load_n(&sim.primary, __ATOMIC_ACQUIRE))
+		return -1;	/* the simulated commit never fails: nothing to resume */
+	pthread_rwlock_wrlock(&sim.hold);
+	for (c = 0; c < nr_chunks; c++) {
+		sim.dirty[c] = sim.abit[c] || sim.hbit[c];
+		n += sim.dirty[c];
+	}
+	sim.to_commit = n;
+	__atomic_store_n(&sim.committed, 0, __ATOMIC_RELAXED);
+	sim.fenced = true;
+	__atomic_store_n(&sim.primary, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&sim.commit_state, n ? COMMIT_RUNNING : COMMIT_DONE,
+			 __ATOMIC_RELEASE);
+	if (n) {
+		err = pthread_create(&sim.commit_thread, NULL, sim_commit_fn, NULL);
+		if (err)
+			fail("simulated commit: pthread_create: %s", strerror(err));
+		sim.commit_started = true;
+	}
+	pthread_rwlock_unlock(&sim.hold);
+	return 0;
+}
+
+/* A VM piece in primary mode.  Chunk lock held. */
+static void sim_vm_primary(uint64_t c, uint8_t *p, uint64_t off, uint64_t n,
+			   bool write)
+{
+	uint64_t cs = chunk_start(c), cl = chunk_len(c);
+	size_t len = bytes(n);
+	int src;
+
+	if (!write) {
+		/* pending: active, else hidden; else (and once committed) base */
+		src = sim.abit[c] ? LEG_ACTIVE : sim.hbit[c] ? LEG_HIDDEN : LEG_BASE;
+		memcpy(p, sim.leg[src] + off, len);
+		return;
+	}
+	__atomic_store_n(&sim.dirty[c], 1, __ATOMIC_RELAXED);
+	if (sim_pending(c)) {
+		/* partial: commit the chunk first; then either way to base */
+		if (n != cl)
+			memcpy(sim.leg[LEG_BASE] + bytes(cs),
+			       sim.leg[sim_commit_src(c)] + bytes(cs), bytes(cl));
+		memcpy(sim.leg[LEG_BASE] + off, p, len);
+		sim_chunk_committed(c);
+		return;
+	}
+	memcpy(sim.leg[LEG_BASE] + off, p, len);
+}
+
+/*
+ * Apply one device op chunk by chunk, each piece under its chunk's lock, the
+ * way the kernel serializes per chunk.  Returns 0 or EIO (a fenced ingress
+ * piece; the other pieces are still done, as dm's split bios would be).
+ */
+static int sim_io(enum dev_id d, uint8_t *buf, uint64_t start, uint64_t nsect,
+		  bool write)
+{
+	uint64_t s = start, end = start + nsect;
+	bool held = d == DEV_VM || d == DEV_INGRESS;
+	int err = 0;
+
+	while (s < end) {
+		uint64_t c = chunk_of(s), cs = chunk_start(c), cl = chunk_len(c);
+		uint64_t n = (cs + cl < end ? cs + cl : end) - s;
+		uint8_t *p = buf + bytes(s - start);
+		size_t off = bytes(s), len = bytes(n);
+		int src;
+
+		if (held)
+			pthread_rwlock_rdlock(&sim.hold);
+		pthread_mutex_lock(&sim.lock[c]);
+		switch (d) {
+		case DEV_VM:
+			if (sim.primary) {
+				sim_vm_primary(c, p, off, n, write);
+				break;
+			}
+			if (!write) {
+				src = sim.abit[c] ? LEG_ACTIVE :
+				      sim.hbit[c] ? LEG_HIDDEN : LEG_BASE;
+				memcpy(p, sim.leg[src] + off, len);
+				break;
+			}
+			if (!sim.abit[c] && n != cl && opt.bug != BUG_FILL) {
+				/* fill the rest of the chunk from the VM's view */
+				src = sim.hbit[c] ? LEG_HIDDEN : LEG_BASE;
+				memcpy(sim.leg[LEG_ACTIVE] + bytes(cs),
+				       sim.leg[src] + bytes(cs), bytes(cl));
+			}
+			memcpy(sim.leg[LEG_ACTIVE] + off, p, len);
+			sim.abit[c] = 1;
+			break;
+		case DEV_INGRESS:
+			if (sim.fenced) {
+				/* the planted bug fails the bio only after base */
+				if (write && opt.bug == BUG_NOFENCE)
+					memcpy(sim.leg[LEG_BASE] + off, p, len);
+				err = EIO;
+				break;
+			}
+			if (!write) {
+				memcpy(p, sim.leg[LEG_BASE] + off, len);
+				break;
+			}
+			if (!sim.hbit[c] && !sim.abit[c] && opt.bug != BUG_COW) {
+				/* copy-before-write */
+				memcpy(sim.leg[LEG_HIDDEN] + bytes(cs),
+				       sim.leg[LEG_BASE] + bytes(cs), bytes(cl));
+				sim.hbit[c] = 1;
+			}
+			memcpy(sim.leg[LEG_BASE] + off, p, len);
+			break;
+		default:	/* raw legs: read only */
+			memcpy(p, sim.leg[d - DEV_BASE] + off, len);
+			break;
+		}
+		pthread_mutex_unlock(&sim.lock[c]);
+		if (held)
+			pthread_rwlock_unlock(&sim.hold);
+		s += n;
+	}
+	/*
+	 * A real device takes time: let the other threads in between ops.
+	 * With --failover, ops take a little real time, so that ops race the
+	 * failover message and the commit instead of all running before it.
+	 */
+	if (opt.failover)
+		nanosleep(&(struct timespec){ 0, 20000 }, NULL);
+	else
+		sched_yield();
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Device layer: real block devices or the simulation                  */
+
+static int dev_fd[NR_DEVS] = { -1, -1, -1, -1, -1 };
+
+static uint64_t dev_size(int fd, const char *path)
+{
+	uint64_t size;
+	struct stat st;
+
+	if (fstat(fd, &st))
+		die_setup("stat %s: %s", path, strerror(errno));
+	if (!S_ISBLK(st.st_mode))
+		die_setup("%s is not a block device", path);
+	if (ioctl(fd, BLKGETSIZE64, &size))
+		die_setup("BLKGETSIZE64 %s: %s", path, strerror(errno));
+	return size;
+}
+
+static void dev_open_all(void)
+{
+	uint64_t size;
+	int d;
+
+	for (d = 0; d < NR_DEVS; d++) {
+		int flags = (d == DEV_VM || d == DEV_INGRESS ? O_RDWR : O_RDONLY);
+
+		dev_fd[d] = open(opt.dev[d], flags | O_DIRECT | O_CLOEXEC);
+		if (dev_fd[d] < 0)
+			die_setup("cannot open --%s %s: %s", dev_opt[d],
+				  opt.dev[d], strerror(errno));
+		size = dev_size(dev_fd[d], opt.dev[d]);
+		if (d == DEV_VM) {
+			if (size < SECTOR_SIZE || size % SECTOR_SIZE)
+				die_setup("%s: bad size %" PRIu64, opt.dev[d], size);
+			len_sectors = size / SECTOR_SIZE;
+		} else if (size < bytes(len_sectors)) {
+			die_setup("--%s %s: %" PRIu64 " bytes, smaller than the VM device (%" PRIu64 ")",
+				  dev_opt[d], opt.dev[d], size, (uint64_t)bytes(len_sectors));
+		}
+	}
+}
+
+/* One I/O: 0, or the errno of a failed one.  A short one is a failure. */
+static int dev_io_try(enum dev_id d, void *buf, uint64_t start, uint64_t nsect,
+		      bool write, uint64_t op)
+{
+	ssize_t ret;
+
+	if (opt.selftest)
+		return sim_io(d, buf, start, nsect, write);
+	if (write)
+		ret = pwrite(dev_fd[d], buf, bytes(nsect), (off_t)bytes(start));
+	else
+		ret = pread(dev_fd[d], buf, bytes(nsect), (off_t)bytes(start));
+	if (ret == (ssize_t)bytes(nsect))
+		return 0;
+	if (ret < 0)
+		return errno ? errno : EIO;
+	fail("op %" PRIu64 ": short %s %s sector %" PRIu64 " +%" PRIu64 ": %zd of %zu bytes",
+	     op, write ? "pwrite" : "pread", dev_path(d), start, nsect,
+	     ret, bytes(nsect));
+}
+
+static void dev_io(enum dev_id d, void *buf, uint64_t start, uint64_t nsect,
+		   bool write, uint64_t op)
+{
+	int err = dev_io_try(d, buf, start, nsect, write, op);
+
+	if (err)
+		fail("op %" PRIu64 ": %s %s sector %" PRIu64 " +%" PRIu64 ": %s",
+		     op, write ? "pwrite" : "pread", dev_path(d), start, nsect,
+		     strerror(err));
+}
+
+/* Run dmsetup with args; its output (stdout and stderr) goes to out. */
+static int run_dmsetup(char *const argv[], char *out, size_t outsz)
+{
+	posix_spawn_file_actions_t fa;
+	int pfd[2], status, err;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	err = posix_spawnp(&pid, "dmsetup", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (err) {
+		close(pfd[0]);
+		snprintf(out, outsz, "cannot run dmsetup: %s", strerror(err));
+		return -1;
+	}
+	while ((n = read(pfd[0], out + got, outsz - 1 - got)) > 0 ||
+	       (n < 0 && errno == EINTR))
+		if (n > 0)
+			got += n;
+	out[got] = 0;
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * dmsetup message NAME 0 msg: its exit status (-1: could not run it), its
+ * output in out.  The simulation knows checkpoint and failover.
+ */
+static int dev_message(const char *msg, char *out, size_t outsz)
+{
+	char *argv[] = { "dmsetup", "message", (char *)opt.name, "0",
+			 (char *)msg, NULL };
+	struct timespec spawn = { 0, 1000000 };	/* like running dmsetup */
+	int r;
+
+	if (!opt.selftest)
+		return run_dmsetup(argv, out, outsz);
+	out[0] = 0;
+	if (!strcmp(msg, "checkpoint")) {
+		if (__atomic_load_n(&sim.primary, __ATOMIC_ACQUIRE)) {
+			snprintf(out, outsz, "(simulated) checkpoint refused: primary mode");
+			return 1;
+		}
+		memset(sim.abit, 0, nr_chunks);
+		memset(sim.hbit, 0, nr_chunks);
+		return 0;
+	}
+	if (!strcmp(msg, "failover")) {
+		nanosleep(&spawn, NULL);
+		r = sim_failover();
+		nanosleep(&spawn, NULL);
+		if (r)
+			snprintf(out, outsz, "(simulated) failover refused: already primary");
+		return r ? 1 : 0;
+	}
+	snprintf(out, outsz, "(simulated) unknown message");
+	return 1;
+}
+
+static void dev_checkpoint(void)
+{
+	char out[4096];
+	int ret;
+
+	ret = dev_message("checkpoint", out, sizeof(out));
+	if (ret && setup_phase)
+		die_setup("dmsetup message %s 0 checkpoint: exit %d: %s",
+			  opt.name, ret, out);
+	if (ret)
+		fail("dmsetup message %s 0 checkpoint: exit %d: %s", opt.name,
+		     ret, out);
+}
+
+struct colo_status {
+	char mode[32];
+	char ingress[32];
+	char commit[32];	/* none|running|failed|done */
+	uint64_t chunk, active, hidden, chunks, chunks2;
+	uint64_t committed, to_commit, dirty, chunks3;
+	bool commit_parsed;	/* the commit and dirty fields were parsed */
+	bool ok;
+	char line[4096];
+};
+
+static void dev_status(struct colo_status *st)
+{
+	char *argv[] = { "dmsetup", "status", (char *)opt.name, NULL };
+	char *tok[64], *p, *save;
+	uint64_t c;
+	int n = 0, ret;
+
+	memset(st, 0, sizeof(*st));
+	if (opt.selftest) {
+		bool primary = __atomic_load_n(&sim.primary, __ATOMIC_ACQUIRE);
+		int cst = __atomic_load_n(&sim.commit_state, __ATOMIC_ACQUIRE);
+
+		snprintf(st->mode, sizeof(st->mode), primary ? "primary" : "secondary");
+		snprintf(st->ingress, sizeof(st->ingress), "attached");
+		snprintf(st->commit, sizeof(st->commit), "%s", commit_state_name[cst]);
+		st->chunk = opt.chunk;
+		st->chunks = st->chunks2 = st->chunks3 = nr_chunks;
+		for (c = 0; c < nr_chunks; c++) {
+			st->active += __atomic_load_n(&sim.abit[c], __ATOMIC_RELAXED);
+			st->hidden += __atomic_load_n(&sim.hbit[c], __ATOMIC_RELAXED);
+			st->dirty += __atomic_load_n(&sim.dirty[c], __ATOMIC_RELAXED);
+		}
+		st->committed = __atomic_load_n(&sim.committed, __ATOMIC_RELAXED);
+		st->to_commit = primary ? sim.to_commit : 0;
+		st->commit_parsed = true;
+		st->ok = true;
+		snprintf(st->line, sizeof(st->line),
+			 "(simulated) 0 %" PRIu64 " colo %s %" PRIu64 " %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " none 0/0 attached ok",
+			 len_sectors, st->mode, opt.chunk, st->active, nr_chunks,
+			 st->hidden, nr_chunks, st->commit, st->committed,
+			 st->to_commit, st->dirty, nr_chunks);
+		return;
+	}
+	ret = run_dmsetup(argv, st->line, sizeof(st->line));
+	if (ret && setup_phase)
+		die_setup("dmsetup status %s: exit %d: %s", opt.name, ret,
+			  st->line);
+	if (ret)
+		fail("dmsetup status %s: exit %d: %s", opt.name, ret, st->line);
+	st->line[strcspn(st->line, "\n")] = 0;
+	p = strdup(st->line);
+	if (!p)
+		fail("out of memory");
+	for (tok[n] = strtok_r(p, " \t", &save); tok[n] && n < 63;
+	     tok[++n] = strtok_r(NULL, " \t", &save))
+		;
+	/*
+	 * 0 <len> colo <mode> <chunk> <a>/<n> <h>/<n> <commit> <c>/<t>
+	 * <dirty>/<n> <mirror> <m>/<t> <ingress> <health> [appended fields]
+	 * Fields are only ever appended, so health is found by position.
+	 */
+	if (n < 14 || strcmp(tok[2], "colo") ||
+	    sscanf(tok[4], "%" SCNu64, &st->chunk) != 1 ||
+	    sscanf(tok[5], "%" SCNu64 "/%" SCNu64, &st->active, &st->chunks) != 2 ||
+	    sscanf(tok[6], "%" SCNu64 "/%" SCNu64, &st->hidden, &st->chunks2) != 2) {
+		if (setup_phase)
+			die_setup("cannot parse dmsetup status %s: '%s'",
+				  opt.name, st->line);
+		fail("cannot parse dmsetup status %s: '%s'", opt.name, st->line);
+	}
+	snprintf(st->mode, sizeof(st->mode), "%s", tok[3]);
+	snprintf(st->ingress, sizeof(st->ingress), "%s", tok[12]);
+	st->ok = !strcmp(tok[13], "ok");
+	snprintf(st->commit, sizeof(st->commit), "%s", tok[7]);
+	st->commit_parsed =
+		sscanf(tok[8], "%" SCNu64 "/%" SCNu64, &st->committed, &st->to_commit) == 2 &&
+		sscanf(tok[9], "%" SCNu64 "/%" SCNu64, &st->dirty, &st->chunks3) == 2;
+	free(p);
+	if (opt.failover && !st->commit_parsed && setup_phase)
+		die_setup("cannot parse the commit and dirty fields of dmsetup status %s: '%s'",
+			  opt.name, st->line);
+	if (opt.failover && !st->commit_parsed)
+		fail("cannot parse the commit and dirty fields of dmsetup status %s: '%s'",
+		     opt.name, st->line);
+}
+
+/*
+ * With no op in flight, the status counts must agree with the model:
+ * active == #vm_wrote, #(in_wrote && !vm_wrote) <= hidden <= #in_wrote.
+ */
+static void verify_status(const char *when)
+{
+	uint64_t c, nvm = 0, nin = 0, nin_only = 0;
+	struct colo_status st;
+
+	dev_status(&st);
+	for (c = 0; c < nr_chunks; c++) {
+		nvm += vm_wrote[c];
+		nin += in_wrote[c];
+		nin_only += in_wrote[c] && !vm_wrote[c];
+	}
+	if (strcmp(st.mode, "secondary") || strcmp(st.ingress, "attached") ||
+	    st.chunk != opt.chunk ||
+	    st.chunks != nr_chunks || st.chunks2 != nr_chunks || !st.ok ||
+	    st.active != nvm || st.hidden < nin_only || st.hidden > nin)
+		fail("status %s: got mode=%s ingress=%s chunk=%" PRIu64 " active=%" PRIu64 "/%" PRIu64 " hidden=%" PRIu64 "/%" PRIu64 " health=%s; "
+		     "expected secondary attached chunk=%" PRIu64 " active=%" PRIu64 "/%" PRIu64 " hidden in [%" PRIu64 ",%" PRIu64 "]/%" PRIu64 " health=ok; status line: %s",
+		     when, st.mode, st.ingress, st.chunk, st.active, st.chunks, st.hidden,
+		     st.chunks2, st.ok ? "ok" : "error", opt.chunk, nvm,
+		     nr_chunks, nin_only, nin, nr_chunks, st.line);
+}
+
+static void *alloc_io(uint64_t nsect)
+{
+	void *p;
+
+	if (posix_memalign(&p, 4096, bytes(nsect)))
+		die_setup("out of memory for I/O buffers");
+	return p;
+}
+
+/* Read sectors [start, start+nsect) of d in big pieces and compare. */
+static void check_range(const char *what, enum dev_id d, const uint8_t *model,
+			uint64_t start, uint64_t nsect, uint8_t *buf)
+{
+	uint64_t s, n;
+
+	for (s = start; s < start + nsect; s += n) {
+		n = start + nsect - s < BIG_IO_SECTORS ? start + nsect - s : BIG_IO_SECTORS;
+		dev_io(d, buf, s, n, false, 0);
+		check_buf(what, d, bytes(s), model + bytes(s), buf, bytes(n));
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Checkpoint gate and per-side range reservations                     */
+
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t ops_issued, in_flight, ckpt_done_at;
+static bool ckpt_pending;
+/* --failover: the control thread waits for fo_triggered (under gate_lock). */
+static pthread_cond_t fo_cond = PTHREAD_COND_INITIALIZER;
+static bool fo_triggered, fo_abort;
+static uint64_t pre_done_in_flight;	/* ops begun before phase FO_DONE */
+
+static void do_checkpoint(int tid, uint64_t at)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "before checkpoint after op %" PRIu64, at);
+	verify_status(what);
+	ring_log(at, tid, OP_CKPT, 0, 0);
+	dev_checkpoint();
+	memcpy(view, base, bytes(len_sectors));
+	memcpy(base_ckpt, base, bytes(len_sectors));
+	memset(vm_wrote, 0, nr_chunks);
+	memset(in_wrote, 0, nr_chunks);
+	if (vm_pre)
+		memset(vm_pre, 0, nr_chunks);
+	nr_checkpoints++;
+	snprintf(what, sizeof(what), "after checkpoint after op %" PRIu64, at);
+	verify_status(what);
+}
+
+/*
+ * Start an op: returns its id, or 0 when the run is over.  The thread that
+ * finds a checkpoint due closes the gate, waits until no op is in flight,
+ * and runs the checkpoint alone.  With --failover there is no checkpoint
+ * from the failover op on; handing out that op wakes the control thread,
+ * and *phase is the failover phase the op starts in.
+ */
+static uint64_t op_begin(int tid, int *phase)
+{
+	uint64_t id = 0, at;
+
+	*phase = FO_BEFORE;
+
+	pthread_mutex_lock(&gate_lock);
+	for (;;) {
+		if (__atomic_load_n(&stop, __ATOMIC_RELAXED) || ops_issued >= opt.ops)
+			break;
+		if (ckpt_pending) {
+			pthread_cond_wait(&gate_cond, &gate_lock);
+			continue;
+		}
+		if (opt.ckpt_every && ops_issued && ops_issued % opt.ckpt_every == 0 &&
+		    ckpt_done_at != ops_issued &&
+		    (!opt.failover || ops_issued < opt.failover_at)) {
+			at = ckpt_done_at = ops_issued;
+			ckpt_pending = true;
+			while (in_flight)
+				pthread_cond_wait(&gate_cond, &gate_lock);
+			pthread_mutex_unlock(&gate_lock);
+			do_checkpoint(tid, at);
+			pthread_mutex_lock(&gate_lock);
+			ckpt_pending = false;
+			pthread_cond_broadcast(&gate_cond);
+			continue;
+		}
+		id = ++ops_issued;
+		in_flight++;
+		if (opt.failover) {
+			*phase = __atomic_load_n(&fo_phase, __ATOMIC_ACQUIRE);
+			if (*phase != FO_DONE)
+				pre_done_in_flight++;
+			if (id == opt.failover_at) {
+				fo_triggered = true;
+				pthread_cond_broadcast(&fo_cond);
+			}
+		}
+		break;
+	}
+	pthread_mutex_unlock(&gate_lock);
+	return id;
+}
+
+static void op_end(int phase)
+{
+	pthread_mutex_lock(&gate_lock);
+	if (!--in_flight)
+		pthread_cond_broadcast(&gate_cond);
+	if (opt.failover && phase != FO_DONE && !--pre_done_in_flight)
+		pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+/* In-flight sector ranges of one side; ops of one side never overlap. */
+struct rangeset {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct { uint64_t start, end; bool used; } r[MAX_THREADS];
+};
+
+static struct rangeset side_ranges[2] = {
+	{ PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {} },
+	{ PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {} },
+};
+
+static bool range_busy(struct rangeset *rs, uint64_t start, uint64_t end)
+{
+	int i;
+
+	for (i = 0; i < MAX_THREADS; i++)
+		if (rs->r[i].used && start < rs->r[i].end && rs->r[i].start < end)
+			return true;
+	return false;
+}
+
+/* Wait (rather than re-pick: keeps each thread's op sequence replayable). */
+static int range_reserve(struct rangeset *rs, uint64_t start, uint64_t end)
+{
+	int i;
+
+	pthread_mutex_lock(&rs->lock);
+	while (range_busy(rs, start, end))
+		pthread_cond_wait(&rs->cond, &rs->lock);
+	for (i = 0; rs->r[i].used; i++)
+		;
+	rs->r[i].start = start;
+	rs->r[i].end = end;
+	rs->r[i].used = true;
+	pthread_mutex_unlock(&rs->lock);
+	return i;
+}
+
+static void range_release(struct rangeset *rs, int slot)
+{
+	pthread_mutex_lock(&rs->lock);
+	rs->r[slot].used = false;
+	pthread_cond_broadcast(&rs->cond);
+	pthread_mutex_unlock(&rs->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Worker threads                                                      */
+
+struct worker {
+	int tid;
+	bool vm;
+	uint64_t rng;
+	uint8_t *buf;
+	uint64_t quota;		/* this thread's share of --ops */
+	uint64_t nr[4];		/* ops per kind */
+	uint64_t post_fence;	/* ingress ops begun after the failover returned */
+	uint64_t racing_ok, racing_failed, failed;	/* ingress, --failover */
+	pthread_t thread;
+};
+
+/* --failover timing, CLOCK_MONOTONIC ns. */
+static uint64_t fo_t0, fo_tret, fo_tdone, fo_first_read;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void mark_chunks(uint8_t *flags, uint64_t start, uint64_t nsect)
+{
+	uint64_t c;
+
+	for (c = chunk_of(start); c <= chunk_of(start + nsect - 1); c++)
+		__atomic_store_n(&flags[c], 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Pick the next op from the thread's own PRNG: the start is either anywhere
+ * or inside a hot chunk; the size is whole chunks, chunk aligned, tiny, up to
+ * a chunk border, or anything up to --max-sectors.
+ */
+static void gen_op(struct worker *w, enum op_kind *kind, uint64_t *start,
+		   uint64_t *nsect)
+{
+	uint64_t s, n, c, k, r = rnd(&w->rng, 100);
+
+	if (w->vm)
+		*kind = r < 50 ? OP_VM_READ : OP_VM_WRITE;
+	else
+		*kind = r < 75 ? OP_IN_WRITE : OP_IN_READ;
+
+	if (rnd(&w->rng, 100) < opt.hot) {
+		c = hot_chunk[rnd(&w->rng, HOT_CHUNKS)];
+		s = chunk_start(c) + rnd(&w->rng, chunk_len(c));
+	} else {
+		s = rnd(&w->rng, len_sectors);
+	}
+	c = chunk_of(s);
+	r = rnd(&w->rng, 100);
+	if (r < 15) {			/* whole chunks, exactly */
+		k = opt.max_sectors / opt.chunk;
+		s = chunk_start(c);
+		n = (1 + rnd(&w->rng, k ? k : 1)) * opt.chunk;
+	} else if (r < 30) {		/* chunk aligned start */
+		s = chunk_start(c);
+		n = 1 + rnd(&w->rng, opt.max_sectors);
+	} else if (r < 50) {		/* tiny */
+		n = 1 + rnd(&w->rng, opt.max_sectors < 8 ? opt.max_sectors : 8);
+	} else if (r < 65) {		/* ends exactly at a chunk border */
+		n = chunk_start(c) + chunk_len(c) - s;
+	} else {
+		n = 1 + rnd(&w->rng, opt.max_sectors);
+	}
+	if (n > opt.max_sectors)
+		n = opt.max_sectors;
+	if (n > len_sectors - s)
+		n = len_sectors - s;
+	*start = s;
+	*nsect = n;
+}
+
+static pthread_barrier_t start_barrier;
+
+/*
+ * An ingress op with --failover: it may fail with EIO once the failover
+ * message was sent, and must fail if it begins after the message returned
+ * or after another ingress op failed.  Returns true if it began after the
+ * message returned.
+ */
+static bool ingress_op_failover(struct worker *w, enum op_kind kind,
+				uint64_t id, uint64_t start, uint64_t nsect)
+{
+	bool write = kind == OP_IN_WRITE;
+	size_t off = bytes(start), len = bytes(nsect);
+	int pi, pe, fenced_before, err;
+	char what[96];
+
+	if (write)
+		pat_fill(w->buf, id, w->tid, start, nsect);
+	pi = __atomic_load_n(&fo_phase, __ATOMIC_ACQUIRE);
+	fenced_before = __atomic_load_n(&fence_seen, __ATOMIC_ACQUIRE);
+	err = dev_io_try(DEV_INGRESS, w->buf, start, nsect, write, id);
+	pe = __atomic_load_n(&fo_phase, __ATOMIC_SEQ_CST);
+
+	if (!err) {
+		if (pi == FO_DONE)
+			fail("op %" PRIu64 ": %s sector %" PRIu64 " +%" PRIu64 " began after the failover message returned, but succeeded (must fail with EIO)",
+			     id, op_name[kind], start, nsect);
+		if (fenced_before)
+			fail("op %" PRIu64 ": %s sector %" PRIu64 " +%" PRIu64 " began after an earlier ingress op had failed with EIO (fenced), but succeeded",
+			     id, op_name[kind], start, nsect);
+		if (pe != FO_BEFORE)
+			w->racing_ok++;
+		if (write) {
+			/* applied before the switch */
+			memcpy(base + off, w->buf, len);
+			mark_chunks(in_wrote, start, nsect);
+		} else {
+			snprintf(what, sizeof(what), "%s op %" PRIu64 " (ingress read vs model base)",
+				 op_name[kind], id);
+			check_buf(what, DEV_INGRESS, off, base + off, w->buf, len);
+		}
+		return pi == FO_DONE;
+	}
+	if (err != EIO)
+		fail("op %" PRIu64 ": %s %s sector %" PRIu64 " +%" PRIu64 ": %s (after failover only EIO is expected)",
+		     id, write ? "pwrite" : "pread", dev_path(DEV_INGRESS), start,
+		     nsect, strerror(err));
+	if (pe == FO_BEFORE)
+		fail("op %" PRIu64 ": %s %s sector %" PRIu64 " +%" PRIu64 ": %s, before the failover message was sent",
+		     id, write ? "pwrite" : "pread", dev_path(DEV_INGRESS), start,
+		     nsect, strerror(err));
+	w->failed++;
+	if (pi != FO_DONE) {
+		w->racing_failed++;
+		/* some of its chunk pieces may have reached base before the switch */
+		if (write)
+			mark_chunks(fo_race, start, nsect);
+	}
+	/* Before the range is released: later ops on it then see the fence. */
+	__atomic_store_n(&fence_seen, 1, __ATOMIC_RELEASE);
+	return pi == FO_DONE;
+}
+
+static pthread_barrier_t start_barrier;
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	struct rangeset *rs = &side_ranges[!w->vm];
+	uint64_t id, start, nsect, t, zero;
+	enum op_kind kind;
+	char what[96];
+	size_t off, len;
+	int slot, phase, pe;
+	bool post;
+
+	/* All start together, so no side runs its whole share alone. */
+	pthread_barrier_wait(&start_barrier);
+	while (w->quota--) {
+		gen_op(w, &kind, &start, &nsect);
+		id = op_begin(w->tid, &phase);
+		if (!id)
+			break;
+		slot = range_reserve(rs, start, start + nsect);
+		ring_log(id, w->tid, kind, start, nsect);
+		off = bytes(start);
+		len = bytes(nsect);
+		post = false;
+		if (opt.failover && !w->vm) {
+			post = ingress_op_failover(w, kind, id, start, nsect);
+			w->nr[kind]++;
+			range_release(rs, slot);
+			op_end(phase);
+			if (post && ++w->post_fence >= POST_FENCE_OPS)
+				break;
+			continue;
+		}
+		switch (kind) {
+		case OP_VM_READ:
+		case OP_IN_READ:
+			dev_io(kind == OP_VM_READ ? DEV_VM : DEV_INGRESS,
+			       w->buf, start, nsect, false, id);
+			if (kind == OP_VM_READ && phase == FO_DONE) {
+				/* the first VM read begun after the failover returned */
+				t = now_ns();
+				zero = 0;
+				__atomic_compare_exchange_n(&fo_first_read, &zero, t, false,
+							    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+			}
+			snprintf(what, sizeof(what), "%s op %" PRIu64 " (%s)",
+				 op_name[kind], id,
+				 kind == OP_VM_READ ? "VM read vs model view" :
+				 "ingress read vs model base");
+			check_buf(what, kind == OP_VM_READ ? DEV_VM : DEV_INGRESS,
+				  off, (kind == OP_VM_READ ? view : base) + off,
+				  w->buf, len);
+			break;
+		case OP_VM_WRITE:
+			pat_fill(w->buf, id, w->tid, start, nsect);
+			dev_io(DEV_VM, w->buf, start, nsect, true, id);
+			memcpy(view + off, w->buf, len);
+			mark_chunks(vm_wrote, start, nsect);
+			if (opt.failover) {
+				pe = __atomic_load_n(&fo_phase, __ATOMIC_SEQ_CST);
+				if (pe == FO_BEFORE) {
+					mark_chunks(vm_pre, start, nsect);	/* active at the switch */
+				} else {
+					mark_chunks(fo_vmw, start, nsect);	/* dirty at the end */
+					if (phase != FO_DONE)	/* maybe active at the switch */
+						mark_chunks(fo_race, start, nsect);
+				}
+			}
+			break;
+		case OP_IN_WRITE:
+			pat_fill(w->buf, id, w->tid, start, nsect);
+			dev_io(DEV_INGRESS, w->buf, start, nsect, true, id);
+			memcpy(base + off, w->buf, len);
+			mark_chunks(in_wrote, start, nsect);
+			break;
+		default:
+			break;
+		}
+		w->nr[kind]++;
+		range_release(rs, slot);
+		op_end(phase);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Failover (--failover): the control thread and its checks            */
+
+static uint64_t fo_to_commit, fo_ops_at_return;
+static uint64_t workers_done_ns;	/* atomic; 0 while workers run */
+
+/* The model's bounds for to_commit, see the top of the file. */
+static void fo_bounds(uint64_t *lo, uint64_t *hi)
+{
+	uint64_t c;
+	bool l;
+
+	*lo = *hi = 0;
+	for (c = 0; c < nr_chunks; c++) {
+		l = __atomic_load_n(&vm_pre[c], __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&in_wrote[c], __ATOMIC_RELAXED);
+		*lo += l;
+		*hi += l || __atomic_load_n(&fo_race[c], __ATOMIC_RELAXED);
+	}
+}
+
+/* What any status line after the failover message must show. */
+static void fo_check_status(const char *when, const struct colo_status *st)
+{
+	if (!strcmp(st->commit, "failed"))
+		fail("status %s: the failover commit failed (%" PRIu64 "/%" PRIu64 " committed); status line: %s",
+		     when, st->committed, st->to_commit, st->line);
+	if (strcmp(st->mode, "primary") || st->chunk != opt.chunk ||
+	    st->chunks != nr_chunks || st->chunks2 != nr_chunks ||
+	    st->chunks3 != nr_chunks || !st->ok ||
+	    (strcmp(st->commit, "running") && strcmp(st->commit, "done")) ||
+	    st->committed > st->to_commit || st->to_commit != fo_to_commit ||
+	    st->dirty > nr_chunks ||
+	    (!strcmp(st->commit, "done") && st->committed != st->to_commit))
+		fail("status %s: got mode=%s chunk=%" PRIu64 " chunks=%" PRIu64 "/%" PRIu64 "/%" PRIu64 " commit=%s %" PRIu64 "/%" PRIu64 " dirty=%" PRIu64 " health=%s; "
+		     "expected primary chunk=%" PRIu64 " chunks=%" PRIu64 " commit running|done with committed <= to_commit=%" PRIu64 " (== when done), health=ok; status line: %s",
+		     when, st->mode, st->chunk, st->chunks, st->chunks2, st->chunks3,
+		     st->commit, st->committed, st->to_commit, st->dirty,
+		     st->ok ? "ok" : "error", opt.chunk, nr_chunks, fo_to_commit,
+		     st->line);
+}
+
+/*
+ * Waits for the failover op, sends the message while the workers go on,
+ * checks to_commit against the model, then polls until the commit is done.
+ */
+static void *control_fn(void *arg)
+{
+	struct timespec poll = { 0, COMMIT_POLL_MS * 1000000L };
+	int tid = opt.vm_threads + opt.in_threads, ret;
+	uint64_t lo, hi, t, wd;
+	struct colo_status st;
+	char out[4096];
+
+	(void)arg;
+	pthread_mutex_lock(&gate_lock);
+	while (!fo_triggered && !fo_abort)
+		pthread_cond_wait(&fo_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+	if (!fo_triggered)
+		return NULL;
+
+	ring_log(opt.failover_at, tid, OP_FO_SEND, 0, 0);
+	__atomic_store_n(&fo_phase, FO_RUNNING, __ATOMIC_SEQ_CST);
+	fo_t0 = now_ns();
+	ret = dev_message("failover", out, sizeof(out));
+	fo_tret = now_ns();
+	if (ret)
+		fail("dmsetup message %s 0 failover: exit %d: %s",
+		     opt.selftest ? "sim" : opt.name, ret, out);
+	pthread_mutex_lock(&gate_lock);
+	__atomic_store_n(&fo_phase, FO_DONE, __ATOMIC_SEQ_CST);
+	fo_ops_at_return = ops_issued;
+	pthread_mutex_unlock(&gate_lock);
+	ring_log(fo_ops_at_return, tid, OP_FO_DONE, 0, 0);
+
+	dev_status(&st);
+	t = now_ns();
+	fo_to_commit = st.to_commit;
+	fo_check_status("right after the failover message", &st);
+	printf("# failover message sent after op %" PRIu64 ", returned with %" PRIu64 " ops issued; status: %s\n",
+	       opt.failover_at, fo_ops_at_return, st.line);
+
+	/* The bounds are complete once every op begun before the return ended. */
+	pthread_mutex_lock(&gate_lock);
+	while (pre_done_in_flight)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+	fo_bounds(&lo, &hi);
+	printf("# failover: to_commit=%" PRIu64 ", model bounds [%" PRIu64 ", %" PRIu64 "]\n",
+	       st.to_commit, lo, hi);
+	if (st.to_commit < lo || st.to_commit > hi)
+		fail("status right after the failover message: to_commit=%" PRIu64 " outside the model's bounds [%" PRIu64 ", %" PRIu64 "] "
+		     "(chunks VM-written before the message | ingress-written since the last checkpoint, plus chunks of ops racing the message); status line: %s",
+		     st.to_commit, lo, hi, st.line);
+
+	/* Poll until done; give up 120 s after the workers finished. */
+	for (;;) {
+		if (!strcmp(st.commit, "done")) {
+			fo_tdone = t;
+			break;
+		}
+		wd = __atomic_load_n(&workers_done_ns, __ATOMIC_ACQUIRE);
+		if (wd && t > wd + COMMIT_TIMEOUT_S * 1000000000ULL)
+			fail("the failover commit is not done %d s after the I/O ended: %" PRIu64 "/%" PRIu64 " committed; status line: %s",
+			     COMMIT_TIMEOUT_S, st.committed, st.to_commit, st.line);
+		nanosleep(&poll, NULL);
+		dev_status(&st);
+		t = now_ns();
+		fo_check_status("while the failover commit runs", &st);
+	}
+	return NULL;
+}
+
+static void fo_report(const struct worker *w, int nthreads)
+{
+	uint64_t rok = 0, rfail = 0, post = 0, failed = 0;
+	double msg_ms, commit_ms, mibs;
+	char first[32];
+	int i;
+
+	for (i = 0; i < nthreads; i++) {
+		rok += w[i].racing_ok;
+		rfail += w[i].racing_failed;
+		post += w[i].post_fence;
+		failed += w[i].failed;
+	}
+	printf("# failover: ingress ops racing the message: %" PRIu64 " succeeded, %" PRIu64 " failed with EIO; begun after it returned: %" PRIu64 " (all failed with EIO); failed in all: %" PRIu64 "\n",
+	       rok, rfail, post, failed);
+	msg_ms = (fo_tret - fo_t0) / 1e6;
+	commit_ms = (fo_tdone - fo_tret) / 1e6;
+	mibs = commit_ms > 0 ? fo_to_commit * (double)bytes(opt.chunk) /
+			       (1024.0 * 1024.0) / (commit_ms / 1000.0) : 0;
+	if (fo_first_read)
+		snprintf(first, sizeof(first), "%.1f", (fo_first_read - fo_t0) / 1e6);
+	else
+		snprintf(first, sizeof(first), "n/a");
+	printf("# failover: message took %.1f ms, first VM read completed %s ms after the message was sent, commit took %.1f ms (%" PRIu64 " chunks, %.1f MiB/s)\n",
+	       msg_ms, first, commit_ms, fo_to_commit, mibs);
+}
+
+/* A message that must be refused now; the status must not change. */
+static void fo_expect_refused(const char *msg)
+{
+	char out[4096];
+	int ret;
+
+	ret = dev_message(msg, out, sizeof(out));
+	out[strcspn(out, "\n")] = 0;
+	if (ret < 0)
+		fail("final: could not run dmsetup message %s 0 %s: %s", opt.name, msg, out);
+	if (ret == 0)
+		fail("final: dmsetup message %s 0 %s was accepted after failover (must be refused)",
+		     opt.selftest ? "sim" : opt.name, msg);
+	printf("# after failover, '%s' refused as expected (exit %d: %s)\n", msg, ret, out);
+}
+
+static void final_verify_failover(uint8_t *buf)
+{
+	uint64_t c, lw = 0, uw = 0, w_not_l = 0, lo_d, hi_d, n;
+	struct colo_status st;
+	bool l, u, wv;
+	int err, round;
+
+	check_range("final: whole VM device vs model view", DEV_VM, view,
+		    0, len_sectors, buf);
+	check_range("final: raw base leg vs model view (after the failover commit)",
+		    DEV_BASE, view, 0, len_sectors, buf);
+	n = opt.chunk < len_sectors ? opt.chunk : len_sectors;
+	err = dev_io_try(DEV_INGRESS, buf, 0, n, false, 0);
+	if (err != EIO)
+		fail("final: a read of the ingress device after failover %s (must fail with EIO)",
+		     err ? strerror(err) : "succeeded");
+
+	for (c = 0; c < nr_chunks; c++) {
+		l = vm_pre[c] || in_wrote[c];
+		u = l || fo_race[c];
+		wv = fo_vmw[c];
+		lw += l || wv;
+		uw += u || wv;
+		w_not_l += wv && !l;
+	}
+	lo_d = fo_to_commit > lw ? fo_to_commit : lw;
+	hi_d = fo_to_commit + w_not_l < uw ? fo_to_commit + w_not_l : uw;
+	for (round = 0; round < 2; round++) {
+		const char *when = round ? "final, after the refused messages" : "final";
+
+		dev_status(&st);
+		fo_check_status(when, &st);
+		if (strcmp(st.commit, "done") || st.committed != fo_to_commit ||
+		    st.active || st.hidden || st.dirty < lo_d || st.dirty > hi_d)
+			fail("status %s: got commit=%s %" PRIu64 "/%" PRIu64 " active=%" PRIu64 " hidden=%" PRIu64 " dirty=%" PRIu64 "; "
+			     "expected commit=done %" PRIu64 "/%" PRIu64 " active=0 hidden=0 dirty in [%" PRIu64 ",%" PRIu64 "]; status line: %s",
+			     when, st.commit, st.committed, st.to_commit, st.active,
+			     st.hidden, st.dirty, fo_to_commit, fo_to_commit, lo_d,
+			     hi_d, st.line);
+		if (!round) {
+			printf("# final status after failover: %s (dirty model bounds [%" PRIu64 ", %" PRIu64 "])\n",
+			       st.line, lo_d, hi_d);
+			fo_expect_refused("checkpoint");
+			fo_expect_refused("failover");
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Setup, final verification, command line                             */
+
+static void setup_model(uint8_t *buf)
+{
+	struct colo_status st;
+	uint64_t r, i;
+
+	view = malloc(bytes(len_sectors));
+	base = malloc(bytes(len_sectors));
+	base_ckpt = malloc(bytes(len_sectors));
+	vm_wrote = calloc(nr_chunks, 1);
+	in_wrote = calloc(nr_chunks, 1);
+	if (opt.failover) {
+		vm_pre = calloc(nr_chunks, 1);
+		fo_race = calloc(nr_chunks, 1);
+		fo_vmw = calloc(nr_chunks, 1);
+		if (!vm_pre || !fo_race || !fo_vmw)
+			die_setup("out of memory for the failover model");
+	}
+	if (!view || !base || !base_ckpt || !vm_wrote || !in_wrote)
+		die_setup("out of memory for the model (3 x %" PRIu64 " bytes)",
+			  (uint64_t)bytes(len_sectors));
+
+	/* Start from a checkpoint: the VM then reads exactly base. */
+	dev_checkpoint();
+	dev_status(&st);	/* a dmsetup or parse error is a setup error */
+	setup_phase = false;
+	verify_status("at start, after the initial checkpoint");
+	for (i = 0; i < len_sectors; i += BIG_IO_SECTORS) {
+		uint64_t n = len_sectors - i < BIG_IO_SECTORS ? len_sectors - i : BIG_IO_SECTORS;
+
+		dev_io(DEV_BASE, buf, i, n, false, 0);	/* aligned for O_DIRECT */
+		memcpy(base + bytes(i), buf, bytes(n));
+	}
+	memcpy(view, base, bytes(len_sectors));
+	memcpy(base_ckpt, base, bytes(len_sectors));
+	check_range("start: VM device vs raw base after the initial checkpoint",
+		    DEV_VM, view, 0, len_sectors, buf);
+	check_range("start: ingress device vs raw base", DEV_INGRESS, base,
+		    0, len_sectors, buf);
+
+	/* Hot chunks: first and last chunk, two more spread in between. */
+	r = opt.seed ^ 0x686f74ULL;
+	hot_chunk[0] = 0;
+	hot_chunk[1] = nr_chunks / 4 + rnd(&r, nr_chunks / 4 + 1);
+	hot_chunk[2] = nr_chunks / 2 + rnd(&r, nr_chunks / 4 + 1);
+	hot_chunk[3] = nr_chunks - 1;
+	for (i = 1; i < 3; i++)
+		if (hot_chunk[i] >= nr_chunks)
+			hot_chunk[i] = nr_chunks - 1;
+}
+
+static void final_verify(uint8_t *buf)
+{
+	uint64_t c;
+
+	check_range("final: whole VM device vs model view", DEV_VM, view,
+		    0, len_sectors, buf);
+	check_range("final: whole ingress device vs model base", DEV_INGRESS,
+		    base, 0, len_sectors, buf);
+	check_range("final: raw base leg vs model base", DEV_BASE, base,
+		    0, len_sectors, buf);
+	for (c = 0; c < nr_chunks; c++) {
+		if (vm_wrote[c])
+			check_range("final: raw active chunk (VM-written) vs model view",
+				    DEV_ACTIVE, view, chunk_start(c), chunk_len(c), buf);
+		else if (in_wrote[c])
+			check_range("final: raw hidden chunk (copy-before-write) vs base at last checkpoint",
+				    DEV_HIDDEN, base_ckpt, chunk_start(c), chunk_len(c), buf);
+	}
+	verify_status("final");
+}
+
+static void cleanup(void)
+{
+	uint64_t c;
+	int d;
+
+	for (d = 0; d < NR_DEVS; d++)
+		if (dev_fd[d] >= 0)
+			close(dev_fd[d]);
+	if (opt.selftest) {
+		if (sim.commit_started)
+			pthread_join(sim.commit_thread, NULL);
+		for (d = 0; d < NR_LEGS; d++)
+			free(sim.leg[d]);
+		for (c = 0; c < nr_chunks; c++)
+			pthread_mutex_destroy(&sim.lock[c]);
+		pthread_rwlock_destroy(&sim.hold);
+		free(sim.lock);
+		free(sim.abit);
+		free(sim.hbit);
+		free(sim.dirty);
+	}
+	free(vm_pre);
+	free(fo_race);
+	free(fo_vmw);
+	free(view);
+	free(base);
+	free(base_ckpt);
+	free(vm_wrote);
+	free(in_wrote);
+	free(replay_cmd);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: colo-fsx --name NAME --vm DEV --ingress DEV --base DEV --hidden DEV --active DEV\n"
+		"                --chunk SECTORS [--ops N] [--seed S] [--vm-threads N] [--ingress-threads N]\n"
+		"                [--checkpoint-every N] [--max-sectors N] [--hot PERCENT] [--verbose]\n"
+		"                [--failover | --failover-at N]\n"
+		"       colo-fsx --selftest --chunk SECTORS [--selftest-size MiB] [--selftest-sectors N]\n"
+		"                [--selftest-bug cow|fill|nofence|commit-hidden-first] [same options as above]\n"
+		"  --failover      send 'failover' at a random op in [ops/4, 3*ops/4] with I/O in flight;\n"
+		"                  the ingress must fail from then on, the VM goes on, the commit is checked\n"
+		"  --failover-at N the same, at op N (1..ops)\n");
+	exit(2);
+}
+
+static uint64_t parse_u64(const char *name, const char *s, uint64_t min, uint64_t max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max) {
+		fprintf(stderr, "colo-fsx: --%s: '%s' is not a number in [%" PRIu64 ", %" PRIu64 "]\n",
+			name, s, min, max);
+		usage();
+	}
+	return v;
+}
+
+/* The replay command: argv as given, shell quoted, plus the seed if absent. */
+static void build_replay(int argc, char **argv)
+{
+	size_t len = 64, i;
+	char *p;
+	int a;
+
+	for (a = 0; a < argc; a++)
+		len += 4 * strlen(argv[a]) + 3;
+	replay_cmd = p = malloc(len);
+	if (!p)
+		die_setup("out of memory");
+	for (a = 0; a < argc; a++) {
+		bool plain = *argv[a] != 0;
+
+		for (i = 0; argv[a][i]; i++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%",
+				    argv[a][i]))
+				plain = false;
+		if (a)
+			*p++ = ' ';
+		if (plain) {
+			p = stpcpy(p, argv[a]);
+			continue;
+		}
+		*p++ = '\'';
+		for (i = 0; argv[a][i]; i++) {
+			if (argv[a][i] == '\'')
+				p = stpcpy(p, "'\\''");
+			else
+				*p++ = argv[a][i];
+		}
+		*p++ = '\'';
+	}
+	*p = 0;
+	if (!opt.seed_given)
+		sprintf(p, " --seed %" PRIu64, opt.seed);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	enum { O_NAME = 256, O_CHUNK, O_OPS, O_SEED, O_VMT, O_INT, O_CKPT,
+	       O_MAXS, O_HOT, O_VERBOSE, O_SELFTEST, O_STSIZE, O_STSECT, O_STBUG,
+	       O_FAILOVER, O_FOAT, O_DEV0 };
+	static const struct option lo[] = {
+		{ "name", 1, NULL, O_NAME },
+		{ "vm", 1, NULL, O_DEV0 + DEV_VM },
+		{ "ingress", 1, NULL, O_DEV0 + DEV_INGRESS },
+		{ "base", 1, NULL, O_DEV0 + DEV_BASE },
+		{ "hidden", 1, NULL, O_DEV0 + DEV_HIDDEN },
+		{ "active", 1, NULL, O_DEV0 + DEV_ACTIVE },
+		{ "chunk", 1, NULL, O_CHUNK },
+		{ "ops", 1, NULL, O_OPS },
+		{ "seed", 1, NULL, O_SEED },
+		{ "vm-threads", 1, NULL, O_VMT },
+		{ "ingress-threads", 1, NULL, O_INT },
+		{ "checkpoint-every", 1, NULL, O_CKPT },
+		{ "max-sectors", 1, NULL, O_MAXS },
+		{ "hot", 1, NULL, O_HOT },
+		{ "verbose", 0, NULL, O_VERBOSE },
+		{ "selftest", 0, NULL, O_SELFTEST },
+		{ "selftest-size", 1, NULL, O_STSIZE },
+		{ "selftest-sectors", 1, NULL, O_STSECT },
+		{ "selftest-bug", 1, NULL, O_STBUG },
+		{ "failover", 0, NULL, O_FAILOVER },
+		{ "failover-at", 1, NULL, O_FOAT },
+		{ "help", 0, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct timespec ts;
+	uint64_t r, at_lo, at_hi;
+	int c, d;
+
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_NAME: opt.name = optarg; break;
+		case O_CHUNK: opt.chunk = parse_u64("chunk", optarg, 1, 2048); break;
+		case O_OPS: opt.ops = parse_u64("ops", optarg, 1, 0xfffffffULL); break;
+		case O_SEED:
+			opt.seed = parse_u64("seed", optarg, 0, UINT64_MAX);
+			opt.seed_given = true;
+			break;
+		case O_VMT: opt.vm_threads = parse_u64("vm-threads", optarg, 0, MAX_THREADS); break;
+		case O_INT: opt.in_threads = parse_u64("ingress-threads", optarg, 0, MAX_THREADS); break;
+		case O_CKPT: opt.ckpt_every = parse_u64("checkpoint-every", optarg, 0, UINT64_MAX); break;
+		case O_MAXS: opt.max_sectors = parse_u64("max-sectors", optarg, 1, 65536); break;
+		case O_HOT: opt.hot = parse_u64("hot", optarg, 0, 100); break;
+		case O_VERBOSE: opt.verbose = true; break;
+		case O_SELFTEST: opt.selftest = true; break;
+		case O_STSIZE:
+			opt.selftest_sectors = parse_u64("selftest-size", optarg, 1, 1024) * 2048;
+			break;
+		case O_STSECT:
+			opt.selftest_sectors = parse_u64("selftest-sectors", optarg, 1, 1ULL << 21);
+			break;
+		case O_STBUG:
+			for (d = BUG_NONE + 1; d <= BUG_COMMIT_HIDDEN; d++)
+				if (!strcmp(optarg, bug_name[d]))
+					break;
+			if (d > BUG_COMMIT_HIDDEN)
+				usage();
+			opt.bug = d;
+			break;
+		case O_FAILOVER: opt.failover = true; break;
+		case O_FOAT:
+			opt.failover_at = parse_u64("failover-at", optarg, 1, 0xfffffffULL);
+			opt.failover_at_given = opt.failover = true;
+			break;
+		default:
+			if (c >= O_DEV0 && c < O_DEV0 + NR_DEVS) {
+				opt.dev[c - O_DEV0] = optarg;
+				break;
+			}
+			usage();
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "colo-fsx: unexpected argument '%s'\n", argv[optind]);
+		usage();
+	}
+	if (!opt.chunk || (opt.chunk & (opt.chunk - 1))) {
+		fprintf(stderr, "colo-fsx: --chunk is required, a power of two from 1 to 2048\n");
+		usage();
+	}
+	if (!opt.selftest) {
+		if (!opt.name) {
+			fprintf(stderr, "colo-fsx: --name is required\n");
+			usage();
+		}
+		for (d = 0; d < NR_DEVS; d++)
+			if (!opt.dev[d]) {
+				fprintf(stderr, "colo-fsx: --%s is required\n", dev_opt[d]);
+				usage();
+			}
+	}
+	if (opt.bug && !opt.selftest) {
+		fprintf(stderr, "colo-fsx: --selftest-bug needs --selftest\n");
+		usage();
+	}
+	if ((opt.bug == BUG_NOFENCE || opt.bug == BUG_COMMIT_HIDDEN) && !opt.failover) {
+		fprintf(stderr, "colo-fsx: --selftest-bug %s needs --failover\n", bug_name[opt.bug]);
+		usage();
+	}
+	if (opt.failover_at_given && opt.failover_at > opt.ops) {
+		fprintf(stderr, "colo-fsx: --failover-at %" PRIu64 " is beyond --ops %" PRIu64 "\n",
+			opt.failover_at, opt.ops);
+		usage();
+	}
+	if (opt.vm_threads + opt.in_threads == 0) {
+		fprintf(stderr, "colo-fsx: no threads\n");
+		usage();
+	}
+	if (!opt.max_sectors)
+		opt.max_sectors = 4 * opt.chunk < 8 ? 8 : 4 * opt.chunk;
+	if (!opt.seed_given) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		opt.seed = ((uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec) ^
+			   ((uint64_t)getpid() << 32);
+		opt.seed %= 1000000000000ULL;	/* short enough to retype */
+	}
+	if (opt.failover && !opt.failover_at_given) {
+		r = opt.seed ^ 0x6661696c6f766572ULL;	/* "failover" */
+		at_lo = opt.ops / 4 ? opt.ops / 4 : 1;
+		at_hi = 3 * opt.ops / 4 > at_lo ? 3 * opt.ops / 4 : at_lo;
+		opt.failover_at = at_lo + rnd(&r, at_hi - at_lo + 1);
+	}
+	build_replay(argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+	struct worker w[2 * MAX_THREADS];
+	uint64_t nr[4] = { 0 };
+	int i, k, nthreads, err;
+	pthread_t control;
+	char fo_str[48] = "";
+	uint8_t *buf;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	parse_args(argc, argv);
+	pat_init(opt.seed);
+
+	if (opt.selftest)
+		len_sectors = opt.selftest_sectors;
+	else
+		dev_open_all();
+	nr_chunks = (len_sectors + opt.chunk - 1) / opt.chunk;
+	nthreads = opt.vm_threads + opt.in_threads;
+
+	if (opt.failover)
+		snprintf(fo_str, sizeof(fo_str), " failover_at=%" PRIu64, opt.failover_at);
+	printf("# colo-fsx: seed=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " vm_threads=%d ingress_threads=%d ops=%" PRIu64 " checkpoint_every=%" PRIu64 " max_sectors=%" PRIu64 " hot=%u chunks=%" PRIu64 "%s%s%s%s\n",
+	       opt.seed, opt.chunk, len_sectors, opt.vm_threads, opt.in_threads,
+	       opt.ops, opt.ckpt_every, opt.max_sectors, opt.hot, nr_chunks,
+	       fo_str, opt.selftest ? " selftest" : "",
+	       opt.bug ? " bug=" : "", opt.bug ? bug_name[opt.bug] : "");
+
+	if (opt.selftest)
+		sim_init();
+	buf = alloc_io(BIG_IO_SECTORS);
+	setup_model(buf);
+	if (opt.verbose)
+		printf("# hot chunks: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+		       hot_chunk[0], hot_chunk[1], hot_chunk[2], hot_chunk[3]);
+
+	if (opt.failover) {
+		err = pthread_create(&control, NULL, control_fn, NULL);
+		if (err)
+			die_setup("pthread_create: %s", strerror(err));
+	}
+	pthread_barrier_init(&start_barrier, NULL, nthreads);
+	for (i = 0; i < nthreads; i++) {
+		w[i] = (struct worker){ .tid = i, .vm = i < opt.vm_threads };
+		w[i].rng = opt.seed ^ (0x9e3779b97f4a7c15ULL * (i + 1));
+		splitmix64(&w[i].rng);
+		/* fixed shares: each thread's op sequence replays exactly */
+		w[i].quota = opt.ops / nthreads + ((uint64_t)i < opt.ops % nthreads);
+		w[i].buf = alloc_io(opt.max_sectors);
+		err = pthread_create(&w[i].thread, NULL, worker_fn, &w[i]);
+		if (err)
+			die_setup("pthread_create: %s", strerror(err));
+	}
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(w[i].thread, NULL);
+		for (k = 0; k < 4; k++)
+			nr[k] += w[i].nr[k];
+	}
+	if (__atomic_load_n(&stop, __ATOMIC_RELAXED))	/* a failure is being reported; it exits */
+		pause();
+
+	if (opt.failover) {
+		__atomic_store_n(&workers_done_ns, now_ns(), __ATOMIC_RELEASE);
+		pthread_mutex_lock(&gate_lock);
+		fo_abort = true;
+		pthread_cond_broadcast(&fo_cond);
+		pthread_mutex_unlock(&gate_lock);
+		pthread_join(control, NULL);
+		if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
+			pause();
+		if (!fo_triggered)
+			fail("the failover point (op %" PRIu64 ") was never reached: %" PRIu64 " ops issued",
+			     opt.failover_at, ops_issued);
+		fo_report(w, nthreads);
+		final_verify_failover(buf);
+		snprintf(fo_str, sizeof(fo_str), " failover_at=%" PRIu64 " to_commit=%" PRIu64,
+			 opt.failover_at, fo_to_commit);
+	} else {
+		final_verify(buf);
+	}
+	printf("colo-fsx: PASS seed=%" PRIu64 " ops=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " checkpoints=%" PRIu64
+	       " vm_reads=%" PRIu64 " vm_writes=%" PRIu64 " ingress_reads=%" PRIu64 " ingress_writes=%" PRIu64 "%s%s\n",
+	       opt.seed, ops_issued, opt.chunk, len_sectors, nr_checkpoints,
+	       nr[OP_VM_READ], nr[OP_VM_WRITE], nr[OP_IN_READ], nr[OP_IN_WRITE],
+	       fo_str, opt.selftest ? " selftest" : "");
+
+	for (i = 0; i < nthreads; i++)
+		free(w[i].buf);
+	free(buf);
+	cleanup();
+	return 0;
+}
