@@ -32,6 +32,18 @@ check "checkpoint" dmsetup message vm 0 checkpoint
 check_eq "VM reads the primary's data" "PPPPPPPP" "$(dd if=/dev/mapper/vm bs=4096 count=1 iflag=direct 2>/dev/null | head -c 8)"
 say "status: $(dmsetup status vm)"
 
+say "the secondary VM writes 'T' to sector 16; the primary forwards 'Q' to sector 24"
+printf 'TTTTTTTT' | dd of=/dev/mapper/vm bs=4096 seek=2 conv=sync,notrunc oflag=direct 2>/dev/null
+printf 'QQQQQQQQ' | dd of=/dev/mapper/vm-ingress bs=4096 seek=3 conv=sync,notrunc oflag=direct 2>/dev/null
+say "the primary host dies: failover (the VM carries on at once)"
+ev=$(dmsetup info -c -o events --noheadings vm | tr -d ' ')
+check "failover" dmsetup message vm 0 failover
+check_fails "the ingress is fenced" dd if=/dev/zero of=/dev/mapper/vm-ingress bs=4096 count=1 oflag=direct conv=notrunc
+check "dmsetup wait: the commit is done" timeout 60 dmsetup wait vm "$ev"
+say "status: $(dmsetup status vm)"
+check_eq "base holds the VM's write" "TTTTTTTT" "$(dd if=/dev/ram0 bs=4096 skip=2 count=1 iflag=direct 2>/dev/null | head -c 8)"
+check_eq "base lost the forwarded write the VM never saw" "" "$(dd if=/dev/ram0 bs=4096 skip=3 count=1 iflag=direct 2>/dev/null | tr -d '\0' | head -c 8)"
+
 dmsetup remove vm-ingress
 dmsetup remove vm
 t_done
