@@ -7,12 +7,71 @@
  *
  * Test features, not versions, where the distribution backports: Debian's
  * 6.1.y already has the ioprio argument of dm_io() that mainline gained in
- * 6.9, so a version check would be wrong there. dm-colo copies with
- * dm-kcopyd, whose interface is the same on both kernels.
+ * 6.9, so a version check would be wrong there; both kernels take it.
+ * dm-kcopyd's interface is the same on both.
+ *
+ * Opening a block device by path (the mirror's replica, named in a message
+ * rather than in the table) changed twice: blkdev_get_by_path() (6.1),
+ * bdev_open_by_path() (6.7), bdev_file_open_by_path() (6.9, and 6.12).
  */
 #ifndef DM_COLO_COMPAT_H
 #define DM_COLO_COMPAT_H
 
+#include <linux/blkdev.h>
+#include <linux/err.h>
+#include <linux/fs.h>
 #include <linux/version.h>
+
+#if KERNEL_VERSION(6, 9, 0) <= LINUX_VERSION_CODE
+
+struct colo_bdev_handle {
+	struct file *file;
+};
+
+/* Open @path read-write, claimed exclusively by @holder. */
+static inline struct block_device *
+colo_bdev_open(const char *path, void *holder, struct colo_bdev_handle *h)
+{
+	struct file *file = bdev_file_open_by_path(path, BLK_OPEN_READ |
+						   BLK_OPEN_WRITE, holder,
+						   NULL);
+
+	if (IS_ERR(file))
+		return ERR_CAST(file);
+	h->file = file;
+	return file_bdev(file);
+}
+
+static inline void colo_bdev_close(struct colo_bdev_handle *h)
+{
+	fput(h->file);
+}
+
+#else
+
+struct colo_bdev_handle {
+	struct block_device *bdev;
+};
+
+#define COLO_BDEV_MODE	(FMODE_READ | FMODE_WRITE | FMODE_EXCL)
+
+/* Open @path read-write, claimed exclusively by @holder. */
+static inline struct block_device *
+colo_bdev_open(const char *path, void *holder, struct colo_bdev_handle *h)
+{
+	struct block_device *bdev = blkdev_get_by_path(path, COLO_BDEV_MODE,
+						       holder);
+
+	if (!IS_ERR(bdev))
+		h->bdev = bdev;
+	return bdev;
+}
+
+static inline void colo_bdev_close(struct colo_bdev_handle *h)
+{
+	blkdev_put(h->bdev, COLO_BDEV_MODE);
+}
+
+#endif
 
 #endif /* DM_COLO_COMPAT_H */

@@ -241,6 +241,14 @@ int colo_hold_and_drain(struct colo_c *cc)
 	return r;
 }
 
+/* The same, for callers that must not be interrupted (mirror stop). */
+int colo_hold_and_drain_uninterruptible(struct colo_c *cc)
+{
+	colo_hold(cc, COLO_HOLD_ALL);
+	wait_event(cc->quiesce_wq, !atomic_read(&cc->inflight));
+	return 0;
+}
+
 /*
  * checkpoint: hold new bios, wait for the ones in flight (with their
  * copies), clear both bitmaps (O(1), see dm-colo-bitmap.h), let bios go.
@@ -347,15 +355,31 @@ static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	return DM_MAPIO_SUBMITTED;
 }
 
-/* Flushes go to every leg that holds data of the path (dm_bio_get_target_bio_nr). */
+/*
+ * Flushes go to every leg that holds data of the path: one flush bio each
+ * (dm_bio_get_target_bio_nr) for base, hidden and active (secondary tables),
+ * and the replica while a mirror runs. A flush for a leg that is not there
+ * has nothing to do.
+ */
 static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 {
-	struct dm_dev *legs[] = { cc->base, cc->hidden, cc->active };
 	unsigned int nr = dm_bio_get_target_bio_nr(bio);
+	struct block_device *bdev = NULL;
 
-	if (nr >= ARRAY_SIZE(legs) || !legs[nr])
-		nr = 0;
-	remap(io, bio, legs[nr]);
+	if (nr == 0)
+		bdev = cc->base->bdev;
+	else if (cc->hidden && nr == 1)
+		bdev = cc->hidden->bdev;
+	else if (cc->hidden && nr == 2)
+		bdev = cc->active->bdev;
+	else if (!io->ingress && colo_mirror_active(cc))
+		bdev = cc->replica;	/* read after the state (acquire) */
+
+	if (!bdev) {
+		bio_endio(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+	bio_set_dev(bio, bdev);
 	return DM_MAPIO_REMAPPED;
 }
 
@@ -500,6 +524,14 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 		remap(io, bio, cc->base);
 		return DM_MAPIO_REMAPPED;
 	case REQ_OP_WRITE:
+		/* A mirror decides per chunk whether to mark (dm-colo-mirror.c). */
+		if (colo_mirror_active(cc)) {
+			if (!in_worker) {
+				defer_bio(cc, bio);
+				return DM_MAPIO_SUBMITTED;
+			}
+			return colo_mirror_write(cc, bio, io);
+		}
 		r = mark_dirty(cc, bio, io, in_worker);
 		if (r)
 			return r;
@@ -741,8 +773,13 @@ int colo_io_init(struct colo_c *cc)
 		r = PTR_ERR(cc->kcopyd);
 		goto bad_kcopyd;
 	}
+	r = colo_mirror_init(cc);
+	if (r)
+		goto bad_mirror;
 	return 0;
 
+bad_mirror:
+	dm_kcopyd_client_destroy(cc->kcopyd);
 bad_kcopyd:
 	destroy_workqueue(cc->wq);
 bad_wq:
@@ -761,6 +798,7 @@ bad_active:
 void colo_io_destroy(struct colo_c *cc)
 {
 	cancel_delayed_work_sync(&cc->commit_work);
+	colo_mirror_destroy(cc);
 	dm_kcopyd_client_destroy(cc->kcopyd);
 	cancel_work_sync(&cc->event_work);
 	destroy_workqueue(cc->wq);

@@ -48,6 +48,7 @@ void colo_status(struct dm_target *ti, status_type_t type,
 {
 	struct colo_c *cc = ti->private;
 	unsigned long long chunks = cc->nr_chunks;
+	unsigned long long mirrored = atomic64_read(&cc->mirrored);
 	unsigned int sz = 0;
 
 	switch (type) {
@@ -60,7 +61,8 @@ void colo_status(struct dm_target *ti, status_type_t type,
 		       (unsigned long long)atomic64_read(&cc->committed),
 		       (unsigned long long)cc->to_commit,
 		       colo_bitmap_count(&cc->dirty_map), chunks,
-		       "none", 0ULL, 0ULL,
+		       colo_mirror_state_name(colo_mirror_state(cc)),
+		       mirrored, mirrored + colo_mirror_left(cc),
 		       colo_has_ingress(cc) ? "attached" : "none",
 		       test_bit(COLO_ERROR, &cc->flags) ? "error" : "ok",
 		       colo_bitmap_memory(&cc->active_map) +
@@ -129,9 +131,17 @@ int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 	switch (msg.kind) {
 	case COLO_MSG_CHECKPOINT:
 		return message_checkpoint(cc);
+	case COLO_MSG_MIRROR_START:
+		mutex_lock(&cc->msg_lock);
+		r = colo_mirror_start(cc, msg.dev_path, msg.sync, msg.rate);
+		mutex_unlock(&cc->msg_lock);
+		return r;
+	case COLO_MSG_MIRROR_STOP:
+		mutex_lock(&cc->msg_lock);
+		r = colo_mirror_stop(cc);
+		mutex_unlock(&cc->msg_lock);
+		return r;
 	default:
-		DMERR("%s: message '%s' is not implemented yet",
-		      colo_name(cc), word);
-		return -EOPNOTSUPP;
+		return refuse(cc, word, "not a colo message");
 	}
 }

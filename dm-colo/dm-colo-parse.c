@@ -173,20 +173,24 @@ static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 		*error = "mirror: expected start or stop";
 		return -EINVAL;
 	}
-	if (argc < 2 || argc > 3) {
-		*error = "mirror start: expected <dev> [full|dirty]";
+	if (argc < 2 || argc > 4) {
+		*error = "mirror start: expected <dev> [full|dirty [<KiB/s>]]";
 		return -EINVAL;
 	}
 	msg->kind = COLO_MSG_MIRROR_START;
 	msg->dev_path = argv[1];
 	msg->sync = COLO_SYNC_FULL;
-	if (argc == 3) {
+	if (argc >= 3) {
 		if (!strcmp(argv[2], "dirty")) {
 			msg->sync = COLO_SYNC_DIRTY;
 		} else if (strcmp(argv[2], "full")) {
 			*error = "mirror start: sync mode must be full or dirty";
 			return -EINVAL;
 		}
+	}
+	if (argc == 4 && (kstrtouint(argv[3], 10, &msg->rate) || !msg->rate)) {
+		*error = "mirror start: rate must be a positive number of KiB/s";
+		return -EINVAL;
 	}
 	return 0;
 }

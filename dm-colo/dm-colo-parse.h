@@ -50,6 +50,7 @@ struct colo_msg {
 	enum colo_msg_kind kind;
 	const char *dev_path;		/* mirror start only */
 	enum colo_mirror_sync sync;	/* mirror start only */
+	unsigned int rate;		/* mirror start only: KiB/s, 0 = no limit */
 };
 
 int colo_parse_chunk_sectors(const char *word, unsigned int *shift,

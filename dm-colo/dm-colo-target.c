@@ -250,8 +250,8 @@ static int colo_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad_register;
 
-	/* Flushes reach every leg: base, hidden, active (dm_bio_get_target_bio_nr). */
-	ti->num_flush_bios = cc->mode == COLO_MODE_SECONDARY ? 3 : 1;
+	/* Flushes reach every leg: base, hidden, active, replica (remap_flush). */
+	ti->num_flush_bios = cc->mode == COLO_MODE_SECONDARY ? 4 : 2;
 	ti->per_io_data_size = sizeof(struct colo_io);
 	ti->accounts_remapped_io = true;
 	ti->private = cc;
@@ -298,6 +298,7 @@ static void colo_presuspend_undo(struct dm_target *ti)
 	colo_release_hold(cc, COLO_HOLD_INGRESS);
 	clear_bit(COLO_SUSPENDED, &cc->flags);
 	colo_commit_kick(cc);
+	colo_mirror_kick(cc);
 }
 
 static void colo_postsuspend(struct dm_target *ti)
@@ -305,6 +306,7 @@ static void colo_postsuspend(struct dm_target *ti)
 	struct colo_c *cc = ti->private;
 
 	cancel_delayed_work_sync(&cc->commit_work);
+	cancel_delayed_work_sync(&cc->mirror_work);
 	colo_quiesce(cc);
 	flush_workqueue(cc->wq);
 }
@@ -317,6 +319,7 @@ static void colo_resume(struct dm_target *ti)
 	clear_bit(COLO_SUSPENDED, &cc->flags);
 	colo_release_hold(cc, COLO_HOLD_INGRESS);
 	colo_commit_kick(cc);
+	colo_mirror_kick(cc);
 }
 
 static int colo_iterate_devices(struct dm_target *ti,

@@ -412,6 +412,7 @@ struct colo_msg_case {
 	enum colo_msg_kind kind;
 	int dev_word;		/* index of the device's word, or -1 */
 	enum colo_mirror_sync sync;
+	unsigned int rate;
 };
 
 static const struct colo_msg_case colo_msg_ok_cases[] = {
@@ -422,6 +423,10 @@ static const struct colo_msg_case colo_msg_ok_cases[] = {
 	  COLO_SYNC_FULL },
 	{ "mirror start /dev/x dirty", COLO_MSG_MIRROR_START, 2,
 	  COLO_SYNC_DIRTY },
+	{ "mirror start /dev/x full 51200", COLO_MSG_MIRROR_START, 2,
+	  COLO_SYNC_FULL, 51200 },
+	{ "mirror start /dev/x dirty 1", COLO_MSG_MIRROR_START, 2,
+	  COLO_SYNC_DIRTY, 1 },
 	{ "mirror stop", COLO_MSG_MIRROR_STOP, -1 },
 };
 
@@ -448,6 +453,7 @@ static void colo_msg_ok_test(struct kunit *test)
 	} else {
 		KUNIT_EXPECT_PTR_EQ(test, msg.dev_path, w->argv[c->dev_word]);
 		KUNIT_EXPECT_EQ(test, msg.sync, c->sync);
+		KUNIT_EXPECT_EQ(test, msg.rate, c->rate);
 	}
 	colo_expect_unmodified(test, w);
 }
@@ -461,6 +467,11 @@ static const char * const colo_msg_bad_lines[] = {
 	"mirror start",
 	"mirror start x sideways",
 	"mirror start x full extra",
+	"mirror start x full 0",
+	"mirror start x dirty -5",
+	"mirror start x dirty 99999999999",
+	"mirror start x 100",
+	"mirror start x full 10 more",
 	"mirror stop now",
 	"mirror pause",
 	"mirror pause x",

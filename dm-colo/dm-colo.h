@@ -7,6 +7,7 @@
 
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
+#include <linux/dm-io.h>
 #include <linux/dm-kcopyd.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -38,6 +39,14 @@ enum colo_commit_state {
 	COLO_COMMIT_RUNNING,	/* active/hidden chunks being written to base */
 	COLO_COMMIT_FAILED,	/* stopped by an I/O error; failover resumes */
 	COLO_COMMIT_DONE,	/* base holds everything; overlay unused */
+};
+
+/* The mirror to a replica (dm-colo-mirror.c), primary mode. */
+enum colo_mirror_state {
+	COLO_MIRROR_NONE,	/* no replica */
+	COLO_MIRROR_COPYING,	/* phase 1: copying chunks to the replica */
+	COLO_MIRROR_INSYNC,	/* phase 2: every write reaches both */
+	COLO_MIRROR_DEGRADED,	/* a replica error: writes go to base only */
 };
 
 /*
@@ -79,6 +88,26 @@ struct colo_c {
 	atomic64_t committed;			/* chunks that left the commit */
 	bool commit_skipped;			/* a busy chunk was passed over */
 	struct delayed_work commit_work;
+
+	/*
+	 * The mirror. State changes under mirror_lock; the I/O path reads
+	 * mirror_state (acquire) and then replica. The cursor, the full-pass
+	 * flag and the rate window belong to the mirror work item.
+	 */
+	spinlock_t mirror_lock;
+	enum colo_mirror_state mirror_state;
+	struct block_device *replica;		/* NULL without a mirror */
+	struct colo_bdev_handle replica_handle;
+	bool mirror_full_pass;			/* full sync, first pass */
+	bool mirror_needs_full;			/* a full pass was cut short */
+	u64 mirror_cursor;
+	bool mirror_skipped;
+	atomic64_t mirrored;			/* chunks copied */
+	unsigned int mirror_rate;		/* KiB/s of copies, 0: no limit */
+	unsigned long rate_window;		/* jiffies the window began */
+	u64 rate_bytes;				/* copied in the window */
+	struct delayed_work mirror_work;
+	struct dm_io_client *io_client;		/* dual writes */
 
 	/*
 	 * Bios between map and end_io (VM and ingress), so that a checkpoint
@@ -128,6 +157,7 @@ struct colo_io {
 	bool set_active;		/* set active[chunk] when it completes */
 	bool commit_chunk;		/* chunk leaves the commit when it completes */
 	bool refused;			/* failed by dm-colo, not by a leg */
+	bool dual;			/* written to base and replica (dm_io) */
 };
 
 static inline const char *colo_name(struct colo_c *cc)
@@ -170,6 +200,20 @@ bool colo_chunk_pending(struct colo_c *cc, u64 chunk);
 void colo_chunk_committed(struct colo_c *cc, u64 chunk);
 const char *colo_commit_state_name(enum colo_commit_state state);
 bool colo_commit_busy(struct colo_c *cc);
+
+/* dm-colo-mirror.c */
+int colo_mirror_init(struct colo_c *cc);
+u64 colo_mirror_left(struct colo_c *cc);
+void colo_mirror_destroy(struct colo_c *cc);
+int colo_mirror_start(struct colo_c *cc, const char *path,
+		      enum colo_mirror_sync sync, unsigned int rate);
+int colo_mirror_stop(struct colo_c *cc);
+void colo_mirror_kick(struct colo_c *cc);
+bool colo_mirror_active(struct colo_c *cc);
+int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io);
+const char *colo_mirror_state_name(enum colo_mirror_state state);
+enum colo_mirror_state colo_mirror_state(struct colo_c *cc);
+int colo_hold_and_drain_uninterruptible(struct colo_c *cc);
 
 /* dm-colo-msg.c */
 void colo_status(struct dm_target *ti, status_type_t type,

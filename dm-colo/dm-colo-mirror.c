@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-colo: the mirror of a primary to a replica device.
+ *
+ * "mirror start <dev> [full|dirty [<KiB/s>]]" opens the replica by path with
+ * an exclusive claim and starts phase 1: a work item copies chunks from
+ * base to the replica with dm-kcopyd, at most max_copies at once and at
+ * most <KiB/s> when given. A full sync first copies every chunk (a cursor
+ * pass), then whatever is dirty; a dirty sync only what is dirty. A copy
+ * holds its chunk exclusive and clears the chunk's dirty bit before it
+ * reads base, so a write that lands during or after it marks the chunk
+ * again and it is copied again.
+ *
+ * While a mirror is running, every VM write holds its chunk shared until
+ * it completes, and decides under that hold:
+ *
+ *   chunk on the replica (not dirty, not ahead of a full pass)
+ *       written to base and replica at once (dm-io), completes when both
+ *       did; a replica error marks the chunk dirty and degrades the mirror,
+ *       it never fails the write
+ *   else
+ *       marked dirty, written to base; a later pass copies it
+ *
+ * When a pass finds nothing dirty, no copy in flight and no chunk passed
+ * over, every chunk is on the replica: the mirror is in sync (phase 2), a
+ * state that only the status and a dm event show, the rule above being
+ * the same. A degraded mirror sends nothing to the replica any more; its
+ * dirty bits say what to copy when "mirror start <dev> dirty" resumes.
+ *
+ * Bits are cleared only by a copy that is about to put the chunk on the
+ * replica (and set again if it fails): the dirty bitmap never forgets a
+ * chunk that differs. Copies count in cc->inflight, so suspend, stop and
+ * the destructor wait for them.
+ */
+#include <linux/blkdev.h>
+#include <linux/ioprio.h>
+#include <linux/jiffies.h>
+#include <linux/slab.h>
+
+#include "dm-colo.h"
+
+#define DM_MSG_PREFIX "colo"
+
+/* The rate limit counts copies in windows of this length. */
+#define RATE_WINDOW	(HZ / 10)
+
+struct mirror_job {
+	struct colo_c *cc;
+	struct colo_lock_holder holder;
+	u64 chunk;
+};
+
+static const char * const mirror_state_names[] = {
+	[COLO_MIRROR_NONE] = "none",
+	[COLO_MIRROR_COPYING] = "copying",
+	[COLO_MIRROR_INSYNC] = "in-sync",
+	[COLO_MIRROR_DEGRADED] = "degraded",
+};
+
+const char *colo_mirror_state_name(enum colo_mirror_state state)
+{
+	return mirror_state_names[state];
+}
+
+/*
+ * The state is published with release semantics after the replica pointer
+ * was written (colo_mirror_start()); read with acquire semantics, a running
+ * state guarantees the replica pointer is seen.
+ */
+enum colo_mirror_state colo_mirror_state(struct colo_c *cc)
+{
+	/* Pairs with smp_store_release() in set_mirror_state(). */
+	return smp_load_acquire(&cc->mirror_state);
+}
+
+/* Writes are mirrored: the replica is open and not degraded. Any context. */
+bool colo_mirror_active(struct colo_c *cc)
+{
+	enum colo_mirror_state state = colo_mirror_state(cc);
+
+	return state == COLO_MIRROR_COPYING || state == COLO_MIRROR_INSYNC;
+}
+
+/*
+ * Change the state from one of @from (a mask of states) to @to. The
+ * replica pointer is written before a state that uses it is published.
+ */
+static bool set_mirror_state(struct colo_c *cc, unsigned int from,
+			     enum colo_mirror_state to)
+{
+	unsigned long flags;
+	bool changed = false;
+
+	spin_lock_irqsave(&cc->mirror_lock, flags);
+	if (BIT(cc->mirror_state) & from) {
+		/* Replica set before: pairs with colo_mirror_state(). */
+		smp_store_release(&cc->mirror_state, to);
+		changed = true;
+	}
+	spin_unlock_irqrestore(&cc->mirror_lock, flags);
+	return changed;
+}
+
+#define RUNNING_STATES	(BIT(COLO_MIRROR_COPYING) | BIT(COLO_MIRROR_INSYNC))
+
+/*
+ * A full pass that ends early leaves chunks ahead of its cursor that were
+ * never copied and may have no dirty bit: the next sync must be full.
+ */
+static void note_cut_short(struct colo_c *cc)
+{
+	if (READ_ONCE(cc->mirror_full_pass))
+		WRITE_ONCE(cc->mirror_needs_full, true);
+}
+
+/* A replica error: stop mirroring, keep the dirty bits. Any context. */
+static void mirror_degraded(struct colo_c *cc, const char *what)
+{
+	note_cut_short(cc);
+	if (set_mirror_state(cc, RUNNING_STATES, COLO_MIRROR_DEGRADED)) {
+		DMERR("%s: mirror degraded: %s; the chunks it missed stay dirty",
+		      colo_name(cc), what);
+		colo_event(cc);
+	}
+}
+
+/* Run the mirror work soon. Safe from interrupt context. */
+void colo_mirror_kick(struct colo_c *cc)
+{
+	if (colo_mirror_state(cc) == COLO_MIRROR_COPYING &&
+	    !test_bit(COLO_SUSPENDED, &cc->flags))
+		mod_delayed_work(cc->wq, &cc->mirror_work, 0);
+}
+
+/* Mark @chunk dirty; its leaf was prepared by the caller. Any context. */
+static void mark_dirty_prepared(struct colo_c *cc, u64 chunk)
+{
+	colo_bitmap_set(&cc->dirty_map, chunk);
+}
+
+static void mirror_copy_done(int read_err, unsigned long write_err,
+			     void *context)
+{
+	struct mirror_job *job = context;
+	struct colo_c *cc = job->cc;
+
+	if (read_err) {
+		mark_dirty_prepared(cc, job->chunk);
+		colo_error(cc);
+		mirror_degraded(cc, "read error on base");
+	} else if (write_err) {
+		mark_dirty_prepared(cc, job->chunk);
+		mirror_degraded(cc, "write error on the replica");
+	} else {
+		atomic64_inc(&cc->mirrored);
+	}
+	colo_lock_release(&cc->locks, &job->holder);
+	kfree(job);
+	atomic_dec(&cc->copies);
+	colo_unthrottle(cc);
+	colo_mirror_kick(cc);
+	/* Last: stop, suspend and the destructor wait for this. */
+	colo_exit(cc);
+}
+
+/*
+ * Copy @chunk to the replica. Returns false when it could not be started
+ * now (busy, no memory): the caller comes back to it.
+ */
+static bool mirror_copy(struct colo_c *cc, u64 chunk)
+{
+	struct dm_io_region src, dst;
+	struct mirror_job *job;
+	bool full = cc->mirror_full_pass;
+
+	/* The bit may have to be set again from interrupt context. */
+	if (colo_bitmap_prepare(&cc->dirty_map, chunk, GFP_NOIO))
+		return false;
+	job = kmalloc(sizeof(*job), GFP_NOIO);
+	if (!job)
+		return false;
+	job->cc = cc;
+	job->chunk = chunk;
+	if (!colo_lock_try(&cc->locks, &job->holder, chunk, COLO_HOLD_EXCL,
+			   NULL)) {
+		kfree(job);
+		if (full) {
+			/* A write holds it; a later pass copies it. */
+			mark_dirty_prepared(cc, chunk);
+			return true;
+		}
+		return false;
+	}
+	/* Re-check under the lock, then forget the bit before reading base. */
+	if (!colo_bitmap_clear(&cc->dirty_map, chunk) && !full) {
+		colo_lock_release(&cc->locks, &job->holder);
+		kfree(job);
+		return true;
+	}
+
+	atomic_inc(&cc->inflight);
+	atomic_inc(&cc->copies);
+	src.bdev = cc->base->bdev;
+	src.sector = colo_chunk_to_sector(chunk, cc->chunk_shift);
+	src.count = colo_chunk_len(chunk, cc->ti->len, cc->chunk_shift);
+	dst = src;
+	dst.bdev = cc->replica;
+	cc->rate_bytes += to_bytes(src.count);
+	dm_kcopyd_copy(cc->kcopyd, &src, 1, &dst, 0, mirror_copy_done, job);
+	return true;
+}
+
+/* Over the rate limit: the jiffies to wait, else 0. */
+static unsigned long rate_delay(struct colo_c *cc)
+{
+	unsigned long end = cc->rate_window + RATE_WINDOW;
+	u64 allowed;
+
+	if (!cc->mirror_rate)
+		return 0;
+	if (time_after_eq(jiffies, end)) {
+		cc->rate_window = jiffies;
+		cc->rate_bytes = 0;
+		return 0;
+	}
+	allowed = (u64)cc->mirror_rate * 1024 * RATE_WINDOW / HZ;
+	if (cc->rate_bytes < allowed)
+		return 0;
+	return end - jiffies;
+}
+
+/* Next chunk to copy at or after the cursor, or nr_chunks. */
+static u64 next_to_copy(struct colo_c *cc)
+{
+	if (cc->mirror_full_pass)
+		return cc->mirror_cursor;
+	return colo_bitmap_next_set(&cc->dirty_map, cc->mirror_cursor);
+}
+
+static void mirror_in_sync(struct colo_c *cc)
+{
+	if (set_mirror_state(cc, BIT(COLO_MIRROR_COPYING),
+			     COLO_MIRROR_INSYNC)) {
+		DMINFO("%s: mirror in sync (%llu chunks copied)", colo_name(cc),
+		       (unsigned long long)atomic64_read(&cc->mirrored));
+		colo_event(cc);
+	}
+}
+
+static void mirror_worker(struct work_struct *work)
+{
+	struct colo_c *cc = container_of(to_delayed_work(work), struct colo_c,
+					 mirror_work);
+	unsigned long delay;
+	u64 chunk;
+
+	for (;;) {
+		if (colo_mirror_state(cc) != COLO_MIRROR_COPYING ||
+		    test_bit(COLO_SUSPENDED, &cc->flags))
+			return;
+		if (atomic_read(&cc->copies) >= cc->max_copies)
+			return;
+		delay = rate_delay(cc);
+		if (delay) {
+			queue_delayed_work(cc->wq, &cc->mirror_work, delay);
+			return;
+		}
+
+		chunk = next_to_copy(cc);
+		if (chunk < cc->nr_chunks) {
+			WRITE_ONCE(cc->mirror_cursor, chunk + 1);
+			if (!mirror_copy(cc, chunk))
+				cc->mirror_skipped = true;
+			cond_resched();
+			continue;
+		}
+
+		/* End of a pass. */
+		WRITE_ONCE(cc->mirror_cursor, 0);
+		if (cc->mirror_full_pass) {
+			/* Chunks behind the cursor are on the replica now. */
+			WRITE_ONCE(cc->mirror_full_pass, false);
+			WRITE_ONCE(cc->mirror_needs_full, false);
+			continue;
+		}
+		if (cc->mirror_skipped) {
+			cc->mirror_skipped = false;
+			queue_delayed_work(cc->wq, &cc->mirror_work, 1);
+			return;
+		}
+		if (atomic_read(&cc->copies))
+			return;
+		if (!colo_bitmap_count(&cc->dirty_map)) {
+			mirror_in_sync(cc);
+			return;
+		}
+	}
+}
+
+/*
+ * Is @chunk on the replica, so that a write to it must go there too? The
+ * caller holds the chunk shared: no copy of it is in flight.
+ */
+static bool chunk_on_replica(struct colo_c *cc, u64 chunk)
+{
+	if (colo_bitmap_test(&cc->dirty_map, chunk))
+		return false;
+	return !READ_ONCE(cc->mirror_full_pass) ||
+	       chunk < READ_ONCE(cc->mirror_cursor);
+}
+
+static void dual_write_done(unsigned long error, void *context)
+{
+	struct bio *bio = context;
+	struct colo_io *io = dm_per_bio_data(bio, sizeof(struct colo_io));
+	struct colo_c *cc = io->cc;
+
+	if (error & BIT(1)) {
+		mark_dirty_prepared(cc, io->chunk);
+		mirror_degraded(cc, "write error on the replica");
+	}
+	if (error & BIT(0)) {
+		/* base failed: the VM's write fails; base and replica differ. */
+		mark_dirty_prepared(cc, io->chunk);
+		colo_error(cc);
+		bio->bi_status = BLK_STS_IOERR;
+	}
+	bio_endio(bio);
+}
+
+/*
+ * A VM write while a mirror runs (from the worker, which may sleep). Returns
+ * DM_MAPIO_REMAPPED (to base), or DM_MAPIO_SUBMITTED.
+ */
+int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io)
+{
+	struct dm_io_region regions[2];
+	struct dm_io_request req;
+
+	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
+			   COLO_HOLD_SHARED, bio))
+		return DM_MAPIO_SUBMITTED;
+
+	/* Either way the bit may need setting, maybe from the completion. */
+	if (colo_bitmap_prepare(&cc->dirty_map, io->chunk, GFP_NOIO)) {
+		DMERR_LIMIT("%s: no memory for the dirty bitmap", colo_name(cc));
+		colo_lock_release(&cc->locks, &io->holder);
+		io->refused = true;
+		bio_io_error(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+	if (!colo_mirror_active(cc) || !chunk_on_replica(cc, io->chunk)) {
+		mark_dirty_prepared(cc, io->chunk);
+		bio_set_dev(bio, cc->base->bdev);
+		bio->bi_iter.bi_sector = io->sector;
+		return DM_MAPIO_REMAPPED;
+	}
+
+	io->dual = true;
+	regions[0].bdev = cc->base->bdev;
+	regions[0].sector = io->sector;
+	regions[0].count = bio_sectors(bio);
+	regions[1] = regions[0];
+	regions[1].bdev = cc->replica;
+	req.bi_opf = bio->bi_opf;
+	req.mem.type = DM_IO_BIO;
+	req.mem.ptr.bio = bio;
+	req.notify.fn = dual_write_done;
+	req.notify.context = bio;
+	req.client = cc->io_client;
+	/* Asynchronous: errors reach dual_write_done(). */
+	dm_io(&req, ARRAY_SIZE(regions), regions, NULL, IOPRIO_DEFAULT);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/* Close the replica. No I/O may use it: the caller drained. */
+static void close_replica(struct colo_c *cc)
+{
+	if (!cc->replica)
+		return;
+	colo_bdev_close(&cc->replica_handle);
+	cc->replica = NULL;
+}
+
+/* Stop the mirror work and wait for its copies and every mirrored write. */
+static void stop_mirroring(struct colo_c *cc)
+{
+	note_cut_short(cc);
+	set_mirror_state(cc, RUNNING_STATES | BIT(COLO_MIRROR_DEGRADED),
+			 COLO_MIRROR_NONE);
+	cancel_delayed_work_sync(&cc->mirror_work);
+	colo_hold_and_drain_uninterruptible(cc);
+	close_replica(cc);
+	colo_release_hold(cc, COLO_HOLD_ALL);
+}
+
+/* The caller holds msg_lock. */
+int colo_mirror_start(struct colo_c *cc, const char *path,
+		      enum colo_mirror_sync sync, unsigned int rate)
+{
+	struct colo_bdev_handle handle;
+	struct block_device *bdev;
+	enum colo_mirror_state state = colo_mirror_state(cc);
+
+	if (colo_overlay(cc)) {
+		DMERR("%s: mirror start refused: the failover commit is not done",
+		      colo_name(cc));
+		return -EBUSY;
+	}
+	if (state == COLO_MIRROR_COPYING || state == COLO_MIRROR_INSYNC) {
+		DMERR("%s: mirror start refused: already mirroring (%s)",
+		      colo_name(cc), colo_mirror_state_name(state));
+		return -EBUSY;
+	}
+	bdev = colo_bdev_open(path, cc, &handle);
+	if (IS_ERR(bdev)) {
+		DMERR("%s: mirror start refused: cannot open %s exclusively: %ld",
+		      colo_name(cc), path, PTR_ERR(bdev));
+		return PTR_ERR(bdev);
+	}
+	if (bdev == cc->base->bdev || bdev_nr_sectors(bdev) < cc->ti->len) {
+		DMERR("%s: mirror start refused: %s has %llu sectors, %llu needed",
+		      colo_name(cc), path,
+		      (unsigned long long)bdev_nr_sectors(bdev),
+		      (unsigned long long)cc->ti->len);
+		colo_bdev_close(&handle);
+		return -EINVAL;
+	}
+
+	/* A degraded mirror's replica is let go; its dirty bits stay. */
+	if (state == COLO_MIRROR_DEGRADED)
+		stop_mirroring(cc);
+	if (sync == COLO_SYNC_DIRTY && READ_ONCE(cc->mirror_needs_full)) {
+		DMINFO("%s: the last full sync did not finish: syncing in full",
+		       colo_name(cc));
+		sync = COLO_SYNC_FULL;
+	}
+
+	cc->replica_handle = handle;
+	cc->replica = bdev;
+	cc->mirror_full_pass = sync == COLO_SYNC_FULL;
+	cc->mirror_cursor = 0;
+	cc->mirror_skipped = false;
+	cc->mirror_rate = rate;
+	cc->rate_window = jiffies;
+	cc->rate_bytes = 0;
+	atomic64_set(&cc->mirrored, 0);
+	/* Publishes the replica (release). */
+	set_mirror_state(cc, BIT(COLO_MIRROR_NONE), COLO_MIRROR_COPYING);
+	DMINFO("%s: mirror to %s started (%s, %llu chunks)", colo_name(cc),
+	       path, sync == COLO_SYNC_FULL ? "full" : "dirty",
+	       (unsigned long long)colo_mirror_left(cc));
+	colo_mirror_kick(cc);
+	return 0;
+}
+
+/* The caller holds msg_lock. */
+int colo_mirror_stop(struct colo_c *cc)
+{
+	if (colo_mirror_state(cc) == COLO_MIRROR_NONE) {
+		DMERR("%s: mirror stop refused: no mirror", colo_name(cc));
+		return -EINVAL;
+	}
+	stop_mirroring(cc);
+	DMINFO("%s: mirror stopped", colo_name(cc));
+	return 0;
+}
+
+/*
+ * Chunks still to copy: those ahead of a full pass, else the dirty ones.
+ * For the status; an estimate by nature.
+ */
+u64 colo_mirror_left(struct colo_c *cc)
+{
+	enum colo_mirror_state state = colo_mirror_state(cc);
+
+	if (state == COLO_MIRROR_NONE)
+		return 0;
+	/* A full pass: what is ahead (dirty bits behind it are not counted). */
+	if (state == COLO_MIRROR_COPYING && READ_ONCE(cc->mirror_full_pass))
+		return cc->nr_chunks - min(READ_ONCE(cc->mirror_cursor),
+					   cc->nr_chunks);
+	return colo_bitmap_count(&cc->dirty_map);
+}
+
+int colo_mirror_init(struct colo_c *cc)
+{
+	spin_lock_init(&cc->mirror_lock);
+	cc->mirror_state = COLO_MIRROR_NONE;
+	atomic64_set(&cc->mirrored, 0);
+	INIT_DELAYED_WORK(&cc->mirror_work, mirror_worker);
+	cc->io_client = dm_io_client_create();
+	if (IS_ERR(cc->io_client))
+		return PTR_ERR(cc->io_client);
+	return 0;
+}
+
+/* The target goes away: nothing is in flight any more. */
+void colo_mirror_destroy(struct colo_c *cc)
+{
+	cancel_delayed_work_sync(&cc->mirror_work);
+	close_replica(cc);
+	dm_io_client_destroy(cc->io_client);
+}
