@@ -66,7 +66,8 @@ void colo_status(struct dm_target *ti, status_type_t type,
 		       colo_has_ingress(cc) ? "attached" : "none",
 		       test_bit(COLO_ERROR, &cc->flags) ? "error" : "ok",
 		       colo_bitmap_memory(&cc->active_map) +
-		       colo_bitmap_memory(&cc->hidden_map));
+		       colo_bitmap_memory(&cc->hidden_map) +
+		       colo_bitmap_memory(&cc->dirty_map));
 		break;
 	case STATUSTYPE_TABLE:
 		emit_table(cc, result, maxlen);
