@@ -43,6 +43,7 @@ check:
 # failover runs per chunk size, 10 fio rounds.
 soak:
 	FSX_OPS=$(or $(SOAK_OPS),200000) FSX_FAILOVER_RUNS=$(or $(SOAK_RUNS),200) \
+	FSX_MIRROR_OPS=$(or $(SOAK_MIRROR_OPS),30000) \
 	FIO_ROUNDS=10 scripts/check.sh $(addprefix vm-,$(shell awk '!/^\#/ && NF { print $$1 }' kernel/kernels))
 
 demo:

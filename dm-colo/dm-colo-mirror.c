@@ -391,6 +391,7 @@ static void stop_mirroring(struct colo_c *cc)
 	cancel_delayed_work_sync(&cc->mirror_work);
 	colo_hold_and_drain_uninterruptible(cc);
 	close_replica(cc);
+	atomic64_set(&cc->mirrored, 0);
 	colo_release_hold(cc, COLO_HOLD_ALL);
 }
 

@@ -103,6 +103,8 @@ add_module_file "$ko"
 
 # Tests.
 cp "$top"/tests/*.sh "$root/tests/"
+# Measurements (reported, never asserted) run only when named.
+cp -r "$top/tests/bench" "$root/tests/"
 if [ ${#tests[@]} -eq 0 ]; then
 	for t in "$top"/tests/[0-9]*.sh; do tests+=("$(basename "$t")"); done
 fi

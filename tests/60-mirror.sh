@@ -92,7 +92,7 @@ check_eq "dirty resync: replica equals base" "$(direct_sum /dev/ram0)" "$(direct
 
 # --- stop --------------------------------------------------------------------------
 check "mirror stop" dmsetup message p 0 mirror stop
-check_match "stopped: none" " none 0/0 " "$(dmsetup status p)"
+check_match "stopped: mirror none 0/0" "/16384 none 0/0 none ok " "$(dmsetup status p)"
 before=$(direct_sum /dev/ram1)
 dd if=/dev/urandom of=/dev/mapper/p bs=4k count=5 oflag=direct 2>/dev/null
 check_match "after stop, writes are marked dirty" " 5/16384 none " "$(dmsetup status p)"

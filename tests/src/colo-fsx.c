@@ -57,6 +57,27 @@
  * --selftest-bug cow|fill|nofence|commit-hidden-first breaks the simulation
  * on purpose.
  *
+ * --mirror checks a "colo primary" device mirrored to a replica (SPEC.md
+ * "Messages", "Dirty bitmap", "Status"; dm-colo-mirror.c).  There is no
+ * ingress and no checkpoint: the VM's view is base, and view[] models both.
+ * A control thread runs seeded events at op counts printed at the start:
+ * "mirror start <replica> full|dirty [<KiB/s>]", "mirror stop", messages
+ * that must be refused (a start while copying or in sync, a stop with no
+ * mirror) and, with --replica-dm, replica failures: the replica's dm table
+ * is swapped to "error", VM writes go on (and must all succeed; the control
+ * thread writes too, so a replica write surely happens), the status must
+ * turn "degraded", the table is swapped back and "mirror start <replica>
+ * dirty" resumes.  The first start is "full" unless the raw replica equalled
+ * the raw base at the start (after that the kernel's dirty bitmap, and its
+ * own full-after-cut-short rule, say what to copy).  Workers do not run more
+ * than MIRROR_EVENT_SLACK ops past an event point before the event is done.
+ * At the end a mirror is (re)started if none runs, and once it is in sync:
+ * raw base == raw replica == view, dirty 0, health ok; then 200 VM writes
+ * in sync must reach the replica with no copy (mirrored count unchanged,
+ * dirty still 0), and "mirror stop" must leave the mirror "none".
+ * The selftest simulates the mirror (a copy thread, replica failures always
+ * on); --selftest-bug mirror-noclear-order|mirror-nodual breaks it.
+ *
  * Exit status: 0 PASS, 1 FAIL (mismatch, I/O error, bad status), 2 usage or
  * setup error.
  */
@@ -88,21 +109,24 @@ extern char **environ;
 #define MAX_THREADS	32	/* per side */
 #define BIG_IO_SECTORS	2048	/* whole-device reads: 1 MiB at a time */
 
-enum dev_id { DEV_VM, DEV_INGRESS, DEV_BASE, DEV_HIDDEN, DEV_ACTIVE, NR_DEVS };
+enum dev_id { DEV_VM, DEV_INGRESS, DEV_BASE, DEV_HIDDEN, DEV_ACTIVE,
+	      DEV_REPLICA, NR_DEVS };
 static const char *const dev_opt[NR_DEVS] = {
-	"vm", "ingress", "base", "hidden", "active"
+	"vm", "ingress", "base", "hidden", "active", "replica"
 };
 
 enum op_kind { OP_VM_READ, OP_VM_WRITE, OP_IN_READ, OP_IN_WRITE, OP_CKPT,
-	       OP_FO_SEND, OP_FO_DONE };
+	       OP_FO_SEND, OP_FO_DONE, OP_MIRROR };
 static const char *const op_name[] = {
 	"vm-read", "vm-write", "ingress-read", "ingress-write", "checkpoint",
-	"failover-sent", "failover-returned"
+	"failover-sent", "failover-returned", "mirror"
 };
 
-enum sim_bug { BUG_NONE, BUG_COW, BUG_FILL, BUG_NOFENCE, BUG_COMMIT_HIDDEN };
+enum sim_bug { BUG_NONE, BUG_COW, BUG_FILL, BUG_NOFENCE, BUG_COMMIT_HIDDEN,
+	       BUG_MIRROR_NOCLEAR, BUG_MIRROR_NODUAL, NR_BUGS };
 static const char *const bug_name[] = {
-	"none", "cow", "fill", "nofence", "commit-hidden-first"
+	"none", "cow", "fill", "nofence", "commit-hidden-first",
+	"mirror-noclear-order", "mirror-nodual"
 };
 
 /* Failover phases (--failover), see the top of the file. */
@@ -110,6 +134,19 @@ enum { FO_BEFORE, FO_RUNNING, FO_DONE };
 #define POST_FENCE_OPS	32	/* ingress ops per thread after the fence */
 #define COMMIT_POLL_MS	50
 #define COMMIT_TIMEOUT_S 120
+
+/* --mirror, see the top of the file. */
+enum { MIR_NONE, MIR_COPYING, MIR_INSYNC, MIR_DEGRADED, NR_MIR_STATES };
+static const char *const mir_state_name[] = {
+	"none", "copying", "in-sync", "degraded"
+};
+#define MIR_RUNNING		(1U << MIR_COPYING | 1U << MIR_INSYNC)
+#define MIRROR_MAX_EVENTS	8
+#define MIRROR_EVENT_SLACK	128	/* ops past an event point before it is done */
+#define MIRROR_EPISODE_WRITES	8	/* control-thread VM writes per replica failure */
+#define MIRROR_DEGRADED_S	10
+#define MIRROR_SYNC_TIMEOUT_S	120
+#define MIRROR_BURST_OPS	200
 
 static struct {
 	const char *name;
@@ -130,6 +167,13 @@ static struct {
 	bool failover;
 	bool failover_at_given;
 	uint64_t failover_at;
+	bool in_threads_given;
+	bool mirror;
+	const char *replica_dm;		/* dm linear device that is the replica */
+	const char *replica_lower;	/* its lower device */
+	int mir_nevents;
+	uint64_t mir_event_at[MIRROR_MAX_EVENTS];
+	unsigned int mir_rate;		/* KiB/s used by rate-limited starts */
 } opt = {
 	.ops = 10000, .vm_threads = 2, .in_threads = 2, .ckpt_every = 500,
 	.hot = 30, .selftest_sectors = 4 * 2048,
@@ -172,6 +216,18 @@ static uint64_t nr_checkpoints;
 static uint8_t *vm_pre, *fo_race, *fo_vmw;
 static int fo_phase = FO_BEFORE;	/* atomic */
 static int fence_seen;			/* atomic: an ingress op failed with EIO */
+/* --mirror: what the checker did (control thread, then main). */
+static bool mir_running;	/* a start succeeded and no stop/failure since */
+static bool mir_full_ever;	/* a full start was sent */
+static bool mir_replica_known;	/* raw replica == raw base at the start */
+static int mir_in_episode;	/* atomic: a replica failure is being injected */
+static int mir_replica_broken;	/* atomic: the replica's table is "error" */
+static int mir_ev_next;		/* under gate_lock: the next event to run */
+static uint64_t mir_replica_sectors;
+static unsigned int mir_starts, mir_stops, mir_failures, mir_refused;
+static unsigned int mir_insync_checks;	/* replica compares in sync, workers held */
+static bool mir_session_checked;	/* since the last start */
+static uint64_t ctl_next_id;	/* atomic: ids of the control thread's VM writes */
 
 /* ------------------------------------------------------------------ */
 /* Random numbers and the data pattern                                 */
@@ -200,7 +256,8 @@ static uint64_t rnd(uint64_t *state, uint64_t n)
 #define PAT_M2 0xc4ceb9fe1a85ec53ULL
 static uint64_t pat_k1, pat_k2, pat_m1_inv, pat_m2_inv;
 
-/* Thread ids 61..63 with op 0 mark the selftest's initial leg contents. */
+/* Thread ids 60..63 with op 0 mark the selftest's initial leg contents. */
+#define TID_INIT_REPLICA 60
 #define TID_INIT_ACTIVE	61
 #define TID_INIT_HIDDEN	62
 #define TID_INIT_BASE	63
@@ -282,10 +339,11 @@ static void pat_describe(char *out, size_t n, uint64_t w, uint64_t off)
 		snprintf(out, n, "no colo-fsx pattern (initial content or garbage)");
 		return;
 	}
-	if (op == 0 && tid >= TID_INIT_ACTIVE) {
+	if (op == 0 && tid >= TID_INIT_REPLICA) {
 		snprintf(out, n, "selftest initial %s content%s",
 			 tid == TID_INIT_BASE ? "base" :
-			 tid == TID_INIT_HIDDEN ? "hidden" : "active",
+			 tid == TID_INIT_HIDDEN ? "hidden" :
+			 tid == TID_INIT_ACTIVE ? "active" : "replica",
 			 sec == (here & 0xffffff) ? "" : " (misplaced)");
 		return;
 	}
@@ -305,6 +363,7 @@ struct ring_ent {
 	int tid;
 	enum op_kind kind;
 	uint64_t start, nsect;
+	const char *what;	/* OP_MIRROR: a static string */
 };
 
 static struct ring_ent ring[RING_SIZE];
@@ -326,6 +385,8 @@ static void ring_format(char *out, size_t n, const struct ring_ent *e)
 	else if (e->kind == OP_FO_DONE)
 		snprintf(out, n, "%-9s failover message returned; %" PRIu64 " ops issued so far",
 			 who, e->id);
+	else if (e->kind == OP_MIRROR)
+		snprintf(out, n, "%-9s %s (%" PRIu64 " ops issued)", who, e->what, e->id);
 	else
 		snprintf(out, n, "op %-7" PRIu64 " %-9s %-13s sector %-9" PRIu64 " +%-5" PRIu64 " chunks %" PRIu64 "..%" PRIu64,
 			 e->id, who, op_name[e->kind], e->start, e->nsect,
@@ -335,7 +396,23 @@ static void ring_format(char *out, size_t n, const struct ring_ent *e)
 static void ring_log(uint64_t id, int tid, enum op_kind kind,
 		     uint64_t start, uint64_t nsect)
 {
-	struct ring_ent e = { id, tid, kind, start, nsect };
+	struct ring_ent e = { id, tid, kind, start, nsect, NULL };
+	char line[160];
+
+	pthread_mutex_lock(&ring_lock);
+	ring[ring_n % RING_SIZE] = e;
+	ring_n++;
+	if (opt.verbose && !__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		ring_format(line, sizeof(line), &e);
+		printf("# %s\n", line);
+	}
+	pthread_mutex_unlock(&ring_lock);
+}
+
+/* A mirror event in the ring: what is a static string. */
+static void ring_log_mirror(const char *what, uint64_t ops_now)
+{
+	struct ring_ent e = { ops_now, opt.vm_threads + opt.in_threads, OP_MIRROR, 0, 0, what };
 	char line[160];
 
 	pthread_mutex_lock(&ring_lock);
@@ -364,10 +441,13 @@ static void ring_dump(void)
 	pthread_mutex_unlock(&ring_lock);
 }
 
+static void mirror_fail_cleanup(void);
+
 /* Report the first failure, stop everything, exit 1.  Later ones block. */
 static void __attribute__((noreturn)) fail_finish(void)
 {
 	ring_dump();
+	mirror_fail_cleanup();
 	printf("colo-fsx: FAIL seed=%" PRIu64 " (replay: %s)\n", opt.seed, replay_cmd);
 	fflush(stdout);
 	fflush(stderr);
@@ -403,7 +483,8 @@ static void __attribute__((noreturn, format(printf, 1, 2))) die_setup(const char
 static const char *dev_path(enum dev_id d)
 {
 	static const char *const sim[NR_DEVS] = {
-		"sim:vm", "sim:ingress", "sim:base", "sim:hidden", "sim:active"
+		"sim:vm", "sim:ingress", "sim:base", "sim:hidden", "sim:active",
+		"sim:replica"
 	};
 
 	return opt.selftest ? sim[d] : opt.dev[d];
@@ -449,8 +530,14 @@ static void check_buf(const char *what, enum dev_id d, uint64_t off,
 	printf("#   first difference at byte %" PRIu64 " (sector %" PRIu64 " +%" PRIu64 ", chunk %" PRIu64 " +%" PRIu64 " sectors); %zu bytes differ up to byte %" PRIu64 "\n",
 	       off + i, sector, (off + i) % SECTOR_SIZE, c,
 	       sector - chunk_start(c), ndiff, off + last);
-	printf("#   model: vm_wrote[%" PRIu64 "]=%d in_wrote[%" PRIu64 "]=%d checkpoints=%" PRIu64 "\n",
-	       c, vm_wrote[c], c, in_wrote[c], nr_checkpoints);
+	if (opt.mirror)
+		printf("#   model: view only (mirror mode); mirror %s, starts=%u stops=%u failures=%u, first start %s\n",
+		       mir_running ? "running" : "not running", mir_starts,
+		       mir_stops, mir_failures, mir_full_ever ? "full (or dirty after full)" :
+		       "dirty (raw replica == raw base at the start)");
+	else
+		printf("#   model: vm_wrote[%" PRIu64 "]=%d in_wrote[%" PRIu64 "]=%d checkpoints=%" PRIu64 "\n",
+		       c, vm_wrote[c], c, in_wrote[c], nr_checkpoints);
 	if (opt.failover)
 		printf("#   failover: phase=%s vm_pre[%" PRIu64 "]=%d fo_race[%" PRIu64 "]=%d fo_vmw[%" PRIu64 "]=%d\n",
 		       (const char *[]){ "before", "message-running", "returned" }
@@ -498,6 +585,22 @@ static struct {
 	uint64_t to_commit, committed;
 	pthread_t commit_thread;
 	bool commit_started;
+	/*
+	 * --mirror (see dm-colo-mirror.c): the replica, and a copy thread.
+	 * VM writes decide under their chunk lock (and the read hold); a copy
+	 * holds its chunk's lock over the whole copy; mstate changes under
+	 * mlock; the other fields are atomics.  Stop write-holds 'hold' to
+	 * drain mirrored writes, then joins the copier.
+	 */
+	uint8_t *replica;
+	pthread_mutex_t mlock;
+	int mstate;
+	bool full_pass, needs_full;
+	uint64_t cursor, mirrored, ncopies;
+	unsigned int rate;
+	bool replica_failing;
+	pthread_t copier;
+	bool copier_started;
 } sim;
 
 static void sim_init(void)
@@ -530,6 +633,21 @@ static void sim_init(void)
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&sim.hold, &ra);
 	pthread_rwlockattr_destroy(&ra);
+	if (opt.mirror) {
+		/* A primary device with a replica that differs from base. */
+		sim.replica = malloc(bytes(len_sectors));
+		if (!sim.replica)
+			die_setup("out of memory for the simulated replica");
+		for (s = 0; s < len_sectors; s++)
+			pat_fill(sim.replica + bytes(s), 0, TID_INIT_REPLICA, s, 1);
+		pthread_mutex_init(&sim.mlock, NULL);
+		sim.primary = true;
+		sim.commit_state = COMMIT_NONE;
+		/* Some chunks dirty, as after an unknown history. */
+		for (c = 0; c < nr_chunks; c += 7)
+			sim.dirty[c] = 1;
+		return;
+	}
 	/* Some active and hidden bits set, as after an unknown history. */
 	for (c = 0; c < nr_chunks; c += 3)
 		sim.abit[c] = 1;
@@ -641,6 +759,272 @@ static void sim_vm_primary(uint64_t c, uint8_t *p, uint64_t off, uint64_t n,
 	memcpy(sim.leg[LEG_BASE] + off, p, len);
 }
 
+/* ---- --mirror: the simulated mirror (the rules of dm-colo-mirror.c) ---- */
+
+/*
+ * mirror-noclear-order: a copy's completion (which clears the bit there)
+ * runs this long after the copy released its chunk; the copier goes on
+ * meanwhile, as with kcopyd's asynchronous completions.
+ */
+#define NOCLEAR_WINDOW_NS	400000
+#define NOCLEAR_PENDING		64
+static struct { uint64_t c, due; } sim_pend[NOCLEAR_PENDING];
+static int sim_npend;		/* the copier's own */
+
+static uint64_t now_ns(void);
+
+static inline bool sim_dirty(uint64_t c)
+{
+	return __atomic_load_n(&sim.dirty[c], __ATOMIC_RELAXED);
+}
+
+static inline void sim_set_dirty(uint64_t c, bool v)
+{
+	__atomic_store_n(&sim.dirty[c], v, __ATOMIC_RELAXED);
+}
+
+static inline int sim_mstate(void)
+{
+	return __atomic_load_n(&sim.mstate, __ATOMIC_ACQUIRE);
+}
+
+/* Change the mirror state from one in the mask @from to @to. */
+static bool sim_mirror_set(unsigned int from, int to)
+{
+	bool changed = false;
+
+	pthread_mutex_lock(&sim.mlock);
+	if ((1U << sim.mstate) & from) {
+		__atomic_store_n(&sim.mstate, to, __ATOMIC_RELEASE);
+		changed = true;
+	}
+	pthread_mutex_unlock(&sim.mlock);
+	return changed;
+}
+
+/* A full pass that ends early: the next sync must be full. */
+static void sim_note_cut_short(void)
+{
+	if (__atomic_load_n(&sim.full_pass, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&sim.needs_full, true, __ATOMIC_RELEASE);
+}
+
+static void sim_mirror_degrade(void)
+{
+	sim_note_cut_short();
+	sim_mirror_set(MIR_RUNNING, MIR_DEGRADED);
+}
+
+/*
+ * A copy takes time: a full pass sleeps about 128 times (512 rate-limited),
+ * so that it takes a small part of a run and the mirror gets in sync while
+ * the workers still write; the other copies let the workers in.
+ */
+static void sim_copy_pause(void)
+{
+	uint64_t n = __atomic_add_fetch(&sim.ncopies, 1, __ATOMIC_RELAXED);
+	uint64_t every = nr_chunks / (sim.rate ? 512 : 128);
+
+	if (every <= 1 || n % every == 0)
+		nanosleep(&(struct timespec){ 0, 20000 }, NULL);
+	else
+		sched_yield();
+}
+
+/* mirror-noclear-order: run the completions that are due (all: wait for all). */
+static void sim_complete_pending(bool all)
+{
+	uint64_t t;
+
+	while (sim_npend) {
+		t = now_ns();
+		if (t < sim_pend[0].due) {
+			if (!all)
+				return;
+			nanosleep(&(struct timespec){ 0, (long)(sim_pend[0].due - t) }, NULL);
+		}
+		sim_set_dirty(sim_pend[0].c, false);
+		memmove(&sim_pend[0], &sim_pend[1], --sim_npend * sizeof(sim_pend[0]));
+	}
+}
+
+/*
+ * Copy chunk c to the replica, holding it exclusive (its lock) over the
+ * whole copy.  The dirty bit is cleared before base is read; the planted
+ * bug clears it when the copy completes, after the hold is released, so a
+ * write that marked the chunk meanwhile is forgotten.
+ */
+static void sim_mirror_copy(uint64_t c, bool full)
+{
+	uint64_t cs = chunk_start(c), cl = chunk_len(c);
+	bool was_dirty;
+
+	pthread_mutex_lock(&sim.lock[c]);
+	was_dirty = sim_dirty(c);
+	if (!full && !was_dirty) {
+		pthread_mutex_unlock(&sim.lock[c]);
+		return;
+	}
+	if (opt.bug != BUG_MIRROR_NOCLEAR)
+		sim_set_dirty(c, false);
+	if (__atomic_load_n(&sim.replica_failing, __ATOMIC_ACQUIRE)) {
+		sim_set_dirty(c, true);
+		pthread_mutex_unlock(&sim.lock[c]);
+		sim_mirror_degrade();
+		return;
+	}
+	memcpy(sim.replica + bytes(cs), sim.leg[LEG_BASE] + bytes(cs), bytes(cl));
+	sim_copy_pause();
+	pthread_mutex_unlock(&sim.lock[c]);
+	if (opt.bug == BUG_MIRROR_NOCLEAR) {
+		/*
+		 * The completion runs a little later.  Only for a dirty
+		 * chunk can the late clear forget a write: only then wait.
+		 */
+		if (!was_dirty) {
+			sim_set_dirty(c, false);
+		} else {
+			if (sim_npend == NOCLEAR_PENDING) {
+				sim_complete_pending(false);
+				if (sim_npend == NOCLEAR_PENDING)
+					sim_complete_pending(true);
+			}
+			sim_pend[sim_npend].c = c;
+			sim_pend[sim_npend++].due = now_ns() + NOCLEAR_WINDOW_NS;
+		}
+	}
+	__atomic_add_fetch(&sim.mirrored, 1, __ATOMIC_RELAXED);
+}
+
+/* Passes until nothing is dirty (in sync), or the mirror is stopped. */
+static void *sim_copier_fn(void *arg)
+{
+	uint64_t c;
+	bool full;
+
+	(void)arg;
+	for (;;) {
+		sim_complete_pending(false);
+		if (sim_mstate() != MIR_COPYING) {
+			sim_complete_pending(true);	/* stop waits for copies */
+			return NULL;
+		}
+		full = __atomic_load_n(&sim.full_pass, __ATOMIC_ACQUIRE);
+		c = __atomic_load_n(&sim.cursor, __ATOMIC_ACQUIRE);
+		if (!full)
+			while (c < nr_chunks && !sim_dirty(c))
+				c++;
+		if (c < nr_chunks) {
+			__atomic_store_n(&sim.cursor, c + 1, __ATOMIC_RELEASE);
+			sim_mirror_copy(c, full);
+			continue;
+		}
+		/* End of a pass. */
+		__atomic_store_n(&sim.cursor, 0, __ATOMIC_RELEASE);
+		if (full) {
+			/* every chunk behind the cursor is on the replica now */
+			__atomic_store_n(&sim.full_pass, false, __ATOMIC_RELEASE);
+			__atomic_store_n(&sim.needs_full, false, __ATOMIC_RELEASE);
+			continue;
+		}
+		sim_complete_pending(true);	/* no copy in flight */
+		for (c = 0; c < nr_chunks && !sim_dirty(c); c++)
+			;
+		if (c < nr_chunks)
+			continue;
+		/* nothing dirty and (one copier) no copy in flight */
+		sim_mirror_set(1U << MIR_COPYING, MIR_INSYNC);
+		return NULL;
+	}
+}
+
+/* Stop: no state uses the replica any more; drain writes, join the copier. */
+static void sim_mirror_stop_internal(void)
+{
+	sim_note_cut_short();
+	sim_mirror_set(MIR_RUNNING | 1U << MIR_DEGRADED, MIR_NONE);
+	pthread_rwlock_wrlock(&sim.hold);
+	pthread_rwlock_unlock(&sim.hold);
+	if (sim.copier_started) {
+		pthread_join(sim.copier, NULL);
+		sim.copier_started = false;
+	}
+}
+
+/* The mirror messages: 0, or 1 when refused (out says why). */
+static int sim_mirror_message(const char *msg, char *out, size_t outsz)
+{
+	char dev[256], mode[16], extra[8];
+	unsigned int rate = 0;
+	int n, st = sim_mstate(), err;
+	bool full;
+
+	if (!strcmp(msg, "mirror stop")) {
+		if (st == MIR_NONE) {
+			snprintf(out, outsz, "(simulated) mirror stop refused: no mirror");
+			return 1;
+		}
+		sim_mirror_stop_internal();
+		return 0;
+	}
+	n = sscanf(msg, "mirror start %255s %15s %u %7s", dev, mode, &rate, extra);
+	if (n < 1 || n > 3 || (n >= 2 && strcmp(mode, "full") && strcmp(mode, "dirty")) ||
+	    (n == 3 && !rate)) {
+		snprintf(out, outsz, "(simulated) bad mirror message '%s'", msg);
+		return 1;
+	}
+	if (st == MIR_COPYING || st == MIR_INSYNC) {
+		snprintf(out, outsz, "(simulated) mirror start refused: already mirroring (%s)",
+			 mir_state_name[st]);
+		return 1;
+	}
+	if (st == MIR_DEGRADED)
+		sim_mirror_stop_internal();
+	full = n < 2 || !strcmp(mode, "full");
+	if (!full && __atomic_load_n(&sim.needs_full, __ATOMIC_ACQUIRE))
+		full = true;	/* the last full sync did not finish */
+	if (sim.copier_started) {	/* it ended when it found the mirror in sync */
+		pthread_join(sim.copier, NULL);
+		sim.copier_started = false;
+	}
+	__atomic_store_n(&sim.full_pass, full, __ATOMIC_RELEASE);
+	__atomic_store_n(&sim.cursor, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&sim.mirrored, 0, __ATOMIC_RELAXED);
+	sim.rate = n == 3 ? rate : 0;
+	sim_mirror_set(1U << MIR_NONE, MIR_COPYING);
+	err = pthread_create(&sim.copier, NULL, sim_copier_fn, NULL);
+	if (err)
+		fail("simulated mirror: pthread_create: %s", strerror(err));
+	sim.copier_started = true;
+	return 0;
+}
+
+/* A VM write with --mirror.  Chunk lock and read hold held. */
+static void sim_vm_mirror_write(uint64_t c, const uint8_t *p, uint64_t off,
+				uint64_t n)
+{
+	int st = sim_mstate();
+	size_t len = bytes(n);
+
+	if ((st == MIR_COPYING || st == MIR_INSYNC) && !sim_dirty(c) &&
+	    (!__atomic_load_n(&sim.full_pass, __ATOMIC_ACQUIRE) ||
+	     c < __atomic_load_n(&sim.cursor, __ATOMIC_ACQUIRE))) {
+		/* on the replica: to both */
+		memcpy(sim.leg[LEG_BASE] + off, p, len);
+		if (opt.bug == BUG_MIRROR_NODUAL && st == MIR_INSYNC)
+			return;
+		if (__atomic_load_n(&sim.replica_failing, __ATOMIC_ACQUIRE)) {
+			sim_set_dirty(c, true);
+			sim_mirror_degrade();
+			return;
+		}
+		memcpy(sim.replica + off, p, len);
+		return;
+	}
+	sim_set_dirty(c, true);
+	memcpy(sim.leg[LEG_BASE] + off, p, len);
+}
+
 /*
  * Apply one device op chunk by chunk, each piece under its chunk's lock, the
  * way the kernel serializes per chunk.  Returns 0 or EIO (a fenced ingress
@@ -665,6 +1049,13 @@ static int sim_io(enum dev_id d, uint8_t *buf, uint64_t start, uint64_t nsect,
 		pthread_mutex_lock(&sim.lock[c]);
 		switch (d) {
 		case DEV_VM:
+			if (opt.mirror) {
+				if (write)
+					sim_vm_mirror_write(c, p, off, n);
+				else
+					memcpy(p, sim.leg[LEG_BASE] + off, len);
+				break;
+			}
 			if (sim.primary) {
 				sim_vm_primary(c, p, off, n, write);
 				break;
@@ -704,6 +1095,9 @@ static int sim_io(enum dev_id d, uint8_t *buf, uint64_t start, uint64_t nsect,
 			}
 			memcpy(sim.leg[LEG_BASE] + off, p, len);
 			break;
+		case DEV_REPLICA:	/* raw: read only */
+			memcpy(p, sim.replica + off, len);
+			break;
 		default:	/* raw legs: read only */
 			memcpy(p, sim.leg[d - DEV_BASE] + off, len);
 			break;
@@ -718,7 +1112,7 @@ static int sim_io(enum dev_id d, uint8_t *buf, uint64_t start, uint64_t nsect,
 	 * With --failover, ops take a little real time, so that ops race the
 	 * failover message and the commit instead of all running before it.
 	 */
-	if (opt.failover)
+	if (opt.failover || opt.mirror)
 		nanosleep(&(struct timespec){ 0, 20000 }, NULL);
 	else
 		sched_yield();
@@ -728,7 +1122,7 @@ static int sim_io(enum dev_id d, uint8_t *buf, uint64_t start, uint64_t nsect,
 /* ------------------------------------------------------------------ */
 /* Device layer: real block devices or the simulation                  */
 
-static int dev_fd[NR_DEVS] = { -1, -1, -1, -1, -1 };
+static int dev_fd[NR_DEVS] = { -1, -1, -1, -1, -1, -1 };
 
 static uint64_t dev_size(int fd, const char *path)
 {
@@ -744,6 +1138,14 @@ static uint64_t dev_size(int fd, const char *path)
 	return size;
 }
 
+/* The devices a mode uses: all but the replica, or (--mirror) vm, base, replica. */
+static bool dev_used(int d)
+{
+	if (opt.mirror)
+		return d == DEV_VM || d == DEV_BASE || d == DEV_REPLICA;
+	return d != DEV_REPLICA;
+}
+
 static void dev_open_all(void)
 {
 	uint64_t size;
@@ -751,6 +1153,9 @@ static void dev_open_all(void)
 
 	for (d = 0; d < NR_DEVS; d++) {
 		int flags = (d == DEV_VM || d == DEV_INGRESS ? O_RDWR : O_RDONLY);
+
+		if (!dev_used(d))
+			continue;
 
 		dev_fd[d] = open(opt.dev[d], flags | O_DIRECT | O_CLOEXEC);
 		if (dev_fd[d] < 0)
@@ -761,10 +1166,15 @@ static void dev_open_all(void)
 			if (size < SECTOR_SIZE || size % SECTOR_SIZE)
 				die_setup("%s: bad size %" PRIu64, opt.dev[d], size);
 			len_sectors = size / SECTOR_SIZE;
+		} else if (d == DEV_REPLICA && (size < bytes(len_sectors) || size % SECTOR_SIZE)) {
+			die_setup("--replica %s: %" PRIu64 " bytes, smaller than the VM device (%" PRIu64 ") or not whole sectors",
+				  opt.dev[d], size, (uint64_t)bytes(len_sectors));
 		} else if (size < bytes(len_sectors)) {
 			die_setup("--%s %s: %" PRIu64 " bytes, smaller than the VM device (%" PRIu64 ")",
 				  dev_opt[d], opt.dev[d], size, (uint64_t)bytes(len_sectors));
 		}
+		if (d == DEV_REPLICA)
+			mir_replica_sectors = size / SECTOR_SIZE;
 	}
 }
 
@@ -865,6 +1275,12 @@ static int dev_message(const char *msg, char *out, size_t outsz)
 			snprintf(out, outsz, "(simulated) failover refused: already primary");
 		return r ? 1 : 0;
 	}
+	if (opt.mirror && !strncmp(msg, "mirror ", 7)) {
+		nanosleep(&spawn, NULL);
+		r = sim_mirror_message(msg, out, outsz);
+		nanosleep(&spawn, NULL);
+		return r;
+	}
 	snprintf(out, outsz, "(simulated) unknown message");
 	return 1;
 }
@@ -890,6 +1306,9 @@ struct colo_status {
 	uint64_t chunk, active, hidden, chunks, chunks2;
 	uint64_t committed, to_commit, dirty, chunks3;
 	bool commit_parsed;	/* the commit and dirty fields were parsed */
+	char mirror[32];	/* none|copying|in-sync|degraded */
+	uint64_t mirrored, to_mirror;
+	bool mirror_parsed;	/* the mirror fields were parsed */
 	bool ok;
 	char line[4096];
 };
@@ -905,6 +1324,8 @@ static void dev_status(struct colo_status *st)
 	if (opt.selftest) {
 		bool primary = __atomic_load_n(&sim.primary, __ATOMIC_ACQUIRE);
 		int cst = __atomic_load_n(&sim.commit_state, __ATOMIC_ACQUIRE);
+		int mst = opt.mirror ? sim_mstate() : MIR_NONE;
+		uint64_t left = 0;
 
 		snprintf(st->mode, sizeof(st->mode), primary ? "primary" : "secondary");
 		snprintf(st->ingress, sizeof(st->ingress), "attached");
@@ -919,12 +1340,23 @@ static void dev_status(struct colo_status *st)
 		st->committed = __atomic_load_n(&sim.committed, __ATOMIC_RELAXED);
 		st->to_commit = primary ? sim.to_commit : 0;
 		st->commit_parsed = true;
+		st->mirrored = opt.mirror ? __atomic_load_n(&sim.mirrored, __ATOMIC_RELAXED) : 0;
+		if (mst == MIR_COPYING && __atomic_load_n(&sim.full_pass, __ATOMIC_ACQUIRE))
+			left = nr_chunks - __atomic_load_n(&sim.cursor, __ATOMIC_ACQUIRE);
+		else if (mst != MIR_NONE)
+			left = st->dirty;
+		st->to_mirror = st->mirrored + left;
+		snprintf(st->mirror, sizeof(st->mirror), "%s", mir_state_name[mst]);
+		st->mirror_parsed = true;
+		if (opt.mirror)
+			snprintf(st->ingress, sizeof(st->ingress), "none");
 		st->ok = true;
 		snprintf(st->line, sizeof(st->line),
-			 "(simulated) 0 %" PRIu64 " colo %s %" PRIu64 " %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " none 0/0 attached ok",
+			 "(simulated) 0 %" PRIu64 " colo %s %" PRIu64 " %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %s ok",
 			 len_sectors, st->mode, opt.chunk, st->active, nr_chunks,
 			 st->hidden, nr_chunks, st->commit, st->committed,
-			 st->to_commit, st->dirty, nr_chunks);
+			 st->to_commit, st->dirty, nr_chunks, st->mirror,
+			 st->mirrored, st->to_mirror, st->ingress);
 		return;
 	}
 	ret = run_dmsetup(argv, st->line, sizeof(st->line));
@@ -961,7 +1393,16 @@ static void dev_status(struct colo_status *st)
 	st->commit_parsed =
 		sscanf(tok[8], "%" SCNu64 "/%" SCNu64, &st->committed, &st->to_commit) == 2 &&
 		sscanf(tok[9], "%" SCNu64 "/%" SCNu64, &st->dirty, &st->chunks3) == 2;
+	snprintf(st->mirror, sizeof(st->mirror), "%s", tok[10]);
+	st->mirror_parsed = st->commit_parsed &&
+		sscanf(tok[11], "%" SCNu64 "/%" SCNu64, &st->mirrored, &st->to_mirror) == 2;
 	free(p);
+	if (opt.mirror && !st->mirror_parsed && setup_phase)
+		die_setup("cannot parse the dirty and mirror fields of dmsetup status %s: '%s'",
+			  opt.name, st->line);
+	if (opt.mirror && !st->mirror_parsed)
+		fail("cannot parse the dirty and mirror fields of dmsetup status %s: '%s'",
+		     opt.name, st->line);
 	if (opt.failover && !st->commit_parsed && setup_phase)
 		die_setup("cannot parse the commit and dirty fields of dmsetup status %s: '%s'",
 			  opt.name, st->line);
@@ -1070,6 +1511,12 @@ static uint64_t op_begin(int tid, int *phase)
 			pthread_cond_wait(&gate_cond, &gate_lock);
 			continue;
 		}
+		if (opt.mirror && mir_ev_next < opt.mir_nevents &&
+		    ops_issued >= opt.mir_event_at[mir_ev_next] + MIRROR_EVENT_SLACK) {
+			/* far enough past the next mirror event: wait for it */
+			pthread_cond_wait(&gate_cond, &gate_lock);
+			continue;
+		}
 		if (opt.ckpt_every && ops_issued && ops_issued % opt.ckpt_every == 0 &&
 		    ckpt_done_at != ops_issued &&
 		    (!opt.failover || ops_issued < opt.failover_at)) {
@@ -1086,6 +1533,9 @@ static uint64_t op_begin(int tid, int *phase)
 		}
 		id = ++ops_issued;
 		in_flight++;
+		if (opt.mirror && mir_ev_next < opt.mir_nevents &&
+		    id == opt.mir_event_at[mir_ev_next])
+			pthread_cond_broadcast(&fo_cond);
 		if (opt.failover) {
 			*phase = __atomic_load_n(&fo_phase, __ATOMIC_ACQUIRE);
 			if (*phase != FO_DONE)
@@ -1592,7 +2042,578 @@ static void final_verify_failover(uint8_t *buf)
 }
 
 /* ------------------------------------------------------------------ */
+/* Mirror (--mirror): the control thread and its checks                */
+
+static pthread_t mir_control;
+static int mir_ctl_tid;		/* the control thread's id in patterns and logs */
+
+static uint64_t ops_now(void)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&gate_lock);
+	n = ops_issued;
+	pthread_mutex_unlock(&gate_lock);
+	return n;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	nanosleep(&(struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000L }, NULL);
+}
+
+/* Status polls: as the spec says on a device, quicker in the simulation. */
+static unsigned int mirror_poll_ms(void)
+{
+	return opt.selftest ? 1 : COMMIT_POLL_MS;
+}
+
+/*
+ * Swap the replica's dm table to "error" or back to linear over
+ * --replica-lower (the simulation flips a flag).  Returns 0, else fills err.
+ */
+static int replica_swap_try(bool error, char *err, size_t errsz)
+{
+	char table[512], out[1024];
+	char *sus[] = { "dmsetup", "suspend", (char *)opt.replica_dm, NULL };
+	char *load[] = { "dmsetup", "load", (char *)opt.replica_dm, "--table", table, NULL };
+	char *res[] = { "dmsetup", "resume", (char *)opt.replica_dm, NULL };
+	int r;
+
+	if (opt.selftest) {
+		__atomic_store_n(&sim.replica_failing, error, __ATOMIC_RELEASE);
+		__atomic_store_n(&mir_replica_broken, error, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (error)
+		snprintf(table, sizeof(table), "0 %" PRIu64 " error", mir_replica_sectors);
+	else
+		snprintf(table, sizeof(table), "0 %" PRIu64 " linear %s 0",
+			 mir_replica_sectors, opt.replica_lower);
+	r = run_dmsetup(sus, out, sizeof(out));
+	if (r) {
+		snprintf(err, errsz, "dmsetup suspend %s: exit %d: %s", opt.replica_dm, r, out);
+		return -1;
+	}
+	r = run_dmsetup(load, out, sizeof(out));
+	if (r) {
+		snprintf(err, errsz, "dmsetup load %s --table '%s': exit %d: %s",
+			 opt.replica_dm, table, r, out);
+		run_dmsetup(res, out, sizeof(out));	/* do not leave it suspended */
+		return -1;
+	}
+	r = run_dmsetup(res, out, sizeof(out));
+	if (r) {
+		snprintf(err, errsz, "dmsetup resume %s: exit %d: %s", opt.replica_dm, r, out);
+		return -1;
+	}
+	__atomic_store_n(&mir_replica_broken, error, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void replica_swap(bool error)
+{
+	char err[4600];
+
+	if (replica_swap_try(error, err, sizeof(err)))
+		fail("replica failure injection (%s): %s",
+		     error ? "to error" : "back to linear", err);
+}
+
+/* On a failure report: do not leave the replica's table on "error". */
+static void mirror_fail_cleanup(void)
+{
+	char err[4600];
+
+	if (!opt.mirror || opt.selftest ||
+	    !__atomic_load_n(&mir_replica_broken, __ATOMIC_ACQUIRE))
+		return;
+	if (replica_swap_try(false, err, sizeof(err)))
+		printf("# could not restore the replica's linear table: %s\n", err);
+	else
+		printf("# restored the replica's linear table (%s over %s)\n",
+		       opt.replica_dm, opt.replica_lower);
+}
+
+/*
+ * What any status line in mirror mode must show: primary, our geometry, no
+ * overlay, health ok, and a mirror state the model allows (allowed: a mask
+ * of MIR_* states).  In sync, nothing is dirty unless a replica failure is
+ * being injected.  Returns the mirror state.
+ */
+static int mirror_check_status(const char *when, const struct colo_status *st,
+			       unsigned int allowed, bool lenient)
+{
+	int ms;
+	char want[64] = "";
+
+	for (ms = 0; ms < NR_MIR_STATES; ms++)
+		if (!strcmp(st->mirror, mir_state_name[ms]))
+			break;
+	if (strcmp(st->mode, "primary") || st->chunk != opt.chunk ||
+	    st->chunks != nr_chunks || st->chunks2 != nr_chunks ||
+	    st->chunks3 != nr_chunks || st->active || st->hidden || !st->ok ||
+	    ms == NR_MIR_STATES || st->mirrored > st->to_mirror ||
+	    st->dirty > nr_chunks)
+		fail("status %s: got mode=%s chunk=%" PRIu64 " active=%" PRIu64 "/%" PRIu64 " hidden=%" PRIu64 "/%" PRIu64 " dirty=%" PRIu64 "/%" PRIu64 " mirror=%s %" PRIu64 "/%" PRIu64 " health=%s; "
+		     "expected primary chunk=%" PRIu64 " active=0/%" PRIu64 " hidden=0/%" PRIu64 " dirty<=%" PRIu64 " mirror state none|copying|in-sync|degraded with mirrored<=to_mirror, health=ok; status line: %s",
+		     when, st->mode, st->chunk, st->active, st->chunks, st->hidden,
+		     st->chunks2, st->dirty, st->chunks3, st->mirror, st->mirrored,
+		     st->to_mirror, st->ok ? "ok" : "error", opt.chunk, nr_chunks,
+		     nr_chunks, nr_chunks, st->line);
+	if (!((1U << ms) & allowed)) {
+		int i;
+
+		for (i = 0; i < NR_MIR_STATES; i++)
+			if ((1U << i) & allowed)
+				snprintf(want + strlen(want), sizeof(want) - strlen(want),
+					 "%s%s", *want ? "|" : "", mir_state_name[i]);
+		fail("status %s: mirror state %s, expected %s (the checker %s; %s); status line: %s",
+		     when, st->mirror, want,
+		     mir_running ? "started a mirror and did not stop it" : "has no mirror running",
+		     ms == MIR_DEGRADED ? "degraded with no replica failure injected: a replica write failed" :
+		     "model and kernel disagree", st->line);
+	}
+	if (ms == MIR_INSYNC && st->dirty && !lenient &&
+	    !__atomic_load_n(&mir_in_episode, __ATOMIC_ACQUIRE))
+		fail("status %s: mirror in-sync but %" PRIu64 " chunks dirty (in sync, every write reaches the replica: nothing can be dirty); status line: %s",
+		     when, st->dirty, st->line);
+	return ms;
+}
+
+/*
+ * The status line is not one atomic snapshot: a dirty count read just
+ * before the last copy and a state read just after it went in sync can
+ * show both.  In sync with dirty chunks must hold on a second look.
+ */
+static int mirror_status(const char *when, struct colo_status *st,
+			 unsigned int allowed)
+{
+	int ms, i;
+
+	for (i = 0; ; i++) {
+		dev_status(st);
+		ms = mirror_check_status(when, st, allowed, i < 3);
+		if (ms != MIR_INSYNC || !st->dirty ||
+		    __atomic_load_n(&mir_in_episode, __ATOMIC_ACQUIRE))
+			return ms;
+		sleep_ms(10);
+	}
+}
+
+/*
+ * A VM write from the control (or main) thread, on a VM-side range
+ * reservation so it never overlaps a worker's op; it must succeed whatever
+ * the replica does.  Hot chunks as often as the workers use them.
+ */
+static void mirror_vm_write(uint64_t *rng, uint8_t *buf, const char *why)
+{
+	uint64_t s, n, maxn, c, id;
+	int slot, err;
+
+	if (rnd(rng, 100) < opt.hot) {
+		c = hot_chunk[rnd(rng, HOT_CHUNKS)];
+		s = chunk_start(c) + rnd(rng, chunk_len(c));
+	} else {
+		s = rnd(rng, len_sectors);
+	}
+	if (rnd(rng, 2))
+		s = chunk_start(chunk_of(s));
+	maxn = len_sectors - s < opt.max_sectors ? len_sectors - s : opt.max_sectors;
+	n = 1 + rnd(rng, maxn);
+	id = __atomic_add_fetch(&ctl_next_id, 1, __ATOMIC_RELAXED);
+	slot = range_reserve(&side_ranges[0], s, s + n);
+	ring_log(id, mir_ctl_tid, OP_VM_WRITE, s, n);
+	pat_fill(buf, id, mir_ctl_tid, s, n);
+	err = dev_io_try(DEV_VM, buf, s, n, true, id);
+	if (err)
+		fail("op %" PRIu64 ": control VM write (%s) to %s sector %" PRIu64 " +%" PRIu64 " failed: %s "
+		     "(a VM write must never fail because of the replica)",
+		     id, why, dev_path(DEV_VM), s, n, strerror(err));
+	memcpy(view + bytes(s), buf, bytes(n));
+	range_release(&side_ranges[0], slot);
+}
+
+static void mirror_send(const char *msg, uint64_t at)
+{
+	char out[4096];
+	int ret;
+
+	ret = dev_message(msg, out, sizeof(out));
+	out[strcspn(out, "\n")] = 0;
+	if (ret)
+		fail("after op %" PRIu64 ": dmsetup message %s 0 %s: exit %d: %s",
+		     at, opt.selftest ? "sim" : opt.name, msg, ret, out);
+}
+
+/* A message that must be refused now. */
+static void mirror_expect_refused(const char *msg, const char *why, uint64_t at)
+{
+	char out[4096];
+	int ret;
+
+	ret = dev_message(msg, out, sizeof(out));
+	out[strcspn(out, "\n")] = 0;
+	if (ret < 0)
+		fail("after op %" PRIu64 ": could not run dmsetup message %s 0 %s: %s",
+		     at, opt.name, msg, out);
+	if (ret == 0)
+		fail("after op %" PRIu64 ": dmsetup message %s 0 %s was accepted %s (must be refused)",
+		     at, opt.selftest ? "sim" : opt.name, msg, why);
+	mir_refused++;
+	printf("# mirror: after op %" PRIu64 ": '%s' %s refused as expected (exit %d: %s)\n",
+	       at, msg, why, ret, out);
+}
+
+/* Start a mirror: full when it must or the dice say so.  Returns the state. */
+static int mirror_start(uint64_t *rng, uint64_t at, bool dirty_only,
+			bool allow_rate, const char *why)
+{
+	struct colo_status st;
+	char msg[512], rate[32] = "", when[640];
+	bool full;
+
+	full = (!mir_full_ever && !mir_replica_known) ||
+	       (!dirty_only && rnd(rng, 100) < 40);
+	if (allow_rate && rnd(rng, 100) < 30)
+		snprintf(rate, sizeof(rate), " %u", opt.mir_rate);
+	snprintf(msg, sizeof(msg), "mirror start %s %s%s", dev_path(DEV_REPLICA),
+		 full ? "full" : "dirty", rate);
+	ring_log_mirror(full ? "mirror start full" : "mirror start dirty", at);
+	mirror_send(msg, at);
+	mir_running = true;
+	mir_session_checked = false;
+	mir_full_ever |= full;
+	mir_starts++;
+	snprintf(when, sizeof(when), "after '%s' (after op %" PRIu64 ")", msg, at);
+	mirror_status(when, &st, MIR_RUNNING);
+	printf("# mirror: after op %" PRIu64 ": %s: '%s' -> %s %" PRIu64 "/%" PRIu64 ", dirty %" PRIu64 "\n",
+	       at, why, msg, st.mirror, st.mirrored, st.to_mirror, st.dirty);
+	return 0;
+}
+
+static void mirror_stop(uint64_t at, const char *why)
+{
+	struct colo_status st;
+	char when[96];
+
+	ring_log_mirror("mirror stop", at);
+	mirror_send("mirror stop", at);
+	mir_running = false;
+	mir_stops++;
+	snprintf(when, sizeof(when), "after 'mirror stop' (after op %" PRIu64 ")", at);
+	mirror_status(when, &st, 1U << MIR_NONE);
+	printf("# mirror: after op %" PRIu64 ": %s: 'mirror stop' -> %s, dirty %" PRIu64 "\n",
+	       at, why, st.mirror, st.dirty);
+}
+
+/* A start while copying or in sync must be refused and change nothing. */
+static void mirror_refused_start(uint64_t at)
+{
+	struct colo_status st;
+	char msg[512], when[96];
+
+	snprintf(when, sizeof(when), "before a second start (after op %" PRIu64 ")", at);
+	mirror_status(when, &st, MIR_RUNNING);
+	snprintf(msg, sizeof(msg), "mirror start %s full", dev_path(DEV_REPLICA));
+	ring_log_mirror("second mirror start (must be refused)", at);
+	mirror_expect_refused(msg, st.mirror[0] == 'c' ? "while copying" : "while in sync", at);
+	snprintf(when, sizeof(when), "after a refused start (after op %" PRIu64 ")", at);
+	mirror_status(when, &st, MIR_RUNNING);
+}
+
+/* A stop with no mirror must be refused and change nothing. */
+static void mirror_refused_stop(uint64_t at)
+{
+	struct colo_status st;
+	char when[96];
+
+	snprintf(when, sizeof(when), "before a stop with no mirror (after op %" PRIu64 ")", at);
+	mirror_status(when, &st, 1U << MIR_NONE);
+	ring_log_mirror("mirror stop with no mirror (must be refused)", at);
+	mirror_expect_refused("mirror stop", "with no mirror", at);
+	snprintf(when, sizeof(when), "after a refused stop (after op %" PRIu64 ")", at);
+	mirror_status(when, &st, 1U << MIR_NONE);
+}
+
+/*
+ * The replica fails: swap its table to error, write (every VM write must
+ * succeed), wait until the mirror says degraded (writing on, so that some
+ * replica write surely happens), swap back, resume with a dirty start.
+ */
+static void mirror_failure(uint64_t *rng, uint64_t at, uint8_t *buf)
+{
+	struct colo_status st;
+	uint64_t t0, dirty_before;
+	char when[96];
+	int i, ms;
+
+	if (!mir_running)
+		mirror_start(rng, at, false, true, "start before a replica failure");
+	mir_failures++;
+	__atomic_store_n(&mir_in_episode, 1, __ATOMIC_RELEASE);
+	ring_log_mirror("replica fails (table swapped to error)", at);
+	replica_swap(true);
+	for (i = 0; i < MIRROR_EPISODE_WRITES; i++)
+		mirror_vm_write(rng, buf, "replica failing");
+	snprintf(when, sizeof(when), "while the replica fails (after op %" PRIu64 ")", at);
+	t0 = now_ns();
+	for (;;) {
+		ms = mirror_status(when, &st, MIR_RUNNING | 1U << MIR_DEGRADED);
+		if (ms == MIR_DEGRADED)
+			break;
+		if (now_ns() - t0 > MIRROR_DEGRADED_S * 1000000000ULL)
+			fail("status %s: the mirror is not degraded %d s after the replica's table was swapped to error (VM writes went on); status line: %s",
+			     when, MIRROR_DEGRADED_S, st.line);
+		mirror_vm_write(rng, buf, "replica failing, waiting for degraded");
+		sleep_ms(mirror_poll_ms());
+	}
+	if (!st.dirty)
+		fail("status %s: mirror degraded but no chunk dirty (the chunk whose replica write failed must be); status line: %s",
+		     when, st.line);
+	dirty_before = st.dirty;
+	printf("# mirror: after op %" PRIu64 ": replica failed: degraded after %.1f ms, dirty %" PRIu64 "\n",
+	       at, (now_ns() - t0) / 1e6, dirty_before);
+	mir_running = false;
+	ring_log_mirror("replica back (table swapped to linear)", at);
+	replica_swap(false);
+	snprintf(when, sizeof(when), "degraded, replica back (after op %" PRIu64 ")", at);
+	mirror_status(when, &st, 1U << MIR_DEGRADED);
+	mirror_start(rng, at, true, true, "resume after the replica failure");
+	__atomic_store_n(&mir_in_episode, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * The mirror is in sync (at an event, or first seen so between events):
+ * hold the workers back (the checkpoint gate) until no op is in flight,
+ * then the raw replica and base must equal the model, with nothing dirty.
+ * This catches a chunk the replica lost before a later full sync would
+ * copy it again.
+ */
+static void mirror_insync_check(uint64_t at, uint8_t *big)
+{
+	struct colo_status st;
+	char what[160];
+
+	pthread_mutex_lock(&gate_lock);
+	while (ckpt_pending)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	ckpt_pending = true;
+	while (in_flight)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+
+	snprintf(what, sizeof(what), "in sync after op %" PRIu64 ", workers held", at);
+	mirror_status(what, &st, 1U << MIR_INSYNC);
+	if (st.dirty)
+		fail("status %s: %" PRIu64 " chunks dirty (expected 0); status line: %s",
+		     what, st.dirty, st.line);
+	ring_log_mirror("in sync: workers held, raw replica and base compared", at);
+	snprintf(what, sizeof(what), "raw replica vs model (in sync after op %" PRIu64 ", workers held)", at);
+	check_range(what, DEV_REPLICA, view, 0, len_sectors, big);
+	snprintf(what, sizeof(what), "raw base vs model (in sync after op %" PRIu64 ", workers held)", at);
+	check_range(what, DEV_BASE, view, 0, len_sectors, big);
+	mir_insync_checks++;
+	mir_session_checked = true;
+
+	pthread_mutex_lock(&gate_lock);
+	ckpt_pending = false;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+static void mirror_event(int i, uint64_t *rng, uint8_t *buf, uint8_t *big)
+{
+	uint64_t at = opt.mir_event_at[i], r;
+	bool failures = opt.replica_dm || opt.selftest;
+	struct colo_status st;
+	char when[96];
+
+	snprintf(when, sizeof(when), "at the event after op %" PRIu64, at);
+	if (mir_running &&
+	    mirror_status(when, &st, MIR_RUNNING) == MIR_INSYNC)
+		mirror_insync_check(at, big);
+
+	if (!mir_running) {
+		if (rnd(rng, 100) < 30)
+			mirror_refused_stop(at);
+		mirror_start(rng, at, false, true, "start");
+		return;
+	}
+	r = rnd(rng, 100);
+	if (r < 25)
+		mirror_refused_start(at);
+	else if (failures && r < 60)
+		mirror_failure(rng, at, buf);
+	else
+		mirror_stop(at, "stop");
+}
+
+/* Runs the events at their op counts while the workers go on. */
+static void *mirror_control_fn(void *arg)
+{
+	uint64_t rng = opt.seed ^ 0x6d69727263746cULL;	/* "mirrctl" */
+	uint8_t *buf = arg, *big = alloc_io(BIG_IO_SECTORS);
+	int i;
+
+	for (i = 0; i < opt.mir_nevents; i++) {
+		for (;;) {
+			struct timespec dl;
+			struct colo_status st;
+			bool reached;
+
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_nsec += (long)mirror_poll_ms() * 1000000L;
+			if (dl.tv_nsec >= 1000000000L) {
+				dl.tv_sec++;
+				dl.tv_nsec -= 1000000000L;
+			}
+			pthread_mutex_lock(&gate_lock);
+			reached = ops_issued >= opt.mir_event_at[i] || fo_abort ||
+				  __atomic_load_n(&stop, __ATOMIC_RELAXED);
+			if (!reached) {
+				pthread_cond_timedwait(&fo_cond, &gate_lock, &dl);
+				reached = ops_issued >= opt.mir_event_at[i] || fo_abort ||
+					  __atomic_load_n(&stop, __ATOMIC_RELAXED);
+			}
+			pthread_mutex_unlock(&gate_lock);
+			if (reached)
+				break;
+			/* Between events: check each sync once it is in sync. */
+			if (mir_running && !mir_session_checked &&
+			    mirror_status("between mirror events", &st, MIR_RUNNING) == MIR_INSYNC)
+				mirror_insync_check(ops_now(), big);
+		}
+		if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
+			return NULL;
+		mirror_event(i, &rng, buf, big);
+		pthread_mutex_lock(&gate_lock);
+		mir_ev_next = i + 1;
+		pthread_cond_broadcast(&gate_cond);
+		pthread_mutex_unlock(&gate_lock);
+	}
+	free(big);
+	return NULL;
+}
+
+/*
+ * After the workers and the control thread: bring the mirror in sync,
+ * compare base and replica with the model, check that writes in sync reach
+ * the replica with no copy, stop.
+ */
+static void final_verify_mirror(uint8_t *buf, uint8_t *wbuf, char *sum, size_t sumsz)
+{
+	uint64_t rng = opt.seed ^ 0x6275727374ULL;	/* "burst" */
+	uint64_t t0, t_sync, copies, at = ops_now();
+	struct colo_status st;
+	int ms, i;
+
+	if (!mir_running) {
+		mirror_start(&rng, at, true, false, "final start");
+		if (!mir_full_ever && !mir_replica_known)
+			fail("internal: final dirty start with no full sync ever");
+	}
+	t0 = now_ns();
+	for (;;) {
+		ms = mirror_status("final, waiting for in-sync", &st, MIR_RUNNING);
+		if (ms == MIR_INSYNC)
+			break;
+		if (now_ns() - t0 > MIRROR_SYNC_TIMEOUT_S * 1000000000ULL)
+			fail("final: the mirror is not in sync %d s after the I/O ended: %" PRIu64 "/%" PRIu64 " mirrored, dirty %" PRIu64 "; status line: %s",
+			     MIRROR_SYNC_TIMEOUT_S, st.mirrored, st.to_mirror, st.dirty, st.line);
+		sleep_ms(mirror_poll_ms());
+	}
+	t_sync = now_ns() - t0;
+	copies = st.mirrored;
+	printf("# mirror: final status in sync: %s\n", st.line);
+
+	check_range("final: whole VM device vs model (mirror in sync)", DEV_VM, view,
+		    0, len_sectors, buf);
+	check_range("final: raw base vs model (mirror in sync)", DEV_BASE, view,
+		    0, len_sectors, buf);
+	check_range("final: raw replica vs model (mirror in sync)", DEV_REPLICA, view,
+		    0, len_sectors, buf);
+	ms = mirror_status("final, after the compare", &st, 1U << MIR_INSYNC);
+	if (st.dirty || st.mirrored != copies)
+		fail("status final, in sync with no I/O: dirty=%" PRIu64 " mirrored=%" PRIu64 " (expected dirty 0, mirrored %" PRIu64 " unchanged); status line: %s",
+		     st.dirty, st.mirrored, copies, st.line);
+
+	/* In sync, writes reach both: no copy may be needed. */
+	ring_log_mirror("burst of VM writes in sync", at);
+	for (i = 0; i < MIRROR_BURST_OPS; i++)
+		mirror_vm_write(&rng, wbuf, "burst in sync");
+	ms = mirror_status("final, after a burst of VM writes in sync", &st, 1U << MIR_INSYNC);
+	if (st.dirty || st.mirrored != copies)
+		fail("status final, after %d VM writes in sync: dirty=%" PRIu64 " mirrored=%" PRIu64 " (expected dirty 0 and mirrored %" PRIu64 " unchanged: in sync, writes go to both, no copy); status line: %s",
+		     MIRROR_BURST_OPS, st.dirty, st.mirrored, copies, st.line);
+	check_range("final: raw replica vs model after VM writes in sync (no copy)",
+		    DEV_REPLICA, view, 0, len_sectors, buf);
+	check_range("final: raw base vs model after VM writes in sync", DEV_BASE, view,
+		    0, len_sectors, buf);
+	check_range("final: whole VM device vs model after VM writes in sync", DEV_VM,
+		    view, 0, len_sectors, buf);
+
+	mirror_stop(at, "final stop");
+	mirror_refused_stop(at);
+	(void)ms;
+	printf("# mirror: events: starts=%u stops=%u failures=%u ; final sync took %.1f ms; copies=%" PRIu64 "\n",
+	       mir_starts, mir_stops, mir_failures, t_sync / 1e6, copies);
+	printf("# mirror: refused messages: %u; replica compared in sync during the run (workers held): %u times\n",
+	       mir_refused, mir_insync_checks);
+	snprintf(sum, sumsz, " mirror_starts=%u mirror_stops=%u mirror_failures=%u mirror_refused=%u insync_checks=%u copies=%" PRIu64,
+		 mir_starts, mir_stops, mir_failures, mir_refused, mir_insync_checks, copies);
+}
+
+/* ------------------------------------------------------------------ */
 /* Setup, final verification, command line                             */
+
+/*
+ * --mirror: a primary with no mirror; the model is base.  If the raw replica
+ * equals base already, a dirty start is valid from the start.
+ */
+static void setup_model_mirror(uint8_t *buf)
+{
+	char out[4096], *argv[] = { "dmsetup", "table", (char *)opt.replica_dm, NULL };
+	struct colo_status st;
+	uint64_t i, n, want_len;
+	int ret;
+
+	if (opt.replica_dm && !opt.selftest) {
+		ret = run_dmsetup(argv, out, sizeof(out));
+		out[strcspn(out, "\n")] = 0;
+		if (ret)
+			die_setup("dmsetup table %s: exit %d: %s", opt.replica_dm, ret, out);
+		if (sscanf(out, "0 %" SCNu64 " linear ", &want_len) != 1 ||
+		    want_len != mir_replica_sectors)
+			die_setup("--replica-dm %s: table '%s', expected '0 %" PRIu64 " linear %s 0' (its size is that of --replica %s)",
+				  opt.replica_dm, out, mir_replica_sectors,
+				  opt.replica_lower, opt.dev[DEV_REPLICA]);
+	}
+	dev_status(&st);	/* a dmsetup or parse error is a setup error */
+	if (strcmp(st.mirror, "none"))
+		die_setup("%s: mirror state is '%s' at the start, expected 'none' (mirror stop first); status: %s",
+			  opt.name, st.mirror, st.line);
+	setup_phase = false;
+	mirror_check_status("at start", &st, 1U << MIR_NONE, false);
+	printf("# mirror: status at start: %s\n", st.line);
+	for (i = 0; i < len_sectors; i += BIG_IO_SECTORS) {
+		n = len_sectors - i < BIG_IO_SECTORS ? len_sectors - i : BIG_IO_SECTORS;
+		dev_io(DEV_BASE, buf, i, n, false, 0);
+		memcpy(view + bytes(i), buf, bytes(n));
+	}
+	memcpy(base, view, bytes(len_sectors));
+	memcpy(base_ckpt, view, bytes(len_sectors));
+	check_range("start: VM device vs raw base", DEV_VM, view, 0, len_sectors, buf);
+	mir_replica_known = true;
+	for (i = 0; i < len_sectors && mir_replica_known; i += BIG_IO_SECTORS) {
+		n = len_sectors - i < BIG_IO_SECTORS ? len_sectors - i : BIG_IO_SECTORS;
+		dev_io(DEV_REPLICA, buf, i, n, false, 0);
+		mir_replica_known = !memcmp(view + bytes(i), buf, bytes(n));
+	}
+	printf("# mirror: raw replica %s raw base at the start: the first start is %s\n",
+	       mir_replica_known ? "equals" : "differs from",
+	       mir_replica_known ? "full or dirty" : "full");
+}
 
 static void setup_model(uint8_t *buf)
 {
@@ -1615,6 +2636,10 @@ static void setup_model(uint8_t *buf)
 		die_setup("out of memory for the model (3 x %" PRIu64 " bytes)",
 			  (uint64_t)bytes(len_sectors));
 
+	if (opt.mirror) {
+		setup_model_mirror(buf);
+		goto hot;
+	}
 	/* Start from a checkpoint: the VM then reads exactly base. */
 	dev_checkpoint();
 	dev_status(&st);	/* a dmsetup or parse error is a setup error */
@@ -1633,6 +2658,7 @@ static void setup_model(uint8_t *buf)
 	check_range("start: ingress device vs raw base", DEV_INGRESS, base,
 		    0, len_sectors, buf);
 
+hot:
 	/* Hot chunks: first and last chunk, two more spread in between. */
 	r = opt.seed ^ 0x686f74ULL;
 	hot_chunk[0] = 0;
@@ -1678,9 +2704,12 @@ static void cleanup(void)
 			pthread_join(sim.commit_thread, NULL);
 		for (d = 0; d < NR_LEGS; d++)
 			free(sim.leg[d]);
+		if (sim.copier_started)
+			pthread_join(sim.copier, NULL);
 		for (c = 0; c < nr_chunks; c++)
 			pthread_mutex_destroy(&sim.lock[c]);
 		pthread_rwlock_destroy(&sim.hold);
+		free(sim.replica);
 		free(sim.lock);
 		free(sim.abit);
 		free(sim.hbit);
@@ -1704,11 +2733,23 @@ static void usage(void)
 		"                --chunk SECTORS [--ops N] [--seed S] [--vm-threads N] [--ingress-threads N]\n"
 		"                [--checkpoint-every N] [--max-sectors N] [--hot PERCENT] [--verbose]\n"
 		"                [--failover | --failover-at N]\n"
+		"       colo-fsx --mirror --name NAME --vm DEV --base DEV --replica DEV\n"
+		"                [--replica-dm NAME --replica-lower DEV] --chunk SECTORS [--ingress-threads 0]\n"
+		"                [--ops N] [--seed S] [--vm-threads N] [--max-sectors N] [--hot PERCENT] [--verbose]\n"
 		"       colo-fsx --selftest --chunk SECTORS [--selftest-size MiB] [--selftest-sectors N]\n"
-		"                [--selftest-bug cow|fill|nofence|commit-hidden-first] [same options as above]\n"
+		"                [--selftest-bug cow|fill|nofence|commit-hidden-first|mirror-noclear-order|mirror-nodual]\n"
+		"                [same options as above]\n"
 		"  --failover      send 'failover' at a random op in [ops/4, 3*ops/4] with I/O in flight;\n"
 		"                  the ingress must fail from then on, the VM goes on, the commit is checked\n"
-		"  --failover-at N the same, at op N (1..ops)\n");
+		"  --failover-at N the same, at op N (1..ops)\n"
+		"  --mirror        NAME is a 'colo primary' device: VM threads only, no checkpoints; a control\n"
+		"                  thread sends mirror start/stop (and refused ones) at seeded op counts; at the\n"
+		"                  end, in sync: raw base == raw replica == model, then writes in sync reach both\n"
+		"  --replica DEV   the replica the kernel mirrors to (read raw for the checks)\n"
+		"  --replica-dm NAME --replica-lower DEV\n"
+		"                  NAME is a dm linear device over DEV that is the replica: replica failures are\n"
+		"                  injected by swapping its table to 'error' and back (--replica defaults to\n"
+		"                  /dev/mapper/NAME); the selftest always simulates them\n");
 	exit(2);
 }
 
@@ -1770,7 +2811,7 @@ static void parse_args(int argc, char **argv)
 {
 	enum { O_NAME = 256, O_CHUNK, O_OPS, O_SEED, O_VMT, O_INT, O_CKPT,
 	       O_MAXS, O_HOT, O_VERBOSE, O_SELFTEST, O_STSIZE, O_STSECT, O_STBUG,
-	       O_FAILOVER, O_FOAT, O_DEV0 };
+	       O_FAILOVER, O_FOAT, O_MIRROR, O_REPDM, O_REPLOWER, O_DEV0 };
 	static const struct option lo[] = {
 		{ "name", 1, NULL, O_NAME },
 		{ "vm", 1, NULL, O_DEV0 + DEV_VM },
@@ -1778,6 +2819,10 @@ static void parse_args(int argc, char **argv)
 		{ "base", 1, NULL, O_DEV0 + DEV_BASE },
 		{ "hidden", 1, NULL, O_DEV0 + DEV_HIDDEN },
 		{ "active", 1, NULL, O_DEV0 + DEV_ACTIVE },
+		{ "replica", 1, NULL, O_DEV0 + DEV_REPLICA },
+		{ "mirror", 0, NULL, O_MIRROR },
+		{ "replica-dm", 1, NULL, O_REPDM },
+		{ "replica-lower", 1, NULL, O_REPLOWER },
 		{ "chunk", 1, NULL, O_CHUNK },
 		{ "ops", 1, NULL, O_OPS },
 		{ "seed", 1, NULL, O_SEED },
@@ -1810,7 +2855,10 @@ static void parse_args(int argc, char **argv)
 			opt.seed_given = true;
 			break;
 		case O_VMT: opt.vm_threads = parse_u64("vm-threads", optarg, 0, MAX_THREADS); break;
-		case O_INT: opt.in_threads = parse_u64("ingress-threads", optarg, 0, MAX_THREADS); break;
+		case O_INT:
+			opt.in_threads = parse_u64("ingress-threads", optarg, 0, MAX_THREADS);
+			opt.in_threads_given = true;
+			break;
 		case O_CKPT: opt.ckpt_every = parse_u64("checkpoint-every", optarg, 0, UINT64_MAX); break;
 		case O_MAXS: opt.max_sectors = parse_u64("max-sectors", optarg, 1, 65536); break;
 		case O_HOT: opt.hot = parse_u64("hot", optarg, 0, 100); break;
@@ -1823,10 +2871,10 @@ static void parse_args(int argc, char **argv)
 			opt.selftest_sectors = parse_u64("selftest-sectors", optarg, 1, 1ULL << 21);
 			break;
 		case O_STBUG:
-			for (d = BUG_NONE + 1; d <= BUG_COMMIT_HIDDEN; d++)
+			for (d = BUG_NONE + 1; d < NR_BUGS; d++)
 				if (!strcmp(optarg, bug_name[d]))
 					break;
-			if (d > BUG_COMMIT_HIDDEN)
+			if (d >= NR_BUGS)
 				usage();
 			opt.bug = d;
 			break;
@@ -1835,6 +2883,9 @@ static void parse_args(int argc, char **argv)
 			opt.failover_at = parse_u64("failover-at", optarg, 1, 0xfffffffULL);
 			opt.failover_at_given = opt.failover = true;
 			break;
+		case O_MIRROR: opt.mirror = true; break;
+		case O_REPDM: opt.replica_dm = optarg; break;
+		case O_REPLOWER: opt.replica_lower = optarg; break;
 		default:
 			if (c >= O_DEV0 && c < O_DEV0 + NR_DEVS) {
 				opt.dev[c - O_DEV0] = optarg;
@@ -1851,13 +2902,49 @@ static void parse_args(int argc, char **argv)
 		fprintf(stderr, "colo-fsx: --chunk is required, a power of two from 1 to 2048\n");
 		usage();
 	}
+	if (opt.mirror) {
+		static char rep_path[300];
+
+		if (opt.failover) {
+			fprintf(stderr, "colo-fsx: --mirror and --failover do not go together\n");
+			usage();
+		}
+		if (opt.in_threads_given && opt.in_threads) {
+			fprintf(stderr, "colo-fsx: --mirror: a primary has no ingress: --ingress-threads must be 0\n");
+			usage();
+		}
+		opt.in_threads = 0;
+		opt.ckpt_every = 0;	/* a primary has no checkpoints */
+		for (d = 0; d < NR_DEVS; d++)
+			if (opt.dev[d] && (d == DEV_INGRESS || d == DEV_HIDDEN || d == DEV_ACTIVE)) {
+				fprintf(stderr, "colo-fsx: --mirror: --%s is not used (a primary has only base)\n",
+					dev_opt[d]);
+				usage();
+			}
+		if (!opt.replica_dm != !opt.replica_lower) {
+			fprintf(stderr, "colo-fsx: --replica-dm and --replica-lower go together\n");
+			usage();
+		}
+		if (opt.replica_dm && !opt.dev[DEV_REPLICA] && !opt.selftest) {
+			snprintf(rep_path, sizeof(rep_path), "/dev/mapper/%s", opt.replica_dm);
+			opt.dev[DEV_REPLICA] = rep_path;
+		}
+	} else if (opt.dev[DEV_REPLICA] || opt.replica_dm || opt.replica_lower) {
+		fprintf(stderr, "colo-fsx: --replica, --replica-dm and --replica-lower need --mirror\n");
+		usage();
+	}
+	if ((opt.bug == BUG_MIRROR_NOCLEAR || opt.bug == BUG_MIRROR_NODUAL) != opt.mirror && opt.bug) {
+		fprintf(stderr, "colo-fsx: --selftest-bug %s %s --mirror\n", bug_name[opt.bug],
+			opt.mirror ? "does not go with" : "needs");
+		usage();
+	}
 	if (!opt.selftest) {
 		if (!opt.name) {
 			fprintf(stderr, "colo-fsx: --name is required\n");
 			usage();
 		}
 		for (d = 0; d < NR_DEVS; d++)
-			if (!opt.dev[d]) {
+			if (dev_used(d) && !opt.dev[d]) {
 				fprintf(stderr, "colo-fsx: --%s is required\n", dev_opt[d]);
 				usage();
 			}
@@ -1893,6 +2980,23 @@ static void parse_args(int argc, char **argv)
 		at_hi = 3 * opt.ops / 4 > at_lo ? 3 * opt.ops / 4 : at_lo;
 		opt.failover_at = at_lo + rnd(&r, at_hi - at_lo + 1);
 	}
+	if (opt.mirror) {
+		uint64_t t;
+		int i, j;
+
+		/* Events at seeded op counts in [1, 4*ops/5], sorted. */
+		r = opt.seed ^ 0x6d6972726f72ULL;	/* "mirror" */
+		at_hi = 4 * opt.ops / 5 ? 4 * opt.ops / 5 : 1;
+		opt.mir_nevents = 4 + rnd(&r, MIRROR_MAX_EVENTS - 3);
+		for (i = 0; i < opt.mir_nevents; i++)
+			opt.mir_event_at[i] = 1 + rnd(&r, at_hi);
+		for (i = 1; i < opt.mir_nevents; i++)
+			for (j = i; j > 0 && opt.mir_event_at[j - 1] > opt.mir_event_at[j]; j--) {
+				t = opt.mir_event_at[j];
+				opt.mir_event_at[j] = opt.mir_event_at[j - 1];
+				opt.mir_event_at[j - 1] = t;
+			}
+	}
 	build_replay(argc, argv);
 }
 
@@ -1902,8 +3006,8 @@ int main(int argc, char **argv)
 	uint64_t nr[4] = { 0 };
 	int i, k, nthreads, err;
 	pthread_t control;
-	char fo_str[48] = "";
-	uint8_t *buf;
+	char fo_str[48] = "", mir_str[512] = "";
+	uint8_t *buf, *ctl_buf = NULL;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	parse_args(argc, argv);
@@ -1915,13 +3019,28 @@ int main(int argc, char **argv)
 		dev_open_all();
 	nr_chunks = (len_sectors + opt.chunk - 1) / opt.chunk;
 	nthreads = opt.vm_threads + opt.in_threads;
+	if (opt.mirror) {
+		/* rate-limited syncs: a full pass in at most ~8 s */
+		opt.mir_rate = bytes(len_sectors) / 1024 / 8;
+		if (opt.mir_rate < 8192)
+			opt.mir_rate = 8192;
+		mir_ctl_tid = nthreads;
+		ctl_next_id = opt.ops;
+		snprintf(mir_str, sizeof(mir_str), " mirror replica=%s%s%s failures=%s rate=%u events_at=",
+			 dev_path(DEV_REPLICA), opt.replica_dm ? " replica_dm=" : "",
+			 opt.replica_dm ? opt.replica_dm : "",
+			 opt.replica_dm || opt.selftest ? "on" : "off", opt.mir_rate);
+		for (i = 0; i < opt.mir_nevents; i++)
+			snprintf(mir_str + strlen(mir_str), sizeof(mir_str) - strlen(mir_str),
+				 "%s%" PRIu64, i ? "," : "", opt.mir_event_at[i]);
+	}
 
 	if (opt.failover)
 		snprintf(fo_str, sizeof(fo_str), " failover_at=%" PRIu64, opt.failover_at);
-	printf("# colo-fsx: seed=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " vm_threads=%d ingress_threads=%d ops=%" PRIu64 " checkpoint_every=%" PRIu64 " max_sectors=%" PRIu64 " hot=%u chunks=%" PRIu64 "%s%s%s%s\n",
+	printf("# colo-fsx: seed=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " vm_threads=%d ingress_threads=%d ops=%" PRIu64 " checkpoint_every=%" PRIu64 " max_sectors=%" PRIu64 " hot=%u chunks=%" PRIu64 "%s%s%s%s%s\n",
 	       opt.seed, opt.chunk, len_sectors, opt.vm_threads, opt.in_threads,
 	       opt.ops, opt.ckpt_every, opt.max_sectors, opt.hot, nr_chunks,
-	       fo_str, opt.selftest ? " selftest" : "",
+	       fo_str, mir_str, opt.selftest ? " selftest" : "",
 	       opt.bug ? " bug=" : "", opt.bug ? bug_name[opt.bug] : "");
 
 	if (opt.selftest)
@@ -1934,6 +3053,12 @@ int main(int argc, char **argv)
 
 	if (opt.failover) {
 		err = pthread_create(&control, NULL, control_fn, NULL);
+		if (err)
+			die_setup("pthread_create: %s", strerror(err));
+	}
+	if (opt.mirror) {
+		ctl_buf = alloc_io(opt.max_sectors);
+		err = pthread_create(&mir_control, NULL, mirror_control_fn, ctl_buf);
 		if (err)
 			die_setup("pthread_create: %s", strerror(err));
 	}
@@ -1973,18 +3098,30 @@ int main(int argc, char **argv)
 		final_verify_failover(buf);
 		snprintf(fo_str, sizeof(fo_str), " failover_at=%" PRIu64 " to_commit=%" PRIu64,
 			 opt.failover_at, fo_to_commit);
+	} else if (opt.mirror) {
+		pthread_mutex_lock(&gate_lock);
+		fo_abort = true;
+		pthread_cond_broadcast(&fo_cond);
+		pthread_mutex_unlock(&gate_lock);
+		pthread_join(mir_control, NULL);
+		if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
+			pause();
+		if (mir_ev_next != opt.mir_nevents)
+			fail("internal: %d of %d mirror events ran", mir_ev_next, opt.mir_nevents);
+		final_verify_mirror(buf, ctl_buf, mir_str, sizeof(mir_str));
 	} else {
 		final_verify(buf);
 	}
 	printf("colo-fsx: PASS seed=%" PRIu64 " ops=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " checkpoints=%" PRIu64
-	       " vm_reads=%" PRIu64 " vm_writes=%" PRIu64 " ingress_reads=%" PRIu64 " ingress_writes=%" PRIu64 "%s%s\n",
+	       " vm_reads=%" PRIu64 " vm_writes=%" PRIu64 " ingress_reads=%" PRIu64 " ingress_writes=%" PRIu64 "%s%s%s\n",
 	       opt.seed, ops_issued, opt.chunk, len_sectors, nr_checkpoints,
 	       nr[OP_VM_READ], nr[OP_VM_WRITE], nr[OP_IN_READ], nr[OP_IN_WRITE],
-	       fo_str, opt.selftest ? " selftest" : "");
+	       fo_str, opt.mirror ? mir_str : "", opt.selftest ? " selftest" : "");
 
 	for (i = 0; i < nthreads; i++)
 		free(w[i].buf);
 	free(buf);
+	free(ctl_buf);
 	cleanup();
 	return 0;
 }

@@ -1,0 +1,38 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The model checker in mirror mode: a primary device with VM threads at
+# work while a control thread starts and stops the mirror (full, dirty,
+# rate-limited) and makes the replica fail (its dm-linear swapped for
+# dm-error and back). Every VM read is checked, no VM write may fail, and
+# whenever the mirror is in sync the raw replica must equal the model.
+# FSX_MIRROR_OPS ops per chunk size.
+. /tests/lib.sh
+
+OPS=${FSX_MIRROR_OPS:-3000}
+MIB=${FSX_MIB:-32}
+brd_setup 2 "$MIB"
+LEN=$(dev_sectors /dev/ram0)
+
+for chunk in ${FSX_CHUNKS:-1 8 128}; do
+	dm_cleanup
+	dmsetup create p --table "0 $LEN colo primary /dev/ram0 $chunk" &&
+		dmsetup create rep --table "0 $LEN linear /dev/ram1 0" &&
+		dmsetup mknodes || { t_fail "chunk $chunk: setup"; continue; }
+	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
+	start=$(date +%s)
+	colo-fsx --name p --vm /dev/mapper/p --base /dev/ram0 --mirror \
+		--replica /dev/mapper/rep --replica-dm rep --replica-lower /dev/ram1 \
+		--chunk "$chunk" --ops "$OPS" --vm-threads 2 --ingress-threads 0 \
+		--seed "$seed" > /tmp/fsx.log 2>&1
+	rc=$?
+	grep -E '^# mirror:|^colo-fsx:' /tmp/fsx.log
+	if [ $rc = 0 ]; then
+		t_ok "chunk $chunk: $OPS ops with mirror starts, stops and replica failures, seed $seed ($(( $(date +%s) - start ))s)"
+	else
+		t_fail "chunk $chunk: colo-fsx exit $rc, seed $seed"
+		grep -v '^colo-fsx: PASS' /tmp/fsx.log | tail -n 80 | sed 's/^/#   /'
+	fi
+done
+dm_cleanup
+t_done
