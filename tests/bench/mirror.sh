@@ -15,6 +15,7 @@ now_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 mibs() { echo "$1 $2" | awk '{ printf "%.0f", $1 / ($2 / 100) }'; }
 field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
 iops() {	# DEV: 4 KiB random writes, QD 16, 10 s
+	[ -b "$1" ] || { echo 0; return 1; }
 	fio --name=w --filename=$1 --direct=1 --ioengine=libaio --iodepth=16 \
 		--rw=randwrite --bs=4k --time_based --runtime=10 --eta=never \
 		--output-format=terse --terse-version=3 | awk -F';' '{ print $49 }'
@@ -29,6 +30,7 @@ t_diag "bench: dd 1 MiB O_DIRECT ram0 -> ram1: $dd_rate MiB/s"
 
 for chunk in 128 2048; do
 	dmsetup create p --table "0 $LEN colo primary /dev/ram0 $chunk"
+	dmsetup mknodes p
 	t0=$(now_cs)
 	dmsetup message p 0 mirror start /dev/ram2 full
 	while [ "$(field p 11)" != in-sync ]; do sleep 0.01; done
@@ -45,6 +47,7 @@ for chunk in 128 2048; do
 done
 
 dmsetup create m --table "0 $LEN mirror core 2 128 nosync 2 /dev/ram0 0 /dev/ram2 0 1 handle_errors"
+dmsetup mknodes m
 raid1=$(iops /dev/mapper/m)
 t_diag "bench: dm-raid1 (core log, nosync) 4 KiB random writes, QD 16: $raid1 IOPS"
 t_diag "bench: in-sync write IOPS, colo / dm-raid1: $(echo "$colo $raid1" | awk '{ printf "%.2f", $1 / $2 }')"
