@@ -40,7 +40,7 @@ check:
 	scripts/check.sh
 
 # The VM tests at long sizes: 200000 model-checker ops per chunk size, 200
-# failover runs per chunk size, 10 fio rounds.
+# failover runs per chunk size, 30000 mirror-mode ops, 10 fio rounds.
 soak:
 	FSX_OPS=$(or $(SOAK_OPS),200000) FSX_FAILOVER_RUNS=$(or $(SOAK_RUNS),200) \
 	FSX_MIRROR_OPS=$(or $(SOAK_MIRROR_OPS),30000) \
