@@ -27,17 +27,10 @@
  * for them; the work item stops at COLO_SUSPENDED and is kicked on resume.
  */
 #include <linux/blkdev.h>
-#include <linux/slab.h>
 
 #include "dm-colo.h"
 
 #define DM_MSG_PREFIX "colo"
-
-struct commit_job {
-	struct colo_c *cc;
-	struct colo_lock_holder holder;
-	u64 chunk;
-};
 
 static const char * const commit_state_names[] = {
 	[COLO_COMMIT_NONE] = "none",
@@ -115,23 +108,14 @@ static void commit_failed(struct colo_c *cc, const char *what)
 	}
 }
 
-static void commit_copy_done(int read_err, unsigned long write_err,
-			     void *context)
+static void commit_copy_done(struct colo_chunk_job *job, int read_err,
+			     unsigned long write_err)
 {
-	struct commit_job *job = context;
-	struct colo_c *cc = job->cc;
-
 	if (read_err || write_err)
-		commit_failed(cc, read_err ? "read error" : "write error on base");
+		commit_failed(job->cc, read_err ? "read error" :
+			      "write error on base");
 	else
-		colo_chunk_committed(cc, job->chunk);
-	colo_lock_release(&cc->locks, &job->holder);
-	kfree(job);
-	atomic_dec(&cc->copies);
-	colo_unthrottle(cc);
-	colo_commit_kick(cc);
-	/* Last: suspend and the destructor wait for this. */
-	colo_exit(cc);
+		colo_chunk_committed(job->cc, job->chunk);
 }
 
 /*
@@ -140,39 +124,23 @@ static void commit_copy_done(int read_err, unsigned long write_err,
  */
 static bool commit_chunk(struct colo_c *cc, u64 chunk)
 {
-	struct dm_io_region src, dst;
-	struct commit_job *job;
+	struct colo_chunk_job *job = colo_chunk_job_get(cc, chunk);
 	struct dm_dev *from;
 
-	job = kmalloc(sizeof(*job), GFP_NOIO);
 	if (!job)
 		return false;
-	job->cc = cc;
-	job->chunk = chunk;
-	if (!colo_lock_try(&cc->locks, &job->holder, chunk, COLO_HOLD_EXCL,
-			   NULL)) {
-		kfree(job);
-		return false;
-	}
 	/* Re-check under the lock: a VM write may have taken it out. */
 	if (colo_bitmap_test(&cc->active_map, chunk)) {
 		from = cc->active;
 	} else if (colo_bitmap_test(&cc->hidden_map, chunk)) {
 		from = cc->hidden;
 	} else {
-		colo_lock_release(&cc->locks, &job->holder);
-		kfree(job);
+		colo_chunk_job_put(job);
 		return true;
 	}
-
-	atomic_inc(&cc->inflight);
-	atomic_inc(&cc->copies);
-	src.bdev = from->bdev;
-	src.sector = colo_chunk_to_sector(chunk, cc->chunk_shift);
-	src.count = colo_chunk_len(chunk, cc->ti->len, cc->chunk_shift);
-	dst = src;
-	dst.bdev = cc->base->bdev;
-	dm_kcopyd_copy(cc->kcopyd, &src, 1, &dst, 0, commit_copy_done, job);
+	job->done = commit_copy_done;
+	job->kick = colo_commit_kick;
+	colo_chunk_job_copy(job, from->bdev, cc->base->bdev);
 	return true;
 }
 

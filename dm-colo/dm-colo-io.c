@@ -33,15 +33,9 @@
 
 #define COLO_LOCK_HASH_BITS	10
 
-static struct colo_io *io_of(struct bio *bio)
-{
-	return dm_per_bio_data(bio, sizeof(struct colo_io));
-}
-
 static void remap(struct colo_io *io, struct bio *bio, struct dm_dev *dev)
 {
-	bio_set_dev(bio, dev->bdev);
-	bio->bi_iter.bi_sector = io->sector;
+	colo_remap(io, bio, dev->bdev);
 }
 
 static sector_t chunk_start(struct colo_c *cc, u64 chunk)
@@ -66,9 +60,9 @@ static bool bio_covers_chunk(struct colo_c *cc, struct colo_io *io,
  * The bio was refused (fenced, unsupported, no memory), no leg failed: the
  * health flag is left alone.
  */
-static int fail_bio(struct bio *bio)
+int colo_fail_bio(struct bio *bio)
 {
-	io_of(bio)->refused = true;
+	colo_io_of(bio)->refused = true;
 	bio_io_error(bio);
 	return DM_MAPIO_SUBMITTED;
 }
@@ -219,7 +213,7 @@ void colo_fail_held(struct colo_c *cc)
 	bio_list_init(&cc->held);
 	spin_unlock_irqrestore(&cc->bio_lock, flags);
 	while ((bio = bio_list_pop(&bios))) {
-		io_of(bio)->cc = NULL;
+		colo_io_of(bio)->cc = NULL;
 		bio_io_error(bio);
 	}
 }
@@ -300,7 +294,7 @@ void colo_unthrottle(struct colo_c *cc)
 static void copy_done(int read_err, unsigned long write_err, void *context)
 {
 	struct bio *bio = context;
-	struct colo_io *io = io_of(bio);
+	struct colo_io *io = colo_io_of(bio);
 	struct colo_c *cc = io->cc;
 
 	atomic_dec(&cc->copies);
@@ -327,6 +321,18 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 	dm_submit_bio_remap(bio, NULL);
 }
 
+/* The regions of a copy of @chunk from @from to @to. */
+static void chunk_regions(struct colo_c *cc, u64 chunk,
+			  struct block_device *from, struct block_device *to,
+			  struct dm_io_region *src, struct dm_io_region *dst)
+{
+	src->bdev = from;
+	src->sector = chunk_start(cc, chunk);
+	src->count = chunk_len(cc, chunk);
+	*dst = *src;
+	dst->bdev = to;
+}
+
 /* Copy @bio's chunk from @from to @to, then submit @bio (in copy_done). */
 static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		      struct dm_dev *from, struct dm_dev *to)
@@ -346,13 +352,70 @@ static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	src.bdev = from->bdev;
-	src.sector = chunk_start(cc, io->chunk);
-	src.count = chunk_len(cc, io->chunk);
-	dst = src;
-	dst.bdev = to->bdev;
+	chunk_regions(cc, io->chunk, from->bdev, to->bdev, &src, &dst);
 	dm_kcopyd_copy(cc->kcopyd, &src, 1, &dst, 0, copy_done, bio);
 	return DM_MAPIO_SUBMITTED;
+}
+
+/*
+ * Background chunk copies (the failover commit, the mirror). A job holds
+ * its chunk exclusive from colo_chunk_job_get() to its end; its copy counts
+ * in inflight (suspend and the destructor wait for it) and in copies (the
+ * max_copies bound). The caller checks the bound before it starts one.
+ */
+
+/* A job holding @chunk, or NULL when the chunk is busy or no memory. */
+struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk)
+{
+	struct colo_chunk_job *job = kmalloc(sizeof(*job), GFP_NOIO);
+
+	if (!job)
+		return NULL;
+	job->cc = cc;
+	job->chunk = chunk;
+	if (!colo_lock_try(&cc->locks, &job->holder, chunk, COLO_HOLD_EXCL,
+			   NULL)) {
+		kfree(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* End a job: release its chunk. */
+void colo_chunk_job_put(struct colo_chunk_job *job)
+{
+	colo_lock_release(&job->cc->locks, &job->holder);
+	kfree(job);
+}
+
+static void chunk_job_done(int read_err, unsigned long write_err,
+			   void *context)
+{
+	struct colo_chunk_job *job = context;
+	void (*kick)(struct colo_c *cc) = job->kick;
+	struct colo_c *cc = job->cc;
+
+	job->done(job, read_err, write_err);
+	colo_chunk_job_put(job);
+	atomic_dec(&cc->copies);
+	colo_unthrottle(cc);
+	/* With the slot free: a kick before would find the bound reached. */
+	kick(cc);
+	/* Last: suspend and the destructor wait for this. */
+	colo_exit(cc);
+}
+
+/* Copy the job's chunk from @from to @to; job->done and job->kick are set. */
+void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
+			 struct block_device *to)
+{
+	struct colo_c *cc = job->cc;
+	struct dm_io_region src, dst;
+
+	atomic_inc(&cc->inflight);
+	atomic_inc(&cc->copies);
+	chunk_regions(cc, job->chunk, from, to, &src, &dst);
+	dm_kcopyd_copy(cc->kcopyd, &src, 1, &dst, 0, chunk_job_done, job);
 }
 
 /*
@@ -383,15 +446,23 @@ static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 	return DM_MAPIO_REMAPPED;
 }
 
+/* Where the overlay holds @chunk for the VM: active, else hidden, or NULL. */
+static struct dm_dev *overlay_leg(struct colo_c *cc, u64 chunk)
+{
+	if (colo_bitmap_test(&cc->active_map, chunk))
+		return cc->active;
+	if (colo_bitmap_test(&cc->hidden_map, chunk))
+		return cc->hidden;
+	return NULL;
+}
+
 /* The VM's side. */
 static int vm_read(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 {
-	if (colo_bitmap_test(&cc->active_map, io->chunk)) {
-		remap(io, bio, cc->active);
-		return DM_MAPIO_REMAPPED;
-	}
-	if (colo_bitmap_test(&cc->hidden_map, io->chunk)) {
-		remap(io, bio, cc->hidden);
+	struct dm_dev *leg = overlay_leg(cc, io->chunk);
+
+	if (leg) {
+		remap(io, bio, leg);
 		return DM_MAPIO_REMAPPED;
 	}
 
@@ -400,12 +471,10 @@ static int vm_read(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 		return DM_MAPIO_SUBMITTED;
 
 	/* Re-check under the lock: a holder may have set a bit meanwhile. */
-	if (colo_bitmap_test(&cc->active_map, io->chunk)) {
+	leg = overlay_leg(cc, io->chunk);
+	if (leg) {
 		colo_lock_release(&cc->locks, &io->holder);
-		remap(io, bio, cc->active);
-	} else if (colo_bitmap_test(&cc->hidden_map, io->chunk)) {
-		colo_lock_release(&cc->locks, &io->holder);
-		remap(io, bio, cc->hidden);
+		remap(io, bio, leg);
 	} else {
 		/* Held until end_io: no ingress write may reach base first. */
 		remap(io, bio, cc->base);
@@ -429,7 +498,7 @@ static int vm_write_slow(struct colo_c *cc, struct bio *bio,
 		DMERR_LIMIT("%s: no memory for the active bitmap",
 			    colo_name(cc));
 		colo_lock_release(&cc->locks, &io->holder);
-		return fail_bio(bio);
+		return colo_fail_bio(bio);
 	}
 
 	/* end_io sets A, then releases the lock. */
@@ -460,7 +529,7 @@ static int mark_dirty(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 			return DM_MAPIO_SUBMITTED;
 		}
 		DMERR_LIMIT("%s: no memory for the dirty bitmap", colo_name(cc));
-		return fail_bio(bio);
+		return colo_fail_bio(bio);
 	}
 	colo_bitmap_set(&cc->dirty_map, io->chunk);
 	return 0;
@@ -470,12 +539,9 @@ static int mark_dirty(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 static int overlay_read(struct colo_c *cc, struct bio *bio,
 			struct colo_io *io)
 {
-	if (colo_bitmap_test(&cc->active_map, io->chunk))
-		remap(io, bio, cc->active);
-	else if (colo_bitmap_test(&cc->hidden_map, io->chunk))
-		remap(io, bio, cc->hidden);
-	else
-		remap(io, bio, cc->base);
+	struct dm_dev *leg = overlay_leg(cc, io->chunk);
+
+	remap(io, bio, leg ? leg : cc->base);
 	return DM_MAPIO_REMAPPED;
 }
 
@@ -545,7 +611,7 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 		remap(io, bio, cc->base);
 		return DM_MAPIO_REMAPPED;
 	default:
-		return fail_bio(bio);
+		return colo_fail_bio(bio);
 	}
 }
 
@@ -573,7 +639,7 @@ static int vm_process(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		}
 		return vm_write_slow(cc, bio, io);
 	default:
-		return fail_bio(bio);
+		return colo_fail_bio(bio);
 	}
 }
 
@@ -600,7 +666,7 @@ static int ingress_write_slow(struct colo_c *cc, struct bio *bio,
 		DMERR_LIMIT("%s: no memory for the hidden bitmap",
 			    colo_name(cc));
 		colo_lock_release(&cc->locks, &io->holder);
-		return fail_bio(bio);
+		return colo_fail_bio(bio);
 	}
 	/* copy_done sets H, releases the lock and writes base. */
 	return copy_chunk(cc, bio, io, cc->base, cc->hidden);
@@ -611,7 +677,7 @@ static int ingress_process(struct colo_c *cc, struct bio *bio,
 {
 	/* Fenced by failover: checked after colo_enter(), see colo_failover(). */
 	if (test_bit(COLO_FENCED, &cc->flags))
-		return fail_bio(bio);
+		return colo_fail_bio(bio);
 
 	if (op_is_flush(bio->bi_opf) && !bio_sectors(bio))
 		return remap_flush(cc, bio, io);
@@ -639,7 +705,7 @@ static int ingress_process(struct colo_c *cc, struct bio *bio,
 		}
 		return ingress_write_slow(cc, bio, io);
 	default:
-		return fail_bio(bio);
+		return colo_fail_bio(bio);
 	}
 }
 
@@ -658,7 +724,7 @@ static void worker(struct work_struct *work)
 	spin_unlock_irq(&cc->bio_lock);
 
 	while ((bio = bio_list_pop(&bios))) {
-		io = io_of(bio);
+		io = colo_io_of(bio);
 		if (!io->counted && !colo_enter(cc, bio, io))
 			continue;
 		if (io->ingress)
@@ -682,7 +748,7 @@ static void init_io(struct colo_io *io, struct colo_c *cc,
 int colo_map(struct dm_target *ti, struct bio *bio)
 {
 	struct colo_c *cc = ti->private;
-	struct colo_io *io = io_of(bio);
+	struct colo_io *io = colo_io_of(bio);
 
 	init_io(io, cc, ti, bio, false);
 	if (!colo_enter(cc, bio, io))
@@ -692,7 +758,7 @@ int colo_map(struct dm_target *ti, struct bio *bio)
 
 int colo_ingress_map(struct colo_ingress *ic, struct bio *bio)
 {
-	struct colo_io *io = io_of(bio);
+	struct colo_io *io = colo_io_of(bio);
 	struct colo_c *cc;
 	bool entered;
 
@@ -715,7 +781,7 @@ int colo_ingress_map(struct colo_ingress *ic, struct bio *bio)
 /* Completion of every bio of both targets. Interrupt context. */
 int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 {
-	struct colo_io *io = io_of(bio);
+	struct colo_io *io = colo_io_of(bio);
 	struct colo_c *cc = io->cc;
 
 	if (!cc)

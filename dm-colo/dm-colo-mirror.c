@@ -35,7 +35,6 @@
 #include <linux/blkdev.h>
 #include <linux/ioprio.h>
 #include <linux/jiffies.h>
-#include <linux/slab.h>
 
 #include "dm-colo.h"
 
@@ -43,12 +42,6 @@
 
 /* The rate limit counts copies in windows of this length. */
 #define RATE_WINDOW	(HZ / 10)
-
-struct mirror_job {
-	struct colo_c *cc;
-	struct colo_lock_holder holder;
-	u64 chunk;
-};
 
 static const char * const mirror_state_names[] = {
 	[COLO_MIRROR_NONE] = "none",
@@ -138,10 +131,9 @@ static void mark_dirty_prepared(struct colo_c *cc, u64 chunk)
 	colo_bitmap_set(&cc->dirty_map, chunk);
 }
 
-static void mirror_copy_done(int read_err, unsigned long write_err,
-			     void *context)
+static void mirror_copy_done(struct colo_chunk_job *job, int read_err,
+			     unsigned long write_err)
 {
-	struct mirror_job *job = context;
 	struct colo_c *cc = job->cc;
 
 	if (read_err) {
@@ -154,13 +146,6 @@ static void mirror_copy_done(int read_err, unsigned long write_err,
 	} else {
 		atomic64_inc(&cc->mirrored);
 	}
-	colo_lock_release(&cc->locks, &job->holder);
-	kfree(job);
-	atomic_dec(&cc->copies);
-	colo_unthrottle(cc);
-	colo_mirror_kick(cc);
-	/* Last: stop, suspend and the destructor wait for this. */
-	colo_exit(cc);
 }
 
 /*
@@ -169,23 +154,16 @@ static void mirror_copy_done(int read_err, unsigned long write_err,
  */
 static bool mirror_copy(struct colo_c *cc, u64 chunk)
 {
-	struct dm_io_region src, dst;
-	struct mirror_job *job;
+	struct colo_chunk_job *job;
 	bool full = cc->mirror_full_pass;
 
 	/* The bit may have to be set again from interrupt context. */
 	if (colo_bitmap_prepare(&cc->dirty_map, chunk, GFP_NOIO))
 		return false;
-	job = kmalloc(sizeof(*job), GFP_NOIO);
-	if (!job)
-		return false;
-	job->cc = cc;
-	job->chunk = chunk;
-	if (!colo_lock_try(&cc->locks, &job->holder, chunk, COLO_HOLD_EXCL,
-			   NULL)) {
-		kfree(job);
+	job = colo_chunk_job_get(cc, chunk);
+	if (!job) {
 		if (full) {
-			/* A write holds it; a later pass copies it. */
+			/* The pass moves on: a later pass copies it. */
 			mark_dirty_prepared(cc, chunk);
 			return true;
 		}
@@ -193,20 +171,15 @@ static bool mirror_copy(struct colo_c *cc, u64 chunk)
 	}
 	/* Re-check under the lock, then forget the bit before reading base. */
 	if (!colo_bitmap_clear(&cc->dirty_map, chunk) && !full) {
-		colo_lock_release(&cc->locks, &job->holder);
-		kfree(job);
+		colo_chunk_job_put(job);
 		return true;
 	}
 
-	atomic_inc(&cc->inflight);
-	atomic_inc(&cc->copies);
-	src.bdev = cc->base->bdev;
-	src.sector = colo_chunk_to_sector(chunk, cc->chunk_shift);
-	src.count = colo_chunk_len(chunk, cc->ti->len, cc->chunk_shift);
-	dst = src;
-	dst.bdev = cc->replica;
-	cc->rate_bytes += to_bytes(src.count);
-	dm_kcopyd_copy(cc->kcopyd, &src, 1, &dst, 0, mirror_copy_done, job);
+	cc->rate_bytes += to_bytes(colo_chunk_len(chunk, cc->ti->len,
+						  cc->chunk_shift));
+	job->done = mirror_copy_done;
+	job->kick = colo_mirror_kick;
+	colo_chunk_job_copy(job, cc->base->bdev, cc->replica);
 	return true;
 }
 
@@ -312,7 +285,7 @@ static bool chunk_on_replica(struct colo_c *cc, u64 chunk)
 static void dual_write_done(unsigned long error, void *context)
 {
 	struct bio *bio = context;
-	struct colo_io *io = dm_per_bio_data(bio, sizeof(struct colo_io));
+	struct colo_io *io = colo_io_of(bio);
 	struct colo_c *cc = io->cc;
 
 	if (error & BIT(1)) {
@@ -345,18 +318,14 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 	if (colo_bitmap_prepare(&cc->dirty_map, io->chunk, GFP_NOIO)) {
 		DMERR_LIMIT("%s: no memory for the dirty bitmap", colo_name(cc));
 		colo_lock_release(&cc->locks, &io->holder);
-		io->refused = true;
-		bio_io_error(bio);
-		return DM_MAPIO_SUBMITTED;
+		return colo_fail_bio(bio);
 	}
 	if (!colo_mirror_active(cc) || !chunk_on_replica(cc, io->chunk)) {
 		mark_dirty_prepared(cc, io->chunk);
-		bio_set_dev(bio, cc->base->bdev);
-		bio->bi_iter.bi_sector = io->sector;
+		colo_remap(io, bio, cc->base->bdev);
 		return DM_MAPIO_REMAPPED;
 	}
 
-	io->dual = true;
 	regions[0].bdev = cc->base->bdev;
 	regions[0].sector = io->sector;
 	regions[0].count = bio_sectors(bio);

@@ -157,12 +157,38 @@ struct colo_io {
 	bool set_active;		/* set active[chunk] when it completes */
 	bool commit_chunk;		/* chunk leaves the commit when it completes */
 	bool refused;			/* failed by dm-colo, not by a leg */
-	bool dual;			/* written to base and replica (dm_io) */
+};
+
+/*
+ * A background copy of one chunk (failover commit, mirror), holding the
+ * chunk exclusive and counted in cc->inflight and cc->copies. @done runs
+ * first on completion, @kick last, once the copy slot is free again.
+ */
+struct colo_chunk_job {
+	struct colo_c *cc;
+	struct colo_lock_holder holder;
+	u64 chunk;
+	void (*done)(struct colo_chunk_job *job, int read_err,
+		     unsigned long write_err);
+	void (*kick)(struct colo_c *cc);
 };
 
 static inline const char *colo_name(struct colo_c *cc)
 {
 	return dm_device_name(cc->md);
+}
+
+static inline struct colo_io *colo_io_of(struct bio *bio)
+{
+	return dm_per_bio_data(bio, sizeof(struct colo_io));
+}
+
+/* Send @bio to @bdev at the same sector (every leg is addressed alike). */
+static inline void colo_remap(struct colo_io *io, struct bio *bio,
+			      struct block_device *bdev)
+{
+	bio_set_dev(bio, bdev);
+	bio->bi_iter.bi_sector = io->sector;
 }
 
 /* dm-colo-io.c */
@@ -180,6 +206,11 @@ void colo_fail_held(struct colo_c *cc);
 void colo_error(struct colo_c *cc);
 void colo_exit(struct colo_c *cc);
 void colo_unthrottle(struct colo_c *cc);
+int colo_fail_bio(struct bio *bio);
+struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk);
+void colo_chunk_job_put(struct colo_chunk_job *job);
+void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
+			 struct block_device *to);
 
 /* The overlay (active, hidden) is read: secondary mode or commit unfinished. */
 static inline bool colo_overlay(struct colo_c *cc)
