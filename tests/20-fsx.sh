@@ -20,18 +20,11 @@ for chunk in ${FSX_CHUNKS:-1 8 128}; do
 		dmsetup create c-ingress --table "0 $LEN colo-ingress /dev/ram0" &&
 		dmsetup mknodes || { t_fail "chunk $chunk: setup"; continue; }
 	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
-	start=$(date +%s)
-	colo-fsx --name c --vm /dev/mapper/c --ingress /dev/mapper/c-ingress \
-		--base /dev/ram0 --hidden /dev/ram1 --active /dev/ram2 \
-		--chunk "$chunk" --ops "$OPS" --seed "$seed" > /tmp/fsx.log 2>&1
-	rc=$?
-	grep -E '^# colo-fsx:|^colo-fsx:' /tmp/fsx.log
-	if [ $rc = 0 ]; then
-		t_ok "chunk $chunk: $OPS ops, 2 VM + 2 ingress threads, seed $seed ($(( $(date +%s) - start ))s)"
-	else
-		t_fail "chunk $chunk: colo-fsx exit $rc, seed $seed"
-		grep -v '^colo-fsx: PASS' /tmp/fsx.log | tail -n 80 | sed 's/^/#   /'
-	fi
+	fsx_run "chunk $chunk: $OPS ops, 2 VM + 2 ingress threads, seed $seed" \
+		'^# colo-fsx:' --name c --vm /dev/mapper/c \
+		--ingress /dev/mapper/c-ingress --base /dev/ram0 \
+		--hidden /dev/ram1 --active /dev/ram2 \
+		--chunk "$chunk" --ops "$OPS" --seed "$seed"
 done
 dm_cleanup
 t_done

@@ -20,19 +20,11 @@ for chunk in ${FSX_CHUNKS:-1 8 128}; do
 		dmsetup create rep --table "0 $LEN linear /dev/ram1 0" &&
 		dmsetup mknodes || { t_fail "chunk $chunk: setup"; continue; }
 	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
-	start=$(date +%s)
-	colo-fsx --name p --vm /dev/mapper/p --base /dev/ram0 --mirror \
-		--replica /dev/mapper/rep --replica-dm rep --replica-lower /dev/ram1 \
-		--chunk "$chunk" --ops "$OPS" --vm-threads 2 --ingress-threads 0 \
-		--seed "$seed" > /tmp/fsx.log 2>&1
-	rc=$?
-	grep -E '^# mirror:|^colo-fsx:' /tmp/fsx.log
-	if [ $rc = 0 ]; then
-		t_ok "chunk $chunk: $OPS ops with mirror starts, stops and replica failures, seed $seed ($(( $(date +%s) - start ))s)"
-	else
-		t_fail "chunk $chunk: colo-fsx exit $rc, seed $seed"
-		grep -v '^colo-fsx: PASS' /tmp/fsx.log | tail -n 80 | sed 's/^/#   /'
-	fi
+	fsx_run "chunk $chunk: $OPS ops with mirror starts, stops and replica failures, seed $seed" \
+		'^# mirror:' --name p --vm /dev/mapper/p --base /dev/ram0 \
+		--mirror --replica /dev/mapper/rep --replica-dm rep \
+		--replica-lower /dev/ram1 --chunk "$chunk" --ops "$OPS" \
+		--vm-threads 2 --ingress-threads 0 --seed "$seed"
 done
 dm_cleanup
 t_done

@@ -107,6 +107,25 @@ dm_cleanup() {
 	dmsetup remove_all 2>/dev/null
 }
 
+# fsx_run DESC SHOW COLO-FSX-ARGS...: run the model checker; print its
+# lines matching the grep -E pattern SHOW and one TAP line (DESC, its time);
+# on failure, the tail of its report (with the command that replays it).
+fsx_run() {
+	local desc=$1 show=$2 start rc
+	shift 2
+	start=$(date +%s)
+	colo-fsx "$@" > /tmp/fsx.log 2>&1
+	rc=$?
+	grep -E "$show|^colo-fsx:" /tmp/fsx.log
+	if [ $rc = 0 ]; then
+		t_ok "$desc ($(( $(date +%s) - start ))s)"
+	else
+		t_fail "$desc: colo-fsx exit $rc"
+		grep -v '^colo-fsx: PASS' /tmp/fsx.log | tail -n 80 | sed 's/^/#   /'
+	fi
+	return $rc
+}
+
 # Checksum of a whole device read with O_DIRECT (no stale page cache).
 direct_sum() {
 	dd if="$1" bs=1M iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1

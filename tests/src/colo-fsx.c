@@ -393,36 +393,35 @@ static void ring_format(char *out, size_t n, const struct ring_ent *e)
 			 chunk_of(e->start), chunk_of(e->start + e->nsect - 1));
 }
 
-static void ring_log(uint64_t id, int tid, enum op_kind kind,
-		     uint64_t start, uint64_t nsect)
+static void ring_push(const struct ring_ent *e)
 {
-	struct ring_ent e = { id, tid, kind, start, nsect, NULL };
 	char line[160];
 
 	pthread_mutex_lock(&ring_lock);
-	ring[ring_n % RING_SIZE] = e;
+	ring[ring_n % RING_SIZE] = *e;
 	ring_n++;
 	if (opt.verbose && !__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		ring_format(line, sizeof(line), &e);
+		ring_format(line, sizeof(line), e);
 		printf("# %s\n", line);
 	}
 	pthread_mutex_unlock(&ring_lock);
 }
 
+static void ring_log(uint64_t id, int tid, enum op_kind kind,
+		     uint64_t start, uint64_t nsect)
+{
+	struct ring_ent e = { id, tid, kind, start, nsect, NULL };
+
+	ring_push(&e);
+}
+
 /* A mirror event in the ring: what is a static string. */
 static void ring_log_mirror(const char *what, uint64_t ops_now)
 {
-	struct ring_ent e = { ops_now, opt.vm_threads + opt.in_threads, OP_MIRROR, 0, 0, what };
-	char line[160];
+	struct ring_ent e = { ops_now, opt.vm_threads + opt.in_threads,
+			      OP_MIRROR, 0, 0, what };
 
-	pthread_mutex_lock(&ring_lock);
-	ring[ring_n % RING_SIZE] = e;
-	ring_n++;
-	if (opt.verbose && !__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		ring_format(line, sizeof(line), &e);
-		printf("# %s\n", line);
-	}
-	pthread_mutex_unlock(&ring_lock);
+	ring_push(&e);
 }
 
 static void ring_dump(void)
