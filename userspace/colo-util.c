@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -64,4 +66,515 @@ int colo_parse_chunk(const char *s, unsigned int *sectors)
 		return -1;
 	*sectors = b >> 9;
 	return 0;
+}
+
+char *colo_human(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	unsigned int u = 0;
+
+	while (u < 6 && bytes >> (10 * (u + 1)))
+		u++;
+	if (bytes & ((1ULL << (10 * u)) - 1))
+		snprintf(buf, len, "%.1f %s", (double)bytes / (double)(1ULL << (10 * u)),
+			 unit[u]);
+	else
+		snprintf(buf, len, "%" PRIu64 " %s", bytes >> (10 * u), unit[u]);
+	return buf;
+}
+
+/* ---- the command line --------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	enum colo_state state;
+} state_names[] = {
+	{ "done", STATE_DONE },
+	{ "failed", STATE_FAILED },
+	{ "in-sync", STATE_IN_SYNC },
+	{ "degraded", STATE_DEGRADED },
+	{ "error", STATE_ERROR },
+	{ "primary", STATE_PRIMARY },
+};
+
+const char *colo_state_name(enum colo_state s)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++)
+		if (state_names[i].state == s)
+			return state_names[i].name;
+	return "none";
+}
+
+#define BIT(c) (1U << (c))
+#define USAGE(...) do { snprintf(err, errlen, __VA_ARGS__); return COLO_EXIT_USAGE; } while (0)
+
+static int parse_uint(const char *s, unsigned int max, unsigned int *v)
+{
+	unsigned long n;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || *end || n > max)
+		return -1;
+	*v = n;
+	return 0;
+}
+
+/*
+ * Options and the commands that take them. A value option is given as
+ * "--opt VALUE" or "--opt=VALUE".
+ */
+enum opt_id { OPT_CHUNK, OPT_MAX_COPIES, OPT_RATE, OPT_TIMEOUT, OPT_SECONDARY,
+	      OPT_PRIMARY, OPT_FULL, OPT_DIRTY, OPT_WAIT, OPT_FORCE, OPT_JSON,
+	      OPT_VERBOSE, OPT_HELP };
+
+static const struct {
+	const char *name;
+	enum opt_id id;
+	int has_value;
+	unsigned int cmds;
+} opts[] = {
+	{ "--chunk", OPT_CHUNK, 1, BIT(CMD_CREATE) },
+	{ "--max-copies", OPT_MAX_COPIES, 1, BIT(CMD_CREATE) },
+	{ "--rate", OPT_RATE, 1, BIT(CMD_MIRROR_START) },
+	{ "--timeout", OPT_TIMEOUT, 1, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_WAIT) },
+	{ "--secondary", OPT_SECONDARY, 0, BIT(CMD_CREATE) },
+	{ "--primary", OPT_PRIMARY, 0, BIT(CMD_CREATE) },
+	{ "--full", OPT_FULL, 0, BIT(CMD_MIRROR_START) },
+	{ "--dirty", OPT_DIRTY, 0, BIT(CMD_MIRROR_START) },
+	{ "--wait", OPT_WAIT, 0, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) },
+	{ "--force", OPT_FORCE, 0, BIT(CMD_REMOVE) },
+	{ "--json", OPT_JSON, 0, BIT(CMD_STATUS) | BIT(CMD_LIST) },
+	{ "--verbose", OPT_VERBOSE, 0, ~0U },
+	{ "-v", OPT_VERBOSE, 0, ~0U },
+	{ "--help", OPT_HELP, 0, ~0U },
+	{ "-h", OPT_HELP, 0, ~0U },
+};
+
+static const struct {
+	const char *name;
+	enum colo_cmd cmd;
+	int min_pos, max_pos;	/* positional words after the command */
+} cmds[] = {
+	{ "create", CMD_CREATE, 1, 1 },	/* devices follow --secondary/--primary */
+	{ "ingress", CMD_INGRESS, 1, 1 },
+	{ "remove", CMD_REMOVE, 1, 1 },
+	{ "status", CMD_STATUS, 1, 1 },
+	{ "list", CMD_LIST, 0, 0 },
+	{ "checkpoint", CMD_CHECKPOINT, 1, 1 },
+	{ "failover", CMD_FAILOVER, 1, 1 },
+	{ "wait", CMD_WAIT, 2, 2 },
+	{ "help", CMD_HELP, 0, 0 },
+	{ "version", CMD_VERSION, 0, 0 },
+};
+
+static const char *cmd_word(enum colo_cmd c)
+{
+	unsigned int i;
+
+	if (c == CMD_MIRROR_START)
+		return "mirror start";
+	if (c == CMD_MIRROR_STOP)
+		return "mirror stop";
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (cmds[i].cmd == c)
+			return cmds[i].name;
+	return "?";
+}
+
+/* A device name as dm takes it: 1 to 127 bytes, no '/'. */
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < 128 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
+}
+
+int colo_parse_args(int argc, char **argv, struct colo_args *a,
+		    char *err, size_t errlen)
+{
+	const char *pos[8];
+	int npos = 0, min_pos = 0, max_pos = 0, i, full = 0, help = 0;
+	const char *devs[3] = { NULL, NULL, NULL };
+	int ndevs = 0, want_devs = 0;
+	unsigned int j;
+
+	memset(a, 0, sizeof(*a));
+	if (argc < 2)
+		USAGE("no command given (try colosetup --help)");
+
+	i = 1;
+	/* Leading options that need no command. */
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		a->cmd = CMD_HELP;
+		return argc > 2 ? (snprintf(err, errlen, "--help takes no arguments"), COLO_EXIT_USAGE) : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		a->cmd = CMD_VERSION;
+		return argc > 2 ? (snprintf(err, errlen, "--version takes no arguments"), COLO_EXIT_USAGE) : 0;
+	}
+	while (i < argc && (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))) {
+		a->verbose = 1;
+		i++;
+	}
+	if (i >= argc)
+		USAGE("no command given (try colosetup --help)");
+	if (!strcmp(argv[i], "mirror")) {
+		if (i + 1 >= argc)
+			USAGE("mirror: say start or stop");
+		if (!strcmp(argv[i + 1], "start")) {
+			a->cmd = CMD_MIRROR_START;
+			min_pos = max_pos = 2;
+		} else if (!strcmp(argv[i + 1], "stop")) {
+			a->cmd = CMD_MIRROR_STOP;
+			min_pos = max_pos = 1;
+		} else {
+			USAGE("mirror: unknown subcommand '%s' (start or stop)", argv[i + 1]);
+		}
+		i += 2;
+	} else {
+		for (j = 0; j < sizeof(cmds) / sizeof(cmds[0]); j++)
+			if (!strcmp(argv[i], cmds[j].name))
+				break;
+		if (j == sizeof(cmds) / sizeof(cmds[0]))
+			USAGE("unknown command '%s' (try colosetup --help)", argv[i]);
+		a->cmd = cmds[j].cmd;
+		min_pos = cmds[j].min_pos;
+		max_pos = cmds[j].max_pos;
+		i++;
+	}
+
+	for (; i < argc; i++) {
+		const char *arg = argv[i], *val = NULL, *eq;
+		size_t nlen;
+
+		if (want_devs) {
+			if (arg[0] == '-' && arg[1] == '-')
+				USAGE("create: %s needs %d device%s", want_devs == 3 ?
+				      "--secondary" : "--primary", want_devs,
+				      want_devs > 1 ? "s (BASE HIDDEN ACTIVE)" : " (BASE)");
+			devs[ndevs++] = arg;
+			if (ndevs == want_devs)
+				want_devs = 0;
+			continue;
+		}
+		if (arg[0] != '-' || !arg[1]) {
+			if (npos == (int)(sizeof(pos) / sizeof(pos[0])) || npos >= max_pos)
+				USAGE("%s: unexpected argument '%s'", cmd_word(a->cmd), arg);
+			pos[npos++] = arg;
+			continue;
+		}
+		eq = strchr(arg, '=');
+		nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+		for (j = 0; j < sizeof(opts) / sizeof(opts[0]); j++)
+			if (strlen(opts[j].name) == nlen && !strncmp(arg, opts[j].name, nlen))
+				break;
+		if (j == sizeof(opts) / sizeof(opts[0]))
+			USAGE("%s: unknown option '%.*s'", cmd_word(a->cmd), (int)nlen, arg);
+		if (!(opts[j].cmds & BIT(a->cmd)))
+			USAGE("%s does not take %s", cmd_word(a->cmd), opts[j].name);
+		if (opts[j].has_value) {
+			if (eq)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				USAGE("%s needs a value", opts[j].name);
+		} else if (eq) {
+			USAGE("%s takes no value", opts[j].name);
+		}
+		switch (opts[j].id) {
+		case OPT_CHUNK:
+			if (colo_parse_chunk(val, &a->chunk_sectors))
+				USAGE("--chunk '%s': a power of two from 512 to 1m (e.g. 4k, 64k)", val);
+			break;
+		case OPT_MAX_COPIES:
+			if (parse_uint(val, 1024, &a->max_copies) || !a->max_copies)
+				USAGE("--max-copies '%s': a number from 1 to 1024", val);
+			break;
+		case OPT_RATE: {
+			uint64_t b;
+
+			if (colo_parse_size(val, &b) || b < 1024 || (b >> 10) > UINT32_MAX)
+				USAGE("--rate '%s': bytes per second, at least 1k (e.g. 50m)", val);
+			a->rate_kib = b >> 10;
+			break;
+		}
+		case OPT_TIMEOUT:
+			if (parse_uint(val, 1000000, &a->timeout) || !a->timeout)
+				USAGE("--timeout '%s': seconds, 1 to 1000000", val);
+			break;
+		case OPT_SECONDARY:
+		case OPT_PRIMARY:
+			if (ndevs || a->primary)
+				USAGE("create: give one of --secondary and --primary, once");
+			a->primary = opts[j].id == OPT_PRIMARY;
+			want_devs = a->primary ? 1 : 3;
+			break;
+		case OPT_FULL:
+			full = 1;
+			break;
+		case OPT_DIRTY:
+			a->dirty = 1;
+			break;
+		case OPT_WAIT:
+			a->wait = 1;
+			break;
+		case OPT_FORCE:
+			a->force = 1;
+			break;
+		case OPT_JSON:
+			a->json = 1;
+			break;
+		case OPT_VERBOSE:
+			a->verbose = 1;
+			break;
+		case OPT_HELP:
+			help = 1;
+			break;
+		}
+	}
+	if (help) {
+		a->cmd = CMD_HELP;
+		return 0;
+	}
+	if (want_devs)
+		USAGE("create: %s needs %d device%s", want_devs == 3 ? "--secondary" : "--primary",
+		      want_devs, want_devs > 1 ? "s (BASE HIDDEN ACTIVE)" : " (BASE)");
+	if (npos < min_pos)
+		USAGE("%s: missing %s", cmd_word(a->cmd),
+		      a->cmd == CMD_WAIT && npos == 1 ? "STATE" :
+		      a->cmd == CMD_MIRROR_START && npos == 1 ? "DEV (the replica)" : "NAME");
+	if (npos)
+		a->name = pos[0];
+	if (a->name && !valid_name(a->name))
+		USAGE("%s: '%s' is not a device name (1 to 127 bytes, no '/')",
+		      cmd_word(a->cmd), a->name);
+	if (a->cmd == CMD_CREATE) {
+		if (!ndevs)
+			USAGE("create: say --secondary BASE HIDDEN ACTIVE or --primary BASE");
+		a->base = devs[0];
+		a->hidden = devs[1];
+		a->active = devs[2];
+	}
+	if (a->cmd == CMD_MIRROR_START) {
+		a->dev = pos[1];
+		if (full && a->dirty)
+			USAGE("mirror start: give --full or --dirty, not both");
+	}
+	if (a->cmd == CMD_WAIT) {
+		for (j = 0; j < sizeof(state_names) / sizeof(state_names[0]); j++)
+			if (!strcmp(pos[1], state_names[j].name))
+				a->state = state_names[j].state;
+		if (a->state == STATE_NONE)
+			USAGE("wait: unknown state '%s' (done, failed, in-sync, degraded, error, primary)",
+			      pos[1]);
+	}
+	if (a->timeout && (a->cmd == CMD_FAILOVER || a->cmd == CMD_MIRROR_START) && !a->wait)
+		USAGE("%s: --timeout needs --wait", cmd_word(a->cmd));
+	return 0;
+}
+
+/* ---- the status line ----------------------------------------------------- */
+
+static int one_of(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(s, *set))
+			return 1;
+	return 0;
+}
+
+int colo_parse_status(const char *params, struct colo_status *st)
+{
+	static const char *const modes[] = { "secondary", "primary", NULL };
+	static const char *const commits[] = { "none", "running", "done", "failed", NULL };
+	static const char *const mirrors[] = { "none", "copying", "in-sync", "degraded", NULL };
+	static const char *const ingresses[] = { "attached", "none", NULL };
+	static const char *const healths[] = { "ok", "error", NULL };
+	uint64_t n_active, n_hidden, n_dirty;
+	int used = 0;
+
+	const char *p;
+
+	memset(st, 0, sizeof(*st));
+	if (!params)
+		return -1;
+	/* sscanf's %u takes a sign; the kernel never prints one. */
+	for (p = params; *p; p++)
+		if ((*p == '-' || *p == '+') && (p == params || p[-1] == ' ' || p[-1] == '/'))
+			return -1;
+	if (sscanf(params,
+		   "%15s %u %" SCNu64 "/%" SCNu64 " %" SCNu64 "/%" SCNu64
+		   " %15s %" SCNu64 "/%" SCNu64 " %" SCNu64 "/%" SCNu64
+		   " %15s %" SCNu64 "/%" SCNu64 " %15s %15s %" SCNu64 "%n",
+		   st->mode, &st->chunk, &st->active, &st->chunks, &st->hidden,
+		   &n_hidden, st->commit, &st->committed, &st->to_commit,
+		   &st->dirty, &n_dirty, st->mirror, &st->mirrored,
+		   &st->to_mirror, st->ingress, st->health, &st->bitmap_bytes,
+		   &used) != 17)
+		return -1;
+	n_active = st->chunks;
+	if (params[used] && params[used] != ' ')
+		return -1;
+	if (!one_of(st->mode, modes) || !one_of(st->commit, commits) ||
+	    !one_of(st->mirror, mirrors) || !one_of(st->ingress, ingresses) ||
+	    !one_of(st->health, healths))
+		return -1;
+	if (!st->chunk || st->chunk > 2048 || (st->chunk & (st->chunk - 1)))
+		return -1;
+	if (n_hidden != n_active || n_dirty != n_active ||
+	    st->active > n_active || st->hidden > n_active || st->dirty > n_active ||
+	    st->committed > st->to_commit || st->mirrored > st->to_mirror)
+		return -1;
+	return 0;
+}
+
+int colo_state_check(const struct colo_status *st, enum colo_state s,
+		     const char **why)
+{
+	*why = NULL;
+	switch (s) {
+	case STATE_DONE:
+		if (!strcmp(st->commit, "done"))
+			return 1;
+		if (!strcmp(st->commit, "failed"))
+			*why = "the failover commit failed (fix the fault, then failover again)";
+		else if (!strcmp(st->commit, "none"))
+			*why = "no failover commit was started (send failover first)";
+		return *why ? -1 : 0;
+	case STATE_FAILED:
+		if (!strcmp(st->commit, "failed"))
+			return 1;
+		if (!strcmp(st->commit, "done"))
+			*why = "the failover commit is done";
+		return *why ? -1 : 0;
+	case STATE_IN_SYNC:
+		if (!strcmp(st->mirror, "in-sync"))
+			return 1;
+		if (!strcmp(st->mirror, "degraded"))
+			*why = "the mirror is degraded (mirror start DEV --dirty resumes it)";
+		else if (!strcmp(st->mirror, "none"))
+			*why = "no mirror runs (mirror start first)";
+		return *why ? -1 : 0;
+	case STATE_DEGRADED:
+		if (!strcmp(st->mirror, "degraded"))
+			return 1;
+		if (!strcmp(st->mirror, "none"))
+			*why = "no mirror runs";
+		return *why ? -1 : 0;
+	case STATE_ERROR:
+		return !strcmp(st->health, "error");
+	case STATE_PRIMARY:
+		return !strcmp(st->mode, "primary");
+	case STATE_NONE:
+		break;
+	}
+	*why = "nothing to wait for";
+	return -1;
+}
+
+int colo_state_progress(const struct colo_status *st, enum colo_state s,
+			uint64_t *done, uint64_t *total)
+{
+	if (s == STATE_DONE && strcmp(st->commit, "none")) {
+		*done = st->committed;
+		*total = st->to_commit;
+		return 1;
+	}
+	if (s == STATE_IN_SYNC && strcmp(st->mirror, "none")) {
+		*done = st->mirrored;
+		*total = st->to_mirror;
+		return 1;
+	}
+	return 0;
+}
+
+void colo_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void colo_status_json(FILE *f, const char *name, uint64_t sectors,
+		      const struct colo_status *st, const char *const legs[3],
+		      const char *ingress_dev)
+{
+	static const char *const leg_names[3] = { "base", "hidden", "active" };
+	int i;
+
+	fputc('{', f);
+	if (name) {
+		fputs("\"name\":", f);
+		colo_json_str(f, name);
+		fputc(',', f);
+	}
+	fprintf(f, "\"target\":\"colo\",\"sectors\":%" PRIu64 ",\"mode\":", sectors);
+	colo_json_str(f, st->mode);
+	fprintf(f, ",\"chunk_sectors\":%u,\"chunk_bytes\":%u,\"chunks\":%" PRIu64,
+		st->chunk, st->chunk * 512, st->chunks);
+	if (legs) {
+		fputs(",\"legs\":{", f);
+		for (i = 0; i < 3 && legs[i]; i++) {
+			fprintf(f, "%s\"%s\":", i ? "," : "", leg_names[i]);
+			colo_json_str(f, legs[i]);
+		}
+		fputc('}', f);
+	}
+	fprintf(f, ",\"active\":%" PRIu64 ",\"hidden\":%" PRIu64, st->active, st->hidden);
+	fputs(",\"commit\":{\"state\":", f);
+	colo_json_str(f, st->commit);
+	fprintf(f, ",\"committed\":%" PRIu64 ",\"to_commit\":%" PRIu64 "}",
+		st->committed, st->to_commit);
+	fprintf(f, ",\"dirty\":%" PRIu64, st->dirty);
+	fputs(",\"mirror\":{\"state\":", f);
+	colo_json_str(f, st->mirror);
+	fprintf(f, ",\"mirrored\":%" PRIu64 ",\"to_mirror\":%" PRIu64 "}",
+		st->mirrored, st->to_mirror);
+	fputs(",\"ingress\":", f);
+	if (ingress_dev)
+		colo_json_str(f, ingress_dev);
+	else
+		fputs(strcmp(st->ingress, "attached") ? "null" : "\"attached\"", f);
+	fputs(",\"health\":", f);
+	colo_json_str(f, st->health);
+	fprintf(f, ",\"bitmap_bytes\":%" PRIu64 "}", st->bitmap_bytes);
+}
+
+void colo_progress_bar(char *buf, size_t len, uint64_t done, uint64_t total,
+		       unsigned int width)
+{
+	unsigned int fill, pct, i;
+	size_t n;
+
+	if (width > 200)
+		width = 200;
+	pct = total ? (unsigned int)(done * 100 / total) : 100;
+	fill = total ? (unsigned int)(done * width / total) : width;
+	if (!len)
+		return;
+	n = 0;
+	if (n + 1 < len)
+		buf[n++] = '[';
+	for (i = 0; i < width && n + 1 < len; i++)
+		buf[n++] = i < fill ? '#' : ' ';
+	if (n + 1 < len)
+		buf[n++] = ']';
+	buf[n] = '\0';
+	snprintf(buf + n, len - n, " %3u%% %" PRIu64 "/%" PRIu64, pct, done, total);
 }

@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * colo-util: the pure parts of colosetup (sizes, the command line, the
+ * target's status line, progress). Nothing here talks to the kernel, so all
+ * of it is unit-tested on the host (test-util.c).
+ */
 #ifndef COLO_UTIL_H
 #define COLO_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * Parse a size: a number of bytes with an optional binary suffix
@@ -14,5 +21,117 @@ int colo_parse_size(const char *s, uint64_t *bytes);
 /* Parse a chunk size: a size that is a power of two from 512 B to 1 MiB.
  * Returns 0 and the chunk in 512-byte sectors, or -1. */
 int colo_parse_chunk(const char *s, unsigned int *sectors);
+
+/* Format bytes as "4 KiB", "1.5 GiB" into buf. Returns buf. */
+char *colo_human(uint64_t bytes, char *buf, size_t len);
+
+/* Exit codes of colosetup (documented in colosetup.8 and --help). */
+enum {
+	COLO_EXIT_OK = 0,
+	COLO_EXIT_FAIL = 1,	/* refused by the kernel, or a failed state */
+	COLO_EXIT_USAGE = 2,	/* bad command line */
+	COLO_EXIT_NODEV = 3,	/* no such device, or not a dm-colo device */
+	COLO_EXIT_BUSY = 4,	/* device in use (remove without --force) */
+	COLO_EXIT_TIMEOUT = 5,	/* wait/--wait ran out of time */
+};
+
+enum colo_cmd {
+	CMD_NONE,
+	CMD_HELP,
+	CMD_VERSION,
+	CMD_CREATE,
+	CMD_INGRESS,
+	CMD_REMOVE,
+	CMD_STATUS,
+	CMD_LIST,
+	CMD_CHECKPOINT,
+	CMD_FAILOVER,
+	CMD_MIRROR_START,
+	CMD_MIRROR_STOP,
+	CMD_WAIT,
+};
+
+/* What "wait" and "--wait" wait for. */
+enum colo_state {
+	STATE_NONE,
+	STATE_DONE,		/* commit done */
+	STATE_FAILED,		/* commit failed */
+	STATE_IN_SYNC,		/* mirror in sync */
+	STATE_DEGRADED,		/* mirror degraded */
+	STATE_ERROR,		/* health error */
+	STATE_PRIMARY,		/* primary mode */
+};
+
+#define COLO_DEFAULT_CHUNK_SECTORS 8	/* 4 KiB */
+
+struct colo_args {
+	enum colo_cmd cmd;
+	const char *name;
+	int primary;			/* create: --primary (else --secondary) */
+	const char *base, *hidden, *active;
+	unsigned int chunk_sectors;	/* 0: not given */
+	unsigned int max_copies;	/* 0: not given */
+	const char *dev;		/* mirror start: the replica */
+	int dirty;			/* mirror start: --dirty (else full) */
+	uint64_t rate_kib;		/* mirror start: --rate, KiB/s (0: none) */
+	enum colo_state state;		/* wait */
+	unsigned int timeout;		/* seconds, 0: none */
+	int wait, force, json, verbose;
+};
+
+/*
+ * Parse colosetup's command line (argv[0] is the program). Returns 0, or
+ * COLO_EXIT_USAGE with a sentence in err.
+ */
+int colo_parse_args(int argc, char **argv, struct colo_args *a,
+		    char *err, size_t errlen);
+
+const char *colo_state_name(enum colo_state s);
+
+/* The colo target's status, as documented in the README. */
+struct colo_status {
+	char mode[16];		/* secondary | primary */
+	unsigned int chunk;	/* sectors */
+	uint64_t chunks;
+	uint64_t active, hidden;
+	char commit[16];	/* none | running | done | failed */
+	uint64_t committed, to_commit;
+	uint64_t dirty;
+	char mirror[16];	/* none | copying | in-sync | degraded */
+	uint64_t mirrored, to_mirror;
+	char ingress[16];	/* attached | none */
+	char health[16];	/* ok | error */
+	uint64_t bitmap_bytes;
+};
+
+/*
+ * Parse the colo target's status parameters (what follows "colo" in
+ * dmsetup status). Returns 0, or -1 when the line is not one this version
+ * understands. Fields appended by a newer module are ignored.
+ */
+int colo_parse_status(const char *params, struct colo_status *st);
+
+/* 1 when st is in state s, 0 when not yet, -1 when it never will be
+ * without an operator's action (e.g. waiting for in-sync, mirror degraded);
+ * *why then says why. */
+int colo_state_check(const struct colo_status *st, enum colo_state s,
+		     const char **why);
+
+/* Progress (done/total) of what s waits for; 0 when there is none. */
+int colo_state_progress(const struct colo_status *st, enum colo_state s,
+			uint64_t *done, uint64_t *total);
+
+/* The status as one JSON object (no trailing newline). name, legs and
+ * ingress_dev may be NULL. */
+void colo_status_json(FILE *f, const char *name, uint64_t sectors,
+		      const struct colo_status *st, const char *const legs[3],
+		      const char *ingress_dev);
+
+/* A JSON string with escapes. */
+void colo_json_str(FILE *f, const char *s);
+
+/* A progress bar line of width columns: "[#####     ]  45% 1234/5678". */
+void colo_progress_bar(char *buf, size_t len, uint64_t done, uint64_t total,
+		       unsigned int width);
 
 #endif

@@ -1,36 +1,908 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * colosetup: set up and drive dm-colo devices.
+ * colosetup: set up and drive dm-colo devices (COLO block replication).
  *
- * This is the entry point only; the subcommands come with their own issue.
+ * It talks to device-mapper through libdevmapper (colo-dm.c); the pure
+ * parts (command line, status line, progress) are in colo-util.c and are
+ * unit-tested on the host. Every refusal ends in one sentence on stderr,
+ * "colosetup: NAME: why", and an exit code of colo-util.h.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "colo-dm.h"
 #include "colo-util.h"
 
-#define COLOSETUP_VERSION "0.1"
+#define COLOSETUP_VERSION "0.2"
+#define INGRESS_SUFFIX "-ingress"
 
-static void usage(FILE *f)
+static const char usage_text[] =
+"Usage: colosetup [-v] COMMAND [ARGS...]\n"
+"\n"
+"Set up and drive dm-colo COLO block replication devices.\n"
+"\n"
+"Commands:\n"
+"  create NAME --secondary BASE HIDDEN ACTIVE [--chunk SIZE] [--max-copies N]\n"
+"  create NAME --primary BASE [--chunk SIZE] [--max-copies N]\n"
+"        Create /dev/mapper/NAME over BASE (the length of BASE). SIZE is\n"
+"        a power of two from 512 to 1m, e.g. 4k (the default) or 64k.\n"
+"  ingress NAME\n"
+"        Create NAME-ingress, where the primary's writes enter (export it\n"
+"        with an NBD server).\n"
+"  remove NAME [--force]\n"
+"        Remove NAME and its ingress (or only NAME, an ingress). Refused\n"
+"        while open; --force removes them when last closed instead.\n"
+"  status [--json] NAME\n"
+"  list [--json]\n"
+"  checkpoint NAME\n"
+"  failover NAME [--wait [--timeout SEC]]\n"
+"        Make NAME the primary; --wait follows the commit until done.\n"
+"  mirror start NAME DEV [--full|--dirty] [--rate BYTES/S] [--wait [--timeout SEC]]\n"
+"  mirror stop NAME\n"
+"  wait NAME STATE [--timeout SEC]\n"
+"        STATE: done, failed (the failover commit), in-sync, degraded\n"
+"        (the mirror), error (health), primary (mode).\n"
+"\n"
+"Options: -v/--verbose (libdevmapper's messages too), -h/--help, --version.\n"
+"\n"
+"Exit codes: 0 success; 1 refused by the kernel or a failed state (commit\n"
+"failed, mirror degraded); 2 bad command line; 3 no such device, or not a\n"
+"dm-colo device; 4 device in use; 5 timed out.\n"
+"See colosetup(8).\n";
+
+static const char *cmd_name = "colosetup";
+
+/*
+ * COLOSETUP_SKIP_CHECKS=1 skips colosetup's own checks of the devices and
+ * states, so that the kernel's checks (and their sentences) can be tested.
+ */
+static int skip_checks(void)
 {
-	fprintf(f,
-		"Usage: colosetup [--help] [--version]\n"
-		"\n"
-		"Set up and drive dm-colo COLO block replication devices.\n"
-		"The subcommands are not implemented yet; use dmsetup with the\n"
-		"tables of the README meanwhile.\n");
+	const char *s = getenv("COLOSETUP_SKIP_CHECKS");
+
+	return s && !strcmp(s, "1");
+}
+
+/* "colosetup: NAME: sentence" on stderr; returns code. */
+static int fail(int code, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(int code, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cmd_name);
+	if (name)
+		fprintf(stderr, "%s: ", name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* A refusal by the kernel: its own reason when it logged one. */
+static int refused(const char *name, const char *what, int err)
+{
+	const char *why = cdm_reason();
+
+	if (err == -EBUSY && !why)
+		return fail(COLO_EXIT_BUSY, name, "%s refused: the device is busy", what);
+	if (why)
+		return fail(COLO_EXIT_FAIL, name, "%s refused by the kernel: %s", what, why);
+	if (err == -ENXIO || err == -ENODEV)
+		return fail(COLO_EXIT_NODEV, name, "%s failed: no such device", what);
+	return fail(COLO_EXIT_FAIL, name, "%s failed: %s", what, strerror(-err));
+}
+
+/* ---- devices ------------------------------------------------------------ */
+
+struct blk {
+	const char *path;
+	dev_t rdev;
+	uint64_t sectors;
+	unsigned int lbs;
+};
+
+static int open_blk(const char *role, const char *path, struct blk *b)
+{
+	struct stat sb;
+	uint64_t bytes;
+	int fd, lbs;
+
+	b->path = path;
+	if (stat(path, &sb))
+		return fail(COLO_EXIT_FAIL, NULL, "%s %s: %s", role, path, strerror(errno));
+	if (!S_ISBLK(sb.st_mode))
+		return fail(COLO_EXIT_FAIL, NULL, "%s %s: not a block device", role, path);
+	fd = open(path, O_RDONLY | O_EXCL | O_CLOEXEC);
+	if (fd < 0 && errno == EBUSY)
+		return fail(COLO_EXIT_BUSY, NULL,
+			    "%s %s: in use (mounted, or held by another device)", role, path);
+	if (fd < 0)
+		return fail(COLO_EXIT_FAIL, NULL, "%s %s: %s", role, path, strerror(errno));
+	if (ioctl(fd, BLKGETSIZE64, &bytes) || ioctl(fd, BLKSSZGET, &lbs)) {
+		int e = errno;
+
+		close(fd);
+		return fail(COLO_EXIT_FAIL, NULL, "%s %s: cannot read its size: %s", role,
+			    path, strerror(e));
+	}
+	close(fd);
+	b->rdev = sb.st_rdev;
+	b->sectors = bytes >> 9;
+	b->lbs = lbs;
+	return 0;
+}
+
+/* "/dev/mapper/vm" or "/dev/ram0" for a "major:minor" of a table. */
+static void devpath(const char *majmin, char *buf, size_t len)
+{
+	char path[128], line[256];
+	FILE *f;
+
+	snprintf(buf, len, "%s", majmin);
+	snprintf(path, sizeof(path), "/sys/dev/block/%s/dm/name", majmin);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(buf, len, "/dev/mapper/%.127s", line);
+		}
+		fclose(f);
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/dev/block/%s/uevent", majmin);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "DEVNAME=", 8)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(buf, len, "/dev/%.127s", line + 8);
+		}
+	fclose(f);
+}
+
+/* The colo device NAME: its status, and its table's legs as major:minor. */
+struct colo_dev {
+	uint64_t sectors;
+	struct colo_status st;
+	char legs[3][32];	/* base, hidden, active ("" when primary) */
+	unsigned int nlegs;
+};
+
+static int get_colo(const char *name, struct colo_dev *d)
+{
+	struct cdm_target t;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	r = cdm_get_target(name, 1, &t);
+	if (r == -ENXIO)
+		return fail(COLO_EXIT_NODEV, name, "no such device");
+	if (r == -ENOTUNIQ || r == -ENODATA)
+		return fail(COLO_EXIT_NODEV, name, "not a dm-colo device (%s)",
+			    r == -ENODATA ? "no live table" : "not a single target");
+	if (r)
+		return fail(COLO_EXIT_FAIL, name, "cannot read its status: %s", strerror(-r));
+	if (strcmp(t.type, "colo")) {
+		r = fail(COLO_EXIT_NODEV, name, "not a colo device (its target is %s)", t.type);
+		cdm_target_free(&t);
+		return r;
+	}
+	d->sectors = t.len;
+	r = colo_parse_status(t.params, &d->st);
+	cdm_target_free(&t);
+	if (r)
+		return fail(COLO_EXIT_FAIL, name,
+			    "status line not understood (is dm-colo newer than colosetup?)");
+	r = cdm_get_target(name, 0, &t);
+	if (r)
+		return fail(COLO_EXIT_FAIL, name, "cannot read its table: %s", strerror(-r));
+	if (!strncmp(t.params, "secondary ", 10))
+		d->nlegs = sscanf(t.params + 10, "%31s %31s %31s", d->legs[0], d->legs[1],
+				  d->legs[2]) == 3 ? 3 : 0;
+	else if (!strncmp(t.params, "primary ", 8))
+		d->nlegs = sscanf(t.params + 8, "%31s", d->legs[0]) == 1 ? 1 : 0;
+	cdm_target_free(&t);
+	if (!d->nlegs)
+		return fail(COLO_EXIT_FAIL, name, "table not understood");
+	return 0;
+}
+
+/* The colo-ingress attached to colo device NAME, into buf; 0 or -ENOENT. */
+static int find_ingress(const char *name, char *buf, size_t len)
+{
+	char **names, **p;
+	int err, r = -ENOENT;
+
+	names = cdm_names(&err);
+	if (!names)
+		return err;
+	for (p = names; *p && r; p++) {
+		struct cdm_target t;
+
+		if (cdm_get_target(*p, 1, &t))
+			continue;
+		if (!strcmp(t.type, "colo-ingress") && !strcmp(t.params, name)) {
+			snprintf(buf, len, "%s", *p);
+			r = 0;
+		}
+		cdm_target_free(&t);
+	}
+	cdm_names_free(names);
+	return r;
+}
+
+/* The colo device whose base is rdev, into buf; 0 or -ENOENT. */
+static int find_base_user(dev_t rdev, char *buf, size_t len)
+{
+	char **names, **p, want[32];
+	int err, r = -ENOENT;
+
+	snprintf(want, sizeof(want), "%u:%u", major(rdev), minor(rdev));
+	names = cdm_names(&err);
+	if (!names)
+		return err;
+	for (p = names; *p && r; p++) {
+		struct cdm_target t;
+		char base[32];
+
+		if (cdm_get_target(*p, 0, &t))
+			continue;
+		if (!strcmp(t.type, "colo") &&
+		    sscanf(t.params, "%*s %31s", base) == 1 && !strcmp(base, want)) {
+			snprintf(buf, len, "%s", *p);
+			r = 0;
+		}
+		cdm_target_free(&t);
+	}
+	cdm_names_free(names);
+	return r;
+}
+
+/* ---- create, ingress, remove -------------------------------------------- */
+
+static int cmd_create(const struct colo_args *a)
+{
+	static const char *const roles[3] = { "base", "hidden", "active" };
+	const char *paths[3] = { a->base, a->hidden, a->active };
+	unsigned int chunk = a->chunk_sectors ? a->chunk_sectors : COLO_DEFAULT_CHUNK_SECTORS;
+	unsigned int n = a->primary ? 1 : 3, i, j;
+	struct blk b[3];
+	struct cdm_info info;
+	struct stat sb;
+	char params[1024], opt[64] = "", user[128], hs[32], cs[32];
+	int r;
+
+	if (!cdm_info(a->name, &info))
+		return fail(COLO_EXIT_FAIL, a->name, "a device of this name exists");
+	/* Before the exclusive opens: a colo device holds its base. */
+	if (!skip_checks() && !stat(a->base, &sb) && S_ISBLK(sb.st_mode) &&
+	    !find_base_user(sb.st_rdev, user, sizeof(user)))
+		return fail(COLO_EXIT_FAIL, a->name, "base %s is already the base of colo device %s",
+			    a->base, user);
+	for (i = 0; i < n; i++) {
+		r = open_blk(roles[i], paths[i], &b[i]);
+		if (r)
+			return r;
+	}
+	if (!b[0].sectors)
+		return fail(COLO_EXIT_FAIL, a->name, "base %s is empty", a->base);
+	for (i = 0; i < n && !skip_checks(); i++) {
+		if (b[i].sectors < b[0].sectors)
+			return fail(COLO_EXIT_FAIL, a->name,
+				    "%s %s has %" PRIu64 " sectors, it needs at least %" PRIu64
+				    " (the size of base)", roles[i], paths[i], b[i].sectors,
+				    b[0].sectors);
+		if (chunk * 512 < b[i].lbs)
+			return fail(COLO_EXIT_FAIL, a->name,
+				    "chunk of %u bytes is smaller than the logical block size of %s %s (%u)",
+				    chunk * 512, roles[i], paths[i], b[i].lbs);
+		for (j = 0; j < i; j++)
+			if (b[i].rdev == b[j].rdev)
+				return fail(COLO_EXIT_FAIL, a->name,
+					    "%s and %s are the same device (%s)", roles[j],
+					    roles[i], paths[i]);
+	}
+	if (a->max_copies)
+		snprintf(opt, sizeof(opt), " 2 max_copies %u", a->max_copies);
+	if (a->primary)
+		snprintf(params, sizeof(params), "primary %s %u%s", a->base, chunk, opt);
+	else
+		snprintf(params, sizeof(params), "secondary %s %s %s %u%s", a->base,
+			 a->hidden, a->active, chunk, opt);
+	r = cdm_create(a->name, b[0].sectors, "colo", params);
+	if (r)
+		return refused(a->name, "create", r);
+	printf("/dev/mapper/%s: colo %s, %s in %s chunks\n", a->name,
+	       a->primary ? "primary" : "secondary",
+	       colo_human(b[0].sectors << 9, hs, sizeof(hs)),
+	       colo_human(chunk * 512ULL, cs, sizeof(cs)));
+	return 0;
+}
+
+static int cmd_ingress(const struct colo_args *a)
+{
+	char iname[160], params[64], other[128];
+	struct colo_dev d;
+	struct cdm_info info;
+	int r;
+
+	r = get_colo(a->name, &d);
+	if (r)
+		return r;
+	if (strcmp(d.st.mode, "secondary"))
+		return fail(COLO_EXIT_FAIL, a->name,
+			    "is in primary mode: an ingress is only for a secondary");
+	if (!strcmp(d.st.ingress, "attached")) {
+		if (find_ingress(a->name, other, sizeof(other)))
+			snprintf(other, sizeof(other), "?");
+		return fail(COLO_EXIT_FAIL, a->name, "already has an ingress (%s)", other);
+	}
+	snprintf(iname, sizeof(iname), "%s%s", a->name, INGRESS_SUFFIX);
+	if (strlen(iname) > 127)
+		return fail(COLO_EXIT_USAGE, a->name, "name too long for \"%s%s\"", a->name,
+			    INGRESS_SUFFIX);
+	if (!cdm_info(iname, &info))
+		return fail(COLO_EXIT_FAIL, iname, "a device of this name exists");
+	snprintf(params, sizeof(params), "%s", d.legs[0]);
+	r = cdm_create(iname, d.sectors, "colo-ingress", params);
+	if (r)
+		return refused(iname, "create", r);
+	printf("/dev/mapper/%s: colo-ingress of %s\n", iname, a->name);
+	return 0;
+}
+
+static int remove_one(const char *name, int force)
+{
+	struct cdm_info info;
+	int r, deferred = 0;
+
+	r = cdm_info(name, &info);
+	if (r)
+		return refused(name, "remove", r);
+	if (info.open_count > 0) {
+		if (!force)
+			return fail(COLO_EXIT_BUSY, name,
+				    "in use (open %d time%s); close it first, or --force",
+				    info.open_count, info.open_count > 1 ? "s" : "");
+		deferred = 1;
+	}
+	r = cdm_remove(name, deferred);
+	if (r)
+		return refused(name, "remove", r);
+	if (deferred)
+		printf("%s: will be removed when last closed\n", name);
+	return 0;
+}
+
+static int cmd_remove(const struct colo_args *a)
+{
+	struct cdm_target t;
+	struct cdm_info ci, ii;
+	char iname[160];
+	int r, has_ingress;
+
+	r = cdm_get_target(a->name, 1, &t);
+	if (r == -ENXIO)
+		return fail(COLO_EXIT_NODEV, a->name, "no such device");
+	if (r)
+		return fail(COLO_EXIT_NODEV, a->name, "not a dm-colo device");
+	if (!strcmp(t.type, "colo-ingress")) {
+		cdm_target_free(&t);
+		return remove_one(a->name, a->force);
+	}
+	r = strcmp(t.type, "colo");
+	if (r)
+		fail(COLO_EXIT_NODEV, a->name, "not a dm-colo device (its target is %s)", t.type);
+	cdm_target_free(&t);
+	if (r)
+		return COLO_EXIT_NODEV;
+	has_ingress = !find_ingress(a->name, iname, sizeof(iname));
+	/* Check both before removing either: a refusal changes nothing. */
+	r = cdm_info(a->name, &ci);
+	if (r)
+		return refused(a->name, "remove", r);
+	if (has_ingress && cdm_info(iname, &ii))
+		has_ingress = 0;
+	if (!a->force) {
+		if (has_ingress && ii.open_count > 0)
+			return fail(COLO_EXIT_BUSY, iname,
+				    "in use (open %d time%s: is the NBD server still running?); close it first, or --force",
+				    ii.open_count, ii.open_count > 1 ? "s" : "");
+		if (ci.open_count > has_ingress)
+			return fail(COLO_EXIT_BUSY, a->name,
+				    "in use (open %d time%s); close it first, or --force",
+				    ci.open_count - has_ingress,
+				    ci.open_count - has_ingress > 1 ? "s" : "");
+	}
+	if (has_ingress) {
+		r = remove_one(iname, a->force);
+		if (r)
+			return r;
+		if (a->force && ii.open_count > 0) {
+			/* The ingress holds NAME until it goes. */
+			r = cdm_remove(a->name, 1);
+			if (r)
+				return refused(a->name, "remove", r);
+			printf("%s: will be removed when last closed\n", a->name);
+			return 0;
+		}
+	}
+	return remove_one(a->name, a->force);
+}
+
+/* ---- status, list --------------------------------------------------------- */
+
+static void print_status(const char *name, const struct colo_dev *d, const char *iname)
+{
+	const struct colo_status *st = &d->st;
+	char hs[32], cs[32], bs[32], leg[3][160];
+	unsigned int i;
+
+	for (i = 0; i < d->nlegs; i++)
+		devpath(d->legs[i], leg[i], sizeof(leg[i]));
+	printf("%s: colo %s\n", name, st->mode);
+	printf("  size:     %s (%" PRIu64 " sectors), %" PRIu64 " chunks of %s\n",
+	       colo_human(d->sectors << 9, hs, sizeof(hs)), d->sectors, st->chunks,
+	       colo_human(st->chunk * 512ULL, cs, sizeof(cs)));
+	printf("  base:     %s\n", leg[0]);
+	if (d->nlegs == 3) {
+		printf("  hidden:   %s\n", leg[1]);
+		printf("  active:   %s\n", leg[2]);
+	}
+	if (!strcmp(st->mode, "secondary") || st->active || st->hidden)
+		printf("  overlay:  %" PRIu64 " active, %" PRIu64 " hidden chunks\n",
+		       st->active, st->hidden);
+	if (strcmp(st->commit, "none"))
+		printf("  commit:   %s, %" PRIu64 " of %" PRIu64 " chunks\n", st->commit,
+		       st->committed, st->to_commit);
+	if (!strcmp(st->mode, "primary"))
+		printf("  dirty:    %" PRIu64 " chunks\n", st->dirty);
+	if (strcmp(st->mirror, "none"))
+		printf("  mirror:   %s, %" PRIu64 " of %" PRIu64 " chunks\n", st->mirror,
+		       st->mirrored, st->to_mirror);
+	else if (!strcmp(st->mode, "primary"))
+		printf("  mirror:   none\n");
+	if (!strcmp(st->ingress, "attached"))
+		printf("  ingress:  %s\n", iname ? iname : "attached");
+	else if (!strcmp(st->mode, "secondary"))
+		printf("  ingress:  none\n");
+	printf("  health:   %s\n", st->health);
+	printf("  memory:   %s of bitmaps\n", colo_human(st->bitmap_bytes, bs, sizeof(bs)));
+}
+
+static void json_colo(const char *name, const struct colo_dev *d, const char *iname)
+{
+	char leg[3][160];
+	const char *legs[3] = { NULL, NULL, NULL };
+	unsigned int i;
+
+	for (i = 0; i < d->nlegs; i++) {
+		devpath(d->legs[i], leg[i], sizeof(leg[i]));
+		legs[i] = leg[i];
+	}
+	colo_status_json(stdout, name, d->sectors, &d->st, legs, iname);
+}
+
+static void json_ingress(const char *name, const char *colo)
+{
+	fputs("{\"name\":", stdout);
+	colo_json_str(stdout, name);
+	fputs(",\"target\":\"colo-ingress\",\"colo\":", stdout);
+	if (strcmp(colo, "detached"))
+		colo_json_str(stdout, colo);
+	else
+		fputs("null", stdout);
+	fputc('}', stdout);
+}
+
+static int cmd_status(const struct colo_args *a)
+{
+	struct cdm_target t;
+	struct colo_dev d;
+	char iname[160];
+	int r, has;
+
+	r = cdm_get_target(a->name, 1, &t);
+	if (!r && !strcmp(t.type, "colo-ingress")) {
+		if (a->json) {
+			json_ingress(a->name, t.params);
+			putchar('\n');
+		} else {
+			printf("%s: colo-ingress, %s\n", a->name, strcmp(t.params, "detached") ?
+			       t.params : "detached (its colo device's table was replaced)");
+		}
+		cdm_target_free(&t);
+		return 0;
+	}
+	if (!r)
+		cdm_target_free(&t);
+	r = get_colo(a->name, &d);
+	if (r)
+		return r;
+	has = !strcmp(d.st.ingress, "attached") && !find_ingress(a->name, iname, sizeof(iname));
+	if (a->json) {
+		json_colo(a->name, &d, has ? iname : NULL);
+		putchar('\n');
+	} else {
+		print_status(a->name, &d, has ? iname : NULL);
+	}
+	return 0;
+}
+
+static int cmd_list(const struct colo_args *a)
+{
+	char **names, **p;
+	int err, first = 1;
+
+	names = cdm_names(&err);
+	if (!names)
+		return fail(COLO_EXIT_FAIL, NULL, "cannot list devices: %s", strerror(-err));
+	if (a->json)
+		putchar('[');
+	else
+		printf("%-20s %-12s %-9s %-9s %-9s %-8s %-6s %s\n", "NAME", "TARGET", "MODE",
+		       "CHUNK", "COMMIT", "MIRROR", "HEALTH", "SIZE");
+	for (p = names; *p; p++) {
+		struct cdm_target t;
+		struct colo_dev d;
+		char hs[32], cs[32], iname[160];
+
+		if (cdm_get_target(*p, 1, &t))
+			continue;
+		if (!strcmp(t.type, "colo-ingress")) {
+			if (a->json) {
+				printf("%s", first ? "" : ",");
+				json_ingress(*p, t.params);
+			} else {
+				printf("%-20s %-12s -> %s\n", *p, "colo-ingress", t.params);
+			}
+			first = 0;
+		} else if (!strcmp(t.type, "colo")) {
+			memset(&d, 0, sizeof(d));
+			d.sectors = t.len;
+			if (colo_parse_status(t.params, &d.st)) {
+				cdm_target_free(&t);
+				continue;
+			}
+			if (a->json) {
+				struct cdm_target tt;
+
+				if (!cdm_get_target(*p, 0, &tt)) {
+					const char *s = tt.params;
+
+					if (!strncmp(s, "secondary ", 10))
+						d.nlegs = sscanf(s + 10, "%31s %31s %31s", d.legs[0],
+								 d.legs[1], d.legs[2]) == 3 ? 3 : 0;
+					else if (!strncmp(s, "primary ", 8))
+						d.nlegs = sscanf(s + 8, "%31s", d.legs[0]) == 1;
+					cdm_target_free(&tt);
+				}
+				printf("%s", first ? "" : ",");
+				json_colo(*p, &d, !strcmp(d.st.ingress, "attached") &&
+					  !find_ingress(*p, iname, sizeof(iname)) ? iname : NULL);
+			} else {
+				printf("%-20s %-12s %-9s %-9s %-9s %-8s %-6s %s\n", *p, "colo",
+				       d.st.mode, colo_human(d.st.chunk * 512ULL, cs, sizeof(cs)),
+				       d.st.commit, d.st.mirror, d.st.health,
+				       colo_human(d.sectors << 9, hs, sizeof(hs)));
+			}
+			first = 0;
+		}
+		cdm_target_free(&t);
+	}
+	if (a->json)
+		puts("]");
+	cdm_names_free(names);
+	return 0;
+}
+
+/* ---- waiting ------------------------------------------------------------- */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A child process blocks in DM_DEVICE_WAITEVENT and writes a byte to the
+ * pipe at each dm event of NAME, so the loop below wakes on state changes
+ * at once, while a timeout redraws the progress now and then.
+ */
+static pid_t start_event_child(const char *name, uint32_t ev, int *rfd)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (!pid) {
+		struct cdm_info info;
+		int null = open("/dev/null", O_RDWR);
+
+		/* Die with the parent, and do not hold its output open. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(0);
+		if (null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+			close(null);
+		}
+		close(pfd[0]);
+		for (;;) {
+			if (cdm_wait_event(name, ev) || cdm_info(name, &info))
+				_exit(0);
+			if (write(pfd[1], "e", 1) != 1)
+				_exit(0);
+			ev = info.event_nr;
+		}
+	}
+	close(pfd[1]);
+	*rfd = pfd[0];
+	return pid;
+}
+
+static int wait_state(const char *name, enum colo_state s, unsigned int timeout)
+{
+	int tty = isatty(STDOUT_FILENO), r = COLO_EXIT_FAIL, rfd = -1, drawn = 0;
+	double start = now(), last_line = 0, t0 = start;
+	uint64_t d0 = 0;
+	char last_state[40] = "";
+	struct cdm_info info;
+	pid_t child;
+
+	r = cdm_info(name, &info);
+	if (r)
+		return r == -ENXIO ? fail(COLO_EXIT_NODEV, name, "no such device") :
+			refused(name, "wait", r);
+	child = start_event_child(name, info.event_nr, &rfd);
+	if (child < 0)
+		return fail(COLO_EXIT_FAIL, name, "cannot start the event waiter: %s",
+			    strerror(errno));
+	for (;;) {
+		struct colo_dev d;
+		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+		uint64_t done, total;
+		const char *why;
+		char bar[128], buf[16], state[40];
+		double t = now();
+		int c, has;
+
+		c = get_colo(name, &d);
+		if (c) {
+			r = c;
+			break;
+		}
+		c = colo_state_check(&d.st, s, &why);
+		has = colo_state_progress(&d.st, s, &done, &total);
+		snprintf(state, sizeof(state), "%s/%s", d.st.commit, d.st.mirror);
+		if (has && tty) {
+			double rate = t > t0 ? (done - d0) * d.st.chunk * 512.0 / (t - t0) : 0;
+
+			colo_progress_bar(bar, sizeof(bar), done, total, 40);
+			printf("\r%s: %s %s %s/s   ", name, s == STATE_DONE ? "commit" : "mirror",
+			       bar, colo_human(rate > 0 ? (uint64_t)rate : 0, buf, sizeof(buf)));
+			fflush(stdout);
+			drawn = 1;
+			if (t - t0 > 2) {
+				t0 = t;
+				d0 = done;
+			}
+		} else if (has && (strcmp(state, last_state) || t - last_line >= 5 || c)) {
+			printf("%s: %s %s, %" PRIu64 "/%" PRIu64 " chunks\n", name,
+			       s == STATE_DONE ? "commit" : "mirror",
+			       s == STATE_DONE ? d.st.commit : d.st.mirror, done, total);
+			fflush(stdout);
+			last_line = t;
+		}
+		snprintf(last_state, sizeof(last_state), "%s", state);
+		if (c > 0) {
+			r = 0;
+			break;
+		}
+		if (c < 0) {
+			if (drawn)
+				putchar('\n');
+			drawn = 0;
+			r = fail(COLO_EXIT_FAIL, name, "%s", why);
+			break;
+		}
+		if (timeout && t - start >= timeout) {
+			if (drawn)
+				putchar('\n');
+			drawn = 0;
+			r = fail(COLO_EXIT_TIMEOUT, name, "not %s after %u s", colo_state_name(s),
+				 timeout);
+			break;
+		}
+		if (poll(&pfd, 1, tty ? 250 : 1000) > 0) {
+			char b[64];
+
+			if (read(rfd, b, sizeof(b)) <= 0) {
+				/* The waiter ended (device gone?): poll slowly. */
+				close(rfd);
+				rfd = -1;
+			}
+		}
+	}
+	if (drawn)
+		putchar('\n');
+	if (!r)
+		printf("%s: %s\n", name, colo_state_name(s));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	if (rfd >= 0)
+		close(rfd);
+	return r;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static int send_msg(const char *name, const char *msg, const char *what)
+{
+	int r = cdm_message(name, msg);
+
+	return r ? refused(name, what, r) : 0;
+}
+
+static int cmd_checkpoint(const struct colo_args *a)
+{
+	struct colo_dev d;
+	int r = get_colo(a->name, &d);
+
+	if (r)
+		return r;
+	if (strcmp(d.st.mode, "secondary") && !skip_checks())
+		return fail(COLO_EXIT_FAIL, a->name, "checkpoint refused: the device is primary");
+	return send_msg(a->name, "checkpoint", "checkpoint");
+}
+
+static int cmd_failover(const struct colo_args *a)
+{
+	struct colo_dev d;
+	int r = get_colo(a->name, &d);
+
+	if (r)
+		return r;
+	if (!strcmp(d.st.mode, "primary") && strcmp(d.st.commit, "failed") && !skip_checks())
+		return fail(COLO_EXIT_FAIL, a->name,
+			    "failover refused: already primary (commit %s)", d.st.commit);
+	if (!strcmp(d.st.mode, "primary"))
+		printf("%s: resuming the failover commit\n", a->name);
+	r = send_msg(a->name, "failover", "failover");
+	if (r || !a->wait)
+		return r;
+	return wait_state(a->name, STATE_DONE, a->timeout);
+}
+
+static int cmd_mirror_start(const struct colo_args *a)
+{
+	char msg[512], rate[32] = "";
+	struct colo_dev d;
+	struct blk b;
+	int r = get_colo(a->name, &d);
+
+	if (r)
+		return r;
+	if (skip_checks())
+		goto send;
+	if (strcmp(d.st.mode, "primary"))
+		return fail(COLO_EXIT_FAIL, a->name,
+			    "mirror start refused: the device is secondary (fail over first)");
+	if (!strcmp(d.st.commit, "running") || !strcmp(d.st.commit, "failed"))
+		return fail(COLO_EXIT_FAIL, a->name,
+			    "mirror start refused: the failover commit is not done");
+	if (!strcmp(d.st.mirror, "copying") || !strcmp(d.st.mirror, "in-sync"))
+		return fail(COLO_EXIT_FAIL, a->name, "mirror start refused: already mirroring");
+	r = open_blk("replica", a->dev, &b);
+	if (r)
+		return r;
+	if (b.sectors < d.sectors)
+		return fail(COLO_EXIT_FAIL, a->name,
+			    "replica %s has %" PRIu64 " sectors, it needs at least %" PRIu64,
+			    a->dev, b.sectors, d.sectors);
+send:
+	if (a->rate_kib)
+		snprintf(rate, sizeof(rate), " %" PRIu64, a->rate_kib);
+	snprintf(msg, sizeof(msg), "mirror start %s %s%s", a->dev, a->dirty ? "dirty" : "full",
+		 rate);
+	r = send_msg(a->name, msg, "mirror start");
+	if (r || !a->wait)
+		return r;
+	return wait_state(a->name, STATE_IN_SYNC, a->timeout);
+}
+
+static int cmd_mirror_stop(const struct colo_args *a)
+{
+	struct colo_dev d;
+	int r = get_colo(a->name, &d);
+
+	if (r)
+		return r;
+	if (!strcmp(d.st.mirror, "none") && !skip_checks())
+		return fail(COLO_EXIT_FAIL, a->name, "mirror stop refused: no mirror");
+	return send_msg(a->name, "mirror stop", "mirror stop");
+}
+
+static int cmd_wait(const struct colo_args *a)
+{
+	struct colo_dev d;
+	int r = get_colo(a->name, &d);
+
+	return r ? r : wait_state(a->name, a->state, a->timeout);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
-		return 0;
+	struct colo_args a;
+	char err[256];
+	int r;
+
+	r = colo_parse_args(argc, argv, &a, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "%s: %s\n", cmd_name, err);
+		return r;
 	}
-	if (argc > 1 && !strcmp(argv[1], "--version")) {
+	switch (a.cmd) {
+	case CMD_HELP:
+		fputs(usage_text, stdout);
+		return 0;
+	case CMD_VERSION:
 		printf("colosetup %s\n", COLOSETUP_VERSION);
 		return 0;
+	default:
+		break;
 	}
-	usage(stderr);
-	return 2;
+	cdm_init(a.verbose);
+	switch (a.cmd) {
+	case CMD_CREATE:
+		return cmd_create(&a);
+	case CMD_INGRESS:
+		return cmd_ingress(&a);
+	case CMD_REMOVE:
+		return cmd_remove(&a);
+	case CMD_STATUS:
+		return cmd_status(&a);
+	case CMD_LIST:
+		return cmd_list(&a);
+	case CMD_CHECKPOINT:
+		return cmd_checkpoint(&a);
+	case CMD_FAILOVER:
+		return cmd_failover(&a);
+	case CMD_MIRROR_START:
+		return cmd_mirror_start(&a);
+	case CMD_MIRROR_STOP:
+		return cmd_mirror_stop(&a);
+	case CMD_WAIT:
+		return cmd_wait(&a);
+	default:
+		return COLO_EXIT_USAGE;
+	}
 }

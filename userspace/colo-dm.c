@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * colo-dm: device-mapper through libdevmapper, for colosetup.
+ *
+ * The kernel's reasons for refusing a table or a message go to the kernel
+ * log (ti->error, DMERR), not back through the ioctl. So before each call
+ * that the kernel may refuse, the end of /dev/kmsg is marked, and after a
+ * refusal the dm-colo line logged since then becomes cdm_reason().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libdevmapper.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "colo-dm.h"
+
+static int verbose;
+static int kmsg_fd = -1;
+static char reason[512];
+
+static void log_fn(int level, const char *file, int line, int dm_errno,
+		   const char *f, ...)
+{
+	va_list ap;
+
+	(void)file;
+	(void)line;
+	(void)dm_errno;
+	/* libdevmapper's own lines ("reload ioctl on vm failed: ...") are
+	 * replaced by colosetup's sentences; --verbose shows them. */
+	if (!verbose || level > 3)
+		return;
+	va_start(ap, f);
+	fputs("colosetup: libdevmapper: ", stderr);
+	vfprintf(stderr, f, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void cdm_init(int v)
+{
+	verbose = v;
+	dm_log_with_errno_init(log_fn);
+}
+
+const char *cdm_reason(void)
+{
+	return reason[0] ? reason : NULL;
+}
+
+static void kmsg_mark(void)
+{
+	reason[0] = '\0';
+	if (kmsg_fd < 0)
+		kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (kmsg_fd >= 0)
+		lseek(kmsg_fd, 0, SEEK_END);
+}
+
+/*
+ * Read the kernel log written since kmsg_mark() and keep the most specific
+ * dm-colo line: "device-mapper: table: 253:0: colo: <why>" from a refused
+ * table, "device-mapper: colo: <dev>: message ... refused: <why>" from a
+ * refused message.
+ */
+static void kmsg_collect(void)
+{
+	char rec[1024];
+	ssize_t n;
+
+	if (kmsg_fd < 0)
+		return;
+	for (;;) {
+		char *msg, *p, *nl;
+
+		n = read(kmsg_fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records: go on */
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		msg++;
+		nl = strchr(msg, '\n');
+		if (nl)
+			*nl = '\0';
+		p = strstr(msg, "colo-ingress: ");
+		if (!p)
+			p = strstr(msg, "colo: ");
+		if (!p || strncmp(msg, "device-mapper: ", 15))
+			continue;
+		p = strchr(p, ' ') + 1;
+		snprintf(reason, sizeof(reason), "%s", p);
+	}
+}
+
+static int task_error(struct dm_task *dmt)
+{
+	int e = dm_task_get_errno(dmt);
+
+	return e > 0 ? -e : -EIO;
+}
+
+int cdm_info(const char *name, struct cdm_info *info)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
+	struct dm_info di;
+	int r = 0;
+
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt)) {
+		r = task_error(dmt);
+		goto out;
+	}
+	if (!dm_task_get_info(dmt, &di)) {
+		r = -EIO;
+		goto out;
+	}
+	if (!di.exists) {
+		r = -ENXIO;
+		goto out;
+	}
+	info->open_count = di.open_count;
+	info->suspended = di.suspended;
+	info->event_nr = di.event_nr;
+	info->major = di.major;
+	info->minor = di.minor;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int cdm_get_target(const char *name, int status, struct cdm_target *t)
+{
+	struct dm_task *dmt = dm_task_create(status ? DM_DEVICE_STATUS : DM_DEVICE_TABLE);
+	struct dm_info di;
+	uint64_t start, len;
+	char *type = NULL, *params = NULL;
+	void *next;
+	int r = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt)) {
+		r = task_error(dmt);
+		goto out;
+	}
+	if (!dm_task_get_info(dmt, &di) || !di.exists) {
+		r = -ENXIO;
+		goto out;
+	}
+	if (!di.live_table) {
+		r = -ENODATA;
+		goto out;
+	}
+	next = dm_get_next_target(dmt, NULL, &start, &len, &type, &params);
+	if (next || !type) {
+		r = -ENOTUNIQ;
+		goto out;
+	}
+	t->start = start;
+	t->len = len;
+	snprintf(t->type, sizeof(t->type), "%s", type);
+	t->params = strdup(params ? params : "");
+	if (!t->params)
+		r = -ENOMEM;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+void cdm_target_free(struct cdm_target *t)
+{
+	free(t->params);
+	t->params = NULL;
+}
+
+/* Make /dev/mapper/NAME: udev does it when it runs (the cookie waits for
+ * it); without udev, libdevmapper's fallback or dm_mknodes() does. */
+static void make_node(const char *name)
+{
+	char path[256];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dm_dir(), name);
+	if (stat(path, &sb))
+		dm_mknodes(name);
+}
+
+int cdm_create(const char *name, uint64_t len, const char *type,
+	       const char *params)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_CREATE);
+	uint32_t cookie = 0;
+	int r = 0;
+
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) ||
+	    !dm_task_add_target(dmt, 0, len, type, params) ||
+	    !dm_task_set_cookie(dmt, &cookie, 0)) {
+		r = -ENOMEM;
+		dm_task_destroy(dmt);
+		return r;
+	}
+	kmsg_mark();
+	if (!dm_task_run(dmt)) {
+		r = task_error(dmt);
+		kmsg_collect();
+	}
+	dm_task_destroy(dmt);
+	dm_udev_wait(cookie);
+	if (!r)
+		make_node(name);
+	return r;
+}
+
+int cdm_remove(const char *name, int deferred)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_REMOVE);
+	uint32_t cookie = 0;
+	int r = 0;
+
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) ||
+	    (deferred && !dm_task_deferred_remove(dmt)) ||
+	    !dm_task_set_cookie(dmt, &cookie, 0)) {
+		dm_task_destroy(dmt);
+		return -ENOMEM;
+	}
+	kmsg_mark();
+	if (!dm_task_run(dmt)) {
+		r = task_error(dmt);
+		kmsg_collect();
+	}
+	dm_task_destroy(dmt);
+	dm_udev_wait(cookie);
+	return r;
+}
+
+int cdm_message(const char *name, const char *msg)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
+	int r = 0;
+
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_set_sector(dmt, 0) ||
+	    !dm_task_set_message(dmt, msg)) {
+		dm_task_destroy(dmt);
+		return -ENOMEM;
+	}
+	kmsg_mark();
+	if (!dm_task_run(dmt)) {
+		r = task_error(dmt);
+		kmsg_collect();
+	}
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int cdm_wait_event(const char *name, uint32_t event_nr)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_WAITEVENT);
+	int r = 0;
+
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_set_event_nr(dmt, event_nr) ||
+	    !dm_task_run(dmt))
+		r = task_error(dmt);
+	dm_task_destroy(dmt);
+	return r;
+}
+
+char **cdm_names(int *err)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_LIST);
+	struct dm_names *n;
+	char **names = NULL;
+	size_t count = 0;
+	unsigned int next = 0;
+
+	*err = 0;
+	if (!dmt) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	if (!dm_task_run(dmt)) {
+		*err = task_error(dmt);
+		goto out;
+	}
+	names = calloc(1, sizeof(*names));
+	n = dm_task_get_names(dmt);
+	if (!names || !n) {
+		*err = -ENOMEM;
+		goto out;
+	}
+	if (n->dev) {
+		do {
+			char **more;
+
+			n = (struct dm_names *)((char *)n + next);
+			more = realloc(names, (count + 2) * sizeof(*names));
+			if (!more) {
+				*err = -ENOMEM;
+				break;
+			}
+			names = more;
+			names[count] = strdup(n->name);
+			names[++count] = NULL;
+			next = n->next;
+		} while (next);
+	}
+out:
+	dm_task_destroy(dmt);
+	if (*err) {
+		cdm_names_free(names);
+		names = NULL;
+	}
+	return names;
+}
+
+void cdm_names_free(char **names)
+{
+	char **p;
+
+	if (!names)
+		return;
+	for (p = names; *p; p++)
+		free(*p);
+	free(names);
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * colo-dm: the device-mapper calls colosetup makes, through libdevmapper.
+ * Every function returns 0 or a negative errno; after a kernel refusal,
+ * cdm_reason() gives the kernel's own sentence for it (from the kernel
+ * log), so the user sees why.
+ */
+#ifndef COLO_DM_H
+#define COLO_DM_H
+
+#include <stdint.h>
+
+struct cdm_info {
+	int open_count;
+	int suspended;
+	uint32_t event_nr;
+	uint32_t major, minor;
+};
+
+/* The one target of a device's live table. */
+struct cdm_target {
+	uint64_t start, len;
+	char type[32];
+	char *params;		/* malloc'ed; free with cdm_target_free() */
+};
+
+void cdm_init(int verbose);
+int cdm_info(const char *name, struct cdm_info *info);
+/* status != 0: DM_DEVICE_STATUS, else DM_DEVICE_TABLE. -ENXIO: no such
+ * device; -ENOTUNIQ: not a single-target table; -ENODATA: no live table. */
+int cdm_get_target(const char *name, int status, struct cdm_target *t);
+void cdm_target_free(struct cdm_target *t);
+int cdm_create(const char *name, uint64_t len, const char *type,
+	       const char *params);
+int cdm_remove(const char *name, int deferred);
+int cdm_message(const char *name, const char *msg);
+/* Block until the device's event counter passes event_nr. */
+int cdm_wait_event(const char *name, uint32_t event_nr);
+/* Device names, NULL-terminated, malloc'ed (free with cdm_names_free). */
+char **cdm_names(int *err);
+void cdm_names_free(char **names);
+/* The kernel's reason for the last refusal, or NULL. */
+const char *cdm_reason(void);
+
+#endif
