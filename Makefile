@@ -14,6 +14,7 @@ KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 	  $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1))
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
 CC ?= gcc
 USER_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 
@@ -66,3 +67,4 @@ install: all
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(shell cat $(KDIR)/include/config/kernel.release)
 	install -D -m 0755 userspace/colosetup $(DESTDIR)$(SBINDIR)/colosetup
+	install -D -m 0644 userspace/colosetup.8 $(DESTDIR)$(MANDIR)/man8/colosetup.8

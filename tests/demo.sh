@@ -1,49 +1,104 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# The demo: a COLO secondary device on RAM disks, written and read by the
-# "VM" and by the primary's forwarded writes through the ingress.
+# The README's walk-through, a full COLO cycle with colosetup, run as
+# written: two "hosts" in one VM joined by a real NBD link on loopback.
+#
+#   secondary host: /dev/ram0 base, /dev/ram1 hidden, /dev/ram2 active
+#   primary host:   /dev/ram3 its disk; /dev/ram4, /dev/ram5 for its
+#                   hidden and active when it comes back as the secondary
+#
+# The primary's writes reach the secondary's base through the colo
+# primary's mirror, /dev/nbd0, qemu-nbd and the colo-ingress; the
+# secondary VM's own writes diverge and are dropped at each checkpoint;
+# the primary dies, the secondary fails over, its data is checked, and the
+# old primary comes back as the new secondary, resynced with the dirty
+# chunks only.
 . /tests/lib.sh
 
-brd_setup 3 64
-LEN=$(dev_sectors /dev/ram0)
+MIB=${COLO_T_DEMO_MIB:-64}
+brd_setup 6 "$MIB"
+ip link set lo up
 say() { echo "# demo: $*"; }
+sum() { direct_sum "$1"; }
+# "VM" writes: N random 4 KiB blocks of seeded data at seeded places.
+vm_writes() {	# DEV SEED N
+	fio --name=vm --filename="$1" --rw=randwrite --bs=4k --direct=1 \
+		--ioengine=psync --number_ios="$3" --randseed="$2" \
+		--buffer_pattern=0x$(printf '%08x' "$2") --eta=never > /dev/null 2>&1
+}
+step() {	# DESC CMD...: show it, run it, check it succeeded
+	local desc=$1
+	shift
+	echo "# \$ $*"
+	check "$desc" "$@"
+}
+dd if=/dev/urandom of=/dev/ram0 bs=1M count=$MIB oflag=direct 2>/dev/null	# stale base
+dd if=/dev/urandom of=/dev/ram3 bs=1M count=$MIB oflag=direct 2>/dev/null	# primary's disk
 
-say "secondary device: base=/dev/ram0 hidden=/dev/ram1 active=/dev/ram2, 4 KiB chunks"
-check "dmsetup create vm (colo secondary)" \
-	dmsetup create vm --table "0 $LEN colo secondary /dev/ram0 /dev/ram1 /dev/ram2 8"
-check "dmsetup create vm-ingress (colo-ingress)" \
-	dmsetup create vm-ingress --table "0 $LEN colo-ingress /dev/ram0"
-dmsetup mknodes
-say "table:  $(dmsetup table vm)"
-say "status: $(dmsetup status vm)"
+say "1. secondary host: the colo device, its ingress, exported over NBD"
+step "create the secondary" colosetup create svm --secondary /dev/ram0 /dev/ram1 /dev/ram2 --chunk 4k
+step "create its ingress" colosetup ingress svm
+step "export the ingress" qemu-nbd --fork --persistent --format=raw --cache=none --aio=native \
+	--bind=127.0.0.1 --port=10809 --export-name=svm /dev/mapper/svm-ingress
 
-say "the primary forwards a write of 'P' to sector 0 through the ingress"
-printf 'PPPPPPPP' | dd of=/dev/mapper/vm-ingress bs=4096 conv=sync,notrunc oflag=direct 2>/dev/null
-check_eq "ingress write reached base" "PPPPPPPP" "$(dd if=/dev/ram0 bs=8 count=1 2>/dev/null)"
+say "2. primary host: its disk as a colo primary, mirrored to the secondary"
+step "create the primary" colosetup create pvm --primary /dev/ram3 --chunk 4k
+step "connect to the secondary" /usr/sbin/nbd-client -N svm 127.0.0.1 10809 /dev/nbd0
+step "initial sync" colosetup mirror start pvm /dev/nbd0 --full --wait
+step "first checkpoint" colosetup checkpoint svm
+check_eq "after the first checkpoint the secondary VM sees the primary's disk" "$(sum /dev/mapper/pvm)" "$(sum /dev/mapper/svm)"
 
-say "the secondary VM writes 'S' to sector 8 of its disk"
-printf 'SSSSSSSS' | dd of=/dev/mapper/vm bs=4096 seek=1 conv=sync,notrunc oflag=direct 2>/dev/null
-check_eq "VM reads its own write" "SSSSSSSS" "$(dd if=/dev/mapper/vm bs=4096 skip=1 count=1 iflag=direct 2>/dev/null | head -c 8)"
-say "status: $(dmsetup status vm)"
+say "3. COLO runs: both VMs write; each checkpoint realigns the secondary"
+for round in 1 2 3; do
+	vm_writes /dev/mapper/pvm "$round" 64		# primary VM (reaches the secondary's base)
+	vm_writes /dev/mapper/svm "$((round + 100))" 16	# secondary VM (diverges)
+	colosetup status svm | sed 's/^/# /'
+	step "checkpoint $round" colosetup checkpoint svm
+	check_eq "checkpoint $round: secondary VM's disk equals the primary's" "$(sum /dev/mapper/pvm)" "$(sum /dev/mapper/svm)"
+done
+vm_writes /dev/mapper/pvm 4 32
+vm_writes /dev/mapper/svm 104 8
+view=$(sum /dev/mapper/svm)
 
-say "checkpoint: the VM's disk is brought back in line with the primary"
-check "checkpoint" dmsetup message vm 0 checkpoint
-check_eq "VM reads the primary's data" "PPPPPPPP" "$(dd if=/dev/mapper/vm bs=4096 count=1 iflag=direct 2>/dev/null | head -c 8)"
-say "status: $(dmsetup status vm)"
+say "4. the primary host dies"
+step "cut the link" /usr/sbin/nbd-client -d /dev/nbd0
+colosetup status pvm | sed 's/^/# /'
+pvm_dirty=$(colosetup status --json pvm | sed 's/.*"dirty":\([0-9]*\).*/\1/')
+check_eq "the old primary wrote nothing the secondary missed" 0 "$pvm_dirty"
 
-say "the secondary VM writes 'T' to sector 16; the primary forwards 'Q' to sector 24"
-printf 'TTTTTTTT' | dd of=/dev/mapper/vm bs=4096 seek=2 conv=sync,notrunc oflag=direct 2>/dev/null
-printf 'QQQQQQQQ' | dd of=/dev/mapper/vm-ingress bs=4096 seek=3 conv=sync,notrunc oflag=direct 2>/dev/null
-say "the primary host dies: failover (the VM carries on at once)"
-ev=$(dmsetup info -c -o events --noheadings vm | tr -d ' ')
-check "failover" dmsetup message vm 0 failover
-check_fails "the ingress is fenced" dd if=/dev/zero of=/dev/mapper/vm-ingress bs=4096 count=1 oflag=direct conv=notrunc
-check "dmsetup wait: the commit is done" timeout 60 dmsetup wait vm "$ev"
-say "status: $(dmsetup status vm)"
-check_eq "base holds the VM's write" "TTTTTTTT" "$(dd if=/dev/ram0 bs=4096 skip=2 count=1 iflag=direct 2>/dev/null | head -c 8)"
-check_eq "base lost the forwarded write the VM never saw" "" "$(dd if=/dev/ram0 bs=4096 skip=3 count=1 iflag=direct 2>/dev/null | tr -d '\0' | head -c 8)"
+say "5. secondary host: failover; its VM carries on at once"
+step "failover" colosetup failover svm --wait
+colosetup status svm | sed 's/^/# /'
+check_eq "the VM's view is unchanged by the failover" "$view" "$(sum /dev/mapper/svm)"
+check_eq "base holds the VM's view once the commit is done" "$view" "$(sum /dev/ram0)"
+check_fails "the fenced ingress refuses the old primary's writes" \
+	dd if=/dev/zero of=/dev/mapper/svm-ingress bs=4096 count=1 oflag=direct conv=notrunc
+killall qemu-nbd
+for i in 1 2 3 4 5 6 7 8 9 10; do colosetup remove svm-ingress > /dev/null 2>&1 && break; sleep 0.5; done
+check_fails "the ingress is removed" dmsetup info svm-ingress
+vm_writes /dev/mapper/svm 200 16	# the new primary's VM goes on writing
 
-dmsetup remove vm-ingress
-dmsetup remove vm
+say "6. the old primary host comes back as the new secondary"
+step "retire the old primary's device" colosetup remove pvm
+step "create the new secondary" colosetup create pvm --secondary /dev/ram3 /dev/ram4 /dev/ram5 --chunk 4k
+step "create its ingress" colosetup ingress pvm
+step "export it" qemu-nbd --fork --persistent --format=raw --cache=none --aio=native \
+	--bind=127.0.0.1 --port=10810 --export-name=pvm /dev/mapper/pvm-ingress
+step "new primary connects" /usr/sbin/nbd-client -N pvm 127.0.0.1 10810 /dev/nbd1
+dirty=$(colosetup status --json svm | sed 's/.*"dirty":\([0-9]*\).*/\1/')
+say "resync with the $dirty dirty chunks only"
+step "resync the dirty chunks" colosetup mirror start svm /dev/nbd1 --dirty --wait
+step "checkpoint the new secondary" colosetup checkpoint pvm
+check_eq "the new secondary's disk equals the new primary's" "$(sum /dev/mapper/svm)" "$(sum /dev/mapper/pvm)"
+check_eq "the raw disks are equal" "$(sum /dev/ram0)" "$(sum /dev/ram3)"
+colosetup list | sed 's/^/# /'
+
+# tear down
+colosetup mirror stop svm > /dev/null
+/usr/sbin/nbd-client -d /dev/nbd1 > /dev/null 2>&1
+killall qemu-nbd
+sleep 1
+colosetup remove pvm > /dev/null
+colosetup remove svm > /dev/null
 t_done
