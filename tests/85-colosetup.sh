@@ -164,6 +164,14 @@ check_eq "after stop: the write is dirty" "1" "$(field vm 10 | cut -d/ -f1)"
 run 0 "mirror start --dirty --rate --wait" colosetup mirror start vm /dev/ram4 --dirty --rate 1m --wait
 check_eq "dirty resync: replica equals base" "$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram4)"
 colosetup mirror stop vm > /dev/null
+# --wait's progress: lines when not on a terminal, a bar redrawn in place
+# on one (ptyrun gives colosetup a pseudo-terminal).
+run 0 "mirror start --wait, not on a terminal" colosetup mirror start vm /dev/ram4 --full --rate 16m --wait
+check_match "progress lines" "^vm: mirror copying, [0-9]+/[0-9]+ chunks$" "$OUT"
+colosetup mirror stop vm > /dev/null
+run 0 "mirror start --wait, on a terminal" ptyrun colosetup mirror start vm /dev/ram4 --full --rate 16m --wait
+check_match "a progress bar, redrawn in place" "$(printf '\r')vm: mirror \[#* *\] +[0-9]+% [0-9]+/8192 .*$(printf '\r')vm: mirror \[#{40}\] 100% 8192/8192" "$OUT"
+colosetup mirror stop vm > /dev/null
 
 # A replica that fails: wait in-sync ends with the degraded state's sentence.
 dmsetup create rep --table "0 $LEN linear /dev/ram4 0"

@@ -16,7 +16,7 @@
 # chunks only.
 . /tests/lib.sh
 
-MIB=${COLO_T_DEMO_MIB:-64}
+MIB=${COLO_T_DEMO_MIB:-32}
 brd_setup 6 "$MIB"
 ip link set lo up
 say() { echo "# demo: $*"; }
