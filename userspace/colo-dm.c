@@ -108,6 +108,19 @@ static int task_error(struct dm_task *dmt)
 	return e > 0 ? -e : -EIO;
 }
 
+/* Run a task the kernel may refuse; keep the kernel's reason if it does. */
+static int run_refusable(struct dm_task *dmt)
+{
+	int r = 0;
+
+	kmsg_mark();
+	if (!dm_task_run(dmt)) {
+		r = task_error(dmt);
+		kmsg_collect();
+	}
+	return r;
+}
+
 int cdm_info(const char *name, struct cdm_info *info)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
@@ -212,11 +225,7 @@ int cdm_create(const char *name, uint64_t len, const char *type,
 		dm_task_destroy(dmt);
 		return r;
 	}
-	kmsg_mark();
-	if (!dm_task_run(dmt)) {
-		r = task_error(dmt);
-		kmsg_collect();
-	}
+	r = run_refusable(dmt);
 	dm_task_destroy(dmt);
 	dm_udev_wait(cookie);
 	if (!r)
@@ -238,11 +247,7 @@ int cdm_remove(const char *name, int deferred)
 		dm_task_destroy(dmt);
 		return -ENOMEM;
 	}
-	kmsg_mark();
-	if (!dm_task_run(dmt)) {
-		r = task_error(dmt);
-		kmsg_collect();
-	}
+	r = run_refusable(dmt);
 	dm_task_destroy(dmt);
 	dm_udev_wait(cookie);
 	return r;
@@ -260,11 +265,7 @@ int cdm_message(const char *name, const char *msg)
 		dm_task_destroy(dmt);
 		return -ENOMEM;
 	}
-	kmsg_mark();
-	if (!dm_task_run(dmt)) {
-		r = task_error(dmt);
-		kmsg_collect();
-	}
+	r = run_refusable(dmt);
 	dm_task_destroy(dmt);
 	return r;
 }

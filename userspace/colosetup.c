@@ -186,6 +186,17 @@ struct colo_dev {
 	unsigned int nlegs;
 };
 
+/* The legs of a colo table line ("secondary B H A ..." or "primary B ..."). */
+static void parse_legs(const char *params, struct colo_dev *d)
+{
+	d->nlegs = 0;
+	if (!strncmp(params, "secondary ", 10))
+		d->nlegs = sscanf(params + 10, "%31s %31s %31s", d->legs[0], d->legs[1],
+				  d->legs[2]) == 3 ? 3 : 0;
+	else if (!strncmp(params, "primary ", 8))
+		d->nlegs = sscanf(params + 8, "%31s", d->legs[0]) == 1 ? 1 : 0;
+}
+
 static int get_colo(const char *name, struct colo_dev *d)
 {
 	struct cdm_target t;
@@ -214,11 +225,7 @@ static int get_colo(const char *name, struct colo_dev *d)
 	r = cdm_get_target(name, 0, &t);
 	if (r)
 		return fail(COLO_EXIT_FAIL, name, "cannot read its table: %s", strerror(-r));
-	if (!strncmp(t.params, "secondary ", 10))
-		d->nlegs = sscanf(t.params + 10, "%31s %31s %31s", d->legs[0], d->legs[1],
-				  d->legs[2]) == 3 ? 3 : 0;
-	else if (!strncmp(t.params, "primary ", 8))
-		d->nlegs = sscanf(t.params + 8, "%31s", d->legs[0]) == 1 ? 1 : 0;
+	parse_legs(t.params, d);
 	cdm_target_free(&t);
 	if (!d->nlegs)
 		return fail(COLO_EXIT_FAIL, name, "table not understood");
@@ -586,13 +593,7 @@ static int cmd_list(const struct colo_args *a)
 				struct cdm_target tt;
 
 				if (!cdm_get_target(*p, 0, &tt)) {
-					const char *s = tt.params;
-
-					if (!strncmp(s, "secondary ", 10))
-						d.nlegs = sscanf(s + 10, "%31s %31s %31s", d.legs[0],
-								 d.legs[1], d.legs[2]) == 3 ? 3 : 0;
-					else if (!strncmp(s, "primary ", 8))
-						d.nlegs = sscanf(s + 8, "%31s", d.legs[0]) == 1;
+					parse_legs(tt.params, &d);
 					cdm_target_free(&tt);
 				}
 				printf("%s", first ? "" : ",");
