@@ -196,7 +196,7 @@ static const unsigned int fk_min_ms[] = { 0, 0, 2500, 0 };	/* flakey: up 1 s, do
 static const char *const leg_opt[] = { "base", "hidden", "active" };
 #define FAULT_MAX_EPISODES	16
 #define FAULT_START_SLACK	32	/* ops past an episode's start (probes) before they run */
-#define FAULT_END_SLACK		4000	/* ... past its end before it ends */
+#define FAULT_END_SLACK		256	/* ... past its end before it ends */
 #define FAULT_PROBE_AFTER	4	/* the probes run this many ops into the fault */
 #define FAULT_PROBE_CHUNKS	64	/* with fewer chunks, a probe may find none clean */
 #define FAULT_PREP_ACTIVE	2	/* chunks the control VM-writes before a fault */
@@ -1998,6 +1998,26 @@ static bool fault_may_fail(enum op_kind kind, uint64_t start, uint64_t nsect,
 	return (fk_reads[fk] && (rd & leg)) || (fk_writes[fk] && (wr & leg));
 }
 
+/*
+ * While a fault with a minimum duration (flakey: its up and its down
+ * second) is on, a worker sleeps after each op, so that the episode's ops
+ * are spread over that time rather than run before the down phase.
+ */
+static void fault_pace(void)
+{
+	unsigned int fs = __atomic_load_n(&fault_state, __ATOMIC_ACQUIRE), ms;
+	uint64_t nops;
+	int ep;
+
+	if (!(fs & 1) || opt.selftest)
+		return;
+	ep = fs / 2;
+	nops = opt.fault_end[ep] - opt.fault_start[ep];
+	ms = fk_min_ms[opt.fault_kind[ep]] * (opt.vm_threads + opt.in_threads) / (nops ? nops : 1);
+	if (ms)
+		nanosleep(&(struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000L }, NULL);
+}
+
 enum { EXP_MAY, EXP_OK, EXP_FAIL, EXP_FAIL_EXACT };
 static const char *const exp_name[] = {
 	"may fail", "must succeed", "must fail", "must fail and change nothing"
@@ -2167,6 +2187,7 @@ static void *worker_fn(void *arg)
 			w->nr[kind]++;
 			range_release(rs, slot);
 			op_end(phase);
+			fault_pace();
 			continue;
 		}
 		if (opt.failover && !w->vm) {
