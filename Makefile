@@ -41,10 +41,14 @@ check:
 	scripts/check.sh
 
 # The VM tests at long sizes: 200000 model-checker ops per chunk size, 200
-# failover runs per chunk size, 30000 mirror-mode ops, 10 fio rounds.
+# failover runs per chunk size, 30000 mirror-mode ops, 10 fio rounds, and
+# leg faults: 40000 ops with 16 faults per leg and chunk size (1, 8, 128),
+# 32 writes per writer in the primary-side fault cases.
 soak:
 	FSX_OPS=$(or $(SOAK_OPS),200000) FSX_FAILOVER_RUNS=$(or $(SOAK_RUNS),200) \
 	FSX_MIRROR_OPS=$(or $(SOAK_MIRROR_OPS),30000) \
+	COLO_T_FAULT_OPS=$(or $(SOAK_FAULT_OPS),40000) COLO_T_FAULT_EPISODES=16 \
+	COLO_T_FAULT_CHUNKS="1 8 128" COLO_T_FAULT_WRITES=32 \
 	FIO_ROUNDS=10 scripts/check.sh $(addprefix vm-,$(shell awk '!/^\#/ && NF { print $$1 }' kernel/kernels))
 
 demo:

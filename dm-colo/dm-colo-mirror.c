@@ -210,14 +210,34 @@ static u64 next_to_copy(struct colo_c *cc)
 	return colo_bitmap_next_set(&cc->dirty_map, cc->mirror_cursor);
 }
 
+/*
+ * A chunk on the replica was marked dirty by a mirrored write that failed
+ * on base (the replica may hold what base refused): copy it again. Any
+ * context.
+ */
+static void mirror_recopy(struct colo_c *cc)
+{
+	set_mirror_state(cc, BIT(COLO_MIRROR_INSYNC), COLO_MIRROR_COPYING);
+	colo_mirror_kick(cc);
+}
+
 static void mirror_in_sync(struct colo_c *cc)
 {
-	if (set_mirror_state(cc, BIT(COLO_MIRROR_COPYING),
-			     COLO_MIRROR_INSYNC)) {
-		DMINFO("%s: mirror in sync (%llu chunks copied)", colo_name(cc),
-		       (unsigned long long)atomic64_read(&cc->mirrored));
-		colo_event(cc);
+	if (!set_mirror_state(cc, BIT(COLO_MIRROR_COPYING),
+			      COLO_MIRROR_INSYNC))
+		return;
+	/*
+	 * A failed base write may have marked a chunk after the pass looked:
+	 * its mirror_recopy() found the state still copying. The state lock
+	 * orders that mark before this count.
+	 */
+	if (colo_bitmap_count(&cc->dirty_map)) {
+		mirror_recopy(cc);
+		return;
 	}
+	DMINFO("%s: mirror in sync (%llu chunks copied)", colo_name(cc),
+	       (unsigned long long)atomic64_read(&cc->mirrored));
+	colo_event(cc);
 }
 
 static void mirror_worker(struct work_struct *work)
@@ -293,10 +313,15 @@ static void dual_write_done(unsigned long error, void *context)
 		mirror_degraded(cc, "write error on the replica");
 	}
 	if (error & BIT(0)) {
-		/* base failed: the VM's write fails; base and replica differ. */
+		/*
+		 * base failed: the VM's write fails; base and replica may
+		 * differ until the chunk is copied again.
+		 */
 		mark_dirty_prepared(cc, io->chunk);
 		colo_error(cc);
 		bio->bi_status = BLK_STS_IOERR;
+		if (!(error & BIT(1)))
+			mirror_recopy(cc);
 	}
 	bio_endio(bio);
 }

@@ -78,6 +78,42 @@
  * The selftest simulates the mirror (a copy thread, replica failures always
  * on); --selftest-bug mirror-noclear-order|mirror-nodual breaks it.
  *
+ * --fault LEG (base|hidden|active) injects leg faults in secondary mode
+ * (README "Faults"): LEG is a dm device (--fault-dm NAME, a linear table
+ * over the raw leg given by --base/--hidden/--active, which is read raw for
+ * the checks) whose table a control thread swaps, under running I/O, at
+ * seeded op counts, to a fault and back: "error" (every I/O fails),
+ * "flakey-w" (dm-flakey error_writes: every write fails, reads work),
+ * "flakey" (dm-flakey up 1 s / down 1 s: all I/O fails while down) or
+ * "delay" (dm-delay, nothing may fail).  The model then accepts EIO only
+ * for an op that may touch the faulted leg while the fault is on:
+ *
+ *   VM read       active if vm_wrote[c]==1, else hidden or base
+ *   VM write      active; a chunk not surely active and not covered: also
+ *                 reads hidden or base (the fill)
+ *   ingress read  base
+ *   ingress write base; a chunk with in_wrote[c]!=1: also reads base and
+ *                 writes hidden (the copy-before-write)
+ *
+ * (every other EIO is a failure: it reached the wrong side).  A failed
+ * write leaves each sector of its range either as it was or as written: the
+ * sector becomes "unresolved" with the failed writes as candidates (the
+ * data pattern names the op), the next read of it must return one of the
+ * candidates and pins it.  Its chunk's vm_wrote/in_wrote becomes 2, "maybe"
+ * (A or H may or may not be set), which the status bounds allow for.  The
+ * VM's view stays exact under failed ingress writes.  Before the fault is
+ * lifted, with no op in flight, probes show the error on the right side:
+ * ops that must fail (base: an ingress read, a VM read of a clean chunk, an
+ * ingress write; hidden: an ingress write to a clean chunk, after which base
+ * must be exactly as before, a VM read of a hidden chunk; active: a VM
+ * write of a clean chunk, after which the view must be exactly as before,
+ * a VM read of an active chunk) and ops that must succeed (those that do
+ * not touch the leg).  After the swap back every unresolved sector is read
+ * and pinned, a VM and an ingress write and read must work again, and the
+ * status must show health "error" once any I/O failed (sticky; before the
+ * first fault "ok"), the first error with a dm event (dmsetup wait).
+ * Checkpoints are not taken while a fault is on.
+ *
  * Exit status: 0 PASS, 1 FAIL (mismatch, I/O error, bad status), 2 usage or
  * setup error.
  */
@@ -123,10 +159,12 @@ static const char *const op_name[] = {
 };
 
 enum sim_bug { BUG_NONE, BUG_COW, BUG_FILL, BUG_NOFENCE, BUG_COMMIT_HIDDEN,
-	       BUG_MIRROR_NOCLEAR, BUG_MIRROR_NODUAL, NR_BUGS };
+	       BUG_MIRROR_NOCLEAR, BUG_MIRROR_NODUAL, BUG_FAULT_COW,
+	       BUG_FAULT_FILL, BUG_FAULT_WRONG_SIDE, NR_BUGS };
 static const char *const bug_name[] = {
 	"none", "cow", "fill", "nofence", "commit-hidden-first",
-	"mirror-noclear-order", "mirror-nodual"
+	"mirror-noclear-order", "mirror-nodual", "fault-cow", "fault-fill",
+	"fault-wrong-side"
 };
 
 /* Failover phases (--failover), see the top of the file. */
@@ -147,6 +185,23 @@ static const char *const mir_state_name[] = {
 #define MIRROR_DEGRADED_S	10
 #define MIRROR_SYNC_TIMEOUT_S	120
 #define MIRROR_BURST_OPS	200
+
+/* --fault, see the top of the file. */
+enum { FK_ERROR, FK_FLAKEY_W, FK_FLAKEY, FK_DELAY, NR_FK };
+static const char *const fk_name[] = { "error", "flakey-w", "flakey", "delay" };
+static const bool fk_reads[] = { true, false, true, false };	/* reads may fail */
+static const bool fk_writes[] = { true, true, true, false };	/* writes may fail */
+static const bool fk_certain[] = { true, true, false, false };	/* ... and surely do */
+static const unsigned int fk_min_ms[] = { 0, 0, 2500, 0 };	/* flakey: up 1 s, down 1 s */
+static const char *const leg_opt[] = { "base", "hidden", "active" };
+#define FAULT_MAX_EPISODES	16
+#define FAULT_START_SLACK	32	/* ops past an episode's start (probes) before they run */
+#define FAULT_END_SLACK		256	/* ... past its end before it ends */
+#define FAULT_PROBE_AFTER	4	/* the probes run this many ops into the fault */
+#define FAULT_PROBE_CHUNKS	64	/* with fewer chunks, a probe may find none clean */
+#define FAULT_PREP_ACTIVE	2	/* chunks the control VM-writes before a fault */
+#define FAULT_PREP_HIDDEN	4	/* ... and ingress-writes */
+#define FAULT_DELAY_MS		20	/* dm-delay's delay */
 
 static struct {
 	const char *name;
@@ -174,9 +229,17 @@ static struct {
 	int mir_nevents;
 	uint64_t mir_event_at[MIRROR_MAX_EVENTS];
 	unsigned int mir_rate;		/* KiB/s used by rate-limited starts */
+	int fault_leg;			/* --fault: LEG_*, or -1 */
+	const char *fault_dm;		/* the leg's dm device */
+	int fault_eps;			/* episodes */
+	unsigned int fault_kinds;	/* mask of FK_* to use */
+	uint64_t fault_start[FAULT_MAX_EPISODES], fault_probe[FAULT_MAX_EPISODES];
+	uint64_t fault_end[FAULT_MAX_EPISODES];
+	int fault_kind[FAULT_MAX_EPISODES];
 } opt = {
 	.ops = 10000, .vm_threads = 2, .in_threads = 2, .ckpt_every = 500,
-	.hot = 30, .selftest_sectors = 4 * 2048,
+	.hot = 30, .selftest_sectors = 4 * 2048, .fault_leg = -1,
+	.fault_eps = 4, .fault_kinds = (1U << NR_FK) - 1,
 };
 
 static char *replay_cmd;
@@ -228,6 +291,29 @@ static unsigned int mir_starts, mir_stops, mir_failures, mir_refused;
 static unsigned int mir_insync_checks;	/* replica compares in sync, workers held */
 static bool mir_session_checked;	/* since the last start */
 static uint64_t ctl_next_id;	/* atomic: ids of the control thread's VM writes */
+/*
+ * --fault: the state is 2 * episode + 1 while episode's fault is on, even
+ * otherwise (it goes on with ops in flight, off only with none).  A failed
+ * write leaves unresolved sectors: per side (0 view, 1 base), per sector
+ * the failed writes (op << 6 | tid) whose data it may hold besides the
+ * model's.  health: an error-making fault was on (may) / an I/O failed
+ * (must).
+ */
+struct unres {
+	uint32_t n, cap;
+	uint64_t *who;
+};
+static unsigned int fault_state;	/* atomic */
+static struct unres *unres[2];
+static uint64_t unres_n[2];		/* atomic: unresolved sectors per side */
+static uint64_t pinned_old[2], pinned_new[2];	/* atomic: how they resolved */
+static int health_may_err, health_must_err;	/* atomic */
+static uint64_t flt_eio[2], flt_ep_eio[2];	/* atomic: EIOs per side (all, episode) */
+static uint64_t flt_probe_fail, flt_probe_ok;	/* probes that failed / succeeded as they must */
+static int flt_ev_next;		/* under gate_lock: the next fault event (3 per episode) */
+static int flt_ctl_tid;
+static uint64_t flt_leg_sectors;
+static bool flt_event_checked;
 
 /* ------------------------------------------------------------------ */
 /* Random numbers and the data pattern                                 */
@@ -441,12 +527,14 @@ static void ring_dump(void)
 }
 
 static void mirror_fail_cleanup(void);
+static void fault_fail_cleanup(void);
 
 /* Report the first failure, stop everything, exit 1.  Later ones block. */
 static void __attribute__((noreturn)) fail_finish(void)
 {
 	ring_dump();
 	mirror_fail_cleanup();
+	fault_fail_cleanup();
 	printf("colo-fsx: FAIL seed=%" PRIu64 " (replay: %s)\n", opt.seed, replay_cmd);
 	fflush(stdout);
 	fflush(stderr);
@@ -600,6 +688,15 @@ static struct {
 	bool replica_failing;
 	pthread_t copier;
 	bool copier_started;
+	/*
+	 * --fault: opt.fault_leg fails (bit 0) reads, (bit 1) writes, (bit 2)
+	 * only every other run of 8 leg accesses (flakey); error is the
+	 * health flag, events counts dm events.  Atomics.
+	 */
+	int fault;
+	uint64_t fault_acc;
+	int error;
+	uint64_t events;
 } sim;
 
 static void sim_init(void)
@@ -756,6 +853,24 @@ static void sim_vm_primary(uint64_t c, uint8_t *p, uint64_t off, uint64_t n,
 		return;
 	}
 	memcpy(sim.leg[LEG_BASE] + off, p, len);
+}
+
+/* --fault: does this access of leg fail now?  A failure sets health. */
+static bool sim_leg_fails(int leg, bool write)
+{
+	int f = __atomic_load_n(&sim.fault, __ATOMIC_ACQUIRE);
+	uint64_t n;
+
+	if (leg != opt.fault_leg || !(f & (write ? 2 : 1)))
+		return false;
+	if (f & 4) {
+		n = __atomic_add_fetch(&sim.fault_acc, 1, __ATOMIC_RELAXED);
+		if ((n / 8) % 2)
+			return false;
+	}
+	if (!__atomic_exchange_n(&sim.error, 1, __ATOMIC_ACQ_REL))
+		__atomic_add_fetch(&sim.events, 1, __ATOMIC_RELEASE);
+	return true;
 }
 
 /* ---- --mirror: the simulated mirror (the rules of dm-colo-mirror.c) ---- */
@@ -1062,14 +1177,32 @@ static int sim_io(enum dev_id d, uint8_t *buf, uint64_t start, uint64_t nsect,
 			if (!write) {
 				src = sim.abit[c] ? LEG_ACTIVE :
 				      sim.hbit[c] ? LEG_HIDDEN : LEG_BASE;
+				if (sim_leg_fails(src, false)) {
+					err = EIO;
+					break;
+				}
 				memcpy(p, sim.leg[src] + off, len);
 				break;
 			}
 			if (!sim.abit[c] && n != cl && opt.bug != BUG_FILL) {
 				/* fill the rest of the chunk from the VM's view */
 				src = sim.hbit[c] ? LEG_HIDDEN : LEG_BASE;
+				if (sim_leg_fails(src, false) ||
+				    sim_leg_fails(LEG_ACTIVE, true)) {
+					err = EIO;
+					/* the planted bug sets A over an unfilled chunk */
+					if (opt.bug == BUG_FAULT_FILL) {
+						memcpy(sim.leg[LEG_ACTIVE] + off, p, len);
+						sim.abit[c] = 1;
+					}
+					break;
+				}
 				memcpy(sim.leg[LEG_ACTIVE] + bytes(cs),
 				       sim.leg[src] + bytes(cs), bytes(cl));
+			}
+			if (sim_leg_fails(LEG_ACTIVE, true)) {
+				err = EIO;
+				break;
 			}
 			memcpy(sim.leg[LEG_ACTIVE] + off, p, len);
 			sim.abit[c] = 1;
@@ -1083,14 +1216,30 @@ static int sim_io(enum dev_id d, uint8_t *buf, uint64_t start, uint64_t nsect,
 				break;
 			}
 			if (!write) {
+				if (sim_leg_fails(LEG_BASE, false)) {
+					err = EIO;
+					break;
+				}
 				memcpy(p, sim.leg[LEG_BASE] + off, len);
 				break;
 			}
 			if (!sim.hbit[c] && !sim.abit[c] && opt.bug != BUG_COW) {
 				/* copy-before-write */
+				if (sim_leg_fails(LEG_BASE, false) ||
+				    sim_leg_fails(LEG_HIDDEN, true)) {
+					/* the planted bug writes base anyway */
+					if (opt.bug == BUG_FAULT_COW)
+						memcpy(sim.leg[LEG_BASE] + off, p, len);
+					err = EIO;
+					break;
+				}
 				memcpy(sim.leg[LEG_HIDDEN] + bytes(cs),
 				       sim.leg[LEG_BASE] + bytes(cs), bytes(cl));
 				sim.hbit[c] = 1;
+			}
+			if (sim_leg_fails(LEG_BASE, true)) {
+				err = EIO;
+				break;
 			}
 			memcpy(sim.leg[LEG_BASE] + off, p, len);
 			break;
@@ -1106,6 +1255,13 @@ static int sim_io(enum dev_id d, uint8_t *buf, uint64_t start, uint64_t nsect,
 			pthread_rwlock_unlock(&sim.hold);
 		s += n;
 	}
+	/*
+	 * The planted bug fault-wrong-side: while a fault is on, an ingress op
+	 * fails although the active leg is the faulted one.
+	 */
+	if (opt.bug == BUG_FAULT_WRONG_SIDE && d == DEV_INGRESS && !err &&
+	    __atomic_load_n(&sim.fault, __ATOMIC_ACQUIRE))
+		err = EIO;
 	/*
 	 * A real device takes time: let the other threads in between ops.
 	 * With --failover, ops take a little real time, so that ops race the
@@ -1209,7 +1365,7 @@ static void dev_io(enum dev_id d, void *buf, uint64_t start, uint64_t nsect,
 		     strerror(err));
 }
 
-/* Run dmsetup with args; its output (stdout and stderr) goes to out. */
+/* Run argv[0] (dmsetup) with args; its output (stdout and stderr) goes to out. */
 static int run_dmsetup(char *const argv[], char *out, size_t outsz)
 {
 	posix_spawn_file_actions_t fa;
@@ -1223,12 +1379,12 @@ static int run_dmsetup(char *const argv[], char *out, size_t outsz)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	err = posix_spawnp(&pid, "dmsetup", &fa, NULL, argv, environ);
+	err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
 	if (err) {
 		close(pfd[0]);
-		snprintf(out, outsz, "cannot run dmsetup: %s", strerror(err));
+		snprintf(out, outsz, "cannot run %s: %s", argv[0], strerror(err));
 		return -1;
 	}
 	while ((n = read(pfd[0], out + got, outsz - 1 - got)) > 0 ||
@@ -1349,13 +1505,14 @@ static void dev_status(struct colo_status *st)
 		st->mirror_parsed = true;
 		if (opt.mirror)
 			snprintf(st->ingress, sizeof(st->ingress), "none");
-		st->ok = true;
+		st->ok = !__atomic_load_n(&sim.error, __ATOMIC_ACQUIRE);
 		snprintf(st->line, sizeof(st->line),
-			 "(simulated) 0 %" PRIu64 " colo %s %" PRIu64 " %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %s ok",
+			 "(simulated) 0 %" PRIu64 " colo %s %" PRIu64 " %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %s %s",
 			 len_sectors, st->mode, opt.chunk, st->active, nr_chunks,
 			 st->hidden, nr_chunks, st->commit, st->committed,
 			 st->to_commit, st->dirty, nr_chunks, st->mirror,
-			 st->mirrored, st->to_mirror, st->ingress);
+			 st->mirrored, st->to_mirror, st->ingress,
+			 st->ok ? "ok" : "error");
 		return;
 	}
 	ret = run_dmsetup(argv, st->line, sizeof(st->line));
@@ -1412,28 +1569,37 @@ static void dev_status(struct colo_status *st)
 
 /*
  * With no op in flight, the status counts must agree with the model:
- * active == #vm_wrote, #(in_wrote && !vm_wrote) <= hidden <= #in_wrote.
+ * #(vm_wrote == 1) <= active <= #vm_wrote (equal but after failed writes,
+ * --fault), #(in_wrote == 1 && !vm_wrote) <= hidden <= #in_wrote; health
+ * ok until an I/O error was possible, error once one was seen (sticky).
  */
 static void verify_status(const char *when)
 {
-	uint64_t c, nvm = 0, nin = 0, nin_only = 0;
+	uint64_t c, nvm = 0, nvm_sure = 0, nin = 0, nin_only = 0;
+	int may = __atomic_load_n(&health_may_err, __ATOMIC_ACQUIRE);
+	int must = __atomic_load_n(&health_must_err, __ATOMIC_ACQUIRE);
 	struct colo_status st;
 
 	dev_status(&st);
 	for (c = 0; c < nr_chunks; c++) {
-		nvm += vm_wrote[c];
-		nin += in_wrote[c];
-		nin_only += in_wrote[c] && !vm_wrote[c];
+		nvm += vm_wrote[c] != 0;
+		nvm_sure += vm_wrote[c] == 1;
+		nin += in_wrote[c] != 0;
+		nin_only += in_wrote[c] == 1 && !vm_wrote[c];
 	}
 	if (strcmp(st.mode, "secondary") || strcmp(st.ingress, "attached") ||
 	    st.chunk != opt.chunk ||
-	    st.chunks != nr_chunks || st.chunks2 != nr_chunks || !st.ok ||
-	    st.active != nvm || st.hidden < nin_only || st.hidden > nin)
+	    st.chunks != nr_chunks || st.chunks2 != nr_chunks ||
+	    (st.ok && must) || (!st.ok && !may) ||
+	    st.active < nvm_sure || st.active > nvm ||
+	    st.hidden < nin_only || st.hidden > nin)
 		fail("status %s: got mode=%s ingress=%s chunk=%" PRIu64 " active=%" PRIu64 "/%" PRIu64 " hidden=%" PRIu64 "/%" PRIu64 " health=%s; "
-		     "expected secondary attached chunk=%" PRIu64 " active=%" PRIu64 "/%" PRIu64 " hidden in [%" PRIu64 ",%" PRIu64 "]/%" PRIu64 " health=ok; status line: %s",
+		     "expected secondary attached chunk=%" PRIu64 " active in [%" PRIu64 ",%" PRIu64 "]/%" PRIu64 " hidden in [%" PRIu64 ",%" PRIu64 "]/%" PRIu64 " health=%s; status line: %s",
 		     when, st.mode, st.ingress, st.chunk, st.active, st.chunks, st.hidden,
-		     st.chunks2, st.ok ? "ok" : "error", opt.chunk, nvm,
-		     nr_chunks, nin_only, nin, nr_chunks, st.line);
+		     st.chunks2, st.ok ? "ok" : "error", opt.chunk, nvm_sure, nvm,
+		     nr_chunks, nin_only, nin, nr_chunks,
+		     must ? "error (an I/O failed: sticky)" : may ? "ok or error" : "ok (no fault yet)",
+		     st.line);
 }
 
 static void *alloc_io(uint64_t nsect)
@@ -1476,6 +1642,10 @@ static void do_checkpoint(int tid, uint64_t at)
 
 	snprintf(what, sizeof(what), "before checkpoint after op %" PRIu64, at);
 	verify_status(what);
+	if (__atomic_load_n(&unres_n[0], __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&unres_n[1], __ATOMIC_ACQUIRE))
+		fail("internal: checkpoint with unresolved sectors (view %" PRIu64 ", base %" PRIu64 ")",
+		     unres_n[0], unres_n[1]);
 	ring_log(at, tid, OP_CKPT, 0, 0);
 	dev_checkpoint();
 	memcpy(view, base, bytes(len_sectors));
@@ -1487,6 +1657,13 @@ static void do_checkpoint(int tid, uint64_t at)
 	nr_checkpoints++;
 	snprintf(what, sizeof(what), "after checkpoint after op %" PRIu64, at);
 	verify_status(what);
+}
+
+/* --fault: the op count of event i (per episode: start, probes, end). */
+static uint64_t fault_event_at(int i)
+{
+	return i % 3 == 2 ? opt.fault_end[i / 3] :
+	       i % 3 ? opt.fault_probe[i / 3] : opt.fault_start[i / 3];
 }
 
 /*
@@ -1516,8 +1693,16 @@ static uint64_t op_begin(int tid, int *phase)
 			pthread_cond_wait(&gate_cond, &gate_lock);
 			continue;
 		}
+		if (opt.fault_leg >= 0 && flt_ev_next < 3 * opt.fault_eps &&
+		    ops_issued >= fault_event_at(flt_ev_next) +
+				  (flt_ev_next % 3 == 2 ? FAULT_END_SLACK : FAULT_START_SLACK)) {
+			/* far enough past the next fault event: wait for it */
+			pthread_cond_wait(&gate_cond, &gate_lock);
+			continue;
+		}
 		if (opt.ckpt_every && ops_issued && ops_issued % opt.ckpt_every == 0 &&
 		    ckpt_done_at != ops_issued &&
+		    !(__atomic_load_n(&fault_state, __ATOMIC_ACQUIRE) & 1) &&
 		    (!opt.failover || ops_issued < opt.failover_at)) {
 			at = ckpt_done_at = ops_issued;
 			ckpt_pending = true;
@@ -1534,6 +1719,9 @@ static uint64_t op_begin(int tid, int *phase)
 		in_flight++;
 		if (opt.mirror && mir_ev_next < opt.mir_nevents &&
 		    id == opt.mir_event_at[mir_ev_next])
+			pthread_cond_broadcast(&fo_cond);
+		if (opt.fault_leg >= 0 && flt_ev_next < 3 * opt.fault_eps &&
+		    id >= fault_event_at(flt_ev_next))
 			pthread_cond_broadcast(&fo_cond);
 		if (opt.failover) {
 			*phase = __atomic_load_n(&fo_phase, __ATOMIC_ACQUIRE);
@@ -1686,6 +1874,225 @@ static void gen_op(struct worker *w, enum op_kind *kind, uint64_t *start,
 	*nsect = n;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* --fault: the model of failed ops (see the top of the file)          */
+
+/* Sector s of side (0 view, 1 base) may also hold what op id of tid wrote. */
+static void unres_add(int side, uint64_t s, uint64_t id, int tid)
+{
+	struct unres *u = &unres[side][s];
+	uint64_t *p;
+
+	if (u->n == u->cap) {
+		u->cap = u->cap ? 2 * u->cap : 2;
+		p = realloc(u->who, u->cap * sizeof(*p));
+		if (!p)
+			fail("out of memory for unresolved sectors");
+		u->who = p;
+	}
+	if (!u->n)
+		__atomic_add_fetch(&unres_n[side], 1, __ATOMIC_RELAXED);
+	u->who[u->n++] = id << 6 | (tid & 63);
+}
+
+static void unres_clear_one(int side, uint64_t s)
+{
+	if (!unres[side] || !unres[side][s].n)
+		return;
+	unres[side][s].n = 0;
+	__atomic_sub_fetch(&unres_n[side], 1, __ATOMIC_RELAXED);
+}
+
+/* A successful write: the model is exact again on its range. */
+static void unres_clear(int side, uint64_t start, uint64_t nsect)
+{
+	uint64_t s;
+
+	for (s = start; s < start + nsect; s++)
+		unres_clear_one(side, s);
+}
+
+/*
+ * A read of [start, start+nsect) of side's device returned act: every
+ * unresolved sector must hold the model's data or one of its failed
+ * writes', which it then keeps (the model is pinned to it); then the whole
+ * range must equal the model.
+ */
+static void fault_check_read(const char *what, enum dev_id d, int side,
+			     uint64_t start, uint64_t nsect, const uint8_t *act)
+{
+	uint8_t *model = side ? base : view, cand[SECTOR_SIZE];
+	const uint8_t *a;
+	struct unres *u;
+	uint64_t s;
+	uint32_t i;
+
+	for (s = start; s < start + nsect; s++) {
+		u = &unres[side][s];
+		if (!u->n)
+			continue;
+		a = act + bytes(s - start);
+		if (!memcmp(a, model + bytes(s), SECTOR_SIZE)) {
+			__atomic_add_fetch(&pinned_old[side], 1, __ATOMIC_RELAXED);
+			unres_clear_one(side, s);
+			continue;
+		}
+		for (i = 0; i < u->n; i++) {
+			pat_fill(cand, u->who[i] >> 6, u->who[i] & 63, s, 1);
+			if (!memcmp(a, cand, SECTOR_SIZE))
+				break;
+		}
+		if (i < u->n) {
+			memcpy(model + bytes(s), a, SECTOR_SIZE);
+			__atomic_add_fetch(&pinned_new[side], 1, __ATOMIC_RELAXED);
+			unres_clear_one(side, s);
+			continue;
+		}
+		printf("# sector %" PRIu64 " was unresolved: it may hold the model's data or that of %u failed write(s), the last op %" PRIu64 "; it holds neither\n",
+		       s, u->n, u->who[u->n - 1] >> 6);
+	}
+	check_buf(what, d, bytes(start), model + bytes(start), act, bytes(nsect));
+}
+
+/*
+ * May this op touch the faulted leg the way fault kind fk fails it?  From
+ * the model of the op's own side (see the top of the file).
+ */
+static bool fault_may_fail(enum op_kind kind, uint64_t start, uint64_t nsect,
+			   int fk)
+{
+	const unsigned int B = 1U << LEG_BASE, H = 1U << LEG_HIDDEN,
+			   A = 1U << LEG_ACTIVE;
+	unsigned int rd = 0, wr = 0, leg = 1U << opt.fault_leg;
+	uint64_t c, end = start + nsect, ps, pe;
+	uint8_t f;
+
+	for (c = chunk_of(start); c <= chunk_of(end - 1); c++) {
+		ps = chunk_start(c) > start ? chunk_start(c) : start;
+		pe = chunk_start(c) + chunk_len(c) < end ? chunk_start(c) + chunk_len(c) : end;
+		switch (kind) {
+		case OP_VM_READ:
+			f = vm_wrote[c];
+			rd |= f == 1 ? A : f == 2 ? A | H | B : H | B;
+			break;
+		case OP_VM_WRITE:
+			wr |= A;
+			if (vm_wrote[c] != 1 && (ps != chunk_start(c) || pe - ps != chunk_len(c)))
+				rd |= H | B;	/* the fill */
+			break;
+		case OP_IN_READ:
+			rd |= B;
+			break;
+		case OP_IN_WRITE:
+			wr |= B;
+			if (in_wrote[c] != 1) {	/* maybe a copy-before-write */
+				rd |= B;
+				wr |= H;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	return (fk_reads[fk] && (rd & leg)) || (fk_writes[fk] && (wr & leg));
+}
+
+/*
+ * While a fault with a minimum duration (flakey: its up and its down
+ * second) is on, a worker sleeps after each op, so that the episode's ops
+ * are spread over that time rather than run before the down phase.
+ */
+static void fault_pace(void)
+{
+	unsigned int fs = __atomic_load_n(&fault_state, __ATOMIC_ACQUIRE), ms;
+	uint64_t nops;
+	int ep;
+
+	if (!(fs & 1) || opt.selftest)
+		return;
+	ep = fs / 2;
+	nops = opt.fault_end[ep] - opt.fault_start[ep];
+	ms = fk_min_ms[opt.fault_kind[ep]] * (opt.vm_threads + opt.in_threads) / (nops ? nops : 1);
+	if (ms)
+		nanosleep(&(struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000L }, NULL);
+}
+
+enum { EXP_MAY, EXP_OK, EXP_FAIL, EXP_FAIL_EXACT };
+static const char *const exp_name[] = {
+	"may fail", "must succeed", "must fail", "must fail and change nothing"
+};
+
+/*
+ * One op in --fault mode, on a range the caller reserved (or with the gate
+ * closed).  expect: EXP_MAY for a worker (EIO only if the op may touch the
+ * faulted leg while its fault is on), else what a probe must do; a failed
+ * write under EXP_FAIL_EXACT must have left everything as it was.  Returns
+ * 0 or EIO.
+ */
+static int fault_do_op(int tid, uint64_t id, enum op_kind kind, uint64_t start,
+		       uint64_t nsect, uint8_t *buf, int expect, const char *why)
+{
+	bool vm = kind == OP_VM_READ || kind == OP_VM_WRITE;
+	bool write = kind == OP_VM_WRITE || kind == OP_IN_WRITE;
+	enum dev_id d = vm ? DEV_VM : DEV_INGRESS;
+	uint8_t *model = vm ? view : base, *flags = vm ? vm_wrote : in_wrote;
+	size_t off = bytes(start), len = bytes(nsect);
+	int side = !vm, err, fk = -1;
+	unsigned int fs;
+	char what[160];
+	uint64_t c, s;
+
+	if (write)
+		pat_fill(buf, id, tid, start, nsect);
+	err = dev_io_try(d, buf, start, nsect, write, id);
+	fs = __atomic_load_n(&fault_state, __ATOMIC_SEQ_CST);
+	if (fs & 1)
+		fk = opt.fault_kind[fs / 2];
+	if (err) {
+		if (err != EIO)
+			fail("op %" PRIu64 ": %s (%s) sector %" PRIu64 " +%" PRIu64 ": %s (only EIO may come from a faulted leg)",
+			     id, op_name[kind], why, start, nsect, strerror(err));
+		if (expect == EXP_OK)
+			fail("op %" PRIu64 ": %s (%s) sector %" PRIu64 " +%" PRIu64 ": EIO, but it must succeed (the %s leg %s)",
+			     id, op_name[kind], why, start, nsect, leg_opt[opt.fault_leg],
+			     fk < 0 ? "is linear again" : "is not on its path");
+		if (expect == EXP_MAY && fk < 0)
+			fail("op %" PRIu64 ": %s sector %" PRIu64 " +%" PRIu64 ": EIO with no fault on (the %s leg's table is linear)",
+			     id, op_name[kind], start, nsect, leg_opt[opt.fault_leg]);
+		if (expect == EXP_MAY && !fault_may_fail(kind, start, nsect, fk))
+			fail("op %" PRIu64 ": %s sector %" PRIu64 " +%" PRIu64 ": EIO, but per the model it cannot reach the faulted %s leg (%s): the error reached the wrong side",
+			     id, op_name[kind], start, nsect, leg_opt[opt.fault_leg], fk_name[fk]);
+		__atomic_store_n(&health_must_err, 1, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&flt_eio[side], 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&flt_ep_eio[side], 1, __ATOMIC_RELAXED);
+		if (write && expect != EXP_FAIL_EXACT) {
+			/* each sector: as it was or as written; A/H: maybe */
+			for (c = chunk_of(start); c <= chunk_of(start + nsect - 1); c++)
+				if (!flags[c])
+					__atomic_store_n(&flags[c], 2, __ATOMIC_RELAXED);
+			for (s = start; s < start + nsect; s++)
+				unres_add(side, s, id, tid);
+		}
+		return EIO;
+	}
+	if (expect == EXP_FAIL || expect == EXP_FAIL_EXACT)
+		fail("op %" PRIu64 ": %s (%s) sector %" PRIu64 " +%" PRIu64 " succeeded, but it must fail with EIO (%s leg: %s)",
+		     id, op_name[kind], why, start, nsect, leg_opt[opt.fault_leg],
+		     fk < 0 ? "no fault" : fk_name[fk]);
+	if (write) {
+		memcpy(model + off, buf, len);
+		unres_clear(side, start, nsect);
+		mark_chunks(flags, start, nsect);
+	} else {
+		snprintf(what, sizeof(what), "%s op %" PRIu64 " (%s; %s vs model %s)",
+			 op_name[kind], id, why, vm ? "VM read" : "ingress read",
+			 vm ? "view" : "base");
+		fault_check_read(what, d, side, start, nsect, buf);
+	}
+	return 0;
+}
+
 static pthread_barrier_t start_barrier;
 
 /*
@@ -1774,6 +2181,15 @@ static void *worker_fn(void *arg)
 		off = bytes(start);
 		len = bytes(nsect);
 		post = false;
+		if (opt.fault_leg >= 0) {
+			fault_do_op(w->tid, id, kind, start, nsect, w->buf, EXP_MAY,
+				    w->vm ? "VM worker" : "ingress worker");
+			w->nr[kind]++;
+			range_release(rs, slot);
+			op_end(phase);
+			fault_pace();
+			continue;
+		}
 		if (opt.failover && !w->vm) {
 			post = ingress_op_failover(w, kind, id, start, nsect);
 			w->nr[kind]++;
@@ -2071,13 +2487,38 @@ static unsigned int mirror_poll_ms(void)
  * Swap the replica's dm table to "error" or back to linear over
  * --replica-lower (the simulation flips a flag).  Returns 0, else fills err.
  */
+/* Replace dm device dm's table by table (suspend, load, resume); 0, else fills err. */
+static int dm_swap_try(const char *dm, const char *table, char *err, size_t errsz)
+{
+	char out[1024];
+	char *sus[] = { "dmsetup", "suspend", (char *)dm, NULL };
+	char *load[] = { "dmsetup", "load", (char *)dm, "--table", (char *)table, NULL };
+	char *res[] = { "dmsetup", "resume", (char *)dm, NULL };
+	int r;
+
+	r = run_dmsetup(sus, out, sizeof(out));
+	if (r) {
+		snprintf(err, errsz, "dmsetup suspend %s: exit %d: %s", dm, r, out);
+		return -1;
+	}
+	r = run_dmsetup(load, out, sizeof(out));
+	if (r) {
+		snprintf(err, errsz, "dmsetup load %s --table '%s': exit %d: %s",
+			 dm, table, r, out);
+		run_dmsetup(res, out, sizeof(out));	/* do not leave it suspended */
+		return -1;
+	}
+	r = run_dmsetup(res, out, sizeof(out));
+	if (r) {
+		snprintf(err, errsz, "dmsetup resume %s: exit %d: %s", dm, r, out);
+		return -1;
+	}
+	return 0;
+}
+
 static int replica_swap_try(bool error, char *err, size_t errsz)
 {
-	char table[512], out[1024];
-	char *sus[] = { "dmsetup", "suspend", (char *)opt.replica_dm, NULL };
-	char *load[] = { "dmsetup", "load", (char *)opt.replica_dm, "--table", table, NULL };
-	char *res[] = { "dmsetup", "resume", (char *)opt.replica_dm, NULL };
-	int r;
+	char table[512];
 
 	if (opt.selftest) {
 		__atomic_store_n(&sim.replica_failing, error, __ATOMIC_RELEASE);
@@ -2089,23 +2530,8 @@ static int replica_swap_try(bool error, char *err, size_t errsz)
 	else
 		snprintf(table, sizeof(table), "0 %" PRIu64 " linear %s 0",
 			 mir_replica_sectors, opt.replica_lower);
-	r = run_dmsetup(sus, out, sizeof(out));
-	if (r) {
-		snprintf(err, errsz, "dmsetup suspend %s: exit %d: %s", opt.replica_dm, r, out);
+	if (dm_swap_try(opt.replica_dm, table, err, errsz))
 		return -1;
-	}
-	r = run_dmsetup(load, out, sizeof(out));
-	if (r) {
-		snprintf(err, errsz, "dmsetup load %s --table '%s': exit %d: %s",
-			 opt.replica_dm, table, r, out);
-		run_dmsetup(res, out, sizeof(out));	/* do not leave it suspended */
-		return -1;
-	}
-	r = run_dmsetup(res, out, sizeof(out));
-	if (r) {
-		snprintf(err, errsz, "dmsetup resume %s: exit %d: %s", opt.replica_dm, r, out);
-		return -1;
-	}
 	__atomic_store_n(&mir_replica_broken, error, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -2564,6 +2990,389 @@ static void final_verify_mirror(uint8_t *buf, uint8_t *wbuf, char *sum, size_t s
 }
 
 /* ------------------------------------------------------------------ */
+/* Faults (--fault): the control thread, its probes and checks         */
+
+static int flt_leg_broken;	/* atomic: the leg's table is a fault */
+static uint8_t *flt_buf;	/* the control thread's I/O buffer */
+static unsigned int flt_nkind[NR_FK];
+
+/* The leg's table: linear over the raw leg (fk -1), or fault fk. */
+static void fault_table(int fk, char *t, size_t n)
+{
+	const char *lower = opt.dev[DEV_BASE + opt.fault_leg];
+
+	switch (fk) {
+	case FK_ERROR:
+		snprintf(t, n, "0 %" PRIu64 " error", flt_leg_sectors);
+		break;
+	case FK_FLAKEY_W:	/* up 0 s, down 1 s: always down */
+		snprintf(t, n, "0 %" PRIu64 " flakey %s 0 0 1 1 error_writes",
+			 flt_leg_sectors, lower);
+		break;
+	case FK_FLAKEY:
+		snprintf(t, n, "0 %" PRIu64 " flakey %s 0 1 1", flt_leg_sectors, lower);
+		break;
+	case FK_DELAY:
+		snprintf(t, n, "0 %" PRIu64 " delay %s 0 %d", flt_leg_sectors, lower,
+			 FAULT_DELAY_MS);
+		break;
+	default:
+		snprintf(t, n, "0 %" PRIu64 " linear %s 0", flt_leg_sectors, lower);
+		break;
+	}
+}
+
+/* Swap the leg to fault fk, or back to linear (-1); the simulation flips flags. */
+static int fault_swap_try(int fk, char *err, size_t errsz)
+{
+	static const int sim_mask[NR_FK] = { 3, 2, 7, 0 };
+	char table[512];
+
+	if (opt.selftest) {
+		__atomic_store_n(&sim.fault, fk < 0 ? 0 : sim_mask[fk], __ATOMIC_RELEASE);
+		return 0;
+	}
+	fault_table(fk, table, sizeof(table));
+	if (dm_swap_try(opt.fault_dm, table, err, errsz))
+		return -1;
+	__atomic_store_n(&flt_leg_broken, fk >= 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void fault_swap(int fk)
+{
+	char err[4600];
+
+	if (fault_swap_try(fk, err, sizeof(err)))
+		fail("fault injection (%s leg to %s): %s", leg_opt[opt.fault_leg],
+		     fk < 0 ? "linear" : fk_name[fk], err);
+}
+
+/* On a failure report: do not leave the leg's table on a fault. */
+static void fault_fail_cleanup(void)
+{
+	char err[4600];
+
+	if (opt.fault_leg < 0 || opt.selftest ||
+	    !__atomic_load_n(&flt_leg_broken, __ATOMIC_ACQUIRE))
+		return;
+	if (fault_swap_try(-1, err, sizeof(err)))
+		printf("# could not restore the %s leg's linear table: %s\n",
+		       leg_opt[opt.fault_leg], err);
+	else
+		printf("# restored the %s leg's linear table (%s over %s)\n",
+		       leg_opt[opt.fault_leg], opt.fault_dm,
+		       opt.dev[DEV_BASE + opt.fault_leg]);
+}
+
+/* The device's dm event counter. */
+static uint64_t dev_events(void)
+{
+	char *argv[] = { "dmsetup", "info", "-c", "-o", "events", "--noheadings",
+			 (char *)opt.name, NULL };
+	char out[1024], *end;
+	uint64_t ev;
+	int r;
+
+	if (opt.selftest)
+		return __atomic_load_n(&sim.events, __ATOMIC_ACQUIRE);
+	r = run_dmsetup(argv, out, sizeof(out));
+	ev = strtoull(out, &end, 10);
+	if (r || end == out)
+		fail("dmsetup info -c -o events --noheadings %s: exit %d: %s", opt.name, r, out);
+	return ev;
+}
+
+/* dmsetup wait NAME ev0 must return: an event came after ev0. */
+static void fault_wait_event(uint64_t ev0)
+{
+	char evs[32], out[1024];
+	char *argv[] = { "timeout", "10", "dmsetup", "wait", (char *)opt.name, evs, NULL };
+	int r;
+
+	if (opt.selftest) {
+		if (dev_events() <= ev0)
+			fail("(simulated) no dm event after event %" PRIu64 " for the first I/O error", ev0);
+		return;
+	}
+	snprintf(evs, sizeof(evs), "%" PRIu64, ev0);
+	r = run_dmsetup(argv, out, sizeof(out));
+	if (r)
+		fail("dmsetup wait %s %s did not return within 10 s (exit %d: %s): no dm event for the first I/O error",
+		     opt.name, evs, r, out);
+}
+
+/* Wait until op at was handed out (or the run stops). */
+static void fault_wait_ops(uint64_t at)
+{
+	pthread_mutex_lock(&gate_lock);
+	while (ops_issued < at && !fo_abort && !__atomic_load_n(&stop, __ATOMIC_RELAXED))
+		pthread_cond_wait(&fo_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+/* Hold new ops and wait for those in flight (as a checkpoint does). */
+static void fault_gate_close(void)
+{
+	pthread_mutex_lock(&gate_lock);
+	while (ckpt_pending)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	ckpt_pending = true;
+	while (in_flight)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+/* The next fault event is done; with open, let the held ops go. */
+static void fault_event_done(bool open)
+{
+	pthread_mutex_lock(&gate_lock);
+	if (open)
+		ckpt_pending = false;
+	flt_ev_next++;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+}
+
+/* A chunk with vm_wrote == v and in_wrote == i (-1: any), else -1. */
+static int64_t fault_find_chunk(uint64_t *rng, int v, int i)
+{
+	uint64_t c0 = rnd(rng, nr_chunks), k, c;
+
+	for (k = 0; k < nr_chunks; k++) {
+		c = (c0 + k) % nr_chunks;
+		if ((v < 0 || vm_wrote[c] == v) && (i < 0 || in_wrote[c] == i))
+			return (int64_t)c;
+	}
+	return -1;
+}
+
+/* One probe op on a whole chunk, or on [start, start+n) when c < 0. */
+static int fault_probe(enum op_kind kind, int64_t c, uint64_t start, uint64_t n,
+		       int expect, const char *why)
+{
+	uint64_t id = __atomic_add_fetch(&ctl_next_id, 1, __ATOMIC_RELAXED);
+	int err;
+
+	if (c >= 0) {
+		start = chunk_start(c);
+		n = chunk_len(c);
+	}
+	ring_log(id, flt_ctl_tid, kind, start, n);
+	err = fault_do_op(flt_ctl_tid, id, kind, start, n, flt_buf, expect, why);
+	if (expect >= EXP_FAIL)
+		flt_probe_fail++;
+	else
+		flt_probe_ok++;
+	if (opt.verbose)
+		printf("# probe op %" PRIu64 ": %s sector %" PRIu64 " +%" PRIu64 " (%s): %s as it %s\n",
+		       id, op_name[kind], start, n, why, err ? "EIO" : "ok", exp_name[expect]);
+	return err;
+}
+
+/*
+ * With no op in flight and fault fk on: ops that must fail (when fk surely
+ * fails them; under dm-delay they must succeed) and ops that must succeed
+ * because they do not touch the leg.  See the top of the file.
+ */
+static void fault_probes(uint64_t *rng, int fk)
+{
+	bool slow = !fk_reads[fk] && !fk_writes[fk], sure = fk_certain[fk] || slow;
+	bool rd = fk_reads[fk] || slow;
+	int e_fail = slow ? EXP_OK : EXP_FAIL, e_exact = slow ? EXP_OK : EXP_FAIL_EXACT;
+	int64_t any = (int64_t)rnd(rng, nr_chunks);
+	int64_t ca = fault_find_chunk(rng, 1, -1);	/* A set */
+	int64_t cf = fault_find_chunk(rng, 0, 0);	/* clean: neither */
+	int64_t ch = fault_find_chunk(rng, 0, 1);	/* H set, not A */
+	uint64_t before = flt_probe_fail;
+
+	switch (opt.fault_leg) {
+	case LEG_BASE:
+		if (sure && rd) {
+			fault_probe(OP_IN_READ, any, 0, 0, e_fail, "ingress read of base");
+			if (cf >= 0)
+				fault_probe(OP_VM_READ, cf, 0, 0, e_fail, "VM read of a clean chunk, from base");
+		}
+		if (sure)
+			fault_probe(OP_IN_WRITE, ch >= 0 ? ch : any, 0, 0, e_fail, "ingress write to base");
+		if (ca >= 0) {
+			fault_probe(OP_VM_READ, ca, 0, 0, EXP_OK, "VM read of an active chunk");
+			fault_probe(OP_VM_WRITE, ca, 0, 0, EXP_OK, "VM write of an active chunk");
+		}
+		break;
+	case LEG_HIDDEN:
+		if (sure && cf >= 0) {
+			fault_probe(OP_IN_WRITE, cf, 0, 0, e_exact,
+				    "ingress write to a clean chunk: its copy-before-write to hidden");
+			fault_probe(OP_IN_READ, cf, 0, 0, EXP_OK,
+				    "base after that ingress write: untouched if it failed");
+		}
+		if (sure && rd && ch >= 0)
+			fault_probe(OP_VM_READ, ch, 0, 0, e_fail, "VM read of a hidden chunk");
+		fault_probe(OP_IN_READ, any, 0, 0, EXP_OK, "ingress read of base");
+		if (ch >= 0)
+			fault_probe(OP_IN_WRITE, ch, 0, 0, EXP_OK, "ingress write to a hidden chunk (no copy)");
+		if (ca >= 0)
+			fault_probe(OP_VM_READ, ca, 0, 0, EXP_OK, "VM read of an active chunk");
+		break;
+	default:	/* LEG_ACTIVE */
+		if (sure) {
+			fault_probe(OP_VM_WRITE, cf >= 0 ? cf : any, 0, 0,
+				    cf >= 0 ? e_exact : e_fail, "VM write of a whole chunk, to active");
+			if (cf >= 0)
+				fault_probe(OP_VM_READ, cf, 0, 0, EXP_OK,
+					    "the view after that VM write: unchanged if it failed");
+		}
+		if (sure && rd && ca >= 0)
+			fault_probe(OP_VM_READ, ca, 0, 0, e_fail, "VM read of an active chunk");
+		fault_probe(OP_IN_WRITE, any, 0, 0, EXP_OK, "ingress write");
+		fault_probe(OP_IN_READ, any, 0, 0, EXP_OK, "ingress read");
+		break;
+	}
+	if (fk_certain[fk] && flt_probe_fail == before && nr_chunks >= FAULT_PROBE_CHUNKS)
+		fail("internal: no probe that must fail could be made for the %s leg (%s)",
+		     leg_opt[opt.fault_leg], fk_name[fk]);
+	if (fk_certain[fk] && flt_probe_fail == before)
+		printf("# fault: no probe that must fail for the %s leg (%s): no clean chunk left of %" PRIu64 "\n",
+		       leg_opt[opt.fault_leg], fk_name[fk], nr_chunks);
+}
+
+/* With the leg linear again: read and pin every unresolved sector. */
+static void fault_resolve(void)
+{
+	uint64_t c, s;
+	int side;
+
+	for (side = 0; side < 2; side++)
+		for (c = 0; c < nr_chunks; c++)
+			for (s = chunk_start(c); s < chunk_start(c) + chunk_len(c); s++)
+				if (unres[side][s].n) {
+					fault_probe(side ? OP_IN_READ : OP_VM_READ, (int64_t)c,
+						    0, 0, EXP_OK, "pinning the sectors of failed writes");
+					break;
+				}
+	if (unres_n[0] || unres_n[1])
+		fail("internal: %" PRIu64 " + %" PRIu64 " sectors still unresolved after reading them",
+		     unres_n[0], unres_n[1]);
+}
+
+/* A random range: anywhere, or in a hot chunk. */
+static void fault_range(uint64_t *rng, uint64_t *start, uint64_t *n)
+{
+	uint64_t s, c, maxn;
+
+	if (rnd(rng, 100) < opt.hot) {
+		c = hot_chunk[rnd(rng, HOT_CHUNKS)];
+		s = chunk_start(c) + rnd(rng, chunk_len(c));
+	} else {
+		s = rnd(rng, len_sectors);
+	}
+	maxn = len_sectors - s < opt.max_sectors ? len_sectors - s : opt.max_sectors;
+	*start = s;
+	*n = 1 + rnd(rng, maxn);
+}
+
+/*
+ * Before a fault, with no op in flight: a checkpoint (the model is exact
+ * and every chunk clean), then whole chunks VM-written (active) and
+ * ingress-written (hidden), so that the probes find each kind of chunk.
+ */
+static void fault_prepare(uint64_t *rng, uint64_t at)
+{
+	uint64_t c;
+	int i;
+
+	do_checkpoint(flt_ctl_tid, at);
+	for (i = 0; i < FAULT_PREP_ACTIVE + FAULT_PREP_HIDDEN; i++) {
+		c = rnd(rng, nr_chunks);
+		if (vm_wrote[c] || in_wrote[c])
+			continue;
+		fault_probe(i < FAULT_PREP_ACTIVE ? OP_VM_WRITE : OP_IN_WRITE, (int64_t)c,
+			    0, 0, EXP_OK, "preparing chunks for the probes");
+	}
+}
+
+static void *fault_control_fn(void *arg)
+{
+	uint64_t rng = opt.seed ^ 0x666c745f63746cULL, ev0 = 0, s, n, t0;
+	uint64_t ops0, ops1, fail0, ok0;
+	unsigned int ms;
+	struct colo_status st;
+	char what[96];
+	int ep, fk;
+
+	(void)arg;
+	for (ep = 0; ep < opt.fault_eps; ep++) {
+		fk = opt.fault_kind[ep];
+		fault_wait_ops(opt.fault_start[ep]);
+		fault_gate_close();
+		if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
+			return NULL;
+		ops0 = ops_now();
+		fault_prepare(&rng, ops0);
+		if (!__atomic_load_n(&health_must_err, __ATOMIC_ACQUIRE))
+			ev0 = dev_events();
+		if (fk_reads[fk] || fk_writes[fk])
+			__atomic_store_n(&health_may_err, 1, __ATOMIC_RELEASE);
+		fail0 = flt_probe_fail;
+		ok0 = flt_probe_ok;
+		__atomic_store_n(&flt_ep_eio[0], 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&flt_ep_eio[1], 0, __ATOMIC_RELAXED);
+		fault_event_done(true);
+
+		/* The fault goes on under running I/O. */
+		ring_log_mirror(fk_name[fk], ops0);
+		__atomic_store_n(&fault_state, 2 * ep + 1, __ATOMIC_SEQ_CST);
+		t0 = now_ns();
+		fault_swap(fk);
+		flt_nkind[fk]++;
+
+		fault_wait_ops(opt.fault_probe[ep]);
+		fault_gate_close();
+		if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
+			return NULL;
+		fault_probes(&rng, fk);
+		fault_event_done(true);
+
+		fault_wait_ops(opt.fault_end[ep]);
+		ms = (now_ns() - t0) / 1000000;
+		if (!opt.selftest && ms < fk_min_ms[fk])
+			sleep_ms(fk_min_ms[fk] - ms);
+		fault_gate_close();
+		if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
+			return NULL;
+		ops1 = ops_now();
+		fault_swap(-1);
+		__atomic_store_n(&fault_state, 2 * ep + 2, __ATOMIC_SEQ_CST);
+		ring_log_mirror("fault lifted", ops1);
+
+		fault_resolve();
+		/* The device works again, both sides. */
+		fault_range(&rng, &s, &n);
+		fault_probe(OP_VM_WRITE, -1, s, n, EXP_OK, "VM write after the fault");
+		fault_probe(OP_VM_READ, -1, s, n, EXP_OK, "VM read after the fault");
+		fault_range(&rng, &s, &n);
+		fault_probe(OP_IN_WRITE, -1, s, n, EXP_OK, "ingress write after the fault");
+		fault_probe(OP_IN_READ, -1, s, n, EXP_OK, "ingress read after the fault");
+		snprintf(what, sizeof(what), "after fault episode %d (%s)", ep, fk_name[fk]);
+		verify_status(what);
+		if (health_must_err && !flt_event_checked) {
+			fault_wait_event(ev0);
+			flt_event_checked = true;
+			printf("# fault: the first I/O error raised a dm event (dmsetup wait %s %" PRIu64 " returned)\n",
+			       opt.selftest ? "sim" : opt.name, ev0);
+		}
+		dev_status(&st);
+		printf("# fault episode %d: %s leg %s, ops %" PRIu64 "..%" PRIu64 " (%.1f s): EIO seen by vm %" PRIu64 ", ingress %" PRIu64 "; probes: %" PRIu64 " failed and %" PRIu64 " succeeded as they must; health %s\n",
+		       ep, leg_opt[opt.fault_leg], fk_name[fk], ops0, ops1,
+		       (now_ns() - t0) / 1e9, flt_ep_eio[0], flt_ep_eio[1],
+		       flt_probe_fail - fail0, flt_probe_ok - ok0, st.ok ? "ok" : "error");
+		fault_event_done(true);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
 /* Setup, final verification, command line                             */
 
 /*
@@ -2634,6 +3443,12 @@ static void setup_model(uint8_t *buf)
 	if (!view || !base || !base_ckpt || !vm_wrote || !in_wrote)
 		die_setup("out of memory for the model (3 x %" PRIu64 " bytes)",
 			  (uint64_t)bytes(len_sectors));
+	if (opt.fault_leg >= 0) {
+		unres[0] = calloc(len_sectors, sizeof(struct unres));
+		unres[1] = calloc(len_sectors, sizeof(struct unres));
+		if (!unres[0] || !unres[1])
+			die_setup("out of memory for the fault model");
+	}
 
 	if (opt.mirror) {
 		setup_model_mirror(buf);
@@ -2669,9 +3484,14 @@ hot:
 			hot_chunk[i] = nr_chunks - 1;
 }
 
+/*
+ * Chunks whose A or H is unknown after failed writes (--fault) are not
+ * compared raw: their overlay leg may hold a failed fill or copy.  The VM
+ * and ingress reads still check them.
+ */
 static void final_verify(uint8_t *buf)
 {
-	uint64_t c;
+	uint64_t c, maybe = 0;
 
 	check_range("final: whole VM device vs model view", DEV_VM, view,
 		    0, len_sectors, buf);
@@ -2680,14 +3500,19 @@ static void final_verify(uint8_t *buf)
 	check_range("final: raw base leg vs model base", DEV_BASE, base,
 		    0, len_sectors, buf);
 	for (c = 0; c < nr_chunks; c++) {
-		if (vm_wrote[c])
+		if (vm_wrote[c] == 1)
 			check_range("final: raw active chunk (VM-written) vs model view",
 				    DEV_ACTIVE, view, chunk_start(c), chunk_len(c), buf);
-		else if (in_wrote[c])
+		else if (!vm_wrote[c] && in_wrote[c] == 1)
 			check_range("final: raw hidden chunk (copy-before-write) vs base at last checkpoint",
 				    DEV_HIDDEN, base_ckpt, chunk_start(c), chunk_len(c), buf);
+		else if (vm_wrote[c] || in_wrote[c])
+			maybe++;
 	}
 	verify_status("final");
+	if (opt.fault_leg >= 0)
+		printf("# fault: final: %" PRIu64 " chunks with A or H unknown after failed writes (not compared raw)\n",
+		       maybe);
 }
 
 static void cleanup(void)
@@ -2714,6 +3539,13 @@ static void cleanup(void)
 		free(sim.hbit);
 		free(sim.dirty);
 	}
+	for (d = 0; d < 2; d++) {
+		if (!unres[d])
+			continue;
+		for (c = 0; c < len_sectors; c++)
+			free(unres[d][c].who);
+		free(unres[d]);
+	}
 	free(vm_pre);
 	free(fo_race);
 	free(fo_vmw);
@@ -2735,8 +3567,11 @@ static void usage(void)
 		"       colo-fsx --mirror --name NAME --vm DEV --base DEV --replica DEV\n"
 		"                [--replica-dm NAME --replica-lower DEV] --chunk SECTORS [--ingress-threads 0]\n"
 		"                [--ops N] [--seed S] [--vm-threads N] [--max-sectors N] [--hot PERCENT] [--verbose]\n"
+		"       colo-fsx --fault base|hidden|active --fault-dm NAME [--fault-episodes N]\n"
+		"                [--fault-kinds error,flakey-w,flakey,delay] [the secondary-mode options]\n"
 		"       colo-fsx --selftest --chunk SECTORS [--selftest-size MiB] [--selftest-sectors N]\n"
-		"                [--selftest-bug cow|fill|nofence|commit-hidden-first|mirror-noclear-order|mirror-nodual]\n"
+		"                [--selftest-bug cow|fill|nofence|commit-hidden-first|mirror-noclear-order|mirror-nodual|\n"
+		"                                fault-cow|fault-fill|fault-wrong-side]\n"
 		"                [same options as above]\n"
 		"  --failover      send 'failover' at a random op in [ops/4, 3*ops/4] with I/O in flight;\n"
 		"                  the ingress must fail from then on, the VM goes on, the commit is checked\n"
@@ -2748,7 +3583,12 @@ static void usage(void)
 		"  --replica-dm NAME --replica-lower DEV\n"
 		"                  NAME is a dm linear device over DEV that is the replica: replica failures are\n"
 		"                  injected by swapping its table to 'error' and back (--replica defaults to\n"
-		"                  /dev/mapper/NAME); the selftest always simulates them\n");
+		"                  /dev/mapper/NAME); the selftest always simulates them\n"
+		"  --fault LEG     secondary mode with faults on one leg: --fault-dm NAME is a dm linear device\n"
+		"                  over the raw leg (--base/--hidden/--active name the raw device) and the\n"
+		"                  colo table uses /dev/mapper/NAME; N episodes (default 4) at seeded op counts\n"
+		"                  swap it to one of the kinds and back; see the top of colo-fsx.c\n"
+		"                  (the selftest simulates the faults, with no --fault-dm)\n");
 	exit(2);
 }
 
@@ -2810,7 +3650,8 @@ static void parse_args(int argc, char **argv)
 {
 	enum { O_NAME = 256, O_CHUNK, O_OPS, O_SEED, O_VMT, O_INT, O_CKPT,
 	       O_MAXS, O_HOT, O_VERBOSE, O_SELFTEST, O_STSIZE, O_STSECT, O_STBUG,
-	       O_FAILOVER, O_FOAT, O_MIRROR, O_REPDM, O_REPLOWER, O_DEV0 };
+	       O_FAILOVER, O_FOAT, O_MIRROR, O_REPDM, O_REPLOWER, O_FAULT,
+	       O_FAULTDM, O_FAULTEPS, O_FAULTKINDS, O_DEV0 };
 	static const struct option lo[] = {
 		{ "name", 1, NULL, O_NAME },
 		{ "vm", 1, NULL, O_DEV0 + DEV_VM },
@@ -2837,6 +3678,10 @@ static void parse_args(int argc, char **argv)
 		{ "selftest-bug", 1, NULL, O_STBUG },
 		{ "failover", 0, NULL, O_FAILOVER },
 		{ "failover-at", 1, NULL, O_FOAT },
+		{ "fault", 1, NULL, O_FAULT },
+		{ "fault-dm", 1, NULL, O_FAULTDM },
+		{ "fault-episodes", 1, NULL, O_FAULTEPS },
+		{ "fault-kinds", 1, NULL, O_FAULTKINDS },
 		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -2883,6 +3728,35 @@ static void parse_args(int argc, char **argv)
 			opt.failover_at_given = opt.failover = true;
 			break;
 		case O_MIRROR: opt.mirror = true; break;
+		case O_FAULT:
+			for (d = 0; d < 3 && strcmp(optarg, leg_opt[d]); d++)
+				;
+			if (d == 3)
+				usage();
+			opt.fault_leg = d;
+			break;
+		case O_FAULTDM: opt.fault_dm = optarg; break;
+		case O_FAULTEPS:
+			opt.fault_eps = parse_u64("fault-episodes", optarg, 1, FAULT_MAX_EPISODES);
+			break;
+		case O_FAULTKINDS: {
+			char *list = strdup(optarg), *tok, *save = NULL;
+
+			opt.fault_kinds = 0;
+			for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				for (d = 0; d < NR_FK && strcmp(tok, fk_name[d]); d++)
+					;
+				if (d == NR_FK) {
+					fprintf(stderr, "colo-fsx: --fault-kinds: unknown kind '%s'\n", tok);
+					usage();
+				}
+				opt.fault_kinds |= 1U << d;
+			}
+			free(list);
+			if (!opt.fault_kinds)
+				usage();
+			break;
+		}
 		case O_REPDM: opt.replica_dm = optarg; break;
 		case O_REPLOWER: opt.replica_lower = optarg; break;
 		default:
@@ -2952,6 +3826,31 @@ static void parse_args(int argc, char **argv)
 		fprintf(stderr, "colo-fsx: --selftest-bug needs --selftest\n");
 		usage();
 	}
+	if (opt.fault_leg >= 0 && (opt.failover || opt.mirror)) {
+		fprintf(stderr, "colo-fsx: --fault is for secondary mode: not with --failover or --mirror\n");
+		usage();
+	}
+	if (opt.fault_leg >= 0 && !opt.selftest && !opt.fault_dm) {
+		fprintf(stderr, "colo-fsx: --fault needs --fault-dm NAME (the leg's dm device)\n");
+		usage();
+	}
+	if (opt.fault_leg < 0 && opt.fault_dm) {
+		fprintf(stderr, "colo-fsx: --fault-dm needs --fault\n");
+		usage();
+	}
+	if ((opt.bug == BUG_FAULT_COW || opt.bug == BUG_FAULT_FILL ||
+	     opt.bug == BUG_FAULT_WRONG_SIDE) && opt.fault_leg < 0) {
+		fprintf(stderr, "colo-fsx: --selftest-bug %s needs --fault\n", bug_name[opt.bug]);
+		usage();
+	}
+	if (opt.fault_leg >= 0 && opt.ops < 40 * (uint64_t)opt.fault_eps) {
+		fprintf(stderr, "colo-fsx: --fault: --ops must be at least 40 per episode\n");
+		usage();
+	}
+	if (opt.fault_leg >= 0 && opt.ckpt_every == 0) {
+		fprintf(stderr, "colo-fsx: --fault needs checkpoints (--checkpoint-every > 0)\n");
+		usage();
+	}
 	if ((opt.bug == BUG_NOFENCE || opt.bug == BUG_COMMIT_HIDDEN) && !opt.failover) {
 		fprintf(stderr, "colo-fsx: --selftest-bug %s needs --failover\n", bug_name[opt.bug]);
 		usage();
@@ -2996,6 +3895,35 @@ static void parse_args(int argc, char **argv)
 				opt.mir_event_at[j - 1] = t;
 			}
 	}
+	if (opt.fault_leg >= 0) {
+		int kinds[NR_FK], nk = 0, off, i, j, t;
+		uint64_t slot;
+
+		/*
+		 * Episodes in equal slots of [1, 4*ops/5]: each starts in the
+		 * first quarter of its slot and lasts half a slot; the kinds
+		 * in a seeded order, each once before any repeats.
+		 */
+		r = opt.seed ^ 0x6661756c74ULL;	/* "fault" */
+		for (i = 0; i < NR_FK; i++)
+			if (opt.fault_kinds & (1U << i))
+				kinds[nk++] = i;
+		for (i = nk - 1; i > 0; i--) {
+			j = rnd(&r, i + 1);
+			t = kinds[i];
+			kinds[i] = kinds[j];
+			kinds[j] = t;
+		}
+		off = rnd(&r, nk);
+		slot = 4 * opt.ops / 5 / opt.fault_eps;
+		for (i = 0; i < opt.fault_eps; i++) {
+			opt.fault_start[i] = 1 + i * slot + rnd(&r, slot / 4);
+			opt.fault_probe[i] = opt.fault_start[i] +
+				(slot / 4 < FAULT_PROBE_AFTER ? slot / 4 : FAULT_PROBE_AFTER);
+			opt.fault_end[i] = opt.fault_start[i] + slot / 2;
+			opt.fault_kind[i] = kinds[(off + i) % nk];
+		}
+	}
 	build_replay(argc, argv);
 }
 
@@ -3005,7 +3933,7 @@ int main(int argc, char **argv)
 	uint64_t nr[4] = { 0 };
 	int i, k, nthreads, err;
 	pthread_t control;
-	char fo_str[48] = "", mir_str[512] = "";
+	char fo_str[48] = "", mir_str[512] = "", flt_str[512] = "";
 	uint8_t *buf, *ctl_buf = NULL;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -3036,10 +3964,23 @@ int main(int argc, char **argv)
 
 	if (opt.failover)
 		snprintf(fo_str, sizeof(fo_str), " failover_at=%" PRIu64, opt.failover_at);
-	printf("# colo-fsx: seed=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " vm_threads=%d ingress_threads=%d ops=%" PRIu64 " checkpoint_every=%" PRIu64 " max_sectors=%" PRIu64 " hot=%u chunks=%" PRIu64 "%s%s%s%s%s\n",
+	if (opt.fault_leg >= 0) {
+		flt_ctl_tid = nthreads;
+		ctl_next_id = opt.ops;
+		flt_leg_sectors = opt.selftest ? len_sectors :
+			dev_size(dev_fd[DEV_BASE + opt.fault_leg],
+				 opt.dev[DEV_BASE + opt.fault_leg]) / SECTOR_SIZE;
+		snprintf(flt_str, sizeof(flt_str), " fault=%s fault_dm=%s episodes=",
+			 leg_opt[opt.fault_leg], opt.fault_dm ? opt.fault_dm : "sim");
+		for (i = 0; i < opt.fault_eps; i++)
+			snprintf(flt_str + strlen(flt_str), sizeof(flt_str) - strlen(flt_str),
+				 "%s%s@%" PRIu64 "-%" PRIu64, i ? "," : "",
+				 fk_name[opt.fault_kind[i]], opt.fault_start[i], opt.fault_end[i]);
+	}
+	printf("# colo-fsx: seed=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " vm_threads=%d ingress_threads=%d ops=%" PRIu64 " checkpoint_every=%" PRIu64 " max_sectors=%" PRIu64 " hot=%u chunks=%" PRIu64 "%s%s%s%s%s%s\n",
 	       opt.seed, opt.chunk, len_sectors, opt.vm_threads, opt.in_threads,
 	       opt.ops, opt.ckpt_every, opt.max_sectors, opt.hot, nr_chunks,
-	       fo_str, mir_str, opt.selftest ? " selftest" : "",
+	       fo_str, mir_str, flt_str, opt.selftest ? " selftest" : "",
 	       opt.bug ? " bug=" : "", opt.bug ? bug_name[opt.bug] : "");
 
 	if (opt.selftest)
@@ -3052,6 +3993,12 @@ int main(int argc, char **argv)
 
 	if (opt.failover) {
 		err = pthread_create(&control, NULL, control_fn, NULL);
+		if (err)
+			die_setup("pthread_create: %s", strerror(err));
+	}
+	if (opt.fault_leg >= 0) {
+		flt_buf = alloc_io(opt.max_sectors > opt.chunk ? opt.max_sectors : opt.chunk);
+		err = pthread_create(&control, NULL, fault_control_fn, NULL);
 		if (err)
 			die_setup("pthread_create: %s", strerror(err));
 	}
@@ -3108,19 +4055,38 @@ int main(int argc, char **argv)
 		if (mir_ev_next != opt.mir_nevents)
 			fail("internal: %d of %d mirror events ran", mir_ev_next, opt.mir_nevents);
 		final_verify_mirror(buf, ctl_buf, mir_str, sizeof(mir_str));
+	} else if (opt.fault_leg >= 0) {
+		pthread_mutex_lock(&gate_lock);
+		fo_abort = true;
+		pthread_cond_broadcast(&fo_cond);
+		pthread_mutex_unlock(&gate_lock);
+		pthread_join(control, NULL);
+		if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
+			pause();
+		if (flt_ev_next != 3 * opt.fault_eps)
+			fail("internal: %d of %d fault events ran", flt_ev_next, 3 * opt.fault_eps);
+		final_verify(buf);
+		printf("# fault-summary leg=%s chunk=%" PRIu64 " error=%u flakey-w=%u flakey=%u delay=%u eio_vm=%" PRIu64 " eio_ingress=%" PRIu64 " probes_failed=%" PRIu64 " probes_ok=%" PRIu64 " pinned_old=%" PRIu64 " pinned_new=%" PRIu64 " lost=0\n",
+		       leg_opt[opt.fault_leg], opt.chunk, flt_nkind[FK_ERROR],
+		       flt_nkind[FK_FLAKEY_W], flt_nkind[FK_FLAKEY], flt_nkind[FK_DELAY],
+		       flt_eio[0], flt_eio[1], flt_probe_fail, flt_probe_ok,
+		       pinned_old[0] + pinned_old[1], pinned_new[0] + pinned_new[1]);
+		snprintf(flt_str, sizeof(flt_str), " fault=%s eio_vm=%" PRIu64 " eio_ingress=%" PRIu64,
+			 leg_opt[opt.fault_leg], flt_eio[0], flt_eio[1]);
 	} else {
 		final_verify(buf);
 	}
 	printf("colo-fsx: PASS seed=%" PRIu64 " ops=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " checkpoints=%" PRIu64
-	       " vm_reads=%" PRIu64 " vm_writes=%" PRIu64 " ingress_reads=%" PRIu64 " ingress_writes=%" PRIu64 "%s%s%s\n",
+	       " vm_reads=%" PRIu64 " vm_writes=%" PRIu64 " ingress_reads=%" PRIu64 " ingress_writes=%" PRIu64 "%s%s%s%s\n",
 	       opt.seed, ops_issued, opt.chunk, len_sectors, nr_checkpoints,
 	       nr[OP_VM_READ], nr[OP_VM_WRITE], nr[OP_IN_READ], nr[OP_IN_WRITE],
-	       fo_str, opt.mirror ? mir_str : "", opt.selftest ? " selftest" : "");
+	       fo_str, opt.mirror ? mir_str : "", flt_str, opt.selftest ? " selftest" : "");
 
 	for (i = 0; i < nthreads; i++)
 		free(w[i].buf);
 	free(buf);
 	free(ctl_buf);
+	free(flt_buf);
 	cleanup();
 	return 0;
 }
