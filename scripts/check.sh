@@ -25,7 +25,7 @@ run_suite() {
 	lint) scripts/lint.sh ;;
 	dkms) scripts/dkms-check.sh ;;
 	kunit) scripts/kunit.sh ;;
-	vm-*) scripts/vm.sh --kernel "${1#vm-}" ;;
+	vm-*) scripts/vm.sh --kernel "${1#vm-}" --timeout "${COLO_VM_TIMEOUT:-2400}" ;;
 	*) echo "check: unknown suite $1"; return 2 ;;
 	esac
 }
