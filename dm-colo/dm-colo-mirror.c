@@ -388,6 +388,13 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		      colo_name(cc), path, PTR_ERR(bdev));
 		return PTR_ERR(bdev);
 	}
+	/* Its copies would wait on their own chunk lock for ever. */
+	if (bdev->bd_dev == disk_devt(dm_disk(cc->md))) {
+		DMERR("%s: mirror start refused: %s is the device itself",
+		      colo_name(cc), path);
+		colo_bdev_close(&handle);
+		return -EINVAL;
+	}
 	if (bdev == cc->base->bdev || bdev_nr_sectors(bdev) < cc->ti->len) {
 		DMERR("%s: mirror start refused: %s has %llu sectors, %llu needed",
 		      colo_name(cc), path,
