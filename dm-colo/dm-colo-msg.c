@@ -93,7 +93,8 @@ static int message_checkpoint(struct colo_c *cc)
 
 static int refuse(struct colo_c *cc, const char *msg, const char *why)
 {
-	DMERR("%s: message '%s' refused: %s", colo_name(cc), msg, why);
+	/* The word is the user's: bounded, so the reason stays on the line. */
+	DMERR("%s: message '%.64s' refused: %s", colo_name(cc), msg, why);
 	return -EINVAL;
 }
 

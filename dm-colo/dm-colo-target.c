@@ -68,7 +68,7 @@ static int get_colo_device(struct dm_target *ti, const char *path,
 		return r;
 	}
 	if (bdev_nr_sectors((*dev)->bdev) < ti->len) {
-		DMERR("%s device %s has %llu sectors, the target needs %llu",
+		DMERR("%s device %.256s has %llu sectors, the target needs %llu",
 		      role, path,
 		      (unsigned long long)bdev_nr_sectors((*dev)->bdev),
 		      (unsigned long long)ti->len);
