@@ -25,8 +25,8 @@
 # (rounds of each race); make soak raises them.
 . /tests/lib.sh
 
-OPS=${COLO_T_LIFE_OPS:-1500}
-RACES=${COLO_T_LIFE_RACES:-2}
+OPS=${COLO_T_LIFE_OPS:-1000}
+RACES=${COLO_T_LIFE_RACES:-1}
 SEED=${FSX_SEED:-$(( $(date +%s) % 100000 * 1000 + $$ % 1000 ))}
 MIB=4
 HALF=$((MIB * 8))	# 64 KiB blocks in half a device
@@ -34,6 +34,12 @@ brd_setup 8 $MIB
 LEN=$(dev_sectors /dev/ram0)
 KV=$(uname -r | cut -d. -f1,2)
 
+# sect NAME: the time the previous section took, then NAME.
+SECT_T=$(date +%s) SECT_N=""
+sect() {
+	[ -n "$SECT_N" ] && t_diag "$SECT_N: $(( $(date +%s) - SECT_T ))s"
+	SECT_T=$(date +%s) SECT_N=$1
+}
 field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
 # wait_field DEV FIELD REGEX SECONDS: poll the status until FIELD matches.
 wait_field() {
@@ -62,6 +68,7 @@ wait_gone() {
 }
 
 # --- 1. suspend/resume under I/O, model-checked ----------------------------
+sect "suspend/resume"
 # suspend_loop: suspend and resume c, ci, both (ingress first), c with
 # --noflush, until /tmp/stop-susp appears; counts cycles and failed commands.
 suspend_loop() {
@@ -107,6 +114,7 @@ done
 [ "$FSX_SEED" ] || t_diag "replay: FSX_SEED=$SEED scripts/vm.sh --kernel $KV 80-lifecycle.sh"
 
 # --- 2. remove with an attached ingress, under I/O -------------------------
+sect "remove"
 # (exec: $! is fio itself, so that kill reaches it)
 fio_vm() {	# verify job over the whole VM device
 	exec fio --name=vm --filename=/dev/mapper/c --direct=1 --eta=never --ioengine=libaio \
@@ -132,9 +140,11 @@ rc=$?
 	t_fail "remove of c with an attached ingress succeeded"
 check_match "the refusal says busy" "busy" "$out"
 check "c is still there" dmsetup info c
+check_fails "rmmod refused while the devices do I/O" rmmod dm-colo
+check "module still loaded" grep -q '^dm_colo ' /proc/modules
 check_fails "remove of c refused again" dmsetup remove c
-wait_gone $vpid 300 && wait $vpid 2>/dev/null
-check "fio verify on c while the removes were refused" grep -q 'err= 0' /tmp/fio-vm.log
+wait_gone $vpid 300
+check "fio verify on c while the removes and rmmod were refused" grep -q 'err= 0' /tmp/fio-vm.log
 kill $ipid; wait_gone $ipid 60 || t_fail "ingress writer hangs"
 check_match "ingress still attached, no error" " attached ok [0-9]+$" "$(dmsetup status c)"
 
@@ -160,24 +170,15 @@ check_match "remove --force replaced the colo table" "error" "$(dmsetup table c)
 check_eq "the ingress says detached" "0 $LEN colo-ingress detached" "$(dmsetup status ci)"
 check_fails "ingress writes fail once detached" \
 	dd if=/dev/zero of=/dev/mapper/ci bs=4k count=1 oflag=direct conv=notrunc
-kill $ipid $vpid
+kill $ipid $vpid 2>/dev/null
 wait_gone $ipid 60 && wait_gone $vpid 60 && t_ok "I/O ended after remove --force" ||
 	t_fail "I/O hangs after remove --force"
 check "remove the detached ingress" dmsetup remove ci
 check "then c" dmsetup remove c
 
 # --- 3. module unload while in use ------------------------------------------
-mk_secondary 8
-fio_in 31 &
-ipid=$!
-fio_vm 32 &
-vpid=$!
-sleep 1
-check_fails "rmmod refused while devices do I/O" rmmod dm-colo
-check "module still loaded" grep -q '^dm_colo ' /proc/modules
-wait_gone $vpid 300
-check "fio verify on c around the refused rmmod" grep -q 'err= 0' /tmp/fio-vm.log
-kill $ipid; wait_gone $ipid 60
+sect "rmmod"
+# (refused under I/O: above)
 dm_cleanup
 dmsetup create empty --notable
 check "an inactive colo table" dmsetup load empty --table "0 $LEN colo primary /dev/ram0 8"
@@ -192,6 +193,7 @@ check "and resumes it" dmsetup resume empty
 dm_cleanup
 
 # --- 4. the same message from two processes at once ---------------------------
+sect "message races"
 # race DEV MSG1 MSG2: both at once; sets R1 R2 to their results (0, -errno).
 race() {
 	set -- $(colo-fuzz --race "$@")
@@ -271,7 +273,10 @@ while [ $r -le "$RACES" ]; do
 		dmsetup remove lose 2>/dev/null
 	fi
 	check "round $r: mirror stop" dmsetup message p 0 mirror stop
-	race p "mirror start /dev/ram4 dirty" "mirror stop"
+	# a dirty start needs the replica that was in sync: the winner's
+	rep=/dev/ram${win:-4} sync=dirty
+	[ -n "$win" ] || sync=full
+	race p "mirror start $rep $sync" "mirror stop"
 	case "$R1 $R2" in
 	"0 0")
 		t_ok "round $r: mirror start+stop: start first, then stop"
@@ -280,7 +285,7 @@ while [ $r -le "$RACES" ]; do
 		t_ok "round $r: mirror start+stop: stop first (refused), then start"
 		wait_field p 11 in-sync 60 || t_fail "round $r: mirror not in sync"
 		check_eq "round $r: stop, start: replica equals base" \
-			"$(direct_sum /dev/ram3)" "$(direct_sum /dev/ram4)"
+			"$(direct_sum /dev/ram3)" "$(direct_sum $rep)"
 		dmsetup message p 0 mirror stop ;;
 	*) t_fail "round $r: mirror start+stop: results $R1 $R2" ;;
 	esac
@@ -310,6 +315,7 @@ wait_field c 8 done 60 || t_fail "under load: commit not done"
 check_eq "under load: base is the view" "$(direct_sum /dev/mapper/c)" "$(direct_sum /dev/ram0)"
 
 # --- 5. the NBD client and server killed in the middle of writes -------------
+sect "nbd"
 ifconfig lo 127.0.0.1 up
 mk_secondary 8
 dd if=/dev/urandom of=/dev/mapper/c bs=64k count=$HALF oflag=direct 2>/dev/null
@@ -405,4 +411,5 @@ fi
 kill -9 $spid 2>/dev/null
 nbd-client -d /dev/nbd0 > /dev/null 2>&1
 dm_cleanup
+sect ""
 t_done

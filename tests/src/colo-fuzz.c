@@ -35,7 +35,10 @@
  *   fz-q    colo primary D17
  *   fz-m    colo primary D18 mirrored in sync to D19
  *   fz-small linear over D21, 1024 sectors (a device that is too small)
- *   D20, D22, D23 free (replicas for mirror start)
+ *   fz-f    colo secondary over three linear slices of D23 (fz-fb, fz-fh,
+ *           fz-fa), failed over with fz-fa turned into "error": its commit
+ *           stopped ("failed"), so "failover" resumes it (and it fails again)
+ *   D20, D22 free (replicas for mirror start)
  *
  * Inputs are numbered per kind; input i of a kind is generated from its
  * own PRNG state (seed, kind, i), so "--only KIND:I" replays one input.
@@ -844,6 +847,8 @@ static void print_kmsg(void)
 	free(copy);
 }
 
+static struct buf dev_args;	/* " DEV0 DEV1 ..." for the replay line */
+
 static void fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -857,8 +862,8 @@ static void fail(const char *fmt, ...)
 	if (report.len)
 		printf("%s", report.p);
 	print_kmsg();
-	printf("  replay this input: colo-fuzz --seed %" PRIu64 " --only %s <devices>\n",
-	       opt.seed, cur_input);
+	printf("  replay this input (in the VM, after brd_setup 24 4): colo-fuzz --seed %" PRIu64
+	       " --only %s%s\n", opt.seed, cur_input, dev_args.p ? dev_args.p : "");
 	if (opt.replay_hint)
 		printf("  replay the run: %s\n", opt.replay_hint);
 	fflush(stdout);
@@ -881,14 +886,16 @@ struct resident {
 	struct devnum dev;
 	char node[64];
 	uint64_t len;
-	int base;		/* index into D */
+	int base;		/* index into D, or -1 */
+	struct devnum basedev;	/* its base device (colo, ingress) */
+	char basepath[64];
 	bool colo;
 	bool has_ingress;
 	char status[512];	/* INFO status, when idle */
 	char table[512];
 };
 
-enum { R_C, R_S, R_SI, R_P, R_Q, R_M, R_SMALL, NRES };
+enum { R_C, R_S, R_SI, R_P, R_Q, R_M, R_SMALL, R_F, NRES };
 static struct resident res[NRES] = {
 	[R_C] = { .name = "fz-c", .base = 8, .colo = true },
 	[R_S] = { .name = "fz-s", .base = 11, .colo = true, .has_ingress = true },
@@ -897,6 +904,7 @@ static struct resident res[NRES] = {
 	[R_Q] = { .name = "fz-q", .base = 17, .colo = true },
 	[R_M] = { .name = "fz-m", .base = 18, .colo = true },
 	[R_SMALL] = { .name = "fz-small", .base = 21 },
+	[R_F] = { .name = "fz-f", .base = -1, .colo = true },
 };
 #define D_REPLICA	19
 #define T_DEV		"fz-t"
@@ -1005,8 +1013,12 @@ static int dio(const char *node, bool write, uint64_t sector, size_t bytes,
 	return n == (ssize_t)bytes ? 0 : (n < 0 ? -errno : -EIO);
 }
 
-/* Status lines of the residents, to compare before and after an input. */
-static void snapshot_residents(char st[NRES][512], char tb[NRES][512])
+/*
+ * Status lines of the residents, to compare before and after an input; the
+ * table lines too when @tables (they are read less often: only a load can
+ * change one).
+ */
+static void snapshot_residents_t(char st[NRES][512], char tb[NRES][512], bool tables)
 {
 	struct buf b = { 0 };
 	int i;
@@ -1016,12 +1028,19 @@ static void snapshot_residents(char st[NRES][512], char tb[NRES][512])
 			snprintf(st[i], 512, "(status failed)");
 		else
 			snprintf(st[i], 512, "%s", b.p);
+		if (!tables)
+			continue;
 		if (dm_status(res[i].name, true, false, &b))
 			snprintf(tb[i], 512, "(table failed)");
 		else
 			snprintf(tb[i], 512, "%s", b.p);
 	}
 	free(b.p);
+}
+
+static void snapshot_residents(char st[NRES][512], char tb[NRES][512])
+{
+	snapshot_residents_t(st, tb, true);
 }
 
 /* Wait until the status of @name reads the same twice, 5 ms apart. */
@@ -1092,7 +1111,7 @@ static void mirror_to_replica(const char *name, const char *sync)
 static void remove_stale(void)
 {
 	static const char *const names[] = { "fz-t", "fz-si", "fz-s", "fz-c",
-		"fz-p", "fz-q", "fz-m", "fz-small", "fz-t2" };
+		"fz-p", "fz-q", "fz-m", "fz-small", "fz-f", "fz-fb", "fz-fh", "fz-fa" };
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -1169,6 +1188,52 @@ static void setup(void)
 	create_or_die("fz-small", "linear", 1024, params, &res[R_SMALL].dev);
 	make_node("fz-small", res[R_SMALL].dev, res[R_SMALL].node,
 		  sizeof(res[R_SMALL].node));
+
+	/* fz-f: failed over, its commit stopped by an error of its active leg */
+	{
+		static const char *const legs[] = { "fz-fb", "fz-fh", "fz-fa" };
+		struct devnum ld[3];
+		char nodes[3][64];
+
+		for (i = 0; i < 3; i++) {
+			snprintf(params, sizeof(params), "%s %d", devpath[23], i * 1024);
+			create_or_die(legs[i], "linear", 1024, params, &ld[i]);
+			make_node(legs[i], ld[i], nodes[i], sizeof(nodes[i]));
+		}
+		snprintf(params, sizeof(params), "secondary %s %s %s 8", nodes[0],
+			 nodes[1], nodes[2]);
+		res[R_F].len = 1024;
+		create_or_die("fz-f", "colo", 1024, params, &res[R_F].dev);
+		make_node("fz-f", res[R_F].dev, res[R_F].node, sizeof(res[R_F].node));
+		res[R_F].basedev = ld[0];
+		snprintf(res[R_F].basepath, sizeof(res[R_F].basepath), "%s", nodes[0]);
+		for (i = 0; i < 8; i++)
+			if (dio(res[R_F].node, true, i * 64, 4096, 0x51 + i))
+				die("I/O on fz-f");
+		r = dm_simple(DM_DEV_SUSPEND, "fz-fa", DM_SUSPEND_FLAG, NULL);
+		if (!r) {
+			struct target t = { .start = 0, .len = 1024, .params = "" };
+
+			snprintf(t.type, sizeof(t.type), "error");
+			r = dm_load("fz-fa", &t, 1);
+		}
+		if (!r)
+			r = dm_resume("fz-fa");
+		if (r)
+			die("fz-fa: cannot switch to error: %s", strerror(-r));
+		r = dm_message("fz-f", 0, "failover");
+		if (r)
+			die("fz-f: failover: %s", strerror(-r));
+		if (!wait_field("fz-f", 4, "failed", NULL))
+			die("fz-f: the commit did not fail");
+		settle("fz-f");
+	}
+	for (i = 0; i < NRES; i++) {
+		if (res[i].base < 0)
+			continue;
+		res[i].basedev = devnum[res[i].base];
+		snprintf(res[i].basepath, sizeof(res[i].basepath), "%s", devpath[res[i].base]);
+	}
 
 	if (dm_create(T_DEV, &fzt_dev))
 		die("create " T_DEV);
@@ -1714,7 +1779,7 @@ static bool colo_table_ok(struct verdict *v, const struct target *t,
 		}
 	}
 	for (i = 0; i < NRES; i++) {
-		if (res[i].colo && devnum_eq(d[0], devnum[res[i].base])) {
+		if (res[i].colo && devnum_eq(d[0], res[i].basedev)) {
 			refuse(v, "base used by %s", res[i].name);
 			goto out;
 		}
@@ -1749,7 +1814,7 @@ static bool ingress_table_ok(struct verdict *v, const struct target *t,
 	if (!table_dev(v, "base", ws.w[0], 0, 0, &d))
 		goto out;
 	for (i = 0; i < NRES; i++)
-		if (res[i].colo && devnum_eq(d, devnum[res[i].base]))
+		if (res[i].colo && devnum_eq(d, res[i].basedev))
 			found = i;
 	if (found < 0) {
 		refuse(v, "no colo device on this base");
@@ -1873,10 +1938,9 @@ static void gen_target(struct rng *r, struct target *t, const char *type,
 	if (!strcmp(type, "colo-ingress")) {
 		int which = chance(r, 70) ? R_C : below(r, NRES);
 
-		path_forms(r, devpath[res[which].base], devnum[res[which].base],
-			   w, sizeof(w));
+		path_forms(r, res[which].basepath, res[which].basedev, w, sizeof(w));
 		if (chance(r, 70))
-			snprintf(w, sizeof(w), "%s", devpath[res[which].base]);
+			snprintf(w, sizeof(w), "%s", res[which].basepath);
 		wl_add(&l, w);
 		t->len = chance(r, 70) ? res[R_C].len : 1 + below(r, res[R_C].len);
 	} else if (!strcmp(type, "colo")) {
@@ -2021,17 +2085,20 @@ static void describe_table(const struct table_input *in, struct buf *out)
 
 static char snap_st[NRES][512], snap_tb[NRES][512];
 
+static long n_checks;
+
 static void check_residents(const char *when)
 {
 	char st[NRES][512], tb[NRES][512];
+	bool tables = !(n_checks++ % 8);
 	int i;
 
-	snapshot_residents(st, tb);
+	snapshot_residents_t(st, tb, tables);
 	for (i = 0; i < NRES; i++) {
 		if (strcmp(st[i], snap_st[i]))
 			fail("%s: %s status changed: '%s' -> '%s'", when, res[i].name,
 			     snap_st[i], st[i]);
-		if (strcmp(tb[i], snap_tb[i]))
+		if (tables && strcmp(tb[i], snap_tb[i]))
 			fail("%s: %s table changed: '%s' -> '%s'", when, res[i].name,
 			     snap_tb[i], tb[i]);
 	}
@@ -2261,7 +2328,7 @@ static void table_case(long index)
 	}
 
 	t0 = now_s();
-	if (chance(&r, 20)) {
+	if (chance(&r, 12)) {
 		int rr = dm_resume(T_DEV);
 
 		kmsg_drain();
@@ -2471,7 +2538,7 @@ out:
 	return ok;
 }
 
-static const int msg_targets[] = { R_S, R_S, R_P, R_Q, R_Q, R_M, R_M, R_SI };
+static const int msg_targets[] = { R_S, R_S, R_P, R_Q, R_Q, R_M, R_M, R_SI, R_F };
 
 static void gen_message(struct rng *r, int target, struct buf *out, uint64_t *sector)
 {
@@ -2567,9 +2634,17 @@ static void restore(int target, const char *first_word, const char *second_word)
 		make_fz_s();
 		return;
 	}
+	if (target == R_F) {
+		/* failover resumed the commit; the leg still fails */
+		if (!wait_field("fz-f", 4, "failed", NULL))
+			fail("fz-f: the resumed commit did not fail again");
+		settle("fz-f");
+		return;
+	}
 	if (!strcmp(first_word, "mirror") && !strcmp(second_word, "start")) {
 		status_field(st, 7, f, sizeof(f));
-		if (strcmp(f, "copying") && strcmp(f, "in-sync"))
+		/* degraded: the replica (another fz device) failed a write */
+		if (strcmp(f, "copying") && strcmp(f, "in-sync") && strcmp(f, "degraded"))
 			fail("after mirror start: mirror %s", f);
 		r = dm_message(res[target].name, 0, "mirror stop");
 		if (r)
@@ -2778,8 +2853,10 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	for (i = 0; i < NDEVS; i++)
+	for (i = 0; i < NDEVS; i++) {
 		devpath[i] = argv[optind + i];
+		buf_printf(&dev_args, " %s", devpath[i]);
+	}
 	if (!uname(&u))
 		sscanf(u.release, "%u.%u", &kmaj, &kmin);
 	old_name_lookup = kmaj < 6 || (kmaj == 6 && kmin < 5);
@@ -2839,9 +2916,10 @@ int main(int argc, char **argv)
 	       n_accepted[K_TABLE], n_refused[K_TABLE], n_shape[0], n_shape[1], n_shape[2],
 	       n_shape[3], n_shape[4], n_shape[5]);
 	printf("colo-fuzz: messages: %ld accepted, %ld refused (fz-s secondary %ld, fz-p "
-	       "failed-over %ld, fz-q primary %ld, fz-m mirrored %ld, fz-si ingress %ld)\n",
+	       "failed-over %ld, fz-f commit failed %ld, fz-q primary %ld, fz-m mirrored %ld, "
+	       "fz-si ingress %ld)\n",
 	       n_accepted[K_MSG], n_refused[K_MSG], n_msg_target[R_S], n_msg_target[R_P],
-	       n_msg_target[R_Q], n_msg_target[R_M], n_msg_target[R_SI]);
+	       n_msg_target[R_F], n_msg_target[R_Q], n_msg_target[R_M], n_msg_target[R_SI]);
 	printf("colo-fuzz: %s: %ld inputs in %.1f s, seed %" PRIu64 "\n",
 	       failures ? "FAIL" : "PASS", n_accepted[0] + n_refused[0] + n_accepted[1] +
 	       n_refused[1], (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
