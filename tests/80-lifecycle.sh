@@ -22,11 +22,13 @@
 #     write on base, a checkpoint then gives view == base
 #
 # Sizes: COLO_T_LIFE_OPS (model-checker ops per run), COLO_T_LIFE_RACES
-# (rounds of each race); make soak raises them.
+# (rounds of each race), COLO_T_LIFE_CF (checkpoint+failover races per
+# round); make soak raises them.
 . /tests/lib.sh
 
 OPS=${COLO_T_LIFE_OPS:-1000}
 RACES=${COLO_T_LIFE_RACES:-1}
+CF_RUNS=${COLO_T_LIFE_CF:-4}	# checkpoint+failover races per round
 SEED=${FSX_SEED:-$(( $(date +%s) % 100000 * 1000 + $$ % 1000 ))}
 MIB=4
 HALF=$((MIB * 8))	# 64 KiB blocks in half a device
@@ -230,27 +232,35 @@ while [ $r -le "$RACES" ]; do
 	check_eq "round $r: failover+failover: view kept" "$V" "$(direct_sum /dev/mapper/c)"
 	check_eq "round $r: failover+failover: base is the view" "$V" "$(direct_sum /dev/ram0)"
 
-	# checkpoint + failover: either order, with its own content.
-	mk_secondary 8; fill $((r * 10)) $((r * 10 + 50))
-	race c checkpoint failover
-	wait_field c 8 done 60 || t_fail "round $r: commit not done"
-	st="$(field c 4) $(field c 9)"
-	case "$R1 $R2" in
-	"0 0")
-		t_diag "round $r: checkpoint+failover: checkpoint first"
-		check_eq "round $r: checkpoint, then failover: nothing to commit" "primary 0/0" "$st"
-		check_eq "round $r: checkpoint, then failover: view is the old base" "$B" \
-			"$(direct_sum /dev/mapper/c)" ;;
-	"-22 0")
-		t_diag "round $r: checkpoint+failover: failover first"
-		check_match "round $r: failover, then checkpoint refused: all committed" \
-			"^primary ([1-9][0-9]*)/\\1$" "$st"
-		check_eq "round $r: failover, then checkpoint refused: view kept" "$V" \
-			"$(direct_sum /dev/mapper/c)" ;;
-	*) t_fail "round $r: checkpoint+failover: results $R1 $R2" ;;
-	esac
-	check_eq "round $r: checkpoint+failover: base is the view" \
-		"$(direct_sum /dev/mapper/c)" "$(direct_sum /dev/ram0)"
+	# checkpoint + failover: either order, with its own content; CF_RUNS
+	# times (the race that lost the overlay before the mode was checked
+	# under msg_lock).
+	k=1 first_ckpt=0 first_fo=0
+	while [ $k -le "$CF_RUNS" ]; do
+		mk_secondary 8; fill $((r * 10 + k)) $((r * 10 + k + 50))
+		race c checkpoint failover
+		wait_field c 8 done 60 || t_fail "round $r.$k: commit not done"
+		st="$(field c 4) $(field c 9)"
+		case "$R1 $R2" in
+		"0 0")
+			first_ckpt=$((first_ckpt + 1))
+			check_eq "round $r.$k: checkpoint, then failover: nothing to commit" \
+				"primary 0/0" "$st"
+			check_eq "round $r.$k: checkpoint, then failover: view is the old base" "$B" \
+				"$(direct_sum /dev/mapper/c)" ;;
+		"-22 0")
+			first_fo=$((first_fo + 1))
+			check_match "round $r.$k: failover, then checkpoint refused: all committed" \
+				"^primary ([1-9][0-9]*)/\\1$" "$st"
+			check_eq "round $r.$k: failover, then checkpoint refused: view kept" "$V" \
+				"$(direct_sum /dev/mapper/c)" ;;
+		*) t_fail "round $r.$k: checkpoint+failover: results $R1 $R2" ;;
+		esac
+		check_eq "round $r.$k: checkpoint+failover: base is the view" \
+			"$(direct_sum /dev/mapper/c)" "$(direct_sum /dev/ram0)"
+		k=$((k + 1))
+	done
+	t_diag "round $r: checkpoint+failover: checkpoint first $first_ckpt times, failover first $first_fo times"
 
 	# mirror start twice (two replicas), then start + stop.
 	dm_cleanup

@@ -1557,12 +1557,11 @@ static void no_core_message(struct buf *b)
 }
 
 /* Word-level mutations. */
-static void mutate_words(struct rng *r, struct wlist *l, bool numbers_at_end)
+static void mutate_words(struct rng *r, struct wlist *l)
 {
 	int n = below(r, 4), i;
 	char w[8192];
 
-	(void)numbers_at_end;
 	while (n--) {
 		int at = l->n ? below(r, l->n) : 0;
 
@@ -1979,7 +1978,7 @@ static void gen_target(struct rng *r, struct target *t, const char *type,
 	}
 	if (mutate && strcmp(type, "zero") && strcmp(type, "error")) {
 		if (chance(r, 80))
-			mutate_words(r, &l, true);
+			mutate_words(r, &l);
 		if (chance(r, 30))
 			t->len = random_len(r, t->len);
 		if (chance(r, 4))
@@ -2591,7 +2590,7 @@ static void gen_message(struct rng *r, int target, struct buf *out, uint64_t *se
 	}
 	/* the first message word must not turn into a dm core "@" message */
 	if (k < 85 && chance(r, 70))
-		mutate_words(r, &l, false);
+		mutate_words(r, &l);
 	if (l.n && l.w[0][0] == '@')
 		l.w[0][0] = 'a';
 	serialize(r, &l, out);
