@@ -409,12 +409,19 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	}
 	bdev = colo_bdev_open(path, cc, &handle);
 	if (IS_ERR(bdev)) {
-		DMERR("%s: mirror start refused: cannot open %s exclusively: %ld",
+		DMERR("%s: mirror start refused: cannot open %.256s exclusively: %ld",
 		      colo_name(cc), path, PTR_ERR(bdev));
 		return PTR_ERR(bdev);
 	}
+	/* Its copies would wait on their own chunk lock for ever. */
+	if (bdev->bd_dev == disk_devt(dm_disk(cc->md))) {
+		DMERR("%s: mirror start refused: %.256s is the device itself",
+		      colo_name(cc), path);
+		colo_bdev_close(&handle);
+		return -EINVAL;
+	}
 	if (bdev == cc->base->bdev || bdev_nr_sectors(bdev) < cc->ti->len) {
-		DMERR("%s: mirror start refused: %s has %llu sectors, %llu needed",
+		DMERR("%s: mirror start refused: %.256s has %llu sectors, %llu needed",
 		      colo_name(cc), path,
 		      (unsigned long long)bdev_nr_sectors(bdev),
 		      (unsigned long long)cc->ti->len);
@@ -442,7 +449,7 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	atomic64_set(&cc->mirrored, 0);
 	/* Publishes the replica (release). */
 	set_mirror_state(cc, BIT(COLO_MIRROR_NONE), COLO_MIRROR_COPYING);
-	DMINFO("%s: mirror to %s started (%s, %llu chunks)", colo_name(cc),
+	DMINFO("%s: mirror to %.256s started (%s, %llu chunks)", colo_name(cc),
 	       path, sync == COLO_SYNC_FULL ? "full" : "dirty",
 	       (unsigned long long)colo_mirror_left(cc));
 	colo_mirror_kick(cc);

@@ -80,11 +80,8 @@ void colo_status(struct dm_target *ti, status_type_t type,
 
 static int message_checkpoint(struct colo_c *cc)
 {
-	int r;
+	int r = colo_checkpoint(cc);
 
-	mutex_lock(&cc->msg_lock);
-	r = colo_checkpoint(cc);
-	mutex_unlock(&cc->msg_lock);
 	if (r)
 		DMERR("%s: checkpoint interrupted, nothing changed",
 		      colo_name(cc));
@@ -93,14 +90,44 @@ static int message_checkpoint(struct colo_c *cc)
 
 static int refuse(struct colo_c *cc, const char *msg, const char *why)
 {
-	DMERR("%s: message '%s' refused: %s", colo_name(cc), msg, why);
+	/* The word is the user's: bounded, so the reason stays on the line. */
+	DMERR("%s: message '%.64s' refused: %s", colo_name(cc), msg, why);
 	return -EINVAL;
+}
+
+/* The caller holds msg_lock, under which alone the mode changes. */
+static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word)
+{
+	enum colo_mode mode = READ_ONCE(cc->mode);
+
+	/* failover again in primary mode resumes a failed commit. */
+	if (msg->kind == COLO_MSG_FAILOVER)
+		return colo_failover(cc);
+
+	if (colo_msg_mode(msg->kind) != mode)
+		return refuse(cc, word, mode == COLO_MODE_PRIMARY ?
+			      "only valid in secondary mode" :
+			      "only valid in primary mode");
+
+	switch (msg->kind) {
+	case COLO_MSG_CHECKPOINT:
+		return message_checkpoint(cc);
+	case COLO_MSG_MIRROR_START:
+		return colo_mirror_start(cc, msg->dev_path, msg->sync, msg->rate);
+	case COLO_MSG_MIRROR_STOP:
+		return colo_mirror_stop(cc);
+	default:
+		return refuse(cc, word, "not a colo message");
+	}
 }
 
 /*
  * Messages: checkpoint, failover (secondary mode); mirror start <dev>
  * [full|dirty], mirror stop (primary mode). Anything else, or a message in
- * the wrong mode, is refused with -EINVAL and changes nothing.
+ * the wrong mode, is refused with -EINVAL and changes nothing. Messages are
+ * serialized, and the mode is checked under the same lock: a checkpoint
+ * that waited for a failover is refused, it does not clear the overlay the
+ * failover commit is writing to base.
  */
 int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 		 char *result, unsigned int maxlen)
@@ -109,40 +136,13 @@ int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 	const char *word = argc ? argv[0] : "";
 	struct colo_msg msg;
 	char *error;
-
-	enum colo_mode mode = READ_ONCE(cc->mode);
 	int r;
 
 	if (colo_parse_message(argc, argv, &msg, &error))
 		return refuse(cc, word, error);
 
-	/* failover again in primary mode resumes a failed commit. */
-	if (msg.kind == COLO_MSG_FAILOVER) {
-		mutex_lock(&cc->msg_lock);
-		r = colo_failover(cc);
-		mutex_unlock(&cc->msg_lock);
-		return r;
-	}
-
-	if (colo_msg_mode(msg.kind) != mode)
-		return refuse(cc, word, mode == COLO_MODE_PRIMARY ?
-			      "only valid in secondary mode" :
-			      "only valid in primary mode");
-
-	switch (msg.kind) {
-	case COLO_MSG_CHECKPOINT:
-		return message_checkpoint(cc);
-	case COLO_MSG_MIRROR_START:
-		mutex_lock(&cc->msg_lock);
-		r = colo_mirror_start(cc, msg.dev_path, msg.sync, msg.rate);
-		mutex_unlock(&cc->msg_lock);
-		return r;
-	case COLO_MSG_MIRROR_STOP:
-		mutex_lock(&cc->msg_lock);
-		r = colo_mirror_stop(cc);
-		mutex_unlock(&cc->msg_lock);
-		return r;
-	default:
-		return refuse(cc, word, "not a colo message");
-	}
+	mutex_lock(&cc->msg_lock);
+	r = dispatch(cc, &msg, word);
+	mutex_unlock(&cc->msg_lock);
+	return r;
 }

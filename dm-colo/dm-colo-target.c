@@ -68,7 +68,7 @@ static int get_colo_device(struct dm_target *ti, const char *path,
 		return r;
 	}
 	if (bdev_nr_sectors((*dev)->bdev) < ti->len) {
-		DMERR("%s device %s has %llu sectors, the target needs %llu",
+		DMERR("%s device %.256s has %llu sectors, the target needs %llu",
 		      role, path,
 		      (unsigned long long)bdev_nr_sectors((*dev)->bdev),
 		      (unsigned long long)ti->len);
@@ -113,8 +113,9 @@ static int check_devices(struct dm_target *ti, struct colo_c *cc)
 /*
  * Put @cc on the registry. A reload of the same mapped device may register
  * a second instance beside the live one; another device on the same base is
- * refused, and so is a reload while an ingress is attached (the ingress
- * would keep using the old instance).
+ * refused, and so is a second colo target on the same base in one table
+ * (an ingress would serve only one of them), and a reload while an ingress
+ * is attached (the ingress would keep using the old instance).
  */
 static int register_colo(struct dm_target *ti, struct colo_c *cc)
 {
@@ -122,20 +123,28 @@ static int register_colo(struct dm_target *ti, struct colo_c *cc)
 	int r = 0;
 
 	mutex_lock(&colo_registry_lock);
-	other = __find_colo_by_base(cc->base, false);
-	if (other && other->md != cc->md) {
-		ti->error = "Base device already used by another colo device";
-		r = -EBUSY;
-	} else if (other && other->ingress) {
-		ti->error = "Cannot reload while a colo-ingress is attached";
-		r = -EBUSY;
-	} else if (other && READ_ONCE(other->mode) == COLO_MODE_PRIMARY &&
-		   colo_commit_busy(other)) {
-		ti->error = "Cannot reload before the failover commit is done";
-		r = -EBUSY;
-	} else {
-		list_add(&cc->node, &colo_registry);
+	list_for_each_entry(other, &colo_registry, node) {
+		if (!same_bdev(other->base, cc->base))
+			continue;
+		if (other->md != cc->md) {
+			ti->error = "Base device already used by another colo device";
+			r = -EBUSY;
+		} else if (other->ti->table == ti->table) {
+			ti->error = "Base device used by two colo targets of the table";
+			r = -EBUSY;
+		} else if (other->ingress) {
+			ti->error = "Cannot reload while a colo-ingress is attached";
+			r = -EBUSY;
+		} else if (READ_ONCE(other->mode) == COLO_MODE_PRIMARY &&
+			   colo_commit_busy(other)) {
+			ti->error = "Cannot reload before the failover commit is done";
+			r = -EBUSY;
+		}
+		if (r)
+			break;
 	}
+	if (!r)
+		list_add(&cc->node, &colo_registry);
 	mutex_unlock(&colo_registry_lock);
 	return r;
 }

@@ -17,7 +17,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 kernel=6.1
-timeout=900
+timeout=${COLO_VM_TIMEOUT:-900}	# the whole VM run; make soak raises it
 mem=2048
 shell=0
 tests=()
