@@ -5,6 +5,7 @@
 #   make            build dm-colo.ko (for KDIR) and colosetup
 #   make demo       install what is missing, then run the demo in a VM
 #   make check      install what is missing, then run every test
+#   make bench      the benchmark on every kernel: bench/*.md, the README's table
 #   make install    install the module and colosetup on this host
 #
 # KDIR defaults to the running kernel's build tree when it exists, else the
@@ -18,7 +19,7 @@ MANDIR ?= $(PREFIX)/share/man
 CC ?= gcc
 USER_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 
-.PHONY: all module userspace clean check soak demo install lint kunit vm-shell dkms-check deps
+.PHONY: all module userspace clean check soak demo install lint kunit vm-shell dkms-check deps bench
 
 all: module userspace
 
@@ -57,6 +58,9 @@ soak:
 
 demo:
 	scripts/demo.sh
+
+bench:
+	scripts/bench.sh
 
 lint:
 	scripts/lint.sh

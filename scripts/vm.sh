@@ -112,9 +112,9 @@ for t in "${tests[@]}"; do
 	[ -f "$top/tests/$t" ] || { echo "vm.sh: no test tests/$t" >&2; exit 2; }
 done
 printf '%s\n' "${tests[@]}" > "$root/tests/run-list"
-# Test sizes and seeds (FSX_*, FIO_*, COLO_T_*) reach the tests through
+# Test sizes and seeds (FSX_*, FIO_*, COLO_T_*, BENCH_*) reach the tests through
 # /tests/env, which tests/lib.sh reads.
-env | grep -E '^(FSX|FIO|COLO_T)_[A-Z_]*=' | sed "s/=\(.*\)/='\1'/; s/^/export /" > "$root/tests/env" || true
+env | grep -E '^(FSX|FIO|COLO_T|BENCH)_[A-Z_]*=' | sed "s/=\(.*\)/='\1'/; s/^/export /" > "$root/tests/env" || true
 
 initrd=$top/.build/$kver/initramfs.cpio
 (cd "$root" && find . | cpio -o -H newc --quiet) > "$initrd"

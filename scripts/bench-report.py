@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""bench-report.py: the tables of one kernel's benchmark run.
+
+   bench-report.py --kernel KVER --date DATE [--seconds S] DIR
+
+DIR holds fio/KEY.N.json (raw fio output) and vm.log (the VM's TAP output
+with its "# BENCH key value" lines). Every figure is the median of its
+repeats; every ratio is taken against a baseline measured in the same boot.
+Prints markdown.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+
+def fio_figures(d):
+    """KEY -> list of (iops, MiB/s), one per repeat."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(d, "fio", "*.json"))):
+        key = os.path.basename(path).rsplit(".", 2)[0]
+        with open(path) as f:
+            text = f.read()
+        # fio may print notes before the JSON object.
+        job = json.loads(text[text.index("{"):])["jobs"][0]
+        side = job["write"] if "write" in job["job options"]["rw"] else job["read"]
+        out.setdefault(key, []).append((side["iops"], side["bw_bytes"] / 2**20))
+    return out
+
+
+def bench_lines(d):
+    """KEY -> value text, from the "# BENCH key value" lines."""
+    out = {}
+    with open(os.path.join(d, "vm.log"), errors="replace") as f:
+        for line in f:
+            m = re.match(r"^# BENCH (\S+) (.*)$", line.rstrip("\n"))
+            if m:
+                out[m.group(1)] = m.group(2)
+    return out
+
+
+class Report:
+    def __init__(self, fio, lines):
+        self.fio = fio
+        self.lines = lines
+        self.targets = []
+
+    def fio_med(self, key):
+        runs = self.fio.get(key)
+        if not runs:
+            return None
+        iops = statistics.median(r[0] for r in runs)
+        mibs = statistics.median(r[1] for r in runs)
+        return iops if not key.endswith((".read", ".write")) else mibs
+
+    def rate_med(self, key):
+        vals = [float(v) for k, v in self.lines.items()
+                if re.fullmatch(re.escape(key) + r"\.\d+", k)]
+        return statistics.median(vals) if vals else None
+
+    def ckpt(self, key):
+        text = self.lines.get(key)
+        if not text:
+            return None
+        words = text.split()
+        return {words[i]: float(words[i + 1]) for i in range(0, len(words) - 1, 2)}
+
+    def target(self, what, value, goal, higher=True, unit=""):
+        if value is None:
+            met = "not measured"
+        else:
+            met = "met" if (value >= goal if higher else value < goal) else "**missed**"
+        shown = "-" if value is None else f"{value:.2f}{unit}"
+        self.targets.append((what, f"{'>=' if higher else '<'} {goal}{unit}", shown, met))
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if v >= 100:
+        return f"{v:,.0f}{unit}"
+    return f"{v:.1f}{unit}"
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def rfmt(r):
+    return "-" if r is None else f"{r:.2f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--date", required=True)
+    ap.add_argument("--seconds", type=int)
+    ap.add_argument("dir")
+    a = ap.parse_args()
+    r = Report(fio_figures(a.dir), bench_lines(a.dir))
+    reps = max((len(v) for v in r.fio.values()), default=0)
+    p = print
+
+    p(f"# Kernel {a.kernel}, {a.date}")
+    p()
+    took = f", the VM ran {a.seconds} s" if a.seconds else ""
+    p(f"Medians of {reps} time-based fio runs per figure, RAM disks (brd), "
+      f"one VM boot{took}. 4 KiB random I/O at queue depth 16 in IOPS; "
+      "1 MiB sequential I/O at queue depth 4 in MiB/s. Ratios are against "
+      "the baseline named in the column, measured in the same boot.")
+    p()
+
+    work = [("randread", "4 KiB random read"), ("randwrite", "4 KiB random write"),
+            ("read", "1 MiB sequential read"), ("write", "1 MiB sequential write")]
+    p("## Secondary mode: the VM's I/O (4 KiB chunks)")
+    p()
+    p("| workload | brd | dm-linear | clean chunks | / linear | dirty chunks | / linear |")
+    p("|---|---:|---:|---:|---:|---:|---:|")
+    for w, name in work:
+        lin = r.fio_med(f"linear.{w}")
+        clean = r.fio_med(f"sec-clean.{w}")
+        dirty = r.fio_med(f"sec-dirty.{w}")
+        p(f"| {name} | {fmt(r.fio_med('brd.' + w))} | {fmt(lin)} | {fmt(clean)} | "
+          f"{rfmt(ratio(clean, lin))} | {fmt(dirty)} | {rfmt(ratio(dirty, lin))} |")
+    after = r.lines.get("sec-clean.randwrite.active_after")
+    if after:
+        p()
+        p(f"Clean-chunk writes: a checkpoint before each run; fio's random map "
+          f"writes each block once per pass, and the last run left {after} "
+          "chunks dirty, so every write of it went to a clean chunk.")
+    p()
+    for w in ("randread", "read"):
+        r.target(f"clean-chunk VM {w} / dm-linear",
+                 ratio(r.fio_med(f"sec-clean.{w}"), r.fio_med(f"linear.{w}")), 0.95)
+    for w in ("randwrite", "write"):
+        r.target(f"dirty-chunk VM {w} / dm-linear",
+                 ratio(r.fio_med(f"sec-dirty.{w}"), r.fio_med(f"linear.{w}")), 0.9)
+
+    p("## Ingress writes (4 KiB random, QD 16): copy-before-write against dm-snapshot")
+    p()
+    p("dm-snapshot: a `snapshot-origin` with one transient (`N`) snapshot of the "
+      "same chunk size, the kernel's own copy-before-write. First touch: a new "
+      "snapshot (colo: a checkpoint) before each run.")
+    p()
+    p("| chunk | colo first touch | dm-snapshot first touch | colo / snapshot | "
+      "colo copied | dm-snapshot copied | colo copied / linear |")
+    p("|---|---:|---:|---:|---:|---:|---:|")
+    lin_w = r.fio_med("linear.randwrite")
+    for c in ("4", "64"):
+        cf, sf = r.fio_med(f"ingress-first.c{c}"), r.fio_med(f"snap-first.c{c}")
+        cc, sc = r.fio_med(f"ingress-copied.c{c}"), r.fio_med(f"snap-copied.c{c}")
+        p(f"| {c} KiB | {fmt(cf)} | {fmt(sf)} | {rfmt(ratio(cf, sf))} | {fmt(cc)} | "
+          f"{fmt(sc)} | {rfmt(ratio(cc, lin_w))} |")
+        r.target(f"ingress first-touch / dm-snapshot, {c} KiB chunks", ratio(cf, sf), 1.2)
+        r.target(f"ingress copied-chunk writes / dm-linear, {c} KiB chunks",
+                 ratio(cc, lin_w), 0.9)
+    p()
+
+    p("## Primary mode, and with a mirror in sync, against dm-raid1")
+    p()
+    p("dm-raid1: the `mirror` target with a core log (512 KiB regions, "
+      "`nosync`) over the same two RAM disks as the colo mirror.")
+    p()
+    p("| workload | dm-linear | colo primary | / linear | dm-raid1 | colo + mirror in sync | / dm-raid1 |")
+    p("|---|---:|---:|---:|---:|---:|---:|")
+    for w, name in work[1::2]:
+        lin = r.fio_med(f"linear.{w}")
+        pr, m, raid = (r.fio_med(f"primary.{w}"), r.fio_med(f"mirror.{w}"),
+                       r.fio_med(f"raid1.{w}"))
+        p(f"| {name} | {fmt(lin)} | {fmt(pr)} | {rfmt(ratio(pr, lin))} | {fmt(raid)} | "
+          f"{fmt(m)} | {rfmt(ratio(m, raid))} |")
+        r.target(f"mirror in-sync {w} / dm-raid1", ratio(m, raid), 1.0)
+    p()
+
+    p("## Copies: failover commit and mirror phase 1 against dd")
+    p()
+    dd = r.rate_med("dd")
+    p(f"Whole 256 MiB RAM disks. dd: `dd bs=1M iflag=direct oflag=direct` between "
+      f"the same RAM disks, {fmt(dd)} MiB/s. Commit: from the `failover` message "
+      "to the commit's `done` event, every chunk active. Mirror: from `mirror "
+      "start ... full` to `in-sync`.")
+    p()
+    p("| chunk | commit MiB/s | commit / dd | mirror phase 1 MiB/s | mirror / dd |")
+    p("|---|---:|---:|---:|---:|")
+    for c in ("64", "1024"):
+        cm, mi = r.rate_med(f"commit.c{c}"), r.rate_med(f"mirror1.c{c}")
+        p(f"| {c} KiB | {fmt(cm)} | {rfmt(ratio(cm, dd))} | {fmt(mi)} | {rfmt(ratio(mi, dd))} |")
+        r.target(f"commit / dd, {c} KiB chunks", ratio(cm, dd), 0.8)
+        r.target(f"mirror phase 1 / dd, {c} KiB chunks", ratio(mi, dd), 0.8)
+    p()
+
+    p("## Checkpoint latency and bitmap memory (4 KiB chunks, dm-zero legs)")
+    p()
+    p("Each message is timed around its ioctl (colo-ckpt), after its dirty "
+      "chunks were written again. Memory: the status's `bitmap_bytes` (active, "
+      "hidden and dirty bitmaps) empty and with the dirty chunks set.")
+    p()
+    p("| device | dirty chunks | messages | median | p99 | max | bitmaps empty | bitmaps dirty |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|")
+    rows = [(16, d) for d in (1000, 10000, 100000, 1000000)]
+    rows += [(s, 100000) for s in (1, 64, 1024, 16384)]
+    for s, d in rows:
+        c = r.ckpt(f"ckpt.size{s}G.dirty{d}")
+        size = f"{s} GiB" if s < 1024 else f"{s // 1024} TiB"
+        empty = r.lines.get(f"mem.size{s}G.empty")
+        if c is None:
+            p(f"| {size} | {d:,} | - | - | - | - | - | - |")
+            continue
+        p(f"| {size} | {d:,} | {int(c['reps'])} | {c['median_us']:.0f} us | "
+          f"{c['p99_us']:.0f} us | {c['max_us']:.0f} us | "
+          f"{'-' if empty is None else fmt(int(empty) / 1024, ' KiB')} | "
+          f"{fmt(c['bitmap_bytes'] / 1024, ' KiB')} |")
+    ck = r.ckpt("ckpt.size16G.dirty100000")
+    r.target("checkpoint median at 10^5 dirty chunks (ms)",
+             None if ck is None else ck["median_us"] / 1000, 1, higher=False)
+    sizes = [r.ckpt(f"ckpt.size{s}G.dirty100000") for s in (1, 64, 1024, 16384)]
+    if all(sizes):
+        med = [c["median_us"] for c in sizes]
+        r.target("checkpoint at 16 TiB / at 1 GiB (flat: < 2)", med[-1] / med[0], 2,
+                 higher=False)
+    p()
+
+    p("## Targets")
+    p()
+    p("| target | goal | measured | |")
+    p("|---|---|---:|---|")
+    for t in r.targets:
+        p(f"| {t[0]} | {t[1]} | {t[2]} | {t[3]} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

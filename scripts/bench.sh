@@ -1,0 +1,69 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench.sh (make bench): one VM boot per kernel of kernel/kernels running
+# tests/bench/run.sh, then the tables. For each kernel K it writes
+#   bench/K.md            the tables, with the kernel release and the date
+#   bench/K-fio.tar.gz    the raw fio JSON of every run (and the VM's log)
+# and bench/RESULTS.md (every kernel), which also replaces the block between
+# the "bench:begin" and "bench:end" markers of the README.
+#
+#   scripts/bench.sh [KERNEL...]
+# Sizes: BENCH_REPS, BENCH_RUNTIME, BENCH_MIB, BENCH_CKPT_REPS,
+# BENCH_CKPT_BIG_REPS (see tests/bench/run.sh).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$top"
+
+"$top/scripts/deps.sh"
+kernels=("$@")
+[ ${#kernels[@]} -gt 0 ] || mapfile -t kernels < <(colo_kernels)
+
+mkdir -p bench .build
+date=$(date -u +%Y-%m-%d)
+rc=0
+for k in "${kernels[@]}"; do
+	kver=$(colo_kver "$k")
+	log=.build/bench-$k.log
+	echo "=== bench on $kver"
+	start=$(date +%s)
+	if ! scripts/vm.sh --kernel "$k" --mem 3072 --timeout "${BENCH_VM_TIMEOUT:-1500}" \
+		bench/run.sh 2>&1 | tee "$log"; then
+		echo "bench: the run on $k failed (see $log)"
+		rc=1
+	fi
+	raw=.build/bench-$k
+	rm -rf "$raw"
+	mkdir -p "$raw"
+	if ! sed -n '/^# BENCH-TAR-BEGIN/,/^# BENCH-TAR-END/p' "$log" | sed '1d;$d' |
+		base64 -d | tar -C "$raw" -xz; then
+		echo "bench: no raw output came back from the $k VM"
+		rc=1
+		continue
+	fi
+	cp "$log" "$raw/bench/vm.log"
+	sed -i '/^# BENCH-TAR-BEGIN/,/^# BENCH-TAR-END/d' "$raw/bench/vm.log"
+	tar -C "$raw" -czf "bench/$k-fio.tar.gz" bench
+	python3 scripts/bench-report.py --kernel "$kver" --date "$date" \
+		--seconds $(( $(date +%s) - start )) "$raw/bench" > "bench/$k.md"
+	cat "bench/$k.md"
+done
+
+{
+	echo "# dm-colo benchmark"
+	echo
+	echo "Made by \`make bench\` on $date. QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }')," \
+		"$([ -w /dev/kvm ] && echo KVM || echo "software emulation (TCG)"), $(nproc) host cores."
+	for k in $(colo_kernels); do
+		[ -f "bench/$k.md" ] && { echo; sed 's/^#/##/' "bench/$k.md"; }
+	done
+} > bench/RESULTS.md
+
+# The README shows the newest tables, between its markers.
+if grep -q '^<!-- bench:begin -->' README; then
+	awk -v f=bench/RESULTS.md '
+		/^<!-- bench:begin -->/ { print; while ((getline l < f) > 0) if (l !~ /^# dm-colo benchmark/) print l; skip = 1; next }
+		/^<!-- bench:end -->/ { skip = 0 }
+		!skip' README > .build/README.new && mv .build/README.new README
+fi
+exit $rc
