@@ -195,13 +195,16 @@ static void lock_test_exit(struct kunit *test)
 		colo_locks_destroy(test->priv);
 }
 
-static struct lock_ctx *new_locks(struct kunit *test, unsigned int bits)
+static struct lock_ctx *new_locks(struct kunit *test, unsigned int bits,
+				  unsigned int granule_shift)
 {
 	struct lock_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, ctx);
 	bio_list_init(&ctx->woken);
-	KUNIT_ASSERT_EQ(test, colo_locks_init(&ctx->locks, bits, lock_wake, ctx), 0);
+	KUNIT_ASSERT_EQ(test,
+			colo_locks_init(&ctx->locks, bits, granule_shift,
+					lock_wake, ctx), 0);
 	test->priv = &ctx->locks;
 	return ctx;
 }
@@ -217,7 +220,7 @@ static struct bio *fake_bio(struct kunit *test)
 /* Shared holds share; exclusive excludes both ways; release wakes. */
 static void colo_lock_modes_test(struct kunit *test)
 {
-	struct lock_ctx *ctx = new_locks(test, 4);
+	struct lock_ctx *ctx = new_locks(test, 4, 0);
 	struct colo_lock_holder r1 = {}, r2 = {}, w = {};
 	struct bio *parked = fake_bio(test);
 
@@ -251,7 +254,7 @@ static void colo_lock_modes_test(struct kunit *test)
  */
 static void colo_lock_collision_test(struct kunit *test)
 {
-	struct lock_ctx *ctx = new_locks(test, 1);
+	struct lock_ctx *ctx = new_locks(test, 1, 0);
 	struct colo_lock_holder a = {}, b = {}, c = {};
 	struct bio *parked = fake_bio(test);
 	u64 big = 1ULL << 40;
@@ -270,9 +273,46 @@ static void colo_lock_collision_test(struct kunit *test)
 	colo_lock_release(&ctx->locks, &c);
 }
 
+/*
+ * Ranges (granules of 8 chunks): a shared range excludes an exclusive hold
+ * of any chunk inside it and of none outside; overlapping shared ranges
+ * share.
+ */
+static void colo_lock_range_test(struct kunit *test)
+{
+	struct lock_ctx *ctx = new_locks(test, 4, 3);
+	struct colo_lock_holder r = {}, r2 = {}, w = {};
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_same_granule(&ctx->locks, 8, 15));
+	KUNIT_EXPECT_FALSE(test, colo_lock_same_granule(&ctx->locks, 7, 8));
+	KUNIT_EXPECT_FALSE(test, colo_lock_same_granule(&ctx->locks, 15, 16));
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_try_range(&ctx->locks, &r, 9, 12,
+						    COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 9, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 12, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, 11, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, 8, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, 13, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_try_range(&ctx->locks, &r2, 12, 15,
+						    COLO_HOLD_SHARED, NULL));
+	colo_lock_release(&ctx->locks, &r2);
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &w, 13, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try_range(&ctx->locks, &r2, 8, 15,
+						     COLO_HOLD_SHARED, NULL));
+	colo_lock_release(&ctx->locks, &w);
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &w, 8, COLO_HOLD_EXCL, NULL));
+	colo_lock_release(&ctx->locks, &w);
+	colo_lock_release(&ctx->locks, &r);
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &w, 10, COLO_HOLD_EXCL, NULL));
+	colo_lock_release(&ctx->locks, &w);
+}
+
 static struct kunit_case colo_lock_test_cases[] = {
 	KUNIT_CASE(colo_lock_modes_test),
 	KUNIT_CASE(colo_lock_collision_test),
+	KUNIT_CASE(colo_lock_range_test),
 	{}
 };
 

@@ -32,6 +32,8 @@
 #define DM_MSG_PREFIX "colo"
 
 #define COLO_LOCK_HASH_BITS	10
+/* Lock granule: 1 MiB, the largest VM read of clean chunks sent whole. */
+#define COLO_LOCK_GRANULE_SECTOR_SHIFT	11
 
 static void remap(struct colo_io *io, struct bio *bio, struct dm_dev *dev)
 {
@@ -53,6 +55,44 @@ static bool bio_covers_chunk(struct colo_c *cc, struct colo_io *io,
 {
 	return io->sector == chunk_start(cc, io->chunk) &&
 	       bio_sectors(bio) == chunk_len(cc, io->chunk);
+}
+
+/*
+ * Bios are not split at chunk borders by dm (no max_io_len): a bio over
+ * several chunks is sent whole when every chunk takes the same path
+ * (vm_whole(), ingress_whole()), else cut at its first chunk border in
+ * map, the only place dm_accept_partial_bio() is allowed; dm sends the
+ * rest as a new bio. A flush never has data at map. A bio over several
+ * chunks reaches the worker only in primary mode with the commit done (a
+ * mirrored write within one lock granule, or one whose dirty leaves need
+ * allocating), where the worker treats its chunks alike; colo_enter()
+ * cuts a bio it holds, since held bios run in the worker.
+ */
+static bool bio_spans_chunks(struct colo_c *cc, struct colo_io *io,
+			     struct bio *bio)
+{
+	return bio_sectors(bio) &&
+	       colo_sector_to_chunk(io->sector, cc->chunk_shift) !=
+	       colo_bio_last_chunk(cc, io, bio);
+}
+
+static void cut_at_chunk_border(struct colo_c *cc, struct colo_io *io,
+				struct bio *bio)
+{
+	sector_t in_chunk = io->sector & ((1ULL << cc->chunk_shift) - 1);
+
+	dm_accept_partial_bio(bio, (1U << cc->chunk_shift) - in_chunk);
+}
+
+/* Every chunk from @first to @last is set in @bm. Any context. */
+static bool all_set(struct colo_bitmap *bm, u64 first, u64 last)
+{
+	u64 c;
+
+	for (c = first; c <= last; c++)
+		if (!colo_bitmap_test(bm, c))
+			return false;
+	return true;
 }
 
 /*
@@ -142,7 +182,12 @@ static unsigned long hold_mask(struct colo_io *io)
 			     BIT(COLO_HOLD_ALL);
 }
 
-static bool colo_enter(struct colo_c *cc, struct bio *bio, struct colo_io *io)
+/*
+ * @in_map: called from map, where a bio over several chunks is cut at its
+ * first chunk border before it is held (held bios run in the worker).
+ */
+static bool colo_enter(struct colo_c *cc, struct bio *bio, struct colo_io *io,
+		       bool in_map)
 {
 	unsigned long flags, mask = hold_mask(io);
 
@@ -156,6 +201,8 @@ static bool colo_enter(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 		}
 		colo_exit(cc);
 
+		if (in_map && bio_spans_chunks(cc, io, bio))
+			cut_at_chunk_border(cc, io, bio);
 		spin_lock_irqsave(&cc->bio_lock, flags);
 		if (READ_ONCE(cc->flags) & mask) {
 			bio_list_add(&cc->held, bio);
@@ -520,18 +567,23 @@ static int vm_write_slow(struct colo_c *cc, struct bio *bio,
 static int mark_dirty(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		      bool in_worker)
 {
-	if (colo_bitmap_test(&cc->dirty_map, io->chunk))
-		return 0;
-	if (colo_bitmap_prepare(&cc->dirty_map, io->chunk,
-				in_worker ? GFP_NOIO : GFP_NOWAIT)) {
-		if (!in_worker) {
-			defer_bio(cc, bio);
-			return DM_MAPIO_SUBMITTED;
+	u64 c, last = colo_bio_last_chunk(cc, io, bio);
+
+	for (c = io->chunk; c <= last; c++) {
+		if (colo_bitmap_test(&cc->dirty_map, c))
+			continue;
+		if (colo_bitmap_prepare(&cc->dirty_map, c,
+					in_worker ? GFP_NOIO : GFP_NOWAIT)) {
+			if (!in_worker) {
+				defer_bio(cc, bio);
+				return DM_MAPIO_SUBMITTED;
+			}
+			DMERR_LIMIT("%s: no memory for the dirty bitmap",
+				    colo_name(cc));
+			return colo_fail_bio(bio);
 		}
-		DMERR_LIMIT("%s: no memory for the dirty bitmap", colo_name(cc));
-		return colo_fail_bio(bio);
+		colo_bitmap_set(&cc->dirty_map, c);
 	}
-	colo_bitmap_set(&cc->dirty_map, io->chunk);
 	return 0;
 }
 
@@ -615,6 +667,93 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 	}
 }
 
+/*
+ * A VM read of base over several clean chunks of one lock granule: one
+ * shared range hold, as vm_read() takes for one chunk, kept until end_io.
+ * It does not park: on conflict the bio is cut and waits as a one-chunk
+ * read.
+ */
+static int base_read_whole(struct colo_c *cc, struct bio *bio,
+			   struct colo_io *io, u64 last)
+{
+	u64 c;
+
+	if (!colo_lock_same_granule(&cc->locks, io->chunk, last) ||
+	    !colo_lock_try_range(&cc->locks, &io->holder, io->chunk, last,
+				 COLO_HOLD_SHARED, NULL))
+		return -EAGAIN;
+	/* Re-check under the lock: a holder may have set a bit meanwhile. */
+	for (c = io->chunk; c <= last; c++) {
+		if (overlay_leg(cc, c)) {
+			colo_lock_release(&cc->locks, &io->holder);
+			return -EAGAIN;
+		}
+	}
+	remap(io, bio, cc->base);
+	return DM_MAPIO_REMAPPED;
+}
+
+/*
+ * A bio over several chunks, in map (see bio_spans_chunks()). It is sent
+ * whole when each of its chunks would take the same lock-free path on its
+ * own; the bits those paths read are only ever set while the bio counts in
+ * inflight (a checkpoint or failover drains first), so the decision holds
+ * until it completes. A mirrored write within one lock granule goes whole
+ * to the worker (colo_mirror_write() takes the range; a mirror cannot start
+ * while it is in flight, see colo_mirror_start()). Returns
+ * DM_MAPIO_REMAPPED or DM_MAPIO_SUBMITTED, or -EAGAIN: cut it.
+ */
+static int vm_whole(struct colo_c *cc, struct bio *bio, struct colo_io *io)
+{
+	u64 c, last = colo_bio_last_chunk(cc, io, bio);
+	struct dm_dev *leg;
+	int r;
+
+	if (READ_ONCE(cc->mode) == COLO_MODE_PRIMARY) {
+		/* The commit decides per chunk. */
+		if (colo_overlay(cc))
+			return -EAGAIN;
+		if (bio_op(bio) == REQ_OP_WRITE && colo_mirror_active(cc)) {
+			/* The worker mirrors it under one range hold. */
+			if (!colo_lock_same_granule(&cc->locks, io->chunk, last))
+				return -EAGAIN;
+			defer_bio(cc, bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		if (bio_op(bio) == REQ_OP_WRITE) {
+			r = mark_dirty(cc, bio, io, false);
+			if (r)
+				return r;
+		} else if (bio_op(bio) != REQ_OP_READ) {
+			return -EAGAIN;
+		}
+		remap(io, bio, cc->base);
+		return DM_MAPIO_REMAPPED;
+	}
+
+	switch (bio_op(bio)) {
+	case REQ_OP_READ:
+		leg = overlay_leg(cc, io->chunk);
+		for (c = io->chunk + 1; c <= last; c++)
+			if (overlay_leg(cc, c) != leg)
+				return -EAGAIN;
+		if (!leg)
+			return base_read_whole(cc, bio, io, last);
+		break;
+	case REQ_OP_WRITE:
+		leg = all_set(&cc->active_map, io->chunk, last) ?
+		      cc->active : NULL;
+		break;
+	default:
+		leg = NULL;
+		break;
+	}
+	if (!leg)
+		return -EAGAIN;
+	remap(io, bio, leg);
+	return DM_MAPIO_REMAPPED;
+}
+
 static int vm_process(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		      bool in_worker)
 {
@@ -672,6 +811,20 @@ static int ingress_write_slow(struct colo_c *cc, struct bio *bio,
 	return copy_chunk(cc, bio, io, cc->base, cc->hidden);
 }
 
+/* The ingress's vm_whole(): reads, and writes where every chunk is saved. */
+static int ingress_whole(struct colo_c *cc, struct bio *bio,
+			 struct colo_io *io)
+{
+	if (test_bit(COLO_FENCED, &cc->flags))
+		return -EAGAIN;
+	if (bio_op(bio) != REQ_OP_READ &&
+	    !(bio_op(bio) == REQ_OP_WRITE &&
+	      all_set(&cc->hidden_map, io->chunk, colo_bio_last_chunk(cc, io, bio))))
+		return -EAGAIN;
+	remap(io, bio, cc->base);
+	return DM_MAPIO_REMAPPED;
+}
+
 static int ingress_process(struct colo_c *cc, struct bio *bio,
 			   struct colo_io *io, bool in_worker)
 {
@@ -725,7 +878,7 @@ static void worker(struct work_struct *work)
 
 	while ((bio = bio_list_pop(&bios))) {
 		io = colo_io_of(bio);
-		if (!io->counted && !colo_enter(cc, bio, io))
+		if (!io->counted && !colo_enter(cc, bio, io, false))
 			continue;
 		if (io->ingress)
 			r = ingress_process(cc, bio, io, true);
@@ -749,10 +902,18 @@ int colo_map(struct dm_target *ti, struct bio *bio)
 {
 	struct colo_c *cc = ti->private;
 	struct colo_io *io = colo_io_of(bio);
+	int r;
 
 	init_io(io, cc, ti, bio, false);
-	if (!colo_enter(cc, bio, io))
+	if (!colo_enter(cc, bio, io, true))
 		return DM_MAPIO_SUBMITTED;
+	if (bio_spans_chunks(cc, io, bio)) {
+		io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
+		r = vm_whole(cc, bio, io);
+		if (r != -EAGAIN)
+			return r;
+		cut_at_chunk_border(cc, io, bio);
+	}
 	return vm_process(cc, bio, io, false);
 }
 
@@ -771,10 +932,16 @@ int colo_ingress_map(struct colo_ingress *ic, struct bio *bio)
 		return DM_MAPIO_KILL;
 	}
 	/* Counted under RCU: the colo destructor waits for us. */
-	entered = colo_enter(cc, bio, io);
+	entered = colo_enter(cc, bio, io, true);
 	rcu_read_unlock();
 	if (!entered)
 		return DM_MAPIO_SUBMITTED;
+	if (bio_spans_chunks(cc, io, bio)) {
+		io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
+		if (ingress_whole(cc, bio, io) == DM_MAPIO_REMAPPED)
+			return DM_MAPIO_REMAPPED;
+		cut_at_chunk_border(cc, io, bio);
+	}
 	return ingress_process(cc, bio, io, false);
 }
 
@@ -825,7 +992,11 @@ int colo_io_init(struct colo_c *cc)
 	r = colo_bitmap_init(&cc->dirty_map, cc->nr_chunks);
 	if (r)
 		goto bad_dirty;
-	r = colo_locks_init(&cc->locks, COLO_LOCK_HASH_BITS, wake_bios, cc);
+	r = colo_locks_init(&cc->locks, COLO_LOCK_HASH_BITS,
+			    COLO_LOCK_GRANULE_SECTOR_SHIFT -
+			    min_t(unsigned int, cc->chunk_shift,
+				  COLO_LOCK_GRANULE_SECTOR_SHIFT),
+			    wake_bios, cc);
 	if (r)
 		goto bad_locks;
 

@@ -5,8 +5,15 @@
  * A hash of the chunks with I/O that must be serialized, with one spinlock
  * per bucket and no global lock. A holder is embedded in the per-bio data of
  * the bio that holds the chunk, so taking the lock never allocates. Shared
- * holders are VM reads of base; an exclusive holder is a copy-before-write
+ * holders are VM reads of base and VM writes while a mirror runs; an
+ * exclusive holder is a copy-before-write
  * or a partial-chunk fill together with the write that follows it.
+ *
+ * A holder covers a range of chunks inside one lock granule (2^granule_shift
+ * chunks, aligned): the bucket is chosen by granule, so a range is one
+ * holder in one bucket, and holds conflict when their ranges overlap. VM
+ * reads of base over several clean chunks and mirrored writes over several
+ * chunks take one shared range; every other holder covers one chunk.
  *
  * A bio that cannot get the lock is parked on its bucket, atomically with
  * the failed attempt, and handed to the wake callback when any holder of
@@ -33,7 +40,8 @@ enum colo_hold {
 
 struct colo_lock_holder {
 	struct hlist_node node;
-	u64 chunk;
+	u64 chunk;		/* first chunk held */
+	u64 last;		/* last chunk held, in the same granule */
 	enum colo_hold hold;
 };
 
@@ -45,17 +53,23 @@ struct colo_lock_bucket {
 
 struct colo_locks {
 	unsigned int hash_bits;
+	unsigned int granule_shift;	/* chunks per granule, log2 */
 	struct colo_lock_bucket *buckets;
 	void (*wake)(void *context, struct bio_list *bios);
 	void *context;
 };
 
 int colo_locks_init(struct colo_locks *locks, unsigned int hash_bits,
+		    unsigned int granule_shift,
 		    void (*wake)(void *context, struct bio_list *bios),
 		    void *context);
 void colo_locks_destroy(struct colo_locks *locks);
+bool colo_lock_try_range(struct colo_locks *locks, struct colo_lock_holder *h,
+			 u64 first, u64 last, enum colo_hold hold,
+			 struct bio *park);
 bool colo_lock_try(struct colo_locks *locks, struct colo_lock_holder *h,
 		   u64 chunk, enum colo_hold hold, struct bio *park);
+bool colo_lock_same_granule(struct colo_locks *locks, u64 first, u64 last);
 void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h);
 bool colo_lock_busy(struct colo_locks *locks, u64 chunk, struct bio *park);
 

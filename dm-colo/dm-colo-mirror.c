@@ -11,15 +11,16 @@
  * reads base, so a write that lands during or after it marks the chunk
  * again and it is copied again.
  *
- * While a mirror is running, every VM write holds its chunk shared until
- * it completes, and decides under that hold:
+ * While a mirror is running, every VM write holds its chunk (or, for a
+ * write over several chunks of one lock granule, its range of chunks)
+ * shared until it completes, and decides under that hold:
  *
- *   chunk on the replica (not dirty, not ahead of a full pass)
+ *   every chunk on the replica (not dirty, not ahead of a full pass)
  *       written to base and replica at once (dm-io), completes when both
  *       did; a replica error marks the chunk dirty and degrades the mirror,
  *       it never fails the write
  *   else
- *       marked dirty, written to base; a later pass copies it
+ *       its chunks marked dirty, written to base; a later pass copies them
  *
  * When a pass finds nothing dirty, no copy in flight and no chunk passed
  * over, every chunk is on the replica: the mirror is in sync (phase 2), a
@@ -302,6 +303,15 @@ static bool chunk_on_replica(struct colo_c *cc, u64 chunk)
 	       chunk < READ_ONCE(cc->mirror_cursor);
 }
 
+/* Mark the chunks a mirrored write holds; their leaves were prepared. */
+static void mark_range_dirty(struct colo_c *cc, struct colo_lock_holder *h)
+{
+	u64 c;
+
+	for (c = h->chunk; c <= h->last; c++)
+		mark_dirty_prepared(cc, c);
+}
+
 static void dual_write_done(unsigned long error, void *context)
 {
 	struct bio *bio = context;
@@ -309,7 +319,7 @@ static void dual_write_done(unsigned long error, void *context)
 	struct colo_c *cc = io->cc;
 
 	if (error & BIT(1)) {
-		mark_dirty_prepared(cc, io->chunk);
+		mark_range_dirty(cc, &io->holder);
 		mirror_degraded(cc, "write error on the replica");
 	}
 	if (error & BIT(0)) {
@@ -317,7 +327,7 @@ static void dual_write_done(unsigned long error, void *context)
 		 * base failed: the VM's write fails; base and replica may
 		 * differ until the chunk is copied again.
 		 */
-		mark_dirty_prepared(cc, io->chunk);
+		mark_range_dirty(cc, &io->holder);
 		colo_error(cc);
 		bio->bi_status = BLK_STS_IOERR;
 		if (!(error & BIT(1)))
@@ -327,26 +337,36 @@ static void dual_write_done(unsigned long error, void *context)
 }
 
 /*
- * A VM write while a mirror runs (from the worker, which may sleep). Returns
- * DM_MAPIO_REMAPPED (to base), or DM_MAPIO_SUBMITTED.
+ * A VM write while a mirror runs (from the worker, which may sleep), of one
+ * chunk or of several in one lock granule, held shared as one range: it
+ * goes to both only when every chunk of it is on the replica, else its
+ * chunks are marked and it goes to base. Returns DM_MAPIO_REMAPPED (to
+ * base), or DM_MAPIO_SUBMITTED.
  */
 int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 {
+	u64 c, last = colo_bio_last_chunk(cc, io, bio);
 	struct dm_io_region regions[2];
 	struct dm_io_request req;
+	bool on_replica = true;
 
-	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
-			   COLO_HOLD_SHARED, bio))
+	if (!colo_lock_try_range(&cc->locks, &io->holder, io->chunk, last,
+				 COLO_HOLD_SHARED, bio))
 		return DM_MAPIO_SUBMITTED;
 
-	/* Either way the bit may need setting, maybe from the completion. */
-	if (colo_bitmap_prepare(&cc->dirty_map, io->chunk, GFP_NOIO)) {
-		DMERR_LIMIT("%s: no memory for the dirty bitmap", colo_name(cc));
-		colo_lock_release(&cc->locks, &io->holder);
-		return colo_fail_bio(bio);
+	/* Either way the bits may need setting, maybe from the completion. */
+	for (c = io->chunk; c <= last; c++) {
+		if (colo_bitmap_prepare(&cc->dirty_map, c, GFP_NOIO)) {
+			DMERR_LIMIT("%s: no memory for the dirty bitmap",
+				    colo_name(cc));
+			colo_lock_release(&cc->locks, &io->holder);
+			return colo_fail_bio(bio);
+		}
+		if (!chunk_on_replica(cc, c))
+			on_replica = false;
 	}
-	if (!colo_mirror_active(cc) || !chunk_on_replica(cc, io->chunk)) {
-		mark_dirty_prepared(cc, io->chunk);
+	if (!colo_mirror_active(cc) || !on_replica) {
+		mark_range_dirty(cc, &io->holder);
 		colo_remap(io, bio, cc->base->bdev);
 		return DM_MAPIO_REMAPPED;
 	}
@@ -438,6 +458,12 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		sync = COLO_SYNC_FULL;
 	}
 
+	/*
+	 * Writes mapped before the mirror runs mark their chunks and go to
+	 * base with no chunk lock: let them land before a copy can clear
+	 * their bits and read base, else the copy could miss them.
+	 */
+	colo_hold_and_drain_uninterruptible(cc);
 	cc->replica_handle = handle;
 	cc->replica = bdev;
 	cc->mirror_full_pass = sync == COLO_SYNC_FULL;
@@ -449,6 +475,7 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	atomic64_set(&cc->mirrored, 0);
 	/* Publishes the replica (release). */
 	set_mirror_state(cc, BIT(COLO_MIRROR_NONE), COLO_MIRROR_COPYING);
+	colo_release_hold(cc, COLO_HOLD_ALL);
 	DMINFO("%s: mirror to %.256s started (%s, %llu chunks)", colo_name(cc),
 	       path, sync == COLO_SYNC_FULL ? "full" : "dirty",
 	       (unsigned long long)colo_mirror_left(cc));

@@ -245,10 +245,6 @@ static int colo_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad_devices;
 
-	r = dm_set_target_max_io_len(ti, 1U << cc->chunk_shift);
-	if (r)
-		goto bad_devices;
-
 	r = colo_io_init(cc);
 	if (r) {
 		ti->error = "Cannot allocate the chunk bitmaps and workers";
@@ -455,13 +451,7 @@ static int ingress_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad_attach;
 
-	/* Bios are split at the colo device's chunk borders, as its own. */
-	r = dm_set_target_max_io_len(ti, 1U << ic->chunk_shift);
-	if (r) {
-		ti->error = "Cannot set the ingress's maximum I/O size";
-		goto bad_max_io;
-	}
-
+	/* Bios over several chunks: see colo_ingress_map(). */
 	/* Flushes reach base and hidden (dm_bio_get_target_bio_nr). */
 	ti->num_flush_bios = 2;
 	ti->per_io_data_size = sizeof(struct colo_io);
@@ -469,8 +459,6 @@ static int ingress_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->private = ic;
 	return 0;
 
-bad_max_io:
-	detach_ingress(ic);
 bad_attach:
 	dm_put_device(ti, ic->base);
 bad_base:

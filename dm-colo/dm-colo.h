@@ -191,6 +191,14 @@ static inline void colo_remap(struct colo_io *io, struct bio *bio,
 	bio->bi_iter.bi_sector = io->sector;
 }
 
+/* The last chunk of @bio (the first is io->chunk). */
+static inline u64 colo_bio_last_chunk(struct colo_c *cc, struct colo_io *io,
+				      struct bio *bio)
+{
+	return colo_sector_to_chunk(io->sector + bio_sectors(bio) - 1,
+				    cc->chunk_shift);
+}
+
 /* dm-colo-io.c */
 int colo_io_init(struct colo_c *cc);
 void colo_io_destroy(struct colo_c *cc);
