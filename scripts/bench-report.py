@@ -19,16 +19,18 @@ import sys
 
 
 def fio_figures(d):
-    """KEY -> list of (iops, MiB/s), one per repeat."""
+    """KEY -> list of (iops, MiB/s, I/Os), one per repeat, in repeat order."""
     out = {}
-    for path in sorted(glob.glob(os.path.join(d, "fio", "*.json"))):
+    paths = glob.glob(os.path.join(d, "fio", "*.json"))
+    for path in sorted(paths, key=lambda p: int(p.rsplit(".", 2)[1])):
         key = os.path.basename(path).rsplit(".", 2)[0]
         with open(path) as f:
             text = f.read()
         # fio may print notes before the JSON object.
         job = json.loads(text[text.index("{"):])["jobs"][0]
         side = job["write"] if "write" in job["job options"]["rw"] else job["read"]
-        out.setdefault(key, []).append((side["iops"], side["bw_bytes"] / 2**20))
+        out.setdefault(key, []).append((side["iops"], side["bw_bytes"] / 2**20,
+                                        side["total_ios"]))
     return out
 
 
@@ -127,11 +129,15 @@ def main():
         p(f"| {name} | {fmt(r.fio_med('brd.' + w))} | {fmt(lin)} | {fmt(clean)} | "
           f"{rfmt(ratio(clean, lin))} | {fmt(dirty)} | {rfmt(ratio(dirty, lin))} |")
     after = r.lines.get("sec-clean.randwrite.active_after")
-    if after:
+    runs = r.fio.get("sec-clean.randwrite")
+    if after and runs:
         p()
-        p(f"Clean-chunk writes: a checkpoint before each run; fio's random map "
-          f"writes each block once per pass, and the last run left {after} "
-          "chunks dirty, so every write of it went to a clean chunk.")
+        p(f"Clean-chunk writes: a checkpoint before each run. fio's random map "
+          f"writes each block once per pass: the last 4 KiB run made {runs[-1][2]:,} "
+          f"writes and left {int(after):,} chunks dirty, so "
+          f"{100 * int(after) / max(runs[-1][2], 1):.0f}% of its writes found a "
+          "clean chunk. The 1 MiB runs wrap around the 256 MiB disk, so only "
+          "their first pass is on clean chunks.")
     p()
     for w in ("randread", "read"):
         r.target(f"clean-chunk VM {w} / dm-linear",

@@ -10,7 +10,7 @@
 #
 #   scripts/bench.sh [KERNEL...]
 # Sizes: BENCH_REPS, BENCH_RUNTIME, BENCH_MIB, BENCH_CKPT_REPS,
-# BENCH_CKPT_BIG_REPS (see tests/bench/run.sh).
+# BENCH_CKPT_BIG_REPS, BENCH_CKPT_HUGE_REPS (see tests/bench/run.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$top"
