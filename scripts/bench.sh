@@ -9,24 +9,53 @@
 # the "bench:begin" and "bench:end" markers of the README.
 #
 #   scripts/bench.sh [KERNEL...]
+#   scripts/bench.sh --report     the tables again from the kept raw output
+#                                 (bench/K-fio.tar.gz), no VM
 # Sizes: BENCH_REPS, BENCH_RUNTIME, BENCH_MIB, BENCH_CKPT_REPS,
 # BENCH_CKPT_BIG_REPS, BENCH_CKPT_HUGE_REPS (see tests/bench/run.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$top"
 
-"$top/scripts/deps.sh"
+report_only=0
+if [ "${1:-}" = --report ]; then
+	report_only=1
+	shift
+fi
 kernels=("$@")
 [ ${#kernels[@]} -gt 0 ] || mapfile -t kernels < <(colo_kernels)
 
 mkdir -p bench .build
 date=$(date -u +%Y-%m-%d)
 rc=0
+
+# report K: bench/K.md from bench/K-fio.tar.gz; the kernel release, the date
+# and the VM's run time are read back from the run's own log.
+report() {
+	local k=$1 raw=.build/bench-$1 log kver secs day
+	rm -rf "$raw"
+	mkdir -p "$raw"
+	tar -C "$raw" -xzf "bench/$k-fio.tar.gz" || return 1
+	log=$raw/bench/vm.log
+	kver=$(sed -n 's/^# vm-[^:]*: booting \([^ ]*\) .*/\1/p' "$log" | head -n 1)
+	secs=$(sed -n 's/^# vm-[^:]*: VM ran \([0-9]*\)s$/\1/p' "$log" | tail -n 1)
+	day=$(sed -n 's/^# BENCH-DATE //p' "$log" | tail -n 1)
+	python3 scripts/bench-report.py --kernel "${kver:-$k}" --date "${day:-$date}" \
+		${secs:+--seconds "$secs"} "$raw/bench" > "bench/$k.md"
+}
+
+if [ "$report_only" = 1 ]; then
+	for k in "${kernels[@]}"; do
+		report "$k" || { echo "bench: no raw output for $k (make bench)"; rc=1; }
+	done
+	kernels=()
+else
+	"$top/scripts/deps.sh"
+fi
 for k in "${kernels[@]}"; do
 	kver=$(colo_kver "$k")
 	log=.build/bench-$k.log
 	echo "=== bench on $kver"
-	start=$(date +%s)
 	if ! scripts/vm.sh --kernel "$k" --mem 3072 --timeout "${BENCH_VM_TIMEOUT:-1500}" \
 		bench/run.sh 2>&1 | tee "$log"; then
 		echo "bench: the run on $k failed (see $log)"
@@ -41,19 +70,25 @@ for k in "${kernels[@]}"; do
 		rc=1
 		continue
 	fi
-	cp "$log" "$raw/bench/vm.log"
-	sed -i '/^# BENCH-TAR-BEGIN/,/^# BENCH-TAR-END/d' "$raw/bench/vm.log"
+	{
+		sed '/^# BENCH-TAR-BEGIN/,/^# BENCH-TAR-END/d' "$log"
+		echo "# BENCH-DATE $date"
+	} > "$raw/bench/vm.log"
 	tar -C "$raw" -czf "bench/$k-fio.tar.gz" bench
-	python3 scripts/bench-report.py --kernel "$kver" --date "$date" \
-		--seconds $(( $(date +%s) - start )) "$raw/bench" > "bench/$k.md"
-	cat "bench/$k.md"
+	report "$k" && cat "bench/$k.md"
 done
 
 {
 	echo "# dm-colo benchmark"
 	echo
+	accel=$(sed -n 's/^# vm-[^:]*: booting [^ ]* (\([a-z]*\)).*/\1/p' \
+		.build/bench-*/bench/vm.log 2> /dev/null | sort -u | paste -sd/)
+	case "$accel" in
+	tcg) accel="software emulation (TCG)" ;;
+	kvm) accel=KVM ;;
+	esac
 	echo "Made by \`make bench\` on $date. QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }')," \
-		"$([ -w /dev/kvm ] && echo KVM || echo "software emulation (TCG)"), $(nproc) host cores."
+		"${accel:-accelerator unknown}, $(nproc) host cores."
 	for k in $(colo_kernels); do
 		[ -f "bench/$k.md" ] && { echo; sed 's/^#/##/' "bench/$k.md"; }
 	done
