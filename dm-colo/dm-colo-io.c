@@ -79,9 +79,30 @@ static bool bio_spans_chunks(struct colo_c *cc, struct colo_io *io,
 static void cut_at_chunk_border(struct colo_c *cc, struct colo_io *io,
 				struct bio *bio)
 {
-	sector_t in_chunk = io->sector & ((1ULL << cc->chunk_shift) - 1);
+	u64 chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
 
-	dm_accept_partial_bio(bio, (1U << cc->chunk_shift) - in_chunk);
+	dm_accept_partial_bio(bio, chunk_start(cc, chunk + 1) - io->sector);
+}
+
+/*
+ * Map's step for a bio over several chunks: @whole sends it whole, or
+ * returns -EAGAIN and it is cut at its first chunk border. Returns -EAGAIN
+ * when the (now one-chunk) bio is for the per-chunk path.
+ */
+static int map_spanning(struct colo_c *cc, struct bio *bio,
+			struct colo_io *io,
+			int (*whole)(struct colo_c *cc, struct bio *bio,
+				     struct colo_io *io))
+{
+	int r;
+
+	if (!bio_spans_chunks(cc, io, bio))
+		return -EAGAIN;
+	io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
+	r = whole(cc, bio, io);
+	if (r == -EAGAIN)
+		cut_at_chunk_border(cc, io, bio);
+	return r;
 }
 
 /* Every chunk from @first to @last is set in @bm. Any context. */
@@ -907,13 +928,9 @@ int colo_map(struct dm_target *ti, struct bio *bio)
 	init_io(io, cc, ti, bio, false);
 	if (!colo_enter(cc, bio, io, true))
 		return DM_MAPIO_SUBMITTED;
-	if (bio_spans_chunks(cc, io, bio)) {
-		io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
-		r = vm_whole(cc, bio, io);
-		if (r != -EAGAIN)
-			return r;
-		cut_at_chunk_border(cc, io, bio);
-	}
+	r = map_spanning(cc, bio, io, vm_whole);
+	if (r != -EAGAIN)
+		return r;
 	return vm_process(cc, bio, io, false);
 }
 
@@ -922,6 +939,7 @@ int colo_ingress_map(struct colo_ingress *ic, struct bio *bio)
 	struct colo_io *io = colo_io_of(bio);
 	struct colo_c *cc;
 	bool entered;
+	int r;
 
 	rcu_read_lock();
 	cc = rcu_dereference(ic->cc);
@@ -936,12 +954,9 @@ int colo_ingress_map(struct colo_ingress *ic, struct bio *bio)
 	rcu_read_unlock();
 	if (!entered)
 		return DM_MAPIO_SUBMITTED;
-	if (bio_spans_chunks(cc, io, bio)) {
-		io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
-		if (ingress_whole(cc, bio, io) == DM_MAPIO_REMAPPED)
-			return DM_MAPIO_REMAPPED;
-		cut_at_chunk_border(cc, io, bio);
-	}
+	r = map_spanning(cc, bio, io, ingress_whole);
+	if (r != -EAGAIN)
+		return r;
 	return ingress_process(cc, bio, io, false);
 }
 

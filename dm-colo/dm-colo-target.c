@@ -401,7 +401,6 @@ static int __attach_ingress(struct dm_target *ti, struct colo_ingress *ic)
 	}
 	rcu_assign_pointer(ic->cc, cc);
 	ic->colo_md = cc->md;
-	ic->chunk_shift = cc->chunk_shift;
 	cc->ingress = ic;
 	return 0;
 }

@@ -142,7 +142,6 @@ struct colo_ingress {
 	struct dm_dev *base;
 	struct dm_dev *colo_pin;	/* holds the colo device open */
 	struct mapped_device *colo_md;	/* the device colo_pin holds */
-	unsigned int chunk_shift;	/* the colo device's */
 	struct colo_c __rcu *cc;
 };
 
