@@ -146,6 +146,22 @@ void colo_bitmap_clear_all(struct colo_bitmap *bm)
 	spin_unlock_irqrestore(&bm->lock, flags);
 }
 
+/*
+ * Exchange the contents of @a and @b, two bitmaps of the same size (a
+ * table reload hands its state to the new table). Neither may be in use.
+ */
+void colo_bitmap_swap(struct colo_bitmap *a, struct colo_bitmap *b)
+{
+	if (WARN_ON_ONCE(a->nr_bits != b->nr_bits))
+		return;
+	swap(a->dir, b->dir);
+	swap(a->epoch, b->epoch);
+	atomic64_set(&a->count,
+		     atomic64_xchg(&b->count, atomic64_read(&a->count)));
+	atomic64_set(&a->nr_pages,
+		     atomic64_xchg(&b->nr_pages, atomic64_read(&a->nr_pages)));
+}
+
 /* Free the leaves not used in the current or the previous epoch. */
 void colo_bitmap_reclaim(struct colo_bitmap *bm)
 {

@@ -19,6 +19,8 @@
  *    or set: the caller quiesces I/O first (checkpoint).
  *  - colo_bitmap_reclaim() may sleep and runs concurrently with I/O; it
  *    only frees leaves that are stale, which no test or set touches.
+ *  - colo_bitmap_swap() exchanges two bitmaps of one size that nothing
+ *    else uses meanwhile (a reload, with both tables quiesced).
  */
 #ifndef DM_COLO_BITMAP_H
 #define DM_COLO_BITMAP_H
@@ -54,6 +56,7 @@ bool colo_bitmap_set(struct colo_bitmap *bm, u64 bit);
 bool colo_bitmap_clear(struct colo_bitmap *bm, u64 bit);
 void colo_bitmap_clear_all(struct colo_bitmap *bm);
 void colo_bitmap_reclaim(struct colo_bitmap *bm);
+void colo_bitmap_swap(struct colo_bitmap *a, struct colo_bitmap *b);
 u64 colo_bitmap_next_set(struct colo_bitmap *bm, u64 from);
 size_t colo_bitmap_memory(struct colo_bitmap *bm);
 

@@ -53,12 +53,19 @@ bool colo_chunk_pending(struct colo_c *cc, u64 chunk)
 
 /*
  * @chunk's data is on base: it leaves the commit. The caller holds the
- * chunk exclusive. Safe from interrupt context.
+ * chunk exclusive; VM reads do not take the lock (overlay_leg()), so
+ * hidden is cleared first: a chunk with both bits must never read as
+ * hidden only, which holds the content of the last checkpoint, not the
+ * VM's. Safe from interrupt context.
  */
 void colo_chunk_committed(struct colo_c *cc, u64 chunk)
 {
-	bool a = colo_bitmap_clear(&cc->active_map, chunk);
 	bool h = colo_bitmap_clear(&cc->hidden_map, chunk);
+	bool a;
+
+	/* Pairs with smp_rmb() in overlay_leg(). */
+	smp_wmb();
+	a = colo_bitmap_clear(&cc->active_map, chunk);
 
 	if (a || h)
 		atomic64_inc(&cc->committed);
@@ -139,15 +146,33 @@ static bool commit_chunk(struct colo_c *cc, u64 chunk)
 		return true;
 	}
 	job->done = commit_copy_done;
-	job->kick = colo_commit_kick;
 	colo_chunk_job_copy(job, from->bdev, cc->base->bdev);
 	return true;
 }
 
+/*
+ * The next pending chunk at or after @from. Each bitmap's next set bit is
+ * kept from the last search: no bit is set in primary mode, so it stays a
+ * lower bound of the next pending chunk, and each bitmap is swept once per
+ * pass however the two interleave.
+ */
 static u64 next_pending(struct colo_c *cc, u64 from)
 {
-	return min(colo_bitmap_next_set(&cc->active_map, from),
-		   colo_bitmap_next_set(&cc->hidden_map, from));
+	if (cc->commit_next_active < from)
+		cc->commit_next_active =
+			colo_bitmap_next_set(&cc->active_map, from);
+	if (cc->commit_next_hidden < from)
+		cc->commit_next_hidden =
+			colo_bitmap_next_set(&cc->hidden_map, from);
+	return min(cc->commit_next_active, cc->commit_next_hidden);
+}
+
+/* Start a pass of the commit from the first chunk. */
+static void commit_rewind(struct colo_c *cc)
+{
+	cc->commit_cursor = 0;
+	cc->commit_next_active = 0;
+	cc->commit_next_hidden = 0;
 }
 
 /* Nothing is pending: make base durable, then say the commit is done. */
@@ -190,7 +215,7 @@ static void commit_worker(struct work_struct *work)
 		}
 
 		/* End of the device. */
-		cc->commit_cursor = 0;
+		commit_rewind(cc);
 		if (!colo_bitmap_count(&cc->active_map) &&
 		    !colo_bitmap_count(&cc->hidden_map)) {
 			/* Pending bits clear before their copies complete. */
@@ -207,6 +232,19 @@ static void commit_worker(struct work_struct *work)
 		if (atomic_read(&cc->copies))
 			return;
 	}
+}
+
+/* A reload: the commit goes on in @to (see __carry_state()). */
+void colo_commit_carry(struct colo_c *from, struct colo_c *to)
+{
+	to->commit_state = from->commit_state;
+	to->commit_cursor = from->commit_cursor;
+	to->commit_next_active = from->commit_next_active;
+	to->commit_next_hidden = from->commit_next_hidden;
+	to->commit_skipped = from->commit_skipped;
+	to->to_commit = from->to_commit;
+	atomic64_set(&to->committed, atomic64_read(&from->committed));
+	from->commit_state = COLO_COMMIT_NONE;
 }
 
 void colo_commit_init(struct colo_c *cc)
@@ -289,7 +327,7 @@ int colo_failover(struct colo_c *cc)
 	set_bit(COLO_FENCED, &cc->flags);
 	cc->to_commit = pending;
 	atomic64_set(&cc->committed, 0);
-	cc->commit_cursor = 0;
+	commit_rewind(cc);
 	cc->commit_skipped = false;
 	WRITE_ONCE(cc->mode, COLO_MODE_PRIMARY);
 	set_commit_state(cc, COLO_COMMIT_NONE, pending ? COLO_COMMIT_RUNNING :

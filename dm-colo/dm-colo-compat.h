@@ -11,8 +11,10 @@
  * dm-kcopyd's interface is the same on both.
  *
  * Opening a block device by path (the mirror's replica, named in a message
- * rather than in the table) changed twice: blkdev_get_by_path() (6.1),
- * bdev_open_by_path() (6.7), bdev_file_open_by_path() (6.9, and 6.12).
+ * rather than in the table) or by number (the colo device an ingress holds
+ * open) changed twice: blkdev_get_by_path()/blkdev_get_by_dev() (6.1),
+ * bdev_open_by_*() (6.7), bdev_file_open_by_*() (6.9, and 6.12).
+
  */
 #ifndef DM_COLO_COMPAT_H
 #define DM_COLO_COMPAT_H
@@ -42,6 +44,23 @@ colo_bdev_open(const char *path, void *holder, struct colo_bdev_handle *h)
 	return file_bdev(file);
 }
 
+/*
+ * Open @dev for reading without claiming it: the holder keeps the device
+ * open (dm refuses to remove an open device) and does not stop anyone from
+ * claiming it exclusively.
+ */
+static inline int colo_bdev_open_unclaimed(dev_t dev,
+					   struct colo_bdev_handle *h)
+{
+	struct file *file = bdev_file_open_by_dev(dev, BLK_OPEN_READ, NULL,
+						  NULL);
+
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	h->file = file;
+	return 0;
+}
+
 static inline void colo_bdev_close(struct colo_bdev_handle *h)
 {
 	fput(h->file);
@@ -51,25 +70,39 @@ static inline void colo_bdev_close(struct colo_bdev_handle *h)
 
 struct colo_bdev_handle {
 	struct block_device *bdev;
+	fmode_t mode;
 };
-
-#define COLO_BDEV_MODE	(FMODE_READ | FMODE_WRITE | FMODE_EXCL)
 
 /* Open @path read-write, claimed exclusively by @holder. */
 static inline struct block_device *
 colo_bdev_open(const char *path, void *holder, struct colo_bdev_handle *h)
 {
-	struct block_device *bdev = blkdev_get_by_path(path, COLO_BDEV_MODE,
-						       holder);
+	fmode_t mode = FMODE_READ | FMODE_WRITE | FMODE_EXCL;
+	struct block_device *bdev = blkdev_get_by_path(path, mode, holder);
 
-	if (!IS_ERR(bdev))
+	if (!IS_ERR(bdev)) {
 		h->bdev = bdev;
+		h->mode = mode;
+	}
 	return bdev;
+}
+
+/* Open @dev for reading without claiming it (see the 6.9+ version). */
+static inline int colo_bdev_open_unclaimed(dev_t dev,
+					   struct colo_bdev_handle *h)
+{
+	struct block_device *bdev = blkdev_get_by_dev(dev, FMODE_READ, NULL);
+
+	if (IS_ERR(bdev))
+		return PTR_ERR(bdev);
+	h->bdev = bdev;
+	h->mode = FMODE_READ;
+	return 0;
 }
 
 static inline void colo_bdev_close(struct colo_bdev_handle *h)
 {
-	blkdev_put(h->bdev, COLO_BDEV_MODE);
+	blkdev_put(h->bdev, h->mode);
 }
 
 #endif

@@ -117,6 +117,21 @@ static bool all_set(struct colo_bitmap *bm, u64 first, u64 last)
 }
 
 /*
+ * A chunk bitmap could not get a page, even in the worker with GFP_NOIO
+ * (which in practice only fails for a task being killed). The bio fails,
+ * and it is not silent: health turns "error" with a dm event, like a leg
+ * error, since the VM saw an I/O error. Worker context.
+ */
+int colo_fail_no_memory(struct colo_c *cc, struct bio *bio,
+			  const char *bitmap)
+{
+	DMERR_LIMIT("%s: no memory for the %s bitmap, I/O failed",
+		    colo_name(cc), bitmap);
+	colo_error(cc);
+	return colo_fail_bio(bio);
+}
+
+/*
  * Complete @bio with an error from map or the worker; end_io still runs.
  * The bio was refused (fenced, unsupported, no memory), no leg failed: the
  * health flag is left alone.
@@ -193,8 +208,15 @@ void colo_error(struct colo_c *cc)
  */
 void colo_exit(struct colo_c *cc)
 {
+	/*
+	 * A waiter may see zero before wake_up() ran and free @cc: the
+	 * destructor waits for this read-side section (synchronize_rcu() in
+	 * colo_dtr()) before it does.
+	 */
+	rcu_read_lock();
 	if (atomic_dec_and_test(&cc->inflight))
 		wake_up(&cc->quiesce_wq);
+	rcu_read_unlock();
 }
 
 static unsigned long hold_mask(struct colo_io *io)
@@ -287,6 +309,30 @@ void colo_fail_held(struct colo_c *cc)
 }
 
 /*
+ * A reload: bios held by @from (ingress bios held while it was suspended)
+ * wait in @to, the table that replaces it, and go on when it resumes.
+ * Neither table runs I/O.
+ */
+void colo_move_held(struct colo_c *from, struct colo_c *to)
+{
+	struct bio_list bios;
+	struct bio *bio;
+
+	bio_list_init(&bios);
+	spin_lock_irq(&from->bio_lock);
+	bio_list_merge(&bios, &from->held);
+	bio_list_init(&from->held);
+	spin_unlock_irq(&from->bio_lock);
+
+	for (bio = bios.head; bio; bio = bio->bi_next)
+		colo_io_of(bio)->cc = to;
+
+	spin_lock_irq(&to->bio_lock);
+	bio_list_merge(&to->held, &bios);
+	spin_unlock_irq(&to->bio_lock);
+}
+
+/*
  * Hold new bios of both targets and wait for the ones in flight with their
  * copies. On a signal the hold is dropped and -EINTR returned; otherwise
  * the caller drops it with colo_release_hold(cc, COLO_HOLD_ALL).
@@ -343,7 +389,7 @@ static void reclaim_worker(struct work_struct *work)
  * the throttled list, which is re-run whenever a copy completes; the check
  * and the wait happen under bio_lock on both sides, so no wakeup is lost.
  */
-void colo_unthrottle(struct colo_c *cc)
+static void colo_unthrottle(struct colo_c *cc)
 {
 	unsigned long flags;
 	struct bio_list bios;
@@ -359,14 +405,28 @@ void colo_unthrottle(struct colo_c *cc)
 		defer_bios(cc, &bios);
 }
 
+/*
+ * A copy ended, whoever started it (a VM or ingress bio, the commit, the
+ * mirror): its slot is free, and everyone who stopped at max_copies runs
+ * again. The background workers are kicked here, not by the owner of the
+ * copy: a worker that stopped at the limit while the VM's copies filled it
+ * would otherwise wait for ever (LESSONS.md #14). Any context.
+ */
+static void copy_slot_put(struct colo_c *cc)
+{
+	atomic_dec(&cc->copies);
+	colo_unthrottle(cc);
+	colo_commit_kick(cc);
+	colo_mirror_kick(cc);
+}
+
 static void copy_done(int read_err, unsigned long write_err, void *context)
 {
 	struct bio *bio = context;
 	struct colo_io *io = colo_io_of(bio);
 	struct colo_c *cc = io->cc;
 
-	atomic_dec(&cc->copies);
-	colo_unthrottle(cc);
+	copy_slot_put(cc);
 
 	if (read_err || write_err) {
 		colo_error(cc);
@@ -460,20 +520,17 @@ static void chunk_job_done(int read_err, unsigned long write_err,
 			   void *context)
 {
 	struct colo_chunk_job *job = context;
-	void (*kick)(struct colo_c *cc) = job->kick;
 	struct colo_c *cc = job->cc;
 
 	job->done(job, read_err, write_err);
 	colo_chunk_job_put(job);
-	atomic_dec(&cc->copies);
-	colo_unthrottle(cc);
-	/* With the slot free: a kick before would find the bound reached. */
-	kick(cc);
+	/* With the chunk free: a kick before would find it busy. */
+	copy_slot_put(cc);
 	/* Last: suspend and the destructor wait for this. */
 	colo_exit(cc);
 }
 
-/* Copy the job's chunk from @from to @to; job->done and job->kick are set. */
+/* Copy the job's chunk from @from to @to; job->done is set. */
 void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
 			 struct block_device *to)
 {
@@ -503,8 +560,10 @@ static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 		bdev = cc->hidden->bdev;
 	else if (cc->hidden && nr == 2)
 		bdev = cc->active->bdev;
-	else if (!io->ingress && colo_mirror_active(cc))
+	else if (!io->ingress && colo_mirror_active(cc)) {
 		bdev = cc->replica;	/* read after the state (acquire) */
+		io->replica_flush = true;
+	}
 
 	if (!bdev) {
 		bio_endio(bio);
@@ -514,11 +573,19 @@ static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 	return DM_MAPIO_REMAPPED;
 }
 
-/* Where the overlay holds @chunk for the VM: active, else hidden, or NULL. */
+/*
+ * Where the overlay holds @chunk for the VM: active, else hidden, or NULL.
+ * Lock-free during the failover commit, which clears hidden before active
+ * (colo_chunk_committed()): a reader that sees active clear then sees
+ * hidden clear too, and never takes the checkpoint's content in hidden for
+ * a chunk the VM wrote.
+ */
 static struct dm_dev *overlay_leg(struct colo_c *cc, u64 chunk)
 {
 	if (colo_bitmap_test(&cc->active_map, chunk))
 		return cc->active;
+	/* Pairs with smp_wmb() in colo_chunk_committed(). */
+	smp_rmb();
 	if (colo_bitmap_test(&cc->hidden_map, chunk))
 		return cc->hidden;
 	return NULL;
@@ -563,10 +630,8 @@ static int vm_write_slow(struct colo_c *cc, struct bio *bio,
 		return DM_MAPIO_REMAPPED;
 	}
 	if (colo_bitmap_prepare(&cc->active_map, io->chunk, GFP_NOIO)) {
-		DMERR_LIMIT("%s: no memory for the active bitmap",
-			    colo_name(cc));
 		colo_lock_release(&cc->locks, &io->holder);
-		return colo_fail_bio(bio);
+		return colo_fail_no_memory(cc, bio, "active");
 	}
 
 	/* end_io sets A, then releases the lock. */
@@ -599,9 +664,7 @@ static int mark_dirty(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 				defer_bio(cc, bio);
 				return DM_MAPIO_SUBMITTED;
 			}
-			DMERR_LIMIT("%s: no memory for the dirty bitmap",
-				    colo_name(cc));
-			return colo_fail_bio(bio);
+			return colo_fail_no_memory(cc, bio, "dirty");
 		}
 		colo_bitmap_set(&cc->dirty_map, c);
 	}
@@ -823,10 +886,8 @@ static int ingress_write_slow(struct colo_c *cc, struct bio *bio,
 		return DM_MAPIO_REMAPPED;
 	}
 	if (colo_bitmap_prepare(&cc->hidden_map, io->chunk, GFP_NOIO)) {
-		DMERR_LIMIT("%s: no memory for the hidden bitmap",
-			    colo_name(cc));
 		colo_lock_release(&cc->locks, &io->holder);
-		return colo_fail_bio(bio);
+		return colo_fail_no_memory(cc, bio, "hidden");
 	}
 	/* copy_done sets H, releases the lock and writes base. */
 	return copy_chunk(cc, bio, io, cc->base, cc->hidden);
@@ -968,6 +1029,11 @@ int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 
 	if (!cc)
 		return DM_ENDIO_DONE;
+	if (*error && io->replica_flush) {
+		/* Replica errors never fail the VM's I/O. */
+		colo_mirror_flush_failed(cc);
+		*error = BLK_STS_OK;
+	}
 	if (*error && !io->refused)
 		colo_error(cc);
 	if (io->set_active && !*error)

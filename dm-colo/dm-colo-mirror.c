@@ -38,11 +38,14 @@
 #include <linux/jiffies.h>
 
 #include "dm-colo.h"
+#include "dm-colo-stack.h"
 
 #define DM_MSG_PREFIX "colo"
 
 /* The rate limit counts copies in windows of this length. */
 #define RATE_WINDOW	(HZ / 10)
+/* A chunk that could not be started for lack of memory is retried after. */
+#define MIRROR_RETRY	(HZ / 10)
 
 static const char * const mirror_state_names[] = {
 	[COLO_MIRROR_NONE] = "none",
@@ -118,6 +121,19 @@ static void mirror_degraded(struct colo_c *cc, const char *what)
 	}
 }
 
+/*
+ * A flush of the replica failed: writes it had acknowledged since its last
+ * flush may be lost, and which chunks they touched is not recorded. The
+ * mirror degrades and the next sync is full, whatever it asks for. A VM
+ * flush is not failed for it (replica errors never fail VM I/O). Any
+ * context.
+ */
+void colo_mirror_flush_failed(struct colo_c *cc)
+{
+	WRITE_ONCE(cc->mirror_needs_full, true);
+	mirror_degraded(cc, "flush error on the replica");
+}
+
 /* Run the mirror work soon. Safe from interrupt context. */
 void colo_mirror_kick(struct colo_c *cc)
 {
@@ -179,7 +195,6 @@ static bool mirror_copy(struct colo_c *cc, u64 chunk)
 	cc->rate_bytes += to_bytes(colo_chunk_len(chunk, cc->ti->len,
 						  cc->chunk_shift));
 	job->done = mirror_copy_done;
-	job->kick = colo_mirror_kick;
 	colo_chunk_job_copy(job, cc->base->bdev, cc->replica);
 	return true;
 }
@@ -222,8 +237,17 @@ static void mirror_recopy(struct colo_c *cc)
 	colo_mirror_kick(cc);
 }
 
+/*
+ * Every chunk is on the replica: make the copies durable there, then say
+ * so (data before the state that says it is there, LESSONS.md #4). Runs in
+ * the mirror work item, which may sleep.
+ */
 static void mirror_in_sync(struct colo_c *cc)
 {
+	if (blkdev_issue_flush(cc->replica)) {
+		colo_mirror_flush_failed(cc);
+		return;
+	}
 	if (!set_mirror_state(cc, BIT(COLO_MIRROR_COPYING),
 			      COLO_MIRROR_INSYNC))
 		return;
@@ -262,9 +286,20 @@ static void mirror_worker(struct work_struct *work)
 
 		chunk = next_to_copy(cc);
 		if (chunk < cc->nr_chunks) {
-			WRITE_ONCE(cc->mirror_cursor, chunk + 1);
-			if (!mirror_copy(cc, chunk))
+			if (!mirror_copy(cc, chunk)) {
+				/*
+				 * A full pass must not leave a chunk behind
+				 * with no dirty bit: try it again later.
+				 */
+				if (cc->mirror_full_pass) {
+					queue_delayed_work(cc->wq,
+							   &cc->mirror_work,
+							   MIRROR_RETRY);
+					return;
+				}
 				cc->mirror_skipped = true;
+			}
+			WRITE_ONCE(cc->mirror_cursor, chunk + 1);
 			cond_resched();
 			continue;
 		}
@@ -357,10 +392,8 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 	/* Either way the bits may need setting, maybe from the completion. */
 	for (c = io->chunk; c <= last; c++) {
 		if (colo_bitmap_prepare(&cc->dirty_map, c, GFP_NOIO)) {
-			DMERR_LIMIT("%s: no memory for the dirty bitmap",
-				    colo_name(cc));
 			colo_lock_release(&cc->locks, &io->holder);
-			return colo_fail_bio(bio);
+			return colo_fail_no_memory(cc, bio, "dirty");
 		}
 		if (!chunk_on_replica(cc, c))
 			on_replica = false;
@@ -409,13 +442,45 @@ static void stop_mirroring(struct colo_c *cc)
 	colo_release_hold(cc, COLO_HOLD_ALL);
 }
 
+/*
+ * May @bdev be the replica? Not base, not smaller than the target, and not
+ * the colo device or a device stacked on it: the mirror's writes would
+ * come back here and wait for the chunk their own copy holds.
+ */
+static int check_replica(struct colo_c *cc, struct block_device *bdev,
+			 const char *path)
+{
+	int r;
+
+	if (bdev == cc->base->bdev || bdev_nr_sectors(bdev) < cc->ti->len) {
+		DMERR("%s: mirror start refused: %.256s has %llu sectors, %llu needed",
+		      colo_name(cc), path,
+		      (unsigned long long)bdev_nr_sectors(bdev),
+		      (unsigned long long)cc->ti->len);
+		return -EINVAL;
+	}
+	r = colo_stack_contains(bdev, dm_disk(cc->md)->part0);
+	if (r > 0) {
+		DMERR("%s: mirror start refused: %.256s is the device itself or stacked on it",
+		      colo_name(cc), path);
+		return -EINVAL;
+	}
+	if (r < 0) {
+		DMERR("%s: mirror start refused: cannot read the device stack of %.256s from /sys: %d",
+		      colo_name(cc), path, r);
+		return r;
+	}
+	return 0;
+}
+
 /* The caller holds msg_lock. */
 int colo_mirror_start(struct colo_c *cc, const char *path,
 		      enum colo_mirror_sync sync, unsigned int rate)
 {
+	enum colo_mirror_state state = colo_mirror_state(cc);
 	struct colo_bdev_handle handle;
 	struct block_device *bdev;
-	enum colo_mirror_state state = colo_mirror_state(cc);
+	int r;
 
 	if (colo_overlay(cc)) {
 		DMERR("%s: mirror start refused: the failover commit is not done",
@@ -427,33 +492,24 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		      colo_name(cc), colo_mirror_state_name(state));
 		return -EBUSY;
 	}
-	bdev = colo_bdev_open(path, cc, &handle);
+	/* Claimed by the mapped device: a reload carries the claim over. */
+	bdev = colo_bdev_open(path, cc->md, &handle);
 	if (IS_ERR(bdev)) {
 		DMERR("%s: mirror start refused: cannot open %.256s exclusively: %ld",
 		      colo_name(cc), path, PTR_ERR(bdev));
 		return PTR_ERR(bdev);
 	}
-	/* Its copies would wait on their own chunk lock for ever. */
-	if (bdev->bd_dev == disk_devt(dm_disk(cc->md))) {
-		DMERR("%s: mirror start refused: %.256s is the device itself",
-		      colo_name(cc), path);
+	r = check_replica(cc, bdev, path);
+	if (r) {
 		colo_bdev_close(&handle);
-		return -EINVAL;
-	}
-	if (bdev == cc->base->bdev || bdev_nr_sectors(bdev) < cc->ti->len) {
-		DMERR("%s: mirror start refused: %.256s has %llu sectors, %llu needed",
-		      colo_name(cc), path,
-		      (unsigned long long)bdev_nr_sectors(bdev),
-		      (unsigned long long)cc->ti->len);
-		colo_bdev_close(&handle);
-		return -EINVAL;
+		return r;
 	}
 
 	/* A degraded mirror's replica is let go; its dirty bits stay. */
 	if (state == COLO_MIRROR_DEGRADED)
 		stop_mirroring(cc);
 	if (sync == COLO_SYNC_DIRTY && READ_ONCE(cc->mirror_needs_full)) {
-		DMINFO("%s: the last full sync did not finish: syncing in full",
+		DMINFO("%s: the replica may lack chunks that are not dirty: syncing in full",
 		       colo_name(cc));
 		sync = COLO_SYNC_FULL;
 	}
@@ -510,6 +566,28 @@ u64 colo_mirror_left(struct colo_c *cc)
 		return cc->nr_chunks - min(READ_ONCE(cc->mirror_cursor),
 					   cc->nr_chunks);
 	return colo_bitmap_count(&cc->dirty_map);
+}
+
+/*
+ * A reload: the mirror, its replica and its progress pass to @to (see
+ * __carry_state()); @from no longer closes the replica.
+ */
+void colo_mirror_carry(struct colo_c *from, struct colo_c *to)
+{
+	to->replica_handle = from->replica_handle;
+	to->replica = from->replica;
+	from->replica = NULL;
+	to->mirror_full_pass = from->mirror_full_pass;
+	to->mirror_needs_full = from->mirror_needs_full;
+	to->mirror_cursor = from->mirror_cursor;
+	to->mirror_skipped = from->mirror_skipped;
+	atomic64_set(&to->mirrored, atomic64_read(&from->mirrored));
+	to->mirror_rate = from->mirror_rate;
+	to->rate_window = from->rate_window;
+	to->rate_bytes = from->rate_bytes;
+	/* The replica first: pairs with colo_mirror_state(). */
+	smp_store_release(&to->mirror_state, from->mirror_state);
+	from->mirror_state = COLO_MIRROR_NONE;
 }
 
 int colo_mirror_init(struct colo_c *cc)

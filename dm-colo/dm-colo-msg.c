@@ -100,6 +100,12 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word)
 {
 	enum colo_mode mode = READ_ONCE(cc->mode);
 
+	/* A table that will not take the state over is loaded. */
+	if ((msg->kind == COLO_MSG_FAILOVER ||
+	     msg->kind == COLO_MSG_MIRROR_START) &&
+	    colo_fresh_reload_pending(cc))
+		return refuse(cc, word, "a table that cannot take the state over is loaded: resume or clear it first");
+
 	/* failover again in primary mode resumes a failed commit. */
 	if (msg->kind == COLO_MSG_FAILOVER)
 		return colo_failover(cc);

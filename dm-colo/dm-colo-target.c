@@ -30,6 +30,50 @@ static bool same_bdev(struct dm_dev *a, struct dm_dev *b)
 	return a->bdev->bd_dev == b->bdev->bd_dev;
 }
 
+/*
+ * The live instance of @cc's mapped device on @cc's base, other than @cc:
+ * the table a reload of @cc replaces. Caller holds colo_registry_lock.
+ */
+static struct colo_c *__find_live_twin(struct colo_c *cc)
+{
+	struct colo_c *other;
+
+	list_for_each_entry(other, &colo_registry, node) {
+		if (other != cc && other->md == cc->md &&
+		    same_bdev(other->base, cc->base) &&
+		    test_bit(COLO_LIVE, &other->flags))
+			return other;
+	}
+	return NULL;
+}
+
+/*
+ * A table loaded for @cc's mapped device and not resumed yet that will not
+ * take @cc's state over (see check_reload()): @cc must not gain any.
+ * Caller holds colo_registry_lock.
+ */
+static bool __fresh_reload_pending(struct colo_c *cc)
+{
+	struct colo_c *other;
+
+	list_for_each_entry(other, &colo_registry, node) {
+		if (other != cc && other->md == cc->md &&
+		    !test_bit(COLO_LIVE, &other->flags) && !other->carry)
+			return true;
+	}
+	return false;
+}
+
+bool colo_fresh_reload_pending(struct colo_c *cc)
+{
+	bool r;
+
+	mutex_lock(&colo_registry_lock);
+	r = __fresh_reload_pending(cc);
+	mutex_unlock(&colo_registry_lock);
+	return r;
+}
+
 /* Caller holds colo_registry_lock. */
 static struct colo_c *__find_colo_by_base(struct dm_dev *base, bool live_only)
 {
@@ -111,15 +155,63 @@ static int check_devices(struct dm_target *ti, struct colo_c *cc)
 }
 
 /*
- * Put @cc on the registry. A reload of the same mapped device may register
- * a second instance beside the live one; another device on the same base is
- * refused, and so is a second colo target on the same base in one table
- * (an ingress would serve only one of them), and a reload while an ingress
- * is attached (the ingress would keep using the old instance).
+ * @cc holds nothing a reload could lose: no overlay, no unfinished commit,
+ * no dirty chunk, no mirror, no ingress. Caller holds colo_registry_lock.
+ */
+static bool __colo_state_empty(struct colo_c *cc)
+{
+	return !colo_bitmap_count(&cc->active_map) &&
+	       !colo_bitmap_count(&cc->hidden_map) &&
+	       !colo_bitmap_count(&cc->dirty_map) &&
+	       !colo_commit_busy(cc) &&
+	       colo_mirror_state(cc) == COLO_MIRROR_NONE && !cc->ingress;
+}
+
+/*
+ * The reload rules (README "Reload"): a new table @cc for the mapped device
+ * whose live table has @old on the same base. When the new table can hold
+ * the old one's state it takes it over at its first resume (carry_state()):
+ * the same chunk size and length and, while the overlay may still be read
+ * (secondary mode, an unfinished commit), the same hidden and active legs.
+ * These conditions cannot change before the resume: the overlay is used
+ * again only by a failover, which needs secondary mode, where it is used
+ * already. Any other reload starts from nothing, so it is accepted only
+ * while @old is suspended and holds nothing, and @old then refuses what
+ * would give it state (a failover, a mirror, an ingress) until the new
+ * table is resumed or cleared: its state could not be refused later,
+ * since a failing resume still destroys the old table.
+ */
+static int check_reload(struct dm_target *ti, struct colo_c *old,
+			struct colo_c *cc)
+{
+	bool overlay_used = READ_ONCE(old->mode) == COLO_MODE_SECONDARY ||
+			    colo_commit_busy(old);
+	bool same_legs = cc->hidden && old->hidden &&
+			 same_bdev(cc->hidden, old->hidden) &&
+			 same_bdev(cc->active, old->active);
+
+	if (cc->chunk_shift == old->chunk_shift &&
+	    cc->ti->len == old->ti->len && (!overlay_used || same_legs)) {
+		cc->carry = true;
+		return 0;
+	}
+	if (!test_bit(COLO_SUSPENDED, &old->flags) ||
+	    !__colo_state_empty(old)) {
+		ti->error = "A reload that changes the chunk size, length or legs needs the device suspended with an empty state";
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/*
+ * Put @cc on the registry. A reload of the same mapped device registers a
+ * second instance beside the live one (check_reload()); another device on
+ * the same base is refused, and so is a second colo target on the same
+ * base in one table (an ingress would serve only one of them).
  */
 static int register_colo(struct dm_target *ti, struct colo_c *cc)
 {
-	struct colo_c *other;
+	struct colo_c *other, *old;
 	int r = 0;
 
 	mutex_lock(&colo_registry_lock);
@@ -129,24 +221,52 @@ static int register_colo(struct dm_target *ti, struct colo_c *cc)
 		if (other->md != cc->md) {
 			ti->error = "Base device already used by another colo device";
 			r = -EBUSY;
-		} else if (other->ti->table == ti->table) {
+			break;
+		}
+		if (other->ti->table == ti->table) {
 			ti->error = "Base device used by two colo targets of the table";
 			r = -EBUSY;
-		} else if (other->ingress) {
-			ti->error = "Cannot reload while a colo-ingress is attached";
-			r = -EBUSY;
-		} else if (READ_ONCE(other->mode) == COLO_MODE_PRIMARY &&
-			   colo_commit_busy(other)) {
-			ti->error = "Cannot reload before the failover commit is done";
-			r = -EBUSY;
-		}
-		if (r)
 			break;
+		}
 	}
+	old = r ? NULL : __find_live_twin(cc);
+	if (old)
+		r = check_reload(ti, old, cc);
 	if (!r)
 		list_add(&cc->node, &colo_registry);
 	mutex_unlock(&colo_registry_lock);
 	return r;
+}
+
+/*
+ * Hand @old's state to @cc, the table that replaces it, at @cc's first
+ * resume. @old is suspended: no bio or copy of it is in flight. The
+ * ingress is switched last, with everything it reads published before
+ * (rcu_assign_pointer()). Caller holds colo_registry_lock.
+ */
+static void __carry_state(struct colo_c *old, struct colo_c *cc)
+{
+	/* Work a message queued on the suspended table (a reclaim, an event). */
+	cancel_delayed_work_sync(&old->commit_work);
+	cancel_delayed_work_sync(&old->mirror_work);
+	flush_workqueue(old->wq);
+
+	cc->mode = old->mode;
+	if (test_bit(COLO_ERROR, &old->flags))
+		set_bit(COLO_ERROR, &cc->flags);
+	if (test_bit(COLO_FENCED, &old->flags))
+		set_bit(COLO_FENCED, &cc->flags);
+	colo_bitmap_swap(&old->active_map, &cc->active_map);
+	colo_bitmap_swap(&old->hidden_map, &cc->hidden_map);
+	colo_bitmap_swap(&old->dirty_map, &cc->dirty_map);
+	colo_commit_carry(old, cc);
+	colo_mirror_carry(old, cc);
+
+	if (old->ingress) {
+		cc->ingress = old->ingress;
+		old->ingress = NULL;
+		rcu_assign_pointer(cc->ingress->cc, cc);
+	}
 }
 
 /*
@@ -236,6 +356,8 @@ static int colo_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	cc->nr_chunks = colo_nr_chunks(ti->len, cc->chunk_shift);
 	cc->max_copies = args.max_copies;
 	INIT_LIST_HEAD(&cc->node);
+	/* Like a suspended table until its first resume (colo_resume()). */
+	cc->flags = BIT(COLO_SUSPENDED) | BIT(COLO_HOLD_INGRESS);
 
 	r = get_colo_devices(ti, cc, &args);
 	if (r)
@@ -276,6 +398,8 @@ static void colo_dtr(struct dm_target *ti)
 
 	unregister_colo(cc);
 	colo_quiesce(cc);
+	/* Until the last colo_exit() has left @cc (it wakes us, then returns). */
+	synchronize_rcu();
 	colo_fail_held(cc);
 	colo_io_destroy(cc);
 	put_colo_devices(ti, cc);
@@ -316,6 +440,41 @@ static void colo_postsuspend(struct dm_target *ti)
 	flush_workqueue(cc->wq);
 }
 
+/*
+ * The first resume of a table: if it replaces a live colo table on the same
+ * base, that table's state and ingress pass to it now, when the old one is
+ * suspended and about to be destroyed (LESSONS.md #11: messages, failovers
+ * and ingress attaches reached the old table until the swap).
+ */
+static int colo_preresume(struct dm_target *ti)
+{
+	struct colo_c *cc = ti->private;
+	struct colo_c *old;
+
+	if (test_bit(COLO_LIVE, &cc->flags))
+		return 0;
+
+	mutex_lock(&colo_registry_lock);
+	old = __find_live_twin(cc);
+	if (old && cc->carry)
+		__carry_state(old, cc);
+	else if (old && !__colo_state_empty(old))
+		DMERR("%s: the replaced table's state is lost", colo_name(cc));
+	if (old)
+		clear_bit(COLO_LIVE, &old->flags);
+	set_bit(COLO_LIVE, &cc->flags);
+	mutex_unlock(&colo_registry_lock);
+
+	if (old && cc->carry) {
+		/* Ingress bios that found @old are on its held list now. */
+		synchronize_rcu();
+		colo_move_held(old, cc);
+		DMINFO("%s: reload: %s state carried over to the new table",
+		       colo_name(cc), colo_mode_name(cc->mode));
+	}
+	return 0;
+}
+
 static void colo_resume(struct dm_target *ti)
 {
 	struct colo_c *cc = ti->private;
@@ -352,6 +511,7 @@ static struct target_type colo_target = {
 	.presuspend = colo_presuspend,
 	.presuspend_undo = colo_presuspend_undo,
 	.postsuspend = colo_postsuspend,
+	.preresume = colo_preresume,
 	.resume = colo_resume,
 	.status = colo_status,
 	.message = colo_message,
@@ -360,15 +520,15 @@ static struct target_type colo_target = {
 
 /* The colo-ingress target. */
 
-/* Hold the colo device open, so that dm refuses to remove it (-EBUSY). */
-static int pin_colo_device(struct dm_target *ti, struct colo_ingress *ic,
-			   struct colo_c *cc)
+/*
+ * Hold the colo device open, so that dm refuses to remove it (-EBUSY),
+ * without claiming it: the VM's device stays free for an exclusive open
+ * (mkfs, mount, a VM manager), and can be claimed already (LESSONS.md #12).
+ */
+static int pin_colo_device(struct colo_ingress *ic, struct colo_c *cc)
 {
-	char devt[16];
-
-	format_dev_t(devt, disk_devt(dm_disk(cc->md)));
-	return dm_get_device(ti, devt, dm_table_get_mode(ti->table),
-			     &ic->colo_pin);
+	return colo_bdev_open_unclaimed(disk_devt(dm_disk(cc->md)),
+					&ic->colo_pin);
 }
 
 /* Caller holds colo_registry_lock. */
@@ -386,6 +546,10 @@ static int __attach_ingress(struct dm_target *ti, struct colo_ingress *ic)
 		ti->error = "The colo device already has a colo-ingress";
 		return -EBUSY;
 	}
+	if (__fresh_reload_pending(cc)) {
+		ti->error = "The colo device has a table loaded that cannot take an ingress: resume or clear it first";
+		return -EBUSY;
+	}
 	if (cc->mode != COLO_MODE_SECONDARY) {
 		ti->error = "The colo device is not in secondary mode";
 		return -EINVAL;
@@ -394,7 +558,7 @@ static int __attach_ingress(struct dm_target *ti, struct colo_ingress *ic)
 		ti->error = "Ingress is longer than the colo device";
 		return -EINVAL;
 	}
-	r = pin_colo_device(ti, ic, cc);
+	r = pin_colo_device(ic, cc);
 	if (r) {
 		ti->error = "Cannot open the colo device";
 		return r;
@@ -417,7 +581,7 @@ static void detach_ingress(struct colo_ingress *ic)
 		cc->ingress = NULL;
 	RCU_INIT_POINTER(ic->cc, NULL);
 	mutex_unlock(&colo_registry_lock);
-	dm_put_device(ic->ti, ic->colo_pin);
+	colo_bdev_close(&ic->colo_pin);
 }
 
 /* colo-ingress <base> */

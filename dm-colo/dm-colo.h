@@ -25,7 +25,7 @@ struct colo_ingress;
 
 /* Bits of colo_c.flags. */
 enum {
-	COLO_LIVE,		/* resumed at least once: an ingress may attach */
+	COLO_LIVE,		/* the live table: an ingress may attach */
 	COLO_ERROR,		/* an I/O error was seen; sticky, shown in status */
 	COLO_HOLD_ALL,		/* checkpoint: hold new VM and ingress bios */
 	COLO_HOLD_INGRESS,	/* suspended: hold new ingress bios */
@@ -69,6 +69,7 @@ struct colo_c {
 
 	struct colo_ingress *ingress;	/* attached ingress or NULL */
 	unsigned long flags;
+	bool carry;			/* takes the live table's state over */
 
 	/*
 	 * The chunk bitmaps and the per-chunk lock. active_map and hidden_map
@@ -84,6 +85,8 @@ struct colo_c {
 	spinlock_t commit_lock;
 	enum colo_commit_state commit_state;	/* READ_ONCE outside the lock */
 	u64 commit_cursor;			/* next chunk to look at */
+	u64 commit_next_active;			/* see next_pending() */
+	u64 commit_next_hidden;
 	u64 to_commit;				/* chunks pending at failover */
 	atomic64_t committed;			/* chunks that left the commit */
 	bool commit_skipped;			/* a busy chunk was passed over */
@@ -140,7 +143,7 @@ struct colo_c {
 struct colo_ingress {
 	struct dm_target *ti;
 	struct dm_dev *base;
-	struct dm_dev *colo_pin;	/* holds the colo device open */
+	struct colo_bdev_handle colo_pin;	/* holds the colo device open */
 	struct mapped_device *colo_md;	/* the device colo_pin holds */
 	struct colo_c __rcu *cc;
 };
@@ -156,12 +159,13 @@ struct colo_io {
 	bool set_active;		/* set active[chunk] when it completes */
 	bool commit_chunk;		/* chunk leaves the commit when it completes */
 	bool refused;			/* failed by dm-colo, not by a leg */
+	bool replica_flush;		/* a flush sent to the replica */
 };
 
 /*
  * A background copy of one chunk (failover commit, mirror), holding the
- * chunk exclusive and counted in cc->inflight and cc->copies. @done runs
- * first on completion, @kick last, once the copy slot is free again.
+ * chunk exclusive and counted in cc->inflight and cc->copies. @done runs on
+ * completion, before the chunk and the copy slot are free again.
  */
 struct colo_chunk_job {
 	struct colo_c *cc;
@@ -169,7 +173,6 @@ struct colo_chunk_job {
 	u64 chunk;
 	void (*done)(struct colo_chunk_job *job, int read_err,
 		     unsigned long write_err);
-	void (*kick)(struct colo_c *cc);
 };
 
 static inline const char *colo_name(struct colo_c *cc)
@@ -210,10 +213,12 @@ void colo_hold_ingress(struct colo_c *cc);
 void colo_quiesce(struct colo_c *cc);
 void colo_release_hold(struct colo_c *cc, int hold_bit);
 void colo_fail_held(struct colo_c *cc);
+void colo_move_held(struct colo_c *from, struct colo_c *to);
 void colo_error(struct colo_c *cc);
 void colo_exit(struct colo_c *cc);
-void colo_unthrottle(struct colo_c *cc);
 int colo_fail_bio(struct bio *bio);
+int colo_fail_no_memory(struct colo_c *cc, struct bio *bio,
+			const char *bitmap);
 struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk);
 void colo_chunk_job_put(struct colo_chunk_job *job);
 void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
@@ -238,6 +243,7 @@ bool colo_chunk_pending(struct colo_c *cc, u64 chunk);
 void colo_chunk_committed(struct colo_c *cc, u64 chunk);
 const char *colo_commit_state_name(enum colo_commit_state state);
 bool colo_commit_busy(struct colo_c *cc);
+void colo_commit_carry(struct colo_c *from, struct colo_c *to);
 
 /* dm-colo-mirror.c */
 int colo_mirror_init(struct colo_c *cc);
@@ -247,6 +253,8 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		      enum colo_mirror_sync sync, unsigned int rate);
 int colo_mirror_stop(struct colo_c *cc);
 void colo_mirror_kick(struct colo_c *cc);
+void colo_mirror_flush_failed(struct colo_c *cc);
+void colo_mirror_carry(struct colo_c *from, struct colo_c *to);
 bool colo_mirror_active(struct colo_c *cc);
 int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io);
 const char *colo_mirror_state_name(enum colo_mirror_state state);
@@ -261,5 +269,6 @@ int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 
 /* dm-colo-target.c */
 bool colo_has_ingress(struct colo_c *cc);
+bool colo_fresh_reload_pending(struct colo_c *cc);
 
 #endif /* DM_COLO_H */
