@@ -217,40 +217,92 @@ static struct bio *fake_bio(struct kunit *test)
 	return bio;
 }
 
-/* Shared holds share; exclusive excludes both ways; release wakes. */
+/*
+ * Shared holds share; exclusive excludes both ways; a release grants the
+ * lock to the waiter it unblocks before it wakes its bio.
+ */
 static void colo_lock_modes_test(struct kunit *test)
 {
 	struct lock_ctx *ctx = new_locks(test, 4, 0);
-	struct colo_lock_holder r1 = {}, r2 = {}, w = {};
-	struct bio *parked = fake_bio(test);
+	struct colo_lock_holder r1 = {}, r2 = {}, w = {}, b = {};
+	struct bio *parked = fake_bio(test), *parked2 = fake_bio(test);
 
 	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &r1, 9, COLO_HOLD_SHARED, NULL));
 	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &r2, 9, COLO_HOLD_SHARED, NULL));
 	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 9, COLO_HOLD_EXCL, parked));
 	KUNIT_EXPECT_EQ(test, w.hold, COLO_HOLD_NONE);
-	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, 9, NULL));
-	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, 10, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, NULL, 9, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 10, NULL));
 
-	/* Any release wakes the bucket's waiters; they retry. */
+	/* A release that leaves a conflicting holder wakes nobody. */
 	colo_lock_release(&ctx->locks, &r1);
+	KUNIT_EXPECT_EQ(test, ctx->wakes, 0U);
+	KUNIT_EXPECT_EQ(test, w.hold, COLO_HOLD_NONE);
+	/* A new shared hold does not overtake the parked exclusive one. */
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &r1, 9, COLO_HOLD_SHARED, NULL));
+
+	/* The last shared holder goes: the waiter holds it when woken. */
+	colo_lock_release(&ctx->locks, &r2);
 	KUNIT_EXPECT_EQ(test, ctx->wakes, 1U);
 	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), parked);
-	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 9, COLO_HOLD_EXCL, NULL));
-	colo_lock_release(&ctx->locks, &r2);
-	KUNIT_EXPECT_EQ(test, ctx->wakes, 1U);	/* nobody was waiting */
-
+	KUNIT_EXPECT_EQ(test, w.hold, COLO_HOLD_EXCL);
+	/* Its retry finds it held. */
 	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &w, 9, COLO_HOLD_EXCL, NULL));
 	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &r1, 9, COLO_HOLD_SHARED, NULL));
-	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, 9, parked));
+
+	/* A busy-waiter takes nothing, and is woken when the chunk is free. */
+	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, &b, 9, parked2));
 	colo_lock_release(&ctx->locks, &w);
 	KUNIT_EXPECT_EQ(test, ctx->wakes, 2U);
-	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), parked);
-	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, 9, NULL));
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), parked2);
+	KUNIT_EXPECT_EQ(test, b.hold, COLO_HOLD_NONE);
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 9, NULL));
 }
 
 /*
- * Two chunks in one bucket (one past 2^32) are still told apart, and a
- * waiter for one is woken by a release of the other (it only retries).
+ * Waiters are served in order: an exclusive waiter behind a shared one
+ * waits for it, a shared waiter behind an exclusive one too, and shared
+ * waiters that nothing blocks are granted together.
+ */
+static void colo_lock_order_test(struct kunit *test)
+{
+	struct lock_ctx *ctx = new_locks(test, 4, 0);
+	struct colo_lock_holder x = {}, s1 = {}, s2 = {}, e = {}, s3 = {};
+	struct bio *b1 = fake_bio(test), *b2 = fake_bio(test);
+	struct bio *b3 = fake_bio(test), *b4 = fake_bio(test);
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &x, 5, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &s1, 5, COLO_HOLD_SHARED, b1));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &s2, 5, COLO_HOLD_SHARED, b2));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &e, 5, COLO_HOLD_EXCL, b3));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &s3, 5, COLO_HOLD_SHARED, b4));
+
+	colo_lock_release(&ctx->locks, &x);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), b1);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), b2);
+	KUNIT_EXPECT_NULL(test, bio_list_pop(&ctx->woken));
+	KUNIT_EXPECT_EQ(test, s1.hold, COLO_HOLD_SHARED);
+	KUNIT_EXPECT_EQ(test, s2.hold, COLO_HOLD_SHARED);
+	KUNIT_EXPECT_EQ(test, s3.hold, COLO_HOLD_NONE);
+
+	colo_lock_release(&ctx->locks, &s1);
+	KUNIT_EXPECT_NULL(test, bio_list_pop(&ctx->woken));
+	colo_lock_release(&ctx->locks, &s2);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), b3);
+	KUNIT_EXPECT_NULL(test, bio_list_pop(&ctx->woken));
+	KUNIT_EXPECT_EQ(test, e.hold, COLO_HOLD_EXCL);
+
+	colo_lock_release(&ctx->locks, &e);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), b4);
+	KUNIT_EXPECT_EQ(test, s3.hold, COLO_HOLD_SHARED);
+	colo_lock_release(&ctx->locks, &s3);
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &x, 5, COLO_HOLD_EXCL, NULL));
+	colo_lock_release(&ctx->locks, &x);
+}
+
+/*
+ * Two chunks in one bucket (one past 2^32) are still told apart: a release
+ * of one does not wake a waiter of the other.
  */
 static void colo_lock_collision_test(struct kunit *test)
 {
@@ -266,10 +318,10 @@ static void colo_lock_collision_test(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &b, big, COLO_HOLD_EXCL, NULL));
 	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &c, 9, COLO_HOLD_SHARED, parked));
 	colo_lock_release(&ctx->locks, &b);
-	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), parked);
-	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &c, 9, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_EQ(test, ctx->wakes, 0U);
 	colo_lock_release(&ctx->locks, &a);
-	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &c, 9, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), parked);
+	KUNIT_EXPECT_EQ(test, c.hold, COLO_HOLD_SHARED);
 	colo_lock_release(&ctx->locks, &c);
 }
 
@@ -291,9 +343,9 @@ static void colo_lock_range_test(struct kunit *test)
 						    COLO_HOLD_SHARED, NULL));
 	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 9, COLO_HOLD_EXCL, NULL));
 	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 12, COLO_HOLD_EXCL, NULL));
-	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, 11, NULL));
-	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, 8, NULL));
-	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, 13, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, NULL, 11, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 8, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 13, NULL));
 	KUNIT_EXPECT_TRUE(test, colo_lock_try_range(&ctx->locks, &r2, 12, 15,
 						    COLO_HOLD_SHARED, NULL));
 	colo_lock_release(&ctx->locks, &r2);
@@ -311,6 +363,7 @@ static void colo_lock_range_test(struct kunit *test)
 
 static struct kunit_case colo_lock_test_cases[] = {
 	KUNIT_CASE(colo_lock_modes_test),
+	KUNIT_CASE(colo_lock_order_test),
 	KUNIT_CASE(colo_lock_collision_test),
 	KUNIT_CASE(colo_lock_range_test),
 	{}

@@ -123,7 +123,7 @@ static bool all_set(struct colo_bitmap *bm, u64 first, u64 last)
  * error, since the VM saw an I/O error. Worker context.
  */
 int colo_fail_no_memory(struct colo_c *cc, struct bio *bio,
-			  const char *bitmap)
+			const char *bitmap)
 {
 	DMERR_LIMIT("%s: no memory for the %s bitmap, I/O failed",
 		    colo_name(cc), bitmap);
@@ -554,13 +554,13 @@ static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 	unsigned int nr = dm_bio_get_target_bio_nr(bio);
 	struct block_device *bdev = NULL;
 
-	if (nr == 0)
+	if (nr == 0) {
 		bdev = cc->base->bdev;
-	else if (cc->hidden && nr == 1)
+	} else if (cc->hidden && nr == 1) {
 		bdev = cc->hidden->bdev;
-	else if (cc->hidden && nr == 2)
+	} else if (cc->hidden && nr == 2) {
 		bdev = cc->active->bdev;
-	else if (!io->ingress && colo_mirror_active(cc)) {
+	} else if (!io->ingress && colo_mirror_active(cc)) {
 		bdev = cc->replica;	/* read after the state (acquire) */
 		io->replica_flush = true;
 	}
@@ -929,7 +929,7 @@ static int ingress_process(struct colo_c *cc, struct bio *bio,
 		}
 		if (colo_bitmap_test(&cc->active_map, io->chunk)) {
 			/* Wait for VM reads of base that began before A. */
-			if (colo_lock_busy(&cc->locks, io->chunk, bio))
+			if (colo_lock_busy(&cc->locks, &io->holder, io->chunk, bio))
 				return DM_MAPIO_SUBMITTED;
 			remap(io, bio, cc->base);
 			return DM_MAPIO_REMAPPED;

@@ -23,8 +23,8 @@ int colo_locks_init(struct colo_locks *locks, unsigned int hash_bits,
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		spin_lock_init(&locks->buckets[i].lock);
-		INIT_HLIST_HEAD(&locks->buckets[i].holders);
-		bio_list_init(&locks->buckets[i].waiters);
+		INIT_LIST_HEAD(&locks->buckets[i].holders);
+		INIT_LIST_HEAD(&locks->buckets[i].waiters);
 	}
 	locks->hash_bits = hash_bits;
 	locks->granule_shift = granule_shift;
@@ -52,14 +52,25 @@ bool colo_lock_same_granule(struct colo_locks *locks, u64 first, u64 last)
 	return first >> locks->granule_shift == last >> locks->granule_shift;
 }
 
+static bool overlaps(struct colo_lock_holder *h, u64 first, u64 last)
+{
+	return h->chunk <= last && first <= h->last;
+}
+
+/* Two requests conflict when either is exclusive. */
+static bool conflicts(enum colo_hold a, enum colo_hold b)
+{
+	return a == COLO_HOLD_EXCL || b == COLO_HOLD_EXCL;
+}
+
 /* Caller holds the bucket lock. The strongest hold overlapping the range. */
 static enum colo_hold __held(struct colo_lock_bucket *b, u64 first, u64 last)
 {
 	struct colo_lock_holder *h;
 	enum colo_hold held = COLO_HOLD_NONE;
 
-	hlist_for_each_entry(h, &b->holders, node) {
-		if (h->chunk > last || h->last < first)
+	list_for_each_entry(h, &b->holders, node) {
+		if (!overlaps(h, first, last))
 			continue;
 		if (h->hold == COLO_HOLD_EXCL)
 			return COLO_HOLD_EXCL;
@@ -69,8 +80,31 @@ static enum colo_hold __held(struct colo_lock_bucket *b, u64 first, u64 last)
 }
 
 /*
+ * Caller holds the bucket lock. May @hold of the range be granted now,
+ * with the waiters before @stop (all of them when NULL) served first?
+ */
+static bool __grantable(struct colo_lock_bucket *b, u64 first, u64 last,
+			enum colo_hold hold, struct colo_lock_holder *stop)
+{
+	enum colo_hold held = __held(b, first, last);
+	struct colo_lock_holder *w;
+
+	if (held != COLO_HOLD_NONE && conflicts(held, hold))
+		return false;
+	list_for_each_entry(w, &b->waiters, node) {
+		if (w == stop)
+			break;
+		if (w->want != COLO_HOLD_NONE && overlaps(w, first, last) &&
+		    conflicts(w->want, hold))
+			return false;
+	}
+	return true;
+}
+
+/*
  * Take chunks @first to @last (one granule) with @hold for @h. On conflict,
- * park @park (if not NULL) on the bucket and return false.
+ * park @park (if not NULL) on the bucket and return false. A holder that
+ * was granted the range while its bio was parked has it already.
  */
 bool colo_lock_try_range(struct colo_locks *locks, struct colo_lock_holder *h,
 			 u64 first, u64 last, enum colo_hold hold,
@@ -78,20 +112,29 @@ bool colo_lock_try_range(struct colo_locks *locks, struct colo_lock_holder *h,
 {
 	struct colo_lock_bucket *b = bucket_of(locks, first);
 	unsigned long flags;
-	enum colo_hold held;
 	bool got;
 
+	if (h->hold != COLO_HOLD_NONE) {
+		/* Granted by colo_lock_release() while parked. */
+		if (h->chunk <= first && last <= h->last &&
+		    (h->hold == COLO_HOLD_EXCL || hold == COLO_HOLD_SHARED))
+			return true;
+		/* Held for another request: not what callers do. */
+		WARN_ON_ONCE(1);
+		colo_lock_release(locks, h);
+	}
+
 	spin_lock_irqsave(&b->lock, flags);
-	held = __held(b, first, last);
-	got = held == COLO_HOLD_NONE ||
-	      (hold == COLO_HOLD_SHARED && held == COLO_HOLD_SHARED);
+	got = __grantable(b, first, last, hold, NULL);
+	h->chunk = first;
+	h->last = last;
 	if (got) {
-		h->chunk = first;
-		h->last = last;
 		h->hold = hold;
-		hlist_add_head(&h->node, &b->holders);
+		list_add_tail(&h->node, &b->holders);
 	} else if (park) {
-		bio_list_add(&b->waiters, park);
+		h->want = hold;
+		h->bio = park;
+		list_add_tail(&h->node, &b->waiters);
 	}
 	spin_unlock_irqrestore(&b->lock, flags);
 	return got;
@@ -104,6 +147,32 @@ bool colo_lock_try(struct colo_locks *locks, struct colo_lock_holder *h,
 	return colo_lock_try_range(locks, h, chunk, chunk, hold, park);
 }
 
+/*
+ * Caller holds the bucket lock. Serve the waiters, in order, that the
+ * holders and the waiters before them no longer block: grant their
+ * request, and put their bios on @woken.
+ */
+static void __serve_waiters(struct colo_lock_bucket *b, struct bio_list *woken)
+{
+	struct colo_lock_holder *w, *tmp;
+
+	list_for_each_entry_safe(w, tmp, &b->waiters, node) {
+		if (w->want == COLO_HOLD_NONE) {
+			if (__held(b, w->chunk, w->last) != COLO_HOLD_NONE)
+				continue;
+			list_del(&w->node);
+		} else {
+			if (!__grantable(b, w->chunk, w->last, w->want, w))
+				continue;
+			list_move_tail(&w->node, &b->holders);
+			w->hold = w->want;
+		}
+		w->want = COLO_HOLD_NONE;
+		bio_list_add(woken, w->bio);
+		w->bio = NULL;
+	}
+}
+
 void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h)
 {
 	struct colo_lock_bucket *b = bucket_of(locks, h->chunk);
@@ -112,10 +181,9 @@ void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h)
 
 	bio_list_init(&woken);
 	spin_lock_irqsave(&b->lock, flags);
-	hlist_del(&h->node);
+	list_del(&h->node);
 	h->hold = COLO_HOLD_NONE;
-	bio_list_merge(&woken, &b->waiters);
-	bio_list_init(&b->waiters);
+	__serve_waiters(b, &woken);
 	spin_unlock_irqrestore(&b->lock, flags);
 
 	if (!bio_list_empty(&woken))
@@ -123,11 +191,13 @@ void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h)
 }
 
 /*
- * Is @chunk held at all? If so, park @park (if not NULL) until it is
- * released. Used by writes that need no lock of their own but must not
- * overtake the holders (an ingress write racing VM reads of base).
+ * Is @chunk held at all? If so, park @park (if not NULL, with @h, which
+ * holds nothing) until no holder overlaps it. Used by writes that need no
+ * lock of their own but must not overtake the holders (an ingress write
+ * racing VM reads of base).
  */
-bool colo_lock_busy(struct colo_locks *locks, u64 chunk, struct bio *park)
+bool colo_lock_busy(struct colo_locks *locks, struct colo_lock_holder *h,
+		    u64 chunk, struct bio *park)
 {
 	struct colo_lock_bucket *b = bucket_of(locks, chunk);
 	unsigned long flags;
@@ -135,8 +205,13 @@ bool colo_lock_busy(struct colo_locks *locks, u64 chunk, struct bio *park)
 
 	spin_lock_irqsave(&b->lock, flags);
 	busy = __held(b, chunk, chunk) != COLO_HOLD_NONE;
-	if (busy && park)
-		bio_list_add(&b->waiters, park);
+	if (busy && park) {
+		h->chunk = chunk;
+		h->last = chunk;
+		h->want = COLO_HOLD_NONE;
+		h->bio = park;
+		list_add_tail(&h->node, &b->waiters);
+	}
 	spin_unlock_irqrestore(&b->lock, flags);
 	return busy;
 }

@@ -15,10 +15,19 @@
  * reads of base over several clean chunks and mirrored writes over several
  * chunks take one shared range; every other holder covers one chunk.
  *
- * A bio that cannot get the lock is parked on its bucket, atomically with
- * the failed attempt, and handed to the wake callback when any holder of
- * that bucket releases; it then retries from the start (and re-checks the
- * chunk bitmaps: see LESSONS.md, "re-check after allocating").
+ * A bio that cannot get the lock is parked on its bucket with its holder,
+ * atomically with the failed attempt. Waiters are served in order: a new
+ * request that overlaps a parked one and conflicts with it (either is
+ * exclusive) parks behind it, so a stream of shared holds (VM reads of
+ * base, mirrored writes) cannot starve a copy-before-write or a fill. A
+ * release grants the lock to the waiters it unblocks, in order, before it
+ * hands their bios to the wake callback: a woken bio already holds what it
+ * asked for, and its retry (which re-checks the chunk bitmaps, LESSONS.md
+ * #1) finds it held. colo_lock_busy() parks a bio that takes nothing: it
+ * is woken once no holder overlaps its chunk.
+ *
+ * Background copies (colo_chunk_job_get()) do not park: they try again
+ * later, every jiffy while a chunk stays busy.
  *
  * Locking contract: every function takes only the bucket spinlock, with
  * interrupts saved, and is safe from interrupt context (release runs from
@@ -39,16 +48,18 @@ enum colo_hold {
 };
 
 struct colo_lock_holder {
-	struct hlist_node node;
-	u64 chunk;		/* first chunk held */
-	u64 last;		/* last chunk held, in the same granule */
-	enum colo_hold hold;
+	struct list_head node;	/* on its bucket's holders or waiters */
+	u64 chunk;		/* first chunk held or wanted */
+	u64 last;		/* last chunk, in the same granule */
+	enum colo_hold hold;	/* held now */
+	enum colo_hold want;	/* parked for; COLO_HOLD_NONE: no holder */
+	struct bio *bio;	/* the parked bio */
 };
 
 struct colo_lock_bucket {
 	spinlock_t lock;		/* protects holders and waiters */
-	struct hlist_head holders;
-	struct bio_list waiters;
+	struct list_head holders;
+	struct list_head waiters;	/* in arrival order */
 };
 
 struct colo_locks {
@@ -71,6 +82,7 @@ bool colo_lock_try(struct colo_locks *locks, struct colo_lock_holder *h,
 		   u64 chunk, enum colo_hold hold, struct bio *park);
 bool colo_lock_same_granule(struct colo_locks *locks, u64 first, u64 last);
 void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h);
-bool colo_lock_busy(struct colo_locks *locks, u64 chunk, struct bio *park);
+bool colo_lock_busy(struct colo_locks *locks, struct colo_lock_holder *h,
+		    u64 chunk, struct bio *park);
 
 #endif /* DM_COLO_LOCK_H */

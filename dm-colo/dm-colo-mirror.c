@@ -466,7 +466,7 @@ static int check_replica(struct colo_c *cc, struct block_device *bdev,
 		return -EINVAL;
 	}
 	if (r < 0) {
-		DMERR("%s: mirror start refused: cannot read the device stack of %.256s from /sys: %d",
+		DMERR("%s: mirror start refused: cannot read the stack of %.256s in /sys: %d",
 		      colo_name(cc), path, r);
 		return r;
 	}

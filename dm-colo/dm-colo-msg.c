@@ -104,7 +104,8 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word)
 	if ((msg->kind == COLO_MSG_FAILOVER ||
 	     msg->kind == COLO_MSG_MIRROR_START) &&
 	    colo_fresh_reload_pending(cc))
-		return refuse(cc, word, "a table that cannot take the state over is loaded: resume or clear it first");
+		return refuse(cc, word,
+			      "a table loaded for a fresh start waits: resume or clear it");
 
 	/* failover again in primary mode resumes a failed commit. */
 	if (msg->kind == COLO_MSG_FAILOVER)

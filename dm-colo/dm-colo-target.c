@@ -197,7 +197,7 @@ static int check_reload(struct dm_target *ti, struct colo_c *old,
 	}
 	if (!test_bit(COLO_SUSPENDED, &old->flags) ||
 	    !__colo_state_empty(old)) {
-		ti->error = "A reload that changes the chunk size, length or legs needs the device suspended with an empty state";
+		ti->error = "Changing chunk size, length or legs needs a suspended, empty device";
 		return -EBUSY;
 	}
 	return 0;
@@ -547,7 +547,7 @@ static int __attach_ingress(struct dm_target *ti, struct colo_ingress *ic)
 		return -EBUSY;
 	}
 	if (__fresh_reload_pending(cc)) {
-		ti->error = "The colo device has a table loaded that cannot take an ingress: resume or clear it first";
+		ti->error = "The colo device waits for a fresh table: resume or clear it";
 		return -EBUSY;
 	}
 	if (cc->mode != COLO_MODE_SECONDARY) {
