@@ -300,6 +300,54 @@ static void colo_lock_order_test(struct kunit *test)
 	colo_lock_release(&ctx->locks, &x);
 }
 
+static unsigned int grants;
+
+static void count_grant(struct colo_lock_holder *h)
+{
+	grants++;
+}
+
+/*
+ * A holder without a bio (a background copy) waits in the same queue:
+ * later requests wait behind it, its grant calls back instead of a wake,
+ * and a cancelled wait lets the waiters behind it go.
+ */
+static void colo_lock_wait_test(struct kunit *test)
+{
+	struct lock_ctx *ctx = new_locks(test, 4, 0);
+	struct colo_lock_holder s = {}, j = {}, r = {};
+	struct bio *b1 = fake_bio(test);
+
+	grants = 0;
+	KUNIT_EXPECT_TRUE(test, colo_lock_wait(&ctx->locks, &j, 3, COLO_HOLD_EXCL, count_grant));
+	KUNIT_EXPECT_TRUE(test, colo_lock_held(&ctx->locks, &j));
+	colo_lock_cancel(&ctx->locks, &j);
+	KUNIT_EXPECT_FALSE(test, colo_lock_held(&ctx->locks, &j));
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &s, 3, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_wait(&ctx->locks, &j, 3, COLO_HOLD_EXCL, count_grant));
+	KUNIT_EXPECT_FALSE(test, colo_lock_held(&ctx->locks, &j));
+	/* A hot chunk: new shared holds wait behind the copy. */
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &r, 3, COLO_HOLD_SHARED, b1));
+	colo_lock_release(&ctx->locks, &s);
+	KUNIT_EXPECT_EQ(test, grants, 1U);
+	KUNIT_EXPECT_TRUE(test, colo_lock_held(&ctx->locks, &j));
+	KUNIT_EXPECT_EQ(test, ctx->wakes, 0U);
+	colo_lock_cancel(&ctx->locks, &j);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), b1);
+	KUNIT_EXPECT_EQ(test, r.hold, COLO_HOLD_SHARED);
+
+	/* A wait given up before its grant: the bio behind it goes. */
+	KUNIT_EXPECT_FALSE(test, colo_lock_wait(&ctx->locks, &j, 3, COLO_HOLD_EXCL, count_grant));
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &s, 4, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &s, 4, COLO_HOLD_EXCL, NULL));
+	colo_lock_release(&ctx->locks, &s);
+	colo_lock_cancel(&ctx->locks, &j);
+	KUNIT_EXPECT_EQ(test, grants, 1U);
+	colo_lock_release(&ctx->locks, &r);
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 3, NULL));
+}
+
 /*
  * Two chunks in one bucket (one past 2^32) are still told apart: a release
  * of one does not wake a waiter of the other.
@@ -364,6 +412,7 @@ static void colo_lock_range_test(struct kunit *test)
 static struct kunit_case colo_lock_test_cases[] = {
 	KUNIT_CASE(colo_lock_modes_test),
 	KUNIT_CASE(colo_lock_order_test),
+	KUNIT_CASE(colo_lock_wait_test),
 	KUNIT_CASE(colo_lock_collision_test),
 	KUNIT_CASE(colo_lock_range_test),
 	{}

@@ -125,29 +125,64 @@ static void commit_copy_done(struct colo_chunk_job *job, int read_err,
 		colo_chunk_committed(job->cc, job->chunk);
 }
 
-/*
- * Copy @chunk to base. Returns false when the chunk is busy (VM I/O holds
- * it) or no memory was at hand: the caller comes back to it later.
- */
-static bool commit_chunk(struct colo_c *cc, u64 chunk)
+/* Copy the chunk of @job, which holds it, to base if it is still pending. */
+static void commit_copy(struct colo_c *cc, struct colo_chunk_job *job)
 {
-	struct colo_chunk_job *job = colo_chunk_job_get(cc, chunk);
 	struct dm_dev *from;
 
-	if (!job)
-		return false;
 	/* Re-check under the lock: a VM write may have taken it out. */
-	if (colo_bitmap_test(&cc->active_map, chunk)) {
+	if (colo_bitmap_test(&cc->active_map, job->chunk)) {
 		from = cc->active;
-	} else if (colo_bitmap_test(&cc->hidden_map, chunk)) {
+	} else if (colo_bitmap_test(&cc->hidden_map, job->chunk)) {
 		from = cc->hidden;
 	} else {
 		colo_chunk_job_put(job);
-		return true;
+		return;
 	}
 	job->done = commit_copy_done;
 	colo_chunk_job_copy(job, from->bdev, cc->base->bdev);
+}
+
+/*
+ * Copy @chunk to base, or wait for it while VM I/O holds it (the job is
+ * kept in commit_waiting, and its grant runs the work item again).
+ * Returns false when no memory was at hand: the caller comes back to it.
+ */
+static bool commit_chunk(struct colo_c *cc, u64 chunk)
+{
+	struct colo_chunk_job *job = colo_chunk_job_get(cc, chunk,
+							&cc->commit_work);
+
+	if (!job)
+		return false;
+	if (colo_chunk_job_holds(job))
+		commit_copy(cc, job);
+	else
+		cc->commit_waiting = job;
 	return true;
+}
+
+/*
+ * The commit's work item does not go on now: give up the chunk it waits
+ * for. Called by the work item itself.
+ */
+static void commit_drop_waiting(struct colo_c *cc)
+{
+	if (cc->commit_waiting) {
+		colo_chunk_job_put(cc->commit_waiting);
+		cc->commit_waiting = NULL;
+	}
+}
+
+/*
+ * Suspend: the work item stops, and gives up a chunk it waits for. It is
+ * run once more, after COLO_SUSPENDED was set, since a grant may queue it
+ * at any time until then.
+ */
+void colo_commit_stop(struct colo_c *cc)
+{
+	mod_delayed_work(cc->wq, &cc->commit_work, 0);
+	flush_delayed_work(&cc->commit_work);
 }
 
 /*
@@ -199,11 +234,21 @@ static void commit_worker(struct work_struct *work)
 
 	for (;;) {
 		if (READ_ONCE(cc->commit_state) != COLO_COMMIT_RUNNING ||
-		    test_bit(COLO_SUSPENDED, &cc->flags))
+		    test_bit(COLO_SUSPENDED, &cc->flags)) {
+			commit_drop_waiting(cc);
 			return;
+		}
 		/* At the limit: a completing copy kicks us. */
 		if (atomic_read(&cc->copies) >= cc->max_copies)
 			return;
+		if (cc->commit_waiting) {
+			/* Not granted yet: the grant kicks us. */
+			if (!colo_chunk_job_holds(cc->commit_waiting))
+				return;
+			commit_copy(cc, cc->commit_waiting);
+			cc->commit_waiting = NULL;
+			continue;
+		}
 
 		chunk = next_pending(cc, cc->commit_cursor);
 		if (chunk < cc->nr_chunks) {
@@ -224,7 +269,7 @@ static void commit_worker(struct work_struct *work)
 			return;
 		}
 		if (cc->commit_skipped) {
-			/* Busy chunks: their holders are done soon. */
+			/* No memory for a job: try again soon. */
 			cc->commit_skipped = false;
 			queue_delayed_work(cc->wq, &cc->commit_work, 1);
 			return;

@@ -492,15 +492,38 @@ static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
  * max_copies bound). The caller checks the bound before it starts one.
  */
 
-/* A job holding @chunk, or NULL when the chunk is busy or no memory. */
-struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk)
+/* The job's chunk was granted to it: its owner's work item goes on. */
+static void chunk_job_granted(struct colo_lock_holder *h)
 {
-	struct colo_chunk_job *job = kmalloc(sizeof(*job), GFP_NOIO);
+	struct colo_chunk_job *job = container_of(h, struct colo_chunk_job,
+						  holder);
+
+	mod_delayed_work(job->cc->wq, job->owner, 0);
+}
+
+/*
+ * A job for @chunk, or NULL for want of memory. Without @owner, the job
+ * holds the chunk, or it is NULL too when the chunk is busy. With @owner,
+ * a busy chunk is waited for in the lock's queue, behind the bios already
+ * waiting and ahead of later ones (so a hot chunk cannot starve it):
+ * colo_chunk_job_holds() is false until the chunk is granted, which queues
+ * @owner; the owner then starts the copy or cancels the job.
+ */
+struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
+					  struct delayed_work *owner)
+{
+	struct colo_chunk_job *job = kzalloc(sizeof(*job), GFP_NOIO);
 
 	if (!job)
 		return NULL;
 	job->cc = cc;
 	job->chunk = chunk;
+	job->owner = owner;
+	if (owner) {
+		colo_lock_wait(&cc->locks, &job->holder, chunk, COLO_HOLD_EXCL,
+			       chunk_job_granted);
+		return job;
+	}
 	if (!colo_lock_try(&cc->locks, &job->holder, chunk, COLO_HOLD_EXCL,
 			   NULL)) {
 		kfree(job);
@@ -509,10 +532,16 @@ struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk)
 	return job;
 }
 
-/* End a job: release its chunk. */
+/* Does the job hold its chunk yet? */
+bool colo_chunk_job_holds(struct colo_chunk_job *job)
+{
+	return colo_lock_held(&job->cc->locks, &job->holder);
+}
+
+/* End a job: release its chunk, or stop waiting for it. */
 void colo_chunk_job_put(struct colo_chunk_job *job)
 {
-	colo_lock_release(&job->cc->locks, &job->holder);
+	colo_lock_cancel(&job->cc->locks, &job->holder);
 	kfree(job);
 }
 

@@ -134,6 +134,38 @@ bool colo_lock_try_range(struct colo_locks *locks, struct colo_lock_holder *h,
 	} else if (park) {
 		h->want = hold;
 		h->bio = park;
+		h->parked = true;
+		list_add_tail(&h->node, &b->waiters);
+	}
+	spin_unlock_irqrestore(&b->lock, flags);
+	return got;
+}
+
+/*
+ * Take @chunk with @hold for @h, which has no bio, or queue it: @granted
+ * runs once it holds the chunk (see dm-colo-lock.h). Returns true when
+ * the chunk is held at once.
+ */
+bool colo_lock_wait(struct colo_locks *locks, struct colo_lock_holder *h,
+		    u64 chunk, enum colo_hold hold,
+		    void (*granted)(struct colo_lock_holder *h))
+{
+	struct colo_lock_bucket *b = bucket_of(locks, chunk);
+	unsigned long flags;
+	bool got;
+
+	spin_lock_irqsave(&b->lock, flags);
+	got = __grantable(b, chunk, chunk, hold, NULL);
+	h->chunk = chunk;
+	h->last = chunk;
+	h->bio = NULL;
+	h->granted = granted;
+	if (got) {
+		h->hold = hold;
+		list_add_tail(&h->node, &b->holders);
+	} else {
+		h->want = hold;
+		h->parked = true;
 		list_add_tail(&h->node, &b->waiters);
 	}
 	spin_unlock_irqrestore(&b->lock, flags);
@@ -168,7 +200,11 @@ static void __serve_waiters(struct colo_lock_bucket *b, struct bio_list *woken)
 			w->hold = w->want;
 		}
 		w->want = COLO_HOLD_NONE;
-		bio_list_add(woken, w->bio);
+		w->parked = false;
+		if (w->bio)
+			bio_list_add(woken, w->bio);
+		else
+			w->granted(w);
 		w->bio = NULL;
 	}
 }
@@ -191,6 +227,48 @@ void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h)
 }
 
 /*
+ * Take back what @h has: a wait, a hold (granted while waiting, or not),
+ * or nothing.
+ */
+void colo_lock_cancel(struct colo_locks *locks, struct colo_lock_holder *h)
+{
+	struct colo_lock_bucket *b = bucket_of(locks, h->chunk);
+	struct bio_list woken;
+	unsigned long flags;
+	bool held;
+
+	bio_list_init(&woken);
+	spin_lock_irqsave(&b->lock, flags);
+	if (h->parked) {
+		list_del(&h->node);
+		h->parked = false;
+		h->want = COLO_HOLD_NONE;
+		/* Waiters behind it may go now. */
+		__serve_waiters(b, &woken);
+	}
+	held = h->hold != COLO_HOLD_NONE;
+	spin_unlock_irqrestore(&b->lock, flags);
+
+	if (!bio_list_empty(&woken))
+		locks->wake(locks->context, &woken);
+	if (held)
+		colo_lock_release(locks, h);
+}
+
+/* Does @h hold its range (it may still wait for it)? */
+bool colo_lock_held(struct colo_locks *locks, struct colo_lock_holder *h)
+{
+	struct colo_lock_bucket *b = bucket_of(locks, h->chunk);
+	unsigned long flags;
+	bool held;
+
+	spin_lock_irqsave(&b->lock, flags);
+	held = h->hold != COLO_HOLD_NONE;
+	spin_unlock_irqrestore(&b->lock, flags);
+	return held;
+}
+
+/*
  * Is @chunk held at all? If so, park @park (if not NULL, with @h, which
  * holds nothing) until no holder overlaps it. Used by writes that need no
  * lock of their own but must not overtake the holders (an ingress write
@@ -210,6 +288,7 @@ bool colo_lock_busy(struct colo_locks *locks, struct colo_lock_holder *h,
 		h->last = chunk;
 		h->want = COLO_HOLD_NONE;
 		h->bio = park;
+		h->parked = true;
 		list_add_tail(&h->node, &b->waiters);
 	}
 	spin_unlock_irqrestore(&b->lock, flags);

@@ -26,12 +26,16 @@
  * #1) finds it held. colo_lock_busy() parks a bio that takes nothing: it
  * is woken once no holder overlaps its chunk.
  *
- * Background copies (colo_chunk_job_get()) do not park: they try again
- * later, every jiffy while a chunk stays busy.
+ * A holder with no bio (a background copy, colo_chunk_job_get()) can wait
+ * in the same queue with colo_lock_wait(): when it is granted, its
+ * @granted callback runs instead of a wake. colo_lock_cancel() takes back
+ * a wait or a hold.
  *
  * Locking contract: every function takes only the bucket spinlock, with
  * interrupts saved, and is safe from interrupt context (release runs from
- * bio completion). The wake callback is called with no lock held.
+ * bio completion). The wake callback is called with no lock held; a
+ * holder's @granted callback is called under the bucket spinlock with
+ * interrupts off, and may only queue work.
  */
 #ifndef DM_COLO_LOCK_H
 #define DM_COLO_LOCK_H
@@ -53,7 +57,9 @@ struct colo_lock_holder {
 	u64 last;		/* last chunk, in the same granule */
 	enum colo_hold hold;	/* held now */
 	enum colo_hold want;	/* parked for; COLO_HOLD_NONE: no holder */
-	struct bio *bio;	/* the parked bio */
+	bool parked;		/* on the waiters */
+	struct bio *bio;	/* the parked bio, or NULL: */
+	void (*granted)(struct colo_lock_holder *h);	/* see above */
 };
 
 struct colo_lock_bucket {
@@ -82,6 +88,11 @@ bool colo_lock_try(struct colo_locks *locks, struct colo_lock_holder *h,
 		   u64 chunk, enum colo_hold hold, struct bio *park);
 bool colo_lock_same_granule(struct colo_locks *locks, u64 first, u64 last);
 void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h);
+bool colo_lock_wait(struct colo_locks *locks, struct colo_lock_holder *h,
+		    u64 chunk, enum colo_hold hold,
+		    void (*granted)(struct colo_lock_holder *h));
+void colo_lock_cancel(struct colo_locks *locks, struct colo_lock_holder *h);
+bool colo_lock_held(struct colo_locks *locks, struct colo_lock_holder *h);
 bool colo_lock_busy(struct colo_locks *locks, struct colo_lock_holder *h,
 		    u64 chunk, struct bio *park);
 

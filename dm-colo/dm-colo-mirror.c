@@ -169,6 +169,28 @@ static void mirror_copy_done(struct colo_chunk_job *job, int read_err,
  * Copy @chunk to the replica. Returns false when it could not be started
  * now (busy, no memory): the caller comes back to it.
  */
+/* Copy the chunk of @job, which holds it, if it still needs copying. */
+static void mirror_copy_held(struct colo_c *cc, struct colo_chunk_job *job,
+			     bool full)
+{
+	/* Re-check under the lock, then forget the bit before reading base. */
+	if (!colo_bitmap_clear(&cc->dirty_map, job->chunk) && !full) {
+		colo_chunk_job_put(job);
+		return;
+	}
+	cc->rate_bytes += to_bytes(colo_chunk_len(job->chunk, cc->ti->len,
+						  cc->chunk_shift));
+	job->done = mirror_copy_done;
+	colo_chunk_job_copy(job, cc->base->bdev, cc->replica);
+}
+
+/*
+ * Copy @chunk to the replica. A full pass does not wait for a busy chunk:
+ * it marks it dirty and moves on (a later pass copies it). A dirty pass
+ * waits for it in the lock's queue (mirror_waiting; the grant runs the
+ * work item again), so a hot chunk cannot keep the mirror copying for
+ * ever. Returns false when no memory was at hand: the caller comes back.
+ */
 static bool mirror_copy(struct colo_c *cc, u64 chunk)
 {
 	struct colo_chunk_job *job;
@@ -177,7 +199,7 @@ static bool mirror_copy(struct colo_c *cc, u64 chunk)
 	/* The bit may have to be set again from interrupt context. */
 	if (colo_bitmap_prepare(&cc->dirty_map, chunk, GFP_NOIO))
 		return false;
-	job = colo_chunk_job_get(cc, chunk);
+	job = colo_chunk_job_get(cc, chunk, full ? NULL : &cc->mirror_work);
 	if (!job) {
 		if (full) {
 			/* The pass moves on: a later pass copies it. */
@@ -186,17 +208,34 @@ static bool mirror_copy(struct colo_c *cc, u64 chunk)
 		}
 		return false;
 	}
-	/* Re-check under the lock, then forget the bit before reading base. */
-	if (!colo_bitmap_clear(&cc->dirty_map, chunk) && !full) {
-		colo_chunk_job_put(job);
-		return true;
-	}
-
-	cc->rate_bytes += to_bytes(colo_chunk_len(chunk, cc->ti->len,
-						  cc->chunk_shift));
-	job->done = mirror_copy_done;
-	colo_chunk_job_copy(job, cc->base->bdev, cc->replica);
+	if (colo_chunk_job_holds(job))
+		mirror_copy_held(cc, job, full);
+	else
+		cc->mirror_waiting = job;
 	return true;
+}
+
+/*
+ * The mirror's work item does not go on now: give up the chunk it waits
+ * for. Called by the work item itself.
+ */
+static void mirror_drop_waiting(struct colo_c *cc)
+{
+	if (cc->mirror_waiting) {
+		colo_chunk_job_put(cc->mirror_waiting);
+		cc->mirror_waiting = NULL;
+	}
+}
+
+/*
+ * The mirror stopped (suspend, mirror stop, degraded): the work item gives
+ * up a chunk it waits for. It is run once more, now that it sees it
+ * stopped, since a grant may queue it at any time until then.
+ */
+void colo_mirror_pause(struct colo_c *cc)
+{
+	mod_delayed_work(cc->wq, &cc->mirror_work, 0);
+	flush_delayed_work(&cc->mirror_work);
 }
 
 /* Over the rate limit: the jiffies to wait, else 0. */
@@ -274,10 +313,20 @@ static void mirror_worker(struct work_struct *work)
 
 	for (;;) {
 		if (colo_mirror_state(cc) != COLO_MIRROR_COPYING ||
-		    test_bit(COLO_SUSPENDED, &cc->flags))
+		    test_bit(COLO_SUSPENDED, &cc->flags)) {
+			mirror_drop_waiting(cc);
 			return;
+		}
 		if (atomic_read(&cc->copies) >= cc->max_copies)
 			return;
+		if (cc->mirror_waiting) {
+			/* Not granted yet: the grant kicks us. */
+			if (!colo_chunk_job_holds(cc->mirror_waiting))
+				return;
+			mirror_copy_held(cc, cc->mirror_waiting, false);
+			cc->mirror_waiting = NULL;
+			continue;
+		}
 		delay = rate_delay(cc);
 		if (delay) {
 			queue_delayed_work(cc->wq, &cc->mirror_work, delay);
@@ -435,6 +484,7 @@ static void stop_mirroring(struct colo_c *cc)
 	note_cut_short(cc);
 	set_mirror_state(cc, RUNNING_STATES | BIT(COLO_MIRROR_DEGRADED),
 			 COLO_MIRROR_NONE);
+	colo_mirror_pause(cc);
 	cancel_delayed_work_sync(&cc->mirror_work);
 	colo_hold_and_drain_uninterruptible(cc);
 	close_replica(cc);

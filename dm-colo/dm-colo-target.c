@@ -434,6 +434,9 @@ static void colo_postsuspend(struct dm_target *ti)
 {
 	struct colo_c *cc = ti->private;
 
+	/* COLO_SUSPENDED is set: each gives up a chunk it waits for. */
+	colo_commit_stop(cc);
+	colo_mirror_pause(cc);
 	cancel_delayed_work_sync(&cc->commit_work);
 	cancel_delayed_work_sync(&cc->mirror_work);
 	colo_quiesce(cc);

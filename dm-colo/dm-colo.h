@@ -89,7 +89,8 @@ struct colo_c {
 	u64 commit_next_hidden;
 	u64 to_commit;				/* chunks pending at failover */
 	atomic64_t committed;			/* chunks that left the commit */
-	bool commit_skipped;			/* a busy chunk was passed over */
+	bool commit_skipped;			/* a chunk was passed over */
+	struct colo_chunk_job *commit_waiting;	/* for a busy chunk */
 	struct delayed_work commit_work;
 
 	/*
@@ -105,6 +106,7 @@ struct colo_c {
 	bool mirror_needs_full;			/* a full pass was cut short */
 	u64 mirror_cursor;
 	bool mirror_skipped;
+	struct colo_chunk_job *mirror_waiting;	/* for a busy chunk */
 	atomic64_t mirrored;			/* chunks copied */
 	unsigned int mirror_rate;		/* KiB/s of copies, 0: no limit */
 	unsigned long rate_window;		/* jiffies the window began */
@@ -171,6 +173,7 @@ struct colo_chunk_job {
 	struct colo_c *cc;
 	struct colo_lock_holder holder;
 	u64 chunk;
+	struct delayed_work *owner;	/* queued when a waited chunk is held */
 	void (*done)(struct colo_chunk_job *job, int read_err,
 		     unsigned long write_err);
 };
@@ -219,7 +222,9 @@ void colo_exit(struct colo_c *cc);
 int colo_fail_bio(struct bio *bio);
 int colo_fail_no_memory(struct colo_c *cc, struct bio *bio,
 			const char *bitmap);
-struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk);
+struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
+					  struct delayed_work *owner);
+bool colo_chunk_job_holds(struct colo_chunk_job *job);
 void colo_chunk_job_put(struct colo_chunk_job *job);
 void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
 			 struct block_device *to);
@@ -237,6 +242,7 @@ void colo_event(struct colo_c *cc);
 
 /* dm-colo-commit.c */
 int colo_failover(struct colo_c *cc);
+void colo_commit_stop(struct colo_c *cc);
 void colo_commit_init(struct colo_c *cc);
 void colo_commit_kick(struct colo_c *cc);
 bool colo_chunk_pending(struct colo_c *cc, u64 chunk);
@@ -247,6 +253,7 @@ void colo_commit_carry(struct colo_c *from, struct colo_c *to);
 
 /* dm-colo-mirror.c */
 int colo_mirror_init(struct colo_c *cc);
+void colo_mirror_pause(struct colo_c *cc);
 u64 colo_mirror_left(struct colo_c *cc);
 void colo_mirror_destroy(struct colo_c *cc);
 int colo_mirror_start(struct colo_c *cc, const char *path,
