@@ -130,3 +130,35 @@ fsx_run() {
 direct_sum() {
 	dd if="$1" bs=1M iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1
 }
+
+# nullb_setup NAME SIZE_MIB: a memory-backed null_blk disk /dev/NAME with a
+# volatile write cache ("write back"), made through configfs: unlike brd, a
+# flush (REQ_PREFLUSH) reaches the dm devices stacked on it and is counted
+# in its stat (disk_flushes).
+nullb_setup() {
+	local d=/sys/kernel/config/nullb/$1
+	[ -d /sys/module/null_blk ] ||
+		insmod /lib/modules/null_blk.ko nr_devices=0 || return 1
+	[ -d /sys/kernel/config/nullb ] ||
+		mount -t configfs none /sys/kernel/config || return 1
+	mkdir "$d" || return 1
+	echo "$2" > "$d/size" && echo 1 > "$d/memory_backed" &&
+		echo "$2" > "$d/cache_size" && echo 512 > "$d/blocksize" &&
+		echo 1 > "$d/power" || return 1
+	[ -b "/dev/$1" ] || mdev -s
+	[ "$(cat "/sys/block/$1/queue/write_cache")" = "write back" ]
+}
+
+# nullb_remove NAME...: power off and delete null_blk disks (frees their memory).
+nullb_remove() {
+	local n
+	for n in "$@"; do
+		echo 0 > "/sys/kernel/config/nullb/$n/power" 2>/dev/null
+		rmdir "/sys/kernel/config/nullb/$n" 2>/dev/null
+	done
+}
+
+# Flush requests a disk completed (field 16 of /sys/block/DEV/stat).
+disk_flushes() {
+	awk '{ print $16 }' "/sys/block/$1/stat"
+}
