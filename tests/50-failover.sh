@@ -3,8 +3,9 @@
 #
 # failover: the switch, the fence on the ingress, the background commit and
 # its dm event, an I/O error during the commit and the resume by a second
-# failover, suspend/resume during the commit, reload refused during it, and
-# the dirty bitmap of primary mode.
+# failover, suspend/resume during the commit, a reload during it (the same
+# table carries the commit over, a primary table is refused), and the dirty
+# bitmap of primary mode.
 . /tests/lib.sh
 
 MIB=64
@@ -87,7 +88,7 @@ check_eq "error: VM view kept" "$view" "$(direct_sum /dev/mapper/c)"
 check_eq "error: base equals the view" "$view" "$(direct_sum /dev/ram0)"
 dm_cleanup
 
-# --- 3. suspend/resume during the commit; reload refused --------------------
+# --- 3. suspend/resume during the commit; reload during it -----------------
 # base behind dm-delay so that the commit takes a while.
 dmsetup create slow --table "0 $LEN delay /dev/ram3 0 0 /dev/ram3 0 20"
 dmsetup mknodes
@@ -101,11 +102,17 @@ check "suspend: suspend during the commit" dmsetup suspend c
 a=$(status_field c 9); sleep 1; b=$(status_field c 9)
 check_eq "suspend: no progress while suspended" "$a" "$b"
 check_eq "suspend: commit still running" running "$(status_field c 8)"
-check "suspend: resume" dmsetup resume c
-check_fails "reload: refused before the commit is done" \
-	dmsetup reload c --table "0 $LEN colo secondary /dev/mapper/slow /dev/ram1 /dev/ram2 8"
+check_fails "reload: a primary table refused before the commit is done" \
+	dmsetup reload c --table "0 $LEN colo primary /dev/mapper/slow 8"
 dmsetup clear c 2>/dev/null
+check "reload: the same secondary table accepted before the commit is done" \
+	dmsetup reload c --table "0 $LEN colo secondary /dev/mapper/slow /dev/ram1 /dev/ram2 8"
+check "suspend: resume" dmsetup resume c
+check_eq "reload: still primary in the new table" primary "$(status_field c 4)"
 check_eq "suspend: commit done after resume" done "$(wait_commit c 300)"
+check_match "reload: the commit finished in the new table" \
+	"colo primary 8 0/[0-9]+ 0/[0-9]+ done 8192/8192 " "$(dmsetup status c)"
+check_eq "reload: VM view unchanged" "$view" "$(direct_sum /dev/mapper/c)"
 check_eq "suspend: base equals the view" "$view" "$(direct_sum /dev/mapper/slow)"
 check "reload: allowed once the commit is done" \
 	dmsetup reload c --table "0 $LEN colo primary /dev/mapper/slow 8"
