@@ -315,8 +315,8 @@ static void count_grant(struct colo_lock_holder *h)
 static void colo_lock_wait_test(struct kunit *test)
 {
 	struct lock_ctx *ctx = new_locks(test, 4, 0);
-	struct colo_lock_holder s = {}, j = {}, r = {};
-	struct bio *b1 = fake_bio(test);
+	struct colo_lock_holder s = {}, j = {}, r = {}, q = {};
+	struct bio *b1 = fake_bio(test), *b2 = fake_bio(test);
 
 	grants = 0;
 	KUNIT_EXPECT_TRUE(test, colo_lock_wait(&ctx->locks, &j, 3, COLO_HOLD_EXCL, count_grant));
@@ -339,11 +339,12 @@ static void colo_lock_wait_test(struct kunit *test)
 
 	/* A wait given up before its grant: the bio behind it goes. */
 	KUNIT_EXPECT_FALSE(test, colo_lock_wait(&ctx->locks, &j, 3, COLO_HOLD_EXCL, count_grant));
-	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &s, 4, COLO_HOLD_EXCL, NULL));
-	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &s, 4, COLO_HOLD_EXCL, NULL));
-	colo_lock_release(&ctx->locks, &s);
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &q, 3, COLO_HOLD_SHARED, b2));
 	colo_lock_cancel(&ctx->locks, &j);
 	KUNIT_EXPECT_EQ(test, grants, 1U);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), b2);
+	KUNIT_EXPECT_EQ(test, q.hold, COLO_HOLD_SHARED);
+	colo_lock_release(&ctx->locks, &q);
 	colo_lock_release(&ctx->locks, &r);
 	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 3, NULL));
 }

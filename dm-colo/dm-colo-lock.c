@@ -281,6 +281,13 @@ bool colo_lock_busy(struct colo_locks *locks, struct colo_lock_holder *h,
 	unsigned long flags;
 	bool busy;
 
+	/*
+	 * A hold granted while the bio waited for another path (its retry
+	 * took this one): it must not count as a holder here.
+	 */
+	if (h && h->hold != COLO_HOLD_NONE)
+		colo_lock_release(locks, h);
+
 	spin_lock_irqsave(&b->lock, flags);
 	busy = __held(b, chunk, chunk) != COLO_HOLD_NONE;
 	if (busy && park) {
