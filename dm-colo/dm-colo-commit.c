@@ -163,26 +163,12 @@ static bool commit_chunk(struct colo_c *cc, u64 chunk)
 }
 
 /*
- * The commit's work item does not go on now: give up the chunk it waits
- * for. Called by the work item itself.
- */
-static void commit_drop_waiting(struct colo_c *cc)
-{
-	if (cc->commit_waiting) {
-		colo_chunk_job_put(cc->commit_waiting);
-		cc->commit_waiting = NULL;
-	}
-}
-
-/*
- * Suspend: the work item stops, and gives up a chunk it waits for. It is
- * run once more, after COLO_SUSPENDED was set, since a grant may queue it
- * at any time until then.
+ * Suspend: the work item stops, and gives up a chunk it waits for (see
+ * colo_work_settle()).
  */
 void colo_commit_stop(struct colo_c *cc)
 {
-	mod_delayed_work(cc->wq, &cc->commit_work, 0);
-	flush_delayed_work(&cc->commit_work);
+	colo_work_settle(cc, &cc->commit_work);
 }
 
 /*
@@ -235,7 +221,7 @@ static void commit_worker(struct work_struct *work)
 	for (;;) {
 		if (READ_ONCE(cc->commit_state) != COLO_COMMIT_RUNNING ||
 		    test_bit(COLO_SUSPENDED, &cc->flags)) {
-			commit_drop_waiting(cc);
+			colo_chunk_job_drop(&cc->commit_waiting);
 			return;
 		}
 		/* At the limit: a completing copy kicks us. */

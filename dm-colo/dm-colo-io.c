@@ -545,6 +545,30 @@ void colo_chunk_job_put(struct colo_chunk_job *job)
 	kfree(job);
 }
 
+/*
+ * A background work item that keeps a job waiting for a busy chunk in
+ * *@waiting does not go on (stopped, suspended): it gives the job up.
+ * Called by that work item.
+ */
+void colo_chunk_job_drop(struct colo_chunk_job **waiting)
+{
+	if (*waiting) {
+		colo_chunk_job_put(*waiting);
+		*waiting = NULL;
+	}
+}
+
+/*
+ * Run @work (the commit's or the mirror's) once more and wait for it, after
+ * its owner made it stop: it gives up a job waiting for a chunk, whose
+ * grant could queue it at any time until then.
+ */
+void colo_work_settle(struct colo_c *cc, struct delayed_work *work)
+{
+	mod_delayed_work(cc->wq, work, 0);
+	flush_delayed_work(work);
+}
+
 static void chunk_job_done(int read_err, unsigned long write_err,
 			   void *context)
 {

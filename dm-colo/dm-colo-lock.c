@@ -102,6 +102,34 @@ static bool __grantable(struct colo_lock_bucket *b, u64 first, u64 last,
 }
 
 /*
+ * Take chunks @first to @last (one granule) with @hold for @h, or, when
+ * @wait, queue @h for them: @h->bio or @h->granted is told when they are
+ * granted. Returns true when they are held at once.
+ */
+static bool take_or_queue(struct colo_locks *locks, struct colo_lock_holder *h,
+			  u64 first, u64 last, enum colo_hold hold, bool wait)
+{
+	struct colo_lock_bucket *b = bucket_of(locks, first);
+	unsigned long flags;
+	bool got;
+
+	spin_lock_irqsave(&b->lock, flags);
+	got = __grantable(b, first, last, hold, NULL);
+	h->chunk = first;
+	h->last = last;
+	if (got) {
+		h->hold = hold;
+		list_add_tail(&h->node, &b->holders);
+	} else if (wait) {
+		h->want = hold;
+		h->parked = true;
+		list_add_tail(&h->node, &b->waiters);
+	}
+	spin_unlock_irqrestore(&b->lock, flags);
+	return got;
+}
+
+/*
  * Take chunks @first to @last (one granule) with @hold for @h. On conflict,
  * park @park (if not NULL) on the bucket and return false. A holder that
  * was granted the range while its bio was parked has it already.
@@ -110,10 +138,6 @@ bool colo_lock_try_range(struct colo_locks *locks, struct colo_lock_holder *h,
 			 u64 first, u64 last, enum colo_hold hold,
 			 struct bio *park)
 {
-	struct colo_lock_bucket *b = bucket_of(locks, first);
-	unsigned long flags;
-	bool got;
-
 	if (h->hold != COLO_HOLD_NONE) {
 		/* Granted by colo_lock_release() while parked. */
 		if (h->chunk <= first && last <= h->last &&
@@ -123,22 +147,8 @@ bool colo_lock_try_range(struct colo_locks *locks, struct colo_lock_holder *h,
 		WARN_ON_ONCE(1);
 		colo_lock_release(locks, h);
 	}
-
-	spin_lock_irqsave(&b->lock, flags);
-	got = __grantable(b, first, last, hold, NULL);
-	h->chunk = first;
-	h->last = last;
-	if (got) {
-		h->hold = hold;
-		list_add_tail(&h->node, &b->holders);
-	} else if (park) {
-		h->want = hold;
-		h->bio = park;
-		h->parked = true;
-		list_add_tail(&h->node, &b->waiters);
-	}
-	spin_unlock_irqrestore(&b->lock, flags);
-	return got;
+	h->bio = park;
+	return take_or_queue(locks, h, first, last, hold, park);
 }
 
 /*
@@ -150,26 +160,9 @@ bool colo_lock_wait(struct colo_locks *locks, struct colo_lock_holder *h,
 		    u64 chunk, enum colo_hold hold,
 		    void (*granted)(struct colo_lock_holder *h))
 {
-	struct colo_lock_bucket *b = bucket_of(locks, chunk);
-	unsigned long flags;
-	bool got;
-
-	spin_lock_irqsave(&b->lock, flags);
-	got = __grantable(b, chunk, chunk, hold, NULL);
-	h->chunk = chunk;
-	h->last = chunk;
 	h->bio = NULL;
 	h->granted = granted;
-	if (got) {
-		h->hold = hold;
-		list_add_tail(&h->node, &b->holders);
-	} else {
-		h->want = hold;
-		h->parked = true;
-		list_add_tail(&h->node, &b->waiters);
-	}
-	spin_unlock_irqrestore(&b->lock, flags);
-	return got;
+	return take_or_queue(locks, h, chunk, chunk, hold, true);
 }
 
 /* Take @chunk alone; see colo_lock_try_range(). */

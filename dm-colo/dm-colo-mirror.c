@@ -216,26 +216,12 @@ static bool mirror_copy(struct colo_c *cc, u64 chunk)
 }
 
 /*
- * The mirror's work item does not go on now: give up the chunk it waits
- * for. Called by the work item itself.
- */
-static void mirror_drop_waiting(struct colo_c *cc)
-{
-	if (cc->mirror_waiting) {
-		colo_chunk_job_put(cc->mirror_waiting);
-		cc->mirror_waiting = NULL;
-	}
-}
-
-/*
- * The mirror stopped (suspend, mirror stop, degraded): the work item gives
- * up a chunk it waits for. It is run once more, now that it sees it
- * stopped, since a grant may queue it at any time until then.
+ * The mirror stopped (suspend, mirror stop): the work item gives up a
+ * chunk it waits for (see colo_work_settle()).
  */
 void colo_mirror_pause(struct colo_c *cc)
 {
-	mod_delayed_work(cc->wq, &cc->mirror_work, 0);
-	flush_delayed_work(&cc->mirror_work);
+	colo_work_settle(cc, &cc->mirror_work);
 }
 
 /* Over the rate limit: the jiffies to wait, else 0. */
@@ -314,7 +300,7 @@ static void mirror_worker(struct work_struct *work)
 	for (;;) {
 		if (colo_mirror_state(cc) != COLO_MIRROR_COPYING ||
 		    test_bit(COLO_SUSPENDED, &cc->flags)) {
-			mirror_drop_waiting(cc);
+			colo_chunk_job_drop(&cc->mirror_waiting);
 			return;
 		}
 		if (atomic_read(&cc->copies) >= cc->max_copies)

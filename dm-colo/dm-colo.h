@@ -225,6 +225,8 @@ int colo_fail_no_memory(struct colo_c *cc, struct bio *bio,
 struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
 					  struct delayed_work *owner);
 bool colo_chunk_job_holds(struct colo_chunk_job *job);
+void colo_chunk_job_drop(struct colo_chunk_job **waiting);
+void colo_work_settle(struct colo_c *cc, struct delayed_work *work);
 void colo_chunk_job_put(struct colo_chunk_job *job);
 void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
 			 struct block_device *to);

@@ -13,7 +13,6 @@ brd_setup 4 $MIB
 LEN=$(dev_sectors /dev/ram0)
 
 status_field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
-events() { dmsetup info -c -o events --noheadings "$1" | tr -d ' '; }
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 # wait_commit DEV TIMEOUT_S: poll until the commit is done or failed.
 wait_commit() {

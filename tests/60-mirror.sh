@@ -15,8 +15,6 @@ dmsetup create small --table "0 1024 linear /dev/ram3 0"
 dmsetup create rep --table "0 $LEN linear /dev/ram1 0"
 dmsetup mknodes
 
-field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
-events() { dmsetup info -c -o events --noheadings "$1" | tr -d ' '; }
 # wait_mirror DEV STATE TIMEOUT_S
 wait_mirror() {
 	local i=0

@@ -26,18 +26,6 @@
 
 MIB=16
 
-field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
-events() { dmsetup info -c -o events --noheadings "$1" | tr -d ' '; }
-# wait_field DEV FIELD VALUE TIMEOUT_S
-wait_field() {
-	local i=0
-	while [ $i -lt $(($4 * 10)) ]; do
-		[ "$(field "$1" "$2")" = "$3" ] && return 0
-		sleep 0.1; i=$((i + 1))
-	done
-	t_diag "waited for field $2 = $3: $(dmsetup status "$1")"
-	return 1
-}
 # swap NAME TABLE: replace the table of NAME
 swap() {
 	dmsetup suspend "$1" && dmsetup load "$1" --table "$2" &&

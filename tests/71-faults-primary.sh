@@ -29,18 +29,6 @@ brd_setup 4 "$MIB"
 LEN=$(dev_sectors /dev/ram0)
 dd if=/dev/urandom of=/tmp/new.img bs=1M count="$MIB" 2>/dev/null
 
-field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
-events() { dmsetup info -c -o events --noheadings "$1" | tr -d ' '; }
-# wait_field DEV FIELD VALUE TIMEOUT_S
-wait_field() {
-	local i=0
-	while [ $i -lt $(($4 * 10)) ]; do
-		[ "$(field "$1" "$2")" = "$3" ] && return 0
-		sleep 0.1; i=$((i + 1))
-	done
-	t_diag "waited for field $2 = $3: $(dmsetup status "$1")"
-	return 1
-}
 # table KIND LOWER: a whole-device table over LOWER
 table() {
 	case $1 in

@@ -42,16 +42,6 @@ sect() {
 	[ -n "$SECT_N" ] && t_diag "$SECT_N: $(( $(date +%s) - SECT_T ))s"
 	SECT_T=$(date +%s) SECT_N=$1
 }
-field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
-# wait_field DEV FIELD REGEX SECONDS: poll the status until FIELD matches.
-wait_field() {
-	local i=0
-	while [ $i -lt $(($4 * 10)) ]; do
-		field "$1" "$2" | grep -qE "^($3)$" && return 0
-		sleep 0.1; i=$((i + 1))
-	done
-	return 1
-}
 mk_secondary() {
 	dm_cleanup
 	dmsetup create c --table "0 $LEN colo secondary /dev/ram0 /dev/ram1 /dev/ram2 ${1:-8}" &&

@@ -31,18 +31,8 @@ PRI="0 $LEN colo primary $B 8"
 # Status fields as the other tests index them (after "0 LEN colo"): 4 mode,
 # 5 chunk, 6 active, 7 hidden, 8 commit, 9 committed, 10 dirty, 11 mirror,
 # 12 mirrored, 13 ingress, 14 health, 15 bitmap bytes.
-field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
 # state DEV: every status field but the bitmaps' memory.
 state() { dmsetup status "$1" | cut -d' ' -f4-14; }
-# wait_field DEV FIELD REGEX SECONDS: poll the status until FIELD matches.
-wait_field() {
-	local end=$(($(date +%s) + $4))
-	while [ "$(date +%s)" -le $end ]; do
-		field "$1" "$2" | grep -qE "^($3)$" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # wr DEV CHUNK [SRC]: one 4 KiB write (a chunk) at CHUNK.
 wr() {
 	dd if="${3:-/dev/urandom}" of="$1" bs=4k seek="$2" count=1 oflag=direct conv=notrunc 2>&1
@@ -136,65 +126,40 @@ check "2: checkpoint" dmsetup message c 0 checkpoint
 check_eq "2: checkpoint: view is base" "$(direct_sum $B)" "$(view)"
 
 # --- 3. messages between load and resume --------------------------------------
-# C1: failover with the device suspended and a new table loaded.
-mk_sec ingress
+# failover_case NAME suspend|live keep|drop: the VM writes chunk 0 and the
+# ingress chunk 2; the same table is loaded; the device is suspended (or
+# not) and fails over; the ingress is kept (or removed before the load).
+# After the resume the failover, the overlay and the fence are carried.
+# C1 of the review is "suspend keep".
 dd if=/dev/urandom of=/tmp/p0 bs=4k count=1 2>/dev/null
-wr /dev/mapper/c 0 /tmp/p0 > /dev/null
-old2=$(csum $B 2)
-wr /dev/mapper/ci 2 > /dev/null
-V=$(view)
-check "3 C1: load of the same table" dmsetup load c --table "$SEC"
-check "3 C1: suspend" dmsetup suspend c
-check "3 C1: failover while suspended" dmsetup message c 0 failover
-check "3 C1: resume" dmsetup resume c
-check_eq "3 C1: primary after the resume" primary "$(field c 4)"
-wait_field c 8 'done|failed|none' 20
-check_eq "3 C1: commit done" "done 2/2" "$(field c 8) $(field c 9)"
-check_eq "3 C1: dirty starts as active|hidden" "2/$CH" "$(field c 10)"
-check_eq "3 C1: the VM's chunk 0 kept" "$(md5sum < /tmp/p0 | cut -d' ' -f1)" "$(csum /dev/mapper/c 0)"
-check_eq "3 C1: chunk 2 shows the old content" "$old2" "$(csum /dev/mapper/c 2)"
-check_eq "3 C1: view unchanged" "$V" "$(view)"
-out=$(wr /dev/mapper/ci 4)
-check_match "3 C1: ingress fenced (EIO)" "Input/output error|I/O error" "$out"
-check_eq "3 C1: base equals the view" "$V" "$(direct_sum $B)"
-
-# the same with the ingress removed before the load.
-mk_sec ingress
-wr /dev/mapper/c 0 /tmp/p0 > /dev/null
-old2=$(csum $B 2)
-wr /dev/mapper/ci 2 > /dev/null
-dmsetup remove ci
-V=$(view)
-check "3 C1 no ingress: load of the same table" dmsetup load c --table "$SEC"
-check "3 C1 no ingress: suspend" dmsetup suspend c
-check "3 C1 no ingress: failover while suspended" dmsetup message c 0 failover
-check "3 C1 no ingress: resume" dmsetup resume c
-check_eq "3 C1 no ingress: primary after the resume" primary "$(field c 4)"
-wait_field c 8 'done|failed|none' 20
-check_eq "3 C1 no ingress: commit done" "done 2/2" "$(field c 8) $(field c 9)"
-check_eq "3 C1 no ingress: the VM's chunk 0 kept" "$(md5sum < /tmp/p0 | cut -d' ' -f1)" "$(csum /dev/mapper/c 0)"
-check_eq "3 C1 no ingress: chunk 2 shows the old content" "$old2" "$(csum /dev/mapper/c 2)"
-check_eq "3 C1 no ingress: view unchanged" "$V" "$(view)"
-check_eq "3 C1 no ingress: base equals the view" "$V" "$(direct_sum $B)"
-
-# failover between load and resume, device live (no ingress at the load).
-mk_sec ingress
-wr /dev/mapper/c 0 /tmp/p0 > /dev/null
-old2=$(csum $B 2)
-wr /dev/mapper/ci 2 > /dev/null
-dmsetup remove ci
-V=$(view)
-check "3 failover: load of the same table" dmsetup load c --table "$SEC"
-check "3 failover: failover between load and resume" dmsetup message c 0 failover
-check "3 failover: resume" dmsetup resume c
-check_eq "3 failover: primary after the resume" primary "$(field c 4)"
-wait_field c 8 'done|failed|none' 20
-check_eq "3 failover: commit done" "done 2/2" "$(field c 8) $(field c 9)"
-check_eq "3 failover: dirty starts as active|hidden" "2/$CH" "$(field c 10)"
-check_eq "3 failover: the VM's chunk 0 kept" "$(md5sum < /tmp/p0 | cut -d' ' -f1)" "$(csum /dev/mapper/c 0)"
-check_eq "3 failover: chunk 2 shows the old content" "$old2" "$(csum /dev/mapper/c 2)"
-check_eq "3 failover: view unchanged" "$V" "$(view)"
-check_eq "3 failover: base equals the view" "$V" "$(direct_sum $B)"
+failover_case() {
+	local n="3 $1" old2
+	mk_sec ingress
+	wr /dev/mapper/c 0 /tmp/p0 > /dev/null
+	old2=$(csum $B 2)
+	wr /dev/mapper/ci 2 > /dev/null
+	[ "$3" = keep ] || dmsetup remove ci
+	V=$(view)
+	check "$n: load of the same table" dmsetup load c --table "$SEC"
+	[ "$2" = suspend ] && check "$n: suspend" dmsetup suspend c
+	check "$n: failover between load and resume" dmsetup message c 0 failover
+	check "$n: resume" dmsetup resume c
+	check_eq "$n: primary after the resume" primary "$(field c 4)"
+	wait_field c 8 'done|failed|none' 20
+	check_eq "$n: commit done" "done 2/2" "$(field c 8) $(field c 9)"
+	check_eq "$n: dirty starts as active|hidden" "2/$CH" "$(field c 10)"
+	check_eq "$n: the VM's chunk 0 kept" "$(md5sum < /tmp/p0 | cut -d' ' -f1)" "$(csum /dev/mapper/c 0)"
+	check_eq "$n: chunk 2 shows the old content" "$old2" "$(csum /dev/mapper/c 2)"
+	check_eq "$n: view unchanged" "$V" "$(view)"
+	if [ "$3" = keep ]; then
+		check_match "$n: ingress fenced (EIO)" "Input/output error|I/O error" \
+			"$(wr /dev/mapper/ci 4)"
+	fi
+	check_eq "$n: base equals the view" "$V" "$(direct_sum $B)"
+}
+failover_case C1 suspend keep
+failover_case "C1 no ingress" suspend drop
+failover_case failover live drop
 
 # checkpoint between load and resume.
 mk_sec ingress

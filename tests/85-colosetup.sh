@@ -34,7 +34,6 @@ refused() {
 	check_match "$desc: says why" "$says" "$OUT"
 	check_eq "$desc: nothing changed" "$before" "$after"
 }
-field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
 wr() {	# DEV BLOCK CHAR: one 4 KiB block of CHAR
 	printf "%4096s" "" | tr ' ' "$3" | dd of="$1" bs=4096 seek="$2" oflag=direct conv=notrunc 2>/dev/null
 }

@@ -126,6 +126,25 @@ fsx_run() {
 	return $rc
 }
 
+# field DEV N: the Nth word of DEV's status line (dm's "<start> <len> <type>"
+# are the first three).
+field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
+
+# events DEV: DEV's dm event counter.
+events() { dmsetup info -c -o events --noheadings "$1" | tr -d ' '; }
+
+# wait_field DEV FIELD REGEX SECONDS: poll the status until FIELD matches
+# REGEX whole; on a timeout say what the status was.
+wait_field() {
+	local i=0
+	while [ $i -lt $(($4 * 10)) ]; do
+		field "$1" "$2" | grep -qE "^($3)$" && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	t_diag "waited for field $2 ~ $3: $(dmsetup status "$1")"
+	return 1
+}
+
 # Checksum of a whole device read with O_DIRECT (no stale page cache).
 direct_sum() {
 	dd if="$1" bs=1M iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1
