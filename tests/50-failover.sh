@@ -4,8 +4,9 @@
 # failover: the switch, the fence on the ingress, the background commit and
 # its dm event, an I/O error during the commit and the resume by a second
 # failover, suspend/resume during the commit, a reload during it (the same
-# table carries the commit over, a primary table is refused), and the dirty
-# bitmap of primary mode.
+# table carries the commit over, a primary table is refused), the dirty
+# bitmap of primary mode, and a commit with max_copies 1 that partial VM
+# writes (whose copies take the only copy slot) must not stall.
 . /tests/lib.sh
 
 MIB=64
@@ -139,5 +140,42 @@ vm_write p 512 81 1
 check_match "dirty: primary table marks written chunks" \
 	"colo primary 8 0/16384 0/16384 none 0/0 4/16384 " "$(dmsetup status p)"
 check_fails "primary table: failover refused" dmsetup message p 0 failover
+dm_cleanup
+
+# --- 5. commit with max_copies 1 and partial VM writes -----------------------
+# A partial VM write to a pending chunk commits the chunk with a copy of its
+# own, which takes the only copy slot; the commit must still go on once that
+# copy ends (the copy, not only the commit's own copies, has to restart it).
+# base is behind dm-delay (1 ms per write) while the writes run, so that the
+# commit is far from done and its copies and the VM's overlap; the delay is
+# lifted when the writes end, after which the rest takes ~1 s under TCG.
+SLEN=32768				# 16 MiB: 2048 chunks of 16 sectors
+dmsetup create slow --table "0 $SLEN delay /dev/ram3 0 0 /dev/ram3 0 1"
+dmsetup mknodes
+dmsetup create c --table "0 $SLEN colo secondary /dev/mapper/slow /dev/ram1 /dev/ram2 16 2 max_copies 1"
+dmsetup mknodes
+vm_write c 1M 0 16			# every chunk active
+check "max_copies 1: failover" dmsetup message c 0 failover
+t0=$(now_ms)
+check "max_copies 1: 2 s of 512 B..4 KiB O_DIRECT random VM writes during the commit" \
+	fio --name=partial --filename=/dev/mapper/c --rw=randwrite \
+	--bsrange=512-4k --direct=1 --ioengine=psync --numjobs=2 \
+	--time_based --runtime=2 --randrepeat=0
+t_diag "max_copies 1: writes ended after $(( $(now_ms) - t0 )) ms; status: $(dmsetup status c)"
+dmsetup suspend slow; dmsetup load slow --table "0 $SLEN linear /dev/ram3 0"; dmsetup resume slow
+view=$(direct_sum /dev/mapper/c)
+t1=$(now_ms) st=running
+while [ "$st" = running ] && [ $(( $(now_ms) - t1 )) -lt 60000 ]; do
+	sleep 0.2; st=$(status_field c 8)
+done
+t_diag "max_copies 1: commit $st $(( $(now_ms) - t1 )) ms after the writes ended; status: $(dmsetup status c)"
+check_eq "max_copies 1: commit done within 60 s after the partial writes ended" done "$st"
+if [ "$st" = running ]; then	# unstick it for the checks below
+	dmsetup suspend c; dmsetup resume c
+	st=$(wait_commit c 60)
+	t_diag "max_copies 1: after suspend/resume: commit $st; status: $(dmsetup status c)"
+fi
+check_eq "max_copies 1: VM view kept" "$view" "$(direct_sum /dev/mapper/c)"
+check_eq "max_copies 1: base equals the view" "$view" "$(direct_sum /dev/mapper/slow)"
 dm_cleanup
 t_done

@@ -6,7 +6,8 @@
 # rate-limited) and makes the replica fail (its dm-linear swapped for
 # dm-error and back). Every VM read is checked, no VM write may fail, and
 # whenever the mirror is in sync the raw replica must equal the model.
-# FSX_MIRROR_OPS ops per chunk size.
+# FSX_MIRROR_OPS ops per chunk size, and one run with max_copies 1 (chunk
+# 16, FSX_MC1_MIRROR_OPS ops, default FSX_MIRROR_OPS/3).
 . /tests/lib.sh
 
 OPS=${FSX_MIRROR_OPS:-3000}
@@ -26,5 +27,25 @@ for chunk in ${FSX_CHUNKS:-1 8 128}; do
 		--replica-lower /dev/ram1 --chunk "$chunk" --ops "$OPS" \
 		--vm-threads 2 --ingress-threads 0 --seed "$seed"
 done
+
+# One more run with a single copy slot (max_copies 1, chunk 16): the
+# mirror's copies and the VM's writes to the chunks they hold share it.
+# FSX_MC1_MIRROR_OPS ops (0: skip).
+MC1_OPS=${FSX_MC1_MIRROR_OPS:-$((OPS / 3))}
+if [ "$MC1_OPS" -gt 0 ]; then
+	dm_cleanup
+	if dmsetup create p --table "0 $LEN colo primary /dev/ram0 16 2 max_copies 1" &&
+		dmsetup create rep --table "0 $LEN linear /dev/ram1 0" &&
+		dmsetup mknodes; then
+		seed=${FSX_SEED:-$(( $(date +%s) * 1000 + 16 ))}
+		fsx_run "chunk 16, max_copies 1: $MC1_OPS ops with mirror starts, stops and replica failures, seed $seed" \
+			'^# mirror:' --name p --vm /dev/mapper/p --base /dev/ram0 \
+			--mirror --replica /dev/mapper/rep --replica-dm rep \
+			--replica-lower /dev/ram1 --chunk 16 --ops "$MC1_OPS" \
+			--vm-threads 2 --ingress-threads 0 --seed "$seed"
+	else
+		t_fail "chunk 16, max_copies 1: setup"
+	fi
+fi
 dm_cleanup
 t_done
