@@ -8,7 +8,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 kver=$1
 shift
-kdir=/lib/modules/$kver/build
+# COLO_KDIR: a kernel build tree instead (the debug kernel, debug-kernel.sh).
+kdir=${COLO_KDIR:-/lib/modules/$kver/build}
 [ -d "$kdir" ] || kdir=/usr/src/linux-headers-$kver
 [ -d "$kdir" ] || { echo "build-module: no headers for $kver" >&2; exit 1; }
 

@@ -16,6 +16,8 @@ pkgs=(
 	nbd-client nbd-server qemu-utils
 	# KUnit under UML, checkpatch.pl, sparse
 	linux-source-6.1 flex bison bc python3 perl sparse
+	# the debug kernel (scripts/debug-kernel.sh): objtool
+	libelf-dev
 	# DKMS packaging
 	dkms
 )

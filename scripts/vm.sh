@@ -3,8 +3,13 @@
 #
 # vm.sh: run dm-colo's in-VM tests (or a shell) under one Debian kernel.
 #
-#   scripts/vm.sh --kernel 6.1|6.12 [--timeout SEC] [--mem MIB] [TEST...]
-#   scripts/vm.sh --kernel 6.1|6.12 --shell
+#   scripts/vm.sh --kernel 6.1|6.12|debug [--timeout SEC] [--mem MIB] [TEST...]
+#   scripts/vm.sh --kernel 6.1|6.12|debug --shell
+#
+# --kernel debug boots the debug kernel of scripts/debug-kernel.sh (built
+# once, cached): lockdep, KASAN, kmemleak, UBSAN and the rest, with fault
+# injection. Its default tests are the debug lane (tests/debug-list, at the
+# sizes set there), and a problem any of them reports fails the run.
 #
 # It builds dm-colo.ko and the userspace programs for the kernel, packs an
 # initramfs (busybox, dmsetup, fio, the programs, dm-colo.ko and the modules
@@ -17,7 +22,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 kernel=6.1
-timeout=${COLO_VM_TIMEOUT:-900}	# the whole VM run; make soak raises it
+timeout=${COLO_VM_TIMEOUT:-}	# the whole VM run; make soak raises it
 mem=2048
 shell=0
 tests=()
@@ -43,8 +48,21 @@ kver_of() {
 	done
 	return 1
 }
-kver=$(kver_of "$kernel") || { echo "vm.sh: kernel $kernel is not installed (scripts/deps.sh)" >&2; exit 1; }
+moddir=/
+if [ "$kernel" = debug ]; then
+	dbg=$("$top/scripts/debug-kernel.sh")
+	kver=$(cat "$dbg/include/config/kernel.release")
+	vmlinuz=$dbg/arch/x86/boot/bzImage
+	moddir=$dbg/mods
+	export COLO_KDIR=$dbg
+	mem=3072	# KASAN's shadow and kmemleak's pool
+	timeout=${timeout:-2400}
+else
+	kver=$(kver_of "$kernel") || { echo "vm.sh: kernel $kernel is not installed (scripts/deps.sh)" >&2; exit 1; }
+	vmlinuz=/boot/vmlinuz-$kver
+fi
 tag=vm-$kernel
+timeout=${timeout:-900}
 
 # --- build -----------------------------------------------------------------
 ko=$("$top/scripts/build-module.sh" "$kver")
@@ -95,7 +113,7 @@ add_module_file() {
 	echo "$name" >> "$root/lib/modules/load-order"
 }
 for m in $(grep -v '^#' "$top/kernel/modules") $(modinfo -F depends "$ko" | tr , ' '); do
-	modprobe -S "$kver" --show-depends "$m" | while read -r kind path _; do
+	modprobe -d "$moddir" -S "$kver" --show-depends "$m" | while read -r kind path _; do
 		[ "$kind" = insmod ] && add_module_file "$path"
 	done
 done
@@ -105,6 +123,17 @@ add_module_file "$ko"
 cp "$top"/tests/*.sh "$root/tests/"
 # Measurements (reported, never asserted) run only when named.
 cp -r "$top/tests/bench" "$root/tests/"
+if [ ${#tests[@]} -eq 0 ] && [ "$kernel" = debug ]; then
+	# The debug lane: its tests, and its sizes (NAME=VALUE lines) where the
+	# environment sets none (make soak does).
+	while read -r w _; do
+		case "$w" in
+		''|\#*) ;;
+		*=*) n=${w%%=*}; [ -n "${!n:-}" ] || export "${w?}" ;;
+		*) tests+=("$w") ;;
+		esac
+	done < "$top/tests/debug-list"
+fi
 if [ ${#tests[@]} -eq 0 ]; then
 	for t in "$top"/tests/[0-9]*.sh; do tests+=("$(basename "$t")"); done
 fi
@@ -121,7 +150,7 @@ initrd=$top/.build/$kver/initramfs.cpio
 
 # --- boot ------------------------------------------------------------------
 qemu=(qemu-system-x86_64 -nodefaults -display none -no-reboot
-      -m "$mem" -smp 2 -kernel "/boot/vmlinuz-$kver" -initrd "$initrd")
+      -m "$mem" -smp 2 -kernel "$vmlinuz" -initrd "$initrd")
 # KVM when it really works here: nested KVM may refuse "-cpu host" or hang
 # without a word, so each CPU model is probed by booting the kernel with no
 # root for up to 15 s and waiting for its panic. The answer is cached in
@@ -138,7 +167,7 @@ kvm_cpu() {
 	fi
 	for cpu in host host,-arch-capabilities; do
 		if timeout 15 qemu-system-x86_64 -nodefaults -display none -no-reboot \
-			-m 256 -enable-kvm -cpu "$cpu" -kernel "/boot/vmlinuz-$kver" \
+			-m 256 -enable-kvm -cpu "$cpu" -kernel "$vmlinuz" \
 			-append "console=ttyS0 panic=-1" -serial stdio < /dev/null 2>&1 |
 			grep -q 'Kernel panic'; then
 			echo "$cpu" | tee "$cache"
