@@ -5,6 +5,7 @@
 #   make            build dm-colo.ko (for KDIR) and colosetup
 #   make demo       install what is missing, then run the demo in a VM
 #   make check      install what is missing, then run every test
+#   make check-debug the VM tests on the debug kernel (not yet in make check)
 #   make bench      the benchmark on every kernel: bench/*.md, the README's table
 #   make install    install the module and colosetup on this host
 #
@@ -19,7 +20,7 @@ MANDIR ?= $(PREFIX)/share/man
 CC ?= gcc
 USER_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 
-.PHONY: all module userspace clean check soak demo install lint kunit vm-shell dkms-check deps bench
+.PHONY: all module userspace clean check check-debug soak demo install lint kunit vm-shell dkms-check deps bench
 
 all: module userspace
 
@@ -40,6 +41,10 @@ deps:
 
 check:
 	scripts/check.sh
+
+# The debug lane (README, Tests): lockdep, KASAN, kmemleak, UBSAN.
+check-debug:
+	scripts/check.sh vm-debug
 
 # The VM tests at long sizes: 200000 model-checker ops per chunk size, 200
 # failover runs per chunk size, 30000 mirror-mode ops, 10 fio rounds; leg
