@@ -290,18 +290,25 @@ void colo_release_hold(struct colo_c *cc, int hold_bit)
 		defer_bios(cc, &bios);
 }
 
+/* Move the bios held by @cc to @bios. */
+static void take_held(struct colo_c *cc, struct bio_list *bios)
+{
+	unsigned long flags;
+
+	bio_list_init(bios);
+	spin_lock_irqsave(&cc->bio_lock, flags);
+	bio_list_merge(bios, &cc->held);
+	bio_list_init(&cc->held);
+	spin_unlock_irqrestore(&cc->bio_lock, flags);
+}
+
 /* The target goes away: held bios (ingress ones) fail. */
 void colo_fail_held(struct colo_c *cc)
 {
-	unsigned long flags;
 	struct bio_list bios;
 	struct bio *bio;
 
-	bio_list_init(&bios);
-	spin_lock_irqsave(&cc->bio_lock, flags);
-	bio_list_merge(&bios, &cc->held);
-	bio_list_init(&cc->held);
-	spin_unlock_irqrestore(&cc->bio_lock, flags);
+	take_held(cc, &bios);
 	while ((bio = bio_list_pop(&bios))) {
 		colo_io_of(bio)->cc = NULL;
 		bio_io_error(bio);
@@ -318,12 +325,7 @@ void colo_move_held(struct colo_c *from, struct colo_c *to)
 	struct bio_list bios;
 	struct bio *bio;
 
-	bio_list_init(&bios);
-	spin_lock_irq(&from->bio_lock);
-	bio_list_merge(&bios, &from->held);
-	bio_list_init(&from->held);
-	spin_unlock_irq(&from->bio_lock);
-
+	take_held(from, &bios);
 	for (bio = bios.head; bio; bio = bio->bi_next)
 		colo_io_of(bio)->cc = to;
 

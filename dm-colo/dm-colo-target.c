@@ -31,23 +31,6 @@ static bool same_bdev(struct dm_dev *a, struct dm_dev *b)
 }
 
 /*
- * The live instance of @cc's mapped device on @cc's base, other than @cc:
- * the table a reload of @cc replaces. Caller holds colo_registry_lock.
- */
-static struct colo_c *__find_live_twin(struct colo_c *cc)
-{
-	struct colo_c *other;
-
-	list_for_each_entry(other, &colo_registry, node) {
-		if (other != cc && other->md == cc->md &&
-		    same_bdev(other->base, cc->base) &&
-		    test_bit(COLO_LIVE, &other->flags))
-			return other;
-	}
-	return NULL;
-}
-
-/*
  * A table loaded for @cc's mapped device and not resumed yet that will not
  * take @cc's state over (see check_reload()): @cc must not gain any.
  * Caller holds colo_registry_lock.
@@ -74,17 +57,20 @@ bool colo_fresh_reload_pending(struct colo_c *cc)
 	return r;
 }
 
-/* Caller holds colo_registry_lock. */
-static struct colo_c *__find_colo_by_base(struct dm_dev *base, bool live_only)
+/*
+ * The live colo target on @base, or NULL: the one an ingress attaches to,
+ * and the one a reload on the same base replaces. A base has one live
+ * target at most (another device on it is refused). Caller holds
+ * colo_registry_lock.
+ */
+static struct colo_c *__find_live_colo(struct dm_dev *base)
 {
 	struct colo_c *cc;
 
 	list_for_each_entry(cc, &colo_registry, node) {
-		if (!same_bdev(cc->base, base))
-			continue;
-		if (live_only && !test_bit(COLO_LIVE, &cc->flags))
-			continue;
-		return cc;
+		if (same_bdev(cc->base, base) &&
+		    test_bit(COLO_LIVE, &cc->flags))
+			return cc;
 	}
 	return NULL;
 }
@@ -229,7 +215,8 @@ static int register_colo(struct dm_target *ti, struct colo_c *cc)
 			break;
 		}
 	}
-	old = r ? NULL : __find_live_twin(cc);
+	/* @cc is not on the registry yet. */
+	old = r ? NULL : __find_live_colo(cc->base);
 	if (old)
 		r = check_reload(ti, old, cc);
 	if (!r)
@@ -458,7 +445,8 @@ static int colo_preresume(struct dm_target *ti)
 		return 0;
 
 	mutex_lock(&colo_registry_lock);
-	old = __find_live_twin(cc);
+	/* @cc is not live yet: the live one on its base is the old table. */
+	old = __find_live_colo(cc->base);
 	if (old && cc->carry)
 		__carry_state(old, cc);
 	else if (old && !__colo_state_empty(old))
@@ -540,7 +528,7 @@ static int __attach_ingress(struct dm_target *ti, struct colo_ingress *ic)
 	struct colo_c *cc;
 	int r;
 
-	cc = __find_colo_by_base(ic->base, true);
+	cc = __find_live_colo(ic->base);
 	if (!cc) {
 		ti->error = "No active colo device uses this base device";
 		return -ENODEV;
