@@ -77,7 +77,7 @@ int colo_bitmap_prepare(struct colo_bitmap *bm, u64 bit, gfp_t gfp)
 	while (!current_leaf(bm, leaf)) {
 		/* Allocate outside the lock, then re-check under it. */
 		if (!page && !READ_ONCE(l->bits)) {
-			page = (unsigned long *)__get_free_page(gfp);
+			page = (unsigned long *)__get_free_page(gfp | __GFP_NOWARN);
 			if (!page)
 				return -ENOMEM;
 		}

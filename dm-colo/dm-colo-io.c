@@ -116,19 +116,31 @@ static bool all_set(struct colo_bitmap *bm, u64 first, u64 last)
 	return true;
 }
 
+/* Bios that found no memory run again this much later. */
+#define COLO_NOMEM_RETRY	(HZ / 20)
+
 /*
  * A chunk bitmap could not get a page, even in the worker with GFP_NOIO
- * (which in practice only fails for a task being killed). The bio fails,
- * and it is not silent: health turns "error" with a dm event, like a leg
- * error, since the VM saw an I/O error. Worker context.
+ * (which the page allocator all but never lets happen to a kworker; fault
+ * injection does). The caller changed nothing and released the chunk. The
+ * bio is not failed: a VM that sees an I/O error for want of a page may
+ * remount its file system read-only. It stays counted in flight (a hold or
+ * a suspend waits for it) and runs again from the top in the worker after
+ * COLO_NOMEM_RETRY, as a parked bio does; the VM sees a slow write. Worker
+ * context.
  */
-int colo_fail_no_memory(struct colo_c *cc, struct bio *bio,
-			const char *bitmap)
+int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
+			 const char *bitmap)
 {
-	DMERR_LIMIT("%s: no memory for the %s bitmap, I/O failed",
-		    colo_name(cc), bitmap);
-	colo_error(cc);
-	return colo_fail_bio(bio);
+	unsigned long flags;
+
+	DMWARN_LIMIT("%s: no memory for the %s bitmap, I/O retried",
+		     colo_name(cc), bitmap);
+	spin_lock_irqsave(&cc->bio_lock, flags);
+	bio_list_add(&cc->deferred, bio);
+	spin_unlock_irqrestore(&cc->bio_lock, flags);
+	queue_delayed_work(cc->wq, &cc->retry_work, COLO_NOMEM_RETRY);
+	return DM_MAPIO_SUBMITTED;
 }
 
 /*
@@ -166,6 +178,15 @@ static void defer_bio(struct colo_c *cc, struct bio *bio)
 	bio_list_init(&bios);
 	bio_list_add(&bios, bio);
 	defer_bios(cc, &bios);
+}
+
+/* Bios that found no memory run again (colo_retry_no_memory()). */
+static void retry_worker(struct work_struct *work)
+{
+	struct colo_c *cc = container_of(to_delayed_work(work), struct colo_c,
+					 retry_work);
+
+	kick_worker(cc);
 }
 
 /* The lock's wake callback: parked bios retry from the worker. */
@@ -514,10 +535,14 @@ static void chunk_job_granted(struct colo_lock_holder *h)
 struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
 					  struct delayed_work *owner)
 {
-	struct colo_chunk_job *job = kzalloc(sizeof(*job), GFP_NOIO);
+	struct colo_chunk_job *job = kzalloc(sizeof(*job),
+					     GFP_NOIO | __GFP_NOWARN);
 
-	if (!job)
+	if (!job) {
+		DMWARN_LIMIT("%s: no memory for a copy job, tried again later",
+			     colo_name(cc));
 		return NULL;
+	}
 	job->cc = cc;
 	job->chunk = chunk;
 	job->owner = owner;
@@ -686,7 +711,7 @@ static int vm_write_slow(struct colo_c *cc, struct bio *bio,
 	}
 	if (colo_bitmap_prepare(&cc->active_map, io->chunk, GFP_NOIO)) {
 		colo_lock_release(&cc->locks, &io->holder);
-		return colo_fail_no_memory(cc, bio, "active");
+		return colo_retry_no_memory(cc, bio, "active");
 	}
 
 	/* end_io sets A, then releases the lock. */
@@ -703,10 +728,12 @@ static int vm_write_slow(struct colo_c *cc, struct bio *bio,
 /*
  * Primary mode. Every written chunk is marked in the dirty bitmap before the
  * write is sent. Map cannot sleep: a leaf that needs allocating sends the
- * bio to the worker, which may.
+ * bio to the worker, which may. Returns false when the bio was taken (sent
+ * to the worker, or to be retried): the caller must not touch it again and
+ * returns DM_MAPIO_SUBMITTED.
  */
-static int mark_dirty(struct colo_c *cc, struct bio *bio, struct colo_io *io,
-		      bool in_worker)
+static bool mark_dirty(struct colo_c *cc, struct bio *bio, struct colo_io *io,
+		       bool in_worker)
 {
 	u64 c, last = colo_bio_last_chunk(cc, io, bio);
 
@@ -715,15 +742,15 @@ static int mark_dirty(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 			continue;
 		if (colo_bitmap_prepare(&cc->dirty_map, c,
 					in_worker ? GFP_NOIO : GFP_NOWAIT)) {
-			if (!in_worker) {
+			if (in_worker)
+				colo_retry_no_memory(cc, bio, "dirty");
+			else
 				defer_bio(cc, bio);
-				return DM_MAPIO_SUBMITTED;
-			}
-			return colo_fail_no_memory(cc, bio, "dirty");
+			return false;
 		}
 		colo_bitmap_set(&cc->dirty_map, c);
 	}
-	return 0;
+	return true;
 }
 
 /* A read that follows the overlay: active, else hidden, else base. */
@@ -772,8 +799,6 @@ static int commit_write_slow(struct colo_c *cc, struct bio *bio,
 static int primary_process(struct colo_c *cc, struct bio *bio,
 			   struct colo_io *io, bool in_worker)
 {
-	int r;
-
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
 		if (colo_overlay(cc))
@@ -789,9 +814,8 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 			}
 			return colo_mirror_write(cc, bio, io);
 		}
-		r = mark_dirty(cc, bio, io, in_worker);
-		if (r)
-			return r;
+		if (!mark_dirty(cc, bio, io, in_worker))
+			return DM_MAPIO_SUBMITTED;
 		if (colo_overlay(cc) && colo_chunk_pending(cc, io->chunk)) {
 			if (!in_worker) {
 				defer_bio(cc, bio);
@@ -846,7 +870,6 @@ static int vm_whole(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 {
 	u64 c, last = colo_bio_last_chunk(cc, io, bio);
 	struct dm_dev *leg;
-	int r;
 
 	if (READ_ONCE(cc->mode) == COLO_MODE_PRIMARY) {
 		/* The commit decides per chunk. */
@@ -860,9 +883,8 @@ static int vm_whole(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 			return DM_MAPIO_SUBMITTED;
 		}
 		if (bio_op(bio) == REQ_OP_WRITE) {
-			r = mark_dirty(cc, bio, io, false);
-			if (r)
-				return r;
+			if (!mark_dirty(cc, bio, io, false))
+				return DM_MAPIO_SUBMITTED;
 		} else if (bio_op(bio) != REQ_OP_READ) {
 			return -EAGAIN;
 		}
@@ -942,7 +964,7 @@ static int ingress_write_slow(struct colo_c *cc, struct bio *bio,
 	}
 	if (colo_bitmap_prepare(&cc->hidden_map, io->chunk, GFP_NOIO)) {
 		colo_lock_release(&cc->locks, &io->holder);
-		return colo_fail_no_memory(cc, bio, "hidden");
+		return colo_retry_no_memory(cc, bio, "hidden");
 	}
 	/* copy_done sets H, releases the lock and writes base. */
 	return copy_chunk(cc, bio, io, cc->base, cc->hidden);
@@ -1117,6 +1139,7 @@ int colo_io_init(struct colo_c *cc)
 	INIT_WORK(&cc->worker, worker);
 	INIT_WORK(&cc->reclaim_work, reclaim_worker);
 	INIT_WORK(&cc->event_work, event_worker);
+	INIT_DELAYED_WORK(&cc->retry_work, retry_worker);
 	colo_commit_init(cc);
 
 	r = colo_bitmap_init(&cc->active_map, cc->nr_chunks);
@@ -1174,6 +1197,7 @@ void colo_io_destroy(struct colo_c *cc)
 	colo_mirror_destroy(cc);
 	dm_kcopyd_client_destroy(cc->kcopyd);
 	cancel_work_sync(&cc->event_work);
+	cancel_delayed_work_sync(&cc->retry_work);
 	destroy_workqueue(cc->wq);
 	colo_locks_destroy(&cc->locks);
 	colo_bitmap_destroy(&cc->dirty_map);

@@ -428,7 +428,7 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 	for (c = io->chunk; c <= last; c++) {
 		if (colo_bitmap_prepare(&cc->dirty_map, c, GFP_NOIO)) {
 			colo_lock_release(&cc->locks, &io->holder);
-			return colo_fail_no_memory(cc, bio, "dirty");
+			return colo_retry_no_memory(cc, bio, "dirty");
 		}
 		if (!chunk_on_replica(cc, c))
 			on_replica = false;

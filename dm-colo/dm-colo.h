@@ -132,6 +132,7 @@ struct colo_c {
 	struct work_struct worker;
 	struct work_struct reclaim_work;
 	struct work_struct event_work;
+	struct delayed_work retry_work;	/* see colo_retry_no_memory() */
 
 	struct dm_kcopyd_client *kcopyd;
 	atomic_t copies;		/* kcopyd jobs in flight */
@@ -220,8 +221,8 @@ void colo_move_held(struct colo_c *from, struct colo_c *to);
 void colo_error(struct colo_c *cc);
 void colo_exit(struct colo_c *cc);
 int colo_fail_bio(struct bio *bio);
-int colo_fail_no_memory(struct colo_c *cc, struct bio *bio,
-			const char *bitmap);
+int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
+			 const char *bitmap);
 struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
 					  struct delayed_work *owner);
 bool colo_chunk_job_holds(struct colo_chunk_job *job);

@@ -9,6 +9,12 @@
  *   colo-dio read  DEV OFFSET LEN DST    read LEN bytes of DEV at OFFSET
  *                                        into DST (a new file)
  *
+ * With COLO_DIO_MAKE_IT_FAIL=1 in the environment, the I/O itself is made
+ * with this task's make-it-fail set (allocation-failure tests: failslab and
+ * fail_page_alloc with task-filter then fail the allocations made in its
+ * context, dm-colo's map included); the buffer is locked first, so that no
+ * page fault of ours needs one.
+ *
  * Exit status: 0 done, 5 EIO, 1 any other error, 2 usage.
  */
 #include <errno.h>
@@ -16,12 +22,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+/* The file stays open: opening it once marked could fail. */
+static int make_it_fail(const char *on)
+{
+	static int fd = -1;
+
+	if (fd < 0)
+		fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
+	if (fd < 0 || pwrite(fd, on, 1, 0) != 1) {
+		fprintf(stderr, "colo-dio: /proc/thread-self/make-it-fail: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
 	unsigned long long off, len;
-	int write, fd, ffd;
+	int write, fd, ffd, fail, err;
 	ssize_t n;
 	void *buf;
 
@@ -47,10 +69,19 @@ int main(int argc, char **argv)
 			fprintf(stderr, "colo-dio: cannot read %s\n", argv[5]);
 			return 1;
 		}
-		n = pwrite(fd, buf, len, off);
-	} else {
-		n = pread(fd, buf, len, off);
 	}
+	fail = getenv("COLO_DIO_MAKE_IT_FAIL") &&
+	       !strcmp(getenv("COLO_DIO_MAKE_IT_FAIL"), "1");
+	if (fail && (mlockall(MCL_CURRENT) || make_it_fail("1")))
+		return 1;
+	if (write)
+		n = pwrite(fd, buf, len, off);
+	else
+		n = pread(fd, buf, len, off);
+	err = errno;
+	if (fail && make_it_fail("0"))
+		return 1;
+	errno = err;
 	if (n < 0) {
 		fprintf(stderr, "colo-dio: %s %s: %s\n", argv[1], argv[2], strerror(errno));
 		return errno == EIO ? 5 : 1;

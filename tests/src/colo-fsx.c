@@ -84,8 +84,12 @@
  * the checks) whose table a control thread swaps, under running I/O, at
  * seeded op counts, to a fault and back: "error" (every I/O fails),
  * "flakey-w" (dm-flakey error_writes: every write fails, reads work),
- * "flakey" (dm-flakey up 1 s / down 1 s: all I/O fails while down) or
- * "delay" (dm-delay, nothing may fail).  The model then accepts EIO only
+ * "flakey" (dm-flakey up 1 s / down 1 s: all I/O fails while down),
+ * "delay" (dm-delay, nothing may fail) or, only when named in
+ * --fault-kinds, "failreq" (the table stays linear and the leg's
+ * make-it-fail turns on: fail_make_request, set up by the caller with
+ * probability 100, fails every bio sent to it, as "error" does; kernels
+ * with CONFIG_FAIL_MAKE_REQUEST).  The model then accepts EIO only
  * for an op that may touch the faulted leg while the fault is on:
  *
  *   VM read       active if vm_wrote[c]==1, else hidden or base
@@ -132,7 +136,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,12 +193,14 @@ static const char *const mir_state_name[] = {
 #define MIRROR_BURST_OPS	200
 
 /* --fault, see the top of the file. */
-enum { FK_ERROR, FK_FLAKEY_W, FK_FLAKEY, FK_DELAY, NR_FK };
-static const char *const fk_name[] = { "error", "flakey-w", "flakey", "delay" };
-static const bool fk_reads[] = { true, false, true, false };	/* reads may fail */
-static const bool fk_writes[] = { true, true, true, false };	/* writes may fail */
-static const bool fk_certain[] = { true, true, false, false };	/* ... and surely do */
-static const unsigned int fk_min_ms[] = { 0, 0, 2500, 0 };	/* flakey: up 1 s, down 1 s */
+enum { FK_ERROR, FK_FLAKEY_W, FK_FLAKEY, FK_DELAY, FK_FAILREQ, NR_FK };
+static const char *const fk_name[] = { "error", "flakey-w", "flakey", "delay", "failreq" };
+static const bool fk_reads[] = { true, false, true, false, true };	/* reads may fail */
+static const bool fk_writes[] = { true, true, true, false, true };	/* writes may fail */
+static const bool fk_certain[] = { true, true, false, false, true };	/* ... and surely do */
+static const unsigned int fk_min_ms[] = { 0, 0, 2500, 0, 0 };	/* flakey: up 1 s, down 1 s */
+/* failreq needs CONFIG_FAIL_MAKE_REQUEST: only named in --fault-kinds */
+#define FK_DEFAULT_KINDS	(((1U << NR_FK) - 1) & ~(1U << FK_FAILREQ))
 static const char *const leg_opt[] = { "base", "hidden", "active" };
 #define FAULT_MAX_EPISODES	16
 #define FAULT_START_SLACK	32	/* ops past an episode's start (probes) before they run */
@@ -220,6 +228,8 @@ static struct {
 	uint64_t selftest_sectors;
 	enum sim_bug bug;
 	bool failover;
+	bool retry_enomem;		/* --retry-enomem, see dev_message() */
+	bool make_it_fail;		/* --make-it-fail, see worker_fn() */
 	bool failover_at_given;
 	uint64_t failover_at;
 	bool in_threads_given;
@@ -239,7 +249,7 @@ static struct {
 } opt = {
 	.ops = 10000, .vm_threads = 2, .in_threads = 2, .ckpt_every = 500,
 	.hot = 30, .selftest_sectors = 4 * 2048, .fault_leg = -1,
-	.fault_eps = 4, .fault_kinds = (1U << NR_FK) - 1,
+	.fault_eps = 4, .fault_kinds = FK_DEFAULT_KINDS,
 };
 
 static char *replay_cmd;
@@ -1333,18 +1343,32 @@ static void dev_open_all(void)
 	}
 }
 
-/* One I/O: 0, or the errno of a failed one.  A short one is a failure. */
+static uint64_t io_enomem;	/* atomic: --make-it-fail I/Os sent again */
+
+/*
+ * One I/O: 0, or the errno of a failed one.  A short one is a failure.
+ * --make-it-fail: the block layer's direct I/O refuses an I/O with ENOMEM
+ * when it cannot allocate its bio_vec array, before any bio is sent; the
+ * I/O is sent again.  (dm-colo itself never returns ENOMEM to a bio.)
+ */
 static int dev_io_try(enum dev_id d, void *buf, uint64_t start, uint64_t nsect,
 		      bool write, uint64_t op)
 {
+	struct timespec ms = { 0, 1000000 };
 	ssize_t ret;
 
 	if (opt.selftest)
 		return sim_io(d, buf, start, nsect, write);
-	if (write)
-		ret = pwrite(dev_fd[d], buf, bytes(nsect), (off_t)bytes(start));
-	else
-		ret = pread(dev_fd[d], buf, bytes(nsect), (off_t)bytes(start));
+	for (;;) {
+		if (write)
+			ret = pwrite(dev_fd[d], buf, bytes(nsect), (off_t)bytes(start));
+		else
+			ret = pread(dev_fd[d], buf, bytes(nsect), (off_t)bytes(start));
+		if (ret >= 0 || errno != ENOMEM || !opt.make_it_fail)
+			break;
+		__atomic_add_fetch(&io_enomem, 1, __ATOMIC_RELAXED);
+		nanosleep(&ms, NULL);
+	}
 	if (ret == (ssize_t)bytes(nsect))
 		return 0;
 	if (ret < 0)
@@ -1366,7 +1390,41 @@ static void dev_io(enum dev_id d, void *buf, uint64_t start, uint64_t nsect,
 }
 
 /* Run argv[0] (dmsetup) with args; its output (stdout and stderr) goes to out. */
+/*
+ * --make-it-fail: is this thread marked (see set_make_it_fail())?  Its
+ * make-it-fail file stays open: opening it once marked could fail.
+ */
+static __thread bool thread_marked;
+static __thread int thread_mif_fd = -1;
+
+static void write_make_it_fail(const char *v)
+{
+	if (thread_mif_fd < 0)
+		thread_mif_fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
+	if (thread_mif_fd < 0 || pwrite(thread_mif_fd, v, 1, 0) != 1)
+		die_setup("/proc/thread-self/make-it-fail: %s (a kernel without CONFIG_FAULT_INJECTION?)",
+			  strerror(errno));
+}
+
+static int run_dmsetup_unmarked(char *const argv[], char *out, size_t outsz);
+
+/*
+ * Run dmsetup; its output in out.  A marked thread runs it unmarked: the
+ * allocation failures are for the I/O path, not for starting a process.
+ */
 static int run_dmsetup(char *const argv[], char *out, size_t outsz)
+{
+	int r;
+
+	if (!thread_marked)
+		return run_dmsetup_unmarked(argv, out, outsz);
+	write_make_it_fail("0");
+	r = run_dmsetup_unmarked(argv, out, outsz);
+	write_make_it_fail("1");
+	return r;
+}
+
+static int run_dmsetup_unmarked(char *const argv[], char *out, size_t outsz)
 {
 	posix_spawn_file_actions_t fa;
 	int pfd[2], status, err;
@@ -1403,15 +1461,32 @@ static int run_dmsetup(char *const argv[], char *out, size_t outsz)
  * dmsetup message NAME 0 msg: its exit status (-1: could not run it), its
  * output in out.  The simulation knows checkpoint and failover.
  */
+/*
+ * --retry-enomem: a message the kernel refused for want of memory (which
+ * must have changed nothing, README) is sent again, 20 ms later, up to
+ * ENOMEM_RETRIES times.
+ */
+#define ENOMEM_RETRIES	1000
+static uint64_t enomem_retries;	/* atomic */
+
 static int dev_message(const char *msg, char *out, size_t outsz)
 {
 	char *argv[] = { "dmsetup", "message", (char *)opt.name, "0",
 			 (char *)msg, NULL };
 	struct timespec spawn = { 0, 1000000 };	/* like running dmsetup */
-	int r;
+	struct timespec pause_20ms = { 0, 20000000 };
+	int r, i;
 
-	if (!opt.selftest)
-		return run_dmsetup(argv, out, outsz);
+	if (!opt.selftest) {
+		for (i = 0;; i++) {
+			r = run_dmsetup(argv, out, outsz);
+			if (!r || !opt.retry_enomem || i == ENOMEM_RETRIES ||
+			    !strstr(out, "Cannot allocate memory"))
+				return r;
+			__atomic_add_fetch(&enomem_retries, 1, __ATOMIC_RELAXED);
+			nanosleep(&pause_20ms, NULL);
+		}
+	}
 	out[0] = 0;
 	if (!strcmp(msg, "checkpoint")) {
 		if (__atomic_load_n(&sim.primary, __ATOMIC_ACQUIRE)) {
@@ -2158,6 +2233,13 @@ static bool ingress_op_failover(struct worker *w, enum op_kind kind,
 
 static pthread_barrier_t start_barrier;
 
+/* --make-it-fail: this thread's allocations may fail from now on. */
+static void set_make_it_fail(void)
+{
+	write_make_it_fail("1");
+	thread_marked = true;
+}
+
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
@@ -2169,6 +2251,8 @@ static void *worker_fn(void *arg)
 	int slot, phase, pe;
 	bool post;
 
+	if (opt.make_it_fail && !opt.selftest)
+		set_make_it_fail();
 	/* All start together, so no side runs its whole share alone. */
 	pthread_barrier_wait(&start_barrier);
 	while (w->quota--) {
@@ -3022,19 +3106,56 @@ static void fault_table(int fk, char *t, size_t n)
 	}
 }
 
+/*
+ * failreq: the leg's table stays linear; fail_make_request fails every bio
+ * sent to it while its make-it-fail is 1 (the test script set the
+ * probability to 100).
+ */
+static int fault_make_it_fail(int on, char *err, size_t errsz)
+{
+	char path[128];
+	struct stat st;
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/dev/mapper/%s", opt.fault_dm);
+	if (stat(path, &st)) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/make-it-fail",
+		 major(st.st_rdev), minor(st.st_rdev));
+	fd = open(path, O_WRONLY);
+	ok = fd >= 0 && write(fd, on ? "1" : "0", 1) == 1;
+	if (!ok)
+		snprintf(err, errsz, "%s: %s (a kernel without CONFIG_FAIL_MAKE_REQUEST?)",
+			 path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return ok ? 0 : -1;
+}
+
 /* Swap the leg to fault fk, or back to linear (-1); the simulation flips flags. */
 static int fault_swap_try(int fk, char *err, size_t errsz)
 {
-	static const int sim_mask[NR_FK] = { 3, 2, 7, 0 };
+	static const int sim_mask[NR_FK] = { 3, 2, 7, 0, 3 };
+	static int cur = -1;
 	char table[512];
 
 	if (opt.selftest) {
 		__atomic_store_n(&sim.fault, fk < 0 ? 0 : sim_mask[fk], __ATOMIC_RELEASE);
 		return 0;
 	}
+	if (fk == FK_FAILREQ || (fk < 0 && cur == FK_FAILREQ)) {
+		if (fault_make_it_fail(fk >= 0, err, errsz))
+			return -1;
+		cur = fk;
+		__atomic_store_n(&flt_leg_broken, fk >= 0, __ATOMIC_RELEASE);
+		return 0;
+	}
 	fault_table(fk, table, sizeof(table));
 	if (dm_swap_try(opt.fault_dm, table, err, errsz))
 		return -1;
+	cur = fk;
 	__atomic_store_n(&flt_leg_broken, fk >= 0, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -3563,12 +3684,12 @@ static void usage(void)
 		"usage: colo-fsx --name NAME --vm DEV --ingress DEV --base DEV --hidden DEV --active DEV\n"
 		"                --chunk SECTORS [--ops N] [--seed S] [--vm-threads N] [--ingress-threads N]\n"
 		"                [--checkpoint-every N] [--max-sectors N] [--hot PERCENT] [--verbose]\n"
-		"                [--failover | --failover-at N]\n"
+		"                [--failover | --failover-at N] [--retry-enomem] [--make-it-fail]\n"
 		"       colo-fsx --mirror --name NAME --vm DEV --base DEV --replica DEV\n"
 		"                [--replica-dm NAME --replica-lower DEV] --chunk SECTORS [--ingress-threads 0]\n"
 		"                [--ops N] [--seed S] [--vm-threads N] [--max-sectors N] [--hot PERCENT] [--verbose]\n"
 		"       colo-fsx --fault base|hidden|active --fault-dm NAME [--fault-episodes N]\n"
-		"                [--fault-kinds error,flakey-w,flakey,delay] [the secondary-mode options]\n"
+		"                [--fault-kinds error,flakey-w,flakey,delay,failreq] [the secondary-mode options]\n"
 		"       colo-fsx --selftest --chunk SECTORS [--selftest-size MiB] [--selftest-sectors N]\n"
 		"                [--selftest-bug cow|fill|nofence|commit-hidden-first|mirror-noclear-order|mirror-nodual|\n"
 		"                                fault-cow|fault-fill|fault-wrong-side]\n"
@@ -3576,6 +3697,11 @@ static void usage(void)
 		"  --failover      send 'failover' at a random op in [ops/4, 3*ops/4] with I/O in flight;\n"
 		"                  the ingress must fail from then on, the VM goes on, the commit is checked\n"
 		"  --failover-at N the same, at op N (1..ops)\n"
+		"  --retry-enomem  send a message again when the kernel refused it for want of memory\n"
+		"                  (allocation-failure tests: the refusal must have changed nothing)\n"
+		"  --make-it-fail  the VM and ingress threads set their make-it-fail (failslab and\n"
+		"                  fail_page_alloc with task-filter fail their allocations, dm-colo's map\n"
+		"                  included); an I/O refused with ENOMEM before it started is sent again\n"
 		"  --mirror        NAME is a 'colo primary' device: VM threads only, no checkpoints; a control\n"
 		"                  thread sends mirror start/stop (and refused ones) at seeded op counts; at the\n"
 		"                  end, in sync: raw base == raw replica == model, then writes in sync reach both\n"
@@ -3651,7 +3777,7 @@ static void parse_args(int argc, char **argv)
 	enum { O_NAME = 256, O_CHUNK, O_OPS, O_SEED, O_VMT, O_INT, O_CKPT,
 	       O_MAXS, O_HOT, O_VERBOSE, O_SELFTEST, O_STSIZE, O_STSECT, O_STBUG,
 	       O_FAILOVER, O_FOAT, O_MIRROR, O_REPDM, O_REPLOWER, O_FAULT,
-	       O_FAULTDM, O_FAULTEPS, O_FAULTKINDS, O_DEV0 };
+	       O_FAULTDM, O_FAULTEPS, O_FAULTKINDS, O_RETRYENOMEM, O_MAKEITFAIL, O_DEV0 };
 	static const struct option lo[] = {
 		{ "name", 1, NULL, O_NAME },
 		{ "vm", 1, NULL, O_DEV0 + DEV_VM },
@@ -3682,6 +3808,8 @@ static void parse_args(int argc, char **argv)
 		{ "fault-dm", 1, NULL, O_FAULTDM },
 		{ "fault-episodes", 1, NULL, O_FAULTEPS },
 		{ "fault-kinds", 1, NULL, O_FAULTKINDS },
+		{ "retry-enomem", 0, NULL, O_RETRYENOMEM },
+		{ "make-it-fail", 0, NULL, O_MAKEITFAIL },
 		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -3736,6 +3864,8 @@ static void parse_args(int argc, char **argv)
 			opt.fault_leg = d;
 			break;
 		case O_FAULTDM: opt.fault_dm = optarg; break;
+		case O_RETRYENOMEM: opt.retry_enomem = true; break;
+		case O_MAKEITFAIL: opt.make_it_fail = true; break;
 		case O_FAULTEPS:
 			opt.fault_eps = parse_u64("fault-episodes", optarg, 1, FAULT_MAX_EPISODES);
 			break;
@@ -4008,6 +4138,9 @@ int main(int argc, char **argv)
 		if (err)
 			die_setup("pthread_create: %s", strerror(err));
 	}
+	/* --make-it-fail: no page fault of ours may need an allocation. */
+	if (opt.make_it_fail && !opt.selftest && mlockall(MCL_CURRENT | MCL_FUTURE))
+		die_setup("mlockall: %s", strerror(errno));
 	pthread_barrier_init(&start_barrier, NULL, nthreads);
 	for (i = 0; i < nthreads; i++) {
 		w[i] = (struct worker){ .tid = i, .vm = i < opt.vm_threads };
@@ -4066,16 +4199,22 @@ int main(int argc, char **argv)
 		if (flt_ev_next != 3 * opt.fault_eps)
 			fail("internal: %d of %d fault events ran", flt_ev_next, 3 * opt.fault_eps);
 		final_verify(buf);
-		printf("# fault-summary leg=%s chunk=%" PRIu64 " error=%u flakey-w=%u flakey=%u delay=%u eio_vm=%" PRIu64 " eio_ingress=%" PRIu64 " probes_failed=%" PRIu64 " probes_ok=%" PRIu64 " pinned_old=%" PRIu64 " pinned_new=%" PRIu64 " lost=0\n",
+		printf("# fault-summary leg=%s chunk=%" PRIu64 " error=%u flakey-w=%u flakey=%u delay=%u failreq=%u eio_vm=%" PRIu64 " eio_ingress=%" PRIu64 " probes_failed=%" PRIu64 " probes_ok=%" PRIu64 " pinned_old=%" PRIu64 " pinned_new=%" PRIu64 " lost=0\n",
 		       leg_opt[opt.fault_leg], opt.chunk, flt_nkind[FK_ERROR],
 		       flt_nkind[FK_FLAKEY_W], flt_nkind[FK_FLAKEY], flt_nkind[FK_DELAY],
-		       flt_eio[0], flt_eio[1], flt_probe_fail, flt_probe_ok,
+		       flt_nkind[FK_FAILREQ], flt_eio[0], flt_eio[1], flt_probe_fail, flt_probe_ok,
 		       pinned_old[0] + pinned_old[1], pinned_new[0] + pinned_new[1]);
 		snprintf(flt_str, sizeof(flt_str), " fault=%s eio_vm=%" PRIu64 " eio_ingress=%" PRIu64,
 			 leg_opt[opt.fault_leg], flt_eio[0], flt_eio[1]);
 	} else {
 		final_verify(buf);
 	}
+	if (opt.retry_enomem)
+		printf("# colo-fsx: %" PRIu64 " messages sent again after ENOMEM\n",
+		       __atomic_load_n(&enomem_retries, __ATOMIC_RELAXED));
+	if (opt.make_it_fail)
+		printf("# colo-fsx: %" PRIu64 " I/Os sent again after ENOMEM\n",
+		       __atomic_load_n(&io_enomem, __ATOMIC_RELAXED));
 	printf("colo-fsx: PASS seed=%" PRIu64 " ops=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " checkpoints=%" PRIu64
 	       " vm_reads=%" PRIu64 " vm_writes=%" PRIu64 " ingress_reads=%" PRIu64 " ingress_writes=%" PRIu64 "%s%s%s%s\n",
 	       opt.seed, ops_issued, opt.chunk, len_sectors, nr_checkpoints,
