@@ -5,7 +5,7 @@
 #   make            build dm-colo.ko (for KDIR) and colosetup
 #   make demo       install what is missing, then run the demo in a VM
 #   make check      install what is missing, then run every test
-#   make check-debug the VM tests on the debug kernel (not yet in make check)
+#   make check-debug the debug lane alone (make check runs it too)
 #   make bench      the benchmark on every kernel: bench/*.md, the README's table
 #   make install    install the module and colosetup on this host
 #

@@ -3,12 +3,12 @@
 #
 # check.sh (make check): install what is missing, then run every suite:
 # userspace unit tests, lint (checkpatch, sparse W=1), dkms builds, KUnit
-# under UML, and the VM tests on every kernel of kernel/kernels. The debug
-# lane (vm-debug: tests/debug-list on the debug kernel) is run by naming it,
-# and by make check-debug and make soak. Each suite
+# under UML, the VM tests on every kernel of kernel/kernels, and the debug
+# lane (vm-debug: tests/debug-list on the debug kernel of
+# scripts/debug-kernel.sh, built once and cached). Each suite
 # ends with "<suite>: N passed, N failed"; the last line sums them all.
 #
-#   scripts/check.sh [SUITE...]   SUITE: userspace lint dkms kunit vm-6.1 ...
+#   scripts/check.sh [SUITE...]   SUITE: userspace lint dkms kunit vm-6.1 ... vm-debug
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$top"
@@ -19,6 +19,7 @@ suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
 	suites=(userspace lint dkms kunit)
 	for k in $(colo_kernels); do suites+=("vm-$k"); done
+	suites+=(vm-debug)
 fi
 
 run_suite() {

@@ -31,7 +31,7 @@ if [ -f "$build/.done" ] && [ "$(cat "$build/.done")" = "$stamp" ]; then
 	exit 0
 fi
 
-echo "# debug-kernel: building in $build (cold: about 15 minutes on 2 cores)" >&2
+echo "# debug-kernel: building in $build (cold: about 5 minutes on 2 cores)" >&2
 start=$(date +%s)
 rm -rf "$build"
 mkdir -p "$build"

@@ -19,7 +19,8 @@ result() {
 }
 
 src=$(colo_linux_source)
-for f in dm-colo/*.[ch]; do
+# The tracked sources only (an in-tree "make module" leaves dm-colo.mod.c).
+for f in $(git ls-files 'dm-colo/*.[ch]'); do
 	ignore=
 	# The compat header is where the version checks live, by design.
 	[ "$f" = dm-colo/dm-colo-compat.h ] && ignore="--ignore LINUX_VERSION_CODE"
