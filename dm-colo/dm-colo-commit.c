@@ -356,6 +356,8 @@ int colo_failover(struct colo_c *cc)
 
 	/* Held and drained: no bio sees the switch half done. */
 	set_bit(COLO_FENCED, &cc->flags);
+	/* dirty = active | hidden: what differs from the old primary's disk. */
+	colo_dirty_complete(cc);
 	cc->to_commit = pending;
 	atomic64_set(&cc->committed, 0);
 	commit_rewind(cc);

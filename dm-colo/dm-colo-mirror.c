@@ -107,7 +107,26 @@ static bool set_mirror_state(struct colo_c *cc, unsigned int from,
 static void note_cut_short(struct colo_c *cc)
 {
 	if (READ_ONCE(cc->mirror_full_pass))
-		WRITE_ONCE(cc->mirror_needs_full, true);
+		colo_dirty_incomplete(cc, "a full sync was cut short");
+}
+
+/*
+ * From now on the dirty bitmap may miss chunks that differ from a replica,
+ * for the reason @why (a string constant). Any context.
+ */
+void colo_dirty_incomplete(struct colo_c *cc, const char *why)
+{
+	WRITE_ONCE(cc->mirror_gap, why);
+	WRITE_ONCE(cc->mirror_needs_full, true);
+}
+
+/*
+ * The dirty bitmap covers every chunk that may differ: it was seeded at
+ * failover, or a full pass just ended. Worker or message context.
+ */
+void colo_dirty_complete(struct colo_c *cc)
+{
+	WRITE_ONCE(cc->mirror_needs_full, false);
 }
 
 /* A replica error: stop mirroring, keep the dirty bits. Any context. */
@@ -130,7 +149,7 @@ static void mirror_degraded(struct colo_c *cc, const char *what)
  */
 void colo_mirror_flush_failed(struct colo_c *cc)
 {
-	WRITE_ONCE(cc->mirror_needs_full, true);
+	colo_dirty_incomplete(cc, "a replica flush failed");
 	mirror_degraded(cc, "flush error on the replica");
 }
 
@@ -344,7 +363,7 @@ static void mirror_worker(struct work_struct *work)
 		if (cc->mirror_full_pass) {
 			/* Chunks behind the cursor are on the replica now. */
 			WRITE_ONCE(cc->mirror_full_pass, false);
-			WRITE_ONCE(cc->mirror_needs_full, false);
+			colo_dirty_complete(cc);
 			continue;
 		}
 		if (cc->mirror_skipped) {
@@ -528,6 +547,12 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		      colo_name(cc), colo_mirror_state_name(state));
 		return -EBUSY;
 	}
+	/* A dirty sync that cannot know it copies enough does not guess. */
+	if (sync == COLO_SYNC_DIRTY && READ_ONCE(cc->mirror_needs_full)) {
+		DMERR("%s: mirror start refused: dirty chunks may be missing (%s): use full",
+		      colo_name(cc), READ_ONCE(cc->mirror_gap));
+		return -EINVAL;
+	}
 	/* Claimed by the mapped device: a reload carries the claim over. */
 	bdev = colo_bdev_open(path, cc->md, &handle);
 	if (IS_ERR(bdev)) {
@@ -544,11 +569,6 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	/* A degraded mirror's replica is let go; its dirty bits stay. */
 	if (state == COLO_MIRROR_DEGRADED)
 		stop_mirroring(cc);
-	if (sync == COLO_SYNC_DIRTY && READ_ONCE(cc->mirror_needs_full)) {
-		DMINFO("%s: the replica may lack chunks that are not dirty: syncing in full",
-		       colo_name(cc));
-		sync = COLO_SYNC_FULL;
-	}
 
 	/*
 	 * Writes mapped before the mirror runs mark their chunks and go to
@@ -615,6 +635,7 @@ void colo_mirror_carry(struct colo_c *from, struct colo_c *to)
 	from->replica = NULL;
 	to->mirror_full_pass = from->mirror_full_pass;
 	to->mirror_needs_full = from->mirror_needs_full;
+	to->mirror_gap = from->mirror_gap;
 	to->mirror_cursor = from->mirror_cursor;
 	to->mirror_skipped = from->mirror_skipped;
 	atomic64_set(&to->mirrored, atomic64_read(&from->mirrored));
@@ -631,6 +652,8 @@ int colo_mirror_init(struct colo_c *cc)
 	spin_lock_init(&cc->mirror_lock);
 	cc->mirror_state = COLO_MIRROR_NONE;
 	atomic64_set(&cc->mirrored, 0);
+	/* A new table knows nothing of what a replica holds. */
+	colo_dirty_incomplete(cc, "no failover and no full sync since the table was loaded");
 	INIT_DELAYED_WORK(&cc->mirror_work, mirror_worker);
 	cc->io_client = dm_io_client_create();
 	if (IS_ERR(cc->io_client))

@@ -28,7 +28,7 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  *   <mode> <chunk_sectors> <active>/<chunks> <hidden>/<chunks>
  *   <commit_state> <committed>/<to_commit> <dirty>/<chunks>
  *   <mirror_state> <mirrored>/<to_mirror> <ingress> <health>
- *   <bitmap_bytes>
+ *   <bitmap_bytes> <dirty_coverage>
  *
  * mode          secondary | primary
  * chunk_sectors chunk size in 512-byte sectors
@@ -42,6 +42,10 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  * ingress       attached | none
  * health        ok | error (an I/O error was seen on any leg)
  * bitmap_bytes  kernel memory used by the chunk bitmaps, in bytes
+ * dirty_coverage complete | unknown: whether the dirty bitmap covers every
+ *               chunk that may differ from a replica (seeded at failover,
+ *               or a full sync finished since); a "dirty" mirror start
+ *               needs complete
  */
 void colo_status(struct dm_target *ti, status_type_t type,
 		 unsigned int status_flags, char *result, unsigned int maxlen)
@@ -53,7 +57,7 @@ void colo_status(struct dm_target *ti, status_type_t type,
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		DMEMIT("%s %u %llu/%llu %llu/%llu %s %llu/%llu %llu/%llu %s %llu/%llu %s %s %zu",
+		DMEMIT("%s %u %llu/%llu %llu/%llu %s %llu/%llu %llu/%llu %s %llu/%llu %s %s %zu %s",
 		       colo_mode_name(READ_ONCE(cc->mode)), 1U << cc->chunk_shift,
 		       colo_bitmap_count(&cc->active_map), chunks,
 		       colo_bitmap_count(&cc->hidden_map), chunks,
@@ -67,7 +71,8 @@ void colo_status(struct dm_target *ti, status_type_t type,
 		       test_bit(COLO_ERROR, &cc->flags) ? "error" : "ok",
 		       colo_bitmap_memory(&cc->active_map) +
 		       colo_bitmap_memory(&cc->hidden_map) +
-		       colo_bitmap_memory(&cc->dirty_map));
+		       colo_bitmap_memory(&cc->dirty_map),
+		       READ_ONCE(cc->mirror_needs_full) ? "unknown" : "complete");
 		break;
 	case STATUSTYPE_TABLE:
 		emit_table(cc, result, maxlen);

@@ -103,7 +103,14 @@ struct colo_c {
 	struct block_device *replica;		/* NULL without a mirror */
 	struct colo_bdev_handle replica_handle;
 	bool mirror_full_pass;			/* full sync, first pass */
-	bool mirror_needs_full;			/* a full pass was cut short */
+	/*
+	 * The dirty bitmap may miss chunks that differ from a replica: a
+	 * fresh table (no failover seeded it, no full sync finished), a full
+	 * pass cut short, a replica flush that failed. A "dirty" start is
+	 * refused while set; mirror_gap says why.
+	 */
+	bool mirror_needs_full;
+	const char *mirror_gap;
 	u64 mirror_cursor;
 	bool mirror_skipped;
 	struct colo_chunk_job *mirror_waiting;	/* for a busy chunk */
@@ -264,6 +271,8 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 int colo_mirror_stop(struct colo_c *cc);
 void colo_mirror_kick(struct colo_c *cc);
 void colo_mirror_flush_failed(struct colo_c *cc);
+void colo_dirty_incomplete(struct colo_c *cc, const char *why);
+void colo_dirty_complete(struct colo_c *cc);
 void colo_mirror_carry(struct colo_c *from, struct colo_c *to);
 bool colo_mirror_active(struct colo_c *cc);
 int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io);
