@@ -18,7 +18,7 @@ memfree_kib() {
 	awk '/^MemFree:/ { print $2 }' /proc/meminfo
 }
 kib() { echo $(( ($1 + 1023) / 1024 )); }
-bitmap_bytes() { dmsetup status c | awk '{ print $NF }'; }
+bitmap_bytes() { field c 15; }
 active_dirty() { dmsetup status c | awk '{ split($6, a, "/"); print a[1] }'; }
 
 before=$(memfree_kib)

@@ -42,6 +42,14 @@ check_fails "missing device refused" dmsetup message p 0 mirror start /dev/nonex
 check_fails "too small device refused" dmsetup message p 0 mirror start /dev/mapper/small
 check_fails "base as replica refused" dmsetup message p 0 mirror start /dev/ram0
 check_fails "rate 0 refused" dmsetup message p 0 mirror start /dev/mapper/rep full 0
+# A new primary table has no record of what a replica holds: its dirty
+# bitmap cannot tell a "dirty" sync what to copy (the replica may be
+# another disk, or base may have been written before the table).
+check_eq "new table: dirty coverage unknown" unknown "$(field p 16)"
+dmesg -c > /dev/null
+check_fails "new table: dirty start refused" dmsetup message p 0 mirror start /dev/mapper/rep dirty
+check_match "new table: the refusal says why and to use full" \
+	"dirty chunks may be missing \(no failover and no full sync since the table was loaded\): use full" "$(dmesg)"
 check_eq "refusals changed nothing" "$st" "$(dmsetup status p)"
 
 # --- full sync, writes during the copy ------------------------------------------
@@ -95,14 +103,22 @@ before=$(direct_sum /dev/ram1)
 dd if=/dev/urandom of=/dev/mapper/p bs=4k count=5 oflag=direct 2>/dev/null
 check_match "after stop, writes are marked dirty" " 5/16384 none " "$(dmsetup status p)"
 check_eq "after stop, the replica is not written" "$before" "$(direct_sum /dev/ram1)"
-# A full sync cut short leaves uncopied chunks without dirty bits: the
-# next "dirty" start must copy in full.
+# A full sync cut short leaves uncopied chunks without dirty bits: a
+# "dirty" start cannot know what to copy, and is refused (it does not
+# guess), saying to use full; the status says the coverage is unknown.
+check_eq "before: dirty coverage complete (a full sync ended)" complete "$(field p 16)"
 check "full sync to a new replica (slow)" dmsetup message p 0 mirror start /dev/ram2 full 1024
 check "stopped before it finished" dmsetup message p 0 mirror stop
+check_eq "cut short: dirty coverage unknown" unknown "$(field p 16)"
+st=$(dmsetup status p)
 dmesg -c > /dev/null
-check "dirty start after a cut-short full sync" dmsetup message p 0 mirror start /dev/ram2 dirty
-check_match "it syncs in full" "syncing in full" "$(dmesg)"
+check_fails "dirty start after a cut-short full sync: refused" dmsetup message p 0 mirror start /dev/ram2 dirty
+check_match "the refusal says why and to use full" \
+	"mirror start refused: dirty chunks may be missing \(a full sync was cut short\): use full" "$(dmesg)"
+check_eq "the refusal changed nothing" "$st" "$(dmsetup status p)"
+check "full start" dmsetup message p 0 mirror start /dev/ram2 full
 check "full sync to the new replica" wait_mirror p in-sync 120
+check_eq "after the full sync: dirty coverage complete" complete "$(field p 16)"
 check_eq "second replica equals base" "$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram2)"
 check "mirror stop" dmsetup message p 0 mirror stop
 dm_cleanup
@@ -113,11 +129,13 @@ dd if=/dev/urandom of=/dev/ram0 bs=1M count=$MIB oflag=direct 2>/dev/null
 dd if=/dev/ram0 of=/dev/ram1 bs=1M iflag=direct oflag=direct 2>/dev/null
 dmsetup create c --table "0 $LEN colo secondary /dev/ram0 /dev/ram2 /dev/ram3 8"
 dmsetup mknodes
+check_eq "secondary: dirty coverage unknown" unknown "$(field c 16)"
 dd if=/dev/urandom of=/dev/mapper/c bs=4k seek=100 count=50 oflag=direct 2>/dev/null
 dmsetup message c 0 failover
 i=0; while [ $i -lt 300 ] && [ "$(field c 8)" != done ]; do sleep 0.1; i=$((i + 1)); done
 dd if=/dev/urandom of=/dev/mapper/c bs=4k seek=9000 count=10 oflag=direct 2>/dev/null
 check_match "failover: 60 chunks dirty" " 60/16384 none " "$(dmsetup status c)"
+check_eq "failover seeded the dirty bitmap: coverage complete" complete "$(field c 16)"
 check "dirty resync of the old primary" dmsetup message c 0 mirror start /dev/ram1 dirty
 check "old primary in sync" wait_mirror c in-sync 60
 check_match "copied exactly the 60 dirty chunks" " in-sync 60/60 " "$(dmsetup status c)"

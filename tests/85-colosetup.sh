@@ -94,7 +94,7 @@ check_match "status: legs by name" "base: +/dev/ram0" "$OUT"
 check_match "status: overlay counts" "overlay: +1 active, 1 hidden chunks" "$OUT"
 check_match "status: ingress" "ingress: +vm-ingress" "$OUT"
 run 0 "status --json" colosetup status --json vm
-check_eq "status --json" "{\"name\":\"vm\",\"target\":\"colo\",\"sectors\":$LEN,\"mode\":\"secondary\",\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":8192,\"legs\":{\"base\":\"/dev/ram0\",\"hidden\":\"/dev/ram1\",\"active\":\"/dev/ram2\"},\"active\":1,\"hidden\":1,\"commit\":{\"state\":\"none\",\"committed\":0,\"to_commit\":0},\"dirty\":0,\"mirror\":{\"state\":\"none\",\"mirrored\":0,\"to_mirror\":0},\"ingress\":\"vm-ingress\",\"health\":\"ok\",\"bitmap_bytes\":$(field vm 15)}" "$OUT"
+check_eq "status --json" "{\"name\":\"vm\",\"target\":\"colo\",\"sectors\":$LEN,\"mode\":\"secondary\",\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":8192,\"legs\":{\"base\":\"/dev/ram0\",\"hidden\":\"/dev/ram1\",\"active\":\"/dev/ram2\"},\"active\":1,\"hidden\":1,\"commit\":{\"state\":\"none\",\"committed\":0,\"to_commit\":0},\"dirty\":0,\"mirror\":{\"state\":\"none\",\"mirrored\":0,\"to_mirror\":0},\"ingress\":\"vm-ingress\",\"health\":\"ok\",\"bitmap_bytes\":$(field vm 15),\"dirty_coverage\":\"unknown\"}" "$OUT"
 run 0 "status of an ingress" colosetup status vm-ingress
 check_eq "status of an ingress: names its colo device" "vm-ingress: colo-ingress, vm" "$OUT"
 dmsetup create lin --table "0 8 linear /dev/ram4 0"
@@ -144,6 +144,17 @@ run 0 "remove the fenced ingress" colosetup remove vm-ingress
 check_fails "ingress gone" dmsetup info vm-ingress
 
 # --- mirror -----------------------------------------------------------------------
+# A new primary table cannot know which chunks a replica lacks: --dirty is
+# refused (by colosetup, and by the kernel), saying to use --full.
+dmsetup create pv --table "0 $LEN colo primary /dev/ram5 8" && dmsetup mknodes pv
+refused 1 "mirror start --dirty on a new primary table" "use --full" \
+	colosetup mirror start pv /dev/ram4 --dirty
+refused 1 "mirror start --dirty on a new primary table: the kernel's sentence" \
+	"refused by the kernel: [0-9:]+: mirror start refused: dirty chunks may be missing .*: use full" \
+	env COLOSETUP_SKIP_CHECKS=1 colosetup mirror start pv /dev/ram4 --dirty
+run 0 "status of a new primary table" colosetup status pv
+check_match "status: a resync must be full" "may miss chunks: a resync must be --full" "$OUT"
+dmsetup remove pv
 refused 1 "mirror stop without a mirror" "no mirror" colosetup mirror stop vm
 refused 1 "mirror start on a secondary-less device: replica too small" "needs at least" \
 	sh -c "dmsetup create small --table '0 1024 linear /dev/ram5 0' && dmsetup mknodes small &&

@@ -422,6 +422,10 @@ int colo_parse_status(const char *params, struct colo_status *st)
 	n_active = st->chunks;
 	if (params[used] && params[used] != ' ')
 		return -1;
+	/* Appended later: the dirty bitmap's coverage, if the module says. */
+	if (params[used] && sscanf(params + used, " %15s", st->coverage) == 1 &&
+	    strcmp(st->coverage, "complete") && strcmp(st->coverage, "unknown"))
+		return -1;
 	if (!one_of(st->mode, modes) || !one_of(st->commit, commits) ||
 	    !one_of(st->mirror, mirrors) || !one_of(st->ingress, ingresses) ||
 	    !one_of(st->health, healths))
@@ -458,7 +462,9 @@ int colo_state_check(const struct colo_status *st, enum colo_state s,
 		if (!strcmp(st->mirror, "in-sync"))
 			return 1;
 		if (!strcmp(st->mirror, "degraded"))
-			*why = "the mirror is degraded (mirror start DEV --dirty resumes it)";
+			*why = !strcmp(st->coverage, "unknown") ?
+			       "the mirror is degraded (mirror start DEV --full resumes it)" :
+			       "the mirror is degraded (mirror start DEV --dirty resumes it)";
 		else if (!strcmp(st->mirror, "none"))
 			*why = "no mirror runs (mirror start first)";
 		return *why ? -1 : 0;
@@ -553,7 +559,13 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 		fputs(strcmp(st->ingress, "attached") ? "null" : "\"attached\"", f);
 	fputs(",\"health\":", f);
 	colo_json_str(f, st->health);
-	fprintf(f, ",\"bitmap_bytes\":%" PRIu64 "}", st->bitmap_bytes);
+	fprintf(f, ",\"bitmap_bytes\":%" PRIu64, st->bitmap_bytes);
+	fputs(",\"dirty_coverage\":", f);
+	if (st->coverage[0])
+		colo_json_str(f, st->coverage);
+	else
+		fputs("null", f);
+	fputc('}', f);
 }
 
 void colo_progress_bar(char *buf, size_t len, uint64_t done, uint64_t total,

@@ -102,6 +102,8 @@ struct colo_status {
 	char ingress[16];	/* attached | none */
 	char health[16];	/* ok | error */
 	uint64_t bitmap_bytes;
+	/* complete | unknown; "" from a module that does not report it */
+	char coverage[16];
 };
 
 /*

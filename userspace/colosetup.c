@@ -481,7 +481,9 @@ static void print_status(const char *name, const struct colo_dev *d, const char 
 		printf("  commit:   %s, %" PRIu64 " of %" PRIu64 " chunks\n", st->commit,
 		       st->committed, st->to_commit);
 	if (!strcmp(st->mode, "primary"))
-		printf("  dirty:    %" PRIu64 " chunks\n", st->dirty);
+		printf("  dirty:    %" PRIu64 " chunks%s\n", st->dirty,
+		       !strcmp(st->coverage, "unknown") ?
+		       " (may miss chunks: a resync must be --full)" : "");
 	if (strcmp(st->mirror, "none"))
 		printf("  mirror:   %s, %" PRIu64 " of %" PRIu64 " chunks\n", st->mirror,
 		       st->mirrored, st->to_mirror);
@@ -822,6 +824,9 @@ static int cmd_mirror_start(const struct colo_args *a)
 			    "mirror start refused: the failover commit is not done");
 	if (!strcmp(d.st.mirror, "copying") || !strcmp(d.st.mirror, "in-sync"))
 		return fail(COLO_EXIT_FAIL, a->name, "mirror start refused: already mirroring");
+	if (a->dirty && !strcmp(d.st.coverage, "unknown"))
+		return fail(COLO_EXIT_FAIL, a->name,
+			    "mirror start refused: the dirty bitmap may miss chunks that differ (no failover and no finished full sync on this table, or one cut short): use --full");
 	r = open_blk("replica", a->dev, &b);
 	if (r)
 		return r;

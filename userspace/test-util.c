@@ -124,8 +124,9 @@ static void test_status(void)
 		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok",
 		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 12x",
 		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok -1",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 maybe",
 	};
-	struct colo_status st;
+	struct colo_status st, st2;
 	const char *why;
 	uint64_t d, t;
 	unsigned int i;
@@ -139,11 +140,16 @@ static void test_status(void)
 	   !strcmp(st.commit, "none") && !strcmp(st.ingress, "attached") &&
 	   !strcmp(st.health, "ok") && st.bitmap_bytes == 8240,
 	   "secondary status parsed", "");
-	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 extra 1",
+	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete extra 1",
 			      &st) && !strcmp(st.commit, "running") && st.committed == 2 &&
 	   st.to_commit == 7 && st.dirty == 7 && !strcmp(st.mirror, "copying") &&
-	   st.mirrored == 4 && st.to_mirror == 9 && !strcmp(st.health, "error"),
+	   st.mirrored == 4 && st.to_mirror == 9 && !strcmp(st.health, "error") &&
+	   !strcmp(st.coverage, "complete"),
 	   "primary status parsed (appended fields ignored)", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 unknown", &st2) &&
+	   !strcmp(st2.coverage, "unknown"), "dirty coverage unknown parsed", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0", &st2) &&
+	   !st2.coverage[0], "no dirty coverage from an older module", "");
 	ok(colo_state_check(&st, STATE_DONE, &why) == 0 &&
 	   colo_state_progress(&st, STATE_DONE, &d, &t) && d == 2 && t == 7,
 	   "commit running: not done yet, progress 2/7", "");
@@ -187,7 +193,7 @@ static void test_json(void)
 		   "\"active\":1,\"hidden\":2,\"commit\":{\"state\":\"none\",\"committed\":0,"
 		   "\"to_commit\":0},\"dirty\":0,\"mirror\":{\"state\":\"none\",\"mirrored\":0,"
 		   "\"to_mirror\":0},\"ingress\":\"vm-ingress\",\"health\":\"ok\","
-		   "\"bitmap_bytes\":8240}"), "status JSON", buf);
+		   "\"bitmap_bytes\":8240,\"dirty_coverage\":null}"), "status JSON", buf);
 }
 
 static void test_misc(void)

@@ -58,7 +58,7 @@ static int dm_call(unsigned long cmd, const char *name, const char *msg,
 
 /*
  * The active count (third status field, "<active>/<chunks>"), or -1; the
- * chunk size and the bitmaps' memory (the last field) in the pointers.
+ * chunk size and the bitmaps' memory (the twelfth field) in the pointers.
  */
 static long long active_count(const char *name, unsigned int *chunk_sectors,
 			      unsigned long long *bitmap_bytes)
@@ -66,8 +66,9 @@ static long long active_count(const char *name, unsigned int *chunk_sectors,
 	static char buf[16384];
 	struct dm_ioctl *dmi = (struct dm_ioctl *)buf;
 	struct dm_target_spec *spec;
-	char mode[32], *last;
+	char mode[32], *p;
 	long long active;
+	int i;
 
 	if (dm_call(DM_TABLE_STATUS, name, NULL, buf, sizeof(buf)) ||
 	    (dmi->flags & DM_BUFFER_FULL_FLAG) || dmi->target_count != 1)
@@ -77,8 +78,14 @@ static long long active_count(const char *name, unsigned int *chunk_sectors,
 	    sscanf((char *)(spec + 1), "%31s %u %lld/", mode, chunk_sectors,
 		   &active) != 3 || strcmp(mode, "secondary"))
 		return -1;
-	last = strrchr((char *)(spec + 1), ' ');
-	*bitmap_bytes = last ? strtoull(last + 1, NULL, 10) : 0;
+	/* Fields are only ever appended: bitmap_bytes is found by position. */
+	p = (char *)(spec + 1);
+	for (i = 0; i < 11 && p; i++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	*bitmap_bytes = p ? strtoull(p, NULL, 10) : 0;
 	return active;
 }
 
