@@ -32,7 +32,9 @@ PRI="0 $LEN colo primary $B 8"
 # 5 chunk, 6 active, 7 hidden, 8 commit, 9 committed, 10 dirty, 11 mirror,
 # 12 mirrored, 13 ingress, 14 health, 15 bitmap bytes.
 # state DEV: every status field but the bitmaps' memory.
-state() { dmsetup status "$1" | cut -d' ' -f4-14; }
+# state DEV: the status without bitmap_bytes (field 15), with the dirty
+# coverage (16).
+state() { dmsetup status "$1" | cut -d' ' -f4-14,16; }
 # wr DEV CHUNK [SRC]: one 4 KiB write (a chunk) at CHUNK.
 wr() {
 	dd if="${3:-/dev/urandom}" of="$1" bs=4k seek="$2" count=1 oflag=direct conv=notrunc 2>&1
@@ -232,6 +234,7 @@ check "4: a primary table accepted once the commit is done" \
 check "4: resume" dmsetup resume c
 check_match "4: primary table live" "colo primary " "$(dmsetup table c)"
 check_eq "4: primary, dirty bitmap carried" "primary 50/$CH" "$(field c 4) $(field c 10)"
+check_eq "4: its coverage (seeded at failover) carried" complete "$(field c 16)"
 check_eq "4: view unchanged by the primary table" "$V" "$(view)"
 dm_cleanup
 
@@ -261,7 +264,7 @@ wait_field c 11 'in-sync|degraded' 20
 wr /dev/mapper/c 3 > /dev/null
 S=$(state c) V=$(view)
 check_match "5: state before the reload" \
-	"^primary 8 0/$CH 0/$CH none 0/0 0/$CH in-sync [0-9]+/[0-9]+ none ok$" "$S"
+	"^primary 8 0/$CH 0/$CH none 0/0 0/$CH in-sync [0-9]+/[0-9]+ none ok complete$" "$S"
 check "5: load of the same primary table" dmsetup load c --table "$PRI"
 check "5: resume" dmsetup resume c
 check_eq "5: state carried over (mirror in sync)" "$S" "$(state c)"
