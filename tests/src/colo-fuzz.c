@@ -31,9 +31,12 @@
  *   fz-t    the device every table input is loaded into (D0..D7 free)
  *   fz-c    colo secondary D8 D9 D10: the colo device ingress inputs attach to
  *   fz-s    colo secondary D11 D12 D13, with fz-si (colo-ingress D11)
- *   fz-p    colo secondary D14 D15 D16 after failover, commit done
+ *   fz-p    colo secondary D14 D15 D16 after failover, commit done (its
+ *           dirty coverage complete: kept so by a full sync to D20 after
+ *           a full start that was cut short)
  *   fz-q    colo primary D17
- *   fz-m    colo primary D18 mirrored in sync to D19
+ *   fz-m    colo primary D18 mirrored in sync to D19 (a full sync: its
+ *           dirty coverage is complete)
  *   fz-small linear over D21, 1024 sectors (a device that is too small)
  *   fz-f    colo secondary over three linear slices of D23 (fz-fb, fz-fh,
  *           fz-fa), failed over with fz-fa turned into "error": its commit
@@ -995,6 +998,47 @@ static bool wait_field(const char *name, int field, const char *want1,
 	return false;
 }
 
+/*
+ * Field 12 of the colo status, dirty_coverage: "complete" when the dirty
+ * bitmap covers every chunk that may differ from a replica (seeded at
+ * failover, or a full pass ended since), "unknown" otherwise (a new table,
+ * a full pass cut short, a replica flush that failed). A "dirty" mirror
+ * start is refused while it is unknown.
+ */
+#define F_COVERAGE	12
+
+static void coverage_of(const char *name, char *out, size_t sz)
+{
+	char st[512];
+
+	colo_status(name, st, sizeof(st));
+	status_field(st, F_COVERAGE, out, sz);
+}
+
+/* The status's last field is one of complete|unknown. */
+static void check_coverage_word(const char *name, const char *when)
+{
+	char st[512], f[32];
+
+	colo_status(name, st, sizeof(st));
+	status_field(st, F_COVERAGE, f, sizeof(f));
+	if (strcmp(f, "complete") && strcmp(f, "unknown"))
+		fail("%s: %s dirty coverage '%s', expected complete or unknown: '%s'",
+		     when, name, f, st);
+	status_field(st, F_COVERAGE + 1, f, sizeof(f));
+	if (f[0])
+		fail("%s: %s status has words after dirty coverage: '%s'", when, name, st);
+}
+
+/* "full" when a "dirty" mirror start of @name would be refused. */
+static const char *restore_sync(const char *name)
+{
+	char f[32];
+
+	coverage_of(name, f, sizeof(f));
+	return strcmp(f, "complete") ? "full" : "dirty";
+}
+
 static void *dio_buf;
 
 static int dio(const char *node, bool write, uint64_t sector, size_t bytes,
@@ -1094,6 +1138,11 @@ static void remove_fz_s(void)
 		die("cannot remove fz-si, fz-s");
 }
 
+/*
+ * Mirror @name to D19 and wait until in sync. A "dirty" start needs the
+ * dirty coverage complete (the kernel refuses it otherwise): pass
+ * restore_sync(name) where it may be unknown.
+ */
 static void mirror_to_replica(const char *name, const char *sync)
 {
 	char msg[256];
@@ -1106,6 +1155,32 @@ static void mirror_to_replica(const char *name, const char *sync)
 	if (!wait_field(name, 7, "in-sync", NULL))
 		die("%s: mirror not in sync after 60 s", name);
 	settle(name);
+}
+
+/*
+ * A full sync of @name to D@replica that reaches its end, then stopped:
+ * the dirty coverage is complete again (fz-p after a full start that was
+ * stopped before its pass ended, so that dirty starts to it are accepted
+ * again).
+ */
+static void full_pass(const char *name, int replica)
+{
+	char msg[256], f[32];
+	int r;
+
+	snprintf(msg, sizeof(msg), "mirror start %s full", devpath[replica]);
+	r = dm_message(name, 0, msg);
+	if (r)
+		die("%s: %s: %s", name, msg, strerror(-r));
+	if (!wait_field(name, 7, "in-sync", NULL))
+		die("%s: mirror not in sync after 60 s", name);
+	r = dm_message(name, 0, "mirror stop");
+	if (r)
+		die("%s: mirror stop: %s", name, strerror(-r));
+	settle(name);
+	coverage_of(name, f, sizeof(f));
+	if (strcmp(f, "complete"))
+		fail("%s: dirty coverage %s after a full sync reached in-sync", name, f);
 }
 
 static void remove_stale(void)
@@ -1251,6 +1326,26 @@ static void setup(void)
 		die("chdir %s", NODE_DIR);
 
 	module_refs = read_module_refs();
+
+	/*
+	 * Dirty coverage: unknown on a new table, complete once a failover
+	 * seeded the dirty bitmap or a full pass ended.
+	 */
+	{
+		static const struct { int r; const char *want; } cov[] = {
+			{ R_C, "unknown" }, { R_S, "unknown" }, { R_P, "complete" },
+			{ R_Q, "unknown" }, { R_M, "complete" }, { R_F, "complete" },
+		};
+		char f[32];
+		size_t k;
+
+		for (k = 0; k < sizeof(cov) / sizeof(cov[0]); k++) {
+			coverage_of(res[cov[k].r].name, f, sizeof(f));
+			if (strcmp(f, cov[k].want))
+				fail("%s after setup: dirty coverage '%s', expected '%s'",
+				     res[cov[k].r].name, f, cov[k].want);
+		}
+	}
 }
 
 static void teardown(void)
@@ -2120,6 +2215,14 @@ static void check_kmsg(void)
 		fail("the kernel logged '%s'", bad);
 }
 
+/* "<digits> unknown" and nothing after it. */
+static bool tail_is_bytes_unknown(const char *p)
+{
+	size_t n = strspn(p, "0123456789");
+
+	return n && !strcmp(p + n, " unknown");
+}
+
 /* Status and table lines of an accepted single colo or ingress target. */
 static void check_loaded(const struct table_input *in, bool inactive)
 {
@@ -2154,8 +2257,9 @@ static void check_loaded(const struct table_input *in, bool inactive)
 	snprintf(want, sizeof(want),
 		 "0 %llu colo %s %llu 0/%llu 0/%llu none 0/0 0/%llu none 0/0 none ok ",
 		 (unsigned long long)t->len, ws.w[0], chunk, nchunks, nchunks, nchunks);
-	if (strncmp(st.p, want, strlen(want)))
-		fail("status '%s', expected '%s<bytes>'", st.p, want);
+	/* then <bitmap_bytes> <dirty_coverage>: a new table's is unknown */
+	if (strncmp(st.p, want, strlen(want)) || !tail_is_bytes_unknown(st.p + strlen(want)))
+		fail("status '%s', expected '%s<bytes> unknown'", st.p, want);
 	words_free(&ws);
 out:
 	free(st.p);
@@ -2374,7 +2478,7 @@ check:
 /* ------------------------------------------------------ message inputs */
 
 struct dev_state {
-	char mode[16], commit[16], mirror[16];
+	char mode[16], commit[16], mirror[16], coverage[16];
 };
 
 static void read_state(const char *name, struct dev_state *s)
@@ -2385,6 +2489,7 @@ static void read_state(const char *name, struct dev_state *s)
 	status_field(st, 0, s->mode, sizeof(s->mode));
 	status_field(st, 4, s->commit, sizeof(s->commit));
 	status_field(st, 7, s->mirror, sizeof(s->mirror));
+	status_field(st, F_COVERAGE, s->coverage, sizeof(s->coverage));
 }
 
 /* The replica candidates for "mirror start". */
@@ -2511,6 +2616,11 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 		refuse(v, "already mirroring");
 		goto out;
 	}
+	/* checked before the replica is opened */
+	if (argc >= 4 && !strcmp(argv[3], "dirty") && strcmp(s.coverage, "complete")) {
+		refuse(v, "dirty start, dirty coverage %s", s.coverage);
+		goto out;
+	}
 	if (!k_lookup_bdev(argv[2], &d)) {
 		refuse(v, "replica: not a block device path");
 		goto out;
@@ -2627,6 +2737,10 @@ static void restore(int target, const char *first_word, const char *second_word)
 		status_field(st, 0, f, sizeof(f));
 		if (strcmp(f, "primary"))
 			fail("after failover: mode %s", f);
+		/* the failover seeded the dirty bitmap */
+		status_field(st, F_COVERAGE, f, sizeof(f));
+		if (strcmp(f, "complete"))
+			fail("after failover: dirty coverage %s", f);
 		if (!wait_field("fz-s", 4, "done", NULL))
 			fail("fz-s: commit not done after 60 s");
 		remove_fz_s();
@@ -2653,23 +2767,49 @@ static void restore(int target, const char *first_word, const char *second_word)
 		if (strcmp(f, "none"))
 			fail("after mirror stop: mirror %s", f);
 	}
+	/*
+	 * fz-m goes back to in sync with D19: a dirty start, unless a start
+	 * above was a full one, stopped before its pass ended (coverage
+	 * unknown: a dirty start is refused).
+	 */
 	if (target == R_M)
-		mirror_to_replica("fz-m", "dirty");
+		mirror_to_replica("fz-m", restore_sync("fz-m"));
+	/* fz-p keeps its failover's complete coverage (fz-q need not) */
+	if (target == R_P && !strcmp(restore_sync("fz-p"), "full"))
+		full_pass("fz-p", 20);
 	settle(res[target].name);
+	check_coverage_word(res[target].name, "after restoring");
 }
 
 static long n_msg_target[NRES];
+static long n_dirty_accepted, n_dirty_refused;
+
+/* Is @msg a "mirror start <dev> dirty [...]" (as the kernel splits it)? */
+static bool is_dirty_start(const char *msg)
+{
+	struct words ws;
+	bool dirty;
+
+	if (k_split_args(msg, &ws))
+		return false;
+	dirty = ws.n >= 4 && !strcmp(ws.w[0], "mirror") && !strcmp(ws.w[1], "start") &&
+		!strcmp(ws.w[3], "dirty");
+	words_free(&ws);
+	return dirty;
+}
 
 static void msg_case(long index)
 {
 	struct buf msg = { 0 };
 	struct verdict v;
 	struct words ws;
+	struct dev_state pre = { 0 };
 	struct rng r;
 	uint64_t sector;
 	double t0;
 	char name[64], first[64] = "", second[64] = "";
 	int target, rc;
+	bool dirty_start;
 
 	snprintf(name, sizeof(name), "msg:%ld", index);
 	cur_input = name;
@@ -2683,8 +2823,13 @@ static void msg_case(long index)
 		   (unsigned long long)sector);
 	quote(&report, msg.p ? msg.p : "", 600);
 	buf_addc(&report, '\n');
+	if (res[target].colo)
+		read_state(res[target].name, &pre);
+	dirty_start = is_dirty_start(msg.p ? msg.p : "");
 	msg_ok(&v, target, sector, msg.p ? msg.p : "");
 	buf_printf(&report, "  oracle: %s (%s)\n", v.accept ? "accept" : "refuse", v.why);
+	if (dirty_start)
+		buf_printf(&report, "  dirty coverage before: %s\n", pre.coverage);
 
 	t0 = now_s();
 	rc = dm_message(res[target].name, sector, msg.p ? msg.p : "");
@@ -2700,11 +2845,29 @@ static void msg_case(long index)
 			fail("refused (%s), the oracle says it is valid", strerror(-rc));
 		if (!strstr(kmsg_lines.p ? kmsg_lines.p : "", "device-mapper"))
 			fail("refused without a kernel log line");
+		if (!v.accept && !strncmp(v.why, "dirty start, dirty coverage", 27)) {
+			/* refused before the replica is opened, for this reason */
+			n_dirty_refused++;
+			if (rc != -EINVAL)
+				fail("dirty start with coverage %s refused with %s, expected %s",
+				     pre.coverage, strerror(-rc), strerror(EINVAL));
+			if (!strstr(kmsg_lines.p ? kmsg_lines.p : "", "dirty chunks may be missing"))
+				fail("dirty start with coverage %s refused, but the log does not say "
+				     "dirty chunks may be missing", pre.coverage);
+		}
 		check_residents("after a refused message");
 	} else {
 		n_accepted[K_MSG]++;
 		if (!v.accept)
 			fail("accepted, the oracle says: %s", v.why);
+		if (dirty_start) {
+			n_dirty_accepted++;
+			if (strcmp(pre.coverage, "complete"))
+				fail("a dirty mirror start was accepted with dirty coverage '%s'",
+				     pre.coverage);
+		}
+		if (res[target].colo)
+			check_coverage_word(res[target].name, "after an accepted message");
 		if (!k_split_args(msg.p, &ws) && ws.n) {
 			snprintf(first, sizeof(first), "%s", ws.w[0]);
 			if (ws.n > 1)
@@ -2919,6 +3082,8 @@ int main(int argc, char **argv)
 	       "fz-si ingress %ld)\n",
 	       n_accepted[K_MSG], n_refused[K_MSG], n_msg_target[R_S], n_msg_target[R_P],
 	       n_msg_target[R_F], n_msg_target[R_Q], n_msg_target[R_M], n_msg_target[R_SI]);
+	printf("colo-fuzz: dirty mirror starts: %ld accepted (coverage complete), %ld refused "
+	       "for unknown coverage\n", n_dirty_accepted, n_dirty_refused);
 	printf("colo-fuzz: %s: %ld inputs in %.1f s, seed %" PRIu64 "\n",
 	       failures ? "FAIL" : "PASS", n_accepted[0] + n_refused[0] + n_accepted[1] +
 	       n_refused[1], (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
