@@ -87,7 +87,7 @@ wr /dev/mapper/c 0 > /dev/null; wr /dev/mapper/c 1 > /dev/null
 wr /dev/mapper/ci 1 > /dev/null; wr /dev/mapper/ci 2 > /dev/null; wr /dev/mapper/ci 3 > /dev/null
 S=$(state c) V=$(view)
 check_eq "1: state before the reload" \
-	"secondary 8 2/$CH 2/$CH none 0/0 0/$CH none 0/0 attached ok" "$S"
+	"secondary 8 2/$CH 2/$CH none 0/0 0/$CH none 0/0 attached ok unknown" "$S"
 check "1: live load of the same table accepted with an ingress attached" \
 	dmsetup load c --table "$SEC"
 check "1: resume" dmsetup resume c
