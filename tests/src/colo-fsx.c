@@ -67,16 +67,48 @@
  * is swapped to "error", VM writes go on (and must all succeed; the control
  * thread writes too, so a replica write surely happens), the status must
  * turn "degraded", the table is swapped back and "mirror start <replica>
- * dirty" resumes.  The first start is "full" unless the raw replica equalled
- * the raw base at the start (after that the kernel's dirty bitmap, and its
- * own full-after-cut-short rule, say what to copy).  Workers do not run more
- * than MIRROR_EVENT_SLACK ops past an event point before the event is done.
+ * dirty" resumes.  Workers do not run more than MIRROR_EVENT_SLACK ops past
+ * an event point before the event is done.
+ *
+ * Dirty coverage (the status's last field, complete|unknown): a "dirty"
+ * start is only valid while the dirty bitmap covers every chunk that may
+ * differ from the replica; while it may not ("unknown") the kernel refuses
+ * it (EINVAL) and changes nothing, a degraded mirror stays degraded.  The
+ * checker keeps its own model of it, mir_cov:
+ *
+ *   unknown   at the start (a fresh table knows nothing of the replica);
+ *   complete  once a mirror is seen in sync outside a replica failure (its
+ *             full pass, the first pass of a "full" start, has ended);
+ *   maybe     while a mirror started "full" runs and was not yet seen in
+ *             sync (its pass may end any time), and after a stop or a
+ *             replica failure that may have cut such a pass short (or, in
+ *             a replica failure while copying, failed the replica flush
+ *             at in-sync).  Once no mirror runs the status is stable: a
+ *             stop, or the start after a failure, reads it and the model
+ *             takes it (the kernel may rightly say either: a pass that
+ *             ended just before the stop leaves it complete).  A "complete"
+ *             taken so is then tested by the data: a dirty start's sync is
+ *             compared raw with the model once in sync.
+ *
+ * A mirror that was in sync when a replica failure began, with coverage
+ * complete, degrades with it complete (no full pass, no flush runs).  The
+ * status must show complete whenever the mirror is seen in sync (outside a
+ * replica failure, where in-sync and a failing flush may share one status
+ * line) and whatever the model is sure of (unknown at the start).  Each
+ * start throws the dice for full or dirty: a dirty start while the model
+ * says unknown must be refused (then the start is "full"), while it says
+ * complete it must be accepted.
+ *
  * At the end a mirror is (re)started if none runs, and once it is in sync:
- * raw base == raw replica == view, dirty 0, health ok; then 200 VM writes
- * in sync must reach the replica with no copy (mirrored count unchanged,
- * dirty still 0), and "mirror stop" must leave the mirror "none".
+ * raw base == raw replica == view, dirty 0, health ok, coverage complete;
+ * then 200 VM writes in sync must reach the replica with no copy (mirrored
+ * count unchanged, dirty still 0), and "mirror stop" must leave the mirror
+ * "none", coverage complete.
  * The selftest simulates the mirror (a copy thread, replica failures always
- * on); --selftest-bug mirror-noclear-order|mirror-nodual breaks it.
+ * on, a replica flush that fails at in-sync while the replica fails);
+ * --selftest-bug mirror-noclear-order|mirror-nodual|mirror-dirty-guess
+ * breaks it (the last: a dirty start while the coverage is unknown is
+ * silently made full, as the kernel did before, instead of refused).
  *
  * --fault LEG (base|hidden|active) injects leg faults in secondary mode
  * (README "Faults"): LEG is a dm device (--fault-dm NAME, a linear table
@@ -166,11 +198,11 @@ static const char *const op_name[] = {
 
 enum sim_bug { BUG_NONE, BUG_COW, BUG_FILL, BUG_NOFENCE, BUG_COMMIT_HIDDEN,
 	       BUG_MIRROR_NOCLEAR, BUG_MIRROR_NODUAL, BUG_FAULT_COW,
-	       BUG_FAULT_FILL, BUG_FAULT_WRONG_SIDE, NR_BUGS };
+	       BUG_FAULT_FILL, BUG_FAULT_WRONG_SIDE, BUG_MIRROR_DIRTY_GUESS, NR_BUGS };
 static const char *const bug_name[] = {
 	"none", "cow", "fill", "nofence", "commit-hidden-first",
 	"mirror-noclear-order", "mirror-nodual", "fault-cow", "fault-fill",
-	"fault-wrong-side"
+	"fault-wrong-side", "mirror-dirty-guess"
 };
 
 /* Failover phases (--failover), see the top of the file. */
@@ -185,6 +217,9 @@ static const char *const mir_state_name[] = {
 	"none", "copying", "in-sync", "degraded"
 };
 #define MIR_RUNNING		(1U << MIR_COPYING | 1U << MIR_INSYNC)
+/* The status's dirty_coverage, and the checker's model of it (maybe: either). */
+enum { COV_UNKNOWN, COV_COMPLETE, COV_MAYBE };
+static const char *const cov_name[] = { "unknown", "complete", "unknown or complete" };
 #define MIRROR_MAX_EVENTS	8
 #define MIRROR_EVENT_SLACK	128	/* ops past an event point before it is done */
 #define MIRROR_EPISODE_WRITES	8	/* control-thread VM writes per replica failure */
@@ -291,15 +326,18 @@ static int fo_phase = FO_BEFORE;	/* atomic */
 static int fence_seen;			/* atomic: an ingress op failed with EIO */
 /* --mirror: what the checker did (control thread, then main). */
 static bool mir_running;	/* a start succeeded and no stop/failure since */
-static bool mir_full_ever;	/* a full start was sent */
-static bool mir_replica_known;	/* raw replica == raw base at the start */
+static int mir_cov = COV_UNKNOWN;	/* the dirty coverage (see the top of the file) */
+static bool mir_full_unseen;	/* a full start ran and was not seen in sync since */
 static int mir_in_episode;	/* atomic: a replica failure is being injected */
 static int mir_replica_broken;	/* atomic: the replica's table is "error" */
 static int mir_ev_next;		/* under gate_lock: the next event to run */
 static uint64_t mir_replica_sectors;
 static unsigned int mir_starts, mir_stops, mir_failures, mir_refused;
+static unsigned int mir_dirty_starts, mir_dirty_refused;	/* dirty starts accepted, refused */
+static const char *mir_cov_why = "a fresh table: no failover, no full sync ended since";	/* why mir_cov is what it is */
 static unsigned int mir_insync_checks;	/* replica compares in sync, workers held */
 static bool mir_session_checked;	/* since the last start */
+static bool mir_session_full;	/* the last start was full */
 static uint64_t ctl_next_id;	/* atomic: ids of the control thread's VM writes */
 /*
  * --fault: the state is 2 * episode + 1 while episode's fault is on, even
@@ -628,10 +666,10 @@ static void check_buf(const char *what, enum dev_id d, uint64_t off,
 	       off + i, sector, (off + i) % SECTOR_SIZE, c,
 	       sector - chunk_start(c), ndiff, off + last);
 	if (opt.mirror)
-		printf("#   model: view only (mirror mode); mirror %s, starts=%u stops=%u failures=%u, first start %s\n",
+		printf("#   model: view only (mirror mode); mirror %s, starts=%u (dirty %u, dirty refused %u) stops=%u failures=%u, dirty coverage %s\n",
 		       mir_running ? "running" : "not running", mir_starts,
-		       mir_stops, mir_failures, mir_full_ever ? "full (or dirty after full)" :
-		       "dirty (raw replica == raw base at the start)");
+		       mir_dirty_starts, mir_dirty_refused, mir_stops, mir_failures,
+		       cov_name[mir_cov]);
 	else
 		printf("#   model: vm_wrote[%" PRIu64 "]=%d in_wrote[%" PRIu64 "]=%d checkpoints=%" PRIu64 "\n",
 		       c, vm_wrote[c], c, in_wrote[c], nr_checkpoints);
@@ -687,7 +725,9 @@ static struct {
 	 * VM writes decide under their chunk lock (and the read hold); a copy
 	 * holds its chunk's lock over the whole copy; mstate changes under
 	 * mlock; the other fields are atomics.  Stop write-holds 'hold' to
-	 * drain mirrored writes, then joins the copier.
+	 * drain mirrored writes, then joins the copier.  needs_full: the
+	 * dirty bitmap may miss chunks that differ from a replica (status
+	 * dirty_coverage "unknown"; a dirty start is refused).
 	 */
 	uint8_t *replica;
 	pthread_mutex_t mlock;
@@ -749,9 +789,13 @@ static void sim_init(void)
 		pthread_mutex_init(&sim.mlock, NULL);
 		sim.primary = true;
 		sim.commit_state = COMMIT_NONE;
-		/* Some chunks dirty, as after an unknown history. */
+		/*
+		 * Some chunks dirty, as after an unknown history: a fresh
+		 * table does not know what the replica lacks.
+		 */
 		for (c = 0; c < nr_chunks; c += 7)
 			sim.dirty[c] = 1;
+		sim.needs_full = true;
 		return;
 	}
 	/* Some active and hidden bits set, as after an unknown history. */
@@ -926,7 +970,7 @@ static bool sim_mirror_set(unsigned int from, int to)
 	return changed;
 }
 
-/* A full pass that ends early: the next sync must be full. */
+/* A full pass that ends early: the coverage is unknown, the next sync full. */
 static void sim_note_cut_short(void)
 {
 	if (__atomic_load_n(&sim.full_pass, __ATOMIC_ACQUIRE))
@@ -1056,7 +1100,16 @@ static void *sim_copier_fn(void *arg)
 			;
 		if (c < nr_chunks)
 			continue;
-		/* nothing dirty and (one copier) no copy in flight */
+		/*
+		 * Nothing dirty and (one copier) no copy in flight: the
+		 * replica is flushed first.  A failing flush may lose what
+		 * the replica acknowledged: unknown coverage, degraded.
+		 */
+		if (__atomic_load_n(&sim.replica_failing, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&sim.needs_full, true, __ATOMIC_RELEASE);
+			sim_mirror_degrade();
+			return NULL;
+		}
 		sim_mirror_set(1U << MIR_COPYING, MIR_INSYNC);
 		return NULL;
 	}
@@ -1102,11 +1155,19 @@ static int sim_mirror_message(const char *msg, char *out, size_t outsz)
 			 mir_state_name[st]);
 		return 1;
 	}
+	full = n < 2 || !strcmp(mode, "full");
+	if (!full && __atomic_load_n(&sim.needs_full, __ATOMIC_ACQUIRE)) {
+		/* The planted bug guesses, as the kernel once did: full. */
+		if (opt.bug == BUG_MIRROR_DIRTY_GUESS) {
+			full = true;
+		} else {
+			/* Refused before anything changes: degraded stays so. */
+			snprintf(out, outsz, "(simulated) mirror start refused: dirty chunks may be missing: use full");
+			return 1;
+		}
+	}
 	if (st == MIR_DEGRADED)
 		sim_mirror_stop_internal();
-	full = n < 2 || !strcmp(mode, "full");
-	if (!full && __atomic_load_n(&sim.needs_full, __ATOMIC_ACQUIRE))
-		full = true;	/* the last full sync did not finish */
 	if (sim.copier_started) {	/* it ended when it found the mirror in sync */
 		pthread_join(sim.copier, NULL);
 		sim.copier_started = false;
@@ -1539,6 +1600,7 @@ struct colo_status {
 	char mirror[32];	/* none|copying|in-sync|degraded */
 	uint64_t mirrored, to_mirror;
 	bool mirror_parsed;	/* the mirror fields were parsed */
+	int coverage;		/* COV_UNKNOWN|COV_COMPLETE, -1 if absent */
 	bool ok;
 	char line[4096];
 };
@@ -1581,13 +1643,17 @@ static void dev_status(struct colo_status *st)
 		if (opt.mirror)
 			snprintf(st->ingress, sizeof(st->ingress), "none");
 		st->ok = !__atomic_load_n(&sim.error, __ATOMIC_ACQUIRE);
+		/* read last, as the kernel does */
+		st->coverage = __atomic_load_n(&sim.needs_full, __ATOMIC_ACQUIRE) ?
+			       COV_UNKNOWN : COV_COMPLETE;
 		snprintf(st->line, sizeof(st->line),
-			 "(simulated) 0 %" PRIu64 " colo %s %" PRIu64 " %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %s %s",
+			 "(simulated) 0 %" PRIu64 " colo %s %" PRIu64 " %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %" PRIu64 "/%" PRIu64 " %s %" PRIu64 "/%" PRIu64 " %s %s %" PRIu64 " %s",
 			 len_sectors, st->mode, opt.chunk, st->active, nr_chunks,
 			 st->hidden, nr_chunks, st->commit, st->committed,
 			 st->to_commit, st->dirty, nr_chunks, st->mirror,
 			 st->mirrored, st->to_mirror, st->ingress,
-			 st->ok ? "ok" : "error");
+			 st->ok ? "ok" : "error", 3 * ((nr_chunks + 7) / 8),
+			 cov_name[st->coverage]);
 		return;
 	}
 	ret = run_dmsetup(argv, st->line, sizeof(st->line));
@@ -1605,8 +1671,9 @@ static void dev_status(struct colo_status *st)
 		;
 	/*
 	 * 0 <len> colo <mode> <chunk> <a>/<n> <h>/<n> <commit> <c>/<t>
-	 * <dirty>/<n> <mirror> <m>/<t> <ingress> <health> [appended fields]
-	 * Fields are only ever appended, so health is found by position.
+	 * <dirty>/<n> <mirror> <m>/<t> <ingress> <health> [<bitmap_bytes>
+	 * <dirty_coverage> ...]
+	 * Fields are only ever appended, so each is found by position.
 	 */
 	if (n < 14 || strcmp(tok[2], "colo") ||
 	    sscanf(tok[4], "%" SCNu64, &st->chunk) != 1 ||
@@ -1627,12 +1694,23 @@ static void dev_status(struct colo_status *st)
 	snprintf(st->mirror, sizeof(st->mirror), "%s", tok[10]);
 	st->mirror_parsed = st->commit_parsed &&
 		sscanf(tok[11], "%" SCNu64 "/%" SCNu64, &st->mirrored, &st->to_mirror) == 2;
+	st->coverage = -1;
+	if (n > 15 && !strcmp(tok[15], "complete"))
+		st->coverage = COV_COMPLETE;
+	else if (n > 15 && !strcmp(tok[15], "unknown"))
+		st->coverage = COV_UNKNOWN;
 	free(p);
 	if (opt.mirror && !st->mirror_parsed && setup_phase)
 		die_setup("cannot parse the dirty and mirror fields of dmsetup status %s: '%s'",
 			  opt.name, st->line);
 	if (opt.mirror && !st->mirror_parsed)
 		fail("cannot parse the dirty and mirror fields of dmsetup status %s: '%s'",
+		     opt.name, st->line);
+	if (opt.mirror && st->coverage < 0 && setup_phase)
+		die_setup("cannot parse the dirty_coverage field (16th word: complete|unknown) of dmsetup status %s: '%s'",
+			  opt.name, st->line);
+	if (opt.mirror && st->coverage < 0)
+		fail("cannot parse the dirty_coverage field (16th word: complete|unknown) of dmsetup status %s: '%s'",
 		     opt.name, st->line);
 	if (opt.failover && !st->commit_parsed && setup_phase)
 		die_setup("cannot parse the commit and dirty fields of dmsetup status %s: '%s'",
@@ -2645,6 +2723,32 @@ static void mirror_fail_cleanup(void)
 }
 
 /*
+ * The dirty coverage (see the top of the file): complete whenever in sync,
+ * else what the model is sure of.  While the replica's table is "error" a
+ * failing replica flush may make it unknown at any time, even in one status
+ * line with the in-sync state read just before: nothing is checked then.
+ * Seen in sync otherwise, a full pass has ended: the model says complete.
+ */
+static void mirror_check_coverage(const char *when, const struct colo_status *st, int ms)
+{
+	int want;
+
+	if (__atomic_load_n(&mir_replica_broken, __ATOMIC_ACQUIRE))
+		return;
+	want = ms == MIR_INSYNC ? COV_COMPLETE : mir_cov;
+	if (want != COV_MAYBE && st->coverage != want)
+		fail("status %s: dirty_coverage %s, expected %s (%s); status line: %s",
+		     when, cov_name[st->coverage], cov_name[want],
+		     ms == MIR_INSYNC ? "in sync: every chunk is on the replica, a full pass (if any) has ended" :
+		     mir_cov_why, st->line);
+	if (ms == MIR_INSYNC && (mir_cov != COV_COMPLETE || mir_full_unseen)) {
+		mir_cov = COV_COMPLETE;
+		mir_cov_why = "the mirror was seen in sync since";
+		mir_full_unseen = false;
+	}
+}
+
+/*
  * What any status line in mirror mode must show: primary, our geometry, no
  * overlay, health ok, and a mirror state the model allows (allowed: a mask
  * of MIR_* states).  In sync, nothing is dirty unless a replica failure is
@@ -2687,6 +2791,7 @@ static int mirror_check_status(const char *when, const struct colo_status *st,
 	    !__atomic_load_n(&mir_in_episode, __ATOMIC_ACQUIRE))
 		fail("status %s: mirror in-sync but %" PRIu64 " chunks dirty (in sync, every write reaches the replica: nothing can be dirty); status line: %s",
 		     when, st->dirty, st->line);
+	mirror_check_coverage(when, st, ms);
 	return ms;
 }
 
@@ -2755,8 +2860,9 @@ static void mirror_send(const char *msg, uint64_t at)
 		     at, opt.selftest ? "sim" : opt.name, msg, ret, out);
 }
 
-/* A message that must be refused now. */
-static void mirror_expect_refused(const char *msg, const char *why, uint64_t at)
+/* A message that must be refused now (and say reason, unless NULL). */
+static void mirror_expect_refused(const char *msg, const char *why, uint64_t at,
+				  const char *reason)
 {
 	char out[4096];
 	int ret;
@@ -2769,51 +2875,136 @@ static void mirror_expect_refused(const char *msg, const char *why, uint64_t at)
 	if (ret == 0)
 		fail("after op %" PRIu64 ": dmsetup message %s 0 %s was accepted %s (must be refused)",
 		     at, opt.selftest ? "sim" : opt.name, msg, why);
+	if (reason && !strstr(out, reason))
+		fail("after op %" PRIu64 ": dmsetup message %s 0 %s was refused %s, but not with '%s': exit %d: %s",
+		     at, opt.selftest ? "sim" : opt.name, msg, why, reason, ret, out);
 	mir_refused++;
 	printf("# mirror: after op %" PRIu64 ": '%s' %s refused as expected (exit %d: %s)\n",
 	       at, msg, why, ret, out);
 }
 
-/* Start a mirror: full when it must or the dice say so.  Returns the state. */
-static int mirror_start(uint64_t *rng, uint64_t at, bool dirty_only,
-			bool allow_rate, const char *why)
+/*
+ * No mirror runs (none or degraded), so the coverage no longer changes: a
+ * model that is not sure of it takes the status's (see the top of the file).
+ */
+static bool mirror_cov_settle(uint64_t at, const char *why)
+{
+	struct colo_status st;
+	char when[160];
+
+	if (mir_cov != COV_MAYBE)
+		return false;
+	snprintf(when, sizeof(when), "%s (after op %" PRIu64 ")", why, at);
+	mirror_status(when, &st, 1U << MIR_NONE | 1U << MIR_DEGRADED);
+	printf("# mirror: after op %" PRIu64 ": %s: dirty coverage %s (the model was unsure: %s)\n",
+	       at, why, cov_name[st.coverage], mir_cov_why);
+	mir_cov = st.coverage;
+	mir_cov_why = st.coverage == COV_UNKNOWN ?
+		"read when no mirror ran: a full pass was cut short or a replica flush failed" :
+		"read when no mirror ran: no full pass was cut short, no replica flush failed";
+	return mir_cov == COV_COMPLETE;
+}
+
+/*
+ * Start a mirror, full or dirty as the dice say (dirty_only: dirty).  A
+ * dirty start while the coverage is unknown must be refused and change
+ * nothing (a degraded mirror stays degraded); then the start is full.  A
+ * "complete" the model took from the status is put to the test: dirty.
+ */
+static void mirror_start(uint64_t *rng, uint64_t at, bool dirty_only,
+			 bool allow_rate, const char *why)
 {
 	struct colo_status st;
 	char msg[512], rate[32] = "", when[640];
 	bool full;
+	int ms;
 
-	full = (!mir_full_ever && !mir_replica_known) ||
-	       (!dirty_only && rnd(rng, 100) < 40);
+	/* The same draws whatever the model says: seeds replay. */
+	full = !dirty_only && rnd(rng, 100) < 40;
 	if (allow_rate && rnd(rng, 100) < 30)
 		snprintf(rate, sizeof(rate), " %u", opt.mir_rate);
+	if (mirror_cov_settle(at, why))
+		full = false;
+	if (!full && mir_cov == COV_UNKNOWN) {
+		snprintf(when, sizeof(when), "before a dirty start with the dirty coverage unknown (after op %" PRIu64 ")", at);
+		ms = mirror_status(when, &st, 1U << MIR_NONE | 1U << MIR_DEGRADED);
+		snprintf(msg, sizeof(msg), "mirror start %s dirty%s", dev_path(DEV_REPLICA), rate);
+		ring_log_mirror("mirror start dirty, coverage unknown (must be refused)", at);
+		snprintf(when, sizeof(when), "with the dirty coverage unknown (%s)", mir_cov_why);
+		mirror_expect_refused(msg, when, at,
+				      opt.selftest ? "dirty chunks may be missing" : "Invalid argument");
+		mir_dirty_refused++;
+		snprintf(when, sizeof(when), "after a refused dirty start (after op %" PRIu64 ")", at);
+		mirror_status(when, &st, 1U << ms);
+		full = true;
+	}
 	snprintf(msg, sizeof(msg), "mirror start %s %s%s", dev_path(DEV_REPLICA),
 		 full ? "full" : "dirty", rate);
 	ring_log_mirror(full ? "mirror start full" : "mirror start dirty", at);
 	mirror_send(msg, at);
 	mir_running = true;
 	mir_session_checked = false;
-	mir_full_ever |= full;
+	mir_session_full = full;
+	if (full) {
+		/* Its pass ends (coverage complete) when it will. */
+		mir_full_unseen = true;
+		if (mir_cov == COV_UNKNOWN) {
+			mir_cov = COV_MAYBE;
+			mir_cov_why = "a full start runs: unknown until its pass ends";
+		}
+	} else {
+		mir_dirty_starts++;
+	}
 	mir_starts++;
 	snprintf(when, sizeof(when), "after '%s' (after op %" PRIu64 ")", msg, at);
 	mirror_status(when, &st, MIR_RUNNING);
-	printf("# mirror: after op %" PRIu64 ": %s: '%s' -> %s %" PRIu64 "/%" PRIu64 ", dirty %" PRIu64 "\n",
-	       at, why, msg, st.mirror, st.mirrored, st.to_mirror, st.dirty);
-	return 0;
+	printf("# mirror: after op %" PRIu64 ": %s: '%s' -> %s %" PRIu64 "/%" PRIu64 ", dirty %" PRIu64 ", coverage %s\n",
+	       at, why, msg, st.mirror, st.mirrored, st.to_mirror, st.dirty,
+	       cov_name[st.coverage]);
+}
+
+/*
+ * The mirror has stopped or degraded: a full pass that was not seen to end
+ * may have been cut short (coverage unknown) or not.
+ */
+static void mirror_note_cut_short(const char *why)
+{
+	if (!mir_full_unseen)
+		return;
+	mir_full_unseen = false;
+	mir_cov = COV_MAYBE;
+	mir_cov_why = why;
 }
 
 static void mirror_stop(uint64_t at, const char *why)
 {
 	struct colo_status st;
 	char when[96];
+	bool unsure;
 
 	ring_log_mirror("mirror stop", at);
 	mirror_send("mirror stop", at);
 	mir_running = false;
 	mir_stops++;
+	mirror_note_cut_short("stopped before its full pass was seen to end");
+	unsure = mir_cov == COV_MAYBE;
 	snprintf(when, sizeof(when), "after 'mirror stop' (after op %" PRIu64 ")", at);
 	mirror_status(when, &st, 1U << MIR_NONE);
-	printf("# mirror: after op %" PRIu64 ": %s: 'mirror stop' -> %s, dirty %" PRIu64 "\n",
-	       at, why, st.mirror, st.dirty);
+	printf("# mirror: after op %" PRIu64 ": %s: 'mirror stop' -> %s, dirty %" PRIu64 ", coverage %s\n",
+	       at, why, st.mirror, st.dirty, cov_name[st.coverage]);
+	if (unsure)
+		(void)mirror_cov_settle(at, "after a stop that may have cut a full pass short");
+}
+
+/*
+ * Seen in sync (a fresh status, after one that said so: every copy has
+ * ended): a full start's pass copied every chunk.
+ */
+static void mirror_check_full_pass(const char *when, const struct colo_status *st)
+{
+	if (mir_session_full && st->mirrored < nr_chunks)
+		fail("status %s: in sync after a full start, but %" PRIu64 " chunks copied of %" PRIu64 " (a full pass copies every chunk); status line: %s",
+		     when, st->mirrored, nr_chunks, st->line);
 }
 
 /* A start while copying or in sync must be refused and change nothing. */
@@ -2826,7 +3017,7 @@ static void mirror_refused_start(uint64_t at)
 	mirror_status(when, &st, MIR_RUNNING);
 	snprintf(msg, sizeof(msg), "mirror start %s full", dev_path(DEV_REPLICA));
 	ring_log_mirror("second mirror start (must be refused)", at);
-	mirror_expect_refused(msg, st.mirror[0] == 'c' ? "while copying" : "while in sync", at);
+	mirror_expect_refused(msg, st.mirror[0] == 'c' ? "while copying" : "while in sync", at, NULL);
 	snprintf(when, sizeof(when), "after a refused start (after op %" PRIu64 ")", at);
 	mirror_status(when, &st, MIR_RUNNING);
 }
@@ -2840,7 +3031,7 @@ static void mirror_refused_stop(uint64_t at)
 	snprintf(when, sizeof(when), "before a stop with no mirror (after op %" PRIu64 ")", at);
 	mirror_status(when, &st, 1U << MIR_NONE);
 	ring_log_mirror("mirror stop with no mirror (must be refused)", at);
-	mirror_expect_refused("mirror stop", "with no mirror", at);
+	mirror_expect_refused("mirror stop", "with no mirror", at, NULL);
 	snprintf(when, sizeof(when), "after a refused stop (after op %" PRIu64 ")", at);
 	mirror_status(when, &st, 1U << MIR_NONE);
 }
@@ -2848,17 +3039,27 @@ static void mirror_refused_stop(uint64_t at)
 /*
  * The replica fails: swap its table to error, write (every VM write must
  * succeed), wait until the mirror says degraded (writing on, so that some
- * replica write surely happens), swap back, resume with a dirty start.
+ * replica write surely happens), swap back, resume with a dirty start
+ * (refused, then full, if the coverage is unknown by then).
  */
 static void mirror_failure(uint64_t *rng, uint64_t at, uint8_t *buf)
 {
 	struct colo_status st;
 	uint64_t t0, dirty_before;
 	char when[96];
+	bool insync;
 	int i, ms;
 
 	if (!mir_running)
 		mirror_start(rng, at, false, true, "start before a replica failure");
+	/*
+	 * In sync (nothing leaves in-sync but a replica error here), with the
+	 * coverage complete: it degrades with it complete (no pass is cut
+	 * short, no flush runs).  Copying, a full pass may be cut short or the
+	 * flush at in-sync may fail: unknown, or not.
+	 */
+	snprintf(when, sizeof(when), "before a replica failure (after op %" PRIu64 ")", at);
+	insync = mirror_status(when, &st, MIR_RUNNING) == MIR_INSYNC;
 	mir_failures++;
 	__atomic_store_n(&mir_in_episode, 1, __ATOMIC_RELEASE);
 	ring_log_mirror("replica fails (table swapped to error)", at);
@@ -2884,6 +3085,11 @@ static void mirror_failure(uint64_t *rng, uint64_t at, uint8_t *buf)
 	printf("# mirror: after op %" PRIu64 ": replica failed: degraded after %.1f ms, dirty %" PRIu64 "\n",
 	       at, (now_ns() - t0) / 1e6, dirty_before);
 	mir_running = false;
+	mirror_note_cut_short("degraded before its full pass was seen to end");
+	if (!insync && mir_cov == COV_COMPLETE) {
+		mir_cov = COV_MAYBE;
+		mir_cov_why = "degraded while copying: the replica flush at in-sync may have failed";
+	}
 	ring_log_mirror("replica back (table swapped to linear)", at);
 	replica_swap(false);
 	snprintf(when, sizeof(when), "degraded, replica back (after op %" PRIu64 ")", at);
@@ -2914,6 +3120,7 @@ static void mirror_insync_check(uint64_t at, uint8_t *big)
 
 	snprintf(what, sizeof(what), "in sync after op %" PRIu64 ", workers held", at);
 	mirror_status(what, &st, 1U << MIR_INSYNC);
+	mirror_check_full_pass(what, &st);
 	if (st.dirty)
 		fail("status %s: %" PRIu64 " chunks dirty (expected 0); status line: %s",
 		     what, st.dirty, st.line);
@@ -3017,11 +3224,8 @@ static void final_verify_mirror(uint8_t *buf, uint8_t *wbuf, char *sum, size_t s
 	struct colo_status st;
 	int ms, i;
 
-	if (!mir_running) {
+	if (!mir_running)
 		mirror_start(&rng, at, true, false, "final start");
-		if (!mir_full_ever && !mir_replica_known)
-			fail("internal: final dirty start with no full sync ever");
-	}
 	t0 = now_ns();
 	for (;;) {
 		ms = mirror_status("final, waiting for in-sync", &st, MIR_RUNNING);
@@ -3043,6 +3247,7 @@ static void final_verify_mirror(uint8_t *buf, uint8_t *wbuf, char *sum, size_t s
 	check_range("final: raw replica vs model (mirror in sync)", DEV_REPLICA, view,
 		    0, len_sectors, buf);
 	ms = mirror_status("final, after the compare", &st, 1U << MIR_INSYNC);
+	mirror_check_full_pass("final, after the compare", &st);
 	if (st.dirty || st.mirrored != copies)
 		fail("status final, in sync with no I/O: dirty=%" PRIu64 " mirrored=%" PRIu64 " (expected dirty 0, mirrored %" PRIu64 " unchanged); status line: %s",
 		     st.dirty, st.mirrored, copies, st.line);
@@ -3062,15 +3267,19 @@ static void final_verify_mirror(uint8_t *buf, uint8_t *wbuf, char *sum, size_t s
 	check_range("final: whole VM device vs model after VM writes in sync", DEV_VM,
 		    view, 0, len_sectors, buf);
 
+	/* Seen in sync, then stopped: the coverage stays complete. */
 	mirror_stop(at, "final stop");
+	if (mir_cov != COV_COMPLETE)
+		fail("internal: dirty coverage model %s after a stop in sync", cov_name[mir_cov]);
 	mirror_refused_stop(at);
 	(void)ms;
-	printf("# mirror: events: starts=%u stops=%u failures=%u ; final sync took %.1f ms; copies=%" PRIu64 "\n",
-	       mir_starts, mir_stops, mir_failures, t_sync / 1e6, copies);
-	printf("# mirror: refused messages: %u; replica compared in sync during the run (workers held): %u times\n",
-	       mir_refused, mir_insync_checks);
-	snprintf(sum, sumsz, " mirror_starts=%u mirror_stops=%u mirror_failures=%u mirror_refused=%u insync_checks=%u copies=%" PRIu64,
-		 mir_starts, mir_stops, mir_failures, mir_refused, mir_insync_checks, copies);
+	printf("# mirror: events: starts=%u (dirty %u) stops=%u failures=%u ; final sync took %.1f ms; copies=%" PRIu64 "\n",
+	       mir_starts, mir_dirty_starts, mir_stops, mir_failures, t_sync / 1e6, copies);
+	printf("# mirror: refused messages: %u (dirty starts with the coverage unknown: %u); replica compared in sync during the run (workers held): %u times\n",
+	       mir_refused, mir_dirty_refused, mir_insync_checks);
+	snprintf(sum, sumsz, " mirror_starts=%u mirror_dirty_starts=%u mirror_stops=%u mirror_failures=%u mirror_refused=%u dirty_refused=%u insync_checks=%u copies=%" PRIu64,
+		 mir_starts, mir_dirty_starts, mir_stops, mir_failures, mir_refused,
+		 mir_dirty_refused, mir_insync_checks, copies);
 }
 
 /* ------------------------------------------------------------------ */
@@ -3497,8 +3706,9 @@ static void *fault_control_fn(void *arg)
 /* Setup, final verification, command line                             */
 
 /*
- * --mirror: a primary with no mirror; the model is base.  If the raw replica
- * equals base already, a dirty start is valid from the start.
+ * --mirror: a primary with no mirror; the model is base.  A fresh table
+ * knows nothing of the replica: the dirty coverage must be unknown (and a
+ * dirty start refused) whatever the replica holds.
  */
 static void setup_model_mirror(uint8_t *buf)
 {
@@ -3533,15 +3743,6 @@ static void setup_model_mirror(uint8_t *buf)
 	memcpy(base, view, bytes(len_sectors));
 	memcpy(base_ckpt, view, bytes(len_sectors));
 	check_range("start: VM device vs raw base", DEV_VM, view, 0, len_sectors, buf);
-	mir_replica_known = true;
-	for (i = 0; i < len_sectors && mir_replica_known; i += BIG_IO_SECTORS) {
-		n = len_sectors - i < BIG_IO_SECTORS ? len_sectors - i : BIG_IO_SECTORS;
-		dev_io(DEV_REPLICA, buf, i, n, false, 0);
-		mir_replica_known = !memcmp(view + bytes(i), buf, bytes(n));
-	}
-	printf("# mirror: raw replica %s raw base at the start: the first start is %s\n",
-	       mir_replica_known ? "equals" : "differs from",
-	       mir_replica_known ? "full or dirty" : "full");
 }
 
 static void setup_model(uint8_t *buf)
@@ -3692,7 +3893,7 @@ static void usage(void)
 		"                [--fault-kinds error,flakey-w,flakey,delay,failreq] [the secondary-mode options]\n"
 		"       colo-fsx --selftest --chunk SECTORS [--selftest-size MiB] [--selftest-sectors N]\n"
 		"                [--selftest-bug cow|fill|nofence|commit-hidden-first|mirror-noclear-order|mirror-nodual|\n"
-		"                                fault-cow|fault-fill|fault-wrong-side]\n"
+		"                                mirror-dirty-guess|fault-cow|fault-fill|fault-wrong-side]\n"
 		"                [same options as above]\n"
 		"  --failover      send 'failover' at a random op in [ops/4, 3*ops/4] with I/O in flight;\n"
 		"                  the ingress must fail from then on, the VM goes on, the commit is checked\n"
@@ -3936,7 +4137,8 @@ static void parse_args(int argc, char **argv)
 		fprintf(stderr, "colo-fsx: --replica, --replica-dm and --replica-lower need --mirror\n");
 		usage();
 	}
-	if ((opt.bug == BUG_MIRROR_NOCLEAR || opt.bug == BUG_MIRROR_NODUAL) != opt.mirror && opt.bug) {
+	if ((opt.bug == BUG_MIRROR_NOCLEAR || opt.bug == BUG_MIRROR_NODUAL ||
+	     opt.bug == BUG_MIRROR_DIRTY_GUESS) != opt.mirror && opt.bug) {
 		fprintf(stderr, "colo-fsx: --selftest-bug %s %s --mirror\n", bug_name[opt.bug],
 			opt.mirror ? "does not go with" : "needs");
 		usage();
