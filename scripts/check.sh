@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # check.sh (make check): install what is missing, then run every suite:
-# userspace unit tests, lint (checkpatch, sparse W=1), dkms builds, KUnit
+# userspace unit tests, the model checker's selftest (scripts/selftest.sh), lint (checkpatch, sparse W=1), dkms builds, KUnit
 # under UML, the VM tests on every kernel of kernel/kernels, and the debug
 # lane (vm-debug: tests/debug-list on the debug kernel of
 # scripts/debug-kernel.sh, built once and cached). Each suite
@@ -17,7 +17,7 @@ cd "$top"
 
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
-	suites=(userspace lint dkms kunit)
+	suites=(userspace selftest lint dkms kunit)
 	for k in $(colo_kernels); do suites+=("vm-$k"); done
 	suites+=(vm-debug)
 fi
@@ -25,6 +25,7 @@ fi
 run_suite() {
 	case "$1" in
 	userspace) make -s -C userspace check ;;
+	selftest) scripts/selftest.sh ;;
 	lint) scripts/lint.sh ;;
 	dkms) scripts/dkms-check.sh ;;
 	kunit) scripts/kunit.sh ;;
