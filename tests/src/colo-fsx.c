@@ -2112,12 +2112,12 @@ static void fault_check_read(const char *what, enum dev_id d, int side,
  * May this op touch the faulted leg the way fault kind fk fails it?  From
  * the model of the op's own side (see the top of the file).
  */
-static bool fault_may_fail(enum op_kind kind, uint64_t start, uint64_t nsect,
-			   int fk)
+static void fault_touch(enum op_kind kind, uint64_t start, uint64_t nsect,
+			unsigned int *rdp, unsigned int *wrp)
 {
 	const unsigned int B = 1U << LEG_BASE, H = 1U << LEG_HIDDEN,
 			   A = 1U << LEG_ACTIVE;
-	unsigned int rd = 0, wr = 0, leg = 1U << opt.fault_leg;
+	unsigned int rd = 0, wr = 0;
 	uint64_t c, end = start + nsect, ps, pe;
 	uint8_t f;
 
@@ -2148,6 +2148,22 @@ static bool fault_may_fail(enum op_kind kind, uint64_t start, uint64_t nsect,
 			break;
 		}
 	}
+	*rdp |= rd;
+	*wrp |= wr;
+}
+
+/*
+ * The legs the op may read and write, per the model as it was when the op
+ * began (*rd, *wr) and as it is now: another thread's op on the same chunk
+ * (other sectors) may have completed meanwhile and moved the chunk to
+ * active, after this op's own bio had gone to base.
+ */
+static bool fault_may_fail(enum op_kind kind, uint64_t start, uint64_t nsect,
+			   int fk, unsigned int rd, unsigned int wr)
+{
+	unsigned int leg = 1U << opt.fault_leg;
+
+	fault_touch(kind, start, nsect, &rd, &wr);
 	return (fk_reads[fk] && (rd & leg)) || (fk_writes[fk] && (wr & leg));
 }
 
@@ -2192,12 +2208,13 @@ static int fault_do_op(int tid, uint64_t id, enum op_kind kind, uint64_t start,
 	uint8_t *model = vm ? view : base, *flags = vm ? vm_wrote : in_wrote;
 	size_t off = bytes(start), len = bytes(nsect);
 	int side = !vm, err, fk = -1;
-	unsigned int fs;
+	unsigned int fs, rd0 = 0, wr0 = 0;
 	char what[160];
 	uint64_t c, s;
 
 	if (write)
 		pat_fill(buf, id, tid, start, nsect);
+	fault_touch(kind, start, nsect, &rd0, &wr0);
 	err = dev_io_try(d, buf, start, nsect, write, id);
 	fs = __atomic_load_n(&fault_state, __ATOMIC_SEQ_CST);
 	if (fs & 1)
@@ -2213,7 +2230,7 @@ static int fault_do_op(int tid, uint64_t id, enum op_kind kind, uint64_t start,
 		if (expect == EXP_MAY && fk < 0)
 			fail("op %" PRIu64 ": %s sector %" PRIu64 " +%" PRIu64 ": EIO with no fault on (the %s leg's table is linear)",
 			     id, op_name[kind], start, nsect, leg_opt[opt.fault_leg]);
-		if (expect == EXP_MAY && !fault_may_fail(kind, start, nsect, fk))
+		if (expect == EXP_MAY && !fault_may_fail(kind, start, nsect, fk, rd0, wr0))
 			fail("op %" PRIu64 ": %s sector %" PRIu64 " +%" PRIu64 ": EIO, but per the model it cannot reach the faulted %s leg (%s): the error reached the wrong side",
 			     id, op_name[kind], start, nsect, leg_opt[opt.fault_leg], fk_name[fk]);
 		__atomic_store_n(&health_must_err, 1, __ATOMIC_RELEASE);
