@@ -116,36 +116,9 @@ static bool all_set(struct colo_bitmap *bm, u64 first, u64 last)
 	return true;
 }
 
-/* Bios that found no memory run again this much later. */
-#define COLO_NOMEM_RETRY	(HZ / 20)
-
-/*
- * A chunk bitmap could not get a page, even in the worker with GFP_NOIO
- * (which the page allocator all but never lets happen to a kworker; fault
- * injection does). The caller changed nothing and released the chunk. The
- * bio is not failed: a VM that sees an I/O error for want of a page may
- * remount its file system read-only. It stays counted in flight (a hold or
- * a suspend waits for it) and runs again from the top in the worker after
- * COLO_NOMEM_RETRY, as a parked bio does; the VM sees a slow write. Worker
- * context.
- */
-int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
-			 const char *bitmap)
-{
-	unsigned long flags;
-
-	DMWARN_LIMIT("%s: no memory for the %s bitmap, I/O retried",
-		     colo_name(cc), bitmap);
-	spin_lock_irqsave(&cc->bio_lock, flags);
-	bio_list_add(&cc->deferred, bio);
-	spin_unlock_irqrestore(&cc->bio_lock, flags);
-	queue_delayed_work(cc->wq, &cc->retry_work, COLO_NOMEM_RETRY);
-	return DM_MAPIO_SUBMITTED;
-}
-
 /*
  * Complete @bio with an error from map or the worker; end_io still runs.
- * The bio was refused (fenced, unsupported, no memory), no leg failed: the
+ * The bio was refused (fenced, unsupported), no leg failed: the
  * health flag is left alone.
  */
 int colo_fail_bio(struct bio *bio)
@@ -171,13 +144,20 @@ static void defer_bios(struct colo_c *cc, struct bio_list *bios)
 	kick_worker(cc);
 }
 
+/* Put @bio on the worker's list; the caller sees that the worker runs. */
+static void add_deferred(struct colo_c *cc, struct bio *bio)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&cc->bio_lock, flags);
+	bio_list_add(&cc->deferred, bio);
+	spin_unlock_irqrestore(&cc->bio_lock, flags);
+}
+
 static void defer_bio(struct colo_c *cc, struct bio *bio)
 {
-	struct bio_list bios;
-
-	bio_list_init(&bios);
-	bio_list_add(&bios, bio);
-	defer_bios(cc, &bios);
+	add_deferred(cc, bio);
+	kick_worker(cc);
 }
 
 /* Bios that found no memory run again (colo_retry_no_memory()). */
@@ -187,6 +167,29 @@ static void retry_worker(struct work_struct *work)
 					 retry_work);
 
 	kick_worker(cc);
+}
+
+/* Bios that found no memory run again this much later. */
+#define COLO_NOMEM_RETRY	(HZ / 20)
+
+/*
+ * A chunk bitmap could not get a page, even in the worker with GFP_NOIO
+ * (which the page allocator all but never lets happen to a kworker; fault
+ * injection does). The caller changed nothing and released the chunk. The
+ * bio is not failed: a VM that sees an I/O error for want of a page may
+ * remount its file system read-only. It stays counted in flight (a hold or
+ * a suspend waits for it) and runs again from the top in the worker after
+ * COLO_NOMEM_RETRY, as a parked bio does; the VM sees a slow write. Worker
+ * context.
+ */
+int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
+			 const char *bitmap)
+{
+	DMWARN_LIMIT("%s: no memory for the %s bitmap, I/O retried",
+		     colo_name(cc), bitmap);
+	add_deferred(cc, bio);
+	queue_delayed_work(cc->wq, &cc->retry_work, COLO_NOMEM_RETRY);
+	return DM_MAPIO_SUBMITTED;
 }
 
 /* The lock's wake callback: parked bios retry from the worker. */

@@ -117,7 +117,6 @@ static void note_cut_short(struct colo_c *cc)
 void colo_dirty_incomplete(struct colo_c *cc, const char *why)
 {
 	WRITE_ONCE(cc->mirror_gap, why);
-	WRITE_ONCE(cc->mirror_needs_full, true);
 }
 
 /*
@@ -126,7 +125,7 @@ void colo_dirty_incomplete(struct colo_c *cc, const char *why)
  */
 void colo_dirty_complete(struct colo_c *cc)
 {
-	WRITE_ONCE(cc->mirror_needs_full, false);
+	WRITE_ONCE(cc->mirror_gap, NULL);
 }
 
 /* A replica error: stop mirroring, keep the dirty bits. Any context. */
@@ -535,6 +534,7 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	enum colo_mirror_state state = colo_mirror_state(cc);
 	struct colo_bdev_handle handle;
 	struct block_device *bdev;
+	const char *gap;
 	int r;
 
 	if (colo_overlay(cc)) {
@@ -548,9 +548,10 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		return -EBUSY;
 	}
 	/* A dirty sync that cannot know it copies enough does not guess. */
-	if (sync == COLO_SYNC_DIRTY && READ_ONCE(cc->mirror_needs_full)) {
+	gap = READ_ONCE(cc->mirror_gap);
+	if (sync == COLO_SYNC_DIRTY && gap) {
 		DMERR("%s: mirror start refused: dirty chunks may be missing (%s): use full",
-		      colo_name(cc), READ_ONCE(cc->mirror_gap));
+		      colo_name(cc), gap);
 		return -EINVAL;
 	}
 	/* Claimed by the mapped device: a reload carries the claim over. */
@@ -634,7 +635,6 @@ void colo_mirror_carry(struct colo_c *from, struct colo_c *to)
 	to->replica = from->replica;
 	from->replica = NULL;
 	to->mirror_full_pass = from->mirror_full_pass;
-	to->mirror_needs_full = from->mirror_needs_full;
 	to->mirror_gap = from->mirror_gap;
 	to->mirror_cursor = from->mirror_cursor;
 	to->mirror_skipped = from->mirror_skipped;

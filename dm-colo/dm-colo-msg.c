@@ -72,7 +72,7 @@ void colo_status(struct dm_target *ti, status_type_t type,
 		       colo_bitmap_memory(&cc->active_map) +
 		       colo_bitmap_memory(&cc->hidden_map) +
 		       colo_bitmap_memory(&cc->dirty_map),
-		       READ_ONCE(cc->mirror_needs_full) ? "unknown" : "complete");
+		       READ_ONCE(cc->mirror_gap) ? "unknown" : "complete");
 		break;
 	case STATUSTYPE_TABLE:
 		emit_table(cc, result, maxlen);

@@ -107,9 +107,9 @@ struct colo_c {
 	 * The dirty bitmap may miss chunks that differ from a replica: a
 	 * fresh table (no failover seeded it, no full sync finished), a full
 	 * pass cut short, a replica flush that failed. A "dirty" start is
-	 * refused while set; mirror_gap says why.
+	 * refused while mirror_gap is set; it says why (NULL: the bitmap is
+	 * complete).
 	 */
-	bool mirror_needs_full;
 	const char *mirror_gap;
 	u64 mirror_cursor;
 	bool mirror_skipped;
