@@ -23,25 +23,7 @@ LEN=$(dev_sectors /dev/ram0)
 
 for chunk in ${COLO_T_FAULT_CHUNKS:-8}; do
 	for leg in base hidden active; do
-		dm_cleanup
-		B=/dev/ram0 H=/dev/ram1 A=/dev/ram2
-		case $leg in
-		base) lower=$B; B=/dev/mapper/fleg ;;
-		hidden) lower=$H; H=/dev/mapper/fleg ;;
-		active) lower=$A; A=/dev/mapper/fleg ;;
-		esac
-		dmsetup create fleg --table "0 $LEN linear $lower 0" &&
-			dmsetup mknodes fleg &&
-			dmsetup create c --table "0 $LEN colo secondary $B $H $A $chunk" &&
-			dmsetup create c-ingress --table "0 $LEN colo-ingress $B" &&
-			dmsetup mknodes || { t_fail "chunk $chunk, $leg leg: setup"; continue; }
-		seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk * 3 + ${#leg} ))}
-		fsx_run "chunk $chunk, faults on the $leg leg: $OPS ops, $EPS faults, seed $seed" \
-			'^# (fault|colo-fsx:)' --name c --vm /dev/mapper/c \
-			--ingress /dev/mapper/c-ingress --base /dev/ram0 \
-			--hidden /dev/ram1 --active /dev/ram2 --chunk "$chunk" \
-			--ops "$OPS" --fault "$leg" --fault-dm fleg \
-			--fault-episodes "$EPS" --seed "$seed"
+		fault_leg_run "$chunk" "$leg" "chunk $chunk, faults on the $leg leg"
 	done
 done
 dm_cleanup

@@ -126,6 +126,34 @@ fsx_run() {
 	return $rc
 }
 
+# fault_leg_run CHUNK LEG DESC [COLO-FSX-ARGS...]: the model checker's
+# fault mode (colo-fsx --fault) on a secondary "c" with ingress "c-ingress"
+# over /dev/ram0-2 ($LEN sectors), its LEG (base|hidden|active) a dm-linear
+# device "fleg" over the raw leg; $OPS ops and $EPS faults; DESC starts the
+# TAP line, the extra arguments go to colo-fsx.
+fault_leg_run() {
+	local chunk=$1 leg=$2 desc=$3 B=/dev/ram0 H=/dev/ram1 A=/dev/ram2 lower seed
+	shift 3
+	dm_cleanup
+	case $leg in
+	base) lower=$B; B=/dev/mapper/fleg ;;
+	hidden) lower=$H; H=/dev/mapper/fleg ;;
+	active) lower=$A; A=/dev/mapper/fleg ;;
+	esac
+	dmsetup create fleg --table "0 $LEN linear $lower 0" &&
+		dmsetup mknodes fleg &&
+		dmsetup create c --table "0 $LEN colo secondary $B $H $A $chunk" &&
+		dmsetup create c-ingress --table "0 $LEN colo-ingress $B" &&
+		dmsetup mknodes || { t_fail "$desc: setup"; return 1; }
+	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk * 3 + ${#leg} ))}
+	fsx_run "$desc: $OPS ops, $EPS faults, seed $seed" \
+		'^# (fault|colo-fsx:)' --name c --vm /dev/mapper/c \
+		--ingress /dev/mapper/c-ingress --base /dev/ram0 \
+		--hidden /dev/ram1 --active /dev/ram2 --chunk "$chunk" \
+		--ops "$OPS" --fault "$leg" --fault-dm fleg \
+		--fault-episodes "$EPS" --seed "$seed" "$@"
+}
+
 # field DEV N: the Nth word of DEV's status line (dm's "<start> <len> <type>"
 # are the first three).
 field() { dmsetup status "$1" | awk -v f="$2" '{ print $f }'; }
