@@ -18,7 +18,10 @@
  *
  * When nothing is pending, base is flushed and only then is the commit
  * done (data before the state that says it is there); a dm event is
- * raised. A copy error stops the commit with the chunk still pending
+ * raised. With a metadata device, failover returns once the overlay maps
+ * are durable, the commit's progress reaches the disk with every VM flush
+ * and FUA write and once a second (dm-colo-meta.c), and a table loaded
+ * after a crash resumes the commit by itself. A copy error stops the commit with the chunk still pending
  * (state failed, a dm event); a second failover message resumes it.
  *
  * Locking: commit_lock protects commit_state changes. The cursor and the
@@ -67,8 +70,10 @@ void colo_chunk_committed(struct colo_c *cc, u64 chunk)
 	smp_wmb();
 	a = colo_bitmap_clear(&cc->active_map, chunk);
 
-	if (a || h)
+	if (a || h) {
 		atomic64_inc(&cc->committed);
+		colo_meta_chunk_left(cc, chunk);
+	}
 	if (!colo_bitmap_count(&cc->active_map) &&
 	    !colo_bitmap_count(&cc->hidden_map))
 		colo_commit_kick(cc);
@@ -206,6 +211,7 @@ static void finish_commit(struct colo_c *cc)
 		return;
 	}
 	if (set_commit_state(cc, COLO_COMMIT_RUNNING, COLO_COMMIT_DONE)) {
+		colo_meta_commit_done(cc);
 		DMINFO("%s: failover commit done (%llu chunks)", colo_name(cc),
 		       (unsigned long long)atomic64_read(&cc->committed));
 		colo_event(cc);
@@ -351,6 +357,13 @@ int colo_failover(struct colo_c *cc)
 		colo_release_hold(cc, COLO_HOLD_ALL);
 		DMERR("%s: failover refused: no memory for the dirty bitmap",
 		      colo_name(cc));
+		return r;
+	}
+	/* Returns once the overlay is durable, with a metadata device. */
+	r = colo_meta_failover(cc, pending);
+	if (r) {
+		colo_bitmap_clear_all(&cc->dirty_map);
+		colo_release_hold(cc, COLO_HOLD_ALL);
 		return r;
 	}
 

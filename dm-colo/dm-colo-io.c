@@ -134,7 +134,8 @@ static void kick_worker(struct colo_c *cc)
 	queue_work(cc->wq, &cc->worker);
 }
 
-static void defer_bios(struct colo_c *cc, struct bio_list *bios)
+/* Run @bios again from the top in the worker. Any context. */
+void colo_defer_bios(struct colo_c *cc, struct bio_list *bios)
 {
 	unsigned long flags;
 
@@ -195,7 +196,7 @@ int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
 /* The lock's wake callback: parked bios retry from the worker. */
 static void wake_bios(void *context, struct bio_list *bios)
 {
-	defer_bios(context, bios);
+	colo_defer_bios(context, bios);
 }
 
 /* Errors and events. */
@@ -311,7 +312,7 @@ void colo_release_hold(struct colo_c *cc, int hold_bit)
 	bio_list_init(&cc->held);
 	spin_unlock_irqrestore(&cc->bio_lock, flags);
 	if (!bio_list_empty(&bios))
-		defer_bios(cc, &bios);
+		colo_defer_bios(cc, &bios);
 }
 
 /* Move the bios held by @cc to @bios. */
@@ -428,7 +429,7 @@ static void colo_unthrottle(struct colo_c *cc)
 	}
 	spin_unlock_irqrestore(&cc->bio_lock, flags);
 	if (!bio_list_empty(&bios))
-		defer_bios(cc, &bios);
+		colo_defer_bios(cc, &bios);
 }
 
 /*
@@ -630,13 +631,24 @@ void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
  * Flushes go to every leg that holds data of the path: one flush bio each
  * (dm_bio_get_target_bio_nr) for base, hidden and active (secondary tables),
  * and the replica while a mirror runs. A flush for a leg that is not there
- * has nothing to do.
+ * has nothing to do. With a metadata device, the VM's flush to base first
+ * puts the failover commit's progress on disk (colo_meta_sync()): a chunk
+ * the VM wrote after it left the commit is never copied over again.
  */
-static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io)
+static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io,
+		       bool in_worker)
 {
 	unsigned int nr = dm_bio_get_target_bio_nr(bio);
 	struct block_device *bdev = NULL;
 
+	if (nr == 0 && !io->ingress && colo_meta_sync_needed(cc)) {
+		/* The commit's progress is durable before the flush is. */
+		if (!in_worker) {
+			defer_bio(cc, bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		colo_meta_sync(cc);
+	}
 	if (nr == 0) {
 		bdev = cc->base->bdev;
 	} else if (cc->hidden && nr == 1) {
@@ -809,6 +821,17 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 		remap(io, bio, cc->base);
 		return DM_MAPIO_REMAPPED;
 	case REQ_OP_WRITE:
+		/* Its write-intent marks are durable first. */
+		if (!colo_meta_write_begin(cc, bio, io))
+			return DM_MAPIO_SUBMITTED;
+		/* A FUA write is durable with the commit's progress. */
+		if ((bio->bi_opf & REQ_FUA) && colo_meta_sync_needed(cc)) {
+			if (!in_worker) {
+				defer_bio(cc, bio);
+				return DM_MAPIO_SUBMITTED;
+			}
+			colo_meta_sync(cc);
+		}
 		/* A mirror decides per chunk whether to mark (dm-colo-mirror.c). */
 		if (colo_mirror_active(cc)) {
 			if (!in_worker) {
@@ -886,7 +909,8 @@ static int vm_whole(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 			return DM_MAPIO_SUBMITTED;
 		}
 		if (bio_op(bio) == REQ_OP_WRITE) {
-			if (!mark_dirty(cc, bio, io, false))
+			if (!colo_meta_write_begin(cc, bio, io) ||
+			    !mark_dirty(cc, bio, io, false))
 				return DM_MAPIO_SUBMITTED;
 		} else if (bio_op(bio) != REQ_OP_READ) {
 			return -EAGAIN;
@@ -922,7 +946,7 @@ static int vm_process(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		      bool in_worker)
 {
 	if (op_is_flush(bio->bi_opf) && !bio_sectors(bio))
-		return remap_flush(cc, bio, io);
+		return remap_flush(cc, bio, io, in_worker);
 
 	io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
 	if (READ_ONCE(cc->mode) == COLO_MODE_PRIMARY)
@@ -995,7 +1019,7 @@ static int ingress_process(struct colo_c *cc, struct bio *bio,
 		return colo_fail_bio(bio);
 
 	if (op_is_flush(bio->bi_opf) && !bio_sectors(bio))
-		return remap_flush(cc, bio, io);
+		return remap_flush(cc, bio, io, in_worker);
 
 	io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
 	switch (bio_op(bio)) {
@@ -1122,6 +1146,7 @@ int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 		colo_chunk_committed(cc, io->chunk);
 	if (io->holder.hold != COLO_HOLD_NONE)
 		colo_lock_release(&cc->locks, &io->holder);
+	colo_meta_write_end(cc, io);
 	if (io->counted)
 		colo_exit(cc);
 	return DM_ENDIO_DONE;

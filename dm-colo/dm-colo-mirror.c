@@ -107,16 +107,31 @@ static bool set_mirror_state(struct colo_c *cc, unsigned int from,
 static void note_cut_short(struct colo_c *cc)
 {
 	if (READ_ONCE(cc->mirror_full_pass))
-		colo_dirty_incomplete(cc, "a full sync was cut short");
+		colo_dirty_incomplete(cc, COLO_META_GAP_CUT_SHORT);
+}
+
+static const char * const gap_reasons[] = {
+	[COLO_META_GAP_NONE] = "complete",
+	[COLO_META_GAP_FRESH] = "no failover and no full sync since the table was loaded",
+	[COLO_META_GAP_CUT_SHORT] = "a full sync was cut short",
+	[COLO_META_GAP_FLUSH] = "a replica flush failed",
+};
+
+const char *colo_gap_reason(unsigned int gap)
+{
+	return gap_reasons[min_t(unsigned int, gap, COLO_META_GAP_MAX)];
 }
 
 /*
  * From now on the dirty bitmap may miss chunks that differ from a replica,
- * for the reason @why (a string constant). Any context.
+ * for the reason @why (COLO_META_GAP_*). Any context.
  */
-void colo_dirty_incomplete(struct colo_c *cc, const char *why)
+void colo_dirty_incomplete(struct colo_c *cc, unsigned int why)
 {
-	WRITE_ONCE(cc->mirror_gap, why);
+	if (READ_ONCE(cc->mirror_gap) != why) {
+		WRITE_ONCE(cc->mirror_gap, why);
+		colo_meta_gap_changed(cc);
+	}
 }
 
 /*
@@ -125,7 +140,10 @@ void colo_dirty_incomplete(struct colo_c *cc, const char *why)
  */
 void colo_dirty_complete(struct colo_c *cc)
 {
-	WRITE_ONCE(cc->mirror_gap, NULL);
+	if (READ_ONCE(cc->mirror_gap)) {
+		WRITE_ONCE(cc->mirror_gap, COLO_META_GAP_NONE);
+		colo_meta_gap_changed(cc);
+	}
 }
 
 /* A replica error: stop mirroring, keep the dirty bits. Any context. */
@@ -148,7 +166,7 @@ static void mirror_degraded(struct colo_c *cc, const char *what)
  */
 void colo_mirror_flush_failed(struct colo_c *cc)
 {
-	colo_dirty_incomplete(cc, "a replica flush failed");
+	colo_dirty_incomplete(cc, COLO_META_GAP_FLUSH);
 	mirror_degraded(cc, "flush error on the replica");
 }
 
@@ -171,6 +189,7 @@ static void mirror_copy_done(struct colo_chunk_job *job, int read_err,
 {
 	struct colo_c *cc = job->cc;
 
+	colo_meta_copy_put(cc, job->chunk);
 	if (read_err) {
 		mark_dirty_prepared(cc, job->chunk);
 		colo_error(cc);
@@ -191,8 +210,13 @@ static void mirror_copy_done(struct colo_chunk_job *job, int read_err,
 static void mirror_copy_held(struct colo_c *cc, struct colo_chunk_job *job,
 			     bool full)
 {
-	/* Re-check under the lock, then forget the bit before reading base. */
+	/*
+	 * Re-check under the lock, then forget the bit before reading base;
+	 * the chunk's write-intent mark stays until the copy is done.
+	 */
+	colo_meta_copy_get(cc, job->chunk);
 	if (!colo_bitmap_clear(&cc->dirty_map, job->chunk) && !full) {
+		colo_meta_copy_put(cc, job->chunk);
 		colo_chunk_job_put(job);
 		return;
 	}
@@ -278,6 +302,12 @@ static void mirror_recopy(struct colo_c *cc)
 {
 	set_mirror_state(cc, BIT(COLO_MIRROR_INSYNC), COLO_MIRROR_COPYING);
 	colo_mirror_kick(cc);
+}
+
+/* Chunks were marked dirty by message ("dirty add"): copy them. */
+void colo_mirror_dirty_added(struct colo_c *cc)
+{
+	mirror_recopy(cc);
 }
 
 /*
@@ -534,7 +564,7 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	enum colo_mirror_state state = colo_mirror_state(cc);
 	struct colo_bdev_handle handle;
 	struct block_device *bdev;
-	const char *gap;
+	unsigned int gap;
 	int r;
 
 	if (colo_overlay(cc)) {
@@ -551,7 +581,7 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	gap = READ_ONCE(cc->mirror_gap);
 	if (sync == COLO_SYNC_DIRTY && gap) {
 		DMERR("%s: mirror start refused: dirty chunks may be missing (%s): use full",
-		      colo_name(cc), gap);
+		      colo_name(cc), colo_gap_reason(gap));
 		return -EINVAL;
 	}
 	/* Claimed by the mapped device: a reload carries the claim over. */
@@ -570,6 +600,15 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	/* A degraded mirror's replica is let go; its dirty bits stay. */
 	if (state == COLO_MIRROR_DEGRADED)
 		stop_mirroring(cc);
+
+	/*
+	 * Until a full pass ends, the bitmap does not cover this replica;
+	 * with a metadata device that is on disk before the pass starts.
+	 */
+	if (sync == COLO_SYNC_FULL) {
+		colo_dirty_incomplete(cc, COLO_META_GAP_CUT_SHORT);
+		colo_meta_gap_sync(cc, COLO_META_GAP_CUT_SHORT);
+	}
 
 	/*
 	 * Writes mapped before the mirror runs mark their chunks and go to
@@ -653,7 +692,7 @@ int colo_mirror_init(struct colo_c *cc)
 	cc->mirror_state = COLO_MIRROR_NONE;
 	atomic64_set(&cc->mirrored, 0);
 	/* A new table knows nothing of what a replica holds. */
-	colo_dirty_incomplete(cc, "no failover and no full sync since the table was loaded");
+	colo_dirty_incomplete(cc, COLO_META_GAP_FRESH);
 	INIT_DELAYED_WORK(&cc->mirror_work, mirror_worker);
 	cc->io_client = dm_io_client_create();
 	if (IS_ERR(cc->io_client))

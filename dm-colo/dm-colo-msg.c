@@ -10,6 +10,8 @@
 
 static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
 {
+	bool copies = cc->max_copies != COLO_DEFAULT_MAX_COPIES;
+	bool region = cc->region_shift != COLO_DEFAULT_REGION_SHIFT;
 	unsigned int sz = 0;
 
 	/* The table as loaded: a failed-over device still shows secondary. */
@@ -17,8 +19,15 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
 	if (cc->hidden)
 		DMEMIT(" %s %s", cc->hidden->name, cc->active->name);
 	DMEMIT(" %u", 1U << cc->chunk_shift);
-	if (cc->max_copies != COLO_DEFAULT_MAX_COPIES)
-		DMEMIT(" 2 max_copies %u", cc->max_copies);
+	if (!copies && !cc->meta_dev)
+		return;
+	DMEMIT(" %u", 2 * (copies + !!cc->meta_dev + (cc->meta_dev && region)));
+	if (copies)
+		DMEMIT(" max_copies %u", cc->max_copies);
+	if (cc->meta_dev)
+		DMEMIT(" metadata %s", cc->meta_dev->name);
+	if (cc->meta_dev && region)
+		DMEMIT(" region_size %u", 1U << cc->region_shift);
 }
 
 /*
@@ -28,7 +37,7 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  *   <mode> <chunk_sectors> <active>/<chunks> <hidden>/<chunks>
  *   <commit_state> <committed>/<to_commit> <dirty>/<chunks>
  *   <mirror_state> <mirrored>/<to_mirror> <ingress> <health>
- *   <bitmap_bytes> <dirty_coverage>
+ *   <bitmap_bytes> <dirty_coverage> <metadata> <uuids> <regions>
  *
  * mode          secondary | primary
  * chunk_sectors chunk size in 512-byte sectors
@@ -46,6 +55,11 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  *               chunk that may differ from a replica (seeded at failover,
  *               or a full sync finished since); a "dirty" mirror start
  *               needs complete
+ * metadata      none | ok | failed (a metadata write failed: the state is
+ *               no longer crash-safe)
+ * uuids         <current>/<previous> data generation, 16 hex digits each;
+ *               a failover starts a new one (- without metadata)
+ * regions       write-intent regions marked on disk / regions (-)
  */
 void colo_status(struct dm_target *ti, status_type_t type,
 		 unsigned int status_flags, char *result, unsigned int maxlen)
@@ -73,6 +87,7 @@ void colo_status(struct dm_target *ti, status_type_t type,
 		       colo_bitmap_memory(&cc->hidden_map) +
 		       colo_bitmap_memory(&cc->dirty_map),
 		       READ_ONCE(cc->mirror_gap) ? "unknown" : "complete");
+		colo_meta_status(cc, result, maxlen, &sz);
 		break;
 	case STATUSTYPE_TABLE:
 		emit_table(cc, result, maxlen);
@@ -98,6 +113,56 @@ static int refuse(struct colo_c *cc, const char *msg, const char *why)
 	/* The word is the user's: bounded, so the reason stays on the line. */
 	DMERR("%s: message '%.64s' refused: %s", colo_name(cc), msg, why);
 	return -EINVAL;
+}
+
+/*
+ * dirty add <range>...: every range is checked before any is applied; the
+ * bitmap leaves are allocated first too, so that a failure changes
+ * nothing. With a metadata device the regions' marks are durable (one
+ * write for the whole message) before the bits are set: after a crash
+ * the chunks are still dirty.
+ */
+static int message_dirty_add(struct colo_c *cc, struct colo_msg *msg)
+{
+	u64 first, last, c, added = 0;
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < msg->nr_ranges; i++) {
+		if (colo_parse_range(msg->ranges[i], cc->nr_chunks, &first,
+				     &last))
+			return refuse(cc, "dirty",
+				      "a range is not <first>-<last> or <chunk> within the device");
+	}
+	for (i = 0; i < msg->nr_ranges; i++) {
+		colo_parse_range(msg->ranges[i], cc->nr_chunks, &first, &last);
+		for (c = first; c <= last; c++) {
+			r = colo_bitmap_prepare(&cc->dirty_map, c, GFP_KERNEL);
+			if (r) {
+				DMERR("%s: dirty add: no memory for the dirty bitmap",
+				      colo_name(cc));
+				return r;
+			}
+			if (!(c & 1023))
+				cond_resched();
+		}
+		colo_meta_mark_chunks(cc, first, last);
+	}
+	r = colo_meta_flush_marks(cc);
+	if (r) {
+		DMERR("%s: dirty add: the marks could not be written to the metadata device",
+		      colo_name(cc));
+		return r;
+	}
+	for (i = 0; i < msg->nr_ranges; i++) {
+		colo_parse_range(msg->ranges[i], cc->nr_chunks, &first, &last);
+		for (c = first; c <= last; c++)
+			added += colo_bitmap_set(&cc->dirty_map, c);
+	}
+	DMINFO("%s: dirty add: %llu chunks added in %u ranges", colo_name(cc),
+	       (unsigned long long)added, msg->nr_ranges);
+	colo_mirror_dirty_added(cc);
+	return 0;
 }
 
 /* The caller holds msg_lock, under which alone the mode changes. */
@@ -128,6 +193,8 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word)
 		return colo_mirror_start(cc, msg->dev_path, msg->sync, msg->rate);
 	case COLO_MSG_MIRROR_STOP:
 		return colo_mirror_stop(cc);
+	case COLO_MSG_DIRTY_ADD:
+		return message_dirty_add(cc, msg);
 	default:
 		return refuse(cc, word, "not a colo message");
 	}
@@ -135,7 +202,7 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word)
 
 /*
  * Messages: checkpoint, failover (secondary mode); mirror start <dev>
- * [full|dirty], mirror stop (primary mode). Anything else, or a message in
+ * [full|dirty], mirror stop, dirty add <range>... (primary mode). Anything else, or a message in
  * the wrong mode, is refused with -EINVAL and changes nothing. Messages are
  * serialized, and the mode is checked under the same lock: a checkpoint
  * that waited for a failover is refused, it does not clear the overlay the

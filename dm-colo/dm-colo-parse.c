@@ -8,6 +8,7 @@
 #include <linux/log2.h>
 #include <linux/string.h>
 
+#include "dm-colo-format.h"
 #include "dm-colo-parse.h"
 
 const char *colo_mode_name(enum colo_mode mode)
@@ -21,6 +22,7 @@ enum colo_mode colo_msg_mode(enum colo_msg_kind kind)
 	switch (kind) {
 	case COLO_MSG_MIRROR_START:
 	case COLO_MSG_MIRROR_STOP:
+	case COLO_MSG_DIRTY_ADD:
 		return COLO_MODE_PRIMARY;
 	default:
 		return COLO_MODE_SECONDARY;
@@ -75,11 +77,68 @@ static int parse_max_copies(const char *word, unsigned int *max_copies,
 	return 0;
 }
 
+static int parse_region_size(const char *word, unsigned int *shift,
+			     char **error)
+{
+	unsigned long long sectors;
+
+	if (kstrtoull(word, 10, &sectors) || !sectors ||
+	    !is_power_of_2(sectors) ||
+	    sectors > (1ULL << COLO_MAX_REGION_SHIFT)) {
+		*error = "Invalid region_size: expected a power of two up to 2097152 sectors";
+		return -EINVAL;
+	}
+	*shift = ilog2(sectors);
+	return 0;
+}
+
+/* The table's optional arguments, each with one value. */
+enum colo_feature {
+	COLO_FEAT_MAX_COPIES,
+	COLO_FEAT_METADATA,
+	COLO_FEAT_REGION_SIZE,
+	COLO_NR_FEATURES,
+};
+
+static const char * const feature_names[COLO_NR_FEATURES] = {
+	[COLO_FEAT_MAX_COPIES] = "max_copies",
+	[COLO_FEAT_METADATA] = "metadata",
+	[COLO_FEAT_REGION_SIZE] = "region_size",
+};
+
+static int parse_feature(enum colo_feature f, const char *value,
+			 struct colo_table_args *args, char **error)
+{
+	switch (f) {
+	case COLO_FEAT_MAX_COPIES:
+		return parse_max_copies(value, &args->max_copies, error);
+	case COLO_FEAT_METADATA:
+		args->metadata_path = value;
+		return 0;
+	default:
+		return parse_region_size(value, &args->region_shift, error);
+	}
+}
+
+static int lookup_feature(const char *word, enum colo_feature *f)
+{
+	unsigned int i;
+
+	for (i = 0; i < COLO_NR_FEATURES; i++) {
+		if (!strcmp(word, feature_names[i])) {
+			*f = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 /* <#opt> <opt>...: every option word must be consumed, none may repeat. */
 static int parse_features(unsigned int argc, char **argv,
 			  struct colo_table_args *args, char **error)
 {
-	bool seen_max_copies = false;
+	unsigned long seen = 0;
+	enum colo_feature f;
 	unsigned int nr, i;
 
 	if (!argc)
@@ -92,23 +151,22 @@ static int parse_features(unsigned int argc, char **argv,
 		*error = "Optional argument count does not match the arguments given";
 		return -EINVAL;
 	}
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "max_copies")) {
-			if (seen_max_copies) {
-				*error = "Optional argument max_copies given twice";
-				return -EINVAL;
-			}
-			if (i + 1 >= argc) {
-				*error = "Optional argument max_copies needs a value";
-				return -EINVAL;
-			}
-			if (parse_max_copies(argv[++i], &args->max_copies, error))
-				return -EINVAL;
-			seen_max_copies = true;
-			continue;
+	for (i = 1; i < argc; i += 2) {
+		if (lookup_feature(argv[i], &f)) {
+			*error = "Unknown optional argument";
+			return -EINVAL;
 		}
-		*error = "Unknown optional argument";
-		return -EINVAL;
+		if (seen & BIT(f)) {
+			*error = "Optional argument given twice";
+			return -EINVAL;
+		}
+		if (i + 1 >= argc) {
+			*error = "Optional argument needs a value";
+			return -EINVAL;
+		}
+		if (parse_feature(f, argv[i + 1], args, error))
+			return -EINVAL;
+		seen |= BIT(f);
 	}
 	return 0;
 }
@@ -124,6 +182,7 @@ int colo_parse_table(unsigned int argc, char **argv,
 
 	memset(args, 0, sizeof(*args));
 	args->max_copies = COLO_DEFAULT_MAX_COPIES;
+	args->region_shift = COLO_DEFAULT_REGION_SHIFT;
 
 	if (!argc) {
 		*error = "Missing mode: expected secondary or primary";
@@ -151,7 +210,13 @@ int colo_parse_table(unsigned int argc, char **argv,
 				     error))
 		return -EINVAL;
 
-	return parse_features(argc - nr_fixed, argv + nr_fixed, args, error);
+	if (parse_features(argc - nr_fixed, argv + nr_fixed, args, error))
+		return -EINVAL;
+	if (args->region_shift < args->chunk_shift) {
+		*error = "Invalid region_size: smaller than the chunk size";
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
@@ -195,6 +260,45 @@ static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 	return 0;
 }
 
+/*
+ * A chunk range of "dirty add": "<first>-<last>" (inclusive) or "<chunk>",
+ * within a device of @nr_chunks.
+ */
+int colo_parse_range(const char *word, u64 nr_chunks, u64 *first, u64 *last)
+{
+	char buf[48];
+	char *dash;
+
+	if (strscpy(buf, word, sizeof(buf)) < 0)
+		return -EINVAL;
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
+	if (kstrtoull(buf, 10, first))
+		return -EINVAL;
+	if (!dash)
+		*last = *first;
+	else if (kstrtoull(dash + 1, 10, last))
+		return -EINVAL;
+	if (*first > *last || *last >= nr_chunks)
+		return -EINVAL;
+	return 0;
+}
+
+/* dirty add <range>...: the ranges are checked when the size is known. */
+static int parse_dirty(unsigned int argc, char **argv, struct colo_msg *msg,
+		       char **error)
+{
+	if (argc < 2 || strcmp(argv[0], "add")) {
+		*error = "dirty: expected add <first>-<last>|<chunk>...";
+		return -EINVAL;
+	}
+	msg->kind = COLO_MSG_DIRTY_ADD;
+	msg->nr_ranges = argc - 1;
+	msg->ranges = argv + 1;
+	return 0;
+}
+
 int colo_parse_message(unsigned int argc, char **argv, struct colo_msg *msg,
 		       char **error)
 {
@@ -206,6 +310,8 @@ int colo_parse_message(unsigned int argc, char **argv, struct colo_msg *msg,
 	}
 	if (!strcmp(argv[0], "mirror"))
 		return parse_mirror(argc - 1, argv + 1, msg, error);
+	if (!strcmp(argv[0], "dirty"))
+		return parse_dirty(argc - 1, argv + 1, msg, error);
 
 	if (!strcmp(argv[0], "checkpoint")) {
 		msg->kind = COLO_MSG_CHECKPOINT;

@@ -31,6 +31,8 @@ struct colo_table_args {
 	const char *active_path;	/* NULL in primary mode */
 	unsigned int chunk_shift;	/* chunk = 1 << chunk_shift sectors */
 	unsigned int max_copies;	/* copies in flight, per device */
+	const char *metadata_path;	/* NULL: state in memory only */
+	unsigned int region_shift;	/* write-intent region, in sectors */
 };
 
 enum colo_msg_kind {
@@ -38,6 +40,7 @@ enum colo_msg_kind {
 	COLO_MSG_FAILOVER,
 	COLO_MSG_MIRROR_START,
 	COLO_MSG_MIRROR_STOP,
+	COLO_MSG_DIRTY_ADD,
 };
 
 enum colo_mirror_sync {
@@ -51,6 +54,8 @@ struct colo_msg {
 	const char *dev_path;		/* mirror start only */
 	enum colo_mirror_sync sync;	/* mirror start only */
 	unsigned int rate;		/* mirror start only: KiB/s, 0 = no limit */
+	unsigned int nr_ranges;		/* dirty add: range words ... */
+	char **ranges;			/* ... in the caller's argv */
 };
 
 int colo_parse_chunk_sectors(const char *word, unsigned int *shift,
@@ -59,6 +64,8 @@ int colo_parse_table(unsigned int argc, char **argv,
 		     struct colo_table_args *args, char **error);
 int colo_parse_message(unsigned int argc, char **argv, struct colo_msg *msg,
 		       char **error);
+int colo_parse_range(const char *word, u64 nr_chunks, u64 *first,
+		     u64 *last);
 const char *colo_mode_name(enum colo_mode mode);
 enum colo_mode colo_msg_mode(enum colo_msg_kind kind);
 

@@ -124,8 +124,24 @@ static int check_block_size(struct dm_target *ti, struct colo_c *cc,
 	return 0;
 }
 
+/* Is @dev one of @cc's legs or its metadata device? */
+static bool colo_uses(struct colo_c *cc, struct dm_dev *dev)
+{
+	return same_bdev(cc->base, dev) ||
+	       (cc->hidden && same_bdev(cc->hidden, dev)) ||
+	       (cc->active && same_bdev(cc->active, dev)) ||
+	       (cc->meta_dev && same_bdev(cc->meta_dev, dev));
+}
+
 static int check_devices(struct dm_target *ti, struct colo_c *cc)
 {
+	if (cc->meta_dev &&
+	    (same_bdev(cc->base, cc->meta_dev) ||
+	     (cc->hidden && (same_bdev(cc->hidden, cc->meta_dev) ||
+			     same_bdev(cc->active, cc->meta_dev))))) {
+		ti->error = "The metadata device must not be a leg";
+		return -EINVAL;
+	}
 	if (cc->mode == COLO_MODE_SECONDARY) {
 		if (same_bdev(cc->base, cc->hidden) ||
 		    same_bdev(cc->base, cc->active) ||
@@ -153,6 +169,15 @@ static bool __colo_state_empty(struct colo_c *cc)
 	       colo_mirror_state(cc) == COLO_MIRROR_NONE && !cc->ingress;
 }
 
+/* Do @a and @b keep their state on the same metadata device (or none)? */
+static bool same_metadata(struct colo_c *a, struct colo_c *b)
+{
+	if (!a->meta_dev || !b->meta_dev)
+		return !a->meta_dev && !b->meta_dev;
+	return same_bdev(a->meta_dev, b->meta_dev) &&
+	       a->region_shift == b->region_shift;
+}
+
 /*
  * The reload rules (README "Reload"): a new table @cc for the mapped device
  * whose live table has @old on the same base. When the new table can hold
@@ -177,13 +202,14 @@ static int check_reload(struct dm_target *ti, struct colo_c *old,
 			 same_bdev(cc->active, old->active);
 
 	if (cc->chunk_shift == old->chunk_shift &&
-	    cc->ti->len == old->ti->len && (!overlay_used || same_legs)) {
+	    cc->ti->len == old->ti->len && (!overlay_used || same_legs) &&
+	    same_metadata(old, cc)) {
 		cc->carry = true;
 		return 0;
 	}
 	if (!test_bit(COLO_SUSPENDED, &old->flags) ||
 	    !__colo_state_empty(old)) {
-		ti->error = "Changing chunk size, length or legs needs a suspended, empty device";
+		ti->error = "Changing chunk size, length, legs or metadata needs a suspended, empty device";
 		return -EBUSY;
 	}
 	return 0;
@@ -202,6 +228,12 @@ static int register_colo(struct dm_target *ti, struct colo_c *cc)
 
 	mutex_lock(&colo_registry_lock);
 	list_for_each_entry(other, &colo_registry, node) {
+		if (cc->meta_dev && other->md != cc->md &&
+		    colo_uses(other, cc->meta_dev)) {
+			ti->error = "Metadata device already used by another colo device";
+			r = -EBUSY;
+			break;
+		}
 		if (!same_bdev(other->base, cc->base))
 			continue;
 		if (other->md != cc->md) {
@@ -248,6 +280,7 @@ static void __carry_state(struct colo_c *old, struct colo_c *cc)
 	colo_bitmap_swap(&old->dirty_map, &cc->dirty_map);
 	colo_commit_carry(old, cc);
 	colo_mirror_carry(old, cc);
+	colo_meta_carry(old, cc);
 
 	if (old->ingress) {
 		cc->ingress = old->ingress;
@@ -283,6 +316,8 @@ static void unregister_colo(struct colo_c *cc)
 
 static void put_colo_devices(struct dm_target *ti, struct colo_c *cc)
 {
+	if (cc->meta_dev)
+		dm_put_device(ti, cc->meta_dev);
 	if (cc->active)
 		dm_put_device(ti, cc->active);
 	if (cc->hidden)
@@ -301,6 +336,14 @@ static int get_colo_devices(struct dm_target *ti, struct colo_c *cc,
 			    "Base device is smaller than the target");
 	if (r)
 		return r;
+	if (args->metadata_path) {
+		r = dm_get_device(ti, args->metadata_path,
+				  dm_table_get_mode(ti->table), &cc->meta_dev);
+		if (r) {
+			ti->error = "Error opening metadata device";
+			return r;
+		}
+	}
 	if (cc->mode == COLO_MODE_PRIMARY)
 		return 0;
 
@@ -319,7 +362,9 @@ static int get_colo_devices(struct dm_target *ti, struct colo_c *cc,
  * colo primary   <base> <chunk_sectors> [<#opt> <opt>...]
  *
  * Optional arguments:
- *   max_copies <n>   copies in flight at once (1..1024, default 64)
+ *   max_copies <n>         copies in flight at once (1..1024, default 64)
+ *   metadata <dev>         keep the state on @dev (dm-colo-meta.c)
+ *   region_size <sectors>  write-intent region (default 8192, 4 MiB)
  */
 static int colo_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
@@ -342,6 +387,7 @@ static int colo_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	cc->chunk_shift = args.chunk_shift;
 	cc->nr_chunks = colo_nr_chunks(ti->len, cc->chunk_shift);
 	cc->max_copies = args.max_copies;
+	cc->region_shift = args.region_shift;
 	INIT_LIST_HEAD(&cc->node);
 	/* Like a suspended table until its first resume (colo_resume()). */
 	cc->flags = BIT(COLO_SUSPENDED) | BIT(COLO_HOLD_INGRESS);
@@ -364,6 +410,14 @@ static int colo_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad_register;
 
+	/* A table that takes a live one's state over only checks it here. */
+	if (cc->meta_dev) {
+		r = colo_meta_open(cc, cc->meta_dev, cc->region_shift,
+				   !cc->carry, &ti->error);
+		if (r)
+			goto bad_meta;
+	}
+
 	/* Flushes reach every leg: base, hidden, active, replica (remap_flush). */
 	ti->num_flush_bios = cc->mode == COLO_MODE_SECONDARY ? 4 : 2;
 	ti->per_io_data_size = sizeof(struct colo_io);
@@ -371,6 +425,8 @@ static int colo_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->private = cc;
 	return 0;
 
+bad_meta:
+	unregister_colo(cc);
 bad_register:
 	colo_io_destroy(cc);
 bad_devices:
@@ -388,6 +444,7 @@ static void colo_dtr(struct dm_target *ti)
 	/* Until the last colo_exit() has left @cc (it wakes us, then returns). */
 	synchronize_rcu();
 	colo_fail_held(cc);
+	colo_meta_close(cc);
 	colo_io_destroy(cc);
 	put_colo_devices(ti, cc);
 	kfree(cc);
@@ -428,6 +485,7 @@ static void colo_postsuspend(struct dm_target *ti)
 	cancel_delayed_work_sync(&cc->mirror_work);
 	colo_quiesce(cc);
 	flush_workqueue(cc->wq);
+	colo_meta_suspend(cc);
 }
 
 /*
@@ -473,6 +531,7 @@ static void colo_resume(struct dm_target *ti)
 	set_bit(COLO_LIVE, &cc->flags);
 	clear_bit(COLO_SUSPENDED, &cc->flags);
 	colo_release_hold(cc, COLO_HOLD_INGRESS);
+	colo_meta_resume(cc);
 	colo_commit_kick(cc);
 	colo_mirror_kick(cc);
 }

@@ -11,6 +11,7 @@
 #include <linux/log2.h>
 #include <linux/string.h>
 
+#include "dm-colo-format.h"
 #include "dm-colo-parse.h"
 
 /* --- dm-colo-chunk ------------------------------------------------------ */
@@ -240,6 +241,8 @@ struct colo_table_case {
 	enum colo_mode mode;
 	unsigned int chunk_shift;
 	unsigned int max_copies;
+	int meta_word;			/* index of the metadata word, or 0 */
+	unsigned int region_shift;	/* 0: the default */
 };
 
 static const struct colo_table_case colo_table_ok_cases[] = {
@@ -255,6 +258,12 @@ static const struct colo_table_case colo_table_ok_cases[] = {
 	{ "primary a 16 2 max_copies 1", COLO_MODE_PRIMARY, 4, 1 },
 	{ "secondary a b c 1024 2 max_copies 1024", COLO_MODE_SECONDARY, 10,
 	  1024 },
+	{ "primary a 8 2 metadata m", COLO_MODE_PRIMARY, 3,
+	  COLO_DEFAULT_MAX_COPIES, 5, COLO_DEFAULT_REGION_SHIFT },
+	{ "secondary a b c 8 4 region_size 8 metadata m", COLO_MODE_SECONDARY,
+	  3, COLO_DEFAULT_MAX_COPIES, 9, 3 },
+	{ "primary a 128 6 metadata m max_copies 2 region_size 2097152",
+	  COLO_MODE_PRIMARY, 7, 2, 5, 21 },
 };
 
 static void colo_table_desc(const struct colo_table_case *c, char *desc)
@@ -285,6 +294,13 @@ static void colo_table_ok_test(struct kunit *test)
 	}
 	KUNIT_EXPECT_EQ(test, args.chunk_shift, c->chunk_shift);
 	KUNIT_EXPECT_EQ(test, args.max_copies, c->max_copies);
+	if (c->meta_word)
+		KUNIT_EXPECT_PTR_EQ(test, args.metadata_path,
+				    w->argv[c->meta_word]);
+	else
+		KUNIT_EXPECT_NULL(test, args.metadata_path);
+	KUNIT_EXPECT_EQ(test, args.region_shift,
+			c->region_shift ?: COLO_DEFAULT_REGION_SHIFT);
 	colo_expect_unmodified(test, w);
 }
 
@@ -317,6 +333,13 @@ static const char * const colo_table_bad_lines[] = {
 	"secondary a b c 8 0 extra",
 	"secondary a b c 8 2 max_copies 16 extra",
 	"secondary a b c d 8",
+	"primary a 8 1 metadata",
+	"primary a 8 4 metadata m metadata n",
+	"primary a 8 2 region_size 0",
+	"primary a 8 2 region_size 12",
+	"primary a 8 2 region_size 4194304",
+	"primary a 16 2 region_size 8",
+	"primary a 8 2 region_size x",
 	"primary a 8 extra",
 	"primary a b 8",
 };
@@ -428,6 +451,8 @@ static const struct colo_msg_case colo_msg_ok_cases[] = {
 	{ "mirror start /dev/x dirty 1", COLO_MSG_MIRROR_START, 2,
 	  COLO_SYNC_DIRTY, 1 },
 	{ "mirror stop", COLO_MSG_MIRROR_STOP, -1 },
+	{ "dirty add 1-2", COLO_MSG_DIRTY_ADD, -1 },
+	{ "dirty add 1 5-9 x", COLO_MSG_DIRTY_ADD, -1 },
 };
 
 static void colo_msg_desc(const struct colo_msg_case *c, char *desc)
@@ -472,6 +497,10 @@ static const char * const colo_msg_bad_lines[] = {
 	"mirror start x dirty 99999999999",
 	"mirror start x 100",
 	"mirror start x full 10 more",
+	"dirty",
+	"dirty add",
+	"dirty remove 1-2",
+	"dirty 1-2",
 	"mirror stop now",
 	"mirror pause",
 	"mirror pause x",

@@ -19,9 +19,11 @@
 #include "dm-colo-bitmap.h"
 #include "dm-colo-compat.h"
 #include "dm-colo-lock.h"
+#include "dm-colo-meta.h"
 #include "dm-colo-parse.h"
 
 struct colo_ingress;
+struct colo_meta;
 
 /* Bits of colo_c.flags. */
 enum {
@@ -68,6 +70,9 @@ struct colo_c {
 	unsigned int max_copies;
 
 	struct colo_ingress *ingress;	/* attached ingress or NULL */
+	struct dm_dev *meta_dev;	/* the metadata device or NULL */
+	struct colo_meta *meta;		/* its state (dm-colo-meta.c) */
+	unsigned int region_shift;	/* write-intent region, in sectors */
 	unsigned long flags;
 	bool carry;			/* takes the live table's state over */
 
@@ -107,10 +112,10 @@ struct colo_c {
 	 * The dirty bitmap may miss chunks that differ from a replica: a
 	 * fresh table (no failover seeded it, no full sync finished), a full
 	 * pass cut short, a replica flush that failed. A "dirty" start is
-	 * refused while mirror_gap is set; it says why (NULL: the bitmap is
-	 * complete).
+	 * refused while mirror_gap is set; it says why (a COLO_META_GAP_*
+	 * value, colo_gap_reason(); 0: the bitmap is complete).
 	 */
-	const char *mirror_gap;
+	unsigned int mirror_gap;
 	u64 mirror_cursor;
 	bool mirror_skipped;
 	struct colo_chunk_job *mirror_waiting;	/* for a busy chunk */
@@ -170,6 +175,7 @@ struct colo_io {
 	bool commit_chunk;		/* chunk leaves the commit when it completes */
 	bool refused;			/* failed by dm-colo, not by a leg */
 	bool replica_flush;		/* a flush sent to the replica */
+	unsigned int meta_sectors;	/* counted in its regions' users */
 };
 
 /*
@@ -228,6 +234,7 @@ void colo_move_held(struct colo_c *from, struct colo_c *to);
 void colo_error(struct colo_c *cc);
 void colo_exit(struct colo_c *cc);
 int colo_fail_bio(struct bio *bio);
+void colo_defer_bios(struct colo_c *cc, struct bio_list *bios);
 int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
 			 const char *bitmap);
 struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
@@ -270,8 +277,10 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		      enum colo_mirror_sync sync, unsigned int rate);
 int colo_mirror_stop(struct colo_c *cc);
 void colo_mirror_kick(struct colo_c *cc);
+void colo_mirror_dirty_added(struct colo_c *cc);
 void colo_mirror_flush_failed(struct colo_c *cc);
-void colo_dirty_incomplete(struct colo_c *cc, const char *why);
+void colo_dirty_incomplete(struct colo_c *cc, unsigned int why);
+const char *colo_gap_reason(unsigned int gap);
 void colo_dirty_complete(struct colo_c *cc);
 void colo_mirror_carry(struct colo_c *from, struct colo_c *to);
 bool colo_mirror_active(struct colo_c *cc);

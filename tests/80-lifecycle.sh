@@ -101,7 +101,7 @@ for mode in secondary failover; do
 	else
 		t_fail "$mode: the suspend loop hangs"
 	fi
-	check_match "$mode: no I/O error" " ok [0-9]+ (complete|unknown)$" "$(dmsetup status c)"
+	check_match "$mode: no I/O error" " ok [0-9]+ (complete|unknown) (none|ok|failed) " "$(dmsetup status c)"
 done
 [ "$FSX_SEED" ] || t_diag "replay: FSX_SEED=$SEED scripts/vm.sh --kernel $KV 80-lifecycle.sh"
 
@@ -138,7 +138,7 @@ check_fails "remove of c refused again" dmsetup remove c
 wait_gone $vpid 300
 check "fio verify on c while the removes and rmmod were refused" grep -q 'err= 0' /tmp/fio-vm.log
 kill $ipid; wait_gone $ipid 60 || t_fail "ingress writer hangs"
-check_match "ingress still attached, no error" " attached ok [0-9]+ (complete|unknown)$" "$(dmsetup status c)"
+check_match "ingress still attached, no error" " attached ok [0-9]+ (complete|unknown) (none|ok|failed) " "$(dmsetup status c)"
 
 check "deferred remove of c accepted" dmsetup remove --deferred c
 check_match "c is marked for deferred removal" "DEFERRED" "$(dmsetup info c)"
@@ -289,7 +289,7 @@ while [ $r -le "$RACES" ]; do
 		dmsetup message p 0 mirror stop ;;
 	*) t_fail "round $r: mirror start+stop: results $R1 $R2" ;;
 	esac
-	check_match "round $r: primary healthy" " ok [0-9]+ (complete|unknown)$" "$(dmsetup status p)"
+	check_match "round $r: primary healthy" " ok [0-9]+ (complete|unknown) (none|ok|failed) " "$(dmsetup status p)"
 	r=$((r + 1))
 done
 
@@ -384,7 +384,7 @@ nbd_round() {
 	check_eq "$what: every completed ingress write is on base" \
 		"$(dd if="$pat" bs=64k count=$((done + 1)) 2>/dev/null | md5sum | cut -d' ' -f1)" \
 		"$(dd if=/dev/ram0 bs=64k skip=$HALF count=$((done + 1)) iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)"
-	check_match "$what: colo device healthy" "attached ok [0-9]+ (complete|unknown)$" "$(dmsetup status c)"
+	check_match "$what: colo device healthy" "attached ok [0-9]+ (complete|unknown) (none|ok|failed) " "$(dmsetup status c)"
 	check "$what: VM write after it" dd if=/dev/urandom of=/dev/mapper/c bs=4k count=4 seek=7 \
 		oflag=direct conv=notrunc
 	check "$what: checkpoint" dmsetup message c 0 checkpoint
