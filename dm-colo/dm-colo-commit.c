@@ -21,8 +21,9 @@
  * raised. With a metadata device, failover returns once the overlay maps
  * are durable, the commit's progress reaches the disk with every VM flush
  * and FUA write and once a second (dm-colo-meta.c), and a table loaded
- * after a crash resumes the commit by itself. A copy error stops the commit with the chunk still pending
- * (state failed, a dm event); a second failover message resumes it.
+ * after a crash resumes the commit by itself. A copy error stops the
+ * commit with the chunk still pending (state failed, a dm event); a second
+ * failover message resumes it.
  *
  * Locking: commit_lock protects commit_state changes. The cursor and the
  * skipped flag belong to the commit work item, which never runs twice at

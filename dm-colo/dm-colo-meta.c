@@ -244,14 +244,19 @@ static int commit_super(struct colo_meta *m, u32 mode, u32 commit, u32 gap)
 	return write_out(m, true, "superblock write");
 }
 
-/* The superblock with the device's state as it is now. io_lock held. */
+/*
+ * The superblock with the device's state as it is now. A full pass that
+ * runs is cut short by a crash: the coverage on disk says so until it
+ * ends. io_lock held.
+ */
 static int commit_state(struct colo_meta *m)
 {
 	struct colo_c *cc = m->cc;
+	u32 gap = READ_ONCE(cc->mirror_full_pass) ? COLO_META_GAP_CUT_SHORT :
+						     READ_ONCE(cc->mirror_gap);
 
 	return commit_super(m, meta_mode(READ_ONCE(cc->mode)),
-			    meta_commit(READ_ONCE(cc->commit_state)),
-			    READ_ONCE(cc->mirror_gap));
+			    meta_commit(READ_ONCE(cc->commit_state)), gap);
 }
 
 /* Bitmap blocks. */
@@ -469,19 +474,25 @@ void colo_meta_write_end(struct colo_c *cc, struct colo_io *io)
 	io->meta_sectors = 0;
 }
 
+static atomic_t *chunk_users(struct colo_c *cc, u64 chunk)
+{
+	struct colo_meta *m = cc->meta;
+
+	return &m->users[region_of(m, colo_chunk_to_sector(chunk,
+							   cc->chunk_shift))];
+}
+
 /* A mirror copy of @chunk keeps its region marked. Any context. */
 void colo_meta_copy_get(struct colo_c *cc, u64 chunk)
 {
 	if (cc->meta)
-		atomic_inc(&cc->meta->users[region_of(cc->meta,
-				colo_chunk_to_sector(chunk, cc->chunk_shift))]);
+		atomic_inc(chunk_users(cc, chunk));
 }
 
 void colo_meta_copy_put(struct colo_c *cc, u64 chunk)
 {
 	if (cc->meta)
-		atomic_dec(&cc->meta->users[region_of(cc->meta,
-				colo_chunk_to_sector(chunk, cc->chunk_shift))]);
+		atomic_dec(chunk_users(cc, chunk));
 }
 
 /* Ask for the marks of chunks @first..@last (a message; sleeps). */
@@ -740,7 +751,7 @@ int colo_meta_failover(struct colo_c *cc, u64 pending)
 out:
 	mutex_unlock(&m->io_lock);
 	if (r)
-		DMERR("%s: failover refused: the overlay could not be made durable on the metadata device (%d)",
+		DMERR("%s: failover refused: the overlay is not durable (%d)",
 		      colo_name(cc), r);
 	return r;
 }
@@ -993,17 +1004,17 @@ static int recover_state(struct colo_meta *m, struct colo_c *cc, char **error)
 
 	if (mode == COLO_META_MODE_SECONDARY) {
 		if (cc->mode == COLO_MODE_PRIMARY) {
-			*error = "Metadata device belongs to a secondary: wipe it to use it for a primary";
+			*error = "Metadata of a secondary: wipe it to use it for a primary";
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (cc->hidden && !le64_to_cpu(m->sb.failovers)) {
-		*error = "Metadata device belongs to a primary: wipe it to use it for a secondary";
+		*error = "Metadata of a primary: wipe it to use it for a secondary";
 		return -EINVAL;
 	}
 	if (commit == COLO_META_COMMIT_RUNNING && !cc->hidden) {
-		*error = "A failover commit is pending: load the secondary table with its hidden and active devices";
+		*error = "A failover commit is pending: load the secondary table";
 		return -EINVAL;
 	}
 	if (!cc->hidden)
@@ -1030,7 +1041,7 @@ static int recover_state(struct colo_meta *m, struct colo_c *cc, char **error)
 		cc->to_commit = le64_to_cpu(m->sb.to_commit);
 		atomic64_set(&cc->committed, cc->to_commit);
 	}
-	DMINFO("%s: recovered from metadata: primary, commit %s (%llu chunks left), %llu regions marked, dirty bitmap %s",
+	DMINFO("%s: recovered: primary, commit %s, %llu left, %llu regions marked, coverage %s",
 	       colo_name(cc), colo_commit_state_name(cc->commit_state),
 	       (unsigned long long)(cc->to_commit -
 				    atomic64_read(&cc->committed)),

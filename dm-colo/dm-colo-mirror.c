@@ -140,10 +140,9 @@ void colo_dirty_incomplete(struct colo_c *cc, unsigned int why)
  */
 void colo_dirty_complete(struct colo_c *cc)
 {
-	if (READ_ONCE(cc->mirror_gap)) {
-		WRITE_ONCE(cc->mirror_gap, COLO_META_GAP_NONE);
-		colo_meta_gap_changed(cc);
-	}
+	WRITE_ONCE(cc->mirror_gap, COLO_META_GAP_NONE);
+	/* Also the end of a full pass, which the disk shows as cut short. */
+	colo_meta_gap_changed(cc);
 }
 
 /* A replica error: stop mirroring, keep the dirty bits. Any context. */
@@ -602,15 +601,6 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		stop_mirroring(cc);
 
 	/*
-	 * Until a full pass ends, the bitmap does not cover this replica;
-	 * with a metadata device that is on disk before the pass starts.
-	 */
-	if (sync == COLO_SYNC_FULL) {
-		colo_dirty_incomplete(cc, COLO_META_GAP_CUT_SHORT);
-		colo_meta_gap_sync(cc, COLO_META_GAP_CUT_SHORT);
-	}
-
-	/*
 	 * Writes mapped before the mirror runs mark their chunks and go to
 	 * base with no chunk lock: let them land before a copy can clear
 	 * their bits and read base, else the copy could miss them.
@@ -619,6 +609,13 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	cc->replica_handle = handle;
 	cc->replica = bdev;
 	cc->mirror_full_pass = sync == COLO_SYNC_FULL;
+	/*
+	 * A crash before the full pass ends cuts it short: with a metadata
+	 * device that is on disk before the pass starts (and stays there
+	 * while it runs, see commit_state() in dm-colo-meta.c).
+	 */
+	if (sync == COLO_SYNC_FULL)
+		colo_meta_gap_sync(cc, COLO_META_GAP_CUT_SHORT);
 	cc->mirror_cursor = 0;
 	cc->mirror_skipped = false;
 	cc->mirror_rate = rate;
