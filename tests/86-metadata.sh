@@ -261,7 +261,7 @@ check "dirty import into the new primary" colosetup dirty import new /tmp/left
 check "dirty resync of the old disk" colosetup mirror start new $B --dirty --wait
 check_eq "the old disk equals the new primary's" \
 	"$(direct_sum /dev/mapper/new)" "$(direct_sum $B)"
-dm_cleanup
+dmsetup remove new
 check_fails "wipe refused while marks would be lost" colosetup metadata wipe $M
 check "wipe --force" colosetup metadata wipe $M --force
 check_match "wiped: a fresh device" "fresh" "$(colosetup metadata dump $M 2>&1)"
