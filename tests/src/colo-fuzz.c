@@ -2881,8 +2881,17 @@ static void restore(int target, const char *first_word, const char *second_word)
 	 * above was a full one, stopped before its pass ended (coverage
 	 * unknown: a dirty start is refused).
 	 */
-	if (target == R_M)
-		mirror_to_replica("fz-m", restore_sync("fz-m"));
+	if (target == R_M) {
+		/* A running mirror (after "dirty add") copies what was added. */
+		colo_status("fz-m", st, sizeof(st));
+		status_field(st, 7, f, sizeof(f));
+		if (!strcmp(f, "copying") || !strcmp(f, "in-sync")) {
+			if (!wait_field("fz-m", 7, "in-sync", NULL))
+				die("fz-m: mirror not in sync after 60 s");
+		} else {
+			mirror_to_replica("fz-m", restore_sync("fz-m"));
+		}
+	}
 	/* fz-p keeps its failover's complete coverage (fz-q need not) */
 	if (target == R_P && !strcmp(restore_sync("fz-p"), "full"))
 		full_pass("fz-p", 20);
