@@ -245,15 +245,15 @@ static int commit_super(struct colo_meta *m, u32 mode, u32 commit, u32 gap)
 }
 
 /*
- * The superblock with the device's state as it is now. A full pass that
- * runs is cut short by a crash: the coverage on disk says so until it
- * ends. io_lock held.
+ * The superblock with the device's state as it is now. A full sync is cut
+ * short by a crash until its copies are on the replica and flushed (in
+ * sync): the coverage on disk says so until then. io_lock held.
  */
 static int commit_state(struct colo_meta *m)
 {
 	struct colo_c *cc = m->cc;
-	u32 gap = READ_ONCE(cc->mirror_full_pass) ? COLO_META_GAP_CUT_SHORT :
-						     READ_ONCE(cc->mirror_gap);
+	u32 gap = READ_ONCE(cc->mirror_full_unsynced) ?
+		  COLO_META_GAP_CUT_SHORT : READ_ONCE(cc->mirror_gap);
 
 	return commit_super(m, meta_mode(READ_ONCE(cc->mode)),
 			    meta_commit(READ_ONCE(cc->commit_state)), gap);
