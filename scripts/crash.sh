@@ -57,7 +57,7 @@ while [ $# -gt 0 ]; do
 	--chain) chain=$2; shift 2 ;;
 	--window-a) win_a=$2; shift 2 ;;
 	--window-b) win_b=$2; shift 2 ;;
-	-h|--help) sed -n '4,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) awk 'NR > 3 && !/^#/ { exit } NR > 3 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
 	*) echo "crash.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
