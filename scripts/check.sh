@@ -5,10 +5,12 @@
 # userspace unit tests, the model checker's selftest (scripts/selftest.sh), lint (checkpatch, sparse W=1), dkms builds, KUnit
 # under UML, the VM tests on every kernel of kernel/kernels, and the debug
 # lane (vm-debug: tests/debug-list on the debug kernel of
-# scripts/debug-kernel.sh, built once and cached). Each suite
+# scripts/debug-kernel.sh, built once and cached), and the host-crash tests
+# on every kernel (crash-6.1 ...: scripts/crash.sh, COLO_CRASH_POINTS crash
+# points each, 50 by default). Each suite
 # ends with "<suite>: N passed, N failed"; the last line sums them all.
 #
-#   scripts/check.sh [SUITE...]   SUITE: userspace lint dkms kunit vm-6.1 ... vm-debug
+#   scripts/check.sh [SUITE...]   SUITE: userspace lint dkms kunit vm-6.1 ... crash-6.1 ... vm-debug
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$top"
@@ -19,6 +21,7 @@ suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
 	suites=(userspace selftest lint dkms kunit)
 	for k in $(colo_kernels); do suites+=("vm-$k"); done
+	for k in $(colo_kernels); do suites+=("crash-$k"); done
 	suites+=(vm-debug)
 fi
 
@@ -30,6 +33,7 @@ run_suite() {
 	dkms) scripts/dkms-check.sh ;;
 	kunit) scripts/kunit.sh ;;
 	vm-*) scripts/vm.sh --kernel "${1#vm-}" --timeout "${COLO_VM_TIMEOUT:-2400}" ;;
+	crash-*) scripts/crash.sh --kernel "${1#crash-}" --points "${COLO_CRASH_POINTS:-50}" ;;
 	*) echo "check: unknown suite $1"; return 2 ;;
 	esac
 }

@@ -14,6 +14,8 @@ pkgs=(
 	# the test VM
 	qemu-system-x86 busybox-static dmsetup fio cpio xz-utils
 	nbd-client nbd-server qemu-utils
+	# the host-crash tests (scripts/crash.sh): 6.12's kernel image is zstd
+	zstd
 	# KUnit under UML, checkpatch.pl, sparse
 	linux-source-6.1 flex bison bc python3 perl sparse
 	# the debug kernel (scripts/debug-kernel.sh): objtool

@@ -19,7 +19,7 @@
 # does not finish. TEST names are files in tests/ (default: tests/[0-9]*.sh).
 # The last line is "vm-<kernel>: N passed, N failed".
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 
 kernel=6.1
 timeout=${COLO_VM_TIMEOUT:-}	# the whole VM run; make soak raises it
@@ -38,16 +38,6 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-# The newest installed Debian kernel release of the short name, e.g.
-# 6.1 -> 6.1.0-56-amd64, 6.12 -> 6.12.117+deb12-amd64.
-kver_of() {
-	local k
-	for k in $(ls /lib/modules | sort -V -r); do
-		case "$k" in "$1".*-amd64|"$1"-*-amd64|"$1") ;; *) continue ;; esac
-		[ -e "/boot/vmlinuz-$k" ] && { echo "$k"; return 0; }
-	done
-	return 1
-}
 moddir=/
 if [ "$kernel" = debug ]; then
 	dbg=$("$top/scripts/debug-kernel.sh")
@@ -58,7 +48,7 @@ if [ "$kernel" = debug ]; then
 	mem=3072	# KASAN's shadow and kmemleak's pool
 	timeout=${timeout:-2400}
 else
-	kver=$(kver_of "$kernel") || { echo "vm.sh: kernel $kernel is not installed (scripts/deps.sh)" >&2; exit 1; }
+	kver=$(colo_kver "$kernel") || { echo "vm.sh: kernel $kernel is not installed (scripts/deps.sh)" >&2; exit 1; }
 	vmlinuz=/boot/vmlinuz-$kver
 fi
 tag=vm-$kernel
@@ -70,54 +60,23 @@ make -s -C "$top/userspace" >&2
 [ -f "$top/tests/src/Makefile" ] && make -s -C "$top/tests/src" >&2
 
 # --- initramfs -------------------------------------------------------------
+# (scripts/lib.sh: colo_initramfs_*, shared with scripts/crash.sh)
 root=$top/.build/$kver/initramfs
-rm -rf "$root"
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,lib/modules,tests,proc,sys,dev,tmp,root}
-cp /bin/busybox "$root/bin/busybox"
-cp "$top/kernel/vm-init" "$root/init"
-
-# Programs and the shared libraries they need, at the same paths.
-copy_prog() {
-	local p=$1 dst=${2:-$1} lib
-	mkdir -p "$root$(dirname "$dst")"
-	cp -L "$p" "$root$dst"
-	for lib in $(ldd "$p" 2>/dev/null | grep -o '/[^ ]*' || true); do
-		[ -e "$root$lib" ] && continue
-		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
-	done
-}
-copy_prog /sbin/dmsetup
-copy_prog /usr/bin/fio
+colo_initramfs_begin "$root" "$top/kernel/vm-init"
+colo_initramfs_prog /sbin/dmsetup
+colo_initramfs_prog /usr/bin/fio
 for p in nbd-server nbd-client qemu-nbd; do
 	path=$(command -v "$p" 2>/dev/null || true)
-	[ -n "$path" ] && copy_prog "$path"
+	[ -n "$path" ] && colo_initramfs_prog "$path"
 done
 for p in "$top"/userspace/colosetup "$top"/tests/bin/*; do
-	[ -x "$p" ] && [ -f "$p" ] && copy_prog "$p" "/usr/local/bin/$(basename "$p")"
+	[ -x "$p" ] && [ -f "$p" ] && colo_initramfs_prog "$p" "/usr/local/bin/$(basename "$p")"
 done
 
 # Modules, decompressed, in load order (dependencies first).
-: > "$root/lib/modules/load-order"
-add_module_file() {
-	local f=$1 name
-	name=$(basename "$f")
-	name=${name%%.ko*}
-	grep -qx "$name" "$root/lib/modules/load-order" && return 0
-	case "$f" in
-	*.ko.xz) xz -dc "$f" > "$root/lib/modules/$name.ko" ;;
-	*.ko.zst) zstd -qdc "$f" > "$root/lib/modules/$name.ko" ;;
-	*.ko.gz) gzip -dc "$f" > "$root/lib/modules/$name.ko" ;;
-	*) cp "$f" "$root/lib/modules/$name.ko" ;;
-	esac
-	echo "$name" >> "$root/lib/modules/load-order"
-}
-for m in $(grep -v '^#' "$top/kernel/modules") $(modinfo -F depends "$ko" | tr , ' '); do
-	modprobe -d "$moddir" -S "$kver" --show-depends "$m" | while read -r kind path _; do
-		[ "$kind" = insmod ] && add_module_file "$path"
-	done
-done
-add_module_file "$ko"
+colo_initramfs_modules "$moddir" "$kver" $(grep -v '^#' "$top/kernel/modules") \
+	$(modinfo -F depends "$ko" | tr , ' ')
+colo_initramfs_module_file "$ko"
 
 # Tests.
 cp "$top"/tests/*.sh "$root/tests/"
@@ -146,38 +105,13 @@ printf '%s\n' "${tests[@]}" > "$root/tests/run-list"
 env | grep -E '^(FSX|FIO|COLO_T|BENCH)_[A-Z_]*=' | sed "s/=\(.*\)/='\1'/; s/^/export /" > "$root/tests/env" || true
 
 initrd=$top/.build/$kver/initramfs.cpio
-(cd "$root" && find . | cpio -o -H newc --quiet) > "$initrd"
+colo_initramfs_pack "$initrd"
 
 # --- boot ------------------------------------------------------------------
 qemu=(qemu-system-x86_64 -nodefaults -display none -no-reboot
       -m "$mem" -smp 2 -kernel "$vmlinuz" -initrd "$initrd")
-# KVM when it really works here: nested KVM may refuse "-cpu host" or hang
-# without a word, so each CPU model is probed by booting the kernel with no
-# root for up to 15 s and waiting for its panic. The answer is cached in
-# .build/. COLO_VM_ACCEL=tcg|kvm overrides the probe.
-kvm_cpu() {
-	local cpu cache=$top/.build/kvm-cpu
-	[ "${COLO_VM_ACCEL:-}" = tcg ] && return 1
-	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
-	if [ -f "$cache" ]; then
-		cpu=$(cat "$cache")
-		[ -n "$cpu" ] && echo "$cpu"
-		[ -n "$cpu" ]
-		return
-	fi
-	for cpu in host host,-arch-capabilities; do
-		if timeout 15 qemu-system-x86_64 -nodefaults -display none -no-reboot \
-			-m 256 -enable-kvm -cpu "$cpu" -kernel "$vmlinuz" \
-			-append "console=ttyS0 panic=-1" -serial stdio < /dev/null 2>&1 |
-			grep -q 'Kernel panic'; then
-			echo "$cpu" | tee "$cache"
-			return 0
-		fi
-	done
-	: > "$cache"
-	return 1
-}
-if cpu=$(kvm_cpu); then
+# KVM when it really works here (colo_kvm_cpu in scripts/lib.sh), else TCG.
+if cpu=$(colo_kvm_cpu "$vmlinuz"); then
 	qemu+=(-enable-kvm -cpu "$cpu")
 	accel=kvm
 else
