@@ -21,8 +21,9 @@
  * raised. With a metadata device, failover returns once the overlay maps
  * are durable, the commit's progress reaches the disk with every VM flush
  * and FUA write and once a second (dm-colo-meta.c), and a table loaded
- * after a crash resumes the commit by itself. A copy error stops the commit with the chunk still pending
- * (state failed, a dm event); a second failover message resumes it.
+ * after a crash resumes the commit by itself. A copy error stops the
+ * commit with the chunk still pending (state failed, a dm event); a second
+ * failover message resumes it.
  *
  * Locking: commit_lock protects commit_state changes. The cursor and the
  * skipped flag belong to the commit work item, which never runs twice at
@@ -360,12 +361,7 @@ int colo_failover(struct colo_c *cc)
 		return r;
 	}
 	/* Returns once the overlay is durable, with a metadata device. */
-	r = colo_meta_failover(cc, pending);
-	if (r) {
-		colo_bitmap_clear_all(&cc->dirty_map);
-		colo_release_hold(cc, COLO_HOLD_ALL);
-		return r;
-	}
+	colo_meta_failover(cc, pending);
 
 	/* Held and drained: no bio sees the switch half done. */
 	set_bit(COLO_FENCED, &cc->flags);

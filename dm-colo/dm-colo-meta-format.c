@@ -11,6 +11,7 @@
 
 #include "dm-colo-meta.h"
 
+static_assert(COLO_META_BLOCK_SIZE == 1 << COLO_META_BLOCK_SHIFT);
 static_assert(sizeof(struct colo_meta_header) == COLO_META_HEADER_SIZE);
 static_assert(sizeof(struct colo_meta_super) <= COLO_META_BLOCK_SIZE);
 

@@ -209,7 +209,7 @@ static int check_reload(struct dm_target *ti, struct colo_c *old,
 	}
 	if (!test_bit(COLO_SUSPENDED, &old->flags) ||
 	    !__colo_state_empty(old)) {
-		ti->error = "Changing chunk size, length, legs or metadata needs a suspended, empty device";
+		ti->error = "Changing geometry, legs or metadata needs a suspended, empty device";
 		return -EBUSY;
 	}
 	return 0;

@@ -96,7 +96,7 @@ load_refused "wrong region size" \
 load_refused "wrong length" \
 	"0 $((LEN - 64)) colo primary $B $CH 4 metadata $M region_size $RS" "another geometry"
 load_refused "a secondary table over a primary's metadata" "$SEC" \
-	"belongs to a primary"
+	"Metadata of a primary"
 dmsetup create small --table "0 8 linear /dev/ram3 0" && dmsetup mknodes small
 load_refused "too small" \
 	"0 $LEN colo primary $B $CH 4 metadata /dev/mapper/small region_size $RS" "too small"
@@ -231,5 +231,63 @@ before=$(dmsetup status c | cut -d' ' -f4-14,16-19)
 check "reload with the same metadata" sh -c \
 	"dmsetup load c --table '$SEC' && dmsetup suspend c && dmsetup resume c"
 check_eq "state carried" "$before" "$(dmsetup status c | cut -d' ' -f4-14,16-19)"
+dm_cleanup
+
+# 8. Failback with colosetup: the old primary's leftovers (writes that
+#    never reached the peer) are exported from its metadata, imported into
+#    the new primary, and a dirty resync makes the old disk equal again.
+fresh
+dd if=/dev/zero of=$R bs=1M oflag=direct 2>/dev/null
+check "colosetup create --metadata" colosetup create old --primary $B \
+	--chunk 4k --metadata $M --region-size 32k
+check_eq "colosetup status shows the metadata" 1 \
+	"$(colosetup status old | grep -c "metadata: $M, ok")"
+check "full sync of the old primary" colosetup mirror start old $R --full --wait
+colosetup mirror stop old
+# Written on the old primary only: the peer never got them.
+dd if=/dev/urandom of=/dev/mapper/old bs=4k seek=40 count=2 oflag=direct 2>/dev/null
+dd if=/dev/urandom of=/dev/mapper/old bs=4k seek=500 count=1 oflag=direct 2>/dev/null
+crash_now
+# The peer (its disk is R) is a secondary that fails over.
+dmsetup create new --table "0 $LEN colo secondary $R $H $A $CH" && dmsetup mknodes new
+dd if=/dev/urandom of=/dev/mapper/new bs=4k seek=900 count=1 oflag=direct 2>/dev/null
+check "the peer fails over" colosetup failover new --wait
+check_match "metadata dump of the old primary" "mode: +primary" \
+	"$(colosetup metadata dump $M)"
+colosetup metadata export $M > /tmp/left
+check_eq "export: the two marked regions" "# 40-47 496-503" \
+	"$(grep -v '^#' /tmp/left | awk -F- '{ printf " %d-%d", $1 / 8, $2 / 8 }' | sed 's/^/#/')"
+check "dirty import into the new primary" colosetup dirty import new /tmp/left
+check "dirty resync of the old disk" colosetup mirror start new $B --dirty --wait
+check_eq "the old disk equals the new primary's" \
+	"$(direct_sum /dev/mapper/new)" "$(direct_sum $B)"
+dmsetup remove new
+check_fails "wipe refused while marks would be lost" colosetup metadata wipe $M
+check "wipe --force" colosetup metadata wipe $M --force
+check_match "wiped: a fresh device" "fresh" "$(colosetup metadata dump $M 2>&1)"
+dm_cleanup
+
+# 9. A failing metadata device fails nothing else: writes and a failover go
+#    on, the status says the state is not crash-safe any more.
+meta_error() {
+	dmsetup suspend --noflush lm && dmsetup load lm --table "0 $MSZ error" &&
+		dmsetup resume lm
+}
+fresh
+mk "$PRI"
+meta_error
+check "primary: a write to an unmarked region succeeds" wr 300
+check_eq "metadata failed" failed "$(field c 17)"
+check_eq "health error" error "$(field c 14)"
+check "and the next write" wr 600
+dm_cleanup
+fresh
+mk "$SEC"
+wr 0 10
+meta_error
+check "failover with a failed metadata device" dmsetup message c 0 failover
+check_eq "primary" primary "$(field c 4)"
+check_eq "metadata failed" failed "$(field c 17)"
+wait_field c 8 done 30 && t_ok "commit done" || t_fail "commit done"
 dm_cleanup
 t_done

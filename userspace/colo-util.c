@@ -68,6 +68,18 @@ int colo_parse_chunk(const char *s, unsigned int *sectors)
 	return 0;
 }
 
+int colo_parse_region(const char *s, unsigned int *sectors)
+{
+	uint64_t b;
+
+	if (colo_parse_size(s, &b))
+		return -1;
+	if (b < 512 || b > (uint64_t)COLO_MAX_REGION_SECTORS << 9 || (b & (b - 1)))
+		return -1;
+	*sectors = b >> 9;
+	return 0;
+}
+
 char *colo_human(uint64_t bytes, char *buf, size_t len)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
@@ -129,9 +141,9 @@ static int parse_uint(const char *s, unsigned int max, unsigned int *v)
  * Options and the commands that take them. A value option is given as
  * "--opt VALUE" or "--opt=VALUE".
  */
-enum opt_id { OPT_CHUNK, OPT_MAX_COPIES, OPT_RATE, OPT_TIMEOUT, OPT_SECONDARY,
-	      OPT_PRIMARY, OPT_FULL, OPT_DIRTY, OPT_WAIT, OPT_FORCE, OPT_JSON,
-	      OPT_VERBOSE, OPT_HELP };
+enum opt_id { OPT_CHUNK, OPT_MAX_COPIES, OPT_METADATA, OPT_REGION_SIZE, OPT_RATE,
+	      OPT_TIMEOUT, OPT_SECONDARY, OPT_PRIMARY, OPT_FULL, OPT_DIRTY, OPT_WAIT,
+	      OPT_FORCE, OPT_JSON, OPT_VERBOSE, OPT_HELP };
 
 static const struct {
 	const char *name;
@@ -141,6 +153,8 @@ static const struct {
 } opts[] = {
 	{ "--chunk", OPT_CHUNK, 1, BIT(CMD_CREATE) },
 	{ "--max-copies", OPT_MAX_COPIES, 1, BIT(CMD_CREATE) },
+	{ "--metadata", OPT_METADATA, 1, BIT(CMD_CREATE) },
+	{ "--region-size", OPT_REGION_SIZE, 1, BIT(CMD_CREATE) },
 	{ "--rate", OPT_RATE, 1, BIT(CMD_MIRROR_START) },
 	{ "--timeout", OPT_TIMEOUT, 1, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_WAIT) },
 	{ "--secondary", OPT_SECONDARY, 0, BIT(CMD_CREATE) },
@@ -148,8 +162,8 @@ static const struct {
 	{ "--full", OPT_FULL, 0, BIT(CMD_MIRROR_START) },
 	{ "--dirty", OPT_DIRTY, 0, BIT(CMD_MIRROR_START) },
 	{ "--wait", OPT_WAIT, 0, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) },
-	{ "--force", OPT_FORCE, 0, BIT(CMD_REMOVE) },
-	{ "--json", OPT_JSON, 0, BIT(CMD_STATUS) | BIT(CMD_LIST) },
+	{ "--force", OPT_FORCE, 0, BIT(CMD_REMOVE) | BIT(CMD_META_EXPORT) | BIT(CMD_META_WIPE) },
+	{ "--json", OPT_JSON, 0, BIT(CMD_STATUS) | BIT(CMD_LIST) | BIT(CMD_META_DUMP) },
 	{ "--verbose", OPT_VERBOSE, 0, ~0U },
 	{ "-v", OPT_VERBOSE, 0, ~0U },
 	{ "--help", OPT_HELP, 0, ~0U },
@@ -173,18 +187,42 @@ static const struct {
 	{ "version", CMD_VERSION, 0, 0 },
 };
 
+/* Commands of two words: "mirror start NAME DEV", "metadata dump DEV". */
+static const struct {
+	const char *group, *name;
+	enum colo_cmd cmd;
+	int min_pos, max_pos;
+} subcmds[] = {
+	{ "mirror", "start", CMD_MIRROR_START, 2, 2 },
+	{ "mirror", "stop", CMD_MIRROR_STOP, 1, 1 },
+	{ "metadata", "dump", CMD_META_DUMP, 1, 1 },
+	{ "metadata", "export", CMD_META_EXPORT, 1, 1 },
+	{ "metadata", "wipe", CMD_META_WIPE, 1, 1 },
+	{ "dirty", "import", CMD_DIRTY_IMPORT, 1, 2 },
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 static const char *cmd_word(enum colo_cmd c)
 {
+	static char buf[32];
 	unsigned int i;
 
-	if (c == CMD_MIRROR_START)
-		return "mirror start";
-	if (c == CMD_MIRROR_STOP)
-		return "mirror stop";
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(subcmds); i++)
+		if (subcmds[i].cmd == c) {
+			snprintf(buf, sizeof(buf), "%s %s", subcmds[i].group, subcmds[i].name);
+			return buf;
+		}
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (cmds[i].cmd == c)
 			return cmds[i].name;
 	return "?";
+}
+
+/* The commands whose first positional word is a device path, not a name. */
+static int takes_dev_path(enum colo_cmd c)
+{
+	return c == CMD_META_DUMP || c == CMD_META_EXPORT || c == CMD_META_WIPE;
 }
 
 /* A device name as dm takes it: 1 to 127 bytes, no '/'. */
@@ -224,18 +262,27 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 	}
 	if (i >= argc)
 		USAGE("no command given (try colosetup --help)");
-	if (!strcmp(argv[i], "mirror")) {
-		if (i + 1 >= argc)
-			USAGE("mirror: say start or stop");
-		if (!strcmp(argv[i + 1], "start")) {
-			a->cmd = CMD_MIRROR_START;
-			min_pos = max_pos = 2;
-		} else if (!strcmp(argv[i + 1], "stop")) {
-			a->cmd = CMD_MIRROR_STOP;
-			min_pos = max_pos = 1;
-		} else {
-			USAGE("mirror: unknown subcommand '%s' (start or stop)", argv[i + 1]);
+	for (j = 0; j < ARRAY_SIZE(subcmds); j++)
+		if (!strcmp(argv[i], subcmds[j].group))
+			break;
+	if (j < ARRAY_SIZE(subcmds)) {
+		const char *group = subcmds[j].group;
+		char words[64] = "";
+
+		for (; j < ARRAY_SIZE(subcmds) && !strcmp(subcmds[j].group, group); j++) {
+			if (i + 1 < argc && !strcmp(argv[i + 1], subcmds[j].name))
+				break;
+			snprintf(words + strlen(words), sizeof(words) - strlen(words), "%s%s",
+				 words[0] ? ", " : "", subcmds[j].name);
 		}
+		if (j == ARRAY_SIZE(subcmds) || strcmp(subcmds[j].group, group)) {
+			if (i + 1 >= argc)
+				USAGE("%s: say %s", group, words);
+			USAGE("%s: unknown subcommand '%s' (%s)", group, argv[i + 1], words);
+		}
+		a->cmd = subcmds[j].cmd;
+		min_pos = subcmds[j].min_pos;
+		max_pos = subcmds[j].max_pos;
 		i += 2;
 	} else {
 		for (j = 0; j < sizeof(cmds) / sizeof(cmds[0]); j++)
@@ -297,6 +344,14 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 			if (parse_uint(val, 1024, &a->max_copies) || !a->max_copies)
 				USAGE("--max-copies '%s': a number from 1 to 1024", val);
 			break;
+		case OPT_METADATA:
+			a->metadata = val;
+			break;
+		case OPT_REGION_SIZE:
+			if (colo_parse_region(val, &a->region_sectors))
+				USAGE("--region-size '%s': a power of two from 512 to 1g (e.g. 4m, the default)",
+				      val);
+			break;
 		case OPT_RATE: {
 			uint64_t b;
 
@@ -349,8 +404,11 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 	if (npos < min_pos)
 		USAGE("%s: missing %s", cmd_word(a->cmd),
 		      a->cmd == CMD_WAIT && npos == 1 ? "STATE" :
-		      a->cmd == CMD_MIRROR_START && npos == 1 ? "DEV (the replica)" : "NAME");
-	if (npos)
+		      a->cmd == CMD_MIRROR_START && npos == 1 ? "DEV (the replica)" :
+		      takes_dev_path(a->cmd) ? "DEV (the metadata device)" : "NAME");
+	if (npos && takes_dev_path(a->cmd))
+		a->dev = pos[0];
+	else if (npos)
 		a->name = pos[0];
 	if (a->name && !valid_name(a->name))
 		USAGE("%s: '%s' is not a device name (1 to 127 bytes, no '/')",
@@ -361,7 +419,16 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		a->base = devs[0];
 		a->hidden = devs[1];
 		a->active = devs[2];
+		if (a->region_sectors && !a->metadata)
+			USAGE("create: --region-size needs --metadata (regions are kept there)");
+		if (a->region_sectors && a->region_sectors <
+		    (a->chunk_sectors ? a->chunk_sectors : COLO_DEFAULT_CHUNK_SECTORS))
+			USAGE("create: --region-size must be at least the chunk size");
+		if (a->metadata && !a->metadata[0])
+			USAGE("create: --metadata needs a device");
 	}
+	if (a->cmd == CMD_DIRTY_IMPORT && npos > 1)
+		a->file = pos[1];
 	if (a->cmd == CMD_MIRROR_START) {
 		a->dev = pos[1];
 		if (full && a->dirty)
@@ -390,6 +457,53 @@ static int one_of(const char *s, const char *const *set)
 	return 0;
 }
 
+/* "<16 lowercase hex digits>" */
+static int parse_uuid(const char *s, uint64_t *v)
+{
+	unsigned int i;
+
+	for (i = 0; i < 16; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return -1;
+	*v = strtoull(s, NULL, 16);
+	return 0;
+}
+
+/*
+ * Fields 17 to 19, from a module with metadata devices: "<none|ok|failed>
+ * <current>/<previous>|- <marked>/<regions>|-". Fields after them are
+ * ignored.
+ */
+static int parse_metadata_fields(const char *p, struct colo_status *st)
+{
+	static const char *const states[] = { "none", "ok", "failed", NULL };
+	char uuids[40], regions[48], c;
+	int n = 0;
+
+	if (sscanf(p, " %15s %39s %47s%n", st->metadata, uuids, regions, &n) != 3 ||
+	    (p[n] && p[n] != ' ') || !one_of(st->metadata, states))
+		return -1;
+	if (strcmp(uuids, "-")) {
+		if (strlen(uuids) != 33 || uuids[16] != '/' ||
+		    parse_uuid(uuids, &st->uuid_current) ||
+		    parse_uuid(uuids + 17, &st->uuid_previous))
+			return -1;
+		st->has_uuids = 1;
+	}
+	if (strcmp(regions, "-")) {
+		if (!isdigit((unsigned char)regions[0]) ||
+		    sscanf(regions, "%" SCNu64 "/%" SCNu64 "%c", &st->regions_marked,
+			   &st->regions, &c) != 2 || !isdigit((unsigned char)strchr(regions, '/')[1]) ||
+		    st->regions_marked > st->regions)
+			return -1;
+		st->has_regions = 1;
+	}
+	/* Without a metadata device there is nothing to report. */
+	if (!strcmp(st->metadata, "none") && (st->has_uuids || st->has_regions))
+		return -1;
+	return 0;
+}
+
 int colo_parse_status(const char *params, struct colo_status *st)
 {
 	static const char *const modes[] = { "secondary", "primary", NULL };
@@ -405,9 +519,13 @@ int colo_parse_status(const char *params, struct colo_status *st)
 	memset(st, 0, sizeof(*st));
 	if (!params)
 		return -1;
-	/* sscanf's %u takes a sign; the kernel never prints one. */
+	/*
+	 * sscanf's %u takes a sign; the kernel never prints one (a lone "-"
+	 * is a field of its own: no uuids, no regions).
+	 */
 	for (p = params; *p; p++)
-		if ((*p == '-' || *p == '+') && (p == params || p[-1] == ' ' || p[-1] == '/'))
+		if ((*p == '-' || *p == '+') && (p == params || p[-1] == ' ' || p[-1] == '/') &&
+		    !(*p == '-' && p > params && p[-1] == ' ' && (!p[1] || p[1] == ' ')))
 			return -1;
 	if (sscanf(params,
 		   "%15s %u %" SCNu64 "/%" SCNu64 " %" SCNu64 "/%" SCNu64
@@ -422,9 +540,18 @@ int colo_parse_status(const char *params, struct colo_status *st)
 	n_active = st->chunks;
 	if (params[used] && params[used] != ' ')
 		return -1;
+	strcpy(st->metadata, "none");
 	/* Appended later: the dirty bitmap's coverage, if the module says. */
-	if (params[used] && sscanf(params + used, " %15s", st->coverage) == 1 &&
-	    strcmp(st->coverage, "complete") && strcmp(st->coverage, "unknown"))
+	if (params[used]) {
+		int n = 0;
+
+		if (sscanf(params + used, " %15s%n", st->coverage, &n) != 1 ||
+		    (strcmp(st->coverage, "complete") && strcmp(st->coverage, "unknown")))
+			return -1;
+		used += n;
+	}
+	/* Then the metadata device's fields. */
+	if (params[used] && parse_metadata_fields(params + used, st))
 		return -1;
 	if (!one_of(st->mode, modes) || !one_of(st->commit, commits) ||
 	    !one_of(st->mirror, mirrors) || !one_of(st->ingress, ingresses) ||
@@ -519,7 +646,7 @@ void colo_json_str(FILE *f, const char *s)
 
 void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 		      const struct colo_status *st, const char *const legs[3],
-		      const char *ingress_dev)
+		      const char *ingress_dev, const char *metadata_dev)
 {
 	static const char *const leg_names[3] = { "base", "hidden", "active" };
 	int i;
@@ -565,7 +692,78 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 		colo_json_str(f, st->coverage);
 	else
 		fputs("null", f);
+	fputs(",\"metadata\":", f);
+	colo_json_str(f, st->metadata);
+	fputs(",\"metadata_device\":", f);
+	if (metadata_dev)
+		colo_json_str(f, metadata_dev);
+	else
+		fputs("null", f);
+	if (st->has_uuids)
+		fprintf(f, ",\"uuid_current\":\"%016" PRIx64 "\",\"uuid_previous\":\"%016" PRIx64 "\"",
+			st->uuid_current, st->uuid_previous);
+	else
+		fputs(",\"uuid_current\":null,\"uuid_previous\":null", f);
+	if (st->has_regions)
+		fprintf(f, ",\"regions_marked\":%" PRIu64 ",\"regions\":%" PRIu64,
+			st->regions_marked, st->regions);
+	else
+		fputs(",\"regions_marked\":null,\"regions\":null", f);
 	fputc('}', f);
+}
+
+int colo_table_params(const struct colo_args *a, unsigned int chunk,
+		      unsigned int region, char *buf, size_t len)
+{
+	unsigned int words = 0;
+	size_t n;
+
+	if (a->primary)
+		n = snprintf(buf, len, "primary %s %u", a->base, chunk);
+	else
+		n = snprintf(buf, len, "secondary %s %s %s %u", a->base, a->hidden, a->active,
+			     chunk);
+	words = (a->max_copies ? 2 : 0) + (a->metadata ? 2 : 0) + (region ? 2 : 0);
+	if (words && n < len)
+		n += snprintf(buf + n, len - n, " %u", words);
+	if (a->max_copies && n < len)
+		n += snprintf(buf + n, len - n, " max_copies %u", a->max_copies);
+	if (a->metadata && n < len)
+		n += snprintf(buf + n, len - n, " metadata %s", a->metadata);
+	if (region && n < len)
+		n += snprintf(buf + n, len - n, " region_size %u", region);
+	return n < len ? 0 : -1;
+}
+
+int colo_table_opt(const char *params, const char *key, char *buf, size_t len)
+{
+	char *copy = strdup(params), *w, *save = NULL;
+	unsigned int skip, i, nopt;
+	int r = -1;
+
+	if (!copy)
+		return -1;
+	w = strtok_r(copy, " ", &save);
+	/* The mode, its legs and the chunk size come before the count. */
+	skip = w && !strcmp(w, "secondary") ? 5 : w && !strcmp(w, "primary") ? 3 : 0;
+	for (i = 0; w && i < skip; i++)
+		w = strtok_r(NULL, " ", &save);
+	if (!skip || !w || parse_uint(w, 1024, &nopt))
+		goto out;
+	for (i = 0; i + 1 < nopt; i += 2) {
+		char *k = strtok_r(NULL, " ", &save), *v = strtok_r(NULL, " ", &save);
+
+		if (!k || !v)
+			break;
+		if (!strcmp(k, key)) {
+			snprintf(buf, len, "%s", v);
+			r = 0;
+			break;
+		}
+	}
+out:
+	free(copy);
+	return r;
 }
 
 void colo_progress_bar(char *buf, size_t len, uint64_t done, uint64_t total,

@@ -49,6 +49,10 @@ enum colo_cmd {
 	CMD_MIRROR_START,
 	CMD_MIRROR_STOP,
 	CMD_WAIT,
+	CMD_META_DUMP,
+	CMD_META_EXPORT,
+	CMD_META_WIPE,
+	CMD_DIRTY_IMPORT,
 };
 
 /* What "wait" and "--wait" wait for. */
@@ -63,6 +67,12 @@ enum colo_state {
 };
 
 #define COLO_DEFAULT_CHUNK_SECTORS 8	/* 4 KiB */
+#define COLO_DEFAULT_REGION_SECTORS 8192	/* 4 MiB, the module's default */
+#define COLO_MAX_REGION_SECTORS 2097152	/* 1 GiB */
+
+/* Parse a write-intent region size: a power of two from 512 B to 1 GiB.
+ * Returns 0 and the region in 512-byte sectors, or -1. */
+int colo_parse_region(const char *s, unsigned int *sectors);
 
 struct colo_args {
 	enum colo_cmd cmd;
@@ -71,7 +81,10 @@ struct colo_args {
 	const char *base, *hidden, *active;
 	unsigned int chunk_sectors;	/* 0: not given */
 	unsigned int max_copies;	/* 0: not given */
-	const char *dev;		/* mirror start: the replica */
+	const char *metadata;		/* create: --metadata */
+	unsigned int region_sectors;	/* create: --region-size (0: not given) */
+	const char *dev;		/* mirror start: the replica; metadata: DEV */
+	const char *file;		/* dirty import: FILE ("-" or NULL: stdin) */
 	int dirty;			/* mirror start: --dirty (else full) */
 	uint64_t rate_kib;		/* mirror start: --rate, KiB/s (0: none) */
 	enum colo_state state;		/* wait */
@@ -104,6 +117,12 @@ struct colo_status {
 	uint64_t bitmap_bytes;
 	/* complete | unknown; "" from a module that does not report it */
 	char coverage[16];
+	/* none | ok | failed; "none" from a module that does not report it */
+	char metadata[16];
+	int has_uuids;		/* uuid_current/uuid_previous given */
+	uint64_t uuid_current, uuid_previous;
+	int has_regions;	/* regions_marked/regions given */
+	uint64_t regions_marked, regions;
 };
 
 /*
@@ -123,11 +142,26 @@ int colo_state_check(const struct colo_status *st, enum colo_state s,
 int colo_state_progress(const struct colo_status *st, enum colo_state s,
 			uint64_t *done, uint64_t *total);
 
-/* The status as one JSON object (no trailing newline). name, legs and
- * ingress_dev may be NULL. */
+/* The status as one JSON object (no trailing newline). name, legs,
+ * ingress_dev and metadata_dev may be NULL. */
 void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 		      const struct colo_status *st, const char *const legs[3],
-		      const char *ingress_dev);
+		      const char *ingress_dev, const char *metadata_dev);
+
+/*
+ * The colo table line (after "colo") that create loads: the mode, the
+ * legs, the chunk size, then the optional arguments (max_copies, metadata,
+ * region_size when region is not 0), counted in words. Returns 0, or -1
+ * when it does not fit in buf.
+ */
+int colo_table_params(const struct colo_args *a, unsigned int chunk,
+		      unsigned int region, char *buf, size_t len);
+
+/*
+ * The value of optional argument key ("metadata") in a colo table line,
+ * into buf. Returns 0, or -1 when the table has no such option.
+ */
+int colo_table_opt(const char *params, const char *key, char *buf, size_t len);
 
 /* A JSON string with escapes. */
 void colo_json_str(FILE *f, const char *s);

@@ -4,8 +4,10 @@
  *
  * It talks to device-mapper through libdevmapper (colo-dm.c); the pure
  * parts (command line, status line, progress) are in colo-util.c and are
- * unit-tested on the host. Every refusal ends in one sentence on stderr,
- * "colosetup: NAME: why", and an exit code of colo-util.h.
+ * unit-tested on the host; the metadata device's commands are in
+ * colo-metacmd.c over the reader colo-meta.c. Every refusal ends in one
+ * sentence on stderr, "colosetup: NAME: why", and an exit code of
+ * colo-util.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,7 @@
 
 #include "colo-dm.h"
 #include "colo-util.h"
+#include "colosetup.h"
 
 #define COLOSETUP_VERSION "0.2"
 #define INGRESS_SUFFIX "-ingress"
@@ -38,9 +41,13 @@ static const char usage_text[] =
 "\n"
 "Commands:\n"
 "  create NAME --secondary BASE HIDDEN ACTIVE [--chunk SIZE] [--max-copies N]\n"
+"              [--metadata DEV [--region-size SIZE]]\n"
 "  create NAME --primary BASE [--chunk SIZE] [--max-copies N]\n"
-"        Create /dev/mapper/NAME over BASE (the length of BASE). SIZE is\n"
-"        a power of two from 512 to 1m, e.g. 4k (the default) or 64k.\n"
+"              [--metadata DEV [--region-size SIZE]]\n"
+"        Create /dev/mapper/NAME over BASE (the length of BASE). The chunk\n"
+"        SIZE is a power of two from 512 to 1m, e.g. 4k (the default) or\n"
+"        64k; the state is kept on the metadata DEV, with write-intent\n"
+"        regions of a power of two from the chunk size to 1g (default 4m).\n"
 "  ingress NAME\n"
 "        Create NAME-ingress, where the primary's writes enter (export it\n"
 "        with an NBD server).\n"
@@ -57,6 +64,17 @@ static const char usage_text[] =
 "  wait NAME STATE [--timeout SEC]\n"
 "        STATE: done, failed (the failover commit), in-sync, degraded\n"
 "        (the mirror), error (health), primary (mode).\n"
+"  metadata dump DEV [--json]\n"
+"        Show what an inactive metadata device holds.\n"
+"  metadata export DEV [--force]\n"
+"        Print the sector ranges that may differ from a replica (a\n"
+"        returning old primary's leftover marks), for dirty import.\n"
+"  metadata wipe DEV [--force]\n"
+"        Zero the superblock (refused while in use; --force when a\n"
+"        primary's marks would be lost).\n"
+"  dirty import NAME [FILE|-]\n"
+"        Add the sector ranges of a metadata export to the dirty bitmap\n"
+"        of the primary NAME.\n"
 "\n"
 "Options: -v/--verbose (libdevmapper's messages too), -h/--help, --version.\n"
 "\n"
@@ -71,17 +89,14 @@ static const char *cmd_name = "colosetup";
  * COLOSETUP_SKIP_CHECKS=1 skips colosetup's own checks of the devices and
  * states, so that the kernel's checks (and their sentences) can be tested.
  */
-static int skip_checks(void)
+int skip_checks(void)
 {
 	const char *s = getenv("COLOSETUP_SKIP_CHECKS");
 
 	return s && !strcmp(s, "1");
 }
 
-/* "colosetup: NAME: sentence" on stderr; returns code. */
-static int fail(int code, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(int code, const char *name, const char *fmt, ...)
+int fail(int code, const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -95,8 +110,7 @@ static int fail(int code, const char *name, const char *fmt, ...)
 	return code;
 }
 
-/* A refusal by the kernel: its own reason when it logged one. */
-static int refused(const char *name, const char *what, int err)
+int refused(const char *name, const char *what, int err)
 {
 	const char *why = cdm_reason();
 
@@ -111,14 +125,7 @@ static int refused(const char *name, const char *what, int err)
 
 /* ---- devices ------------------------------------------------------------ */
 
-struct blk {
-	const char *path;
-	dev_t rdev;
-	uint64_t sectors;
-	unsigned int lbs;
-};
-
-static int open_blk(const char *role, const char *path, struct blk *b)
+int open_blk(const char *role, const char *path, struct blk *b)
 {
 	struct stat sb;
 	uint64_t bytes;
@@ -178,17 +185,14 @@ static void devpath(const char *majmin, char *buf, size_t len)
 	fclose(f);
 }
 
-/* The colo device NAME: its status, and its table's legs as major:minor. */
-struct colo_dev {
-	uint64_t sectors;
-	struct colo_status st;
-	char legs[3][32];	/* base, hidden, active ("" when primary) */
-	unsigned int nlegs;
-};
-
-/* The legs of a colo table line ("secondary B H A ..." or "primary B ..."). */
+/*
+ * The legs of a colo table line ("secondary B H A ..." or "primary B ..."),
+ * and its metadata device.
+ */
 static void parse_legs(const char *params, struct colo_dev *d)
 {
+	if (colo_table_opt(params, "metadata", d->metadata, sizeof(d->metadata)))
+		d->metadata[0] = '\0';
 	d->nlegs = 0;
 	if (!strncmp(params, "secondary ", 10))
 		d->nlegs = sscanf(params + 10, "%31s %31s %31s", d->legs[0], d->legs[1],
@@ -197,7 +201,7 @@ static void parse_legs(const char *params, struct colo_dev *d)
 		d->nlegs = sscanf(params + 8, "%31s", d->legs[0]) == 1 ? 1 : 0;
 }
 
-static int get_colo(const char *name, struct colo_dev *d)
+int get_colo(const char *name, struct colo_dev *d)
 {
 	struct cdm_target t;
 	int r;
@@ -290,11 +294,11 @@ static int cmd_create(const struct colo_args *a)
 	static const char *const roles[3] = { "base", "hidden", "active" };
 	const char *paths[3] = { a->base, a->hidden, a->active };
 	unsigned int chunk = a->chunk_sectors ? a->chunk_sectors : COLO_DEFAULT_CHUNK_SECTORS;
-	unsigned int n = a->primary ? 1 : 3, i, j;
-	struct blk b[3];
+	unsigned int n = a->primary ? 1 : 3, i, j, region = a->region_sectors;
+	struct blk b[4];
 	struct cdm_info info;
 	struct stat sb;
-	char params[1024], opt[64] = "", user[128], hs[32], cs[32];
+	char params[8192], user[128], hs[32], cs[32], rs[32];
 	int r;
 
 	if (!cdm_info(a->name, &info))
@@ -327,20 +331,35 @@ static int cmd_create(const struct colo_args *a)
 					    "%s and %s are the same device (%s)", roles[j],
 					    roles[i], paths[i]);
 	}
-	if (a->max_copies)
-		snprintf(opt, sizeof(opt), " 2 max_copies %u", a->max_copies);
-	if (a->primary)
-		snprintf(params, sizeof(params), "primary %s %u%s", a->base, chunk, opt);
-	else
-		snprintf(params, sizeof(params), "secondary %s %s %s %u%s", a->base,
-			 a->hidden, a->active, chunk, opt);
+	if (a->metadata) {
+		r = open_blk("metadata", a->metadata, &b[n]);
+		if (r)
+			return r;
+		for (j = 0; j < n && !skip_checks(); j++)
+			if (b[n].rdev == b[j].rdev)
+				return fail(COLO_EXIT_FAIL, a->name,
+					    "%s and metadata are the same device (%s)", roles[j],
+					    a->metadata);
+		if (!skip_checks()) {
+			r = meta_check_create(a, &b[n], b[0].sectors, chunk, &region);
+			if (r)
+				return r;
+		}
+	}
+	if (colo_table_params(a, chunk, region, params, sizeof(params)))
+		return fail(COLO_EXIT_USAGE, a->name, "device paths too long for a table line");
 	r = cdm_create(a->name, b[0].sectors, "colo", params);
 	if (r)
 		return refused(a->name, "create", r);
-	printf("/dev/mapper/%s: colo %s, %s in %s chunks\n", a->name,
+	printf("/dev/mapper/%s: colo %s, %s in %s chunks", a->name,
 	       a->primary ? "primary" : "secondary",
 	       colo_human(b[0].sectors << 9, hs, sizeof(hs)),
 	       colo_human(chunk * 512ULL, cs, sizeof(cs)));
+	if (a->metadata)
+		printf(", metadata on %s (%s regions)", a->metadata,
+		       colo_human((region ? region : COLO_DEFAULT_REGION_SECTORS) * 512ULL,
+				  rs, sizeof(rs)));
+	putchar('\n');
 	return 0;
 }
 
@@ -457,6 +476,27 @@ static int cmd_remove(const struct colo_args *a)
 
 /* ---- status, list --------------------------------------------------------- */
 
+/* "  metadata: /dev/vdc, ok, uuid 0123456789abcdef (previous ...), 3 of 256 regions marked" */
+static void print_metadata(const struct colo_dev *d)
+{
+	const struct colo_status *st = &d->st;
+	char dev[160];
+
+	if (!d->metadata[0] && !strcmp(st->metadata, "none")) {
+		printf("  metadata: none\n");
+		return;
+	}
+	devpath(d->metadata[0] ? d->metadata : "?", dev, sizeof(dev));
+	printf("  metadata: %s, %s", dev, st->metadata);
+	if (st->has_uuids)
+		printf(", uuid %016" PRIx64 " (previous %016" PRIx64 ")", st->uuid_current,
+		       st->uuid_previous);
+	if (st->has_regions)
+		printf(", %" PRIu64 " of %" PRIu64 " regions marked", st->regions_marked,
+		       st->regions);
+	putchar('\n');
+}
+
 static void print_status(const char *name, const struct colo_dev *d, const char *iname)
 {
 	const struct colo_status *st = &d->st;
@@ -495,11 +535,12 @@ static void print_status(const char *name, const struct colo_dev *d, const char 
 		printf("  ingress:  none\n");
 	printf("  health:   %s\n", st->health);
 	printf("  memory:   %s of bitmaps\n", colo_human(st->bitmap_bytes, bs, sizeof(bs)));
+	print_metadata(d);
 }
 
 static void json_colo(const char *name, const struct colo_dev *d, const char *iname)
 {
-	char leg[3][160];
+	char leg[3][160], meta[160];
 	const char *legs[3] = { NULL, NULL, NULL };
 	unsigned int i;
 
@@ -507,7 +548,10 @@ static void json_colo(const char *name, const struct colo_dev *d, const char *in
 		devpath(d->legs[i], leg[i], sizeof(leg[i]));
 		legs[i] = leg[i];
 	}
-	colo_status_json(stdout, name, d->sectors, &d->st, legs, iname);
+	if (d->metadata[0])
+		devpath(d->metadata, meta, sizeof(meta));
+	colo_status_json(stdout, name, d->sectors, &d->st, legs, iname,
+			 d->metadata[0] ? meta : NULL);
 }
 
 static void json_ingress(const char *name, const char *colo)
@@ -768,7 +812,7 @@ static int wait_state(const char *name, enum colo_state s, unsigned int timeout)
 
 /* ---- messages ------------------------------------------------------------ */
 
-static int send_msg(const char *name, const char *msg, const char *what)
+int send_msg(const char *name, const char *msg, const char *what)
 {
 	int r = cdm_message(name, msg);
 
@@ -908,6 +952,14 @@ int main(int argc, char **argv)
 		return cmd_mirror_stop(&a);
 	case CMD_WAIT:
 		return cmd_wait(&a);
+	case CMD_META_DUMP:
+		return cmd_metadata_dump(&a);
+	case CMD_META_EXPORT:
+		return cmd_metadata_export(&a);
+	case CMD_META_WIPE:
+		return cmd_metadata_wipe(&a);
+	case CMD_DIRTY_IMPORT:
+		return cmd_dirty_import(&a);
 	default:
 		return COLO_EXIT_USAGE;
 	}

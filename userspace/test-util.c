@@ -62,6 +62,16 @@ static void test_args(void)
 		"mirror start vm /dev/x extra", "mirror stop", "mirror stop vm --wait",
 		"wait", "wait vm", "wait vm bogus", "wait vm none", "wait vm done --wait",
 		"status vm --json=1", "remove vm --force=yes", "--version x",
+		"create vm --primary /a --region-size 4m",
+		"create vm --primary /a --metadata /m --region-size 3m",
+		"create vm --primary /a --metadata /m --region-size 2g",
+		"create vm --primary /a --metadata /m --region-size 256",
+		"create vm --primary /a --metadata /m --chunk 64k --region-size 32k",
+		"create vm --primary /a --metadata", "create vm --primary /a --metadata=",
+		"metadata", "metadata show /m", "metadata dump", "metadata dump /m /n",
+		"metadata dump /m --force", "metadata export /m --json", "metadata wipe /m --json",
+		"metadata wipe", "dirty", "dirty add vm", "dirty import", "dirty import vm a b",
+		"dirty import a/b", "dirty import vm --force", "status vm --metadata /m",
 	};
 	struct colo_args a;
 	char err[256];
@@ -101,6 +111,31 @@ static void test_args(void)
 	ok(!r && a.cmd == CMD_FAILOVER && a.wait, "failover --wait parsed", "");
 	r = parse("list --json", &a, err);
 	ok(!r && a.cmd == CMD_LIST && a.json, "list --json parsed", "");
+	r = parse("create vm --primary /dev/b --metadata /dev/m --region-size 16m", &a, err);
+	ok(!r && a.cmd == CMD_CREATE && !strcmp(a.metadata, "/dev/m") && a.region_sectors == 32768,
+	   "create --metadata --region-size parsed", "");
+	r = parse("create vm --secondary /b /h /a --metadata=/dev/m --chunk 1m --region-size 1m",
+		  &a, err);
+	ok(!r && !strcmp(a.metadata, "/dev/m") && a.region_sectors == 2048 &&
+	   a.chunk_sectors == 2048, "create: a region of one chunk", "");
+	r = parse("create vm --primary /b --metadata /dev/m", &a, err);
+	ok(!r && !a.region_sectors, "create --metadata: region size not given", "");
+	r = parse("metadata dump /dev/vdc --json", &a, err);
+	ok(!r && a.cmd == CMD_META_DUMP && !strcmp(a.dev, "/dev/vdc") && !a.name && a.json,
+	   "metadata dump parsed (DEV is a path)", "");
+	r = parse("metadata export /dev/vdc", &a, err);
+	ok(!r && a.cmd == CMD_META_EXPORT && !strcmp(a.dev, "/dev/vdc") && !a.force,
+	   "metadata export parsed", "");
+	r = parse("metadata wipe --force /dev/vdc", &a, err);
+	ok(!r && a.cmd == CMD_META_WIPE && !strcmp(a.dev, "/dev/vdc") && a.force,
+	   "metadata wipe --force parsed", "");
+	r = parse("dirty import vm /tmp/x.txt", &a, err);
+	ok(!r && a.cmd == CMD_DIRTY_IMPORT && !strcmp(a.name, "vm") && !strcmp(a.file, "/tmp/x.txt"),
+	   "dirty import FILE parsed", "");
+	r = parse("dirty import vm -", &a, err);
+	ok(!r && a.cmd == CMD_DIRTY_IMPORT && !strcmp(a.file, "-"), "dirty import - parsed", "");
+	r = parse("dirty import vm", &a, err);
+	ok(!r && a.cmd == CMD_DIRTY_IMPORT && !a.file, "dirty import from stdin parsed", "");
 	r = parse("checkpoint vm --help", &a, err);
 	ok(!r && a.cmd == CMD_HELP, "--help after a command", "");
 	r = parse("--version", &a, err);
@@ -125,6 +160,24 @@ static void test_status(void)
 		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 12x",
 		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok -1",
 		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 maybe",
+		/* fields 17-19: metadata, uuids, regions */
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok -",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete maybe - -",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete none 0123456789abcdef/0123456789abcdef -",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete none - 0/4",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok 0123456789ABCDEF/0123456789abcdef 0/4",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok 0123456789abcdef/0123456789abcde 0/4",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok 0123456789abcdef-0123456789abcdef 0/4",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok 0123456789abcdef/0123456789abcdef0 0/4",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok - 5/4",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok - 1/",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok - /4",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok - 1/+4",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok - 1/4x",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok - -1/4",
+		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok - complete ok - -",
+		"- 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok - -",
 	};
 	struct colo_status st, st2;
 	const char *why;
@@ -140,16 +193,33 @@ static void test_status(void)
 	   !strcmp(st.commit, "none") && !strcmp(st.ingress, "attached") &&
 	   !strcmp(st.health, "ok") && st.bitmap_bytes == 8240,
 	   "secondary status parsed", "");
-	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete extra 1",
+	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 extra 1",
 			      &st) && !strcmp(st.commit, "running") && st.committed == 2 &&
 	   st.to_commit == 7 && st.dirty == 7 && !strcmp(st.mirror, "copying") &&
 	   st.mirrored == 4 && st.to_mirror == 9 && !strcmp(st.health, "error") &&
-	   !strcmp(st.coverage, "complete"),
-	   "primary status parsed (appended fields ignored)", "");
+	   !strcmp(st.coverage, "complete") && !strcmp(st.metadata, "ok") &&
+	   st.has_uuids && st.uuid_current == 0xff && !st.uuid_previous &&
+	   st.has_regions && st.regions_marked == 1 && st.regions == 3,
+	   "primary status parsed (fields after the 19th ignored)", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 complete ok 0123456789abcdef/fedcba9876543210 0/4",
+			      &st2) && !strcmp(st2.metadata, "ok") &&
+	   st2.uuid_current == 0x0123456789abcdefULL && st2.uuid_previous == 0xfedcba9876543210ULL &&
+	   st2.has_regions && !st2.regions_marked && st2.regions == 4,
+	   "metadata ok, uuids and regions parsed", "");
+	ok(!colo_parse_status("secondary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 unknown none - -",
+			      &st2) && !strcmp(st2.metadata, "none") && !st2.has_uuids &&
+	   !st2.has_regions, "no metadata device: none - -", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none error 0 unknown failed - -",
+			      &st2) && !strcmp(st2.metadata, "failed") && !st2.has_uuids,
+	   "metadata failed, no uuids", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 complete",
+			      &st2) && !strcmp(st2.metadata, "none") && !st2.has_uuids &&
+	   !st2.has_regions, "a 16-field line: metadata none", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 unknown", &st2) &&
 	   !strcmp(st2.coverage, "unknown"), "dirty coverage unknown parsed", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0", &st2) &&
-	   !st2.coverage[0], "no dirty coverage from an older module", "");
+	   !st2.coverage[0] && !strcmp(st2.metadata, "none"),
+	   "no dirty coverage from an older module", "");
 	ok(colo_state_check(&st, STATE_DONE, &why) == 0 &&
 	   colo_state_progress(&st, STATE_DONE, &d, &t) && d == 2 && t == 7,
 	   "commit running: not done yet, progress 2/7", "");
@@ -183,7 +253,7 @@ static void test_json(void)
 
 	colo_parse_status("secondary 8 1/16 2/16 none 0/0 0/16 none 0/0 attached ok 8240", &st);
 	f = fmemopen(buf, sizeof(buf), "w");
-	colo_status_json(f, "vm", 128, &st, legs, "vm-ingress");
+	colo_status_json(f, "vm", 128, &st, legs, "vm-ingress", NULL);
 	n = ftell(f);
 	fclose(f);
 	buf[n] = '\0';
@@ -193,7 +263,64 @@ static void test_json(void)
 		   "\"active\":1,\"hidden\":2,\"commit\":{\"state\":\"none\",\"committed\":0,"
 		   "\"to_commit\":0},\"dirty\":0,\"mirror\":{\"state\":\"none\",\"mirrored\":0,"
 		   "\"to_mirror\":0},\"ingress\":\"vm-ingress\",\"health\":\"ok\","
-		   "\"bitmap_bytes\":8240,\"dirty_coverage\":null}"), "status JSON", buf);
+		   "\"bitmap_bytes\":8240,\"dirty_coverage\":null,\"metadata\":\"none\","
+		   "\"metadata_device\":null,\"uuid_current\":null,\"uuid_previous\":null,"
+		   "\"regions_marked\":null,\"regions\":null}"), "status JSON", buf);
+
+	colo_parse_status("primary 8 0/16 0/16 done 1/1 3/16 none 0/0 none ok 0 complete ok "
+			  "00000000deadbeef/0000000000000001 2/4", &st);
+	f = fmemopen(buf, sizeof(buf), "w");
+	colo_status_json(f, NULL, 128, &st, NULL, NULL, "/dev/vdc");
+	n = ftell(f);
+	fclose(f);
+	buf[n] = '\0';
+	ok(strstr(buf, ",\"dirty_coverage\":\"complete\",\"metadata\":\"ok\","
+		   "\"metadata_device\":\"/dev/vdc\",\"uuid_current\":\"00000000deadbeef\","
+		   "\"uuid_previous\":\"0000000000000001\",\"regions_marked\":2,\"regions\":4}") &&
+	   buf[n - 1] == '}', "status JSON with metadata", buf);
+}
+
+static void test_table(void)
+{
+	static const struct { const char *params, *want; } t[] = {
+		{ "primary 254:1 8 2 metadata 254:2", "254:2" },
+		{ "primary 254:1 8 6 max_copies 4 metadata 254:2 region_size 16384", "254:2" },
+		{ "secondary 1:0 1:1 1:2 128 4 metadata 7:3 region_size 8192", "7:3" },
+		{ "primary 254:1 8", NULL },
+		{ "primary 254:1 8 2 max_copies 4", NULL },
+		{ "secondary 1:0 1:1 1:2 128 2 max_copies 4 metadata 7:3", NULL },
+		{ "primary 254:1 8 1 metadata", NULL },
+		{ "bogus 254:1 8 2 metadata 254:2", NULL },
+	};
+	static const struct { const char *line, *want; } c[] = {
+		{ "create vm --primary /dev/vdb --chunk 64k --metadata /dev/vdc --region-size 8m",
+		  "primary /dev/vdb 128 4 metadata /dev/vdc region_size 16384" },
+		{ "create vm --primary /dev/vdb --max-copies 4 --metadata /dev/vdc --region-size 4m",
+		  "primary /dev/vdb 8 6 max_copies 4 metadata /dev/vdc region_size 8192" },
+		{ "create vm --secondary /b /h /a --metadata /m", "secondary /b /h /a 8 2 metadata /m" },
+		{ "create vm --secondary /b /h /a --max-copies 2", "secondary /b /h /a 8 2 max_copies 2" },
+		{ "create vm --secondary /b /h /a --chunk 512", "secondary /b /h /a 1" },
+	};
+	struct colo_args a;
+	unsigned int i;
+	char buf[128], err[256];
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int r = parse(c[i].line, &a, err);
+
+		ok(!r && !colo_table_params(&a, a.chunk_sectors ? a.chunk_sectors : 8,
+					    a.region_sectors, buf, sizeof(buf)) &&
+		   !strcmp(buf, c[i].want), "create's table line", buf);
+	}
+	parse(c[0].line, &a, err);
+	ok(colo_table_params(&a, 128, 16384, buf, 40) == -1, "table line too long refused", "");
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int r = colo_table_opt(t[i].params, "metadata", buf, sizeof(buf));
+
+		ok(t[i].want ? !r && !strcmp(buf, t[i].want) : r == -1,
+		   "table's metadata option", t[i].params);
+	}
 }
 
 static void test_misc(void)
@@ -231,6 +358,11 @@ int main(void)
 	static const char *const bad_chunks[] = {
 		"0", "256", "3k", "2m", "4097", "1536", "x",
 	};
+	static const struct { const char *s; unsigned int sectors; } regions[] = {
+		{ "512", 1 }, { "4m", 8192 }, { "8192s", 8192 }, { "1g", 2097152 },
+		{ "64k", 128 },
+	};
+	static const char *const bad_regions[] = { "0", "256", "3m", "2g", "x", "4096k1" };
 	unsigned int i, sectors;
 	uint64_t v;
 
@@ -245,12 +377,19 @@ int main(void)
 	for (i = 0; i < sizeof(bad_chunks) / sizeof(bad_chunks[0]); i++)
 		ok(colo_parse_chunk(bad_chunks[i], &sectors) == -1,
 		   "chunk refused", bad_chunks[i]);
+	for (i = 0; i < sizeof(regions) / sizeof(regions[0]); i++)
+		ok(!colo_parse_region(regions[i].s, &sectors) &&
+		   sectors == regions[i].sectors, "region accepted", regions[i].s);
+	for (i = 0; i < sizeof(bad_regions) / sizeof(bad_regions[0]); i++)
+		ok(colo_parse_region(bad_regions[i], &sectors) == -1,
+		   "region refused", bad_regions[i]);
 
 	test_args();
 	test_status();
 	test_json();
+	test_table();
 	test_misc();
 
-	printf("userspace: %d passed, %d failed\n", pass, fail);
+	printf("util: %d passed, %d failed\n", pass, fail);
 	return fail ? 1 : 0;
 }

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * colosetup's own parts, shared by its command files: colosetup.c (the
+ * device commands, and these helpers) and colo-metacmd.c (the metadata
+ * device's commands and dirty import).
+ */
+#ifndef COLOSETUP_H
+#define COLOSETUP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "colo-util.h"
+
+/* "colosetup: NAME: sentence" on stderr; returns code. */
+__attribute__((format(printf, 3, 4)))
+int fail(int code, const char *name, const char *fmt, ...);
+/* A refusal by the kernel: its own reason when it logged one. */
+int refused(const char *name, const char *what, int err);
+/* COLOSETUP_SKIP_CHECKS=1: leave the checks to the kernel. */
+int skip_checks(void);
+
+/* A block device checked for create: opened exclusively, then closed. */
+struct blk {
+	const char *path;
+	dev_t rdev;
+	uint64_t sectors;
+	unsigned int lbs;
+};
+
+int open_blk(const char *role, const char *path, struct blk *b);
+
+/* The colo device NAME: its status, and its table's legs as major:minor. */
+struct colo_dev {
+	uint64_t sectors;
+	struct colo_status st;
+	char legs[3][32];	/* base, hidden, active ("" when primary) */
+	unsigned int nlegs;
+	char metadata[128];	/* the metadata device ("" without one) */
+};
+
+int get_colo(const char *name, struct colo_dev *d);
+int send_msg(const char *name, const char *msg, const char *what);
+
+/* colo-metacmd.c */
+int cmd_metadata_dump(const struct colo_args *a);
+int cmd_metadata_export(const struct colo_args *a);
+int cmd_metadata_wipe(const struct colo_args *a);
+int cmd_dirty_import(const struct colo_args *a);
+/*
+ * create --metadata: check what the metadata device holds against the
+ * table (dev_sectors, chunk). *region_sectors is the size given, or 0; it
+ * becomes the one to put in the table (valid metadata's own when none was
+ * given, else the default).
+ */
+int meta_check_create(const struct colo_args *a, const struct blk *meta,
+		      uint64_t dev_sectors, unsigned int chunk,
+		      unsigned int *region_sectors);
+
+#endif
