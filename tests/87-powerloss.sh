@@ -36,15 +36,21 @@
 #                                 of an epoch marked before the cut holds
 #                                 its data, the next epoch's chunks old or
 #                                 new, every other chunk view0's (imgcheck)
-#   dirty coverage (primary)      complete, or unknown only between the
-#                                 full mirror's start and "insync" (then a
-#                                 dirty start is refused); when complete
+#   dirty coverage (primary)      unknown exactly when the last superblock
+#                                 replayed says cut short (then a dirty
+#                                 start is refused), else complete: then
 #                                 "mirror start <replica> dirty" reaches
 #                                 in-sync and base equals the replica:
 #                                 base0 restored on r1 for a cut before
 #                                 the full mirror started (coverage from
 #                                 the failover), r2 as replayed after
 #   always                        metadata ok, no corruption in the log
+#
+# The superblocks in the log (read with colo-logreplay --data) say cut
+# short from the full start's (the first after the "fullstart" mark) until
+# the one written once the mirror is in sync after the replica flush (at
+# most the second after the "insync" mark: the pass's end may write one
+# still cut short), and complete at every other point after the failover.
 #
 # One TAP line per cut (its index, what it is, the rule, the time), then
 # one with the number of cuts. A failed cut shows the log around it, and
@@ -241,6 +247,41 @@ NENT=$(colo-logreplay --log $LOG --count)
 t_diag "log: $NENT entries, $(wc -l < $T/marks) marks, $(awk '$4 ~ /FLUSH/' $T/list | wc -l) flushes"
 idx() { awk -v m="$1" '$2 == m { print $1 }' $T/marks; }
 F=$(idx failover) FS=$(idx fullstarted) IS=$(idx insync) SETUP=$(idx setup)
+FSTART=$(idx fullstart)
+# The superblock writes (entry indexes) and the dirty coverage each one
+# puts on disk (dirty_gap, at byte 128 of the block: 0 complete, 2 cut
+# short); a superblock write is one copy, at the metadata slice's sector 0
+# or 8.
+awk -v lo=$MB -v s=$SETUP '$1 > s && $3 > 0 && $2 < lo + 16 && $2 + $3 > lo { print $1, $2 }' \
+	$T/list > $T/sbpos
+: > $T/sbs
+while read -r i sec; do
+	off=$(((MB - sec) * 512))
+	[ "$sec" -gt $MB ] && off=$(((MB + 8 - sec) * 512))
+	colo-logreplay --log $LOG --data "$i" > $T/sbdata || t_fail "data of entry $i"
+	# (the layout's zeroing at initialisation writes no superblock)
+	magic=$(dd if=$T/sbdata bs=1 skip=$((off + 64)) count=8 2>/dev/null)
+	[ "$magic" = DDMCOLO1 ] &&
+		echo "$i $(od -An -tu4 -j $((off + 128)) -N 4 $T/sbdata | tr -d ' ')" >> $T/sbs
+done < $T/sbpos
+t_diag "superblock writes (entry, dirty_gap): $(tr '\n' ',' < $T/sbs)"
+# The full start's superblock (cut short) is the first one after the
+# "fullstart" mark; the one that says complete again follows in-sync, at
+# most the second one after the "insync" mark (the pass's end may write
+# one, still cut short); no other says cut short.
+SB_CS=$(awk -v m=$FSTART '$1 > m { print $1; exit }' $T/sbs)
+SB_DONE=$(awk -v c=$SB_CS '$1 > c && $2 == 0 { print $1; exit }' $T/sbs)
+check_eq "the full start's superblock (entry ${SB_CS:-none}) says cut short" 2 \
+	"$(awk -v c="$SB_CS" '$1 == c { print $2 }' $T/sbs)"
+SB_LATE=$(awk -v m=$IS '$1 > m { print $1 }' $T/sbs | sed -n 2p)
+if [ -n "$SB_DONE" ] && [ "$SB_DONE" -le "${SB_LATE:-$SB_DONE}" ]; then
+	t_ok "complete on disk again (entry $SB_DONE) by the 2nd superblock after insync ($IS)"
+else
+	t_fail "complete on disk again (entry ${SB_DONE:-none}) by the 2nd superblock after insync ($IS)"
+	SB_DONE=${SB_DONE:-$NENT}
+fi
+check_eq "no other superblock after the failover says cut short" "" \
+	"$(awk -v f=$F -v c=$SB_CS -v d=$SB_DONE '$1 > f && ($1 < c || $1 >= d) && $2 != 0' $T/sbs)"
 # cuts: "N what" lines. A mark's cut replays it (N = index + 1); so does a
 # superblock write's.
 {
@@ -261,7 +302,7 @@ F=$(idx failover) FS=$(idx fullstarted) IS=$(idx insync) SETUP=$(idx setup)
 		}' $T/marks
 } | sort -n -k1,1 | awk '$1 == p { w = w "+" $2; next }
 	NR > 1 { print p, w } { p = $1; w = $2 } END { print p, w }' > $T/cuts
-t_diag "$(wc -l < $T/cuts) cut points: marks $(wc -l < $T/marks), failover at $F, full mirror started at $FS, in sync at $IS"
+t_diag "$(wc -l < $T/cuts) cut points: marks $(wc -l < $T/marks), failover at $F, full mirror started at $FS, in sync at $IS; cut short on disk from $SB_CS to $SB_DONE"
 
 # epoch_of N: the last epoch whose mark a replay of N entries holds
 epoch_of() {
@@ -310,11 +351,17 @@ cut_check() {
 			dmsetup remove ci
 		fi
 		cov=$(field c 16)
-		if [ "$n" -le "$FS" ]; then ref=r1; else ref=r2; fi
+		if [ "$n" -le "$SB_CS" ]; then ref=r1; else ref=r2; fi
+		# cut short on disk: the cut holds SB_CS, not SB_DONE
+		if [ "$n" -gt "$SB_CS" ] && [ "$n" -le "$SB_DONE" ]; then
+			[ "$cov" = unknown ] ||
+				{ why="coverage $cov, the disk says cut short"; return 1; }
+		else
+			[ "$cov" != unknown ] ||
+				{ why="coverage unknown, the disk says complete"; return 1; }
+		fi
 		if [ "$cov" = unknown ]; then
 			rule="$rule, coverage unknown"
-			[ "$n" -gt "$(idx fullstart)" ] && [ "$n" -le "$IS" ] ||
-				{ why="coverage unknown"; return 1; }
 			dmsetup message c 0 mirror start /dev/mapper/$ref dirty 2>/dev/null &&
 				{ why="dirty start accepted, coverage unknown"; return 1; }
 		else
