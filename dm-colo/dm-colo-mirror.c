@@ -320,6 +320,14 @@ static void mirror_in_sync(struct colo_c *cc)
 		colo_mirror_flush_failed(cc);
 		return;
 	}
+	/*
+	 * Every copy of a full pass is on the replica, flushed: the
+	 * coverage is complete on disk before "in-sync" shows.
+	 */
+	if (READ_ONCE(cc->mirror_full_unsynced)) {
+		WRITE_ONCE(cc->mirror_full_unsynced, false);
+		colo_meta_gap_sync(cc, READ_ONCE(cc->mirror_gap));
+	}
 	if (!set_mirror_state(cc, BIT(COLO_MIRROR_COPYING),
 			      COLO_MIRROR_INSYNC))
 		return;
@@ -331,11 +339,6 @@ static void mirror_in_sync(struct colo_c *cc)
 	if (colo_bitmap_count(&cc->dirty_map)) {
 		mirror_recopy(cc);
 		return;
-	}
-	/* Every copy of a full pass is on the replica, flushed, now. */
-	if (READ_ONCE(cc->mirror_full_unsynced)) {
-		WRITE_ONCE(cc->mirror_full_unsynced, false);
-		colo_meta_gap_changed(cc);
 	}
 	DMINFO("%s: mirror in sync (%llu chunks copied)", colo_name(cc),
 	       (unsigned long long)atomic64_read(&cc->mirrored));
