@@ -361,12 +361,7 @@ int colo_failover(struct colo_c *cc)
 		return r;
 	}
 	/* Returns once the overlay is durable, with a metadata device. */
-	r = colo_meta_failover(cc, pending);
-	if (r) {
-		colo_bitmap_clear_all(&cc->dirty_map);
-		colo_release_hold(cc, COLO_HOLD_ALL);
-		return r;
-	}
+	colo_meta_failover(cc, pending);
 
 	/* Held and drained: no bio sees the switch half done. */
 	set_bit(COLO_FENCED, &cc->flags);

@@ -164,7 +164,6 @@ static int get_block(struct colo_meta *m, u64 l, enum colo_meta_kind kind,
 	struct dm_buffer *b[2];
 	void *p[2];
 	int check[2], pick, i, r = 0;
-	u64 seq = 0;
 
 	for (i = 0; i < 2; i++) {
 		p[i] = dm_bufio_read(m->bufio, 2 * l + i, &b[i]);
@@ -176,20 +175,21 @@ static int get_block(struct colo_meta *m, u64 l, enum colo_meta_kind kind,
 		}
 		check[i] = colo_meta_check_slot(p[i], kind, l, m->instance);
 		h = p[i];
-		if (!check[i])
-			seq = max(seq, le64_to_cpu(h->seq));
 		if (!check[i] && (kind == COLO_META_ACTIVE ||
 				  kind == COLO_META_HIDDEN) &&
 		    le64_to_cpu(h->generation) != generation)
 			check[i] = -ENODATA;
 	}
-	/* Writes go on from the newest copy of any generation. */
-	m->seq[l] = seq;
 	pick = colo_meta_pick(p[0], check[0], p[1], check[1]);
-	if (pick >= 0)
+	/* The next write goes to the other slot than the copy in use. */
+	m->seq[l] = 0;
+	if (pick >= 0) {
 		memcpy(out, p[pick], COLO_META_BLOCK_SIZE);
-	else
+		h = p[pick];
+		m->seq[l] = le64_to_cpu(h->seq);
+	} else {
 		r = pick;
+	}
 	dm_bufio_release(b[1]);
 	dm_bufio_release(b[0]);
 	return r;
@@ -245,15 +245,15 @@ static int commit_super(struct colo_meta *m, u32 mode, u32 commit, u32 gap)
 }
 
 /*
- * The superblock with the device's state as it is now. A full pass that
- * runs is cut short by a crash: the coverage on disk says so until it
- * ends. io_lock held.
+ * The superblock with the device's state as it is now. A full sync is cut
+ * short by a crash until its copies are on the replica and flushed (in
+ * sync): the coverage on disk says so until then. io_lock held.
  */
 static int commit_state(struct colo_meta *m)
 {
 	struct colo_c *cc = m->cc;
-	u32 gap = READ_ONCE(cc->mirror_full_pass) ? COLO_META_GAP_CUT_SHORT :
-						     READ_ONCE(cc->mirror_gap);
+	u32 gap = READ_ONCE(cc->mirror_full_unsynced) ?
+		  COLO_META_GAP_CUT_SHORT : READ_ONCE(cc->mirror_gap);
 
 	return commit_super(m, meta_mode(READ_ONCE(cc->mode)),
 			    meta_commit(READ_ONCE(cc->commit_state)), gap);
@@ -524,7 +524,8 @@ int colo_meta_flush_marks(struct colo_c *cc)
 	mutex_lock(&m->io_lock);
 	r = write_marks(m);
 	mutex_unlock(&m->io_lock);
-	return r;
+	/* A failed metadata device stops nothing (fail_meta()). */
+	return meta_failed(m) ? 0 : r;
 }
 
 static bool region_dirty(struct colo_meta *m, u64 region)
@@ -613,7 +614,7 @@ int colo_meta_sync(struct colo_c *cc)
 	struct colo_bitmap *maps[] = { &cc->active_map, &cc->hidden_map };
 	u64 starts[] = { m->layout.active_start, m->layout.hidden_start };
 	enum colo_meta_kind kinds[] = { COLO_META_ACTIVE, COLO_META_HIDDEN };
-	u64 b, n = 0, i, nr = m->layout.map_blocks, gen;
+	u64 b, n = 0, i, want, nr = m->layout.map_blocks, gen;
 	u64 *which;
 	u8 *snap;
 	int r = 0;
@@ -621,8 +622,10 @@ int colo_meta_sync(struct colo_c *cc)
 	mutex_lock(&m->io_lock);
 	if (meta_failed(m) || !test_and_clear_bit(META_MAP_DIRTY, &m->flags))
 		goto out;
-	which = kvmalloc_array(nr, sizeof(*which), GFP_NOIO);
-	snap = which ? kvmalloc_array(nr, 2 * COLO_META_BLOCK_SIZE, GFP_NOIO) :
+	/* Bits set after this are caught by the next sync (META_MAP_DIRTY). */
+	want = bitmap_weight(m->map_changed, nr);
+	which = kvmalloc_array(want, sizeof(*which), GFP_NOIO);
+	snap = which ? kvmalloc_array(want, 2 * COLO_META_BLOCK_SIZE, GFP_NOIO) :
 		       NULL;
 	if (!snap) {
 		/* Try again later: nothing was taken. */
@@ -631,14 +634,18 @@ int colo_meta_sync(struct colo_c *cc)
 		r = -ENOMEM;
 		goto out;
 	}
-	for (b = find_first_bit(m->map_changed, nr); b < nr;
+	for (b = find_first_bit(m->map_changed, nr); b < nr && n < want;
 	     b = find_next_bit(m->map_changed, nr, b + 1)) {
 		clear_bit(b, m->map_changed);
-		for (i = 0; i < 2; i++)
-			fill_map_block(cc, maps[i], b,
-				       snap + (2 * n + i) * COLO_META_BLOCK_SIZE);
+		fill_map_block(cc, maps[0], b,
+			       snap + 2 * n * COLO_META_BLOCK_SIZE);
+		fill_map_block(cc, maps[1], b,
+			       snap + (2 * n + 1) * COLO_META_BLOCK_SIZE);
 		which[n++] = b;
 	}
+	/* Blocks marked since bitmap_weight(): the next sync takes them. */
+	if (find_next_bit(m->map_changed, nr, 0) < nr)
+		set_bit(META_MAP_DIRTY, &m->flags);
 	r = blkdev_issue_flush(cc->base->bdev);
 	if (r) {
 		/* Base may not hold what the blocks would say: not written. */
@@ -702,17 +709,19 @@ static int put_map(struct colo_meta *m, struct colo_bitmap *bm, u64 start,
  * Failover, with I/O held and drained, dirty = active | hidden: make the
  * overlay durable (active and hidden flushed, the maps with a bit set
  * written under a new generation), mark the regions of its chunks, then
- * write the superblock that names it. Returns 0 once all is durable; on
- * an error the failover is refused and the disk still says secondary.
+ * write the superblock that names it. Returns once all is durable. When
+ * the metadata has failed (or fails now) the failover still happens: a
+ * host just died and the VM must run; the status says the state is not
+ * crash-safe (metadata "failed").
  */
-int colo_meta_failover(struct colo_c *cc, u64 pending)
+void colo_meta_failover(struct colo_c *cc, u64 pending)
 {
 	struct colo_meta *m = cc->meta;
 	u64 gen;
 	int r;
 
 	if (!m)
-		return 0;
+		return;
 	mutex_lock(&m->io_lock);
 	if (meta_failed(m)) {
 		r = -EIO;
@@ -721,8 +730,10 @@ int colo_meta_failover(struct colo_c *cc, u64 pending)
 	r = blkdev_issue_flush(cc->active->bdev);
 	if (!r)
 		r = blkdev_issue_flush(cc->hidden->bdev);
-	if (r)
+	if (r) {
+		fail_meta(m, "failover (flush of the overlay)", r);
 		goto out;
+	}
 	/* Never reused: blocks of a failover that did not finish stay dead. */
 	do {
 		gen = get_random_u64();
@@ -732,8 +743,10 @@ int colo_meta_failover(struct colo_c *cc, u64 pending)
 	if (!r)
 		r = put_map(m, &cc->hidden_map, m->layout.hidden_start,
 			    COLO_META_HIDDEN, gen);
-	if (r)
+	if (r) {
+		fail_meta(m, "failover (map allocation)", r);
 		goto out;
+	}
 	want_chunks_of(m, &cc->dirty_map);
 	r = write_marks(m);
 	if (r)
@@ -751,9 +764,8 @@ int colo_meta_failover(struct colo_c *cc, u64 pending)
 out:
 	mutex_unlock(&m->io_lock);
 	if (r)
-		DMERR("%s: failover refused: the overlay is not durable (%d)",
+		DMERR("%s: failover with the overlay in memory only (%d)",
 		      colo_name(cc), r);
-	return r;
 }
 
 /* The commit is done, base flushed: say so on disk. Sleeps. */

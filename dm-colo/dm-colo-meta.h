@@ -68,7 +68,7 @@ void colo_meta_copy_put(struct colo_c *cc, u64 chunk);
 int colo_meta_mark_chunks(struct colo_c *cc, u64 first, u64 last);
 int colo_meta_flush_marks(struct colo_c *cc);
 
-int colo_meta_failover(struct colo_c *cc, u64 pending);
+void colo_meta_failover(struct colo_c *cc, u64 pending);
 void colo_meta_chunk_left(struct colo_c *cc, u64 chunk);
 bool colo_meta_sync_needed(struct colo_c *cc);
 int colo_meta_sync(struct colo_c *cc);

@@ -332,6 +332,11 @@ static void mirror_in_sync(struct colo_c *cc)
 		mirror_recopy(cc);
 		return;
 	}
+	/* Every copy of a full pass is on the replica, flushed, now. */
+	if (READ_ONCE(cc->mirror_full_unsynced)) {
+		WRITE_ONCE(cc->mirror_full_unsynced, false);
+		colo_meta_gap_changed(cc);
+	}
 	DMINFO("%s: mirror in sync (%llu chunks copied)", colo_name(cc),
 	       (unsigned long long)atomic64_read(&cc->mirrored));
 	colo_event(cc);
@@ -389,7 +394,12 @@ static void mirror_worker(struct work_struct *work)
 		/* End of a pass. */
 		WRITE_ONCE(cc->mirror_cursor, 0);
 		if (cc->mirror_full_pass) {
-			/* Chunks behind the cursor are on the replica now. */
+			/*
+			 * Every chunk behind the cursor is on the replica or
+			 * has a copy in flight, which marks it dirty if it
+			 * fails: the bitmap covers the replica from now on.
+			 * On disk only once in sync (mirror_full_unsynced).
+			 */
 			WRITE_ONCE(cc->mirror_full_pass, false);
 			colo_dirty_complete(cc);
 			continue;
@@ -610,12 +620,16 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	cc->replica = bdev;
 	cc->mirror_full_pass = sync == COLO_SYNC_FULL;
 	/*
-	 * A crash before the full pass ends cuts it short: with a metadata
-	 * device that is on disk before the pass starts (and stays there
-	 * while it runs, see commit_state() in dm-colo-meta.c).
+	 * A crash before the full pass is in sync cuts it short: with a
+	 * metadata device that is on disk before the pass starts, and stays
+	 * there until the replica was flushed at in-sync (commit_state() in
+	 * dm-colo-meta.c). The pass's copies take no write-intent mark: a
+	 * chunk whose copy was in flight at a crash is in no marked region.
 	 */
-	if (sync == COLO_SYNC_FULL)
+	if (sync == COLO_SYNC_FULL) {
+		WRITE_ONCE(cc->mirror_full_unsynced, true);
 		colo_meta_gap_sync(cc, COLO_META_GAP_CUT_SHORT);
+	}
 	cc->mirror_cursor = 0;
 	cc->mirror_skipped = false;
 	cc->mirror_rate = rate;
@@ -671,6 +685,7 @@ void colo_mirror_carry(struct colo_c *from, struct colo_c *to)
 	to->replica = from->replica;
 	from->replica = NULL;
 	to->mirror_full_pass = from->mirror_full_pass;
+	to->mirror_full_unsynced = from->mirror_full_unsynced;
 	to->mirror_gap = from->mirror_gap;
 	to->mirror_cursor = from->mirror_cursor;
 	to->mirror_skipped = from->mirror_skipped;

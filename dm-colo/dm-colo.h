@@ -108,6 +108,7 @@ struct colo_c {
 	struct block_device *replica;		/* NULL without a mirror */
 	struct colo_bdev_handle replica_handle;
 	bool mirror_full_pass;			/* full sync, first pass */
+	bool mirror_full_unsynced;		/* a full sync not in sync yet */
 	/*
 	 * The dirty bitmap may miss chunks that differ from a replica: a
 	 * fresh table (no failover seeded it, no full sync finished), a full

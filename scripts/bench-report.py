@@ -71,12 +71,12 @@ class Report:
         words = text.split()
         return {words[i]: float(words[i + 1]) for i in range(0, len(words) - 1, 2)}
 
-    def target(self, what, value, goal, higher=True, unit=""):
+    def target(self, what, value, goal, higher=True, unit="", digits=2):
         if value is None:
             met = "not measured"
         else:
             met = "met" if (value >= goal if higher else value < goal) else "**missed**"
-        shown = "-" if value is None else f"{value:.2f}{unit}"
+        shown = "-" if value is None else f"{value:.{digits}f}{unit}"
         self.targets.append((what, f"{'>=' if higher else '<'} {goal}{unit}", shown, met))
 
 
@@ -96,6 +96,217 @@ def rfmt(r):
     return "-" if r is None else f"{r:.2f}"
 
 
+# ---- the metadata device (tests/bench/meta.sh) ------------------------------
+# Interleaved rounds: each round ran every variant once, so a variant's
+# figure of round N is paired with the figure without metadata of round N.
+
+def fio_rounds(d, key):
+    """Round N -> IOPS (4 KiB random) or MiB/s (1 MiB sequential) of KEY."""
+    out = {}
+    for path in glob.glob(os.path.join(d, "fio", key + ".*.json")):
+        n = path.rsplit(".", 2)[1]
+        if not n.isdigit():
+            continue
+        with open(path) as f:
+            text = f.read()
+        job = json.loads(text[text.index("{"):])["jobs"][0]
+        side = job["write"]
+        out[int(n)] = side["iops"] if key.endswith(".randwrite") else side["bw_bytes"] / 2**20
+    return out
+
+
+def line_rounds(lines, key):
+    """Round N -> the words of the "# BENCH KEY.N ..." line."""
+    out = {}
+    for k, v in lines.items():
+        m = re.fullmatch(re.escape(key) + r"\.(\d+)", k)
+        if m:
+            out[int(m.group(1))] = v.split()
+    return out
+
+
+def pairs_of(words):
+    return {words[i]: words[i + 1] for i in range(0, len(words) - 1, 2)}
+
+
+def spread(vals, f=fmt):
+    """median (min-max) of VALS."""
+    if not vals:
+        return "-"
+    return f"{f(statistics.median(vals))} ({f(min(vals))}\u2013{f(max(vals))})"
+
+
+def paired(a, b):
+    """The ratios b[n] / a[n] of the rounds both have."""
+    return [b[n] / a[n] for n in sorted(a) if n in b and a[n]]
+
+
+def us(v):
+    if v is None:
+        return "-"
+    if v < 1000:
+        return f"{v:.0f} us"
+    if v < 10000:
+        return f"{v / 1000:.2f} ms"
+    return f"{v / 1000:.1f} ms"
+
+
+def meta_section(r, d, p):
+    none_w = fio_rounds(d, "pmeta-none.randwrite")
+    if not none_w:
+        return
+    rounds = len(none_w)
+    secs = r.lines.get("meta.seconds")
+    p("## Metadata device: primary-mode writes, with and without")
+    p()
+    p(f"{rounds} interleaved rounds: each round ran a new device without "
+      "metadata and a new device with fresh metadata (the cold run, then the "
+      "warm run on the same device), in an order that alternates from round "
+      "to round. Figures: "
+      "median (smallest\u2013largest) of the rounds. Ratios are paired: each "
+      "round's figure over the same round's run without metadata; the lower "
+      "bound is the smallest of the rounds' ratios (a sign test: with n rounds "
+      "the median ratio is below it with probability 1/2^n, "
+      f"{100 / 2 ** rounds:.0f}% at {rounds}). The same fio jobs as the "
+      "primary rows (4 KiB chunks, 256 MiB brd base, QD 16 / QD 4), run apart "
+      "from them. The metadata device is a memory-backed null_blk disk with a "
+      "volatile write cache (its flushes are real requests), zeroed before each "
+      "run. Cold: fresh metadata, each region's first write waits for its "
+      "mark; warm (the steady state, on which the targets are claimed): the "
+      "next run on the same device, every region marked by the cold run; "
+      "4 KiB regions (a new device, in the first rounds only): one chunk a "
+      "region, so that nearly every write of the run is the first to its "
+      "region, the cost of a mark. Metadata I/O: "
+      "the data writes and flushes the null_blk disk completed during the run "
+      "(median of the rounds; its stat counts an empty flush as a write too, "
+      "which is taken off).")
+    p()
+    p("| workload | metadata | median (range) | / without: median | lower bound | "
+      "metadata data writes / flushes per run | regions marked after |")
+    p("|---|---|---:|---:|---:|---:|---:|")
+    names = {"none": "none", "cold": "cold, 4 MiB regions", "warm": "warm, 4 MiB regions",
+             "cold4k": "cold, 4 KiB regions"}
+    lows = {}
+    for w, wname, variants in (("randwrite", "4 KiB random write (IOPS)",
+                                ("none", "cold", "warm", "cold4k")),
+                               ("write", "1 MiB sequential write (MiB/s)",
+                                ("none", "cold", "warm"))):
+        base = fio_rounds(d, f"pmeta-none.{w}")
+        for v in variants:
+            vals = fio_rounds(d, f"pmeta-{v}.{w}")
+            if not vals:
+                continue
+            mio = line_rounds(r.lines, f"pmeta-{v}.{w}.mio")
+            # A disk's stat counts an empty flush as a write too.
+            wr = [int(x[0]) - int(x[1]) for x in mio.values()]
+            fl = [int(x[1]) for x in mio.values()]
+            marked = [x[2] for x in mio.values()]
+            io = (f"{statistics.median(wr):,.0f} / {statistics.median(fl):,.0f}"
+                  if wr else "-")
+            if v == "none":
+                p(f"| {wname} | {names[v]} | {spread(list(vals.values()))} | - | - | {io} | - |")
+                continue
+            rs = paired(base, vals)
+            lows[(w, v)] = min(rs) if rs else None
+            p(f"| {wname} | {names[v]} | {spread(list(vals.values()))} | "
+              f"{rfmt(statistics.median(rs) if rs else None)} | "
+              f"{rfmt(min(rs) if rs else None)} | {io} | "
+              f"{marked[-1] if marked else '-'} |")
+    p()
+    r.target("primary randwrite with metadata, warm / without (paired lower bound)",
+             lows.get(("randwrite", "warm")), 0.9)
+    r.target("primary randwrite with metadata, cold / without (paired lower bound)",
+             lows.get(("randwrite", "cold")), 0.9)
+    r.target("primary write with metadata, warm / without (paired lower bound)",
+             lows.get(("write", "warm")), 0.95)
+    r.target("primary write with metadata, cold / without (paired lower bound)",
+             lows.get(("write", "cold")), 0.95)
+
+    p("## Metadata device: failover latency (4 KiB chunks, 16 GiB dm-zero legs)")
+    p()
+    p("The `failover` ioctl alone (colo-ckpt --failover), after the overlay's "
+      "chunks were written (active). Interleaved rounds with and without the "
+      "metadata device (null_blk, as above). Latency: median (smallest\u2013largest) "
+      "of the rounds; added: the paired difference with \u2212 without, median "
+      "(largest). Metadata I/O: the data writes and flushes the disk completed "
+      "from just before the ioctl to just after it returned (median), which "
+      "can include metadata writes the failover starts in the background.")
+    p()
+    p("| overlay chunks | rounds | without metadata | with metadata | added: median | "
+      "added: largest | metadata data writes / flushes |")
+    p("|---:|---:|---:|---:|---:|---:|---:|")
+    worst = {}
+    for dirty in (1000, 100000, 1000000):
+        a = {n: float(pairs_of(w)["median_us"])
+             for n, w in line_rounds(r.lines, f"fo-none.dirty{dirty}").items()}
+        bw = line_rounds(r.lines, f"fo-meta.dirty{dirty}")
+        b = {n: float(pairs_of(w)["median_us"]) for n, w in bw.items()}
+        if not a and not b:
+            continue
+        diff = [b[n] - a[n] for n in sorted(a) if n in b]
+        io = [pairs_of(w) for w in bw.values()]
+        wr = (statistics.median(int(x["stat_writes"]) - int(x["stat_flushes"])
+                                for x in io) if io else None)
+        fl = statistics.median(int(x["stat_flushes"]) for x in io) if io else None
+        worst[dirty] = max(b.values()) if b else None
+        p(f"| {dirty:,} | {max(len(a), len(b))} | {spread(list(a.values()), us)} | "
+          f"{spread(list(b.values()), us)} | "
+          f"{us(statistics.median(diff)) if diff else '-'} | "
+          f"{us(max(diff)) if diff else '-'} | "
+          f"{'-' if wr is None else f'{wr:.0f} / {fl:.0f}'} |")
+    p()
+    w5 = worst.get(100000)
+    r.target("failover with metadata at 10^5 chunks, largest of the rounds (ms)",
+             None if w5 is None else w5 / 1000, 20, higher=False)
+
+    p("## Metadata device: checkpoint latency (10^5 dirty chunks, 16 GiB dm-zero legs)")
+    p()
+    a = line_rounds(r.lines, "ckm-none")
+    b = line_rounds(r.lines, "ckm-meta")
+    if a or b:
+        reps = int(pairs_of(next(iter((a or b).values())))["reps"])
+        p(f"As the checkpoint rows (colo-ckpt), in interleaved rounds of {reps} "
+          "messages with and without the metadata device. Latency: the median of "
+          "the rounds' medians (their range); max: the slowest message. "
+          "Metadata I/O: the null_blk disk's data writes and flushes during the "
+          "checkpoint ioctls, and during the whole runs (the VM's writes too), "
+          "summed over the rounds.")
+        p()
+        p("| metadata | messages | median (range of the rounds) | max | "
+          "/ without: median | upper bound | metadata I/O at checkpoints | "
+          "in the whole runs |")
+        p("|---|---:|---:|---:|---:|---:|---:|---:|")
+        med = {}
+        for v, rows in (("none", a), ("with", b)):
+            kv = {n: pairs_of(w) for n, w in rows.items()}
+            med[v] = {n: float(x["median_us"]) for n, x in kv.items()}
+            msgs = sum(int(x["reps"]) for x in kv.values())
+            mx = max((float(x["max_us"]) for x in kv.values()), default=None)
+            ck_io = (sum(int(x["stat_writes"]) - int(x["stat_flushes"])
+                         for x in kv.values()),
+                     sum(int(x["stat_flushes"]) for x in kv.values()))
+            all_io = (sum(int(x.get("all_writes", 0)) - int(x.get("all_flushes", 0))
+                          for x in kv.values()),
+                      sum(int(x.get("all_flushes", 0)) for x in kv.values()))
+            rs = paired(med["none"], med[v]) if v == "with" else []
+            p(f"| {v} | {msgs} | {spread(list(med[v].values()), us)} | {us(mx)} | "
+              f"{rfmt(statistics.median(rs)) if rs else '-'} | "
+              f"{rfmt(max(rs)) if rs else '-'} | "
+              f"{ck_io[0]} writes, {ck_io[1]} flushes | "
+              f"{all_io[0]} writes, {all_io[1]} flushes |")
+            if v == "with":
+                r.target("checkpoint with metadata at 10^5 chunks, largest round "
+                         "median (ms)", max(med[v].values()) / 1000 if med[v] else None,
+                         1, higher=False)
+                r.target("metadata writes and flushes during checkpoints",
+                         ck_io[0] + ck_io[1] if kv else None, 1, higher=False,
+                         digits=0)
+        p()
+    if secs:
+        p(f"The metadata device's rows took {int(secs)} s of the run.")
+        p()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
@@ -104,7 +315,8 @@ def main():
     ap.add_argument("dir")
     a = ap.parse_args()
     r = Report(fio_figures(a.dir), bench_lines(a.dir))
-    reps = max((len(v) for v in r.fio.values()), default=0)
+    reps = max((len(v) for k, v in r.fio.items() if not k.startswith("pmeta-")),
+               default=0)
     p = print
 
     p(f"# Kernel {a.kernel}, {a.date}")
@@ -246,6 +458,8 @@ def main():
         r.target("checkpoint at 16 TiB / at 1 GiB (flat: < 2)", med[-1] / med[0], 2,
                  higher=False)
     p()
+
+    meta_section(r, a.dir, p)
 
     p("## Targets")
     p()

@@ -12,7 +12,10 @@
 #   scripts/bench.sh --report     the tables again from the kept raw output
 #                                 (bench/K-fio.tar.gz), no VM
 # Sizes: BENCH_REPS, BENCH_RUNTIME, BENCH_MIB, BENCH_CKPT_REPS,
-# BENCH_CKPT_BIG_REPS, BENCH_CKPT_HUGE_REPS (see tests/bench/run.sh).
+# BENCH_CKPT_BIG_REPS, BENCH_CKPT_HUGE_REPS (see tests/bench/run.sh), and
+# BENCH_META_* for the metadata device's rows (tests/bench/meta.sh).
+# BENCH_ONLY=meta runs only those rows: their tables go to
+# .build/bench-only/K.md and bench/ and the README are left alone.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$top"
@@ -28,6 +31,10 @@ kernels=("$@")
 mkdir -p bench .build
 date=$(date -u +%Y-%m-%d)
 rc=0
+# Where the tables and the raw output go: bench/, or for a partial run
+# (BENCH_ONLY) .build/bench-only/.
+dest=bench
+[ -n "${BENCH_ONLY:-}" ] && dest=.build/bench-only && mkdir -p "$dest"
 
 # report K: bench/K.md from bench/K-fio.tar.gz; the kernel release, the date
 # and the VM's run time are read back from the run's own log.
@@ -35,13 +42,13 @@ report() {
 	local k=$1 raw=.build/bench-$1 log kver secs day
 	rm -rf "$raw"
 	mkdir -p "$raw"
-	tar -C "$raw" -xzf "bench/$k-fio.tar.gz" || return 1
+	tar -C "$raw" -xzf "$dest/$k-fio.tar.gz" || return 1
 	log=$raw/bench/vm.log
 	kver=$(sed -n 's/^# vm-[^:]*: booting \([^ ]*\) .*/\1/p' "$log" | head -n 1)
 	secs=$(sed -n 's/^# vm-[^:]*: VM ran \([0-9]*\)s$/\1/p' "$log" | tail -n 1)
 	day=$(sed -n 's/^# BENCH-DATE //p' "$log" | tail -n 1)
 	python3 scripts/bench-report.py --kernel "${kver:-$k}" --date "${day:-$date}" \
-		${secs:+--seconds "$secs"} "$raw/bench" > "bench/$k.md"
+		${secs:+--seconds "$secs"} "$raw/bench" > "$dest/$k.md"
 }
 
 if [ "$report_only" = 1 ]; then
@@ -56,7 +63,7 @@ for k in "${kernels[@]}"; do
 	kver=$(colo_kver "$k")
 	log=.build/bench-$k.log
 	echo "=== bench on $kver"
-	if ! scripts/vm.sh --kernel "$k" --mem 3072 --timeout "${BENCH_VM_TIMEOUT:-1500}" \
+	if ! scripts/vm.sh --kernel "$k" --mem 3072 --timeout "${BENCH_VM_TIMEOUT:-2400}" \
 		bench/run.sh 2>&1 | tee "$log"; then
 		echo "bench: the run on $k failed (see $log)"
 		rc=1
@@ -74,9 +81,10 @@ for k in "${kernels[@]}"; do
 		sed '/^# BENCH-TAR-BEGIN/,/^# BENCH-TAR-END/d' "$log"
 		echo "# BENCH-DATE $date"
 	} > "$raw/bench/vm.log"
-	tar -C "$raw" -czf "bench/$k-fio.tar.gz" bench
-	report "$k" && cat "bench/$k.md"
+	tar -C "$raw" -czf "$dest/$k-fio.tar.gz" bench
+	report "$k" && cat "$dest/$k.md"
 done
+[ "$dest" = bench ] || exit $rc
 
 {
 	echo "# dm-colo benchmark"

@@ -261,9 +261,33 @@ check "dirty import into the new primary" colosetup dirty import new /tmp/left
 check "dirty resync of the old disk" colosetup mirror start new $B --dirty --wait
 check_eq "the old disk equals the new primary's" \
 	"$(direct_sum /dev/mapper/new)" "$(direct_sum $B)"
-dm_cleanup
+dmsetup remove new
 check_fails "wipe refused while marks would be lost" colosetup metadata wipe $M
 check "wipe --force" colosetup metadata wipe $M --force
 check_match "wiped: a fresh device" "fresh" "$(colosetup metadata dump $M 2>&1)"
+dm_cleanup
+
+# 9. A failing metadata device fails nothing else: writes and a failover go
+#    on, the status says the state is not crash-safe any more.
+meta_error() {
+	dmsetup suspend --noflush lm && dmsetup load lm --table "0 $MSZ error" &&
+		dmsetup resume lm
+}
+fresh
+mk "$PRI"
+meta_error
+check "primary: a write to an unmarked region succeeds" wr 300
+check_eq "metadata failed" failed "$(field c 17)"
+check_eq "health error" error "$(field c 14)"
+check "and the next write" wr 600
+dm_cleanup
+fresh
+mk "$SEC"
+wr 0 10
+meta_error
+check "failover with a failed metadata device" dmsetup message c 0 failover
+check_eq "primary" primary "$(field c 4)"
+check_eq "metadata failed" failed "$(field c 17)"
+wait_field c 8 done 30 && t_ok "commit done" || t_fail "commit done"
 dm_cleanup
 t_done

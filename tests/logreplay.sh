@@ -14,7 +14,7 @@
 #              are logged at the flush after them, a mark when sent: a
 #              write not flushed before a mark comes after it), and the
 #              four outputs agree with each other and with the target's
-#              own count
+#              own count; --data: an entry's bytes
 #   replay     onto a zeroed /dev/ram1, to each mark, to --limit cuts, the
 #              whole log; discards as zeros, and left as they were with
 #              --skip-discards
@@ -171,6 +171,13 @@ check_eq "list and count agree" "$COUNT $COUNT" \
 	"$(echo "$LIST" | awk '/^[0-9]+ [0-9]+ [0-9]+ / { n++ } / entries / { c = $1 } END { print n, c }')"
 check_eq "the last mark is the last entry" "$((COUNT - 1)) dm-log-writes-end" \
 	"$(echo "$MARKS" | tail -n 1)"
+# --data: entry 5 is the 8 KiB of b.img written at 4 KiB; a flush has none
+check_eq "data of entry 5: the write's bytes" \
+	"$(dd if=/tmp/b.img bs=4096 skip=1 count=2 2>/dev/null | md5sum | cut -d' ' -f1)" \
+	"$(colo-logreplay --log $LOG --data 5 | md5sum | cut -d' ' -f1)"
+check_eq "data of entry 2 (a flush): none" 0 "$(colo-logreplay --log $LOG --data 2 | wc -c)"
+lr --log $LOG --data 17
+check_eq "--data past the end: exit status 1" 1 "$RC"
 
 # --- replay ------------------------------------------------------------------------
 replay_to "to m1" 4 "$M1" --mark m1

@@ -19,7 +19,8 @@
 # messages per dirty count up to 10^4, BENCH_CKPT_BIG_REPS (20) for 10^5 and
 # BENCH_CKPT_HUGE_REPS (5) for 10^6: each message needs its dirty chunks
 # written again first, 10^6 chunk writes a message, which under software
-# emulation takes about 10 s.
+# emulation takes about 10 s. The metadata device's rows (tests/bench/meta.sh)
+# have sizes of their own, BENCH_META_*.
 . /tests/lib.sh
 
 REPS=${BENCH_REPS:-3}
@@ -51,6 +52,21 @@ wait_field() {
 		dmsetup wait "$1" "$ev" > /dev/null || return 1
 	done
 }
+
+# send_home: all of /tmp/bench as a base64 tar (see above), and the end.
+send_home() {
+	echo "# BENCH-TAR-BEGIN"
+	tar -C /tmp -cz bench | base64
+	echo "# BENCH-TAR-END"
+	t_done
+}
+
+# BENCH_ONLY=meta runs only the metadata device's rows (tests/bench/meta.sh),
+# for a quicker run while working on them; make bench runs everything.
+if [ "${BENCH_ONLY:-}" = meta ]; then
+	. /tests/bench/meta.sh
+	send_home
+fi
 
 brd_setup 4 $MIB || exit 1
 LEN=$(dev_sectors /dev/ram0)
@@ -270,8 +286,8 @@ for s in 1 64 1024 16384; do
 	zero_gone
 done
 
+# ---- the metadata device: with and without, interleaved ---------------------
+. /tests/bench/meta.sh
+
 # ---- send the raw output home ----------------------------------------------
-echo "# BENCH-TAR-BEGIN"
-tar -C /tmp -cz bench | base64
-echo "# BENCH-TAR-END"
-t_done
+send_home

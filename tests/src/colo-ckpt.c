@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * colo-ckpt: checkpoint latency of a colo device in secondary mode.
+ * colo-ckpt: checkpoint (or failover) latency of a colo device in
+ * secondary mode.
  *
- *   colo-ckpt NAME DIRTY REPS
+ *   colo-ckpt [--failover] [--stat FILE] NAME DIRTY REPS
  *
  * REPS times: write DIRTY whole chunks through /dev/mapper/NAME (O_DIRECT,
  * contiguous from sector 0, so every write sets one active bit), check that
@@ -14,11 +15,19 @@
  *
  * where B is the bitmaps' memory (the status's bitmap_bytes) with DIRTY
  * chunks set.
+ *
+ * --failover times one "failover" message instead (REPS must be 1: the
+ * device is primary afterwards) and checks that the device is then primary
+ * with DIRTY dirty chunks. --stat FILE (a disk's /sys/block/DEV/stat, the
+ * metadata device's) adds "stat_writes W stat_flushes F" to the line: the
+ * write and flush requests the disk completed while the messages ran, read
+ * just before and just after each ioctl and summed over the REPS messages.
  * The message goes through the raw ioctl rather than dmsetup so that the
  * figure is the kernel's, not a process start. Exit status: 0 done, 1 a
  * failed write, message or count check, 2 usage.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/dm-ioctl.h>
 #include <stdint.h>
@@ -59,9 +68,13 @@ static int dm_call(unsigned long cmd, const char *name, const char *msg,
 /*
  * The active count (third status field, "<active>/<chunks>"), or -1; the
  * chunk size and the bitmaps' memory (the twelfth field) in the pointers.
+ * The device must be in mode @want_mode; its dirty count (the seventh
+ * field) goes to *dirty when @dirty is not NULL.
  */
-static long long active_count(const char *name, unsigned int *chunk_sectors,
-			      unsigned long long *bitmap_bytes)
+static long long status_count(const char *name, const char *want_mode,
+			      unsigned int *chunk_sectors,
+			      unsigned long long *bitmap_bytes,
+			      unsigned long long *dirty)
 {
 	static char buf[16384];
 	struct dm_ioctl *dmi = (struct dm_ioctl *)buf;
@@ -76,17 +89,47 @@ static long long active_count(const char *name, unsigned int *chunk_sectors,
 	spec = (void *)(buf + dmi->data_start);
 	if (strcmp(spec->target_type, "colo") ||
 	    sscanf((char *)(spec + 1), "%31s %u %lld/", mode, chunk_sectors,
-		   &active) != 3 || strcmp(mode, "secondary"))
+		   &active) != 3 || strcmp(mode, want_mode))
 		return -1;
-	/* Fields are only ever appended: bitmap_bytes is found by position. */
+	/* Fields are only ever appended: they are found by position. */
 	p = (char *)(spec + 1);
 	for (i = 0; i < 11 && p; i++) {
 		p = strchr(p, ' ');
 		if (p)
 			p++;
+		if (i == 5 && dirty)
+			*dirty = p ? strtoull(p, NULL, 10) : 0;
 	}
 	*bitmap_bytes = p ? strtoull(p, NULL, 10) : 0;
 	return active;
+}
+
+static long long active_count(const char *name, unsigned int *chunk_sectors,
+			      unsigned long long *bitmap_bytes)
+{
+	return status_count(name, "secondary", chunk_sectors, bitmap_bytes,
+			    NULL);
+}
+
+/*
+ * Write and flush requests completed by the disk of @path (its
+ * /sys/block/DEV/stat: fields 5 and 16); false when unreadable.
+ */
+static bool disk_stat(const char *path, unsigned long long *writes,
+		      unsigned long long *flushes)
+{
+	unsigned long long f[17] = { 0 };
+	FILE *fp = fopen(path, "r");
+	int n = 0;
+
+	if (!fp)
+		return false;
+	while (n < 17 && fscanf(fp, "%llu", &f[n]) == 1)
+		n++;
+	fclose(fp);
+	*writes = f[4];
+	*flushes = f[15];
+	return n >= 11;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -100,21 +143,39 @@ int main(int argc, char **argv)
 {
 	char path[512], msgbuf[4096];
 	unsigned long long dirty, reps, r, bytes, off;
-	unsigned long long peak_bytes = 0, bm_bytes;
+	unsigned long long peak_bytes = 0, bm_bytes, now_dirty;
+	unsigned long long w0, f0, w1, f1, sum_w = 0, sum_f = 0;
+	const char *stat = NULL, *msg = "checkpoint";
 	unsigned int chunk_sectors;
 	struct timespec t0, t1;
+	bool failover = false;
 	uint64_t *ns;
 	long long n;
 	void *buf;
 	int fd;
 
+	while (argc > 1 && argv[1][0] == '-') {
+		if (!strcmp(argv[1], "--failover")) {
+			failover = true;
+			msg = "failover";
+		} else if (!strcmp(argv[1], "--stat") && argc > 2) {
+			stat = argv[2];
+			argv++;
+			argc--;
+		} else {
+			argc = 0;
+			break;
+		}
+		argv++;
+		argc--;
+	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: colo-ckpt NAME DIRTY REPS\n");
+		fprintf(stderr, "usage: colo-ckpt [--failover] [--stat FILE] NAME DIRTY REPS\n");
 		return 2;
 	}
 	dirty = strtoull(argv[2], NULL, 0);
 	reps = strtoull(argv[3], NULL, 0);
-	if (!reps || posix_memalign(&buf, 4096, IOBUF))
+	if (!reps || (failover && reps != 1) || posix_memalign(&buf, 4096, IOBUF))
 		return 2;
 	memset(buf, 0x5a, IOBUF);
 	ns = calloc(reps, sizeof(*ns));
@@ -150,14 +211,32 @@ int main(int argc, char **argv)
 		}
 		if (bm_bytes > peak_bytes)
 			peak_bytes = bm_bytes;
+		if (stat && !disk_stat(stat, &w0, &f0)) {
+			fprintf(stderr, "colo-ckpt: cannot read %s\n", stat);
+			return 1;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (dm_call(DM_TARGET_MSG, argv[1], "checkpoint", msgbuf,
-			    sizeof(msgbuf))) {
-			fprintf(stderr, "colo-ckpt: checkpoint: %s\n", strerror(errno));
+		if (dm_call(DM_TARGET_MSG, argv[1], msg, msgbuf, sizeof(msgbuf))) {
+			fprintf(stderr, "colo-ckpt: %s: %s\n", msg, strerror(errno));
 			return 1;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		ns[r] = (t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;
+		if (stat && disk_stat(stat, &w1, &f1)) {
+			sum_w += w1 - w0;
+			sum_f += f1 - f0;
+		}
+		if (failover) {
+			now_dirty = 0;
+			n = status_count(argv[1], "primary", &chunk_sectors,
+					 &bm_bytes, &now_dirty);
+			if (n < 0 || now_dirty != dirty) {
+				fprintf(stderr, "colo-ckpt: not primary with %llu dirty chunks after failover (%llu)\n",
+					dirty, now_dirty);
+				return 1;
+			}
+			continue;
+		}
 		n = active_count(argv[1], &chunk_sectors, &bm_bytes);
 		if (n != 0) {
 			fprintf(stderr, "colo-ckpt: %lld active chunks after checkpoint\n", n);
@@ -165,9 +244,12 @@ int main(int argc, char **argv)
 		}
 	}
 	qsort(ns, reps, sizeof(*ns), cmp_u64);
-	printf("dirty %llu reps %llu chunk_bytes %u median_us %.1f p99_us %.1f max_us %.1f bitmap_bytes %llu\n",
+	printf("dirty %llu reps %llu chunk_bytes %u median_us %.1f p99_us %.1f max_us %.1f bitmap_bytes %llu",
 	       dirty, reps, chunk_sectors * 512, ns[reps / 2] / 1000.0,
 	       ns[(reps * 99 + 99) / 100 - 1] / 1000.0, ns[reps - 1] / 1000.0,
 	       peak_bytes);
+	if (stat)
+		printf(" stat_writes %llu stat_flushes %llu", sum_w, sum_f);
+	printf("\n");
 	return 0;
 }

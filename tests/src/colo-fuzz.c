@@ -1015,19 +1015,27 @@ static void coverage_of(const char *name, char *out, size_t sz)
 	status_field(st, F_COVERAGE, out, sz);
 }
 
-/* The status's last field is one of complete|unknown. */
+/*
+ * The dirty coverage is one of complete|unknown, followed by the metadata
+ * fields of a device without one ("none - -") and nothing else.
+ */
 static void check_coverage_word(const char *name, const char *when)
 {
+	static const char *const meta[] = { "none", "-", "-", "" };
 	char st[512], f[32];
+	unsigned int i;
 
 	colo_status(name, st, sizeof(st));
 	status_field(st, F_COVERAGE, f, sizeof(f));
 	if (strcmp(f, "complete") && strcmp(f, "unknown"))
 		fail("%s: %s dirty coverage '%s', expected complete or unknown: '%s'",
 		     when, name, f, st);
-	status_field(st, F_COVERAGE + 1, f, sizeof(f));
-	if (f[0])
-		fail("%s: %s status has words after dirty coverage: '%s'", when, name, st);
+	for (i = 0; i < 4; i++) {
+		status_field(st, F_COVERAGE + 1 + i, f, sizeof(f));
+		if (strcmp(f, meta[i]))
+			fail("%s: %s status: '%s' after the dirty coverage, expected 'none - -' and the end: '%s'",
+			     when, name, f, st);
+	}
 }
 
 /* "full" when a "dirty" mirror start of @name would be refused. */
@@ -1796,7 +1804,9 @@ static bool colo_table_ok(struct verdict *v, const struct target *t,
 	struct devnum d[3];
 	unsigned long long chunk;
 	unsigned int nr, nfixed, i, argc;
-	bool secondary, seen = false, ok = false;
+	unsigned long long region = 0;
+	bool secondary, ok = false;
+	unsigned int seen = 0;
 	char **argv;
 
 	if (k_split_args(t->params, &ws))
@@ -1838,26 +1848,44 @@ static bool colo_table_ok(struct verdict *v, const struct target *t,
 			goto out;
 		}
 		for (i = nfixed + 1; i < argc; i++) {
-			unsigned int mc;
+			unsigned long long rs;
+			unsigned int mc, bit;
 
-			if (strcmp(argv[i], "max_copies")) {
+			if (!strcmp(argv[i], "max_copies")) {
+				bit = 1;
+			} else if (!strcmp(argv[i], "region_size")) {
+				bit = 2;
+			} else {
 				refuse(v, "unknown option");
 				goto out;
 			}
-			if (seen) {
-				refuse(v, "max_copies twice");
+			if (seen & bit) {
+				refuse(v, "%s twice", argv[i]);
 				goto out;
 			}
 			if (i + 1 >= argc) {
-				refuse(v, "max_copies needs a value");
+				refuse(v, "%s needs a value", argv[i]);
 				goto out;
 			}
 			i++;
-			if (k_kstrtouint(argv[i], &mc) || !mc || mc > 1024) {
+			if (bit == 1 &&
+			    (k_kstrtouint(argv[i], &mc) || !mc || mc > 1024)) {
 				refuse(v, "bad max_copies");
 				goto out;
 			}
-			seen = true;
+			if (bit == 2 &&
+			    (k_kstrtoull(argv[i], &rs) || !rs || (rs & (rs - 1)) ||
+			     rs > 2097152)) {
+				refuse(v, "bad region_size");
+				goto out;
+			}
+			if (bit == 2)
+				region = rs;
+			seen |= bit;
+		}
+		if (region && region < chunk) {
+			refuse(v, "region_size below the chunk size");
+			goto out;
 		}
 	}
 	if (!table_dev(v, "base", argv[1], t->len, chunk * SECTOR, &d[0]))
@@ -2058,14 +2086,24 @@ static void gen_target(struct rng *r, struct target *t, const char *type,
 		}
 		wl_add(&l, PICK(r, chunks));
 		if (chance(r, 40)) {
-			if (chance(r, 50)) {
+			static const char *const regions[] = {
+				"8", "64", "8192", "2097152", "4194304", "0", "3",
+				"1", "2048", "x",
+			};
+			unsigned int k = below(r, 3);
+
+			if (k == 0) {
 				wl_add(&l, "0");
-			} else {
+			} else if (k == 1) {
 				wl_add(&l, "2");
 				wl_add(&l, "max_copies");
 				snprintf(w, sizeof(w), "%llu",
 					 (unsigned long long)(1 + below(r, 1024)));
 				wl_add(&l, w);
+			} else {
+				wl_add(&l, "2");
+				wl_add(&l, "region_size");
+				wl_add(&l, PICK(r, regions));
 			}
 		}
 	} else {
@@ -2215,12 +2253,12 @@ static void check_kmsg(void)
 		fail("the kernel logged '%s'", bad);
 }
 
-/* "<digits> unknown" and nothing after it. */
+/* "<digits> unknown none - -" and nothing after it (no metadata device). */
 static bool tail_is_bytes_unknown(const char *p)
 {
 	size_t n = strspn(p, "0123456789");
 
-	return n && !strcmp(p + n, " unknown");
+	return n && !strcmp(p + n, " unknown none - -");
 }
 
 /* Status and table lines of an accepted single colo or ingress target. */
@@ -2259,7 +2297,7 @@ static void check_loaded(const struct table_input *in, bool inactive)
 		 (unsigned long long)t->len, ws.w[0], chunk, nchunks, nchunks, nchunks);
 	/* then <bitmap_bytes> <dirty_coverage>: a new table's is unknown */
 	if (strncmp(st.p, want, strlen(want)) || !tail_is_bytes_unknown(st.p + strlen(want)))
-		fail("status '%s', expected '%s<bytes> unknown'", st.p, want);
+		fail("status '%s', expected '%s<bytes> unknown none - -'", st.p, want);
 	words_free(&ws);
 out:
 	free(st.p);
@@ -2492,6 +2530,55 @@ static void read_state(const char *name, struct dev_state *s)
 	status_field(st, F_COVERAGE, s->coverage, sizeof(s->coverage));
 }
 
+/* The chunks of a colo device, from its status ("<dirty>/<chunks>"). */
+static uint64_t nr_chunks_of(const char *name)
+{
+	char st[512], f[64], *slash;
+
+	colo_status(name, st, sizeof(st));
+	status_field(st, 6, f, sizeof(f));
+	slash = strchr(f, '/');
+	return slash ? strtoull(slash + 1, NULL, 10) : 0;
+}
+
+/* One range of "dirty add", as colo_parse_range() reads it. */
+static bool range_ok(const char *word, uint64_t nr_chunks)
+{
+	unsigned long long first, last;
+	char buf[48], *dash;
+
+	if (strlen(word) >= sizeof(buf))
+		return false;
+	strcpy(buf, word);
+	dash = strchr(buf, '-');
+	if (dash)
+		*dash = '\0';
+	if (k_kstrtoull(buf, &first))
+		return false;
+	if (!dash)
+		last = first;
+	else if (k_kstrtoull(dash + 1, &last))
+		return false;
+	return first <= last && last < nr_chunks;
+}
+
+/* "dirty add <range>...": primary mode only, every range valid. */
+static bool dirty_add_ok(struct verdict *v, int target,
+			 const struct dev_state *s, int argc, char **argv)
+{
+	uint64_t nch = nr_chunks_of(res[target].name);
+	int i;
+
+	if (argc < 3 || strcmp(argv[1], "add"))
+		return refuse(v, "dirty: expected add and ranges");
+	if (strcmp(s->mode, "primary"))
+		return refuse(v, "dirty add in secondary mode");
+	for (i = 2; i < argc; i++)
+		if (!range_ok(argv[i], nch))
+			return refuse(v, "dirty add: bad range '%s'", argv[i]);
+	return true;
+}
+
 /* The replica candidates for "mirror start". */
 static void random_replica(struct rng *r, char *out, size_t sz)
 {
@@ -2567,6 +2654,10 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 			goto out;
 		}
 		ok = true;
+		goto out;
+	}
+	if (!strcmp(argv[0], "dirty")) {
+		ok = dirty_add_ok(v, target, &s, argc, argv);
 		goto out;
 	}
 	if (strcmp(argv[0], "mirror")) {
@@ -2681,9 +2772,27 @@ static void gen_message(struct rng *r, int target, struct buf *out, uint64_t *se
 				wl_add(&l, w);
 			}
 		}
-	} else if (k < 85) {
+	} else if (k < 80) {
 		wl_add(&l, "mirror");
 		wl_add(&l, "stop");
+	} else if (k < 85) {
+		int n = below(r, 4);
+		uint64_t nch = res[target].len / 8 + 1;
+
+		wl_add(&l, "dirty");
+		wl_add(&l, chance(r, 90) ? "add" : PICK(r, junk_words));
+		while (n-- >= 0) {
+			uint64_t a = below(r, nch + 2), b = a + below(r, 40);
+
+			if (chance(r, 30))
+				snprintf(w, sizeof(w), "%llu", (unsigned long long)a);
+			else if (chance(r, 90))
+				snprintf(w, sizeof(w), "%llu-%llu",
+					 (unsigned long long)a, (unsigned long long)b);
+			else
+				random_bytes_word(r, w, sizeof(w), 60);
+			wl_add(&l, w);
+		}
 	} else if (k < 90) {
 		/* empty or blank */
 	} else {
@@ -2772,8 +2881,17 @@ static void restore(int target, const char *first_word, const char *second_word)
 	 * above was a full one, stopped before its pass ended (coverage
 	 * unknown: a dirty start is refused).
 	 */
-	if (target == R_M)
-		mirror_to_replica("fz-m", restore_sync("fz-m"));
+	if (target == R_M) {
+		/* A running mirror (after "dirty add") copies what was added. */
+		colo_status("fz-m", st, sizeof(st));
+		status_field(st, 7, f, sizeof(f));
+		if (!strcmp(f, "copying") || !strcmp(f, "in-sync")) {
+			if (!wait_field("fz-m", 7, "in-sync", NULL))
+				die("fz-m: mirror not in sync after 60 s");
+		} else {
+			mirror_to_replica("fz-m", restore_sync("fz-m"));
+		}
+	}
 	/* fz-p keeps its failover's complete coverage (fz-q need not) */
 	if (target == R_P && !strcmp(restore_sync("fz-p"), "full"))
 		full_pass("fz-p", 20);

@@ -9,6 +9,9 @@
  *   colo-logreplay --log LOG --marks|--flushes|--count
  *                  "index name" per mark | the index of each flush entry |
  *                  the number of entries
+ *   colo-logreplay --log LOG --data N
+ *                  entry N's data (nr_sectors sectors; nothing for a
+ *                  flush, a mark or a discard) on stdout
  *   colo-logreplay --log LOG --replay DEV [--limit N | --mark NAME]
  *                  [--zero-discards | --skip-discards]
  *                  write entries 0..N-1 (through the first mark NAME; all
@@ -103,12 +106,13 @@ struct log {
 #define fail(fmt, ...) \
 	(fprintf(stderr, "colo-logreplay: " fmt "\n", ##__VA_ARGS__), -1)
 
-enum action { NONE, LIST, MARKS, FLUSHES, COUNT, REPLAY };
+enum action { NONE, LIST, MARKS, FLUSHES, COUNT, REPLAY, DATA };
 
 struct opts {
 	enum action action;
 	const char *log, *dev, *mark;
 	long long limit;	/* -1: none */
+	long long entry;	/* --data */
 	int zero_discards;
 };
 
@@ -391,10 +395,37 @@ static int replay(struct log *l, const struct opts *o)
 	return 0;
 }
 
+/* Entry o->entry's data on stdout. */
+static int print_data(struct log *l, const struct opts *o)
+{
+	const struct entry *e;
+	u64 off, len, n;
+	char *buf;
+
+	if ((u64)o->entry >= l->nr)
+		return fail("--data %lld: the log has %llu entries", o->entry, l->nr);
+	e = &l->e[o->entry];
+	if (e->flags & LOG_DISCARD_FLAG)
+		return 0;
+	buf = malloc(CHUNK);
+	if (!buf)
+		return fail("out of memory");
+	for (off = e->data_off, len = e->nr * l->ss; len; off += n, len -= n) {
+		n = len < CHUNK ? len : CHUNK;
+		if (log_read(l, off, buf, n))
+			return -1;
+		if (fwrite(buf, 1, n, stdout) != n)
+			return fail("stdout: %s", strerror(errno));
+	}
+	free(buf);
+	return fflush(stdout) ? fail("stdout: %s", strerror(errno)) : 0;
+}
+
 static void bad_usage(void)
 {
 	fprintf(stderr,
 		"usage: colo-logreplay --log LOG --list|--marks|--flushes|--count\n"
+		"       colo-logreplay --log LOG --data N\n"
 		"       colo-logreplay --log LOG --replay DEV [--limit N | --mark NAME]\n"
 		"                      [--zero-discards | --skip-discards]\n");
 	exit(2);
@@ -408,6 +439,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "flushes", no_argument, NULL, FLUSHES },
 		{ "count", no_argument, NULL, COUNT },
 		{ "replay", required_argument, NULL, REPLAY },
+		{ "data", required_argument, NULL, DATA },
 		{ "log", required_argument, NULL, 'L' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "mark", required_argument, NULL, 'm' },
@@ -426,6 +458,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				bad_usage();
 			o->action = c;
 			o->dev = optarg;
+			break;
+		case DATA:
+			if (o->action != NONE)
+				bad_usage();
+			o->action = DATA;
+			o->entry = strtoll(optarg, &end, 10);
+			if (*end || !*optarg || o->entry < 0)
+				bad_usage();
 			break;
 		case 'L':
 			o->log = optarg;
@@ -462,6 +502,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (o.action == REPLAY)
 		return replay(&l, &o) ? 1 : 0;
+	if (o.action == DATA)
+		return print_data(&l, &o) ? 1 : 0;
 	print_log(&l, o.action);
 	return 0;
 }
