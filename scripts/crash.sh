@@ -280,7 +280,7 @@ at_kill() {
 			echo "primary, commit $(js commit) ($(js to_commit) chunks)"
 		fi
 	else
-		echo "primary, $(js regions_marked) regions marked"
+		echo "primary, $(js regions_marked) regions marked, coverage $(js dirty_coverage)"
 	fi
 }
 
