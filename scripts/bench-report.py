@@ -34,15 +34,45 @@ def fio_figures(d):
     return out
 
 
-def bench_lines(d):
-    """KEY -> value text, from the "# BENCH key value" lines."""
+# The metadata device's figures (tests/bench/meta.sh): their fio files and
+# "# BENCH" keys start so.
+META_KEYS = ("pmeta-", "fo-", "ckm-", "meta.")
+
+
+def log_lines(path):
+    """KEY -> value text, from the "# BENCH key value" lines of PATH."""
     out = {}
-    with open(os.path.join(d, "vm.log"), errors="replace") as f:
+    with open(path, errors="replace") as f:
         for line in f:
             m = re.match(r"^# BENCH (\S+) (.*)$", line.rstrip("\n"))
             if m:
                 out[m.group(1)] = m.group(2)
     return out
+
+
+def bench_lines(d):
+    """KEY -> value text, from vm.log; the metadata device's figures from
+    vm-meta.log instead when its rows were run alone (BENCH_ONLY=meta)."""
+    out = {}
+    if os.path.exists(os.path.join(d, "vm.log")):
+        out = log_lines(os.path.join(d, "vm.log"))
+    meta = os.path.join(d, "vm-meta.log")
+    if os.path.exists(meta):
+        out = {k: v for k, v in out.items() if not k.startswith(META_KEYS)}
+        out.update(log_lines(meta))
+    return out
+
+
+def meta_boot(d):
+    """(date, seconds) of a boot that ran the metadata rows alone, or None."""
+    path = os.path.join(d, "vm-meta.log")
+    if not os.path.exists(path):
+        return None
+    with open(path, errors="replace") as f:
+        text = f.read()
+    day = re.findall(r"^# BENCH-DATE (\S+)", text, re.M)
+    secs = re.findall(r"^# vm-[^:]*: VM ran (\d+)s$", text, re.M)
+    return (day[-1] if day else "?", secs[-1] if secs else "?")
 
 
 class Report:
@@ -144,6 +174,8 @@ def paired(a, b):
 def us(v):
     if v is None:
         return "-"
+    if v < 0:
+        return "\u2212" + us(-v)
     if v < 1000:
         return f"{v:.0f} us"
     if v < 10000:
@@ -152,75 +184,89 @@ def us(v):
 
 
 def meta_section(r, d, p):
-    none_w = fio_rounds(d, "pmeta-none.randwrite")
+    none_w = fio_rounds(d, "pmeta-none1.randwrite")
     if not none_w:
         return
     rounds = len(none_w)
     secs = r.lines.get("meta.seconds")
     p("## Metadata device: primary-mode writes, with and without")
     p()
-    p(f"{rounds} interleaved rounds: each round ran a new device without "
-      "metadata and a new device with fresh metadata (the cold run, then the "
-      "warm run on the same device), in an order that alternates from round "
-      "to round. Figures: "
-      "median (smallest\u2013largest) of the rounds. Ratios are paired: each "
-      "round's figure over the same round's run without metadata; the lower "
-      "bound is the smallest of the rounds' ratios (a sign test: with n rounds "
-      "the median ratio is below it with probability 1/2^n, "
-      f"{100 / 2 ** rounds:.0f}% at {rounds}). The same fio jobs as the "
-      "primary rows (4 KiB chunks, 256 MiB brd base, QD 16 / QD 4), run apart "
-      "from them. The metadata device is a memory-backed null_blk disk with a "
-      "volatile write cache (its flushes are real requests), zeroed before each "
-      "run. Cold: fresh metadata, each region's first write waits for its "
-      "mark; warm (the steady state, on which the targets are claimed): the "
-      "next run on the same device, every region marked by the cold run; "
-      "4 KiB regions (a new device, in the first rounds only): one chunk a "
-      "region, so that nearly every write of the run is the first to its "
-      "region, the cost of a mark. Metadata I/O: "
-      "the data writes and flushes the null_blk disk completed during the run "
-      "(median of the rounds; its stat counts an empty flush as a write too, "
-      "which is taken off).")
+    boot = meta_boot(d)
+    if boot:
+        p(f"The metadata device's rows come from a boot of their own "
+          f"(`BENCH_ONLY=meta scripts/bench.sh`) on {boot[0]}, the VM ran "
+          f"{boot[1]} s; each has its baselines measured in that boot.")
+        p()
+    p(f"{rounds} interleaved rounds: each round made a new device without "
+      "metadata and a new device with fresh metadata, in an order that "
+      "alternates from round to round, and ran the job twice on each. With "
+      "metadata the first run is cold (each region's first write waits for "
+      "its mark) and the second warm (every region marked by the first: the "
+      "steady state, on which the targets are claimed); each is paired with "
+      "the same run of the same round without metadata. 4 KiB regions: one "
+      "chunk a region, so that nearly every write of the run is the first "
+      "to its region (the cost of a mark), a new device in the first rounds "
+      "only, paired with the first run without metadata. Figures: median "
+      "(smallest\u2013largest) of the rounds; ratios: each round's figure over "
+      "its twin's, the lower bound the smallest of them (a sign test: the "
+      "median ratio is below it with probability 1/2^n over n rounds, "
+      f"{100 / 2 ** rounds:.0f}% at {rounds}). The primary rows' fio jobs "
+      "(4 KiB chunks, 256 MiB brd base, QD 16 / QD 4), run apart from them. "
+      "The metadata device is a memory-backed null_blk disk with a volatile "
+      "write cache (its flushes are real requests), zeroed before each new "
+      "device. Metadata I/O: the data writes and flushes it completed during "
+      "the run (median of the rounds; its stat counts an empty flush as a "
+      "write too, which is taken off).")
     p()
-    p("| workload | metadata | median (range) | / without: median | lower bound | "
-      "metadata data writes / flushes per run | regions marked after |")
-    p("|---|---|---:|---:|---:|---:|---:|")
-    names = {"none": "none", "cold": "cold, 4 MiB regions", "warm": "warm, 4 MiB regions",
-             "cold4k": "cold, 4 KiB regions"}
+    p("| workload | run | without metadata | with metadata | / without: median | "
+      "lower bound | metadata data writes / flushes per run | regions marked after |")
+    p("|---|---|---:|---:|---:|---:|---:|---:|")
+    runs = (("none1", "cold", "first: cold, 4 MiB regions"),
+            ("none2", "warm", "second: warm, 4 MiB regions"),
+            ("none1", "cold4k", "first: cold, 4 KiB regions"))
     lows = {}
-    for w, wname, variants in (("randwrite", "4 KiB random write (IOPS)",
-                                ("none", "cold", "warm", "cold4k")),
-                               ("write", "1 MiB sequential write (MiB/s)",
-                                ("none", "cold", "warm"))):
-        base = fio_rounds(d, f"pmeta-none.{w}")
-        for v in variants:
+    for w, wname in (("randwrite", "4 KiB random write (IOPS)"),
+                     ("write", "1 MiB sequential write (MiB/s)")):
+        for twin, v, name in runs:
+            base = fio_rounds(d, f"pmeta-{twin}.{w}")
             vals = fio_rounds(d, f"pmeta-{v}.{w}")
             if not vals:
                 continue
+            base = {n: x for n, x in base.items() if n in vals}
             mio = line_rounds(r.lines, f"pmeta-{v}.{w}.mio")
             # A disk's stat counts an empty flush as a write too.
             wr = [int(x[0]) - int(x[1]) for x in mio.values()]
             fl = [int(x[1]) for x in mio.values()]
-            marked = [x[2] for x in mio.values()]
+            marked = [mio[n][2] for n in sorted(mio)]
             io = (f"{statistics.median(wr):,.0f} / {statistics.median(fl):,.0f}"
                   if wr else "-")
-            if v == "none":
-                p(f"| {wname} | {names[v]} | {spread(list(vals.values()))} | - | - | {io} | - |")
-                continue
             rs = paired(base, vals)
             lows[(w, v)] = min(rs) if rs else None
-            p(f"| {wname} | {names[v]} | {spread(list(vals.values()))} | "
+            p(f"| {wname} | {name} | {spread(list(base.values()))} | "
+              f"{spread(list(vals.values()))} | "
               f"{rfmt(statistics.median(rs) if rs else None)} | "
               f"{rfmt(min(rs) if rs else None)} | {io} | "
               f"{marked[-1] if marked else '-'} |")
     p()
+    twins = []
+    for w in ("randwrite", "write"):
+        rs = paired(fio_rounds(d, f"pmeta-none1.{w}"), fio_rounds(d, f"pmeta-none2.{w}"))
+        if rs:
+            twins.append(f"{w} {rfmt(statistics.median(rs))} "
+                         f"({rfmt(min(rs))}\u2013{rfmt(max(rs))})")
+    if twins:
+        p("Without metadata, the second run over the first on the same device "
+          "(the noise and the first-run effect the pairs cancel): " +
+          ", ".join(twins) + ".")
+        p()
     r.target("primary randwrite with metadata, warm / without (paired lower bound)",
-             lows.get(("randwrite", "warm")), 0.9)
+             lows.get(("randwrite", "warm")), 0.9, digits=3)
     r.target("primary randwrite with metadata, cold / without (paired lower bound)",
-             lows.get(("randwrite", "cold")), 0.9)
+             lows.get(("randwrite", "cold")), 0.9, digits=3)
     r.target("primary write with metadata, warm / without (paired lower bound)",
-             lows.get(("write", "warm")), 0.95)
+             lows.get(("write", "warm")), 0.95, digits=3)
     r.target("primary write with metadata, cold / without (paired lower bound)",
-             lows.get(("write", "cold")), 0.95)
+             lows.get(("write", "cold")), 0.95, digits=3)
 
     p("## Metadata device: failover latency (4 KiB chunks, 16 GiB dm-zero legs)")
     p()
@@ -236,6 +282,7 @@ def meta_section(r, d, p):
       "added: largest | metadata data writes / flushes |")
     p("|---:|---:|---:|---:|---:|---:|---:|")
     worst = {}
+    base5 = []
     for dirty in (1000, 100000, 1000000):
         a = {n: float(pairs_of(w)["median_us"])
              for n, w in line_rounds(r.lines, f"fo-none.dirty{dirty}").items()}
@@ -249,12 +296,19 @@ def meta_section(r, d, p):
                                 for x in io) if io else None)
         fl = statistics.median(int(x["stat_flushes"]) for x in io) if io else None
         worst[dirty] = max(b.values()) if b else None
+        if dirty == 100000:
+            base5 = list(a.values())
         p(f"| {dirty:,} | {max(len(a), len(b))} | {spread(list(a.values()), us)} | "
           f"{spread(list(b.values()), us)} | "
           f"{us(statistics.median(diff)) if diff else '-'} | "
           f"{us(max(diff)) if diff else '-'} | "
           f"{'-' if wr is None else f'{wr:.0f} / {fl:.0f}'} |")
     p()
+    if base5:
+        p(f"Without metadata the failover at 10^5 chunks takes {us(statistics.median(base5))} "
+          f"here (largest {us(max(base5))}): the dirty bitmap is set chunk by chunk "
+          "with I/O held, under software emulation.")
+        p()
     w5 = worst.get(100000)
     r.target("failover with metadata at 10^5 chunks, largest of the rounds (ms)",
              None if w5 is None else w5 / 1000, 20, higher=False)
@@ -315,7 +369,7 @@ def main():
     ap.add_argument("dir")
     a = ap.parse_args()
     r = Report(fio_figures(a.dir), bench_lines(a.dir))
-    reps = max((len(v) for k, v in r.fio.items() if not k.startswith("pmeta-")),
+    reps = max((len(v) for k, v in r.fio.items() if not k.startswith(META_KEYS)),
                default=0)
     p = print
 

@@ -14,8 +14,12 @@
 # Sizes: BENCH_REPS, BENCH_RUNTIME, BENCH_MIB, BENCH_CKPT_REPS,
 # BENCH_CKPT_BIG_REPS, BENCH_CKPT_HUGE_REPS (see tests/bench/run.sh), and
 # BENCH_META_* for the metadata device's rows (tests/bench/meta.sh).
-# BENCH_ONLY=meta runs only those rows: their tables go to
-# .build/bench-only/K.md and bench/ and the README are left alone.
+#
+# BENCH_ONLY=meta runs only those rows (one shorter boot per kernel) and
+# puts them into bench/K-fio.tar.gz in place of the ones there, beside the
+# other figures of the last full run (kept as they were); their boot's log
+# is bench/vm-meta.log in it, and the tables say which boot each part is
+# from. A full run replaces everything again.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$top"
@@ -31,10 +35,13 @@ kernels=("$@")
 mkdir -p bench .build
 date=$(date -u +%Y-%m-%d)
 rc=0
-# Where the tables and the raw output go: bench/, or for a partial run
-# (BENCH_ONLY) .build/bench-only/.
-dest=bench
-[ -n "${BENCH_ONLY:-}" ] && dest=.build/bench-only && mkdir -p "$dest"
+# A section run alone (BENCH_ONLY): the raw files that are its own.
+only=${BENCH_ONLY:-}
+case "$only" in
+'') ;;
+meta) only_files='pmeta-*.json' ;;
+*) echo "bench: BENCH_ONLY=$only: no such section (meta)" >&2; exit 2 ;;
+esac
 
 # report K: bench/K.md from bench/K-fio.tar.gz; the kernel release, the date
 # and the VM's run time are read back from the run's own log.
@@ -42,13 +49,14 @@ report() {
 	local k=$1 raw=.build/bench-$1 log kver secs day
 	rm -rf "$raw"
 	mkdir -p "$raw"
-	tar -C "$raw" -xzf "$dest/$k-fio.tar.gz" || return 1
+	tar -C "$raw" -xzf "bench/$k-fio.tar.gz" || return 1
 	log=$raw/bench/vm.log
+	[ -f "$log" ] || log=$raw/bench/vm-meta.log
 	kver=$(sed -n 's/^# vm-[^:]*: booting \([^ ]*\) .*/\1/p' "$log" | head -n 1)
 	secs=$(sed -n 's/^# vm-[^:]*: VM ran \([0-9]*\)s$/\1/p' "$log" | tail -n 1)
 	day=$(sed -n 's/^# BENCH-DATE //p' "$log" | tail -n 1)
 	python3 scripts/bench-report.py --kernel "${kver:-$k}" --date "${day:-$date}" \
-		${secs:+--seconds "$secs"} "$raw/bench" > "$dest/$k.md"
+		${secs:+--seconds "$secs"} "$raw/bench" > "bench/$k.md"
 }
 
 if [ "$report_only" = 1 ]; then
@@ -77,25 +85,49 @@ for k in "${kernels[@]}"; do
 		rc=1
 		continue
 	fi
+	vmlog=vm.log
+	if [ -n "$only" ]; then
+		# The section's files replace their namesakes in the kept output.
+		new=.build/only-$k
+		rm -rf "$new"
+		mv "$raw" "$new"
+		mkdir -p "$raw"
+		[ -f "bench/$k-fio.tar.gz" ] && tar -C "$raw" -xzf "bench/$k-fio.tar.gz"
+		mkdir -p "$raw/bench/fio"
+		# The full run's date, for output kept from before bench.sh wrote it.
+		if [ -f "$raw/bench/vm.log" ] && ! grep -q '^# BENCH-DATE' "$raw/bench/vm.log"; then
+			day=$(sed -n '1s/^# Kernel [^,]*, //p' "bench/$k.md" 2> /dev/null)
+			[ -n "$day" ] && echo "# BENCH-DATE $day" >> "$raw/bench/vm.log"
+		fi
+		find "$raw/bench/fio" -name "$only_files" -delete
+		find "$new/bench/fio" -name "$only_files" -exec cp {} "$raw/bench/fio/" \;
+		vmlog=vm-$only.log
+	fi
 	{
 		sed '/^# BENCH-TAR-BEGIN/,/^# BENCH-TAR-END/d' "$log"
 		echo "# BENCH-DATE $date"
-	} > "$raw/bench/vm.log"
-	tar -C "$raw" -czf "$dest/$k-fio.tar.gz" bench
-	report "$k" && cat "$dest/$k.md"
+	} > "$raw/bench/$vmlog"
+	tar -C "$raw" -czf "bench/$k-fio.tar.gz" bench
+	report "$k" && cat "bench/$k.md"
 done
-[ "$dest" = bench ] || exit $rc
 
 {
 	echo "# dm-colo benchmark"
 	echo
 	accel=$(sed -n 's/^# vm-[^:]*: booting [^ ]* (\([a-z]*\)).*/\1/p' \
-		.build/bench-*/bench/vm.log 2> /dev/null | sort -u | paste -sd/)
+		.build/bench-*/bench/vm*.log 2> /dev/null | sort -u | paste -sd/)
 	case "$accel" in
 	tcg) accel="software emulation (TCG)" ;;
 	kvm) accel=KVM ;;
 	esac
-	echo "Made by \`make bench\` on $date. QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }')," \
+	# The dates of the runs the tables come from (today's if unknown).
+	full=$(sed -n 's/^# BENCH-DATE //p' .build/bench-*/bench/vm.log 2> /dev/null | sort | tail -n 1)
+	part=$(sed -n 's/^# BENCH-DATE //p' .build/bench-*/bench/vm-meta.log 2> /dev/null | sort | tail -n 1)
+	made="Made by \`make bench\` on ${full:-$date}"
+	[ -n "$part" ] &&
+		made="$made; the metadata device's rows by \`BENCH_ONLY=meta scripts/bench.sh\` on $part"
+	echo "$made." \
+		"QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }')," \
 		"${accel:-accelerator unknown}, $(nproc) host cores."
 	for k in $(colo_kernels); do
 		[ -f "bench/$k.md" ] && { echo; sed 's/^#/##/' "bench/$k.md"; }

@@ -2,25 +2,26 @@
 #
 # The metadata device's rows of the benchmark, sourced by run.sh (its
 # helpers bench and field, its OUT, RT and MIB). Each figure is measured in
-# interleaved rounds: in a round every variant runs once, in an order that
-# rotates from round to round, each on a new device, so that a drift of the
+# interleaved rounds: in a round every variant runs once, on new devices,
+# in an order that rotates from round to round, so that a drift of the
 # machine (other jobs, software emulation) hits every variant alike. The
-# report takes each round's ratio against the run without metadata of the
+# report takes each round's ratio against its twin without metadata of the
 # same round and claims the worst (bench-report.py).
 #
 # The metadata device is a memory-backed null_blk disk with a volatile
 # write cache (nullb_setup): its flushes are real requests, and its stat
 # counts them with its writes, so every figure comes with the metadata I/O
-# it caused. It is zeroed before each run that uses it (a fresh device).
+# it caused. It is zeroed before each new device that uses it (fresh).
 #
 #  1. Primary mode, the primary rows' fio jobs (4 KiB random writes at
 #     QD 16, 1 MiB sequential writes at QD 4, a 256 MiB brd base, 4 KiB
-#     chunks): without metadata; with it, cold (fresh metadata: each 4 MiB
-#     region's first write waits for its mark) and then warm (the same
-#     device again, every region marked by the cold run: the steady
-#     state); and, for the random writes, cold with 4 KiB regions (one
-#     chunk a region, so that nearly every write of the run is the first
-#     to its region: the cost of a mark).
+#     chunks), two runs on each new device: with metadata, cold (fresh
+#     metadata: each 4 MiB region's first write waits for its mark) and
+#     then warm (every region marked by the cold run: the steady state);
+#     without, the same two runs (none1, none2), their twins. For the
+#     random writes also cold with 4 KiB regions (one chunk a region, so
+#     that nearly every write of the run is the first to its region: the
+#     cost of a mark), against none1.
 #  2. Failover latency at 10^3, 10^5 and 10^6 overlay chunks (active, 4 KiB
 #     chunks, 16 GiB dm-zero legs) with and without metadata: the "failover"
 #     ioctl alone (colo-ckpt --failover), and the metadata writes and
@@ -100,27 +101,31 @@ pm_fio() {
 		t_fail "fio $1 round $2"
 	bench "$1.mio.$2" "$(mdelta $s $(mstat)) $(field pm 16)"
 }
-# meta_unit W RW BS QD N UNIT: round N of workload W on a new device: UNIT
-# none (no metadata); cold (fresh metadata), then warm on the same device,
-# every region marked by the cold run; or cold4k.
+# meta_unit W RW BS QD N UNIT: round N of workload W on a new device, two
+# runs: UNIT none, without metadata (none1, then none2); cold, with fresh
+# metadata (cold, then warm: every region marked by the cold run). So each
+# run with metadata has its twin without, the same run on its device: the
+# first runs are paired, and the second ones. cold4k: one run.
 meta_unit() {
-	local w=$1 rw=$2 bs=$3 qd=$4 n=$5 u=$6
+	local w=$1 rw=$2 bs=$3 qd=$4 n=$5 u=$6 first=$6 second=
+	case $u in
+	none) first=none1 second=none2 ;;
+	cold) second=warm ;;
+	esac
 	if ! pm_up "$u"; then
-		t_fail "pmeta-$u.$w round $n: table"
+		t_fail "pmeta-$first.$w round $n: table"
 		return
 	fi
 	[ "$u" = cold ] && [ "$n" = 1 ] && check_eq "pmeta-cold.$w: no region marked before the run" \
 		"0/$NREG" "$(field pm 16)"
-	pm_fio "pmeta-$u.$w" "$n" "$rw" "$bs" "$qd"
-	if [ "$u" = cold ]; then
-		if [ "$(field pm 16)" = "$NREG/$NREG" ]; then
-			pm_fio "pmeta-warm.$w" "$n" "$rw" "$bs" "$qd"
-		else
-			t_fail "pmeta-warm.$w round $n: not every region marked ($(field pm 16))"
-		fi
+	pm_fio "pmeta-$first.$w" "$n" "$rw" "$bs" "$qd"
+	if [ "$u" = cold ] && [ "$(field pm 16)" != "$NREG/$NREG" ]; then
+		t_fail "pmeta-warm.$w round $n: not every region marked ($(field pm 16))"
+	elif [ -n "$second" ]; then
+		pm_fio "pmeta-$second.$w" "$n" "$rw" "$bs" "$qd"
 	fi
 	[ "$u" = none ] || [ "$(field pm 14)" = ok ] ||
-		t_fail "pmeta-$u.$w round $n: metadata $(field pm 14)"
+		t_fail "pmeta-$first.$w round $n: metadata $(field pm 14)"
 	dmsetup remove pm
 }
 n=1
