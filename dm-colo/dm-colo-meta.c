@@ -114,16 +114,17 @@ static void fail_meta(struct colo_meta *m, const char *what, int r)
 	colo_error(m->cc);
 }
 
-/* Write every block made dirty, then flush the device when @flush. */
-static int write_out(struct colo_meta *m, bool flush, const char *what)
+/*
+ * Write every block made dirty and wait for them: dm_bufio_write_dirty_
+ * buffers() ends with a flush of the device, so they are durable.
+ */
+static int write_out(struct colo_meta *m, const char *what)
 {
 	int r;
 
 	if (meta_failed(m))
 		return -EIO;
 	r = dm_bufio_write_dirty_buffers(m->bufio);
-	if (!r && flush)
-		r = dm_bufio_issue_flush(m->bufio);
 	if (r)
 		fail_meta(m, what, r);
 	return r;
@@ -226,7 +227,7 @@ static int commit_super(struct colo_meta *m, u32 mode, u32 commit, u32 gap)
 	u8 *block;
 	int r;
 
-	r = write_out(m, true, "write");
+	r = write_out(m, "write");
 	if (r)
 		return r;
 	block = kzalloc(COLO_META_BLOCK_SIZE, GFP_NOIO);
@@ -241,7 +242,7 @@ static int commit_super(struct colo_meta *m, u32 mode, u32 commit, u32 gap)
 	clear_bit(META_SB_DIRTY, &m->flags);
 	put_block(m, 0, COLO_META_SUPER, 0, block);
 	kfree(block);
-	return write_out(m, true, "superblock write");
+	return write_out(m, "superblock write");
 }
 
 /*
@@ -374,7 +375,7 @@ static int write_marks(struct colo_meta *m)
 
 	err = put_region_blocks(m);
 	if (!err)
-		err = write_out(m, true, "mark write");
+		err = write_out(m, "mark write");
 
 	for (r = find_first_bit(m->marking, nr); r < nr;
 	     r = find_next_bit(m->marking, nr, r + 1)) {
@@ -561,8 +562,8 @@ static void clear_region(struct colo_meta *m, u64 region)
 
 /*
  * The lazy clearing pass: only while the mirror is in sync, where a chunk
- * that is not dirty is on the replica. A lost clear costs a resync of the
- * region after a crash, so the blocks are written without a flush.
+ * that is not dirty is on the replica. A lost clear would only cost a
+ * resync of the region after a crash.
  */
 static void clear_marks(struct colo_meta *m)
 {
@@ -576,7 +577,7 @@ static void clear_marks(struct colo_meta *m)
 		cond_resched();
 	}
 	if (!put_region_blocks(m))
-		write_out(m, false, "clear write");
+		write_out(m, "clear write");
 }
 
 /* The failover commit's progress. */
@@ -660,7 +661,7 @@ int colo_meta_sync(struct colo_c *cc)
 			put_block(m, starts[1] + which[i], kinds[1], gen,
 				  snap + (2 * i + 1) * COLO_META_BLOCK_SIZE);
 		}
-		r = write_out(m, true, "commit progress write");
+		r = write_out(m, "commit progress write");
 	}
 	kvfree(snap);
 	kvfree(which);
