@@ -360,13 +360,17 @@ int colo_failover(struct colo_c *cc)
 		      colo_name(cc));
 		return r;
 	}
+	/*
+	 * dirty = active | hidden: what differs from the old primary's disk.
+	 * Set before the metadata's failover, whose superblock records it
+	 * (no second superblock write for the coverage).
+	 */
+	colo_dirty_complete(cc);
 	/* Returns once the overlay is durable, with a metadata device. */
 	colo_meta_failover(cc, pending);
 
 	/* Held and drained: no bio sees the switch half done. */
 	set_bit(COLO_FENCED, &cc->flags);
-	/* dirty = active | hidden: what differs from the old primary's disk. */
-	colo_dirty_complete(cc);
 	cc->to_commit = pending;
 	atomic64_set(&cc->committed, 0);
 	commit_rewind(cc);
