@@ -66,9 +66,11 @@ void colo_status(struct dm_target *ti, status_type_t type,
 {
 	struct colo_c *cc = ti->private;
 	unsigned long long chunks = cc->nr_chunks;
-	unsigned long long mirrored = atomic64_read(&cc->mirrored);
+	unsigned long long mirrored;
 	unsigned int sz = 0;
 
+	colo_wait_carry(cc);
+	mirrored = atomic64_read(&cc->mirrored);
 	switch (type) {
 	case STATUSTYPE_INFO:
 		DMEMIT("%s %u %llu/%llu %llu/%llu %s %llu/%llu %llu/%llu %s %llu/%llu %s %s %zu %s",
@@ -220,6 +222,7 @@ int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 	if (colo_parse_message(argc, argv, &msg, &error))
 		return refuse(cc, word, error);
 
+	colo_wait_carry(cc);
 	mutex_lock(&cc->msg_lock);
 	r = dispatch(cc, &msg, word);
 	mutex_unlock(&cc->msg_lock);

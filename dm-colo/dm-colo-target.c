@@ -12,6 +12,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/wait_bit.h>
 
 #include "dm-colo.h"
 
@@ -73,6 +74,35 @@ static struct colo_c *__find_live_colo(struct dm_dev *base)
 			return cc;
 	}
 	return NULL;
+}
+
+/*
+ * dm makes a reloaded table live before its first preresume takes the old
+ * table's state over (do_resume(): dm_swap_table(), then dm_resume()). A
+ * status or message that reaches the new table in between would see an
+ * empty device, or change state the carry then overwrites: it waits for
+ * colo_preresume() instead. dm does not tell a target whether its table is
+ * the live one, but the window is always inside a suspend: a table that
+ * will carry, not carried yet, on a suspended device waits until it is
+ * carried, the device is resumed (it was the inactive table), or
+ * COLO_CARRY_WAIT has passed (a resume that failed before our preresume).
+ */
+#define COLO_CARRY_WAIT (5 * HZ)
+
+static bool carry_pending(struct colo_c *cc)
+{
+	return !test_bit_acquire(COLO_LIVE, &cc->flags) && dm_suspended(cc->ti);
+}
+
+void colo_wait_carry(struct colo_c *cc)
+{
+	if (!cc->carry || !carry_pending(cc))
+		return;
+	/* Pairs with the barrier before set_bit(COLO_LIVE) in preresume. */
+	if (!wait_var_event_timeout(&cc->flags, !carry_pending(cc),
+				    COLO_CARRY_WAIT))
+		DMWARN("%s: the reloaded table was not resumed in time",
+		       colo_name(cc));
 }
 
 bool colo_has_ingress(struct colo_c *cc)
@@ -511,8 +541,11 @@ static int colo_preresume(struct dm_target *ti)
 		DMERR("%s: the replaced table's state is lost", colo_name(cc));
 	if (old)
 		clear_bit(COLO_LIVE, &old->flags);
+	/* The carried state before COLO_LIVE: pairs with colo_wait_carry(). */
+	smp_mb__before_atomic();
 	set_bit(COLO_LIVE, &cc->flags);
 	mutex_unlock(&colo_registry_lock);
+	wake_up_var(&cc->flags);
 
 	if (old && cc->carry) {
 		/* Ingress bios that found @old are on its held list now. */
