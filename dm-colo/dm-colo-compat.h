@@ -21,6 +21,7 @@
 
 #include <linux/blkdev.h>
 #include <linux/err.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/version.h>
 
@@ -61,9 +62,15 @@ static inline int colo_bdev_open_unclaimed(dev_t dev,
 	return 0;
 }
 
+/*
+ * Close now, as dm does its table devices (close_table_device()): a plain
+ * fput() from an ioctl defers the release to the return to user space, so
+ * a "dmsetup remove_all" that removed the colo device would still find its
+ * replica open. Process context.
+ */
 static inline void colo_bdev_close(struct colo_bdev_handle *h)
 {
-	fput(h->file);
+	__fput_sync(h->file);
 }
 
 #else

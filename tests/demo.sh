@@ -18,7 +18,7 @@
 . /tests/lib.sh
 
 MIB=${COLO_T_DEMO_MIB:-32}
-brd_setup 7 "$MIB"
+brd_setup 7 "$MIB" || t_fail "brd: the RAM disks of an earlier test are still in use"
 ip link set lo up
 say() { echo "# demo: $*"; }
 sum() { direct_sum "$1"; }
