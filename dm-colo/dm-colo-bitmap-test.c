@@ -156,6 +156,84 @@ static void colo_bitmap_unprepared_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, colo_bitmap_count(bm), 0ULL);
 }
 
+/*
+ * colo_bitmap_or(): every bit of the source lands in the destination, the
+ * count follows (bits set in both counted once), a stale source leaf adds
+ * nothing, and the source is unchanged.
+ */
+static void colo_bitmap_or_test(struct kunit *test)
+{
+	u64 n = 3 * COLO_LEAF_BITS + 10;
+	struct colo_bitmap *dst = new_bitmap(test, n);
+	struct colo_bitmap src = {};
+	u64 in_src[] = { 1, 3, 2 * COLO_LEAF_BITS + 7, n - 1 };
+	unsigned int i;
+
+	KUNIT_ASSERT_EQ(test, colo_bitmap_init(&src, n), 0);
+	/* A stale leaf of the source: leaf 1 set, then cleared by an epoch. */
+	set_bit_ok(test, &src, COLO_LEAF_BITS + 9);
+	colo_bitmap_clear_all(&src);
+	for (i = 0; i < ARRAY_SIZE(in_src); i++)
+		set_bit_ok(test, &src, in_src[i]);
+	set_bit_ok(test, dst, 1);
+	set_bit_ok(test, dst, COLO_LEAF_BITS + 5);
+
+	KUNIT_EXPECT_EQ(test, colo_bitmap_or(dst, &src, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_count(dst), 5ULL);
+	for (i = 0; i < ARRAY_SIZE(in_src); i++)
+		KUNIT_EXPECT_TRUE(test, colo_bitmap_test(dst, in_src[i]));
+	KUNIT_EXPECT_TRUE(test, colo_bitmap_test(dst, COLO_LEAF_BITS + 5));
+	KUNIT_EXPECT_FALSE(test, colo_bitmap_test(dst, COLO_LEAF_BITS + 9));
+	KUNIT_EXPECT_EQ(test, colo_bitmap_next_set(dst, 4), COLO_LEAF_BITS + 5);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_count(&src), 4ULL);
+	/* Again: nothing new, the count stays. */
+	KUNIT_EXPECT_EQ(test, colo_bitmap_or(dst, &src, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, colo_bitmap_count(dst), 5ULL);
+	colo_bitmap_destroy(&src);
+}
+
+/*
+ * colo_bitmap_get_le64(): whole words across a leaf boundary, in the
+ * on-disk bit order, zero past the end and in stale or absent leaves.
+ */
+static void colo_bitmap_get_le64_test(struct kunit *test)
+{
+	u64 n = 3 * COLO_LEAF_BITS + 100;
+	struct colo_bitmap *bm = new_bitmap(test, n);
+	__le64 out[4];
+	u8 *bytes = (u8 *)out;
+
+	set_bit_ok(test, bm, COLO_LEAF_BITS - 128);
+	set_bit_ok(test, bm, COLO_LEAF_BITS - 65);
+	set_bit_ok(test, bm, COLO_LEAF_BITS - 1);
+	set_bit_ok(test, bm, COLO_LEAF_BITS);
+	set_bit_ok(test, bm, COLO_LEAF_BITS + 64 + 9);
+	set_bit_ok(test, bm, n - 1);
+
+	colo_bitmap_get_le64(bm, COLO_LEAF_BITS - 128, 256, out);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(out[0]), 1ULL << 63 | 1ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(out[1]), 1ULL << 63);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(out[2]), 1ULL);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(out[3]), 1ULL << 9);
+	/* Bit i of the range is bit i % 8 of byte i / 8. */
+	KUNIT_EXPECT_EQ(test, bytes[0], 0x01);
+	KUNIT_EXPECT_EQ(test, bytes[7], 0x80);
+	KUNIT_EXPECT_EQ(test, bytes[3 * 8 + 1], 0x02);
+
+	/* The last bit, the rest of its leaf and past the last leaf. */
+	colo_bitmap_get_le64(bm, 3 * COLO_LEAF_BITS + 64, 128, out);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(out[0]), 1ULL << 35);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(out[1]), 0ULL);
+	colo_bitmap_get_le64(bm, 4 * COLO_LEAF_BITS, 64, out);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(out[0]), 0ULL);
+	/* An absent leaf, and a stale one. */
+	colo_bitmap_get_le64(bm, 2 * COLO_LEAF_BITS, 64, out);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(out[0]), 0ULL);
+	colo_bitmap_clear_all(bm);
+	colo_bitmap_get_le64(bm, COLO_LEAF_BITS - 128, 64, out);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(out[0]), 0ULL);
+}
+
 static struct kunit_case colo_bitmap_test_cases[] = {
 	KUNIT_CASE(colo_bitmap_empty_test),
 	KUNIT_CASE(colo_bitmap_set_test),
@@ -163,6 +241,8 @@ static struct kunit_case colo_bitmap_test_cases[] = {
 	KUNIT_CASE(colo_bitmap_clear_reclaim_test),
 	KUNIT_CASE(colo_bitmap_large_test),
 	KUNIT_CASE(colo_bitmap_unprepared_test),
+	KUNIT_CASE(colo_bitmap_or_test),
+	KUNIT_CASE(colo_bitmap_get_le64_test),
 	{}
 };
 

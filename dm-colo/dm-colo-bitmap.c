@@ -3,6 +3,7 @@
  * dm-colo: chunk bitmaps whose memory follows the dirty set. See
  * dm-colo-bitmap.h for the structure and the locking contract.
  */
+#include <linux/bitmap.h>
 #include <linux/bitops.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
@@ -205,6 +206,64 @@ u64 colo_bitmap_next_set(struct colo_bitmap *bm, u64 from)
 		from = (leaf + 1) << COLO_LEAF_SHIFT;
 	}
 	return bm->nr_bits;
+}
+
+/*
+ * @dst |= @src, a leaf at a time (both of the same size). Neither may be
+ * changed meanwhile: the caller holds and drains I/O (a failover). May
+ * sleep when @gfp allows. On -ENOMEM @dst holds part of @src.
+ */
+int colo_bitmap_or(struct colo_bitmap *dst, struct colo_bitmap *src,
+		   gfp_t gfp)
+{
+	u64 leaf;
+	int r;
+
+	if (WARN_ON_ONCE(dst->nr_bits != src->nr_bits))
+		return -EINVAL;
+	for (leaf = 0; leaf < src->nr_leaves; leaf++) {
+		unsigned long *s = current_leaf(src, leaf), *d;
+		unsigned int before;
+
+		if (!s || bitmap_empty(s, COLO_LEAF_BITS))
+			continue;
+		r = colo_bitmap_prepare(dst, leaf << COLO_LEAF_SHIFT, gfp);
+		if (r)
+			return r;
+		d = current_leaf(dst, leaf);
+		before = bitmap_weight(d, COLO_LEAF_BITS);
+		bitmap_or(d, d, s, COLO_LEAF_BITS);
+		atomic64_add(bitmap_weight(d, COLO_LEAF_BITS) - before,
+			     &dst->count);
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Copy @nr bits from bit @first into @out as little-endian 64-bit words
+ * (the on-disk bitmaps): bit i of the range is bit i % 8 of byte i / 8.
+ * @first and @nr are multiples of 64; bits past the end read as zero.
+ * Same contract as colo_bitmap_test().
+ */
+void colo_bitmap_get_le64(struct colo_bitmap *bm, u64 first, u64 nr,
+			  __le64 *out)
+{
+	u64 i, pos;
+
+	for (i = 0; i < nr / 64; i++) {
+		unsigned long *bits = NULL;
+		u64 word = 0;
+
+		pos = first + i * 64;
+		if (leaf_of(pos) < bm->nr_leaves)
+			bits = current_leaf(bm, leaf_of(pos));
+		if (bits)
+			bitmap_to_arr64(&word,
+					bits + bit_in_leaf(pos) / BITS_PER_LONG,
+					64);
+		out[i] = cpu_to_le64(word);
+	}
 }
 
 /* Bytes used: the directory plus the leaf pages. */

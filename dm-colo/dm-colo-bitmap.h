@@ -21,6 +21,9 @@
  *    only frees leaves that are stale, which no test or set touches.
  *  - colo_bitmap_swap() exchanges two bitmaps of one size that nothing
  *    else uses meanwhile (a reload, with both tables quiesced).
+ *  - colo_bitmap_or() may sleep and needs both bitmaps left alone
+ *    meanwhile (a failover, with I/O held and drained).
+ *  - colo_bitmap_get_le64() and colo_bitmap_next_set() take no lock.
  */
 #ifndef DM_COLO_BITMAP_H
 #define DM_COLO_BITMAP_H
@@ -58,6 +61,10 @@ void colo_bitmap_clear_all(struct colo_bitmap *bm);
 void colo_bitmap_reclaim(struct colo_bitmap *bm);
 void colo_bitmap_swap(struct colo_bitmap *a, struct colo_bitmap *b);
 u64 colo_bitmap_next_set(struct colo_bitmap *bm, u64 from);
+int colo_bitmap_or(struct colo_bitmap *dst, struct colo_bitmap *src,
+		   gfp_t gfp);
+void colo_bitmap_get_le64(struct colo_bitmap *bm, u64 first, u64 nr,
+			  __le64 *out);
 size_t colo_bitmap_memory(struct colo_bitmap *bm);
 
 static inline u64 colo_bitmap_count(struct colo_bitmap *bm)

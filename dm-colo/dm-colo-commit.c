@@ -300,22 +300,13 @@ void colo_commit_init(struct colo_c *cc)
  */
 static int start_dirty_map(struct colo_c *cc, u64 *pending)
 {
-	struct colo_bitmap *maps[] = { &cc->active_map, &cc->hidden_map };
-	unsigned int i;
-	u64 chunk;
 	int r;
 
-	for (i = 0; i < ARRAY_SIZE(maps); i++) {
-		for (chunk = colo_bitmap_next_set(maps[i], 0);
-		     chunk < cc->nr_chunks;
-		     chunk = colo_bitmap_next_set(maps[i], chunk + 1)) {
-			r = colo_bitmap_prepare(&cc->dirty_map, chunk, GFP_NOIO);
-			if (r)
-				return r;
-			colo_bitmap_set(&cc->dirty_map, chunk);
-			cond_resched();
-		}
-	}
+	r = colo_bitmap_or(&cc->dirty_map, &cc->active_map, GFP_NOIO);
+	if (!r)
+		r = colo_bitmap_or(&cc->dirty_map, &cc->hidden_map, GFP_NOIO);
+	if (r)
+		return r;
 	*pending = colo_bitmap_count(&cc->dirty_map);
 	return 0;
 }

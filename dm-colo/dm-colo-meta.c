@@ -9,15 +9,6 @@
  * write a dirty buffer early, so a block is only made dirty once whatever
  * must reach the disk before it has (the commit's progress: base flushed
  * before the maps that say a chunk left the commit).
- *
- * Write-intent marks. A write in primary mode counts itself in the users
- * of every region it touches, then checks that each region is marked: the
- * clearing pass clears a region's marked bit, then reads its users, with a
- * full barrier between each pair of steps, so either the pass sees the
- * write and keeps the mark, or the write sees the mark gone and asks for
- * it again. A write whose marks are missing waits on the waiting list;
- * the mark worker writes every mark asked for with one write and one
- * flush, then lets all the waiting writes go (colo_meta.wake).
  */
 #include <linux/blkdev.h>
 #include <linux/dm-bufio.h>
@@ -25,87 +16,23 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
-#include "dm-colo.h"
+#include "dm-colo-meta-internal.h"
 
 #define DM_MSG_PREFIX "colo"
-
-/* The clearing pass and the commit's progress run this often. */
-#define META_TICK	HZ
-
-/* Bits of colo_meta.flags. */
-enum {
-	META_LIVE,		/* holds the device's state: writes, ticks */
-	META_FAILED,		/* a metadata write failed: not used any more */
-	META_SB_DIRTY,		/* the superblock lags the state (coverage) */
-	META_MAP_DIRTY,		/* the commit cleared bits not on disk yet */
-};
-
-struct colo_meta {
-	struct colo_c *cc;
-	struct dm_dev *dev;
-	struct dm_bufio_client *bufio;
-	struct workqueue_struct *wq;
-	struct colo_meta_layout layout;
-	unsigned int region_shift;
-	u64 instance;
-	unsigned long flags;
-
-	/* Every metadata write, the superblock and what is on disk. */
-	struct mutex io_lock;
-	struct colo_meta_super sb;	/* the newest superblock, on-disk order */
-	u64 *seq;			/* newest copy of each logical block */
-	unsigned long *ondisk;		/* the region bits as on disk */
-	unsigned long *blk_changed;	/* region blocks to write */
-	u64 nr_marked;			/* bits in ondisk; READ_ONCE */
-
-	/* Marks a write may rely on; see the head of the file. */
-	unsigned long *marked;
-	unsigned long *used;		/* written since the last pass */
-	atomic_t *users;		/* writes and copies in flight */
-
-	spinlock_t lock;		/* want and waiting */
-	unsigned long *want;		/* marks asked for */
-	unsigned long *marking;		/* marks being written (io_lock) */
-	struct bio_list waiting;	/* bios waiting for their marks */
-	struct work_struct mark_work;
-	struct delayed_work tick;
-
-	unsigned long *map_changed;	/* map blocks with bits cleared */
-};
 
 static void *kvzalloc_bits(u64 nr)
 {
 	return kvcalloc(BITS_TO_LONGS(nr), sizeof(unsigned long), GFP_KERNEL);
 }
 
-static u64 region_of(struct colo_meta *m, sector_t sector)
-{
-	return sector >> m->region_shift;
-}
-
-static u64 block_of(u64 bit)
-{
-	return div_u64(bit, COLO_META_BITS);
-}
-
-static void *payload(void *block)
-{
-	return (u8 *)block + COLO_META_HEADER_SIZE;
-}
-
 /* I/O. */
-
-static bool meta_failed(struct colo_meta *m)
-{
-	return test_bit(META_FAILED, &m->flags);
-}
 
 /*
  * A metadata write failed: from now on nothing is written, and nothing
  * waits for a mark (the waiting writes go). The state in memory stays
  * right; only what a crash would keep is lost. io_lock held.
  */
-static void fail_meta(struct colo_meta *m, const char *what, int r)
+void colo_meta_fail(struct colo_meta *m, const char *what, int r)
 {
 	if (test_and_set_bit(META_FAILED, &m->flags))
 		return;
@@ -116,17 +43,22 @@ static void fail_meta(struct colo_meta *m, const char *what, int r)
 
 /*
  * Write every block made dirty and wait for them: dm_bufio_write_dirty_
- * buffers() ends with a flush of the device, so they are durable.
+ * buffers() ends with a flush of the device, so they are durable. With
+ * nothing queued since the last write-out there is nothing to write or
+ * flush. io_lock held.
  */
-static int write_out(struct colo_meta *m, const char *what)
+int colo_meta_write_out(struct colo_meta *m, const char *what)
 {
 	int r;
 
 	if (meta_failed(m))
 		return -EIO;
+	if (!m->queued)
+		return 0;
+	m->queued = false;
 	r = dm_bufio_write_dirty_buffers(m->bufio);
 	if (r)
-		fail_meta(m, what, r);
+		colo_meta_fail(m, what, r);
 	return r;
 }
 
@@ -143,7 +75,7 @@ static void put_block(struct colo_meta *m, u64 l, enum colo_meta_kind kind,
 
 	p = dm_bufio_new(m->bufio, 2 * l + (seq & 1), &b);
 	if (IS_ERR(p)) {
-		fail_meta(m, "buffer allocation", PTR_ERR(p));
+		colo_meta_fail(m, "buffer allocation", PTR_ERR(p));
 		return;
 	}
 	memcpy(p, data, COLO_META_BLOCK_SIZE);
@@ -151,6 +83,7 @@ static void put_block(struct colo_meta *m, u64 l, enum colo_meta_kind kind,
 	dm_bufio_mark_buffer_dirty(b);
 	dm_bufio_release(b);
 	m->seq[l] = seq;
+	m->queued = true;
 }
 
 /*
@@ -227,12 +160,12 @@ static int commit_super(struct colo_meta *m, u32 mode, u32 commit, u32 gap)
 	u8 *block;
 	int r;
 
-	r = write_out(m, "write");
+	r = colo_meta_write_out(m, "write");
 	if (r)
 		return r;
 	block = kzalloc(COLO_META_BLOCK_SIZE, GFP_NOIO);
 	if (!block) {
-		fail_meta(m, "superblock allocation", -ENOMEM);
+		colo_meta_fail(m, "superblock allocation", -ENOMEM);
 		return -ENOMEM;
 	}
 	m->sb.mode = cpu_to_le32(mode);
@@ -242,7 +175,7 @@ static int commit_super(struct colo_meta *m, u32 mode, u32 commit, u32 gap)
 	clear_bit(META_SB_DIRTY, &m->flags);
 	put_block(m, 0, COLO_META_SUPER, 0, block);
 	kfree(block);
-	return write_out(m, "superblock write");
+	return colo_meta_write_out(m, "superblock write");
 }
 
 /*
@@ -276,13 +209,13 @@ static void fill_region_block(struct colo_meta *m, u64 b, void *block)
 }
 
 /* Queue the region blocks marked in blk_changed. io_lock held. */
-static int put_region_blocks(struct colo_meta *m)
+int colo_meta_put_region_blocks(struct colo_meta *m)
 {
 	u64 b, nr = m->layout.region_blocks;
 	void *block = kmalloc(COLO_META_BLOCK_SIZE, GFP_NOIO);
 
 	if (!block) {
-		fail_meta(m, "region block allocation", -ENOMEM);
+		colo_meta_fail(m, "region block allocation", -ENOMEM);
 		return -ENOMEM;
 	}
 	for (b = find_first_bit(m->blk_changed, nr); b < nr;
@@ -301,13 +234,11 @@ static void fill_map_block(struct colo_c *cc, struct colo_bitmap *bm, u64 b,
 			   void *block)
 {
 	u64 first = b * COLO_META_BITS;
-	u64 end = min_t(u64, first + COLO_META_BITS, cc->nr_chunks);
-	u64 c;
 
-	memset(block, 0, COLO_META_BLOCK_SIZE);
-	for (c = colo_bitmap_next_set(bm, first); c < end;
-	     c = colo_bitmap_next_set(bm, c + 1))
-		__set_bit_le(c - first, payload(block));
+	/* Whole words: a block's bits start on a 64-bit boundary. */
+	BUILD_BUG_ON(COLO_META_BITS % 64);
+	memset(block, 0, COLO_META_HEADER_SIZE);
+	colo_bitmap_get_le64(bm, first, COLO_META_BITS, payload(block));
 }
 
 static bool map_block_empty(struct colo_c *cc, struct colo_bitmap *bm, u64 b)
@@ -341,243 +272,6 @@ static int load_map_block(struct colo_meta *m, struct colo_bitmap *bm,
 		colo_bitmap_set(bm, first + i);
 	}
 	return 0;
-}
-
-/* Write-intent marks. */
-
-/*
- * Make the marks asked for in m->want durable, then usable. Returns the
- * result of the write; on failure the marks are not usable, but nothing
- * waits for them any more (fail_meta()). io_lock held.
- */
-static int write_marks(struct colo_meta *m)
-{
-	u64 r, nr = m->layout.nr_regions;
-	bool any = false;
-	int err;
-
-	/* Take the marks asked for until now; later ones wait for a run. */
-	spin_lock_irq(&m->lock);
-	for (r = find_first_bit(m->want, nr); r < nr;
-	     r = find_next_bit(m->want, nr, r + 1)) {
-		__clear_bit(r, m->want);
-		__set_bit(r, m->marking);
-		any = true;
-		if (!test_bit(r, m->ondisk)) {
-			__set_bit(r, m->ondisk);
-			__set_bit(block_of(r), m->blk_changed);
-			WRITE_ONCE(m->nr_marked, m->nr_marked + 1);
-		}
-	}
-	spin_unlock_irq(&m->lock);
-	if (!any)
-		return 0;
-
-	err = put_region_blocks(m);
-	if (!err)
-		err = write_out(m, "mark write");
-
-	for (r = find_first_bit(m->marking, nr); r < nr;
-	     r = find_next_bit(m->marking, nr, r + 1)) {
-		__clear_bit(r, m->marking);
-		if (!err)
-			set_bit(r, m->marked);
-	}
-	return err;
-}
-
-static void mark_worker(struct work_struct *work)
-{
-	struct colo_meta *m = container_of(work, struct colo_meta, mark_work);
-	struct bio_list bios;
-
-	bio_list_init(&bios);
-	mutex_lock(&m->io_lock);
-	/* Every bio waiting now asked for its marks before we take them. */
-	spin_lock_irq(&m->lock);
-	bio_list_merge(&bios, &m->waiting);
-	bio_list_init(&m->waiting);
-	spin_unlock_irq(&m->lock);
-	write_marks(m);
-	mutex_unlock(&m->io_lock);
-
-	/* Marked, or failed: they run again from the top either way. */
-	if (!bio_list_empty(&bios))
-		colo_defer_bios(m->cc, &bios);
-}
-
-static void regions_of(struct colo_meta *m, struct colo_io *io,
-		       unsigned int sectors, u64 *first, u64 *last)
-{
-	*first = region_of(m, io->sector);
-	*last = region_of(m, io->sector + sectors - 1);
-}
-
-/*
- * A write in primary mode: true when every region it touches is marked on
- * disk, and it then counts as a user of them until colo_meta_write_end().
- * Else the bio waits for its marks and runs again from the worker: false,
- * the caller returns DM_MAPIO_SUBMITTED. Map or worker context.
- */
-bool colo_meta_write_begin(struct colo_c *cc, struct bio *bio,
-			   struct colo_io *io)
-{
-	struct colo_meta *m = cc->meta;
-	unsigned long flags;
-	bool marked = true;
-	u64 r, first, last;
-
-	if (!m || io->meta_sectors || !bio_sectors(bio) || meta_failed(m))
-		return true;
-	regions_of(m, io, bio_sectors(bio), &first, &last);
-	for (r = first; r <= last; r++)
-		atomic_inc(&m->users[r]);
-	/* Pairs with the barrier in clear_region(). */
-	smp_mb__after_atomic();
-	for (r = first; r <= last; r++)
-		if (!test_bit(r, m->marked))
-			marked = false;
-	if (marked) {
-		for (r = first; r <= last; r++)
-			if (!test_bit(r, m->used))
-				set_bit(r, m->used);
-		io->meta_sectors = bio_sectors(bio);
-		return true;
-	}
-	for (r = first; r <= last; r++)
-		atomic_dec(&m->users[r]);
-
-	spin_lock_irqsave(&m->lock, flags);
-	if (meta_failed(m)) {
-		spin_unlock_irqrestore(&m->lock, flags);
-		return true;
-	}
-	for (r = first; r <= last; r++)
-		if (!test_bit(r, m->marked))
-			__set_bit(r, m->want);
-	bio_list_add(&m->waiting, bio);
-	spin_unlock_irqrestore(&m->lock, flags);
-	queue_work(m->wq, &m->mark_work);
-	return false;
-}
-
-/* The write of @io completed. Any context. */
-void colo_meta_write_end(struct colo_c *cc, struct colo_io *io)
-{
-	struct colo_meta *m = cc->meta;
-	u64 r, first, last;
-
-	if (!m || !io->meta_sectors)
-		return;
-	regions_of(m, io, io->meta_sectors, &first, &last);
-	for (r = first; r <= last; r++)
-		atomic_dec(&m->users[r]);
-	io->meta_sectors = 0;
-}
-
-static atomic_t *chunk_users(struct colo_c *cc, u64 chunk)
-{
-	struct colo_meta *m = cc->meta;
-
-	return &m->users[region_of(m, colo_chunk_to_sector(chunk,
-							   cc->chunk_shift))];
-}
-
-/* A mirror copy of @chunk keeps its region marked. Any context. */
-void colo_meta_copy_get(struct colo_c *cc, u64 chunk)
-{
-	if (cc->meta)
-		atomic_inc(chunk_users(cc, chunk));
-}
-
-void colo_meta_copy_put(struct colo_c *cc, u64 chunk)
-{
-	if (cc->meta)
-		atomic_dec(chunk_users(cc, chunk));
-}
-
-/* Ask for the marks of chunks @first..@last (a message; sleeps). */
-int colo_meta_mark_chunks(struct colo_c *cc, u64 first, u64 last)
-{
-	struct colo_meta *m = cc->meta;
-	u64 r, end;
-
-	if (!m)
-		return 0;
-	end = region_of(m, colo_chunk_to_sector(last, cc->chunk_shift));
-	spin_lock_irq(&m->lock);
-	for (r = region_of(m, colo_chunk_to_sector(first, cc->chunk_shift));
-	     r <= end; r++)
-		if (!test_bit(r, m->marked))
-			__set_bit(r, m->want);
-	spin_unlock_irq(&m->lock);
-	return 0;
-}
-
-/* Write the marks asked for by colo_meta_mark_chunks(). Sleeps. */
-int colo_meta_flush_marks(struct colo_c *cc)
-{
-	struct colo_meta *m = cc->meta;
-	int r;
-
-	if (!m)
-		return 0;
-	mutex_lock(&m->io_lock);
-	r = write_marks(m);
-	mutex_unlock(&m->io_lock);
-	/* A failed metadata device stops nothing (fail_meta()). */
-	return meta_failed(m) ? 0 : r;
-}
-
-static bool region_dirty(struct colo_meta *m, u64 region)
-{
-	struct colo_c *cc = m->cc;
-	u64 first, end;
-
-	colo_meta_region_chunks(region, m->region_shift, cc->chunk_shift,
-				cc->nr_chunks, &first, &end);
-	return colo_bitmap_next_set(&cc->dirty_map, first) < end;
-}
-
-/*
- * Clear @region's mark if it is on the replica and idle: no write since
- * the last pass, none in flight, no dirty chunk. io_lock held.
- */
-static void clear_region(struct colo_meta *m, u64 region)
-{
-	if (test_and_clear_bit(region, m->used) ||
-	    atomic_read(&m->users[region]) || region_dirty(m, region))
-		return;
-	clear_bit(region, m->marked);
-	/* Pairs with the barrier in colo_meta_write_begin(). */
-	smp_mb__after_atomic();
-	if (atomic_read(&m->users[region]) || region_dirty(m, region)) {
-		set_bit(region, m->marked);
-		return;
-	}
-	__clear_bit(region, m->ondisk);
-	__set_bit(block_of(region), m->blk_changed);
-	WRITE_ONCE(m->nr_marked, m->nr_marked - 1);
-}
-
-/*
- * The lazy clearing pass: only while the mirror is in sync, where a chunk
- * that is not dirty is on the replica. A lost clear would only cost a
- * resync of the region after a crash.
- */
-static void clear_marks(struct colo_meta *m)
-{
-	u64 r, nr = m->layout.nr_regions;
-
-	if (colo_mirror_state(m->cc) != COLO_MIRROR_INSYNC)
-		return;
-	for (r = find_first_bit(m->ondisk, nr); r < nr;
-	     r = find_next_bit(m->ondisk, nr, r + 1)) {
-		clear_region(m, r);
-		cond_resched();
-	}
-	if (!put_region_blocks(m))
-		write_out(m, "clear write");
 }
 
 /* The failover commit's progress. */
@@ -661,7 +355,7 @@ int colo_meta_sync(struct colo_c *cc)
 			put_block(m, starts[1] + which[i], kinds[1], gen,
 				  snap + (2 * i + 1) * COLO_META_BLOCK_SIZE);
 		}
-		r = write_out(m, "commit progress write");
+		r = colo_meta_write_out(m, "commit progress write");
 	}
 	kvfree(snap);
 	kvfree(which);
@@ -671,19 +365,6 @@ out:
 }
 
 /* Failover. */
-
-static void want_chunks_of(struct colo_meta *m, struct colo_bitmap *bm)
-{
-	struct colo_c *cc = m->cc;
-	u64 c;
-
-	spin_lock_irq(&m->lock);
-	for (c = colo_bitmap_next_set(bm, 0); c < cc->nr_chunks;
-	     c = colo_bitmap_next_set(bm, c + 1))
-		__set_bit(region_of(m, colo_chunk_to_sector(c, cc->chunk_shift)),
-			  m->want);
-	spin_unlock_irq(&m->lock);
-}
 
 /* Queue the blocks of @bm that have a bit set, under generation @gen. */
 static int put_map(struct colo_meta *m, struct colo_bitmap *bm, u64 start,
@@ -732,7 +413,7 @@ void colo_meta_failover(struct colo_c *cc, u64 pending)
 	if (!r)
 		r = blkdev_issue_flush(cc->hidden->bdev);
 	if (r) {
-		fail_meta(m, "failover (flush of the overlay)", r);
+		colo_meta_fail(m, "failover (flush of the overlay)", r);
 		goto out;
 	}
 	/* Never reused: blocks of a failover that did not finish stay dead. */
@@ -745,11 +426,11 @@ void colo_meta_failover(struct colo_c *cc, u64 pending)
 		r = put_map(m, &cc->hidden_map, m->layout.hidden_start,
 			    COLO_META_HIDDEN, gen);
 	if (r) {
-		fail_meta(m, "failover (map allocation)", r);
+		colo_meta_fail(m, "failover (map allocation)", r);
 		goto out;
 	}
-	want_chunks_of(m, &cc->dirty_map);
-	r = write_marks(m);
+	colo_meta_want_chunks_of(m, &cc->dirty_map);
+	r = colo_meta_write_marks(m);
 	if (r)
 		goto out;
 	m->sb.overlay_generation = cpu_to_le64(gen);
@@ -820,7 +501,7 @@ static void tick_worker(struct work_struct *work)
 	if (!meta_failed(m)) {
 		if (test_bit(META_SB_DIRTY, &m->flags))
 			commit_state(m);
-		clear_marks(m);
+		colo_meta_clear_marks(m);
 	}
 	mutex_unlock(&m->io_lock);
 	if (test_bit(META_LIVE, &m->flags) && !meta_failed(m))
@@ -909,7 +590,7 @@ static int init_meta(struct colo_meta *m, struct colo_c *cc, char **error)
 	for (b = 0; b < m->layout.region_blocks; b++)
 		__set_bit(b, m->blk_changed);
 	mutex_lock(&m->io_lock);
-	r = put_region_blocks(m);
+	r = colo_meta_put_region_blocks(m);
 	if (!r)
 		r = commit_super(m, meta_mode(cc->mode), COLO_META_COMMIT_NONE,
 				 COLO_META_GAP_FRESH);
@@ -1128,7 +809,7 @@ int colo_meta_open(struct colo_c *cc, struct dm_dev *dev,
 	mutex_init(&m->io_lock);
 	spin_lock_init(&m->lock);
 	bio_list_init(&m->waiting);
-	INIT_WORK(&m->mark_work, mark_worker);
+	INIT_WORK(&m->mark_work, colo_meta_mark_worker);
 	INIT_DELAYED_WORK(&m->tick, tick_worker);
 	colo_meta_layout(&m->layout, cc->ti->len, cc->chunk_shift,
 			 region_shift);

@@ -2,7 +2,8 @@
 /*
  * dm-colo: the metadata device (README "Metadata device"). The on-disk
  * format is in dm-colo-format.h; the pure encoding and checks of a block
- * are in dm-colo-meta-format.c, the I/O and the state in dm-colo-meta.c.
+ * are in dm-colo-meta-format.c, the I/O and the state in dm-colo-meta.c,
+ * the write-intent marks in dm-colo-meta-marks.c.
  *
  * What is on disk, and when it is written:
  *  - the superblock: at initialisation, failover, the end of the failover

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-colo: the write-intent marks of the metadata device, in primary mode
+ * (README "Metadata device"; the locking contract is in dm-colo-meta.h).
+ *
+ * Write-intent marks. A write in primary mode counts itself in the users
+ * of every region it touches, then checks that each region is marked: the
+ * clearing pass clears a region's marked bit, then reads its users, with a
+ * full barrier between each pair of steps, so either the pass sees the
+ * write and keeps the mark, or the write sees the mark gone and asks for
+ * it again. A write whose marks are missing waits on the waiting list;
+ * the mark worker writes every mark asked for with one write and one
+ * flush, then lets all the waiting writes go (colo_meta.wake).
+ *
+ * Marks are cleared lazily: once a second (the metadata's tick), while the
+ * mirror is in sync, for a region that is idle and has no dirty chunk.
+ */
+#include <linux/atomic.h>
+#include <linux/bitops.h>
+#include <linux/slab.h>
+
+#include "dm-colo-meta-internal.h"
+
+#define DM_MSG_PREFIX "colo"
+
+/*
+ * Make the marks asked for in m->want durable, then usable. Returns the
+ * result of the write; on failure the marks are not usable, but nothing
+ * waits for them any more (colo_meta_fail()). io_lock held.
+ */
+int colo_meta_write_marks(struct colo_meta *m)
+{
+	u64 r, nr = m->layout.nr_regions;
+	bool any = false, changed = false;
+	int err = 0;
+
+	/* Take the marks asked for until now; later ones wait for a run. */
+	spin_lock_irq(&m->lock);
+	for (r = find_first_bit(m->want, nr); r < nr;
+	     r = find_next_bit(m->want, nr, r + 1)) {
+		__clear_bit(r, m->want);
+		__set_bit(r, m->marking);
+		any = true;
+		if (!test_bit(r, m->ondisk)) {
+			__set_bit(r, m->ondisk);
+			__set_bit(block_of(r), m->blk_changed);
+			WRITE_ONCE(m->nr_marked, m->nr_marked + 1);
+			changed = true;
+		}
+	}
+	spin_unlock_irq(&m->lock);
+	if (!any)
+		return 0;
+
+	/*
+	 * A mark still on disk (a clearing pass took it back in memory only)
+	 * is durable already: ondisk changes only under io_lock, each time
+	 * followed by a write-out that succeeded or failed the metadata.
+	 */
+	if (changed) {
+		err = colo_meta_put_region_blocks(m);
+		if (!err)
+			err = colo_meta_write_out(m, "mark write");
+	} else if (meta_failed(m)) {
+		err = -EIO;
+	}
+
+	for (r = find_first_bit(m->marking, nr); r < nr;
+	     r = find_next_bit(m->marking, nr, r + 1)) {
+		__clear_bit(r, m->marking);
+		if (!err)
+			set_bit(r, m->marked);
+	}
+	return err;
+}
+
+void colo_meta_mark_worker(struct work_struct *work)
+{
+	struct colo_meta *m = container_of(work, struct colo_meta, mark_work);
+	struct bio_list bios;
+
+	bio_list_init(&bios);
+	mutex_lock(&m->io_lock);
+	/* Every bio waiting now asked for its marks before we take them. */
+	spin_lock_irq(&m->lock);
+	bio_list_merge(&bios, &m->waiting);
+	bio_list_init(&m->waiting);
+	spin_unlock_irq(&m->lock);
+	colo_meta_write_marks(m);
+	mutex_unlock(&m->io_lock);
+
+	/* Marked, or failed: they run again from the top either way. */
+	if (!bio_list_empty(&bios))
+		colo_defer_bios(m->cc, &bios);
+}
+
+static void regions_of(struct colo_meta *m, struct colo_io *io,
+		       unsigned int sectors, u64 *first, u64 *last)
+{
+	*first = region_of(m, io->sector);
+	*last = region_of(m, io->sector + sectors - 1);
+}
+
+/*
+ * A write in primary mode: true when every region it touches is marked on
+ * disk, and it then counts as a user of them until colo_meta_write_end().
+ * Else the bio waits for its marks and runs again from the worker: false,
+ * the caller returns DM_MAPIO_SUBMITTED. Map or worker context.
+ */
+bool colo_meta_write_begin(struct colo_c *cc, struct bio *bio,
+			   struct colo_io *io)
+{
+	struct colo_meta *m = cc->meta;
+	unsigned long flags;
+	bool marked = true;
+	u64 r, first, last;
+
+	if (!m || io->meta_sectors || !bio_sectors(bio) || meta_failed(m))
+		return true;
+	regions_of(m, io, bio_sectors(bio), &first, &last);
+	for (r = first; r <= last; r++)
+		atomic_inc(&m->users[r]);
+	/* Pairs with the barrier in clear_region(). */
+	smp_mb__after_atomic();
+	for (r = first; r <= last; r++)
+		if (!test_bit(r, m->marked))
+			marked = false;
+	if (marked) {
+		for (r = first; r <= last; r++)
+			if (!test_bit(r, m->used))
+				set_bit(r, m->used);
+		io->meta_sectors = bio_sectors(bio);
+		return true;
+	}
+	for (r = first; r <= last; r++)
+		atomic_dec(&m->users[r]);
+
+	spin_lock_irqsave(&m->lock, flags);
+	if (meta_failed(m)) {
+		spin_unlock_irqrestore(&m->lock, flags);
+		return true;
+	}
+	for (r = first; r <= last; r++)
+		if (!test_bit(r, m->marked))
+			__set_bit(r, m->want);
+	bio_list_add(&m->waiting, bio);
+	spin_unlock_irqrestore(&m->lock, flags);
+	queue_work(m->wq, &m->mark_work);
+	return false;
+}
+
+/* The write of @io completed. Any context. */
+void colo_meta_write_end(struct colo_c *cc, struct colo_io *io)
+{
+	struct colo_meta *m = cc->meta;
+	u64 r, first, last;
+
+	if (!m || !io->meta_sectors)
+		return;
+	regions_of(m, io, io->meta_sectors, &first, &last);
+	for (r = first; r <= last; r++)
+		atomic_dec(&m->users[r]);
+	io->meta_sectors = 0;
+}
+
+static atomic_t *chunk_users(struct colo_c *cc, u64 chunk)
+{
+	struct colo_meta *m = cc->meta;
+
+	return &m->users[region_of(m, colo_chunk_to_sector(chunk,
+							   cc->chunk_shift))];
+}
+
+/* A mirror copy of @chunk keeps its region marked. Any context. */
+void colo_meta_copy_get(struct colo_c *cc, u64 chunk)
+{
+	if (cc->meta)
+		atomic_inc(chunk_users(cc, chunk));
+}
+
+void colo_meta_copy_put(struct colo_c *cc, u64 chunk)
+{
+	if (cc->meta)
+		atomic_dec(chunk_users(cc, chunk));
+}
+
+/* Ask for the marks of chunks @first..@last (a message; sleeps). */
+int colo_meta_mark_chunks(struct colo_c *cc, u64 first, u64 last)
+{
+	struct colo_meta *m = cc->meta;
+	u64 r, end;
+
+	if (!m)
+		return 0;
+	end = region_of(m, colo_chunk_to_sector(last, cc->chunk_shift));
+	spin_lock_irq(&m->lock);
+	for (r = region_of(m, colo_chunk_to_sector(first, cc->chunk_shift));
+	     r <= end; r++)
+		if (!test_bit(r, m->marked))
+			__set_bit(r, m->want);
+	spin_unlock_irq(&m->lock);
+	return 0;
+}
+
+/* Write the marks asked for by colo_meta_mark_chunks(). Sleeps. */
+int colo_meta_flush_marks(struct colo_c *cc)
+{
+	struct colo_meta *m = cc->meta;
+	int r;
+
+	if (!m)
+		return 0;
+	mutex_lock(&m->io_lock);
+	r = colo_meta_write_marks(m);
+	mutex_unlock(&m->io_lock);
+	/* A failed metadata device stops nothing (colo_meta_fail()). */
+	return meta_failed(m) ? 0 : r;
+}
+
+static bool region_dirty(struct colo_meta *m, u64 region)
+{
+	struct colo_c *cc = m->cc;
+	u64 first, end;
+
+	colo_meta_region_chunks(region, m->region_shift, cc->chunk_shift,
+				cc->nr_chunks, &first, &end);
+	return colo_bitmap_next_set(&cc->dirty_map, first) < end;
+}
+
+/*
+ * Clear @region's mark if it is on the replica and idle: no write since
+ * the last pass, none in flight, no dirty chunk. io_lock held.
+ */
+static void clear_region(struct colo_meta *m, u64 region)
+{
+	if (test_and_clear_bit(region, m->used) ||
+	    atomic_read(&m->users[region]) || region_dirty(m, region))
+		return;
+	clear_bit(region, m->marked);
+	/* Pairs with the barrier in colo_meta_write_begin(). */
+	smp_mb__after_atomic();
+	if (atomic_read(&m->users[region]) || region_dirty(m, region)) {
+		set_bit(region, m->marked);
+		return;
+	}
+	__clear_bit(region, m->ondisk);
+	__set_bit(block_of(region), m->blk_changed);
+	WRITE_ONCE(m->nr_marked, m->nr_marked - 1);
+}
+
+/*
+ * The lazy clearing pass: only while the mirror is in sync, where a chunk
+ * that is not dirty is on the replica. A lost clear would only cost a
+ * resync of the region after a crash.
+ */
+void colo_meta_clear_marks(struct colo_meta *m)
+{
+	u64 r, nr = m->layout.nr_regions;
+
+	if (colo_mirror_state(m->cc) != COLO_MIRROR_INSYNC)
+		return;
+	for (r = find_first_bit(m->ondisk, nr); r < nr;
+	     r = find_next_bit(m->ondisk, nr, r + 1)) {
+		clear_region(m, r);
+		cond_resched();
+	}
+	if (!colo_meta_put_region_blocks(m))
+		colo_meta_write_out(m, "clear write");
+}
+
+/* Ask for the marks of every region with a bit set in @bm. io_lock held. */
+void colo_meta_want_chunks_of(struct colo_meta *m, struct colo_bitmap *bm)
+{
+	struct colo_c *cc = m->cc;
+	unsigned int per_region = m->region_shift - cc->chunk_shift;
+	u64 c, r;
+
+	/* One bit found marks its region: go on from the next region. */
+	spin_lock_irq(&m->lock);
+	for (c = colo_bitmap_next_set(bm, 0); c < cc->nr_chunks;
+	     c = colo_bitmap_next_set(bm, (r + 1) << per_region)) {
+		r = c >> per_region;
+		__set_bit(r, m->want);
+	}
+	spin_unlock_irq(&m->lock);
+}
