@@ -16,6 +16,7 @@ import os
 import re
 import statistics
 import sys
+from math import comb
 
 
 def fio_figures(d):
@@ -166,6 +167,23 @@ def spread(vals, f=fmt):
     return f"{f(statistics.median(vals))} ({f(min(vals))}\u2013{f(max(vals))})"
 
 
+def sign_bound(rs, alpha=1 / 16):
+    """A lower bound of the median of the paired ratios rs: their k-th
+    smallest, with k the largest for which the sign test puts the median
+    below it with probability at most alpha (1/16: the smallest of 4 rounds,
+    the 2nd smallest of 8, the 3rd of 10). Returns (bound, k)."""
+    n, k, below = len(rs), 0, 0.0
+    if not n:
+        return None, 0
+    # P(at most k of n ratios fall below the median) = sum C(n, i) / 2^n
+    while k < n:
+        p = below + comb(n, k) / 2 ** n
+        if p > alpha + 1e-12:
+            break
+        below, k = p, k + 1
+    return sorted(rs)[max(k, 1) - 1], max(k, 1)
+
+
 def paired(a, b):
     """The ratios b[n] / a[n] of the rounds both have."""
     return [b[n] / a[n] for n in sorted(a) if n in b and a[n]]
@@ -208,9 +226,11 @@ def meta_section(r, d, p):
       "to its region (the cost of a mark), a new device in the first rounds "
       "only, paired with the first run without metadata. Figures: median "
       "(smallest\u2013largest) of the rounds; ratios: each round's figure over "
-      "its twin's, the lower bound the smallest of them (a sign test: the "
-      "median ratio is below it with probability 1/2^n over n rounds, "
-      f"{100 / 2 ** rounds:.0f}% at {rounds}). The primary rows' fio jobs "
+      "its twin's; the lower bound, on which a target is claimed, is the "
+      "k-th smallest of them, k the largest for which a sign test puts the "
+      "true median ratio below it with probability at most 1/16 (the "
+      "smallest of 4 rounds, the second smallest of 8; "
+      f"k = {sign_bound([1.0] * rounds)[1]} here). The primary rows' fio jobs "
       "(4 KiB chunks, 256 MiB brd base, QD 16 / QD 4), run apart from them. "
       "The metadata device is a memory-backed null_blk disk with a volatile "
       "write cache (its flushes are real requests), zeroed before each new "
@@ -241,11 +261,12 @@ def meta_section(r, d, p):
             io = (f"{statistics.median(wr):,.0f} / {statistics.median(fl):,.0f}"
                   if wr else "-")
             rs = paired(base, vals)
-            lows[(w, v)] = min(rs) if rs else None
+            low, kth = sign_bound(rs)
+            lows[(w, v)] = low
             p(f"| {wname} | {name} | {spread(list(base.values()))} | "
               f"{spread(list(vals.values()))} | "
               f"{rfmt(statistics.median(rs) if rs else None)} | "
-              f"{rfmt(min(rs) if rs else None)} | {io} | "
+              f"{rfmt(low)} | {io} | "
               f"{marked[-1] if marked else '-'} |")
     p()
     twins = []
