@@ -327,8 +327,8 @@ def meta_section(r, d, p):
     p()
     if base5:
         p(f"Without metadata the failover at 10^5 chunks takes {us(statistics.median(base5))} "
-          f"here (largest {us(max(base5))}): the dirty bitmap is set chunk by chunk "
-          "with I/O held, under software emulation.")
+          f"here (largest {us(max(base5))}), under software emulation: the "
+          "share of the target that is not the metadata's.")
         p()
     w5 = worst.get(100000)
     r.target("failover with metadata at 10^5 chunks, largest of the rounds (ms)",
