@@ -248,6 +248,52 @@ void colo_lock_cancel(struct colo_locks *locks, struct colo_lock_holder *h)
 		colo_lock_release(locks, h);
 }
 
+/*
+ * Grow the range @h holds by the chunk after it, in the same granule, if
+ * that chunk is free: no holder has it and no waiter wants it (a waiter is
+ * never overtaken). Returns true when @h holds it now. A background copy
+ * takes adjacent chunks into one extent this way. Any context.
+ */
+bool colo_lock_extend(struct colo_locks *locks, struct colo_lock_holder *h)
+{
+	struct colo_lock_bucket *b = bucket_of(locks, h->chunk);
+	u64 next = h->last + 1;
+	unsigned long flags;
+	bool got;
+
+	if (h->hold == COLO_HOLD_NONE || !next ||
+	    !colo_lock_same_granule(locks, h->chunk, next))
+		return false;
+	spin_lock_irqsave(&b->lock, flags);
+	got = __grantable(b, next, next, h->hold, NULL);
+	if (got)
+		h->last = next;
+	spin_unlock_irqrestore(&b->lock, flags);
+	return got;
+}
+
+/*
+ * Give back the last chunk of the range @h holds (more than one chunk):
+ * the waiters it blocked are served. Any context.
+ */
+void colo_lock_shrink(struct colo_locks *locks, struct colo_lock_holder *h)
+{
+	struct colo_lock_bucket *b = bucket_of(locks, h->chunk);
+	struct bio_list woken;
+	unsigned long flags;
+
+	if (WARN_ON_ONCE(h->hold == COLO_HOLD_NONE || h->last == h->chunk))
+		return;
+	bio_list_init(&woken);
+	spin_lock_irqsave(&b->lock, flags);
+	h->last--;
+	__serve_waiters(b, &woken);
+	spin_unlock_irqrestore(&b->lock, flags);
+
+	if (!bio_list_empty(&woken))
+		locks->wake(locks->context, &woken);
+}
+
 /* Does @h hold its range (it may still wait for it)? */
 bool colo_lock_held(struct colo_locks *locks, struct colo_lock_holder *h)
 {

@@ -6,14 +6,16 @@
  * per bucket and no global lock. A holder is embedded in the per-bio data of
  * the bio that holds the chunk, so taking the lock never allocates. Shared
  * holders are VM reads of base and VM writes while a mirror runs; an
- * exclusive holder is a copy-before-write
- * or a partial-chunk fill together with the write that follows it.
+ * exclusive holder is a copy-before-write or a partial-chunk fill together
+ * with the write that follows it, or a background copy (the failover
+ * commit, the mirror).
  *
  * A holder covers a range of chunks inside one lock granule (2^granule_shift
  * chunks, aligned): the bucket is chosen by granule, so a range is one
  * holder in one bucket, and holds conflict when their ranges overlap. VM
  * reads of base over several clean chunks and mirrored writes over several
- * chunks take one shared range; every other holder covers one chunk.
+ * chunks take one shared range, a background copy of adjacent chunks one
+ * exclusive range; every other holder covers one chunk.
  *
  * A bio that cannot get the lock is parked on its bucket with its holder,
  * atomically with the failed attempt. Waiters are served in order: a new
@@ -29,7 +31,10 @@
  * A holder with no bio (a background copy, colo_chunk_job_get()) can wait
  * in the same queue with colo_lock_wait(): when it is granted, its
  * @granted callback runs instead of a wake. colo_lock_cancel() takes back
- * a wait or a hold.
+ * a wait or a hold. A held range can grow by the next chunk of its
+ * granule when that chunk is free and wanted by no waiter
+ * (colo_lock_extend(), how a background copy takes adjacent chunks into
+ * one extent), and give its last chunk back (colo_lock_shrink()).
  *
  * Locking contract: every function takes only the bucket spinlock, with
  * interrupts saved, and is safe from interrupt context (release runs from
@@ -88,6 +93,8 @@ bool colo_lock_try(struct colo_locks *locks, struct colo_lock_holder *h,
 		   u64 chunk, enum colo_hold hold, struct bio *park);
 bool colo_lock_same_granule(struct colo_locks *locks, u64 first, u64 last);
 void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h);
+bool colo_lock_extend(struct colo_locks *locks, struct colo_lock_holder *h);
+void colo_lock_shrink(struct colo_locks *locks, struct colo_lock_holder *h);
 bool colo_lock_wait(struct colo_locks *locks, struct colo_lock_holder *h,
 		    u64 chunk, enum colo_hold hold,
 		    void (*granted)(struct colo_lock_holder *h));
