@@ -8,9 +8,12 @@
  * active|hidden, the mode becomes primary, and I/O is let go.
  *
  * The commit then writes every pending chunk (active[c] or hidden[c] set)
- * into base with dm-kcopyd, from active if active[c] else from hidden, at
- * most max_copies at once, each copy holding its chunk exclusive. A copy
- * that completes clears both bits: the chunk has left the commit. VM I/O
+ * into base with the copy engine (dm-colo-copy.c), from active if
+ * active[c] else from hidden. A copy takes the adjacent pending chunks that
+ * come from the same leg, up to one extent (1 MiB, aligned), holding them
+ * exclusive; at most max_copies copies at once, and a new one only when
+ * the engine has an extent's pages free. A copy that completes clears both
+ * bits of each of its chunks: they have left the commit. VM I/O
  * goes on meanwhile (dm-colo-io.c): reads follow the bits as before, a
  * write that covers a pending chunk goes to base and takes the chunk out
  * of the commit, a partial one commits its chunk first. No bit is ever set
@@ -121,30 +124,63 @@ static void commit_failed(struct colo_c *cc, const char *what)
 	}
 }
 
+/*
+ * The end of a commit copy: each of its chunks leaves the commit, or, on
+ * an error, all stay pending with their overlay data. Process context.
+ */
 static void commit_copy_done(struct colo_chunk_job *job, int read_err,
 			     unsigned long write_err)
 {
-	if (read_err || write_err)
+	u64 c;
+
+	if (read_err || write_err) {
 		commit_failed(job->cc, read_err ? "read error" :
 			      "write error on base");
-	else
-		colo_chunk_committed(job->cc, job->chunk);
+		return;
+	}
+	for (c = job->chunk; c <= job->last; c++)
+		colo_chunk_committed(job->cc, c);
 }
 
-/* Copy the chunk of @job, which holds it, to base if it is still pending. */
+/*
+ * Where @chunk's committed data comes from: active, else hidden, or NULL
+ * when it is not pending. Stable while the caller holds the chunk (a VM
+ * write that takes it out of the commit holds it exclusive). Any context.
+ */
+static struct dm_dev *commit_source(struct colo_c *cc, u64 chunk)
+{
+	if (colo_bitmap_test(&cc->active_map, chunk))
+		return cc->active;
+	if (colo_bitmap_test(&cc->hidden_map, chunk))
+		return cc->hidden;
+	return NULL;
+}
+
+/* colo_chunk_job_grow(): @chunk is pending from the job's leg. */
+static bool commit_same_leg(struct colo_chunk_job *job, u64 chunk)
+{
+	struct colo_c *cc = job->cc;
+
+	return commit_source(cc, chunk) == commit_source(cc, job->chunk);
+}
+
+/*
+ * Copy the chunk of @job, which holds it, to base if it is still pending,
+ * with the following chunks pending from the same leg (re-checked once
+ * held, so that no copy lands on a chunk a VM write took out of the
+ * commit). Worker context.
+ */
 static void commit_copy(struct colo_c *cc, struct colo_chunk_job *job)
 {
-	struct dm_dev *from;
-
 	/* Re-check under the lock: a VM write may have taken it out. */
-	if (colo_bitmap_test(&cc->active_map, job->chunk)) {
-		from = cc->active;
-	} else if (colo_bitmap_test(&cc->hidden_map, job->chunk)) {
-		from = cc->hidden;
-	} else {
+	struct dm_dev *from = commit_source(cc, job->chunk);
+
+	if (!from) {
 		colo_chunk_job_put(job);
 		return;
 	}
+	colo_chunk_job_grow(job, commit_same_leg);
+	cc->commit_cursor = max(cc->commit_cursor, job->last + 1);
 	job->done = commit_copy_done;
 	colo_chunk_job_copy(job, from->bdev, cc->base->bdev);
 }
@@ -231,8 +267,12 @@ static void commit_worker(struct work_struct *work)
 			colo_chunk_job_drop(&cc->commit_waiting);
 			return;
 		}
-		/* At the limit: a completing copy kicks us. */
-		if (atomic_read(&cc->copies) >= cc->max_copies)
+		/*
+		 * At the limit, or the engine has no extent's pages free: a
+		 * completing copy kicks us (copy_slot_put()).
+		 */
+		if (atomic_read(&cc->copies) >= cc->max_copies ||
+		    !colo_copier_has_room(&cc->copier))
 			return;
 		if (cc->commit_waiting) {
 			/* Not granted yet: the grant kicks us. */

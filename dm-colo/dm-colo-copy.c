@@ -33,7 +33,7 @@
 /* Pages a copy of @sectors needs. Any context. */
 static unsigned int copy_pages(sector_t sectors)
 {
-	return DIV_ROUND_UP(to_bytes(sectors), PAGE_SIZE);
+	return DIV_ROUND_UP((u64)sectors << SECTOR_SHIFT, PAGE_SIZE);
 }
 
 /*

@@ -20,9 +20,13 @@
  * lock is made again after it.
  *
  * Bios that need a copy or an allocation go to a worker; copies are done by
- * dm-kcopyd, at most max_copies at once. Every bio of either target is
- * counted in cc->inflight from map to end_io, so that checkpoint and
- * suspend can wait for the I/O in flight.
+ * the copy engine (dm-colo-copy.c), at most max_copies started at once.
+ * Every bio of either target is counted in cc->inflight from map to
+ * end_io, so that checkpoint and suspend can wait for the I/O in flight.
+ *
+ * The background chunk jobs of the failover commit and the mirror live
+ * here too: a job holds a range of adjacent chunks (one extent at most)
+ * exclusive and copies them with one copy of the engine.
  */
 #include <linux/blkdev.h>
 #include <linux/slab.h>
@@ -32,8 +36,12 @@
 #define DM_MSG_PREFIX "colo"
 
 #define COLO_LOCK_HASH_BITS	10
-/* Lock granule: 1 MiB, the largest VM read of clean chunks sent whole. */
-#define COLO_LOCK_GRANULE_SECTOR_SHIFT	11
+/*
+ * Lock granule: 1 MiB, the largest VM read of clean chunks sent whole, and
+ * the copy engine's extent: a background copy holds its extent as one
+ * lock range.
+ */
+#define COLO_LOCK_GRANULE_SECTOR_SHIFT	COLO_EXTENT_SECTOR_SHIFT
 
 static void remap(struct colo_io *io, struct bio *bio, struct dm_dev *dev)
 {
@@ -411,10 +419,12 @@ static void reclaim_worker(struct work_struct *work)
 }
 
 /*
- * The copy engine: one chunk from one leg to another with dm-kcopyd, at
- * most max_copies at once. A bio over the limit drops its lock and waits on
- * the throttled list, which is re-run whenever a copy completes; the check
- * and the wait happen under bio_lock on both sides, so no wakeup is lost.
+ * The copies of the data path: one chunk from one leg to another with the
+ * copy engine (dm-colo-copy.c), at most max_copies started at once (the
+ * engine's pool bounds how many move data; the others wait in it, holding
+ * their chunk). A bio over the limit drops its lock and waits on the
+ * throttled list, which is re-run whenever a copy completes; the check and
+ * the wait happen under bio_lock on both sides, so no wakeup is lost.
  */
 static void colo_unthrottle(struct colo_c *cc)
 {
@@ -447,6 +457,7 @@ static void copy_slot_put(struct colo_c *cc)
 	colo_mirror_kick(cc);
 }
 
+/* The end of a VM bio's copy (copy_chunk()). Process context. */
 static void copy_done(int read_err, unsigned long write_err, void *context)
 {
 	struct bio *bio = context;
@@ -476,19 +487,23 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 	dm_submit_bio_remap(bio, NULL);
 }
 
-/* The regions of a copy of @chunk from @from to @to. */
-static void chunk_regions(struct colo_c *cc, u64 chunk,
+/* The regions of a copy of chunks @first to @last from @from to @to. */
+static void chunk_regions(struct colo_c *cc, u64 first, u64 last,
 			  struct block_device *from, struct block_device *to,
 			  struct dm_io_region *src, struct dm_io_region *dst)
 {
 	src->bdev = from;
-	src->sector = chunk_start(cc, chunk);
-	src->count = chunk_len(cc, chunk);
+	src->sector = chunk_start(cc, first);
+	src->count = colo_chunks_len(first, last, cc->ti->len,
+				     cc->chunk_shift);
 	*dst = *src;
 	dst->bdev = to;
 }
 
-/* Copy @bio's chunk from @from to @to, then submit @bio (in copy_done). */
+/*
+ * Copy @bio's chunk from @from to @to, then submit @bio (in copy_done(),
+ * which may run before this returns). Worker context; may sleep.
+ */
 static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		      struct dm_dev *from, struct dm_dev *to)
 {
@@ -507,16 +522,20 @@ static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	chunk_regions(cc, io->chunk, from->bdev, to->bdev, &src, &dst);
-	dm_kcopyd_copy(cc->kcopyd, &src, 1, &dst, 0, copy_done, bio);
+	chunk_regions(cc, io->chunk, io->chunk, from->bdev, to->bdev, &src,
+		      &dst);
+	colo_copy_start(&cc->copier, &io->copy, &src, &dst, copy_done, bio);
 	return DM_MAPIO_SUBMITTED;
 }
 
 /*
  * Background chunk copies (the failover commit, the mirror). A job holds
- * its chunk exclusive from colo_chunk_job_get() to its end; its copy counts
- * in inflight (suspend and the destructor wait for it) and in copies (the
- * max_copies bound). The caller checks the bound before it starts one.
+ * its chunks exclusive from colo_chunk_job_get() to its end: one chunk,
+ * then the ones colo_chunk_job_grow() adds, as one lock range. Its copy
+ * counts in inflight (suspend and the destructor wait for it) and in
+ * copies (the max_copies bound). The caller checks the bound, and that
+ * the engine has room for an extent (colo_copier_has_room()), before it
+ * starts one.
  */
 
 /* The job's chunk was granted to it: its owner's work item goes on. */
@@ -549,6 +568,7 @@ struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
 	}
 	job->cc = cc;
 	job->chunk = chunk;
+	job->last = chunk;
 	job->owner = owner;
 	if (owner) {
 		colo_lock_wait(&cc->locks, &job->holder, chunk, COLO_HOLD_EXCL,
@@ -600,6 +620,32 @@ void colo_work_settle(struct colo_c *cc, struct delayed_work *work)
 	flush_delayed_work(work);
 }
 
+/*
+ * Take the chunks after the job's into it, up to the end of its extent
+ * (colo_extent_last()), while each is free in the lock and @same(job,
+ * chunk) holds. @same is asked again once the chunk is held (only then is
+ * what it tests stable), and the chunk given back when it no longer holds.
+ * The job holds its chunks. Worker context; @same may sleep.
+ */
+void colo_chunk_job_grow(struct colo_chunk_job *job,
+			 bool (*same)(struct colo_chunk_job *job, u64 chunk))
+{
+	struct colo_c *cc = job->cc;
+	u64 limit = colo_extent_last(job->chunk, cc->chunk_shift,
+				     cc->nr_chunks);
+
+	while (job->last < limit && same(job, job->last + 1)) {
+		if (!colo_lock_extend(&cc->locks, &job->holder))
+			break;
+		if (!same(job, job->last + 1)) {
+			colo_lock_shrink(&cc->locks, &job->holder);
+			break;
+		}
+		job->last++;
+	}
+}
+
+/* The end of a job's copy. Process context. */
 static void chunk_job_done(int read_err, unsigned long write_err,
 			   void *context)
 {
@@ -614,7 +660,10 @@ static void chunk_job_done(int read_err, unsigned long write_err,
 	colo_exit(cc);
 }
 
-/* Copy the job's chunk from @from to @to; job->done is set. */
+/*
+ * Copy the job's chunks from @from to @to; job->done is set. The job may
+ * have ended (and be freed) when this returns. Worker context; may sleep.
+ */
 void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
 			 struct block_device *to)
 {
@@ -623,8 +672,9 @@ void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
 
 	atomic_inc(&cc->inflight);
 	atomic_inc(&cc->copies);
-	chunk_regions(cc, job->chunk, from, to, &src, &dst);
-	dm_kcopyd_copy(cc->kcopyd, &src, 1, &dst, 0, chunk_job_done, job);
+	chunk_regions(cc, job->chunk, job->last, from, to, &src, &dst);
+	colo_copy_start(&cc->copier, &job->copy, &src, &dst, chunk_job_done,
+			job);
 }
 
 /*
@@ -1078,7 +1128,8 @@ static void worker(struct work_struct *work)
 static void init_io(struct colo_io *io, struct colo_c *cc,
 		    struct dm_target *ti, struct bio *bio, bool ingress)
 {
-	memset(io, 0, sizeof(*io));
+	/* The copy is set up by colo_copy_start() when there is one. */
+	memset(io, 0, offsetof(struct colo_io, copy));
 	io->cc = cc;
 	io->ingress = ingress;
 	io->sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
@@ -1192,19 +1243,20 @@ int colo_io_init(struct colo_c *cc)
 	if (!cc->wq)
 		goto bad_wq;
 
-	cc->kcopyd = dm_kcopyd_client_create(NULL);
-	if (IS_ERR(cc->kcopyd)) {
-		r = PTR_ERR(cc->kcopyd);
-		goto bad_kcopyd;
-	}
+	/* The engine's pool: COLO_COPY_EXTENTS MiB, less below max_copies. */
+	r = colo_copier_init(&cc->copier, cc->wq,
+			     min_t(unsigned int, COLO_COPY_EXTENTS,
+				   cc->max_copies));
+	if (r)
+		goto bad_copier;
 	r = colo_mirror_init(cc);
 	if (r)
 		goto bad_mirror;
 	return 0;
 
 bad_mirror:
-	dm_kcopyd_client_destroy(cc->kcopyd);
-bad_kcopyd:
+	colo_copier_destroy(&cc->copier);
+bad_copier:
 	destroy_workqueue(cc->wq);
 bad_wq:
 	colo_locks_destroy(&cc->locks);
@@ -1223,7 +1275,7 @@ void colo_io_destroy(struct colo_c *cc)
 {
 	cancel_delayed_work_sync(&cc->commit_work);
 	colo_mirror_destroy(cc);
-	dm_kcopyd_client_destroy(cc->kcopyd);
+	colo_copier_destroy(&cc->copier);
 	cancel_work_sync(&cc->event_work);
 	cancel_delayed_work_sync(&cc->retry_work);
 	destroy_workqueue(cc->wq);

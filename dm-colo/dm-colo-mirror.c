@@ -4,12 +4,15 @@
  *
  * "mirror start <dev> [full|dirty [<KiB/s>]]" opens the replica by path with
  * an exclusive claim and starts phase 1: a work item copies chunks from
- * base to the replica with dm-kcopyd, at most max_copies at once and at
- * most <KiB/s> when given. A full sync first copies every chunk (a cursor
- * pass), then whatever is dirty; a dirty sync only what is dirty. A copy
- * holds its chunk exclusive and clears the chunk's dirty bit before it
- * reads base, so a write that lands during or after it marks the chunk
- * again and it is copied again.
+ * base to the replica with the copy engine (dm-colo-copy.c), at most
+ * max_copies at once, a new one only when the engine has an extent's pages
+ * free, and at most <KiB/s> when given. A full sync first copies every
+ * chunk (a cursor pass), then whatever is dirty; a dirty sync only what is
+ * dirty. A copy takes the adjacent chunks that need copying (every chunk
+ * in a full pass, dirty ones after), up to one extent (1 MiB, aligned),
+ * holds them exclusive and clears their dirty bits before it reads base,
+ * so a write that lands after it marks a chunk again and it is copied
+ * again.
  *
  * While a mirror is running, every VM write holds its chunk (or, for a
  * write over several chunks of one lock granule, its range of chunks)
@@ -183,44 +186,74 @@ static void mark_dirty_prepared(struct colo_c *cc, u64 chunk)
 	colo_bitmap_set(&cc->dirty_map, chunk);
 }
 
+/*
+ * The end of a mirror copy, for each of its chunks: on the replica, or
+ * dirty again (its leaf was prepared) and the mirror degraded. Process
+ * context.
+ */
 static void mirror_copy_done(struct colo_chunk_job *job, int read_err,
 			     unsigned long write_err)
 {
 	struct colo_c *cc = job->cc;
+	u64 c;
 
-	colo_meta_copy_put(cc, job->chunk);
+	for (c = job->chunk; c <= job->last; c++) {
+		colo_meta_copy_put(cc, c);
+		if (read_err || write_err)
+			mark_dirty_prepared(cc, c);
+	}
 	if (read_err) {
-		mark_dirty_prepared(cc, job->chunk);
 		colo_error(cc);
 		mirror_degraded(cc, "read error on base");
 	} else if (write_err) {
-		mark_dirty_prepared(cc, job->chunk);
 		mirror_degraded(cc, "write error on the replica");
 	} else {
-		atomic64_inc(&cc->mirrored);
+		atomic64_add(job->last - job->chunk + 1, &cc->mirrored);
 	}
 }
 
 /*
- * Copy @chunk to the replica. Returns false when it could not be started
- * now (busy, no memory): the caller comes back to it.
+ * colo_chunk_job_grow(): @chunk joins the job's copy: its dirty bit can be
+ * set again from the completion (leaf prepared), and it needs copying
+ * (a full pass copies every chunk). Worker context; may sleep.
  */
-/* Copy the chunk of @job, which holds it, if it still needs copying. */
+static bool mirror_wants(struct colo_chunk_job *job, u64 chunk)
+{
+	struct colo_c *cc = job->cc;
+
+	if (colo_bitmap_prepare(&cc->dirty_map, chunk, GFP_NOIO))
+		return false;
+	return cc->mirror_full_pass || colo_bitmap_test(&cc->dirty_map, chunk);
+}
+
+/*
+ * Copy the chunk of @job, which holds it, if it still needs copying, with
+ * the following chunks that need it too. Worker context.
+ */
 static void mirror_copy_held(struct colo_c *cc, struct colo_chunk_job *job,
 			     bool full)
 {
-	/*
-	 * Re-check under the lock, then forget the bit before reading base;
-	 * the chunk's write-intent mark stays until the copy is done.
-	 */
-	colo_meta_copy_get(cc, job->chunk);
-	if (!colo_bitmap_clear(&cc->dirty_map, job->chunk) && !full) {
-		colo_meta_copy_put(cc, job->chunk);
+	u64 c;
+
+	/* Re-check under the lock. */
+	if (!full && !colo_bitmap_test(&cc->dirty_map, job->chunk)) {
 		colo_chunk_job_put(job);
 		return;
 	}
-	cc->rate_bytes += to_bytes(colo_chunk_len(job->chunk, cc->ti->len,
-						  cc->chunk_shift));
+	colo_chunk_job_grow(job, mirror_wants);
+	/*
+	 * Forget the bits before reading base; the chunks' write-intent
+	 * marks stay until the copy is done.
+	 */
+	for (c = job->chunk; c <= job->last; c++) {
+		colo_meta_copy_get(cc, c);
+		colo_bitmap_clear(&cc->dirty_map, c);
+	}
+	cc->rate_bytes += to_bytes(colo_chunks_len(job->chunk, job->last,
+						   cc->ti->len,
+						   cc->chunk_shift));
+	/* The pass goes on after the chunks the job took. */
+	WRITE_ONCE(cc->mirror_cursor, max(cc->mirror_cursor, job->last + 1));
 	job->done = mirror_copy_done;
 	colo_chunk_job_copy(job, cc->base->bdev, cc->replica);
 }
@@ -358,7 +391,9 @@ static void mirror_worker(struct work_struct *work)
 			colo_chunk_job_drop(&cc->mirror_waiting);
 			return;
 		}
-		if (atomic_read(&cc->copies) >= cc->max_copies)
+		/* At the limit: a completing copy kicks us (copy_slot_put()). */
+		if (atomic_read(&cc->copies) >= cc->max_copies ||
+		    !colo_copier_has_room(&cc->copier))
 			return;
 		if (cc->mirror_waiting) {
 			/* Not granted yet: the grant kicks us. */
@@ -389,7 +424,9 @@ static void mirror_worker(struct work_struct *work)
 				}
 				cc->mirror_skipped = true;
 			}
-			WRITE_ONCE(cc->mirror_cursor, chunk + 1);
+			/* Past the chunks a copy took (mirror_copy_held()). */
+			WRITE_ONCE(cc->mirror_cursor,
+				   max(cc->mirror_cursor, chunk + 1));
 			cond_resched();
 			continue;
 		}

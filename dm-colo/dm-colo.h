@@ -8,7 +8,6 @@
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
-#include <linux/dm-kcopyd.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
@@ -17,7 +16,9 @@
 #include <linux/workqueue.h>
 
 #include "dm-colo-bitmap.h"
+#include "dm-colo-chunk.h"
 #include "dm-colo-compat.h"
+#include "dm-colo-copy.h"
 #include "dm-colo-lock.h"
 #include "dm-colo-meta.h"
 #include "dm-colo-parse.h"
@@ -147,8 +148,13 @@ struct colo_c {
 	struct work_struct event_work;
 	struct delayed_work retry_work;	/* see colo_retry_no_memory() */
 
-	struct dm_kcopyd_client *kcopyd;
-	atomic_t copies;		/* kcopyd jobs in flight */
+	/*
+	 * Every copy goes through the copier (dm-colo-copy.c). copies counts
+	 * the copies started and not ended, waiting for the copier's pages
+	 * or in flight: at most max_copies start (see copy_chunk()).
+	 */
+	struct colo_copier copier;
+	atomic_t copies;
 };
 
 /*
@@ -177,20 +183,26 @@ struct colo_io {
 	bool refused;			/* failed by dm-colo, not by a leg */
 	bool replica_flush;		/* a flush sent to the replica */
 	unsigned int meta_sectors;	/* counted in its regions' users */
+	/* Last, not cleared by map: the fill or copy-before-write of a chunk. */
+	struct colo_copy copy;
 };
 
 /*
- * A background copy of one chunk (failover commit, mirror), holding the
- * chunk exclusive and counted in cc->inflight and cc->copies. @done runs on
- * completion, before the chunk and the copy slot are free again.
+ * A background copy (failover commit, mirror) of chunks @chunk to @last,
+ * adjacent and inside one extent (colo_extent_last()), holding them
+ * exclusive as one lock range and counted in cc->inflight and cc->copies
+ * (one copy however many chunks). @done runs on completion, in process
+ * context, before the chunks and the copy slot are free again.
  */
 struct colo_chunk_job {
 	struct colo_c *cc;
 	struct colo_lock_holder holder;
 	u64 chunk;
+	u64 last;			/* colo_chunk_job_grow() */
 	struct delayed_work *owner;	/* queued when a waited chunk is held */
 	void (*done)(struct colo_chunk_job *job, int read_err,
 		     unsigned long write_err);
+	struct colo_copy copy;
 };
 
 static inline const char *colo_name(struct colo_c *cc)
@@ -244,6 +256,8 @@ bool colo_chunk_job_holds(struct colo_chunk_job *job);
 void colo_chunk_job_drop(struct colo_chunk_job **waiting);
 void colo_work_settle(struct colo_c *cc, struct delayed_work *work);
 void colo_chunk_job_put(struct colo_chunk_job *job);
+void colo_chunk_job_grow(struct colo_chunk_job *job,
+			 bool (*same)(struct colo_chunk_job *job, u64 chunk));
 void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
 			 struct block_device *to);
 
