@@ -490,12 +490,103 @@ static void colo_lock_range_test(struct kunit *test)
 	colo_lock_release(&ctx->locks, &w);
 }
 
+/*
+ * A background copy grows its range (granules of 4 chunks): it takes a
+ * free chunk up to the end of its granule, not beyond, and not a chunk
+ * another holds (shared or exclusive); shared ranges grow over shared
+ * holders.
+ */
+static void colo_lock_extend_test(struct kunit *test)
+{
+	struct lock_ctx *ctx = new_locks(test, 4, 2);
+	struct colo_lock_holder j = {}, r = {}, o = {};
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &j, 4, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_TRUE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_TRUE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_EQ(test, j.last, 7ULL);
+	/* Chunk 8 is in the next granule. */
+	KUNIT_EXPECT_FALSE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_EQ(test, j.last, 7ULL);
+	/* The whole range is held, the chunk after it is free. */
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &o, 6, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &o, 8, COLO_HOLD_EXCL, NULL));
+	colo_lock_release(&ctx->locks, &o);
+	colo_lock_release(&ctx->locks, &j);
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 6, NULL));
+
+	/* A reader of chunk 2 stops a copy from 0 at 1, until it is gone. */
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &r, 2, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &j, 0, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_FALSE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_EQ(test, j.last, 1ULL);
+	colo_lock_release(&ctx->locks, &r);
+	KUNIT_EXPECT_TRUE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_EQ(test, j.last, 2ULL);
+	colo_lock_release(&ctx->locks, &j);
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &r, 1, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &o, 0, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_extend(&ctx->locks, &o));
+	colo_lock_release(&ctx->locks, &o);
+	colo_lock_release(&ctx->locks, &r);
+	KUNIT_EXPECT_EQ(test, ctx->wakes, 0U);
+}
+
+/*
+ * A free chunk that a waiter wants is not taken (the waiter is not
+ * overtaken); a chunk given back goes to the waiter it blocked, and only
+ * that chunk.
+ */
+static void colo_lock_shrink_test(struct kunit *test)
+{
+	struct lock_ctx *ctx = new_locks(test, 4, 2);
+	struct colo_lock_holder j = {}, o = {}, w = {}, s = {};
+	struct bio *b1 = fake_bio(test);
+
+	/* o holds 3; w wants 2-3 and waits, though 2 is free. */
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &o, 3, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try_range(&ctx->locks, &w, 2, 3,
+						     COLO_HOLD_SHARED, b1));
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &j, 0, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_FALSE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_EQ(test, j.last, 1ULL);
+	colo_lock_release(&ctx->locks, &o);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), b1);
+	KUNIT_EXPECT_EQ(test, w.hold, COLO_HOLD_SHARED);
+	colo_lock_release(&ctx->locks, &w);
+	colo_lock_release(&ctx->locks, &j);
+
+	/* j holds 0-2; s waits for 2 and w for 1: shrinking frees 2 only. */
+	grants = 0;
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &j, 0, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_TRUE(test, colo_lock_extend(&ctx->locks, &j));
+	KUNIT_EXPECT_FALSE(test, colo_lock_wait(&ctx->locks, &s, 2, COLO_HOLD_EXCL, count_grant));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 1, COLO_HOLD_SHARED, b1));
+	colo_lock_shrink(&ctx->locks, &j);
+	KUNIT_EXPECT_EQ(test, j.last, 1ULL);
+	KUNIT_EXPECT_EQ(test, grants, 1U);
+	KUNIT_EXPECT_TRUE(test, colo_lock_held(&ctx->locks, &s));
+	KUNIT_EXPECT_TRUE(test, bio_list_empty(&ctx->woken));
+	colo_lock_release(&ctx->locks, &j);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), b1);
+	colo_lock_release(&ctx->locks, &w);
+	colo_lock_release(&ctx->locks, &s);
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 1, NULL));
+}
+
 static struct kunit_case colo_lock_test_cases[] = {
 	KUNIT_CASE(colo_lock_modes_test),
 	KUNIT_CASE(colo_lock_order_test),
 	KUNIT_CASE(colo_lock_wait_test),
 	KUNIT_CASE(colo_lock_collision_test),
 	KUNIT_CASE(colo_lock_range_test),
+	KUNIT_CASE(colo_lock_extend_test),
+	KUNIT_CASE(colo_lock_shrink_test),
 	{}
 };
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit tests of dm-colo's pure logic (dm-colo-parse.h): chunk arithmetic
- * and the parsing of table lines and messages. Built into dm-colo.o with
+ * KUnit tests of dm-colo's pure logic: chunk arithmetic and the extents of
+ * the copy engine (dm-colo-chunk.h), and the parsing of table lines and
+ * messages (dm-colo-parse.h). Built into dm-colo.o with
  * CONFIG_DM_COLO_KUNIT_TEST; the suites run when the module is loaded, or
  * at boot when it is built in (scripts/kunit.sh runs them under UML).
  */
@@ -11,6 +12,7 @@
 #include <linux/log2.h>
 #include <linux/string.h>
 
+#include "dm-colo-chunk.h"
 #include "dm-colo-format.h"
 #include "dm-colo-parse.h"
 
@@ -160,7 +162,98 @@ static void colo_whole_chunks_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, end - first, c->nr_whole);
 }
 
+static void colo_extent_chunk_shift_test(struct kunit *test)
+{
+	/* 1 MiB extents: 2048 one-sector chunks, 256 of 4 KiB, ... */
+	KUNIT_EXPECT_EQ(test, colo_extent_chunk_shift(0), 11U);
+	KUNIT_EXPECT_EQ(test, colo_extent_chunk_shift(3), 8U);
+	KUNIT_EXPECT_EQ(test, colo_extent_chunk_shift(7), 4U);
+	KUNIT_EXPECT_EQ(test, colo_extent_chunk_shift(10), 1U);
+	KUNIT_EXPECT_EQ(test, colo_extent_chunk_shift(11), 0U);
+}
+
+static void colo_extent_last_test(struct kunit *test)
+{
+	u64 big = 1ULL << 50;
+
+	/* 4 KiB chunks: 256 per extent, aligned */
+	KUNIT_EXPECT_EQ(test, colo_extent_last(0, 3, big), 255ULL);
+	KUNIT_EXPECT_EQ(test, colo_extent_last(255, 3, big), 255ULL);
+	KUNIT_EXPECT_EQ(test, colo_extent_last(256, 3, big), 511ULL);
+	KUNIT_EXPECT_EQ(test, colo_extent_last(300, 3, big), 511ULL);
+	/* 64 KiB chunks: 16 per extent */
+	KUNIT_EXPECT_EQ(test, colo_extent_last(0, 7, big), 15ULL);
+	KUNIT_EXPECT_EQ(test, colo_extent_last(17, 7, big), 31ULL);
+	/* 1 MiB chunks: one chunk per extent */
+	KUNIT_EXPECT_EQ(test, colo_extent_last(5, 11, big), 5ULL);
+	/* the device ends first: 10 chunks, and a device of one chunk */
+	KUNIT_EXPECT_EQ(test, colo_extent_last(0, 3, 10), 9ULL);
+	KUNIT_EXPECT_EQ(test, colo_extent_last(9, 3, 10), 9ULL);
+	KUNIT_EXPECT_EQ(test, colo_extent_last(0, 0, 1), 0ULL);
+	KUNIT_EXPECT_EQ(test, colo_extent_last(0, 11, 1), 0ULL);
+	/* beyond 2^32 chunks */
+	KUNIT_EXPECT_EQ(test, colo_extent_last((1ULL << 40) + 3, 0, big),
+			(1ULL << 40) + 2047);
+	KUNIT_EXPECT_EQ(test, colo_extent_last((1ULL << 33) + 1, 3, big),
+			(1ULL << 33) + 255);
+	/* the last chunks of 64 bits */
+	KUNIT_EXPECT_EQ(test, colo_extent_last(~0ULL - 5, 0, ~0ULL),
+			~0ULL - 1);
+}
+
+static void colo_chunks_len_test(struct kunit *test)
+{
+	/* whole chunks */
+	KUNIT_EXPECT_EQ(test, colo_chunks_len(0, 255, 1ULL << 20, 3), 2048ULL);
+	KUNIT_EXPECT_EQ(test, colo_chunks_len(3, 3, 1ULL << 20, 3), 8ULL);
+	/* 76 sectors in chunks of 8: the tenth chunk has 4 */
+	KUNIT_EXPECT_EQ(test, colo_chunks_len(0, 9, 76, 3), 76ULL);
+	KUNIT_EXPECT_EQ(test, colo_chunks_len(8, 9, 76, 3), 12ULL);
+	KUNIT_EXPECT_EQ(test, colo_chunks_len(9, 9, 76, 3), 4ULL);
+	/* beyond the device */
+	KUNIT_EXPECT_EQ(test, colo_chunks_len(10, 12, 76, 3), 0ULL);
+	/* beyond 2^32 chunks */
+	KUNIT_EXPECT_EQ(test, colo_chunks_len(1ULL << 37, (1ULL << 37) + 255,
+					      1ULL << 41, 3), 2048ULL);
+	KUNIT_EXPECT_EQ(test, colo_chunks_len(1ULL << 37, (1ULL << 37) + 255,
+					      (1ULL << 40) + 5, 3), 5ULL);
+}
+
+/*
+ * For every chunk size: an extent from any chunk is at most 1 MiB, stays
+ * in its aligned 1 MiB (one lock granule), and ends at the device's end.
+ */
+static void colo_extent_bounds_test(struct kunit *test)
+{
+	static const u64 starts[] = { 0, 1, 7, 255, 256, 1000, 2047, 2048,
+				      (1ULL << 32) + 5, (1ULL << 40) - 1 };
+	unsigned int shift, i;
+
+	for (shift = 0; shift <= COLO_MAX_CHUNK_SHIFT; shift++) {
+		for (i = 0; i < ARRAY_SIZE(starts); i++) {
+			u64 c = starts[i], nr = (1ULL << 40) + 3;
+			u64 last = colo_extent_last(c, shift, nr);
+			sector_t len = colo_chunk_to_sector(nr, shift) - 1;
+			sector_t sectors = colo_chunks_len(c, last, len, shift);
+
+			KUNIT_EXPECT_GE(test, last, c);
+			KUNIT_EXPECT_LE(test, sectors,
+					1ULL << COLO_EXTENT_SECTOR_SHIFT);
+			KUNIT_EXPECT_EQ(test,
+					colo_chunk_to_sector(c, shift) >>
+					COLO_EXTENT_SECTOR_SHIFT,
+					colo_chunk_to_sector(last, shift) >>
+					COLO_EXTENT_SECTOR_SHIFT);
+			KUNIT_EXPECT_LT(test, last, nr);
+		}
+	}
+}
+
 static struct kunit_case colo_chunk_test_cases[] = {
+	KUNIT_CASE(colo_extent_chunk_shift_test),
+	KUNIT_CASE(colo_extent_last_test),
+	KUNIT_CASE(colo_chunks_len_test),
+	KUNIT_CASE(colo_extent_bounds_test),
 	KUNIT_CASE_PARAM(colo_round_trip_test, colo_round_trip_gen_params),
 	KUNIT_CASE(colo_nr_chunks_test),
 	KUNIT_CASE(colo_chunk_len_test),
