@@ -39,6 +39,7 @@
 #include <linux/blkdev.h>
 #include <linux/ioprio.h>
 #include <linux/jiffies.h>
+#include <linux/math64.h>
 
 #include "dm-colo.h"
 #include "dm-colo-stack.h"
@@ -298,20 +299,29 @@ void colo_mirror_pause(struct colo_c *cc)
 	colo_work_settle(cc, &cc->mirror_work);
 }
 
-/* Over the rate limit: the jiffies to wait, else 0. */
+/*
+ * Over the rate limit: the jiffies to wait, else 0. A copy of an extent
+ * (up to 1 MiB) can be more than a window allows: what it took beyond
+ * the allowance is paid off by the windows after it, so the average rate
+ * holds for any extent size. Worker context.
+ */
 static unsigned long rate_delay(struct colo_c *cc)
 {
 	unsigned long end = cc->rate_window + RATE_WINDOW;
-	u64 allowed;
+	u64 allowed, windows;
 
 	if (!cc->mirror_rate)
 		return 0;
-	if (time_after_eq(jiffies, end)) {
-		cc->rate_window = jiffies;
-		cc->rate_bytes = 0;
-		return 0;
-	}
 	allowed = (u64)cc->mirror_rate * 1024 * RATE_WINDOW / HZ;
+	if (time_after_eq(jiffies, end)) {
+		windows = (jiffies - cc->rate_window) / RATE_WINDOW;
+		if (windows > div64_u64(cc->rate_bytes, allowed))
+			cc->rate_bytes = 0;
+		else
+			cc->rate_bytes -= windows * allowed;
+		cc->rate_window = jiffies;
+		end = cc->rate_window + RATE_WINDOW;
+	}
 	if (cc->rate_bytes < allowed)
 		return 0;
 	return end - jiffies;
