@@ -8,7 +8,7 @@
  * Test features, not versions, where the distribution backports: Debian's
  * 6.1.y already has the ioprio argument of dm_io() that mainline gained in
  * 6.9, so a version check would be wrong there; both kernels take it.
- * dm-kcopyd's interface is the same on both.
+ * The rest of dm-io's interface (the copy engine's) is the same on both.
  *
  * Opening a block device by path (the mirror's replica, named in a message
  * rather than in the table) or by number (the colo device an ingress holds

@@ -7,9 +7,10 @@
 # own I/O tasks (colo-dio with COLO_DIO_MAKE_IT_FAIL=1, the model checker's
 # VM and ingress threads with --make-it-fail: dm-colo's map runs in them)
 # and the kernel threads that run dm-colo's work: every kworker and the
-# dm-colo and kcopyd rescuers, marked again every 0.2 s while a case runs
-# (the pools start new workers). So a failure can hit dm-colo's map, its
-# worker, the commit and the mirror, kcopyd and dm-io. (The stack-trace
+# dm-colo rescuer (and kcopyd's, from before the copy engine), marked again
+# every 0.2 s while a case runs (the pools start new workers). So a failure
+# can hit dm-colo's map, its worker, the commit and the mirror, the copy
+# engine and dm-io. (The stack-trace
 # filter that would scope it to one function does not exist on x86-64.)
 #
 # 1. Each site of dm-colo made to fail on purpose (every allocation of the
