@@ -20,6 +20,12 @@
 # other figures of the last full run (kept as they were); their boot's log
 # is bench/vm-meta.log in it, and the tables say which boot each part is
 # from. A full run replaces everything again.
+#
+# BENCH_ONLY=copy runs only the copy rows (dd, the failover commit, the
+# mirror's phase 1; chunk sizes BENCH_COPY_CHUNKS in sectors, default
+# "8 128 2048") in a boot of their own and writes bench/K-copy.md: the
+# medians and the median of the per-repeat ratios to dd, nothing else is
+# touched. COLO_VM_APPEND adds kernel parameters (init_on_alloc=0).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$top"
@@ -40,8 +46,42 @@ only=${BENCH_ONLY:-}
 case "$only" in
 '') ;;
 meta) only_files='pmeta-*.json' ;;
-*) echo "bench: BENCH_ONLY=$only: no such section (meta)" >&2; exit 2 ;;
+copy) ;;
+*) echo "bench: BENCH_ONLY=$only: no such section (meta, copy)" >&2; exit 2 ;;
 esac
+
+# copy_report K LOG: the copy rows of LOG (# BENCH dd.N, commit.cKIB.N,
+# mirror1.cKIB.N lines), as a table.
+copy_report() {
+	python3 - "$1" "$2" "${COLO_VM_APPEND:-}" <<'EOF'
+import re, statistics, sys
+k, log, append = sys.argv[1], sys.argv[2], sys.argv[3]
+vals = {}
+for line in open(log):
+    m = re.match(r"^# BENCH (dd|commit\.c\d+|mirror1\.c\d+)\.(\d+) (\S+)", line)
+    if m:
+        vals.setdefault(m.group(1), {})[int(m.group(2))] = float(m.group(3))
+dd = vals.get("dd", {})
+print(f"# Copy rows, kernel {k}" + (f" ({append})" if append else ""))
+print()
+print(f"dd: {statistics.median(dd.values()):.0f} MiB/s (runs: "
+      + ", ".join(f"{v:.0f}" for v in dd.values()) + ")" if dd else "dd: none")
+print()
+print("| copy | chunk | MiB/s median | / dd median | / dd min-max |")
+print("|---|---:|---:|---:|---:|")
+ddm = statistics.median(dd.values()) if dd else None
+for key in sorted(vals, key=lambda x: (x.split(".")[0], int(x.split(".c")[-1]) if ".c" in x else 0)):
+    if key == "dd":
+        continue
+    kind, kib = key.split(".c")
+    runs = vals[key]
+    ratios = [v / ddm for v in runs.values()] if ddm else []
+    print(f"| {'commit' if kind == 'commit' else 'mirror phase 1'} | {kib} KiB "
+          f"| {statistics.median(runs.values()):.0f} "
+          f"| {statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} |"
+          if ratios else f"| {kind} | {kib} KiB | - | - | - |")
+EOF
+}
 
 # report K: bench/K.md from bench/K-fio.tar.gz; the kernel release, the date
 # and the VM's run time are read back from the run's own log.
@@ -75,6 +115,10 @@ for k in "${kernels[@]}"; do
 		bench/run.sh 2>&1 | tee "$log"; then
 		echo "bench: the run on $k failed (see $log)"
 		rc=1
+	fi
+	if [ "$only" = copy ]; then
+		copy_report "$k" "$log" | tee "bench/$k-copy.md"
+		continue
 	fi
 	raw=.build/bench-$k
 	rm -rf "$raw"
@@ -111,6 +155,7 @@ for k in "${kernels[@]}"; do
 	report "$k" && cat "bench/$k.md"
 done
 
+[ "$only" = copy ] && exit $rc
 {
 	echo "# dm-colo benchmark"
 	echo

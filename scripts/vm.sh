@@ -118,7 +118,8 @@ else
 	qemu+=(-accel tcg,thread=multi -cpu max)
 	accel=tcg
 fi
-append="console=ttyS0 panic=-1"
+# COLO_VM_APPEND: more kernel parameters (e.g. init_on_alloc=0).
+append="console=ttyS0 panic=-1${COLO_VM_APPEND:+ $COLO_VM_APPEND}"
 
 if [ "$shell" = 1 ]; then
 	exec "${qemu[@]}" -append "$append colo.shell=1" -serial mon:stdio -serial null

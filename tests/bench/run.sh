@@ -75,6 +75,78 @@ for d in 0 1 2 3; do
 	dd if=/dev/urandom of=/dev/ram$d bs=1M count=$MIB 2> /dev/null
 done
 
+# ---- copies: failover commit and mirror phase 1 against dd ------------------
+# The copies are timed by the kernel's own log: from the line that starts
+# them to the line that ends them (dm-colo logs both), so no process start
+# or status poll is counted. dd is timed around the process.
+rate() {	# KEY BYTES MICROSECONDS
+	bench "$1" "$(awk -v b="$2" -v t="$3" 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e6) }')"
+}
+# klog_us PATTERN: the kernel log time of the last line matching PATTERN.
+klog_us() {
+	dmesg | grep -E "$1" | tail -n 1 | sed 's/^\[ *\([0-9]*\)\.\([0-9]*\)\].*/\1\2/'
+}
+# copy_rows CHUNKS: dd between the RAM disks, then the commit and the mirror's
+# phase 1 with each chunk size of CHUNKS (sectors), REPS times each. The
+# RAM disks ram0-ram3 are set up and filled.
+copy_rows() {
+	local n i t0 t1 chunk kib view
+	n=1
+	while [ $n -le "$REPS" ]; do
+		t0=$(now_us)
+		dd if=/dev/ram2 of=/dev/ram0 bs=1M iflag=direct oflag=direct 2> /dev/null
+		t1=$(now_us)
+		rate "dd.$n" $((MIB << 20)) $((t1 - t0))
+		n=$((n + 1))
+	done
+	dd if=/dev/urandom of=/tmp/fill bs=1M count=16 2> /dev/null
+	for chunk in $1; do
+		kib=$((chunk / 2))
+		n=1
+		while [ $n -le "$REPS" ]; do
+			dmsetup create vm --table "0 $LEN colo secondary /dev/ram0 /dev/ram1 /dev/ram2 $chunk"
+			dmsetup mknodes
+			i=0
+			while [ $i -lt $((MIB / 16)) ]; do
+				dd if=/tmp/fill of=/dev/mapper/vm bs=1M seek=$((i * 16)) oflag=direct 2> /dev/null
+				i=$((i + 1))
+			done
+			view=$(direct_sum /dev/mapper/vm)
+			dmsetup message vm 0 failover
+			wait_field vm 5 done
+			t0=$(klog_us 'failover: primary now')
+			t1=$(klog_us 'failover commit done')
+			rate "commit.c$kib.$n" $((MIB << 20)) $((t1 - t0))
+			[ $n = 1 ] && check_eq "commit, $kib KiB chunks: base holds the VM's view" \
+				"$view" "$(direct_sum /dev/ram0)"
+			dmsetup remove vm
+			n=$((n + 1))
+		done
+		n=1
+		while [ $n -le "$REPS" ]; do
+			dmsetup create p --table "0 $LEN colo primary /dev/ram0 $chunk"
+			dmsetup message p 0 mirror start /dev/ram3 full
+			wait_field p 8 in-sync
+			t0=$(klog_us 'mirror to .* started')
+			t1=$(klog_us 'mirror in sync')
+			rate "mirror1.c$kib.$n" $((MIB << 20)) $((t1 - t0))
+			[ $n = 1 ] && check_eq "mirror, $kib KiB chunks: replica equals base" \
+				"$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram3)"
+			dmsetup message p 0 mirror stop
+			dmsetup remove p
+			n=$((n + 1))
+		done
+	done
+}
+
+# BENCH_ONLY=copy: only the copy rows, in a boot of their own (also with
+# 4 KiB chunks, every chunk dirty: BENCH_COPY_CHUNKS, in sectors).
+if [ "${BENCH_ONLY:-}" = copy ]; then
+	copy_rows "${BENCH_COPY_CHUNKS:-8 128 2048}"
+	rmmod brd
+	send_home
+fi
+
 # fio_set KEY DEV RW BS QD [HOOK]: REPS time-based fio runs, HOOK (a shell
 # command) before each; the JSON goes to $OUT/fio/KEY.N.json.
 fio_set() {
@@ -187,62 +259,8 @@ dmsetup remove raid1
 check_eq "dm-raid1: legs equal" "$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram3)"
 
 # ---- copies: failover commit and mirror phase 1 against dd ------------------
-# The copies are timed by the kernel's own log: from the line that starts
-# them to the line that ends them (dm-colo logs both), so no process start
-# or status poll is counted. dd is timed around the process.
-rate() {	# KEY BYTES MICROSECONDS
-	bench "$1" "$(awk -v b="$2" -v t="$3" 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e6) }')"
-}
-# klog_us PATTERN: the kernel log time of the last line matching PATTERN.
-klog_us() {
-	dmesg | grep -E "$1" | tail -n 1 | sed 's/^\[ *\([0-9]*\)\.\([0-9]*\)\].*/\1\2/'
-}
-n=1
-while [ $n -le "$REPS" ]; do
-	t0=$(now_us)
-	dd if=/dev/ram2 of=/dev/ram0 bs=1M iflag=direct oflag=direct 2> /dev/null
-	t1=$(now_us)
-	rate "dd.$n" $((MIB << 20)) $((t1 - t0))
-	n=$((n + 1))
-done
-dd if=/dev/urandom of=/tmp/fill bs=1M count=16 2> /dev/null
-for chunk in 128 2048; do
-	kib=$((chunk / 2))
-	n=1
-	while [ $n -le "$REPS" ]; do
-		dmsetup create vm --table "0 $LEN colo secondary /dev/ram0 /dev/ram1 /dev/ram2 $chunk"
-		dmsetup mknodes
-		i=0
-		while [ $i -lt $((MIB / 16)) ]; do
-			dd if=/tmp/fill of=/dev/mapper/vm bs=1M seek=$((i * 16)) oflag=direct 2> /dev/null
-			i=$((i + 1))
-		done
-		view=$(direct_sum /dev/mapper/vm)
-		dmsetup message vm 0 failover
-		wait_field vm 5 done
-		t0=$(klog_us 'failover: primary now')
-		t1=$(klog_us 'failover commit done')
-		rate "commit.c$kib.$n" $((MIB << 20)) $((t1 - t0))
-		[ $n = 1 ] && check_eq "commit, $kib KiB chunks: base holds the VM's view" \
-			"$view" "$(direct_sum /dev/ram0)"
-		dmsetup remove vm
-		n=$((n + 1))
-	done
-	n=1
-	while [ $n -le "$REPS" ]; do
-		dmsetup create p --table "0 $LEN colo primary /dev/ram0 $chunk"
-		dmsetup message p 0 mirror start /dev/ram3 full
-		wait_field p 8 in-sync
-		t0=$(klog_us 'mirror to .* started')
-		t1=$(klog_us 'mirror in sync')
-		rate "mirror1.c$kib.$n" $((MIB << 20)) $((t1 - t0))
-		[ $n = 1 ] && check_eq "mirror, $kib KiB chunks: replica equals base" \
-			"$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram3)"
-		dmsetup message p 0 mirror stop
-		dmsetup remove p
-		n=$((n + 1))
-	done
-done
+# (copy_rows, defined above)
+copy_rows "128 2048"
 rmmod brd
 
 # ---- checkpoint latency and memory, on dm-zero legs -------------------------
