@@ -12,7 +12,8 @@
  * active[c] else from hidden. A copy takes the adjacent pending chunks that
  * come from the same leg, up to one extent (1 MiB, aligned), holding them
  * exclusive; at most max_copies copies at once, and a new one only when
- * the engine has an extent's pages free. A copy that completes clears both
+ * the engine has an extent's pages free or none of the commit's copies is
+ * in flight (colo_chunk_job_room()). A copy that completes clears both
  * bits of each of its chunks: they have left the commit. VM I/O
  * goes on meanwhile (dm-colo-io.c): reads follow the bits as before, a
  * write that covers a pending chunk goes to base and takes the chunk out
@@ -267,12 +268,8 @@ static void commit_worker(struct work_struct *work)
 			colo_chunk_job_drop(&cc->commit_waiting);
 			return;
 		}
-		/*
-		 * At the limit, or the engine has no extent's pages free: a
-		 * completing copy kicks us (copy_slot_put()).
-		 */
-		if (atomic_read(&cc->copies) >= cc->max_copies ||
-		    !colo_copier_has_room(&cc->copier))
+		/* No room for a copy: a completing copy kicks us. */
+		if (!colo_chunk_job_room(cc))
 			return;
 		if (cc->commit_waiting) {
 			/* Not granted yet: the grant kicks us. */

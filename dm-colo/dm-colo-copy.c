@@ -76,10 +76,8 @@ static bool fits(struct colo_copier *cp, struct colo_copy *copy)
 }
 
 /*
- * The background copies start a new extent only when one fits at once:
- * none waits for pages and an extent's worth is free. Otherwise a copy in
- * flight holds pages, and its end kicks them (copy_slot_put()). Any
- * context.
+ * Would an extent start at once: no copy waits for pages and an extent's
+ * worth is free? When not, copies in flight hold the pages. Any context.
  */
 bool colo_copier_has_room(struct colo_copier *cp)
 {

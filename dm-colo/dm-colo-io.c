@@ -533,9 +533,8 @@ static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
  * its chunks exclusive from colo_chunk_job_get() to its end: one chunk,
  * then the ones colo_chunk_job_grow() adds, as one lock range. Its copy
  * counts in inflight (suspend and the destructor wait for it) and in
- * copies (the max_copies bound). The caller checks the bound, and that
- * the engine has room for an extent (colo_copier_has_room()), before it
- * starts one.
+ * copies (the max_copies bound) and jobs. The caller checks
+ * colo_chunk_job_room() before it starts one.
  */
 
 /* The job's chunk was granted to it: its owner's work item goes on. */
@@ -581,6 +580,21 @@ struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
 		return NULL;
 	}
 	return job;
+}
+
+/*
+ * May the commit or the mirror start a job's copy now? Below max_copies,
+ * and the engine has an extent's pages free with no copy waiting for
+ * pages; or no job copies at all, so that VM copies that keep the engine
+ * busy cannot starve the background (the job's copy then waits for its
+ * pages in line). When it may not, a copy is in flight whose end kicks
+ * the caller (copy_slot_put()). Any context.
+ */
+bool colo_chunk_job_room(struct colo_c *cc)
+{
+	if (atomic_read(&cc->copies) >= cc->max_copies)
+		return false;
+	return !atomic_read(&cc->jobs) || colo_copier_has_room(&cc->copier);
 }
 
 /* Does the job hold its chunk yet? */
@@ -653,6 +667,7 @@ static void chunk_job_done(int read_err, unsigned long write_err,
 	struct colo_c *cc = job->cc;
 
 	job->done(job, read_err, write_err);
+	atomic_dec(&cc->jobs);
 	colo_chunk_job_put(job);
 	/* With the chunk free: a kick before would find it busy. */
 	copy_slot_put(cc);
@@ -672,6 +687,7 @@ void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
 
 	atomic_inc(&cc->inflight);
 	atomic_inc(&cc->copies);
+	atomic_inc(&cc->jobs);
 	chunk_regions(cc, job->chunk, job->last, from, to, &src, &dst);
 	colo_copy_start(&cc->copier, &job->copy, &src, &dst, chunk_job_done,
 			job);
@@ -1209,6 +1225,7 @@ int colo_io_init(struct colo_c *cc)
 
 	atomic_set(&cc->inflight, 0);
 	atomic_set(&cc->copies, 0);
+	atomic_set(&cc->jobs, 0);
 	init_waitqueue_head(&cc->quiesce_wq);
 	mutex_init(&cc->msg_lock);
 	spin_lock_init(&cc->bio_lock);

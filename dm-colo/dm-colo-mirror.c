@@ -6,7 +6,8 @@
  * an exclusive claim and starts phase 1: a work item copies chunks from
  * base to the replica with the copy engine (dm-colo-copy.c), at most
  * max_copies at once, a new one only when the engine has an extent's pages
- * free, and at most <KiB/s> when given. A full sync first copies every
+ * free or none of the mirror's copies is in flight (colo_chunk_job_room()),
+ * and at most <KiB/s> when given. A full sync first copies every
  * chunk (a cursor pass), then whatever is dirty; a dirty sync only what is
  * dirty. A copy takes the adjacent chunks that need copying (every chunk
  * in a full pass, dirty ones after), up to one extent (1 MiB, aligned),
@@ -401,9 +402,8 @@ static void mirror_worker(struct work_struct *work)
 			colo_chunk_job_drop(&cc->mirror_waiting);
 			return;
 		}
-		/* At the limit: a completing copy kicks us (copy_slot_put()). */
-		if (atomic_read(&cc->copies) >= cc->max_copies ||
-		    !colo_copier_has_room(&cc->copier))
+		/* No room for a copy: a completing copy kicks us. */
+		if (!colo_chunk_job_room(cc))
 			return;
 		if (cc->mirror_waiting) {
 			/* Not granted yet: the grant kicks us. */

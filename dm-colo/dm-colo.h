@@ -155,6 +155,7 @@ struct colo_c {
 	 */
 	struct colo_copier copier;
 	atomic_t copies;
+	atomic_t jobs;			/* of them, background chunk jobs */
 };
 
 /*
@@ -253,6 +254,7 @@ int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
 struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
 					  struct delayed_work *owner);
 bool colo_chunk_job_holds(struct colo_chunk_job *job);
+bool colo_chunk_job_room(struct colo_c *cc);
 void colo_chunk_job_drop(struct colo_chunk_job **waiting);
 void colo_work_settle(struct colo_c *cc, struct delayed_work *work);
 void colo_chunk_job_put(struct colo_chunk_job *job);
