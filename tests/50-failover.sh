@@ -89,8 +89,9 @@ check_eq "error: base equals the view" "$view" "$(direct_sum /dev/ram0)"
 dm_cleanup
 
 # --- 3. suspend/resume during the commit; reload during it -----------------
-# base behind dm-delay so that the commit takes a while.
-dmsetup create slow --table "0 $LEN delay /dev/ram3 0 0 /dev/ram3 0 20"
+# base behind dm-delay so that the commit takes a while: 32 MiB of adjacent
+# chunks are 32 copies of 1 MiB (extents), at most 4 at once, 400 ms each.
+dmsetup create slow --table "0 $LEN delay /dev/ram3 0 0 /dev/ram3 0 400"
 dmsetup mknodes
 dmsetup create c --table "0 $LEN colo secondary /dev/mapper/slow /dev/ram1 /dev/ram2 8"
 dmsetup mknodes
@@ -146,11 +147,13 @@ dm_cleanup
 # A partial VM write to a pending chunk commits the chunk with a copy of its
 # own, which takes the only copy slot; the commit must still go on once that
 # copy ends (the copy, not only the commit's own copies, has to restart it).
-# base is behind dm-delay (1 ms per write) while the writes run, so that the
-# commit is far from done and its copies and the VM's overlap; the delay is
-# lifted when the writes end, after which the rest takes ~1 s under TCG.
+# base is behind dm-delay (100 ms per write) while the writes run, so that
+# the commit (16 copies of 1 MiB extents, one at a time, and the VM's
+# partial writes' copies in between) is far from done and its copies and
+# the VM's overlap; the delay is lifted when the writes end, after which
+# the rest takes ~1 s under TCG.
 SLEN=32768				# 16 MiB: 2048 chunks of 16 sectors
-dmsetup create slow --table "0 $SLEN delay /dev/ram3 0 0 /dev/ram3 0 1"
+dmsetup create slow --table "0 $SLEN delay /dev/ram3 0 0 /dev/ram3 0 100"
 dmsetup mknodes
 dmsetup create c --table "0 $SLEN colo secondary /dev/mapper/slow /dev/ram1 /dev/ram2 16 2 max_copies 1"
 dmsetup mknodes

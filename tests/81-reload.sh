@@ -208,13 +208,19 @@ check_eq "3 mirror stop: writes are marked dirty again" "1/$CH" "$(field c 10)"
 # --- 4. reload during the commit; primary table once it is done --------------
 dm_cleanup
 dd if=/dev/urandom of=$B bs=1M count=1 oflag=direct 2>/dev/null
-# base writes take 50 ms, one copy at a time: the commit of 50 chunks takes 2.5 s.
+# base writes take 50 ms, one copy at a time: the commit of 50 chunks takes
+# 2.5 s. Every other chunk, so that no two are adjacent: the commit copies
+# adjacent chunks together (one extent), which would take 50 ms.
 dmsetup create slow --table "0 $LEN delay $B 0 0 $B 0 50"
 dmsetup mknodes
 SLOW="0 $LEN colo secondary /dev/mapper/slow $H $A 8 2 max_copies 1"
 dmsetup create c --table "$SLOW"
 dmsetup mknodes
-dd if=/dev/urandom of=/dev/mapper/c bs=4k count=50 oflag=direct 2>/dev/null
+i=0
+while [ $i -lt 50 ]; do
+	wr /dev/mapper/c $((2 * i)) > /dev/null
+	i=$((i + 1))
+done
 V=$(view)
 check "4: failover" dmsetup message c 0 failover
 check_eq "4: commit running" running "$(field c 8)"
