@@ -157,7 +157,7 @@ static struct dm_dev *commit_source(struct colo_c *cc, u64 chunk)
 	return NULL;
 }
 
-/* colo_chunk_job_grow(): @chunk is pending from the job's leg. */
+/* colo_chunk_job_grow(): @chunk is pending from the job's leg. Any context. */
 static bool commit_same_leg(struct colo_chunk_job *job, u64 chunk)
 {
 	struct colo_c *cc = job->cc;
