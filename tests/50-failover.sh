@@ -127,9 +127,15 @@ dmsetup create c-ingress --table "0 $LEN colo-ingress /dev/ram0"
 dmsetup mknodes
 vm_write c 4k 0 10			# active: chunks 0-9
 vm_write c-ingress 4k 5 10		# hidden: chunks 10-14 (5-9 are active)
+view=$(direct_sum /dev/mapper/c)
 dmsetup message c 0 failover
 wait_commit c 60 > /dev/null
 check_match "dirty: starts as active|hidden (15 chunks)" " 15/16384 " "$(dmsetup status c)"
+# Adjacent chunks from two legs: the commit's extents end where the leg
+# changes (chunks 0-9 from active, 10-14 from hidden).
+check_match "extents: 15 chunks committed" " done 15/15 " "$(dmsetup status c)"
+check_eq "extents: base equals the view across the change of leg" "$view" \
+	"$(direct_sum /dev/ram0)"
 vm_write c 4k 100 3
 vm_write c 4k 2 1
 check_match "dirty: VM writes after failover are added" " 18/16384 " "$(dmsetup status c)"
