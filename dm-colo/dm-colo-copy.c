@@ -103,10 +103,14 @@ static void copy_io_done(unsigned long error, void *context)
 	if (!atomic_dec_and_test(&copy->pending))
 		return;	/* inline: the submitter goes on */
 
+	/*
+	 * Queued under the lock: once it is dropped the work item may end
+	 * the copy and the target go away, so @cp is not touched after.
+	 */
 	spin_lock_irqsave(&cp->lock, flags);
 	list_add_tail(&copy->node, &cp->ready);
-	spin_unlock_irqrestore(&cp->lock, flags);
 	queue_work(cp->wq, &cp->work);
+	spin_unlock_irqrestore(&cp->lock, flags);
 }
 
 /*
