@@ -156,10 +156,12 @@ NFAULT=0 NLOST=0 PEIO=0
 H0=/dev/ram1 A0=/dev/ram2
 
 # --- commit in progress ----------------------------------------------------
-# The failing leg's overlay chunks are 0-255, the other leg's 512-767
-# (active: VM writes; hidden: ingress writes); base writes then take 500 ms
-# and max_copies is 4, so that the commit runs for a minute and is still in
-# chunks 0-255 (in its first few dozen) when the fault comes, with the
+# The failing leg's overlay chunks are the even chunks 0-510, the other
+# leg's the even chunks 1024-1534 (active: VM writes; hidden: ingress
+# writes; not adjacent, since the commit copies adjacent chunks of a leg
+# together, 1 MiB at a time); base writes then take 500 ms and max_copies
+# is 4, so that the commit runs for half a minute and is still in chunks
+# 0-510 (in its first few dozen) when the fault comes, with the
 # writer running.
 for leg in base hidden active; do
 	dm_cleanup
@@ -173,9 +175,15 @@ for leg in base hidden active; do
 	dmsetup create c --table "0 $LEN colo secondary /dev/mapper/lb $H $A 8 2 max_copies 4" &&
 		dmsetup create c-ingress --table "0 $LEN colo-ingress /dev/mapper/lb" &&
 		dmsetup mknodes || { t_fail "commit, $leg: setup"; continue; }
-	if [ $leg = active ]; then act=0 hid=512; else act=512 hid=0; fi
-	dd if=/dev/urandom of=/dev/mapper/c bs=4k seek=$act count=256 oflag=direct 2>/dev/null
-	dd if=/dev/urandom of=/dev/mapper/c-ingress bs=4k seek=$hid count=256 oflag=direct 2>/dev/null
+	if [ $leg = active ]; then act=0 hid=1024; else act=1024 hid=0; fi
+	i=0
+	while [ $i -lt 256 ]; do
+		dd if=/dev/urandom of=/dev/mapper/c bs=4k seek=$((act + 2 * i)) count=1 \
+			oflag=direct 2>/dev/null
+		dd if=/dev/urandom of=/dev/mapper/c-ingress bs=4k seek=$((hid + 2 * i)) count=1 \
+			oflag=direct 2>/dev/null
+		i=$((i + 1))
+	done
 	model_init /dev/mapper/c
 	swap lb slow-writes /dev/ram0
 	NFAULT=$((NFAULT - 1))	# slowness to hold the commit, not one of the faults
@@ -198,28 +206,28 @@ for leg in base hidden active; do
 	base)
 		# Every VM write goes to base now; a chunk never in the overlay is read from base.
 		must_eio "commit, base: a whole-chunk VM write" vm_write /dev/mapper/c 4096 100
-		must_eio "commit, base: a partial VM write to an overlay chunk" vm_write /dev/mapper/c 512 $((255 * 8 + 1))
+		must_eio "commit, base: a partial VM write to an overlay chunk" vm_write /dev/mapper/c 512 $((510 * 8 + 1))
 		must_eio "commit, base: a VM read of a clean chunk" vm_read /dev/mapper/c 3000
 		check_eq "commit, base: writer: every write failed with EIO or succeeded before the fault" 0 "$(count other)"
 		;;
 	hidden)
 		# The commit stopped in its first chunks: the last hidden ones are pending.
-		must_eio "commit, hidden: a VM read of a pending hidden chunk" vm_read /dev/mapper/c 255
+		must_eio "commit, hidden: a VM read of a pending hidden chunk" vm_read /dev/mapper/c 510
 		must_eio "commit, hidden: a partial VM write to a pending hidden chunk (its fill)" \
-			vm_write /dev/mapper/c 512 $((254 * 8 + 2))
+			vm_write /dev/mapper/c 512 $((508 * 8 + 2))
 		must_ok "commit, hidden: a whole-chunk VM write to a pending hidden chunk (to base)" \
-			vm_write /dev/mapper/c 4096 253
-		must_ok "commit, hidden: a VM read of an active chunk" vm_read /dev/mapper/c 600
+			vm_write /dev/mapper/c 4096 506
+		must_ok "commit, hidden: a VM read of an active chunk" vm_read /dev/mapper/c 1200
 		must_ok "commit, hidden: a VM read of a clean chunk" vm_read /dev/mapper/c 3000
 		check_eq "commit, hidden: writer to clean chunks: no write failed" "$NW" "$(count ok)"
 		;;
 	active)
-		must_eio "commit, active: a VM read of a pending active chunk" vm_read /dev/mapper/c 255
+		must_eio "commit, active: a VM read of a pending active chunk" vm_read /dev/mapper/c 510
 		must_eio "commit, active: a partial VM write to a pending active chunk (its fill)" \
-			vm_write /dev/mapper/c 512 $((254 * 8 + 5))
+			vm_write /dev/mapper/c 512 $((508 * 8 + 5))
 		must_ok "commit, active: a whole-chunk VM write to a pending active chunk (to base)" \
-			vm_write /dev/mapper/c 4096 253
-		must_ok "commit, active: a VM read of a hidden chunk" vm_read /dev/mapper/c 700
+			vm_write /dev/mapper/c 4096 506
+		must_ok "commit, active: a VM read of a hidden chunk" vm_read /dev/mapper/c 1300
 		must_ok "commit, active: a VM read of a clean chunk" vm_read /dev/mapper/c 3000
 		check_eq "commit, active: writer to clean chunks: no write failed" "$NW" "$(count ok)"
 		;;
