@@ -45,9 +45,13 @@ run() {
 	shift 3
 	rm -f /tmp/fsx.done /tmp/reload.err
 	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + ${#desc} ))}
+	dmesg -c > /dev/null
 	reloader c "$table" "$badtable" &
-	fsx_run "$desc: $OPS ops, seed $seed" '^# colo-fsx:' --seed "$seed" \
-		--ops "$OPS" "$@"
+	if ! fsx_run "$desc: $OPS ops, seed $seed" '^# colo-fsx:' --seed "$seed" \
+		--ops "$OPS" "$@"; then
+		t_diag "the kernel's device-mapper lines meanwhile (last 40):"
+		dmesg | grep -E 'device-mapper|colo' | tail -n 40 | sed 's/^/#   /'
+	fi
 	touch /tmp/fsx.done
 	wait
 	check_eq "$desc: no reload failed" "" "$(cat /tmp/reload.err 2>/dev/null)"
