@@ -514,7 +514,7 @@ def copy_target(name, kib, suffix=""):
     return f"{name} / dd, {kib} KiB chunks{every}{suffix}"
 
 
-def copy_section(r, p, lines, label="", suffix=""):
+def copy_section(r, p, lines, label="", suffix="", intro=""):
     kibs = copy_kibs(lines)
     if not kibs:
         if not suffix:
@@ -526,9 +526,12 @@ def copy_section(r, p, lines, label="", suffix=""):
     kibs = sorted(set(kibs) | {4, 64, 1024})
     p(f"## Copies: failover commit and mirror phase 1 against dd{label}")
     p()
+    if intro:
+        p(intro)
+        p()
     if not suffix:
         r.boot_note(p, "copy", "These rows")
-    p("Whole 256 MiB RAM disks, a new device for each copy. Commit: from the "
+    p("Whole RAM disks, a new device for each copy. Commit: from the "
       "`failover` message to the commit's `done` event, every chunk active; "
       "mirror phase 1: from `mirror start ... full` to `in-sync`, every chunk "
       "copied (both timed by the kernel log's lines). dd: `dd bs=1M "
@@ -870,13 +873,13 @@ def main():
     ioa0 = os.path.join(a.dir, "ioa0")
     if os.path.exists(os.path.join(ioa0, "vm.log")):
         day, s = boot_of(os.path.join(ioa0, "vm.log"))
-        p(f"The next table is from a second boot with `init_on_alloc=0` on the "
-          f"kernel command line (`BENCH_INIT_ON_ALLOC0=1`), on {day}, the VM ran "
-          f"{s} s: both Debian kernels zero every page allocated "
-          "(`CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y`), copy buffers too.")
-        p()
         copy_section(r, p, log_lines(os.path.join(ioa0, "vm.log")),
-                     " (init_on_alloc=0)", " (init_on_alloc=0)")
+                     " (init_on_alloc=0)", " (init_on_alloc=0)",
+                     f"The same rows from a second boot with `init_on_alloc=0` on "
+                     f"the kernel command line (`BENCH_INIT_ON_ALLOC0=1`), on {day}, "
+                     f"the VM ran {s} s: both Debian kernels zero every page they "
+                     "allocate (`CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y`), copy buffers "
+                     "too; each copy against dd of its own boot.")
     ckpt_section(r, p)
     meta_section(r, a.dir, p)
 
