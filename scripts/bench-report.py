@@ -262,11 +262,19 @@ class Report:
         self.targets = []
         self.alarms = []
 
-    def key(self, *cands):
-        """The first of the candidate keys that has runs (the newer name
-        first, the name of older raw output after it)."""
+    def boot(self, key):
+        """The log of the boot KEY's figures come from."""
+        name = section_of(key)
+        if name and section_boot(self.dir, name):
+            return f"vm-{name}.log"
+        return "vm.log"
+
+    def key(self, path, *cands):
+        """The baseline of PATH: the first of the candidate keys that has
+        runs from the same boot as PATH (the newer name first, the name of
+        older raw output, from another section, after it)."""
         for k in cands:
-            if k in self.runs:
+            if k in self.runs and self.boot(k) == self.boot(path):
                 return k
         return cands[0]
 
@@ -432,7 +440,7 @@ def ingress_section(r, p):
                           f"snap-first.c{c}", f"ingress-first.c{c}", False)
         r.target(f"ingress first touch / dm-snapshot, {c} KiB chunks",
                  1.4 if c == "4" else 1.2, rs=rs)
-        lin = r.key(f"ilinear.c{c}", "linear.randwrite")
+        lin = r.key(f"ingress-copied.c{c}", f"ilinear.c{c}", "linear.randwrite")
         rs, al = r.fio_row(p, f"{c} KiB chunks, copied (IOPS)", "colo / dm-linear", lin,
                            f"ingress-copied.c{c}", True)
         r.target(f"ingress copied-chunk writes / dm-linear, {c} KiB chunks", 0.9,
@@ -470,7 +478,8 @@ def mirror_section(r, p):
     p()
     p(Report.FIO_HEAD)
     for w, name in WORK[2:]:
-        r.fio_row(p, name, "colo primary / dm-linear", r.key(f"plinear.{w}", f"linear.{w}"),
+        r.fio_row(p, name, "colo primary / dm-linear",
+                  r.key(f"primary.{w}", f"plinear.{w}", f"linear.{w}"),
                   f"primary.{w}", True)
         rs, _ = r.fio_row(p, name, "colo + mirror / dm-raid1", f"raid1.{w}", f"mirror.{w}", False)
         r.target(f"mirror in-sync {w} / dm-raid1", 1.2, rs=rs)
