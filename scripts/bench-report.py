@@ -612,6 +612,7 @@ def ckpt_section(r, p):
         c = ckpt(r.lines, f"ckpt.size{s}G.dirty{d}")
         size = f"{s} GiB" if s < 1024 else f"{s // 1024} TiB"
         empty = r.lines.get(f"mem.size{s}G.empty")
+        empty = empty if empty and empty.isdigit() else None
         if c is None:
             p(f"| {size} | {d:,} | - | - | - | - | - | - |")
             continue
