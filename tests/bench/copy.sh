@@ -32,6 +32,18 @@ klog_us() {
 mibs() {
 	awk -v b=$((MIB << 20)) -v t="$1" 'BEGIN { printf "%.1f", b / 1048576 / (t / 1e6) }'
 }
+# klog_rate START END: MiB/s from the kernel log lines matching START and
+# END (RATE), or a failure when either is missing.
+klog_rate() {
+	local t0 t1
+	t0=$(klog_us "$1")
+	t1=$(klog_us "$2")
+	if [ -n "$t0" ] && [ -n "$t1" ] && [ "$t1" -gt "$t0" ]; then
+		RATE=$(mibs $((t1 - t0)))
+	else
+		t_fail "copy: no kernel log times for '$1' ($t0) and '$2' ($t1)"
+	fi
+}
 dd_rate() {
 	local t0 t1
 	t0=$(now_us)
@@ -43,7 +55,7 @@ dd_rate() {
 # copy_block KIND CHUNK N: one commit or mirror phase 1 of the whole disk;
 # RATE is set (MiB/s), empty when the copy failed.
 copy_block() {
-	local kind=$1 chunk=$2 n=$3 kib=$(($2 / 2)) i view t0 t1
+	local kind=$1 chunk=$2 n=$3 kib=$(($2 / 2)) i view
 	RATE=
 	if [ $kind = commit ]; then
 		dmsetup create vm --table "0 $LEN colo secondary /dev/ram0 /dev/ram1 /dev/ram2 $chunk" &&
@@ -58,9 +70,7 @@ copy_block() {
 		[ $n = 1 ] && view=$(direct_sum /dev/mapper/vm)
 		dmsetup message vm 0 failover
 		if wait_field vm 5 "done"; then
-			t0=$(klog_us 'failover: primary now')
-			t1=$(klog_us 'failover commit done')
-			RATE=$(mibs $((t1 - t0)))
+			klog_rate 'failover: primary now' 'failover commit done'
 		else
 			t_fail "commit c$kib round $n: $(field vm 5)"
 		fi
@@ -72,9 +82,7 @@ copy_block() {
 			{ t_fail "mirror c$kib: table"; return; }
 		dmsetup message p 0 mirror start /dev/ram3 full
 		if wait_field p 8 in-sync; then
-			t0=$(klog_us 'mirror to .* started')
-			t1=$(klog_us 'mirror in sync')
-			RATE=$(mibs $((t1 - t0)))
+			klog_rate 'mirror to .* started' 'mirror in sync'
 		else
 			t_fail "mirror c$kib round $n: $(field p 8)"
 		fi
