@@ -473,8 +473,8 @@ def mirror_section(r, p):
     p("Time-based runs. Primary mode against dm-linear over the same RAM disk "
       "(a superset of its work); the same colo device with a mirror in sync "
       "against dm-raid1: the `mirror` target with a core log (512 KiB regions, "
-      "`nosync`) over the same two RAM disks (not a superset: each keeps its "
-      "own log).")
+      "`nosync`) over two RAM disks of its own (the colo mirror holds its "
+      "replica exclusively; not a superset: each keeps its own log).")
     p()
     p(Report.FIO_HEAD)
     for w, name in WORK[2:]:

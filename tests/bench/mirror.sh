@@ -3,11 +3,11 @@
 # Primary mode (4 KiB chunks) against dm-linear over the same RAM disk
 # (plinear: colo primary does strictly more work), then the same device
 # with a mirror in sync to ram3 against dm-raid1 (the mirror target, core
-# log of 512 KiB regions, nosync) over the same two disks (not a superset:
-# each does its own bookkeeping). Time-based 4 KiB random writes at QD 16
-# and 1 MiB sequential writes at QD 4, REPS interleaved rounds. dm-raid1
-# and the colo mirror both write both legs, so the legs stay equal while
-# both devices are up (checked at the end). Sourced by run.sh.
+# log of 512 KiB regions, nosync) over two RAM disks of its own, ram1 and
+# ram2 (the colo mirror holds ram3 exclusively; not a superset: each does
+# its own bookkeeping). Time-based 4 KiB random writes at QD 16 and 1 MiB
+# sequential writes at QD 4, REPS interleaved rounds; the legs of each must
+# be equal at the end. Sourced by run.sh.
 
 t_diag "mirror section"
 brd_setup 4 $MIB || { t_fail "mirror: brd"; return; }
@@ -36,12 +36,14 @@ dmsetup remove plinear
 
 dmsetup message p 0 mirror start /dev/ram3 full
 check "primary: mirror in sync" wait_field p 8 in-sync
-dmsetup create raid1 --table "0 $LEN mirror core 2 1024 nosync 2 /dev/ram0 0 /dev/ram3 0 1 handle_errors"
+# Both legs all zeros so far (brd), so nosync is true.
+dmsetup create raid1 --table "0 $LEN mirror core 2 1024 nosync 2 /dev/ram1 0 /dev/ram2 0 1 handle_errors"
 dmsetup mknodes
 mir_rounds randwrite randwrite 4k 16 raid1=/dev/mapper/raid1 mirror=/dev/mapper/p
 mir_rounds write write 1m 4 raid1=/dev/mapper/raid1 mirror=/dev/mapper/p
 check_eq "primary: mirror still in sync after the runs" in-sync "$(field p 8)"
 dmsetup remove raid1
-check_eq "primary and dm-raid1: legs equal" "$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram3)"
+check_eq "dm-raid1: legs equal" "$(direct_sum /dev/ram1)" "$(direct_sum /dev/ram2)"
 dmsetup message p 0 mirror stop
 dmsetup remove p
+check_eq "primary: replica equals base" "$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram3)"
