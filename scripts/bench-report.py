@@ -450,11 +450,16 @@ def ingress_section(r, p):
         hid = [v for k, v in r.lines.items()
                if re.fullmatch(rf"ingress-first\.c{c}\.hidden_after\.\d+", k)]
         runs = r.runs.get(f"ingress-first.c{c}", {})
+        cow = [v for k, v in r.lines.items()
+               if re.fullmatch(rf"snap-first\.c{c}\.cow_after\.\d+", k)]
         if hid and runs:
             ios = sorted({x.ios for x in runs.values()})
             notes.append(f"{c} KiB chunks: {len(hid)} runs of "
                          f"{'/'.join(map(str, ios))} writes, chunks copied after each: "
-                         f"{', '.join(sorted(set(hid)))}")
+                         f"{', '.join(sorted(set(hid)))}"
+                         + (f"; dm-snapshot's exception store after each "
+                            f"(sectors used/total, {int(c) * 2} a chunk): "
+                            f"{', '.join(sorted(set(cow)))}" if cow else ""))
     p()
     if notes:
         p("First touch, chunks copied after each colo run (one per write): "
