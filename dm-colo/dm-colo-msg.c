@@ -61,35 +61,49 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  *               a failover starts a new one (- without metadata)
  * regions       write-intent regions marked on disk / regions (-)
  */
+struct status_buf {
+	char *result;
+	unsigned int maxlen;
+};
+
+/* The INFO line of @cc's state (colo_status_source()). Takes no lock. */
+static void emit_info(struct colo_c *cc, void *arg)
+{
+	struct status_buf *b = arg;
+	char *result = b->result;
+	unsigned int maxlen = b->maxlen, sz = 0;
+	unsigned long long chunks = cc->nr_chunks;
+	unsigned long long mirrored = atomic64_read(&cc->mirrored);
+
+	DMEMIT("%s %u %llu/%llu %llu/%llu %s %llu/%llu %llu/%llu %s %llu/%llu %s %s %zu %s",
+	       colo_mode_name(READ_ONCE(cc->mode)), 1U << cc->chunk_shift,
+	       colo_bitmap_count(&cc->active_map), chunks,
+	       colo_bitmap_count(&cc->hidden_map), chunks,
+	       colo_commit_state_name(READ_ONCE(cc->commit_state)),
+	       (unsigned long long)atomic64_read(&cc->committed),
+	       (unsigned long long)cc->to_commit,
+	       colo_bitmap_count(&cc->dirty_map), chunks,
+	       colo_mirror_state_name(colo_mirror_state(cc)),
+	       mirrored, mirrored + colo_mirror_left(cc),
+	       colo_has_ingress(cc) ? "attached" : "none",
+	       test_bit(COLO_ERROR, &cc->flags) ? "error" : "ok",
+	       colo_bitmap_memory(&cc->active_map) +
+	       colo_bitmap_memory(&cc->hidden_map) +
+	       colo_bitmap_memory(&cc->dirty_map),
+	       READ_ONCE(cc->mirror_gap) ? "unknown" : "complete");
+	colo_meta_status(cc, result, maxlen, &sz);
+}
+
 void colo_status(struct dm_target *ti, status_type_t type,
 		 unsigned int status_flags, char *result, unsigned int maxlen)
 {
 	struct colo_c *cc = ti->private;
-	unsigned long long chunks = cc->nr_chunks;
-	unsigned long long mirrored;
-	unsigned int sz = 0;
+	struct status_buf b = { .result = result, .maxlen = maxlen };
 
-	colo_wait_carry(cc);
-	mirrored = atomic64_read(&cc->mirrored);
 	switch (type) {
 	case STATUSTYPE_INFO:
-		DMEMIT("%s %u %llu/%llu %llu/%llu %s %llu/%llu %llu/%llu %s %llu/%llu %s %s %zu %s",
-		       colo_mode_name(READ_ONCE(cc->mode)), 1U << cc->chunk_shift,
-		       colo_bitmap_count(&cc->active_map), chunks,
-		       colo_bitmap_count(&cc->hidden_map), chunks,
-		       colo_commit_state_name(READ_ONCE(cc->commit_state)),
-		       (unsigned long long)atomic64_read(&cc->committed),
-		       (unsigned long long)cc->to_commit,
-		       colo_bitmap_count(&cc->dirty_map), chunks,
-		       colo_mirror_state_name(colo_mirror_state(cc)),
-		       mirrored, mirrored + colo_mirror_left(cc),
-		       colo_has_ingress(cc) ? "attached" : "none",
-		       test_bit(COLO_ERROR, &cc->flags) ? "error" : "ok",
-		       colo_bitmap_memory(&cc->active_map) +
-		       colo_bitmap_memory(&cc->hidden_map) +
-		       colo_bitmap_memory(&cc->dirty_map),
-		       READ_ONCE(cc->mirror_gap) ? "unknown" : "complete");
-		colo_meta_status(cc, result, maxlen, &sz);
+		/* A reloaded table not resumed yet: the state it takes over. */
+		colo_status_source(cc, emit_info, &b);
 		break;
 	case STATUSTYPE_TABLE:
 		emit_table(cc, result, maxlen);
@@ -222,7 +236,9 @@ int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 	if (colo_parse_message(argc, argv, &msg, &error))
 		return refuse(cc, word, error);
 
-	colo_wait_carry(cc);
+	r = colo_msg_ready(cc);
+	if (r)
+		return r;
 	mutex_lock(&cc->msg_lock);
 	r = dispatch(cc, &msg, word);
 	mutex_unlock(&cc->msg_lock);

@@ -12,7 +12,6 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
-#include <linux/wait_bit.h>
 
 #include "dm-colo.h"
 
@@ -78,41 +77,52 @@ static struct colo_c *__find_live_colo(struct dm_dev *base)
 
 /*
  * dm makes a reloaded table live before its first preresume takes the old
- * table's state over (do_resume(): dm_swap_table(), then dm_resume()). A
- * status or message that reaches the new table in between would see an
- * empty device, or change state the carry then overwrites: it waits for
- * colo_preresume() instead. dm does not tell a target whether its table is
- * the live one, but the window is always inside a suspend: a table that
- * will carry, not carried yet, on a suspended device waits until it is
- * carried, the device is resumed (it was the inactive table), or
- * COLO_CARRY_WAIT has passed (a resume that failed before our preresume).
+ * table's state over (do_resume(): dm_swap_table(), then dm_resume()), and
+ * the swap waits for every status and message in progress on either table
+ * (dm_sync_table()) before the resume can run: neither may wait for the
+ * hand-over. Until its first resume a table is not COLO_LIVE, and:
+ *  - its status shows the state it takes over: the live colo table's on
+ *    the same base, if it carries (colo_status_source());
+ *  - a message is refused with -EAGAIN (colo_msg_ready()): it could not
+ *    know which table's state it changes. Userspace tries again.
  */
-#define COLO_CARRY_WAIT (5 * HZ)
 
-static bool carry_pending(struct colo_c *cc)
+/*
+ * Run @fn on the table whose state @cc's status shows. The old table is
+ * neither carried nor destroyed meanwhile: both happen under
+ * colo_registry_lock, held here; @fn takes no dm-colo lock.
+ */
+void colo_status_source(struct colo_c *cc, void (*fn)(struct colo_c *src,
+						      void *arg), void *arg)
 {
-	return !test_bit_acquire(COLO_LIVE, &cc->flags) && dm_suspended(cc->ti);
-}
+	struct colo_c *old = NULL;
 
-void colo_wait_carry(struct colo_c *cc)
-{
-	if (!cc->carry || !carry_pending(cc))
-		return;
 	/* Pairs with the barrier before set_bit(COLO_LIVE) in preresume. */
-	if (!wait_var_event_timeout(&cc->flags, !carry_pending(cc),
-				    COLO_CARRY_WAIT))
-		DMWARN("%s: the reloaded table was not resumed in time",
-		       colo_name(cc));
+	if (!cc->carry || test_bit_acquire(COLO_LIVE, &cc->flags)) {
+		fn(cc, arg);
+		return;
+	}
+	mutex_lock(&colo_registry_lock);
+	if (!test_bit(COLO_LIVE, &cc->flags))
+		old = __find_live_colo(cc->base);
+	fn(old && old->md == cc->md ? old : cc, arg);
+	mutex_unlock(&colo_registry_lock);
 }
 
+/* May a message change @cc's state? Logs why not. */
+int colo_msg_ready(struct colo_c *cc)
+{
+	if (test_bit_acquire(COLO_LIVE, &cc->flags))
+		return 0;
+	DMERR("%s: message refused: the table is not resumed yet (a reload in progress): try again",
+	      colo_name(cc));
+	return -EAGAIN;
+}
+
+/* For the status line: no lock, as colo_status_source() may hold one. */
 bool colo_has_ingress(struct colo_c *cc)
 {
-	bool r;
-
-	mutex_lock(&colo_registry_lock);
-	r = !!cc->ingress;
-	mutex_unlock(&colo_registry_lock);
-	return r;
+	return READ_ONCE(cc->ingress);
 }
 
 /* The colo target: constructor helpers, one per device or check. */
@@ -541,11 +551,10 @@ static int colo_preresume(struct dm_target *ti)
 		DMERR("%s: the replaced table's state is lost", colo_name(cc));
 	if (old)
 		clear_bit(COLO_LIVE, &old->flags);
-	/* The carried state before COLO_LIVE: pairs with colo_wait_carry(). */
+	/* The carried state before COLO_LIVE: pairs with test_bit_acquire(). */
 	smp_mb__before_atomic();
 	set_bit(COLO_LIVE, &cc->flags);
 	mutex_unlock(&colo_registry_lock);
-	wake_up_var(&cc->flags);
 
 	if (old && cc->carry) {
 		/* Ingress bios that found @old are on its held list now. */

@@ -315,6 +315,8 @@ int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 /* dm-colo-target.c */
 bool colo_has_ingress(struct colo_c *cc);
 bool colo_fresh_reload_pending(struct colo_c *cc);
-void colo_wait_carry(struct colo_c *cc);
+void colo_status_source(struct colo_c *cc, void (*fn)(struct colo_c *src,
+						      void *arg), void *arg);
+int colo_msg_ready(struct colo_c *cc);
 
 #endif /* DM_COLO_H */

@@ -11,21 +11,24 @@
 #   scripts/bench.sh [KERNEL...]
 #   scripts/bench.sh --report     the tables again from the kept raw output
 #                                 (bench/K-fio.tar.gz), no VM
-# Sizes: BENCH_REPS, BENCH_RUNTIME, BENCH_MIB, BENCH_CKPT_REPS,
-# BENCH_CKPT_BIG_REPS, BENCH_CKPT_HUGE_REPS (see tests/bench/run.sh), and
-# BENCH_META_* for the metadata device's rows (tests/bench/meta.sh).
 #
-# BENCH_ONLY=meta runs only those rows (one shorter boot per kernel) and
-# puts them into bench/K-fio.tar.gz in place of the ones there, beside the
-# other figures of the last full run (kept as they were); their boot's log
-# is bench/vm-meta.log in it, and the tables say which boot each part is
-# from. A full run replaces everything again.
+# Sizes: BENCH_REPS (rounds of every comparison), BENCH_RUNTIME,
+# BENCH_MIB, BENCH_FIRST_IOS, BENCH_COPY_CHUNKS, BENCH_CKPT_REPS,
+# BENCH_CKPT_BIG_REPS, BENCH_CKPT_HUGE_REPS, BENCH_FIO_CPU (see
+# tests/bench/run.sh), and BENCH_META_* for the metadata device's rows
+# (tests/bench/meta.sh). BENCH_VM_TIMEOUT (3600) limits each boot.
 #
-# BENCH_ONLY=copy runs only the copy rows (dd, the failover commit, the
-# mirror's phase 1; chunk sizes BENCH_COPY_CHUNKS in sectors, default
-# "8 128 2048") in a boot of their own and writes bench/K-copy.md: the
-# medians and the median of the per-repeat ratios to dd, nothing else is
-# touched. COLO_VM_APPEND adds kernel parameters (init_on_alloc=0).
+# BENCH_ONLY=SECTION[,SECTION...] (secondary, ingress, mirror, copy, ckpt,
+# meta: the files of tests/bench/) runs only those sections (one shorter
+# boot per kernel) and puts their figures into bench/K-fio.tar.gz in place
+# of the ones there, beside the other figures of the last full run (kept as
+# they were); their boot's log is bench/vm-SECTION.log in it, and the
+# tables say which boot each part is from. A full run replaces everything.
+#
+# BENCH_INIT_ON_ALLOC0=1 adds a second boot per kernel with init_on_alloc=0
+# on the kernel command line that runs the copy section again (when the run
+# includes it); its output is bench/ioa0/ in the tar, and the report shows
+# its copy table beside the default one.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$top"
@@ -41,47 +44,23 @@ kernels=("$@")
 mkdir -p bench .build
 date=$(date -u +%Y-%m-%d)
 rc=0
-# A section run alone (BENCH_ONLY): the raw files that are its own.
-only=${BENCH_ONLY:-}
-case "$only" in
-'') ;;
-meta) only_files='pmeta-*.json' ;;
-copy) ;;
-*) echo "bench: BENCH_ONLY=$only: no such section (meta, copy)" >&2; exit 2 ;;
-esac
-
-# copy_report K LOG: the copy rows of LOG (# BENCH dd.N, commit.cKIB.N,
-# mirror1.cKIB.N lines), as a table.
-copy_report() {
-	python3 - "$1" "$2" "${COLO_VM_APPEND:-}" <<'EOF'
-import re, statistics, sys
-k, log, append = sys.argv[1], sys.argv[2], sys.argv[3]
-vals = {}
-for line in open(log):
-    m = re.match(r"^# BENCH (dd|commit\.c\d+|mirror1\.c\d+)\.(\d+) (\S+)", line)
-    if m:
-        vals.setdefault(m.group(1), {})[int(m.group(2))] = float(m.group(3))
-dd = vals.get("dd", {})
-print(f"# Copy rows, kernel {k}" + (f" ({append})" if append else ""))
-print()
-print(f"dd: {statistics.median(dd.values()):.0f} MiB/s (runs: "
-      + ", ".join(f"{v:.0f}" for v in dd.values()) + ")" if dd else "dd: none")
-print()
-print("| copy | chunk | MiB/s median | / dd median | / dd min-max |")
-print("|---|---:|---:|---:|---:|")
-ddm = statistics.median(dd.values()) if dd else None
-for key in sorted(vals, key=lambda x: (x.split(".")[0], int(x.split(".c")[-1]) if ".c" in x else 0)):
-    if key == "dd":
-        continue
-    kind, kib = key.split(".c")
-    runs = vals[key]
-    ratios = [v / ddm for v in runs.values()] if ddm else []
-    print(f"| {'commit' if kind == 'commit' else 'mirror phase 1'} | {kib} KiB "
-          f"| {statistics.median(runs.values()):.0f} "
-          f"| {statistics.median(ratios):.2f} | {min(ratios):.2f}-{max(ratios):.2f} |"
-          if ratios else f"| {kind} | {kib} KiB | - | - | - |")
-EOF
-}
+# Sections run alone (BENCH_ONLY), checked against bench-report.py's list.
+mapfile -t all_sections < <(python3 scripts/bench-report.py --sections)
+only=()
+only_list=${BENCH_ONLY:-}
+for s in ${only_list//,/ }; do
+	if ! printf '%s\n' "${all_sections[@]}" | grep -qx -- "$s"; then
+		echo "bench: BENCH_ONLY=$BENCH_ONLY: no section $s (${all_sections[*]})" >&2
+		exit 2
+	fi
+	only+=("$s")
+done
+ioa0=0
+if [ "${BENCH_INIT_ON_ALLOC0:-0}" = 1 ]; then
+	if [ ${#only[@]} = 0 ] || printf '%s\n' "${only[@]}" | grep -qx copy; then
+		ioa0=1
+	fi
+fi
 
 # report K: bench/K.md from bench/K-fio.tar.gz; the kernel release, the date
 # and the VM's run time are read back from the run's own log.
@@ -91,12 +70,38 @@ report() {
 	mkdir -p "$raw"
 	tar -C "$raw" -xzf "bench/$k-fio.tar.gz" || return 1
 	log=$raw/bench/vm.log
-	[ -f "$log" ] || log=$raw/bench/vm-meta.log
+	[ -f "$log" ] || log=$(ls "$raw"/bench/vm-*.log 2> /dev/null | head -n 1)
+	[ -n "$log" ] || return 1
 	kver=$(sed -n 's/^# vm-[^:]*: booting \([^ ]*\) .*/\1/p' "$log" | head -n 1)
 	secs=$(sed -n 's/^# vm-[^:]*: VM ran \([0-9]*\)s$/\1/p' "$log" | tail -n 1)
 	day=$(sed -n 's/^# BENCH-DATE //p' "$log" | tail -n 1)
 	python3 scripts/bench-report.py --kernel "${kver:-$k}" --date "${day:-$date}" \
 		${secs:+--seconds "$secs"} "$raw/bench" > "bench/$k.md"
+}
+
+# boot K DIR [VM.SH-ARGS...]: one VM running tests/bench/run.sh (with the
+# environment's BENCH_ONLY), its raw output unpacked into DIR (DIR/bench)
+# and its log, without the tar, in DIR/bench/vm.log.
+boot() {
+	local k=$1 dir=$2 log=.build/bench-$1.log
+	shift 2
+	if ! scripts/vm.sh --kernel "$k" --mem 3072 --timeout "${BENCH_VM_TIMEOUT:-3600}" \
+		"$@" bench/run.sh 2>&1 | tee "$log"; then
+		echo "bench: the run on $k failed (see $log)"
+		rc=1
+	fi
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	if ! sed -n '/^# BENCH-TAR-BEGIN/,/^# BENCH-TAR-END/p' "$log" | sed '1d;$d' |
+		base64 -d | tar -C "$dir" -xz; then
+		echo "bench: no raw output came back from the $k VM"
+		rc=1
+		return 1
+	fi
+	{
+		sed '/^# BENCH-TAR-BEGIN/,/^# BENCH-TAR-END/d' "$log"
+		echo "# BENCH-DATE $date"
+	} > "$dir/bench/vm.log"
 }
 
 if [ "$report_only" = 1 ]; then
@@ -109,32 +114,16 @@ else
 fi
 for k in "${kernels[@]}"; do
 	kver=$(colo_kver "$k")
-	log=.build/bench-$k.log
-	echo "=== bench on $kver"
-	if ! scripts/vm.sh --kernel "$k" --mem 3072 --timeout "${BENCH_VM_TIMEOUT:-2400}" \
-		bench/run.sh 2>&1 | tee "$log"; then
-		echo "bench: the run on $k failed (see $log)"
-		rc=1
-	fi
-	if [ "$only" = copy ]; then
-		copy_report "$k" "$log" | tee "bench/$k-copy.md"
-		continue
-	fi
 	raw=.build/bench-$k
-	rm -rf "$raw"
-	mkdir -p "$raw"
-	if ! sed -n '/^# BENCH-TAR-BEGIN/,/^# BENCH-TAR-END/p' "$log" | sed '1d;$d' |
-		base64 -d | tar -C "$raw" -xz; then
-		echo "bench: no raw output came back from the $k VM"
-		rc=1
-		continue
-	fi
-	vmlog=vm.log
-	if [ -n "$only" ]; then
-		# The section's files replace their namesakes in the kept output.
-		new=.build/only-$k
-		rm -rf "$new"
-		mv "$raw" "$new"
+	echo "=== bench on $kver${only[*]:+ (${only[*]})}"
+	new=.build/bench-new-$k
+	boot "$k" "$new" || continue
+	if [ ${#only[@]} = 0 ]; then
+		rm -rf "$raw"
+		mv "$new" "$raw"
+	else
+		# Each section's files replace their namesakes in the kept output.
+		rm -rf "$raw"
 		mkdir -p "$raw"
 		[ -f "bench/$k-fio.tar.gz" ] && tar -C "$raw" -xzf "bench/$k-fio.tar.gz"
 		mkdir -p "$raw/bench/fio"
@@ -143,19 +132,27 @@ for k in "${kernels[@]}"; do
 			day=$(sed -n '1s/^# Kernel [^,]*, //p' "bench/$k.md" 2> /dev/null)
 			[ -n "$day" ] && echo "# BENCH-DATE $day" >> "$raw/bench/vm.log"
 		fi
-		find "$raw/bench/fio" -name "$only_files" -delete
-		find "$new/bench/fio" -name "$only_files" -exec cp {} "$raw/bench/fio/" \;
-		vmlog=vm-$only.log
+		for s in "${only[@]}"; do
+			for pre in $(python3 scripts/bench-report.py --prefixes "$s"); do
+				find "$raw/bench/fio" -name "$pre*.json" -delete
+				find "$new/bench/fio" -name "$pre*.json" -exec cp {} "$raw/bench/fio/" \;
+			done
+			cp "$new/bench/vm.log" "$raw/bench/vm-$s.log"
+		done
+		rm -rf "$new"
 	fi
-	{
-		sed '/^# BENCH-TAR-BEGIN/,/^# BENCH-TAR-END/d' "$log"
-		echo "# BENCH-DATE $date"
-	} > "$raw/bench/$vmlog"
+	if [ "$ioa0" = 1 ]; then
+		echo "=== bench on $kver with init_on_alloc=0 (copy)"
+		if BENCH_ONLY=copy boot "$k" "$new" --append init_on_alloc=0; then
+			rm -rf "$raw/bench/ioa0"
+			mv "$new/bench" "$raw/bench/ioa0"
+			rm -rf "$new"
+		fi
+	fi
 	tar -C "$raw" -czf "bench/$k-fio.tar.gz" bench
 	report "$k" && cat "bench/$k.md"
 done
 
-[ "$only" = copy ] && exit $rc
 {
 	echo "# dm-colo benchmark"
 	echo
@@ -166,11 +163,17 @@ done
 	kvm) accel=KVM ;;
 	esac
 	# The dates of the runs the tables come from (today's if unknown).
-	full=$(sed -n 's/^# BENCH-DATE //p' .build/bench-*/bench/vm.log 2> /dev/null | sort | tail -n 1)
-	part=$(sed -n 's/^# BENCH-DATE //p' .build/bench-*/bench/vm-meta.log 2> /dev/null | sort | tail -n 1)
+	full=$(sed -n 's/^# BENCH-DATE //p' .build/bench-*/bench/vm.log 2> /dev/null | sort | tail -n 1) || true
 	made="Made by \`make bench\` on ${full:-$date}"
-	[ -n "$part" ] &&
-		made="$made; the metadata device's rows by \`BENCH_ONLY=meta scripts/bench.sh\` on $part"
+	for s in "${all_sections[@]}"; do
+		part=$(sed -n 's/^# BENCH-DATE //p' .build/bench-*/bench/vm-"$s".log 2> /dev/null |
+			sort | tail -n 1) || true
+		[ -n "$part" ] &&
+			made="$made; the $s rows by \`BENCH_ONLY=$s scripts/bench.sh\` on $part"
+	done
+	part=$(sed -n 's/^# BENCH-DATE //p' .build/bench-*/bench/ioa0/vm.log 2> /dev/null |
+		sort | tail -n 1) || true
+	[ -n "$part" ] && made="$made; the copy rows with init_on_alloc=0 on $part"
 	echo "$made." \
 		"QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }')," \
 		"${accel:-accelerator unknown}, $(nproc) host cores."

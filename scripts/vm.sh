@@ -3,7 +3,8 @@
 #
 # vm.sh: run dm-colo's in-VM tests (or a shell) under one Debian kernel.
 #
-#   scripts/vm.sh --kernel 6.1|6.12|debug [--timeout SEC] [--mem MIB] [TEST...]
+#   scripts/vm.sh --kernel 6.1|6.12|debug [--timeout SEC] [--mem MIB]
+#                 [--append ARGS] [TEST...]
 #   scripts/vm.sh --kernel 6.1|6.12|debug --shell
 #
 # --kernel debug boots the debug kernel of scripts/debug-kernel.sh (built
@@ -17,7 +18,8 @@
 # (KVM when /dev/kvm is usable, else TCG), streams the tests' TAP output and
 # fails on a failed test, a kernel BUG/WARNING/oops/hung task, or a VM that
 # does not finish. TEST names are files in tests/ (default: tests/[0-9]*.sh).
-# The last line is "vm-<kernel>: N passed, N failed".
+# The last line is "vm-<kernel>: N passed, N failed". --append adds ARGS to
+# the kernel command line (make bench's init_on_alloc=0 boot).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -26,13 +28,15 @@ timeout=${COLO_VM_TIMEOUT:-}	# the whole VM run; make soak raises it
 mem=2048
 shell=0
 tests=()
+extra=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--shell) shell=1; shift ;;
-	-h|--help) sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--append) extra=$2; shift 2 ;;
+	-h|--help) sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "vm.sh: unknown option $1" >&2; exit 2 ;;
 	*) tests+=("$1"); shift ;;
 	esac
@@ -118,8 +122,7 @@ else
 	qemu+=(-accel tcg,thread=multi -cpu max)
 	accel=tcg
 fi
-# COLO_VM_APPEND: more kernel parameters (e.g. init_on_alloc=0).
-append="console=ttyS0 panic=-1${COLO_VM_APPEND:+ $COLO_VM_APPEND}"
+append="console=ttyS0 panic=-1${extra:+ $extra}"
 
 if [ "$shell" = 1 ]; then
 	exec "${qemu[@]}" -append "$append colo.shell=1" -serial mon:stdio -serial null
@@ -129,7 +132,7 @@ logdir=$top/.build/$kver/logs
 mkdir -p "$logdir"
 console=$logdir/console.log
 tap=$logdir/tap.log
-echo "# $tag: booting $kver ($accel), tests: ${tests[*]}" >&2
+echo "# $tag: booting $kver ($accel)${extra:+ with $extra}, tests: ${tests[*]}" >&2
 start=$(date +%s)
 set +e
 timeout --foreground -k 10 "$timeout" "${qemu[@]}" -append "$append" \

@@ -90,6 +90,8 @@ check_eq "1: state before the reload" \
 	"secondary 8 2/$CH 2/$CH none 0/0 0/$CH none 0/0 attached ok unknown" "$S"
 check "1: live load of the same table accepted with an ingress attached" \
 	dmsetup load c --table "$SEC"
+check_eq "1: the loaded table's status shows the state it takes over" "$S" \
+	"$(dmsetup status --inactive c | cut -d' ' -f4-14,16)"
 check "1: resume" dmsetup resume c
 check_eq "1: state carried over" "$S" "$(state c)"
 check_eq "1: view unchanged by the reload" "$V" "$(view)"

@@ -13,6 +13,8 @@
 brd_setup 5 16
 LEN=$(dev_sectors /dev/ram0)
 OPS=${COLO_T_RELOAD_OPS:-1500}
+# Rounds of the four runs (make soak: 20; a reload race showed in 2 of 70).
+ROUNDS=${COLO_T_RELOAD_ROUNDS:-1}
 
 # reloader NAME TABLE: reload NAME with TABLE until /tmp/fsx.done exists;
 # counts the reloads in /tmp/reloads and refused bad reloads in /tmp/bad.
@@ -45,9 +47,13 @@ run() {
 	shift 3
 	rm -f /tmp/fsx.done /tmp/reload.err
 	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + ${#desc} ))}
+	dmesg -c > /dev/null
 	reloader c "$table" "$badtable" &
-	fsx_run "$desc: $OPS ops, seed $seed" '^# colo-fsx:' --seed "$seed" \
-		--ops "$OPS" "$@"
+	if ! fsx_run "$desc: $OPS ops, seed $seed" '^# colo-fsx:' --seed "$seed" \
+		--ops "$OPS" "$@"; then
+		t_diag "the kernel's device-mapper lines meanwhile (last 40):"
+		dmesg | grep -E 'device-mapper|colo' | tail -n 40 | sed 's/^/#   /'
+	fi
 	touch /tmp/fsx.done
 	wait
 	check_eq "$desc: no reload failed" "" "$(cat /tmp/reload.err 2>/dev/null)"
@@ -55,33 +61,37 @@ run() {
 	check "$desc: chunk size changes refused ($(cat /tmp/bad))" test "$(cat /tmp/bad)" -ge 3
 }
 
-for meta in none metadata; do
-	opt="" m=""
-	if [ $meta = metadata ]; then
-		dd if=/dev/zero of=/dev/ram3 bs=1M count=1 oflag=direct 2>/dev/null
-		opt=" 2 metadata /dev/ram3" m="with metadata"
-	fi
-	dm_cleanup
-	T="0 $LEN colo secondary /dev/ram0 /dev/ram1 /dev/ram2 8$opt"
-	dmsetup create c --table "$T" &&
-		dmsetup create c-ingress --table "0 $LEN colo-ingress /dev/ram0" &&
-		dmsetup mknodes || t_fail "secondary $m: setup"
-	run "secondary $m" "$T" "0 $LEN colo secondary /dev/ram0 /dev/ram1 /dev/ram2 16$opt" \
-		--name c --vm /dev/mapper/c --ingress /dev/mapper/c-ingress \
-		--base /dev/ram0 --hidden /dev/ram1 --active /dev/ram2 --chunk 8 \
-		--vm-threads 2 --ingress-threads 2 --checkpoint-every 200 --failover
+round=0
+while [ $round -lt "$ROUNDS" ]; do
+	round=$((round + 1))
+	for meta in none metadata; do
+		opt="" m=""
+		if [ $meta = metadata ]; then
+			dd if=/dev/zero of=/dev/ram3 bs=1M count=1 oflag=direct 2>/dev/null
+			opt=" 2 metadata /dev/ram3" m="with metadata"
+		fi
+		dm_cleanup
+		T="0 $LEN colo secondary /dev/ram0 /dev/ram1 /dev/ram2 8$opt"
+		dmsetup create c --table "$T" &&
+			dmsetup create c-ingress --table "0 $LEN colo-ingress /dev/ram0" &&
+			dmsetup mknodes || t_fail "secondary $m: setup"
+		run "secondary $m" "$T" "0 $LEN colo secondary /dev/ram0 /dev/ram1 /dev/ram2 16$opt" \
+			--name c --vm /dev/mapper/c --ingress /dev/mapper/c-ingress \
+			--base /dev/ram0 --hidden /dev/ram1 --active /dev/ram2 --chunk 8 \
+			--vm-threads 2 --ingress-threads 2 --checkpoint-every 200 --failover
 
-	dm_cleanup
-	[ $meta = metadata ] &&
-		dd if=/dev/zero of=/dev/ram3 bs=1M count=1 oflag=direct 2>/dev/null
-	T="0 $LEN colo primary /dev/ram0 8$opt"
-	dmsetup create rep --table "0 $LEN linear /dev/ram4 0" &&
-		dmsetup create c --table "$T" && dmsetup mknodes ||
-		t_fail "primary $m: setup"
-	run "primary $m" "$T" "0 $LEN colo primary /dev/ram0 16$opt" \
-		--mirror --name c --vm /dev/mapper/c --base /dev/ram0 \
-		--replica /dev/mapper/rep --replica-dm rep --replica-lower /dev/ram4 \
-		--chunk 8 --vm-threads 2 --ingress-threads 0
+		dm_cleanup
+		[ $meta = metadata ] &&
+			dd if=/dev/zero of=/dev/ram3 bs=1M count=1 oflag=direct 2>/dev/null
+		T="0 $LEN colo primary /dev/ram0 8$opt"
+		dmsetup create rep --table "0 $LEN linear /dev/ram4 0" &&
+			dmsetup create c --table "$T" && dmsetup mknodes ||
+			t_fail "primary $m: setup"
+		run "primary $m" "$T" "0 $LEN colo primary /dev/ram0 16$opt" \
+			--mirror --name c --vm /dev/mapper/c --base /dev/ram0 \
+			--replica /dev/mapper/rep --replica-dm rep --replica-lower /dev/ram4 \
+			--chunk 8 --vm-threads 2 --ingress-threads 0
+	done
 done
 dm_cleanup
 t_done

@@ -8,6 +8,7 @@
  * refusal the dm-colo line logged since then becomes cdm_reason().
  */
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <libdevmapper.h>
 #include <stdarg.h>
@@ -253,7 +254,7 @@ int cdm_remove(const char *name, int deferred)
 	return r;
 }
 
-int cdm_message(const char *name, const char *msg)
+static int message_once(const char *name, const char *msg)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
 	int r = 0;
@@ -268,6 +269,26 @@ int cdm_message(const char *name, const char *msg)
 	r = run_refusable(dmt);
 	dm_task_destroy(dmt);
 	return r;
+}
+
+/*
+ * A table reloaded but not resumed yet refuses messages with EAGAIN (it
+ * cannot know which table's state they change; README, Reload): sent
+ * again every 10 ms for up to 5 s, then the refusal stands.
+ */
+#define MESSAGE_EAGAIN_TRIES	500
+
+int cdm_message(const char *name, const char *msg)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int r, i;
+
+	for (i = 0;; i++) {
+		r = message_once(name, msg);
+		if (r != -EAGAIN || i == MESSAGE_EAGAIN_TRIES)
+			return r;
+		nanosleep(&pause, NULL);
+	}
 }
 
 int cdm_wait_event(const char *name, uint32_t event_nr)

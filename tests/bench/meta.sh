@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The metadata device's rows of the benchmark, sourced by run.sh (its
-# helpers bench and field, its OUT, RT and MIB). Each figure is measured in
-# interleaved rounds: in a round every variant runs once, on new devices,
+# helpers bench, field, rotate and fio_timed, its OUT, RT and MIB). Each
+# figure is measured in interleaved rounds: in a round every variant runs once, on new devices,
 # in an order that rotates from round to round, so that a drift of the
 # machine (other jobs, software emulation) hits every variant alike. The
 # report takes each round's ratio against its twin without metadata of the
@@ -56,17 +56,6 @@ mstat() { awk '{ print $5, $16 }' $MSTAT; }
 mdelta() { echo "$(($3 - $1)) $(($4 - $2))"; }
 # meta_zero: a fresh metadata device (its layout is at most 2.1 MiB here).
 meta_zero() { dd if=/dev/zero of=$MD bs=1M count=4 oflag=direct 2> /dev/null; }
-# rotate N WORD...: the words rotated left by N.
-rotate() {
-	local k=$(($1 % ($# - 1)))
-	shift
-	while [ $k -gt 0 ]; do
-		set -- "$@" "$1"
-		shift
-		k=$((k - 1))
-	done
-	echo "$@"
-}
 
 t_diag "metadata device section"
 meta_t0=$(now_us)
@@ -95,11 +84,7 @@ pm_up() {
 pm_fio() {
 	local s
 	s=$(mstat)
-	fio --name="$1" --filename=/dev/mapper/pm --direct=1 --ioengine=libaio \
-		--iodepth="$5" --rw="$3" --bs="$4" --size=${MIB}M \
-		--time_based --runtime="$RT" --randrepeat=0 \
-		--eta=never --output-format=json --output="$OUT/fio/$1.$2.json" ||
-		t_fail "fio $1 round $2"
+	fio_timed "$1" "$2" /dev/mapper/pm "$3" "$4" "$5"
 	bench "$1.mio.$2" "$(mdelta $s $(mstat)) $(field pm 16)"
 }
 # meta_unit W RW BS QD N UNIT: round N of workload W on a new device, two
@@ -206,4 +191,3 @@ for z in zb zh za; do
 	dmsetup remove $z
 done
 nullb_remove nullb0
-bench meta.seconds $((($(now_us) - meta_t0) / 1000000))

@@ -1529,6 +1529,7 @@ static int run_dmsetup_unmarked(char *const argv[], char *out, size_t outsz)
  */
 #define ENOMEM_RETRIES	1000
 static uint64_t enomem_retries;	/* atomic */
+static uint64_t eagain_retries;	/* atomic: messages sent again after EAGAIN */
 
 static int dev_message(const char *msg, char *out, size_t outsz)
 {
@@ -1541,6 +1542,16 @@ static int dev_message(const char *msg, char *out, size_t outsz)
 	if (!opt.selftest) {
 		for (i = 0;; i++) {
 			r = run_dmsetup(argv, out, outsz);
+			/*
+			 * A reloaded table not resumed yet refuses every
+			 * message with EAGAIN, changing nothing: send again.
+			 */
+			if (r && i < ENOMEM_RETRIES &&
+			    strstr(out, "Resource temporarily unavailable")) {
+				__atomic_add_fetch(&eagain_retries, 1, __ATOMIC_RELAXED);
+				nanosleep(&pause_20ms, NULL);
+				continue;
+			}
 			if (!r || !opt.retry_enomem || i == ENOMEM_RETRIES ||
 			    !strstr(out, "Cannot allocate memory"))
 				return r;
@@ -4431,6 +4442,9 @@ int main(int argc, char **argv)
 	if (opt.retry_enomem)
 		printf("# colo-fsx: %" PRIu64 " messages sent again after ENOMEM\n",
 		       __atomic_load_n(&enomem_retries, __ATOMIC_RELAXED));
+	if (__atomic_load_n(&eagain_retries, __ATOMIC_RELAXED))
+		printf("# colo-fsx: %" PRIu64 " messages sent again after EAGAIN (a reload not resumed yet)\n",
+		       __atomic_load_n(&eagain_retries, __ATOMIC_RELAXED));
 	if (opt.make_it_fail)
 		printf("# colo-fsx: %" PRIu64 " I/Os sent again after ENOMEM\n",
 		       __atomic_load_n(&io_enomem, __ATOMIC_RELAXED));
