@@ -501,8 +501,12 @@ static void chunk_regions(struct colo_c *cc, u64 first, u64 last,
 }
 
 /*
- * Copy @bio's chunk from @from to @to, then submit @bio (in copy_done(),
- * which may run before this returns). Worker context; may sleep.
+ * Copy @bio's chunk from @from to @to, then submit @bio (in copy_done()).
+ * Map or worker context; may sleep in dm-io's mempools, as dm-snapshot's
+ * map does in dm-kcopyd's. From the worker, copy_done() may run before
+ * this returns. From map it never does: dm holds the bios a map submits
+ * (current->bio_list) until map returns, so the copy's read is issued then
+ * and the copy goes on from the copier's work item.
  */
 static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		      struct dm_dev *from, struct dm_dev *to)
@@ -778,9 +782,41 @@ static int vm_read(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 	return DM_MAPIO_REMAPPED;
 }
 
-static int vm_write_slow(struct colo_c *cc, struct bio *bio,
-			 struct colo_io *io)
+/*
+ * Allocate @bm's leaf for @chunk: in the worker it may sleep, and on failure
+ * the bio is tried again later; in map it may not, and on failure the bio
+ * goes to the worker. Returns false when the bio was taken that way (the
+ * caller returns DM_MAPIO_SUBMITTED and no longer touches it), so the
+ * caller must not hold a lock for it. A leaf stays allocated until a
+ * checkpoint or failover, which drain the bio first.
+ */
+static bool prepare_or_defer(struct colo_c *cc, struct bio *bio,
+			     struct colo_bitmap *bm, u64 chunk, bool in_worker,
+			     const char *what)
 {
+	if (!colo_bitmap_prepare(bm, chunk, in_worker ? GFP_NOIO : GFP_NOWAIT))
+		return true;
+	if (in_worker)
+		colo_retry_no_memory(cc, bio, what);
+	else
+		defer_bio(cc, bio);
+	return false;
+}
+
+/*
+ * The VM's first write to a chunk since the checkpoint, from map or the
+ * worker. Holding the chunk exclusive (a conflict parks the bio, and its
+ * grant runs it again in the worker): a write of the whole chunk goes to
+ * active at once, a partial one first fills the chunk in active from hidden
+ * or base (the fill starts here; its dm-io is issued when map returns);
+ * either way end_io sets A and then releases the chunk.
+ */
+static int vm_write_slow(struct colo_c *cc, struct bio *bio,
+			 struct colo_io *io, bool in_worker)
+{
+	if (!prepare_or_defer(cc, bio, &cc->active_map, io->chunk, in_worker,
+			      "active"))
+		return DM_MAPIO_SUBMITTED;
 	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
 			   COLO_HOLD_EXCL, bio))
 		return DM_MAPIO_SUBMITTED;
@@ -789,10 +825,6 @@ static int vm_write_slow(struct colo_c *cc, struct bio *bio,
 		colo_lock_release(&cc->locks, &io->holder);
 		remap(io, bio, cc->active);
 		return DM_MAPIO_REMAPPED;
-	}
-	if (colo_bitmap_prepare(&cc->active_map, io->chunk, GFP_NOIO)) {
-		colo_lock_release(&cc->locks, &io->holder);
-		return colo_retry_no_memory(cc, bio, "active");
 	}
 
 	/* end_io sets A, then releases the lock. */
@@ -821,14 +853,9 @@ static bool mark_dirty(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	for (c = io->chunk; c <= last; c++) {
 		if (colo_bitmap_test(&cc->dirty_map, c))
 			continue;
-		if (colo_bitmap_prepare(&cc->dirty_map, c,
-					in_worker ? GFP_NOIO : GFP_NOWAIT)) {
-			if (in_worker)
-				colo_retry_no_memory(cc, bio, "dirty");
-			else
-				defer_bio(cc, bio);
+		if (!prepare_or_defer(cc, bio, &cc->dirty_map, c, in_worker,
+				      "dirty"))
 			return false;
-		}
 		colo_bitmap_set(&cc->dirty_map, c);
 	}
 	return true;
@@ -949,9 +976,40 @@ static int base_read_whole(struct colo_c *cc, struct bio *bio,
 }
 
 /*
+ * A VM write of whole chunks @io->chunk to @last, some of them not in
+ * active, inside one lock granule: it goes to active as one bio, as each
+ * chunk's vm_write_slow() would send it alone, holding the chunks
+ * exclusive as one range until end_io has set A for each. It does not
+ * park: on conflict, or when a leaf cannot be allocated without sleeping,
+ * the bio is cut and its chunks take the per-chunk path. Map context.
+ */
+static int vm_write_whole_chunks(struct colo_c *cc, struct bio *bio,
+				 struct colo_io *io, u64 last)
+{
+	u64 c;
+
+	if (io->sector != chunk_start(cc, io->chunk) ||
+	    io->sector + bio_sectors(bio) !=
+	    chunk_start(cc, last) + chunk_len(cc, last) ||
+	    !colo_lock_same_granule(&cc->locks, io->chunk, last))
+		return -EAGAIN;
+	for (c = io->chunk; c <= last; c++)
+		if (colo_bitmap_prepare(&cc->active_map, c, GFP_NOWAIT))
+			return -EAGAIN;
+	if (!colo_lock_try_range(&cc->locks, &io->holder, io->chunk, last,
+				 COLO_HOLD_EXCL, NULL))
+		return -EAGAIN;
+	/* end_io sets A for the holder's range, then releases it. */
+	io->set_active = true;
+	remap(io, bio, cc->active);
+	return DM_MAPIO_REMAPPED;
+}
+
+/*
  * A bio over several chunks, in map (see bio_spans_chunks()). It is sent
  * whole when each of its chunks would take the same lock-free path on its
- * own; the bits those paths read are only ever set while the bio counts in
+ * own, or, for a VM write of whole chunks, the same locked one
+ * (vm_write_whole_chunks()); the bits those paths read are only ever set while the bio counts in
  * inflight (a checkpoint or failover drains first), so the decision holds
  * until it completes. A mirrored write within one lock granule goes whole
  * to the worker (colo_mirror_write() takes the range; a mirror cannot start
@@ -995,8 +1053,9 @@ static int vm_whole(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 			return base_read_whole(cc, bio, io, last);
 		break;
 	case REQ_OP_WRITE:
-		leg = all_set(&cc->active_map, io->chunk, last) ?
-		      cc->active : NULL;
+		if (!all_set(&cc->active_map, io->chunk, last))
+			return vm_write_whole_chunks(cc, bio, io, last);
+		leg = cc->active;
 		break;
 	default:
 		leg = NULL;
@@ -1026,20 +1085,27 @@ static int vm_process(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 			remap(io, bio, cc->active);
 			return DM_MAPIO_REMAPPED;
 		}
-		if (!in_worker) {
-			defer_bio(cc, bio);
-			return DM_MAPIO_SUBMITTED;
-		}
-		return vm_write_slow(cc, bio, io);
+		return vm_write_slow(cc, bio, io, in_worker);
 	default:
 		return colo_fail_bio(bio);
 	}
 }
 
 /* The ingress's side. */
+/*
+ * The ingress's first write to a chunk since the checkpoint, from map or
+ * the worker: copy-before-write. Holding the chunk exclusive (a conflict
+ * parks the bio, and its grant runs it again in the worker), the chunk's
+ * content in base is copied to hidden (the copy starts here; its dm-io is
+ * issued when map returns), then copy_done() sets H, releases the chunk and
+ * sends the write to base.
+ */
 static int ingress_write_slow(struct colo_c *cc, struct bio *bio,
-			      struct colo_io *io)
+			      struct colo_io *io, bool in_worker)
 {
+	if (!prepare_or_defer(cc, bio, &cc->hidden_map, io->chunk, in_worker,
+			      "hidden"))
+		return DM_MAPIO_SUBMITTED;
 	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
 			   COLO_HOLD_EXCL, bio))
 		return DM_MAPIO_SUBMITTED;
@@ -1055,11 +1121,6 @@ static int ingress_write_slow(struct colo_c *cc, struct bio *bio,
 		remap(io, bio, cc->base);
 		return DM_MAPIO_REMAPPED;
 	}
-	if (colo_bitmap_prepare(&cc->hidden_map, io->chunk, GFP_NOIO)) {
-		colo_lock_release(&cc->locks, &io->holder);
-		return colo_retry_no_memory(cc, bio, "hidden");
-	}
-	/* copy_done sets H, releases the lock and writes base. */
 	return copy_chunk(cc, bio, io, cc->base, cc->hidden);
 }
 
@@ -1104,11 +1165,7 @@ static int ingress_process(struct colo_c *cc, struct bio *bio,
 			remap(io, bio, cc->base);
 			return DM_MAPIO_REMAPPED;
 		}
-		if (!in_worker) {
-			defer_bio(cc, bio);
-			return DM_MAPIO_SUBMITTED;
-		}
-		return ingress_write_slow(cc, bio, io);
+		return ingress_write_slow(cc, bio, io, in_worker);
 	default:
 		return colo_fail_bio(bio);
 	}
@@ -1192,6 +1249,19 @@ int colo_ingress_map(struct colo_ingress *ic, struct bio *bio)
 	return ingress_process(cc, bio, io, false);
 }
 
+/*
+ * A write to active of the chunks its holder holds exclusive completed: set
+ * A for each (vm_write_slow(): one chunk; vm_write_whole_chunks(): a
+ * range), before the chunks are released. Interrupt context.
+ */
+static void set_active_held(struct colo_c *cc, struct colo_io *io)
+{
+	u64 c;
+
+	for (c = io->holder.chunk; c <= io->holder.last; c++)
+		colo_bitmap_set(&cc->active_map, c);
+}
+
 /* Completion of every bio of both targets. Interrupt context. */
 int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 {
@@ -1208,7 +1278,7 @@ int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 	if (*error && !io->refused)
 		colo_error(cc);
 	if (io->set_active && !*error)
-		colo_bitmap_set(&cc->active_map, io->chunk);
+		set_active_held(cc, io);
 	if (io->commit_chunk && !*error)
 		colo_chunk_committed(cc, io->chunk);
 	if (io->holder.hold != COLO_HOLD_NONE)
