@@ -328,6 +328,7 @@ void colo_commit_init(struct colo_c *cc)
 	cc->commit_state = COLO_COMMIT_NONE;
 	atomic64_set(&cc->committed, 0);
 	INIT_DELAYED_WORK(&cc->commit_work, commit_worker);
+	cc->slot_waiters[COLO_SLOT_WAITER_COMMIT] = colo_commit_kick;
 }
 
 /*

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dm-colo: the data path of secondary mode and the copy engine.
+ * dm-colo: the data path: map, the worker and end_io of both targets.
  *
  * Per chunk c, with A = active[c] and H = hidden[c]:
  *
@@ -19,14 +19,18 @@
  * so the common case takes no lock. Every decision made before taking the
  * lock is made again after it.
  *
- * Bios that need a copy or an allocation go to a worker; copies are done by
- * the copy engine (dm-colo-copy.c), at most max_copies started at once.
- * Every bio of either target is counted in cc->inflight from map to
- * end_io, so that checkpoint and suspend can wait for the I/O in flight.
+ * Decisions, locks, fills and copies-before-write are made in map; a bio
+ * goes to the worker only when a bitmap leaf cannot be had without
+ * sleeping, and a parked bio runs there when its chunk is granted. Copies
+ * are done by the copy engine (dm-colo-copy.c), each in one of max_copies
+ * slots (dm-colo-job.c). Every bio of either target is counted in
+ * cc->inflight from map to end_io (dm-colo-flight.c), so that checkpoint
+ * and suspend can wait for the I/O in flight.
  *
- * The background chunk jobs of the failover commit and the mirror live
- * here too: a job holds a range of adjacent chunks (one extent at most)
- * exclusive and copies them with one copy of the engine.
+ * Primary mode (after failover, or a primary table): reads go to base
+ * (through the overlay while the failover commit runs), writes mark the
+ * dirty bitmap and, with a mirror, reach the replica too
+ * (dm-colo-mirror.c).
  */
 #include <linux/blkdev.h>
 #include <linux/slab.h>
@@ -66,33 +70,6 @@ static bool bio_covers_chunk(struct colo_c *cc, struct colo_io *io,
 }
 
 /*
- * Bios are not split at chunk borders by dm (no max_io_len): a bio over
- * several chunks is sent whole when every chunk takes the same path
- * (vm_whole(), ingress_whole()), else cut at its first chunk border in
- * map, the only place dm_accept_partial_bio() is allowed; dm sends the
- * rest as a new bio. A flush never has data at map. A bio over several
- * chunks reaches the worker only in primary mode with the commit done (a
- * mirrored write within one lock granule, or one whose dirty leaves need
- * allocating), where the worker treats its chunks alike; colo_enter()
- * cuts a bio it holds, since held bios run in the worker.
- */
-static bool bio_spans_chunks(struct colo_c *cc, struct colo_io *io,
-			     struct bio *bio)
-{
-	return bio_sectors(bio) &&
-	       colo_sector_to_chunk(io->sector, cc->chunk_shift) !=
-	       colo_bio_last_chunk(cc, io, bio);
-}
-
-static void cut_at_chunk_border(struct colo_c *cc, struct colo_io *io,
-				struct bio *bio)
-{
-	u64 chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
-
-	dm_accept_partial_bio(bio, chunk_start(cc, chunk + 1) - io->sector);
-}
-
-/*
  * Map's step for a bio over several chunks: @whole sends it whole, or
  * returns -EAGAIN and it is cut at its first chunk border. Returns -EAGAIN
  * when the (now one-chunk) bio is for the per-chunk path.
@@ -104,12 +81,12 @@ static int map_spanning(struct colo_c *cc, struct bio *bio,
 {
 	int r;
 
-	if (!bio_spans_chunks(cc, io, bio))
+	if (!colo_bio_spans_chunks(cc, io, bio))
 		return -EAGAIN;
 	io->chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
 	r = whole(cc, bio, io);
 	if (r == -EAGAIN)
-		cut_at_chunk_border(cc, io, bio);
+		colo_cut_at_chunk_border(cc, io, bio);
 	return r;
 }
 
@@ -124,272 +101,10 @@ static bool all_set(struct colo_bitmap *bm, u64 first, u64 last)
 	return true;
 }
 
-/*
- * Complete @bio with an error from map or the worker; end_io still runs.
- * The bio was refused (fenced, unsupported), no leg failed: the
- * health flag is left alone.
- */
-int colo_fail_bio(struct bio *bio)
-{
-	colo_io_of(bio)->refused = true;
-	bio_io_error(bio);
-	return DM_MAPIO_SUBMITTED;
-}
-
-/* Deferred bios: the worker runs them again from the top. */
-static void kick_worker(struct colo_c *cc)
-{
-	queue_work(cc->wq, &cc->worker);
-}
-
-/* Run @bios again from the top in the worker. Any context. */
-void colo_defer_bios(struct colo_c *cc, struct bio_list *bios)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&cc->bio_lock, flags);
-	bio_list_merge(&cc->deferred, bios);
-	spin_unlock_irqrestore(&cc->bio_lock, flags);
-	kick_worker(cc);
-}
-
-/* Put @bio on the worker's list; the caller sees that the worker runs. */
-static void add_deferred(struct colo_c *cc, struct bio *bio)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&cc->bio_lock, flags);
-	bio_list_add(&cc->deferred, bio);
-	spin_unlock_irqrestore(&cc->bio_lock, flags);
-}
-
-static void defer_bio(struct colo_c *cc, struct bio *bio)
-{
-	add_deferred(cc, bio);
-	kick_worker(cc);
-}
-
-/* Bios that found no memory run again (colo_retry_no_memory()). */
-static void retry_worker(struct work_struct *work)
-{
-	struct colo_c *cc = container_of(to_delayed_work(work), struct colo_c,
-					 retry_work);
-
-	kick_worker(cc);
-}
-
-/* Bios that found no memory run again this much later. */
-#define COLO_NOMEM_RETRY	(HZ / 20)
-
-/*
- * A chunk bitmap could not get a page, even in the worker with GFP_NOIO
- * (which the page allocator all but never lets happen to a kworker; fault
- * injection does). The caller changed nothing and released the chunk. The
- * bio is not failed: a VM that sees an I/O error for want of a page may
- * remount its file system read-only. It stays counted in flight (a hold or
- * a suspend waits for it) and runs again from the top in the worker after
- * COLO_NOMEM_RETRY, as a parked bio does; the VM sees a slow write. Worker
- * context.
- */
-int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
-			 const char *bitmap)
-{
-	DMWARN_LIMIT("%s: no memory for the %s bitmap, I/O retried",
-		     colo_name(cc), bitmap);
-	add_deferred(cc, bio);
-	queue_delayed_work(cc->wq, &cc->retry_work, COLO_NOMEM_RETRY);
-	return DM_MAPIO_SUBMITTED;
-}
-
 /* The lock's wake callback: parked bios retry from the worker. */
 static void wake_bios(void *context, struct bio_list *bios)
 {
 	colo_defer_bios(context, bios);
-}
-
-/* Errors and events. */
-static void event_worker(struct work_struct *work)
-{
-	struct colo_c *cc = container_of(work, struct colo_c, event_work);
-
-	dm_table_event(cc->ti->table);
-}
-
-/* Raise a dm event (dmsetup wait) from any context. */
-void colo_event(struct colo_c *cc)
-{
-	queue_work(cc->wq, &cc->event_work);
-}
-
-/* Note an I/O error: sticky in status, and one dm event. Any context. */
-void colo_error(struct colo_c *cc)
-{
-	if (!test_and_set_bit(COLO_ERROR, &cc->flags)) {
-		DMERR_LIMIT("%s: I/O error", colo_name(cc));
-		colo_event(cc);
-	}
-}
-
-/*
- * In-flight accounting and holds.
- *
- * colo_enter() increments inflight, then reads the hold bits; colo_hold()
- * sets a hold bit, then reads inflight (through colo_quiesce()). A full
- * barrier sits between the two steps on each side, so either the holder
- * sees the bio counted and waits for it, or the bio sees the hold and is
- * put on the held list.
- */
-void colo_exit(struct colo_c *cc)
-{
-	/*
-	 * A waiter may see zero before wake_up() ran and free @cc: the
-	 * destructor waits for this read-side section (synchronize_rcu() in
-	 * colo_dtr()) before it does.
-	 */
-	rcu_read_lock();
-	if (atomic_dec_and_test(&cc->inflight))
-		wake_up(&cc->quiesce_wq);
-	rcu_read_unlock();
-}
-
-static unsigned long hold_mask(struct colo_io *io)
-{
-	return io->ingress ? BIT(COLO_HOLD_ALL) | BIT(COLO_HOLD_INGRESS) :
-			     BIT(COLO_HOLD_ALL);
-}
-
-/*
- * @in_map: called from map, where a bio over several chunks is cut at its
- * first chunk border before it is held (held bios run in the worker).
- */
-static bool colo_enter(struct colo_c *cc, struct bio *bio, struct colo_io *io,
-		       bool in_map)
-{
-	unsigned long flags, mask = hold_mask(io);
-
-	for (;;) {
-		atomic_inc(&cc->inflight);
-		/* Pairs with the barrier in colo_hold(). */
-		smp_mb__after_atomic();
-		if (likely(!(READ_ONCE(cc->flags) & mask))) {
-			io->counted = true;
-			return true;
-		}
-		colo_exit(cc);
-
-		if (in_map && bio_spans_chunks(cc, io, bio))
-			cut_at_chunk_border(cc, io, bio);
-		spin_lock_irqsave(&cc->bio_lock, flags);
-		if (READ_ONCE(cc->flags) & mask) {
-			bio_list_add(&cc->held, bio);
-			spin_unlock_irqrestore(&cc->bio_lock, flags);
-			return false;
-		}
-		spin_unlock_irqrestore(&cc->bio_lock, flags);
-	}
-}
-
-static void colo_hold(struct colo_c *cc, int hold_bit)
-{
-	set_bit(hold_bit, &cc->flags);
-	/* Pairs with the barrier in colo_enter(). */
-	smp_mb__after_atomic();
-}
-
-void colo_hold_ingress(struct colo_c *cc)
-{
-	colo_hold(cc, COLO_HOLD_INGRESS);
-}
-
-/* Wait for every counted bio, including its copies, to complete. */
-void colo_quiesce(struct colo_c *cc)
-{
-	wait_event(cc->quiesce_wq, !atomic_read(&cc->inflight));
-}
-
-/* Drop a hold; held bios retry (and are held again if another hold is on). */
-void colo_release_hold(struct colo_c *cc, int hold_bit)
-{
-	unsigned long flags;
-	struct bio_list bios;
-
-	bio_list_init(&bios);
-	spin_lock_irqsave(&cc->bio_lock, flags);
-	clear_bit(hold_bit, &cc->flags);
-	bio_list_merge(&bios, &cc->held);
-	bio_list_init(&cc->held);
-	spin_unlock_irqrestore(&cc->bio_lock, flags);
-	if (!bio_list_empty(&bios))
-		colo_defer_bios(cc, &bios);
-}
-
-/* Move the bios held by @cc to @bios. */
-static void take_held(struct colo_c *cc, struct bio_list *bios)
-{
-	unsigned long flags;
-
-	bio_list_init(bios);
-	spin_lock_irqsave(&cc->bio_lock, flags);
-	bio_list_merge(bios, &cc->held);
-	bio_list_init(&cc->held);
-	spin_unlock_irqrestore(&cc->bio_lock, flags);
-}
-
-/* The target goes away: held bios (ingress ones) fail. */
-void colo_fail_held(struct colo_c *cc)
-{
-	struct bio_list bios;
-	struct bio *bio;
-
-	take_held(cc, &bios);
-	while ((bio = bio_list_pop(&bios))) {
-		colo_io_of(bio)->cc = NULL;
-		bio_io_error(bio);
-	}
-}
-
-/*
- * A reload: bios held by @from (ingress bios held while it was suspended)
- * wait in @to, the table that replaces it, and go on when it resumes.
- * Neither table runs I/O.
- */
-void colo_move_held(struct colo_c *from, struct colo_c *to)
-{
-	struct bio_list bios;
-	struct bio *bio;
-
-	take_held(from, &bios);
-	for (bio = bios.head; bio; bio = bio->bi_next)
-		colo_io_of(bio)->cc = to;
-
-	spin_lock_irq(&to->bio_lock);
-	bio_list_merge(&to->held, &bios);
-	spin_unlock_irq(&to->bio_lock);
-}
-
-/*
- * Hold new bios of both targets and wait for the ones in flight with their
- * copies. On a signal the hold is dropped and -EINTR returned; otherwise
- * the caller drops it with colo_release_hold(cc, COLO_HOLD_ALL).
- */
-int colo_hold_and_drain(struct colo_c *cc)
-{
-	int r;
-
-	colo_hold(cc, COLO_HOLD_ALL);
-	r = wait_event_interruptible(cc->quiesce_wq,
-				     !atomic_read(&cc->inflight));
-	if (r)
-		colo_release_hold(cc, COLO_HOLD_ALL);
-	return r;
-}
-
-/* The same, for callers that must not be interrupted (mirror stop). */
-int colo_hold_and_drain_uninterruptible(struct colo_c *cc)
-{
-	colo_hold(cc, COLO_HOLD_ALL);
-	wait_event(cc->quiesce_wq, !atomic_read(&cc->inflight));
-	return 0;
 }
 
 /*
@@ -418,45 +133,6 @@ static void reclaim_worker(struct work_struct *work)
 	colo_bitmap_reclaim(&cc->hidden_map);
 }
 
-/*
- * The copies of the data path: one chunk from one leg to another with the
- * copy engine (dm-colo-copy.c), at most max_copies started at once (the
- * engine's pool bounds how many move data; the others wait in it, holding
- * their chunk). A bio over the limit drops its lock and waits on the
- * throttled list, which is re-run whenever a copy completes; the check and
- * the wait happen under bio_lock on both sides, so no wakeup is lost.
- */
-static void colo_unthrottle(struct colo_c *cc)
-{
-	unsigned long flags;
-	struct bio_list bios;
-
-	bio_list_init(&bios);
-	spin_lock_irqsave(&cc->bio_lock, flags);
-	if (atomic_read(&cc->copies) < cc->max_copies) {
-		bio_list_merge(&bios, &cc->throttled);
-		bio_list_init(&cc->throttled);
-	}
-	spin_unlock_irqrestore(&cc->bio_lock, flags);
-	if (!bio_list_empty(&bios))
-		colo_defer_bios(cc, &bios);
-}
-
-/*
- * A copy ended, whoever started it (a VM or ingress bio, the commit, the
- * mirror): its slot is free, and everyone who stopped at max_copies runs
- * again. The background workers are kicked here, not by the owner of the
- * copy: a worker that stopped at the limit while the VM's copies filled it
- * would otherwise wait for ever (LESSONS.md #14). Any context.
- */
-static void copy_slot_put(struct colo_c *cc)
-{
-	atomic_dec(&cc->copies);
-	colo_unthrottle(cc);
-	colo_commit_kick(cc);
-	colo_mirror_kick(cc);
-}
-
 /* The end of a VM bio's copy (copy_chunk()). Process context. */
 static void copy_done(int read_err, unsigned long write_err, void *context)
 {
@@ -464,7 +140,7 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 	struct colo_io *io = colo_io_of(bio);
 	struct colo_c *cc = io->cc;
 
-	copy_slot_put(cc);
+	colo_copy_slot_put(cc);
 
 	if (read_err || write_err) {
 		colo_error(cc);
@@ -485,19 +161,6 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 		remap(io, bio, cc->active);
 	}
 	dm_submit_bio_remap(bio, NULL);
-}
-
-/* The regions of a copy of chunks @first to @last from @from to @to. */
-static void chunk_regions(struct colo_c *cc, u64 first, u64 last,
-			  struct block_device *from, struct block_device *to,
-			  struct dm_io_region *src, struct dm_io_region *dst)
-{
-	src->bdev = from;
-	src->sector = chunk_start(cc, first);
-	src->count = colo_chunks_len(first, last, cc->ti->len,
-				     cc->chunk_shift);
-	*dst = *src;
-	dst->bdev = to;
 }
 
 /*
@@ -526,175 +189,10 @@ static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		return DM_MAPIO_SUBMITTED;
 	}
 
-	chunk_regions(cc, io->chunk, io->chunk, from->bdev, to->bdev, &src,
-		      &dst);
+	colo_chunk_regions(cc, io->chunk, io->chunk, from->bdev, to->bdev,
+			   &src, &dst);
 	colo_copy_start(&cc->copier, &io->copy, &src, &dst, copy_done, bio);
 	return DM_MAPIO_SUBMITTED;
-}
-
-/*
- * Background chunk copies (the failover commit, the mirror). A job holds
- * its chunks exclusive from colo_chunk_job_get() to its end: one chunk,
- * then the ones colo_chunk_job_grow() adds, as one lock range. Its copy
- * counts in inflight (suspend and the destructor wait for it) and in
- * copies (the max_copies bound) and jobs. The caller checks
- * colo_chunk_job_room() before it starts one.
- */
-
-/* The job's chunk was granted to it: its owner's work item goes on. */
-static void chunk_job_granted(struct colo_lock_holder *h)
-{
-	struct colo_chunk_job *job = container_of(h, struct colo_chunk_job,
-						  holder);
-
-	mod_delayed_work(job->cc->wq, job->owner, 0);
-}
-
-/*
- * A job for @chunk, or NULL for want of memory. Without @owner, the job
- * holds the chunk, or it is NULL too when the chunk is busy. With @owner,
- * a busy chunk is waited for in the lock's queue, behind the bios already
- * waiting and ahead of later ones (so a hot chunk cannot starve it):
- * colo_chunk_job_holds() is false until the chunk is granted, which queues
- * @owner; the owner then starts the copy or cancels the job.
- */
-struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
-					  struct delayed_work *owner)
-{
-	struct colo_chunk_job *job = kzalloc(sizeof(*job),
-					     GFP_NOIO | __GFP_NOWARN);
-
-	if (!job) {
-		DMWARN_LIMIT("%s: no memory for a copy job, tried again later",
-			     colo_name(cc));
-		return NULL;
-	}
-	job->cc = cc;
-	job->chunk = chunk;
-	job->last = chunk;
-	job->owner = owner;
-	if (owner) {
-		colo_lock_wait(&cc->locks, &job->holder, chunk, COLO_HOLD_EXCL,
-			       chunk_job_granted);
-		return job;
-	}
-	if (!colo_lock_try(&cc->locks, &job->holder, chunk, COLO_HOLD_EXCL,
-			   NULL)) {
-		kfree(job);
-		return NULL;
-	}
-	return job;
-}
-
-/*
- * May the commit or the mirror start a job's copy now? Below max_copies,
- * and the engine has an extent's pages free with no copy waiting for
- * pages; or no job copies at all, so that VM copies that keep the engine
- * busy cannot starve the background (the job's copy then waits for its
- * pages in line). When it may not, a copy is in flight whose end kicks
- * the caller (copy_slot_put()). Any context.
- */
-bool colo_chunk_job_room(struct colo_c *cc)
-{
-	if (atomic_read(&cc->copies) >= cc->max_copies)
-		return false;
-	return !atomic_read(&cc->jobs) || colo_copier_has_room(&cc->copier);
-}
-
-/* Does the job hold its chunk yet? */
-bool colo_chunk_job_holds(struct colo_chunk_job *job)
-{
-	return colo_lock_held(&job->cc->locks, &job->holder);
-}
-
-/* End a job: release its chunk, or stop waiting for it. */
-void colo_chunk_job_put(struct colo_chunk_job *job)
-{
-	colo_lock_cancel(&job->cc->locks, &job->holder);
-	kfree(job);
-}
-
-/*
- * A background work item that keeps a job waiting for a busy chunk in
- * *@waiting does not go on (stopped, suspended): it gives the job up.
- * Called by that work item.
- */
-void colo_chunk_job_drop(struct colo_chunk_job **waiting)
-{
-	if (*waiting) {
-		colo_chunk_job_put(*waiting);
-		*waiting = NULL;
-	}
-}
-
-/*
- * Run @work (the commit's or the mirror's) once more and wait for it, after
- * its owner made it stop: it gives up a job waiting for a chunk, whose
- * grant could queue it at any time until then.
- */
-void colo_work_settle(struct colo_c *cc, struct delayed_work *work)
-{
-	mod_delayed_work(cc->wq, work, 0);
-	flush_delayed_work(work);
-}
-
-/*
- * Take the chunks after the job's into it, up to the end of its extent
- * (colo_extent_last()), while each is free in the lock and @same(job,
- * chunk) holds. @same is asked again once the chunk is held (only then is
- * what it tests stable), and the chunk given back when it no longer holds.
- * The job holds its chunks. Worker context; @same may sleep.
- */
-void colo_chunk_job_grow(struct colo_chunk_job *job,
-			 bool (*same)(struct colo_chunk_job *job, u64 chunk))
-{
-	struct colo_c *cc = job->cc;
-	u64 limit = colo_extent_last(job->chunk, cc->chunk_shift,
-				     cc->nr_chunks);
-
-	while (job->last < limit && same(job, job->last + 1)) {
-		if (!colo_lock_extend(&cc->locks, &job->holder))
-			break;
-		if (!same(job, job->last + 1)) {
-			colo_lock_shrink(&cc->locks, &job->holder);
-			break;
-		}
-		job->last++;
-	}
-}
-
-/* The end of a job's copy. Process context. */
-static void chunk_job_done(int read_err, unsigned long write_err,
-			   void *context)
-{
-	struct colo_chunk_job *job = context;
-	struct colo_c *cc = job->cc;
-
-	job->done(job, read_err, write_err);
-	atomic_dec(&cc->jobs);
-	colo_chunk_job_put(job);
-	/* With the chunk free: a kick before would find it busy. */
-	copy_slot_put(cc);
-	/* Last: suspend and the destructor wait for this. */
-	colo_exit(cc);
-}
-
-/*
- * Copy the job's chunks from @from to @to; job->done is set. The job may
- * have ended (and be freed) when this returns. Worker context; may sleep.
- */
-void colo_chunk_job_copy(struct colo_chunk_job *job, struct block_device *from,
-			 struct block_device *to)
-{
-	struct colo_c *cc = job->cc;
-	struct dm_io_region src, dst;
-
-	atomic_inc(&cc->inflight);
-	atomic_inc(&cc->copies);
-	atomic_inc(&cc->jobs);
-	chunk_regions(cc, job->chunk, job->last, from, to, &src, &dst);
-	colo_copy_start(&cc->copier, &job->copy, &src, &dst, chunk_job_done,
-			job);
 }
 
 /*
@@ -714,7 +212,7 @@ static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	if (nr == 0 && !io->ingress && colo_meta_sync_needed(cc)) {
 		/* The commit's progress is durable before the flush is. */
 		if (!in_worker) {
-			defer_bio(cc, bio);
+			colo_defer_bio(cc, bio);
 			return DM_MAPIO_SUBMITTED;
 		}
 		colo_meta_sync(cc);
@@ -799,7 +297,7 @@ static bool prepare_or_defer(struct colo_c *cc, struct bio *bio,
 	if (in_worker)
 		colo_retry_no_memory(cc, bio, what);
 	else
-		defer_bio(cc, bio);
+		colo_defer_bio(cc, bio);
 	return false;
 }
 
@@ -920,7 +418,7 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 		/* A FUA write is durable with the commit's progress. */
 		if ((bio->bi_opf & REQ_FUA) && colo_meta_sync_needed(cc)) {
 			if (!in_worker) {
-				defer_bio(cc, bio);
+				colo_defer_bio(cc, bio);
 				return DM_MAPIO_SUBMITTED;
 			}
 			colo_meta_sync(cc);
@@ -928,7 +426,7 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 		/* A mirror decides per chunk whether to mark (dm-colo-mirror.c). */
 		if (colo_mirror_active(cc)) {
 			if (!in_worker) {
-				defer_bio(cc, bio);
+				colo_defer_bio(cc, bio);
 				return DM_MAPIO_SUBMITTED;
 			}
 			return colo_mirror_write(cc, bio, io);
@@ -937,7 +435,7 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 			return DM_MAPIO_SUBMITTED;
 		if (colo_overlay(cc) && colo_chunk_pending(cc, io->chunk)) {
 			if (!in_worker) {
-				defer_bio(cc, bio);
+				colo_defer_bio(cc, bio);
 				return DM_MAPIO_SUBMITTED;
 			}
 			return commit_write_slow(cc, bio, io);
@@ -1006,7 +504,7 @@ static int vm_write_whole_chunks(struct colo_c *cc, struct bio *bio,
 }
 
 /*
- * A bio over several chunks, in map (see bio_spans_chunks()). It is sent
+ * A bio over several chunks, in map (see colo_bio_spans_chunks()). It is sent
  * whole when each of its chunks would take the same lock-free path on its
  * own, or, for a VM write of whole chunks, the same locked one
  * (vm_write_whole_chunks()); the bits those paths read are only ever set while the bio counts in
@@ -1029,7 +527,7 @@ static int vm_whole(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 			/* The worker mirrors it under one range hold. */
 			if (!colo_lock_same_granule(&cc->locks, io->chunk, last))
 				return -EAGAIN;
-			defer_bio(cc, bio);
+			colo_defer_bio(cc, bio);
 			return DM_MAPIO_SUBMITTED;
 		}
 		if (bio_op(bio) == REQ_OP_WRITE) {
@@ -1293,19 +791,11 @@ int colo_io_init(struct colo_c *cc)
 {
 	int r;
 
-	atomic_set(&cc->inflight, 0);
-	atomic_set(&cc->copies, 0);
-	atomic_set(&cc->jobs, 0);
-	init_waitqueue_head(&cc->quiesce_wq);
+	colo_flight_init(cc);
+	colo_jobs_init(cc);
 	mutex_init(&cc->msg_lock);
-	spin_lock_init(&cc->bio_lock);
-	bio_list_init(&cc->deferred);
-	bio_list_init(&cc->held);
-	bio_list_init(&cc->throttled);
 	INIT_WORK(&cc->worker, worker);
 	INIT_WORK(&cc->reclaim_work, reclaim_worker);
-	INIT_WORK(&cc->event_work, event_worker);
-	INIT_DELAYED_WORK(&cc->retry_work, retry_worker);
 	colo_commit_init(cc);
 
 	r = colo_bitmap_init(&cc->active_map, cc->nr_chunks);
@@ -1363,8 +853,7 @@ void colo_io_destroy(struct colo_c *cc)
 	cancel_delayed_work_sync(&cc->commit_work);
 	colo_mirror_destroy(cc);
 	colo_copier_destroy(&cc->copier);
-	cancel_work_sync(&cc->event_work);
-	cancel_delayed_work_sync(&cc->retry_work);
+	colo_flight_destroy(cc);
 	destroy_workqueue(cc->wq);
 	colo_locks_destroy(&cc->locks);
 	colo_bitmap_destroy(&cc->dirty_map);

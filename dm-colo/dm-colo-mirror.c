@@ -756,6 +756,7 @@ int colo_mirror_init(struct colo_c *cc)
 	/* A new table knows nothing of what a replica holds. */
 	colo_dirty_incomplete(cc, COLO_META_GAP_FRESH);
 	INIT_DELAYED_WORK(&cc->mirror_work, mirror_worker);
+	cc->slot_waiters[COLO_SLOT_WAITER_MIRROR] = colo_mirror_kick;
 	cc->io_client = dm_io_client_create();
 	if (IS_ERR(cc->io_client))
 		return PTR_ERR(cc->io_client);

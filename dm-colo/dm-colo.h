@@ -36,6 +36,13 @@ enum {
 	COLO_SUSPENDED,		/* between presuspend and resume */
 };
 
+/* Background work that waits for a copy slot (dm-colo-job.c). */
+enum {
+	COLO_SLOT_WAITER_COMMIT,
+	COLO_SLOT_WAITER_MIRROR,
+	COLO_NR_SLOT_WAITERS,
+};
+
 /* The failover commit (dm-colo-commit.c). */
 enum colo_commit_state {
 	COLO_COMMIT_NONE,	/* no failover yet */
@@ -156,6 +163,11 @@ struct colo_c {
 	struct colo_copier copier;
 	atomic_t copies;
 	atomic_t jobs;			/* of them, background chunk jobs */
+	/*
+	 * Background work to kick when a slot frees (the commit's and the
+	 * mirror's, set by their init): see colo_copy_slot_put().
+	 */
+	void (*slot_waiters[COLO_NR_SLOT_WAITERS])(struct colo_c *cc);
 };
 
 /*
@@ -232,25 +244,72 @@ static inline u64 colo_bio_last_chunk(struct colo_c *cc, struct colo_io *io,
 				    cc->chunk_shift);
 }
 
-/* dm-colo-io.c */
+/*
+ * Bios are not split at chunk borders by dm (no max_io_len): a bio over
+ * several chunks is sent whole when every chunk takes the same path
+ * (vm_whole(), ingress_whole() in dm-colo-io.c), else cut at its first
+ * chunk border in map, the only place dm_accept_partial_bio() is allowed;
+ * dm sends the rest as a new bio. A flush never has data at map. A bio over
+ * several chunks reaches the worker only in primary mode with the commit
+ * done (a mirrored write within one lock granule, or one whose dirty leaves
+ * need allocating), where the worker treats its chunks alike; colo_enter()
+ * cuts a bio it holds, since held bios run in the worker.
+ */
+static inline bool colo_bio_spans_chunks(struct colo_c *cc,
+					 struct colo_io *io, struct bio *bio)
+{
+	return bio_sectors(bio) &&
+	       colo_sector_to_chunk(io->sector, cc->chunk_shift) !=
+	       colo_bio_last_chunk(cc, io, bio);
+}
+
+/* Keep only @bio's first chunk; dm sends the rest as a new bio. Map only. */
+static inline void colo_cut_at_chunk_border(struct colo_c *cc,
+					    struct colo_io *io, struct bio *bio)
+{
+	u64 chunk = colo_sector_to_chunk(io->sector, cc->chunk_shift);
+
+	dm_accept_partial_bio(bio, colo_chunk_to_sector(chunk + 1,
+							cc->chunk_shift) -
+				   io->sector);
+}
+
+/* dm-colo-io.c: the data path */
 int colo_io_init(struct colo_c *cc);
 void colo_io_destroy(struct colo_c *cc);
 int colo_map(struct dm_target *ti, struct bio *bio);
 int colo_ingress_map(struct colo_ingress *ic, struct bio *bio);
 int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error);
 int colo_checkpoint(struct colo_c *cc);
+
+/* dm-colo-flight.c: bios in flight, holds, the worker's queues, events */
+void colo_flight_init(struct colo_c *cc);
+void colo_flight_destroy(struct colo_c *cc);
+bool colo_enter(struct colo_c *cc, struct bio *bio, struct colo_io *io,
+		bool in_map);
+void colo_exit(struct colo_c *cc);
 int colo_hold_and_drain(struct colo_c *cc);
+int colo_hold_and_drain_uninterruptible(struct colo_c *cc);
 void colo_hold_ingress(struct colo_c *cc);
 void colo_quiesce(struct colo_c *cc);
 void colo_release_hold(struct colo_c *cc, int hold_bit);
 void colo_fail_held(struct colo_c *cc);
 void colo_move_held(struct colo_c *from, struct colo_c *to);
 void colo_error(struct colo_c *cc);
-void colo_exit(struct colo_c *cc);
+void colo_event(struct colo_c *cc);
 int colo_fail_bio(struct bio *bio);
+void colo_defer_bio(struct colo_c *cc, struct bio *bio);
 void colo_defer_bios(struct colo_c *cc, struct bio_list *bios);
 int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
 			 const char *bitmap);
+
+/* dm-colo-job.c: copy slots and the background chunk jobs */
+void colo_jobs_init(struct colo_c *cc);
+void colo_copy_slot_put(struct colo_c *cc);
+void colo_unthrottle(struct colo_c *cc);
+void colo_chunk_regions(struct colo_c *cc, u64 first, u64 last,
+			struct block_device *from, struct block_device *to,
+			struct dm_io_region *src, struct dm_io_region *dst);
 struct colo_chunk_job *colo_chunk_job_get(struct colo_c *cc, u64 chunk,
 					  struct delayed_work *owner);
 bool colo_chunk_job_holds(struct colo_chunk_job *job);
@@ -271,8 +330,6 @@ static inline bool colo_overlay(struct colo_c *cc)
 	return READ_ONCE(cc->mode) == COLO_MODE_SECONDARY ||
 	       state == COLO_COMMIT_RUNNING || state == COLO_COMMIT_FAILED;
 }
-
-void colo_event(struct colo_c *cc);
 
 /* dm-colo-commit.c */
 int colo_failover(struct colo_c *cc);
@@ -304,7 +361,6 @@ bool colo_mirror_active(struct colo_c *cc);
 int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io);
 const char *colo_mirror_state_name(enum colo_mirror_state state);
 enum colo_mirror_state colo_mirror_state(struct colo_c *cc);
-int colo_hold_and_drain_uninterruptible(struct colo_c *cc);
 
 /* dm-colo-msg.c */
 void colo_status(struct dm_target *ti, status_type_t type,
