@@ -579,6 +579,85 @@ static void colo_lock_shrink_test(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 1, NULL));
 }
 
+/*
+ * Counted reads: no holder, but an exclusive request waits for them to
+ * drain, and they back off while one is there, in every granule of its
+ * bucket (two buckets here).
+ */
+static void colo_lock_read_test(struct kunit *test)
+{
+	struct lock_ctx *ctx = new_locks(test, 1, 0);
+	struct colo_lock_holder w = {}, r = {}, x = {};
+	struct bio *parked = fake_bio(test), *busy = fake_bio(test);
+	u64 other = 0, same = 0, c;
+
+	/* A chunk in the other bucket, and another one in 5's. */
+	for (c = 6; c < 64; c++) {
+		if (hash_64(c, 1) != hash_64(5, 1))
+			other = other ?: c;
+		else
+			same = same ?: c;
+	}
+	KUNIT_ASSERT_NE(test, other, 0ULL);
+	KUNIT_ASSERT_NE(test, same, 0ULL);
+
+	/* Counted reads share with each other and with shared holds. */
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &r, 5, COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_read(&ctx->locks, 5));
+	KUNIT_EXPECT_TRUE(test, colo_lock_read(&ctx->locks, 5));
+	colo_lock_release(&ctx->locks, &r);
+
+	/* An exclusive try fails without changing anything... */
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 5, COLO_HOLD_EXCL, NULL));
+	KUNIT_EXPECT_EQ(test, w.hold, COLO_HOLD_NONE);
+	KUNIT_EXPECT_TRUE(test, colo_lock_read(&ctx->locks, 5));
+	colo_lock_read_end(&ctx->locks, 5);
+	/* ...and a parked one waits for the last counted read. */
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &w, 5, COLO_HOLD_EXCL, parked));
+	/* No new counted read passes it, in any granule of its bucket. */
+	KUNIT_EXPECT_FALSE(test, colo_lock_read(&ctx->locks, 5));
+	KUNIT_EXPECT_FALSE(test, colo_lock_read(&ctx->locks, same));
+	/* Another bucket is not concerned. */
+	KUNIT_EXPECT_TRUE(test, colo_lock_read(&ctx->locks, other));
+	colo_lock_read_end(&ctx->locks, other);
+	/* A shared hold of another chunk is, as ever, granted. */
+	KUNIT_EXPECT_TRUE(test, colo_lock_try(&ctx->locks, &x, 7, COLO_HOLD_SHARED, NULL));
+	colo_lock_release(&ctx->locks, &x);
+
+	colo_lock_read_end(&ctx->locks, 5);
+	KUNIT_EXPECT_EQ(test, ctx->wakes, 0U);
+	KUNIT_EXPECT_EQ(test, w.hold, COLO_HOLD_NONE);
+	colo_lock_read_end(&ctx->locks, 5);
+	KUNIT_EXPECT_EQ(test, ctx->wakes, 1U);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), parked);
+	KUNIT_EXPECT_EQ(test, w.hold, COLO_HOLD_EXCL);
+	KUNIT_EXPECT_FALSE(test, colo_lock_read(&ctx->locks, 5));
+	colo_lock_release(&ctx->locks, &w);
+	KUNIT_EXPECT_TRUE(test, colo_lock_read(&ctx->locks, 5));
+
+	/* colo_lock_busy() waits for counted reads too. */
+	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, NULL, 5, NULL));
+	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, &x, 5, busy));
+	KUNIT_EXPECT_FALSE(test, colo_lock_read(&ctx->locks, 5));
+	colo_lock_read_end(&ctx->locks, 5);
+	KUNIT_EXPECT_EQ(test, ctx->wakes, 2U);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), busy);
+	KUNIT_EXPECT_EQ(test, x.hold, COLO_HOLD_NONE);
+
+	/* A cancelled wait and a background holder leave no blocker. */
+	KUNIT_EXPECT_TRUE(test, colo_lock_read(&ctx->locks, 5));
+	KUNIT_EXPECT_FALSE(test, colo_lock_wait(&ctx->locks, &w, 5, COLO_HOLD_EXCL, count_grant));
+	colo_lock_cancel(&ctx->locks, &w);
+	KUNIT_EXPECT_TRUE(test, colo_lock_read(&ctx->locks, 5));
+	colo_lock_read_end(&ctx->locks, 5);
+	colo_lock_read_end(&ctx->locks, 5);
+	KUNIT_EXPECT_TRUE(test, colo_lock_wait(&ctx->locks, &w, 5, COLO_HOLD_EXCL, count_grant));
+	colo_lock_cancel(&ctx->locks, &w);
+	KUNIT_EXPECT_TRUE(test, colo_lock_read(&ctx->locks, 5));
+	colo_lock_read_end(&ctx->locks, 5);
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 5, NULL));
+}
+
 static struct kunit_case colo_lock_test_cases[] = {
 	KUNIT_CASE(colo_lock_modes_test),
 	KUNIT_CASE(colo_lock_order_test),
@@ -587,6 +666,7 @@ static struct kunit_case colo_lock_test_cases[] = {
 	KUNIT_CASE(colo_lock_range_test),
 	KUNIT_CASE(colo_lock_extend_test),
 	KUNIT_CASE(colo_lock_shrink_test),
+	KUNIT_CASE(colo_lock_read_test),
 	{}
 };
 

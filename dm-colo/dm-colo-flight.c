@@ -99,7 +99,6 @@ int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
 	return DM_MAPIO_SUBMITTED;
 }
 
-
 /* Errors and events. */
 static void event_worker(struct work_struct *work)
 {
@@ -284,7 +283,6 @@ int colo_hold_and_drain_uninterruptible(struct colo_c *cc)
 	wait_event(cc->quiesce_wq, !atomic_read(&cc->inflight));
 	return 0;
 }
-
 
 /* Set up what this file keeps in @cc. */
 void colo_flight_init(struct colo_c *cc)

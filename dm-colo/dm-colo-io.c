@@ -254,6 +254,20 @@ static struct dm_dev *overlay_leg(struct colo_c *cc, u64 chunk)
 	return NULL;
 }
 
+/*
+ * The hold of a VM read of base ends: a counted read (colo_lock_read()) or
+ * a shared hold. Any context.
+ */
+static void end_base_read(struct colo_c *cc, struct colo_io *io)
+{
+	if (io->counted_read) {
+		io->counted_read = false;
+		colo_lock_read_end(&cc->locks, io->chunk);
+	} else {
+		colo_lock_release(&cc->locks, &io->holder);
+	}
+}
+
 /* The VM's side. */
 static int vm_read(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 {
@@ -264,6 +278,17 @@ static int vm_read(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 		return DM_MAPIO_REMAPPED;
 	}
 
+	/* Not when the chunk was granted to the bio while it was parked. */
+	if (io->holder.hold == COLO_HOLD_NONE &&
+	    colo_lock_read(&cc->locks, io->chunk)) {
+		io->counted_read = true;
+		/* Re-check: a blocker may have set a bit before it left. */
+		leg = overlay_leg(cc, io->chunk);
+		if (leg)
+			end_base_read(cc, io);
+		remap(io, bio, leg ? leg : cc->base);
+		return DM_MAPIO_REMAPPED;
+	}
 	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
 			   COLO_HOLD_SHARED, bio))
 		return DM_MAPIO_SUBMITTED;
@@ -449,23 +474,26 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 
 /*
  * A VM read of base over several clean chunks of one lock granule: one
- * shared range hold, as vm_read() takes for one chunk, kept until end_io.
- * It does not park: on conflict the bio is cut and waits as a one-chunk
- * read.
+ * counted read, or one shared range hold, as vm_read() takes for one
+ * chunk, kept until end_io. It does not park: on conflict the bio is cut
+ * and waits as a one-chunk read.
  */
 static int base_read_whole(struct colo_c *cc, struct bio *bio,
 			   struct colo_io *io, u64 last)
 {
 	u64 c;
 
-	if (!colo_lock_same_granule(&cc->locks, io->chunk, last) ||
-	    !colo_lock_try_range(&cc->locks, &io->holder, io->chunk, last,
-				 COLO_HOLD_SHARED, NULL))
+	if (!colo_lock_same_granule(&cc->locks, io->chunk, last))
+		return -EAGAIN;
+	if (colo_lock_read(&cc->locks, io->chunk))
+		io->counted_read = true;
+	else if (!colo_lock_try_range(&cc->locks, &io->holder, io->chunk, last,
+				      COLO_HOLD_SHARED, NULL))
 		return -EAGAIN;
 	/* Re-check under the lock: a holder may have set a bit meanwhile. */
 	for (c = io->chunk; c <= last; c++) {
 		if (overlay_leg(cc, c)) {
-			colo_lock_release(&cc->locks, &io->holder);
+			end_base_read(cc, io);
 			return -EAGAIN;
 		}
 	}
@@ -781,6 +809,8 @@ int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 		colo_chunk_committed(cc, io->chunk);
 	if (io->holder.hold != COLO_HOLD_NONE)
 		colo_lock_release(&cc->locks, &io->holder);
+	if (io->counted_read)
+		colo_lock_read_end(&cc->locks, io->chunk);
 	colo_meta_write_end(cc, io);
 	if (io->counted)
 		colo_exit(cc);

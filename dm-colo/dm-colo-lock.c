@@ -25,6 +25,8 @@ int colo_locks_init(struct colo_locks *locks, unsigned int hash_bits,
 		spin_lock_init(&locks->buckets[i].lock);
 		INIT_LIST_HEAD(&locks->buckets[i].holders);
 		INIT_LIST_HEAD(&locks->buckets[i].waiters);
+		atomic_set(&locks->buckets[i].readers, 0);
+		atomic_set(&locks->buckets[i].blockers, 0);
 	}
 	locks->hash_bits = hash_bits;
 	locks->granule_shift = granule_shift;
@@ -63,6 +65,44 @@ static bool conflicts(enum colo_hold a, enum colo_hold b)
 	return a == COLO_HOLD_EXCL || b == COLO_HOLD_EXCL;
 }
 
+/*
+ * A request that counted reads must not pass (see dm-colo-lock.h): an
+ * exclusive hold, or a colo_lock_busy() wait (@hold COLO_HOLD_NONE).
+ */
+static bool blocks_reads(enum colo_hold hold)
+{
+	return hold != COLO_HOLD_SHARED;
+}
+
+/*
+ * Count a request that blocks counted reads, before it looks at @readers.
+ * Pairs with the barrier in colo_lock_read().
+ */
+static void add_blocker(struct colo_lock_bucket *b)
+{
+	atomic_inc(&b->blockers);
+	/* Pairs with the barrier in colo_lock_read(). */
+	smp_mb__after_atomic();
+}
+
+/*
+ * A blocking request leaves. What it changed while it held (a bitmap bit
+ * set before its release) is visible to a read that then sees @blockers
+ * drop: pairs with the acquire in colo_lock_read().
+ */
+static void del_blocker(struct colo_lock_bucket *b)
+{
+	/* Pairs with the acquire in colo_lock_read(). */
+	smp_mb__before_atomic();
+	atomic_dec(&b->blockers);
+}
+
+/* No counted read is in flight in the bucket. */
+static bool no_readers(struct colo_lock_bucket *b)
+{
+	return !atomic_read(&b->readers);
+}
+
 /* Caller holds the bucket lock. The strongest hold overlapping the range. */
 static enum colo_hold __held(struct colo_lock_bucket *b, u64 first, u64 last)
 {
@@ -91,6 +131,8 @@ static bool __grantable(struct colo_lock_bucket *b, u64 first, u64 last,
 
 	if (held != COLO_HOLD_NONE && conflicts(held, hold))
 		return false;
+	if (blocks_reads(hold) && !no_readers(b))
+		return false;
 	list_for_each_entry(w, &b->waiters, node) {
 		if (w == stop)
 			break;
@@ -114,6 +156,8 @@ static bool take_or_queue(struct colo_locks *locks, struct colo_lock_holder *h,
 	bool got;
 
 	spin_lock_irqsave(&b->lock, flags);
+	if (blocks_reads(hold))
+		add_blocker(b);
 	got = __grantable(b, first, last, hold, NULL);
 	h->chunk = first;
 	h->last = last;
@@ -124,6 +168,8 @@ static bool take_or_queue(struct colo_locks *locks, struct colo_lock_holder *h,
 		h->want = hold;
 		h->parked = true;
 		list_add_tail(&h->node, &b->waiters);
+	} else if (blocks_reads(hold)) {
+		del_blocker(b);
 	}
 	spin_unlock_irqrestore(&b->lock, flags);
 	return got;
@@ -183,9 +229,11 @@ static void __serve_waiters(struct colo_lock_bucket *b, struct bio_list *woken)
 
 	list_for_each_entry_safe(w, tmp, &b->waiters, node) {
 		if (w->want == COLO_HOLD_NONE) {
-			if (__held(b, w->chunk, w->last) != COLO_HOLD_NONE)
+			if (__held(b, w->chunk, w->last) != COLO_HOLD_NONE ||
+			    !no_readers(b))
 				continue;
 			list_del(&w->node);
+			del_blocker(b);
 		} else {
 			if (!__grantable(b, w->chunk, w->last, w->want, w))
 				continue;
@@ -211,6 +259,8 @@ void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h)
 	bio_list_init(&woken);
 	spin_lock_irqsave(&b->lock, flags);
 	list_del(&h->node);
+	if (blocks_reads(h->hold))
+		del_blocker(b);
 	h->hold = COLO_HOLD_NONE;
 	__serve_waiters(b, &woken);
 	spin_unlock_irqrestore(&b->lock, flags);
@@ -234,6 +284,8 @@ void colo_lock_cancel(struct colo_locks *locks, struct colo_lock_holder *h)
 	spin_lock_irqsave(&b->lock, flags);
 	if (h->parked) {
 		list_del(&h->node);
+		if (blocks_reads(h->want))
+			del_blocker(b);
 		h->parked = false;
 		h->want = COLO_HOLD_NONE;
 		/* Waiters behind it may go now. */
@@ -328,7 +380,8 @@ bool colo_lock_busy(struct colo_locks *locks, struct colo_lock_holder *h,
 		colo_lock_release(locks, h);
 
 	spin_lock_irqsave(&b->lock, flags);
-	busy = __held(b, chunk, chunk) != COLO_HOLD_NONE;
+	add_blocker(b);
+	busy = __held(b, chunk, chunk) != COLO_HOLD_NONE || !no_readers(b);
 	if (busy && park) {
 		h->chunk = chunk;
 		h->last = chunk;
@@ -336,7 +389,54 @@ bool colo_lock_busy(struct colo_locks *locks, struct colo_lock_holder *h,
 		h->bio = park;
 		h->parked = true;
 		list_add_tail(&h->node, &b->waiters);
+	} else {
+		del_blocker(b);
 	}
 	spin_unlock_irqrestore(&b->lock, flags);
 	return busy;
+}
+
+/*
+ * Count a shared hold of @chunk's granule without a holder (see
+ * dm-colo-lock.h), for a VM read of clean chunks of that granule. Returns
+ * false when a request that excludes it is in the bucket: nothing is
+ * counted, and the caller takes a shared hold with colo_lock_try_range().
+ * On true, the caller ends it with colo_lock_read_end() and the same
+ * chunk. Any context.
+ */
+bool colo_lock_read(struct colo_locks *locks, u64 chunk)
+{
+	struct colo_lock_bucket *b = bucket_of(locks, chunk);
+
+	atomic_inc(&b->readers);
+	/* Pairs with the barrier in add_blocker(). */
+	smp_mb__after_atomic();
+	/* Acquire: what a blocker did before it left is visible after. */
+	if (likely(!atomic_read_acquire(&b->blockers)))
+		return true;
+	colo_lock_read_end(locks, chunk);
+	return false;
+}
+
+/*
+ * End a read counted by colo_lock_read(). The last one of a bucket with
+ * blockers serves its waiters (an exclusive request or a busy wait that
+ * waited for the counted reads to drain). Any context.
+ */
+void colo_lock_read_end(struct colo_locks *locks, u64 chunk)
+{
+	struct colo_lock_bucket *b = bucket_of(locks, chunk);
+	struct bio_list woken;
+	unsigned long flags;
+
+	/* A full barrier: pairs with the one in add_blocker(). */
+	if (!atomic_dec_and_test(&b->readers) || !atomic_read(&b->blockers))
+		return;
+	bio_list_init(&woken);
+	spin_lock_irqsave(&b->lock, flags);
+	__serve_waiters(b, &woken);
+	spin_unlock_irqrestore(&b->lock, flags);
+
+	if (!bio_list_empty(&woken))
+		locks->wake(locks->context, &woken);
 }

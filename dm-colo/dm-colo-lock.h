@@ -36,11 +36,29 @@
  * (colo_lock_extend(), how a background copy takes adjacent chunks into
  * one extent), and give its last chunk back (colo_lock_shrink()).
  *
+ * Counted reads. The most common shared hold, a VM read of clean chunks,
+ * takes no bucket lock: colo_lock_read() counts it in its bucket's
+ * @readers, unless a request that excludes it is there (@blockers: the
+ * exclusive holders and the waiters for an exclusive hold or for
+ * colo_lock_busy(), all of the bucket's granules alike), in which case it
+ * takes nothing and the caller takes a shared hold the usual way, in line.
+ * Such a request counts itself in @blockers before it looks at @readers,
+ * and a counted read counts itself in @readers before it looks at
+ * @blockers (full barriers between, on both sides): either the request
+ * sees the read and is not granted until @readers drains to zero, or the
+ * read sees the request and backs off. colo_lock_read_end() serves the
+ * waiters when the last counted read of a bucket with blockers ends. A
+ * read is counted per bucket, not per chunk, so an exclusive request waits
+ * for the counted reads of every granule that hashes to its bucket; those
+ * are a few reads in flight, and no new one is counted meanwhile.
+ *
  * Locking contract: every function takes only the bucket spinlock, with
  * interrupts saved, and is safe from interrupt context (release runs from
- * bio completion). The wake callback is called with no lock held; a
- * holder's @granted callback is called under the bucket spinlock with
- * interrupts off, and may only queue work.
+ * bio completion); colo_lock_read() and colo_lock_read_end() take it only
+ * to serve waiters when the last counted read of a bucket ends. The wake
+ * callback is called with no lock held; a holder's @granted callback is
+ * called under the bucket spinlock with interrupts off, and may only queue
+ * work.
  */
 #ifndef DM_COLO_LOCK_H
 #define DM_COLO_LOCK_H
@@ -71,6 +89,8 @@ struct colo_lock_bucket {
 	spinlock_t lock;		/* protects holders and waiters */
 	struct list_head holders;
 	struct list_head waiters;	/* in arrival order */
+	atomic_t readers;		/* counted reads, colo_lock_read() */
+	atomic_t blockers;		/* what counted reads must not pass */
 };
 
 struct colo_locks {
@@ -102,5 +122,7 @@ void colo_lock_cancel(struct colo_locks *locks, struct colo_lock_holder *h);
 bool colo_lock_held(struct colo_locks *locks, struct colo_lock_holder *h);
 bool colo_lock_busy(struct colo_locks *locks, struct colo_lock_holder *h,
 		    u64 chunk, struct bio *park);
+bool colo_lock_read(struct colo_locks *locks, u64 chunk);
+void colo_lock_read_end(struct colo_locks *locks, u64 chunk);
 
 #endif /* DM_COLO_LOCK_H */

@@ -195,6 +195,7 @@ struct colo_io {
 	bool commit_chunk;		/* chunk leaves the commit when it completes */
 	bool refused;			/* failed by dm-colo, not by a leg */
 	bool replica_flush;		/* a flush sent to the replica */
+	bool counted_read;		/* colo_lock_read() of chunk's granule */
 	unsigned int meta_sectors;	/* counted in its regions' users */
 	/* Last, not cleared by map: the fill or copy-before-write of a chunk. */
 	struct colo_copy copy;
