@@ -7,8 +7,10 @@
 # dm-linear slices of one log-writes device "lw" (a null_blk disk with a
 # volatile write cache as its data device, the log on /dev/ram0), so every
 # write any of them takes is in one ordered log, logged once a flush made
-# it durable. base sits behind a dm-delay (writes 25 ms) and the table has
-# max_copies 2, so that the failover commit spans several VM flush epochs;
+# it durable. base sits behind a dm-delay (writes 25 ms), the table has
+# max_copies 2 and the chunks written before the failover are two apart
+# (the commit copies adjacent chunks together, 1 MiB at a time), so that
+# the failover commit spans several VM flush epochs;
 # the mirror writes r2 through a dm-delay that holds the copy of the last
 # chunk for 200 ms, so that the full pass ends with a copy in flight (no
 # write of the run touches that chunk's region after the failover).
@@ -111,6 +113,15 @@ wrun() {
 		t_fail "write $3 chunks at $2 to $1"
 }
 
+# wrun2 DEV FIRST_CHUNK NR SRC: every other chunk, NR of them from FIRST
+wrun2() {
+	local i=0
+	while [ $i -lt "$3" ]; do
+		wrun "$1" $(($2 + 2 * i)) 1 "$4"
+		i=$((i + 1))
+	done
+}
+
 # --- random choices (one awk, the seed) ---------------------------------------
 # plan: "vm|ingress|ckpt CHUNK NR" lines, then "epoch LIST" lines (a
 # permutation cut into epochs of K chunks: each chunk written once after
@@ -125,11 +136,12 @@ BEGIN {
 	srand(seed)
 	half = nch / 2
 	run = 16
-	for (i = 0; i < 8; i++) print "vm", int(rand() * (half - run)), run
-	for (i = 0; i < 6; i++) print "ingress", int(rand() * (half - run)), run
+	# even chunks only (wrun2): no two chunks of the commit are adjacent
+	for (i = 0; i < 8; i++) print "vm", 2 * int(rand() * (half / 2 - run)), run
+	for (i = 0; i < 6; i++) print "ingress", 2 * int(rand() * (half / 2 - run)), run
 	print "ckpt 0 0"
-	for (i = 0; i < 40; i++) print "vm", int(rand() * (half - run)), run
-	for (i = 0; i < 24; i++) print "ingress", int(rand() * (half - run)), run
+	for (i = 0; i < 40; i++) print "vm", 2 * int(rand() * (half / 2 - run)), run
+	for (i = 0; i < 24; i++) print "ingress", 2 * int(rand() * (half / 2 - run)), run
 	# the second half without its last 16 chunks (never written: see slices)
 	for (i = 0; i < half; i++) lo[i] = i
 	for (i = 0; i < half - 16; i++) hi[i] = half + i
@@ -174,8 +186,8 @@ dmsetup mknodes
 grep -v '^epoch' $T/plan > $T/secondary
 while read -r what first nr; do
 	case $what in
-	vm) wrun /dev/mapper/c "$first" "$nr" $T/vm.img ;;
-	ingress) wrun /dev/mapper/ci "$first" "$nr" $T/ingress.img ;;
+	vm) wrun2 /dev/mapper/c "$first" "$nr" $T/vm.img ;;
+	ingress) wrun2 /dev/mapper/ci "$first" "$nr" $T/ingress.img ;;
 	ckpt) dmsetup message c 0 checkpoint || t_fail checkpoint
 	      dd if=/dev/urandom of=$T/vm.img bs=1M count=$LEG 2>/dev/null
 	      dd if=/dev/urandom of=$T/ingress.img bs=1M count=$LEG 2>/dev/null ;;
