@@ -309,16 +309,21 @@ static int vm_read(struct colo_c *cc, struct bio *bio, struct colo_io *io)
  * Allocate @bm's leaf for @chunk: in the worker it may sleep, and on failure
  * the bio is tried again later; in map it may not, and on failure the bio
  * goes to the worker. Returns false when the bio was taken that way (the
- * caller returns DM_MAPIO_SUBMITTED and no longer touches it), so the
- * caller must not hold a lock for it. A leaf stays allocated until a
+ * caller returns DM_MAPIO_SUBMITTED and no longer touches it); a chunk
+ * granted to the bio while it was parked is given back first, so that it
+ * waits for memory holding nothing. A leaf stays allocated until a
  * checkpoint or failover, which drain the bio first.
  */
 static bool prepare_or_defer(struct colo_c *cc, struct bio *bio,
 			     struct colo_bitmap *bm, u64 chunk, bool in_worker,
 			     const char *what)
 {
+	struct colo_io *io = colo_io_of(bio);
+
 	if (!colo_bitmap_prepare(bm, chunk, in_worker ? GFP_NOIO : GFP_NOWAIT))
 		return true;
+	if (io->holder.hold != COLO_HOLD_NONE)
+		colo_lock_release(&cc->locks, &io->holder);
 	if (in_worker)
 		colo_retry_no_memory(cc, bio, what);
 	else
