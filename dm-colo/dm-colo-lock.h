@@ -5,7 +5,8 @@
  * A hash of the chunks with I/O that must be serialized, with one spinlock
  * per bucket and no global lock. A holder is embedded in the per-bio data of
  * the bio that holds the chunk, so taking the lock never allocates. Shared
- * holders are VM reads of base and VM writes while a mirror runs; an
+ * holders are VM reads of base that could not be counted (see Counted
+ * reads below) and VM writes while a mirror runs; an
  * exclusive holder is a copy-before-write or a partial-chunk fill together
  * with the write that follows it, or a background copy (the failover
  * commit, the mirror).
