@@ -193,6 +193,7 @@ for leg in base hidden active; do
 	writer /dev/mapper/c 2048 7 &
 	wpid=$!
 	sleep 0.5
+	t_diag "commit, $leg: at the fault: $(dmsetup status c | cut -d' ' -f8-9)"
 	case $leg in
 	base) swap lb error /dev/ram0 ;;
 	hidden) swap lh error $H0 ;;
