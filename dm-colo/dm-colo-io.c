@@ -169,6 +169,17 @@ static void defer_bio(struct colo_c *cc, struct bio *bio)
 	kick_worker(cc);
 }
 
+/*
+ * Map cannot do what @bio needs without sleeping: the worker runs it again
+ * from the top. The caller changed nothing it would not redo and holds no
+ * chunk. Returns DM_MAPIO_SUBMITTED. Map context.
+ */
+int colo_defer_to_worker(struct colo_c *cc, struct bio *bio)
+{
+	defer_bio(cc, bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
 /* Bios that found no memory run again (colo_retry_no_memory()). */
 static void retry_worker(struct work_struct *work)
 {
@@ -898,14 +909,12 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 			}
 			colo_meta_sync(cc);
 		}
-		/* A mirror decides per chunk whether to mark (dm-colo-mirror.c). */
-		if (colo_mirror_active(cc)) {
-			if (!in_worker) {
-				defer_bio(cc, bio);
-				return DM_MAPIO_SUBMITTED;
-			}
-			return colo_mirror_write(cc, bio, io);
-		}
+		/*
+		 * A mirror decides per chunk whether to mark, from map when
+		 * it can (dm-colo-mirror.c).
+		 */
+		if (colo_mirror_active(cc))
+			return colo_mirror_write(cc, bio, io, in_worker);
 		if (!mark_dirty(cc, bio, io, in_worker))
 			return DM_MAPIO_SUBMITTED;
 		if (colo_overlay(cc) && colo_chunk_pending(cc, io->chunk)) {
@@ -953,9 +962,9 @@ static int base_read_whole(struct colo_c *cc, struct bio *bio,
  * whole when each of its chunks would take the same lock-free path on its
  * own; the bits those paths read are only ever set while the bio counts in
  * inflight (a checkpoint or failover drains first), so the decision holds
- * until it completes. A mirrored write within one lock granule goes whole
- * to the worker (colo_mirror_write() takes the range; a mirror cannot start
- * while it is in flight, see colo_mirror_start()). Returns
+ * until it completes. A mirrored write within one lock granule stays whole
+ * (colo_mirror_write() takes the range, from map or in the worker; a mirror
+ * cannot start while it is in flight, see colo_mirror_start()). Returns
  * DM_MAPIO_REMAPPED or DM_MAPIO_SUBMITTED, or -EAGAIN: cut it.
  */
 static int vm_whole(struct colo_c *cc, struct bio *bio, struct colo_io *io)
@@ -968,11 +977,10 @@ static int vm_whole(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 		if (colo_overlay(cc))
 			return -EAGAIN;
 		if (bio_op(bio) == REQ_OP_WRITE && colo_mirror_active(cc)) {
-			/* The worker mirrors it under one range hold. */
+			/* Mirrored under one range hold, as one chunk is. */
 			if (!colo_lock_same_granule(&cc->locks, io->chunk, last))
 				return -EAGAIN;
-			defer_bio(cc, bio);
-			return DM_MAPIO_SUBMITTED;
+			return primary_process(cc, bio, io, false);
 		}
 		if (bio_op(bio) == REQ_OP_WRITE) {
 			if (!colo_meta_write_begin(cc, bio, io) ||
@@ -1211,6 +1219,8 @@ int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 		colo_bitmap_set(&cc->active_map, io->chunk);
 	if (io->commit_chunk && !*error)
 		colo_chunk_committed(cc, io->chunk);
+	if (io->mirrored)
+		colo_mirror_write_end(cc, io, *error);
 	if (io->holder.hold != COLO_HOLD_NONE)
 		colo_lock_release(&cc->locks, &io->holder);
 	colo_meta_write_end(cc, io);
