@@ -53,12 +53,19 @@ fio_failed() { sed 's/^/#   /' /tmp/fio-map.log | tail -n 8; }
 resume_sync() {
 	local how=dirty
 	[ "$(field p 16)" = complete ] || how=full
+	traced=0
+	ftrace_start replica_clone_end dual_write_done && traced=1
 	writers "$SECS" 7 &
 	wpid=$!
 	check "$1: mirror start $how under writers" \
 		dmsetup message p 0 mirror start /dev/mapper/rep $how 32768
 	wait $wpid
 	frc=$?
+	if [ $traced = 1 ]; then
+		ftrace_stop
+		# Those whose chunks a copy held went the worker's way.
+		t_diag "$1: during the resync $(ftrace_count replica_clone_end) writes mirrored from map, $(ftrace_count dual_write_done) from the worker"
+	fi
 	check_eq "$1: no VM write failed during the resync" 0 "$frc"
 	[ $frc = 0 ] || fio_failed
 	check "$1: mirror in sync again" wait_field p 11 in-sync 120
