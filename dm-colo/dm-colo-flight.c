@@ -67,6 +67,17 @@ void colo_defer_bio(struct colo_c *cc, struct bio *bio)
 	kick_worker(cc);
 }
 
+/*
+ * Map cannot do what @bio needs without sleeping: the worker runs it again
+ * from the top. The caller changed nothing it would not redo and holds no
+ * chunk. Returns DM_MAPIO_SUBMITTED. Map context.
+ */
+int colo_defer_to_worker(struct colo_c *cc, struct bio *bio)
+{
+	colo_defer_bio(cc, bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
 /* Bios that found no memory run again (colo_retry_no_memory()). */
 static void retry_worker(struct work_struct *work)
 {

@@ -453,14 +453,12 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 			}
 			colo_meta_sync(cc);
 		}
-		/* A mirror decides per chunk whether to mark (dm-colo-mirror.c). */
-		if (colo_mirror_active(cc)) {
-			if (!in_worker) {
-				colo_defer_bio(cc, bio);
-				return DM_MAPIO_SUBMITTED;
-			}
-			return colo_mirror_write(cc, bio, io);
-		}
+		/*
+		 * A mirror decides per chunk whether to mark, from map when
+		 * it can (dm-colo-mirror.c).
+		 */
+		if (colo_mirror_active(cc))
+			return colo_mirror_write(cc, bio, io, in_worker);
 		if (!mark_dirty(cc, bio, io, in_worker))
 			return DM_MAPIO_SUBMITTED;
 		if (colo_overlay(cc) && colo_chunk_pending(cc, io->chunk)) {
@@ -542,9 +540,9 @@ static int vm_write_whole_chunks(struct colo_c *cc, struct bio *bio,
  * own, or, for a VM write of whole chunks, the same locked one
  * (vm_write_whole_chunks()); the bits those paths read are only ever set while the bio counts in
  * inflight (a checkpoint or failover drains first), so the decision holds
- * until it completes. A mirrored write within one lock granule goes whole
- * to the worker (colo_mirror_write() takes the range; a mirror cannot start
- * while it is in flight, see colo_mirror_start()). Returns
+ * until it completes. A mirrored write within one lock granule stays whole
+ * (colo_mirror_write() takes the range, from map or in the worker; a mirror
+ * cannot start while it is in flight, see colo_mirror_start()). Returns
  * DM_MAPIO_REMAPPED or DM_MAPIO_SUBMITTED, or -EAGAIN: cut it.
  */
 static int vm_whole(struct colo_c *cc, struct bio *bio, struct colo_io *io)
@@ -557,11 +555,10 @@ static int vm_whole(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 		if (colo_overlay(cc))
 			return -EAGAIN;
 		if (bio_op(bio) == REQ_OP_WRITE && colo_mirror_active(cc)) {
-			/* The worker mirrors it under one range hold. */
+			/* Mirrored under one range hold, as one chunk is. */
 			if (!colo_lock_same_granule(&cc->locks, io->chunk, last))
 				return -EAGAIN;
-			colo_defer_bio(cc, bio);
-			return DM_MAPIO_SUBMITTED;
+			return primary_process(cc, bio, io, false);
 		}
 		if (bio_op(bio) == REQ_OP_WRITE) {
 			if (!colo_meta_write_begin(cc, bio, io) ||
@@ -812,6 +809,8 @@ int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 		set_active_held(cc, io);
 	if (io->commit_chunk && !*error)
 		colo_chunk_committed(cc, io->chunk);
+	if (io->mirrored)
+		colo_mirror_write_end(cc, io, *error);
 	if (io->holder.hold != COLO_HOLD_NONE)
 		colo_lock_release(&cc->locks, &io->holder);
 	if (io->counted_read)

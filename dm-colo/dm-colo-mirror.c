@@ -20,11 +20,18 @@
  * shared until it completes, and decides under that hold:
  *
  *   every chunk on the replica (not dirty, not ahead of a full pass)
- *       written to base and replica at once (dm-io), completes when both
- *       did; a replica error marks the chunk dirty and degrades the mirror,
- *       it never fails the write
+ *       written to base and replica at once, completes when both did; a
+ *       replica error marks the chunk dirty and degrades the mirror, it
+ *       never fails the write
  *   else
  *       its chunks marked dirty, written to base; a later pass copies them
+ *
+ * Both are done in map when nothing needs to sleep: the range is free
+ * (tried, not waited for), the chunks' dirty leaves are at hand
+ * (GFP_NOWAIT), and for the replica a clone of the VM's bio can be had;
+ * the VM's bio is then remapped to base and ends when its clone ended too.
+ * Else the bio goes to the worker, which waits for the range in the lock's
+ * queue, allocates with GFP_NOIO and writes both copies with dm-io.
  *
  * When a pass finds nothing dirty, no copy in flight and no chunk passed
  * over, every chunk is on the replica: the mirror is in sync (phase 2), a
@@ -514,27 +521,117 @@ static void dual_write_done(unsigned long error, void *context)
 }
 
 /*
- * A VM write while a mirror runs (from the worker, which may sleep), of one
- * chunk or of several in one lock granule, held shared as one range: it
- * goes to both only when every chunk of it is on the replica, else its
- * chunks are marked and it goes to base. Returns DM_MAPIO_REMAPPED (to
- * base), or DM_MAPIO_SUBMITTED.
+ * The end of the replica's clone of a mirrored write sent from map
+ * (mirror_write_clone()). Interrupt context; the write still holds its
+ * range. A replica error marks the write's chunks dirty (their leaves were
+ * prepared in map) and degrades the mirror, as dual_write_done() does; it
+ * never reaches the VM's write, which ends once this and base both did
+ * (bio_inc_remaining()).
  */
-int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io)
+static void replica_clone_end(struct bio *clone)
+{
+	struct bio *bio = clone->bi_private;
+	struct colo_io *io = colo_io_of(bio);
+	blk_status_t status = clone->bi_status;
+
+	bio_put(clone);
+	if (status) {
+		io->replica_failed = true;
+		mark_range_dirty(io->cc, &io->holder);
+		mirror_degraded(io->cc, "write error on the replica");
+	}
+	/* Last: end_io, then colo_exit(), may run now. */
+	bio_endio(bio);
+}
+
+/*
+ * Send @bio, whose chunks are all on the replica and held shared, to base
+ * and replica from map: the replica's copy is a clone (no data copied, no
+ * worker hop) that holds the VM's write open until it ends. It counts in
+ * cc->inflight through @bio (colo_exit() runs in end_io, after the clone
+ * ended), so suspend, mirror stop and the destructor wait for it, and the
+ * bio set outlives it. Map context: a clone that GFP_NOWAIT cannot get
+ * sends the bio to the worker, the range released.
+ */
+static int mirror_write_clone(struct colo_c *cc, struct bio *bio,
+			      struct colo_io *io)
+{
+	struct bio *clone;
+
+	/* The replica is read after the state (acquire). */
+	clone = bio_alloc_clone(cc->replica, bio, GFP_NOWAIT, &cc->replica_bs);
+	if (!clone) {
+		colo_lock_release(&cc->locks, &io->holder);
+		return colo_defer_to_worker(cc, bio);
+	}
+	clone->bi_iter.bi_sector = io->sector;
+	/* Nobody polls the clone: it completes by interrupt. */
+	bio_clear_polled(clone);
+	clone->bi_end_io = replica_clone_end;
+	clone->bi_private = bio;
+	io->mirrored = true;
+	bio_inc_remaining(bio);
+	submit_bio_noacct(clone);
+	colo_remap(io, bio, cc->base->bdev);
+	return DM_MAPIO_REMAPPED;
+}
+
+/*
+ * The end of a VM write sent from map to base and replica (io->mirrored),
+ * both done. A base error fails the VM's write (end_io sets the error
+ * flag); base and replica may differ until its chunks are copied again:
+ * they are marked dirty and, unless the replica failed too (the mirror is
+ * degraded then), the mirror copies them, as dual_write_done() does.
+ * Interrupt context, from end_io while the write still holds its range.
+ */
+void colo_mirror_write_end(struct colo_c *cc, struct colo_io *io,
+			   blk_status_t error)
+{
+	if (!error)
+		return;
+	mark_range_dirty(cc, &io->holder);
+	if (!io->replica_failed)
+		mirror_recopy(cc);
+}
+
+/*
+ * A VM write while a mirror runs, of one chunk or of several in one lock
+ * granule, held shared as one range until it completes: it goes to both
+ * only when every chunk of it is on the replica, else its chunks are
+ * marked and it goes to base.
+ *
+ * From map (!@in_worker), which must not sleep: the range is tried without
+ * parking, leaves are prepared with GFP_NOWAIT and the replica's copy is a
+ * clone of the bio (mirror_write_clone()); a busy range, a leaf or a clone
+ * that cannot be had sends the bio to the worker, with nothing changed.
+ * From the worker, which may sleep: a busy range parks the bio, leaves are
+ * allocated with GFP_NOIO and the copies are sent with dm-io.
+ *
+ * Returns DM_MAPIO_REMAPPED (to base), or DM_MAPIO_SUBMITTED.
+ */
+int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,
+		      bool in_worker)
 {
 	u64 c, last = colo_bio_last_chunk(cc, io, bio);
+	gfp_t gfp = in_worker ? GFP_NOIO : GFP_NOWAIT;
 	struct dm_io_region regions[2];
 	struct dm_io_request req;
 	bool on_replica = true;
 
+	/* dm sends a flush's data without REQ_PREFLUSH; dm-io copes anyway. */
+	if (!in_worker && (bio->bi_opf & REQ_PREFLUSH))
+		return colo_defer_to_worker(cc, bio);
 	if (!colo_lock_try_range(&cc->locks, &io->holder, io->chunk, last,
-				 COLO_HOLD_SHARED, bio))
-		return DM_MAPIO_SUBMITTED;
+				 COLO_HOLD_SHARED, in_worker ? bio : NULL))
+		return in_worker ? DM_MAPIO_SUBMITTED :
+				   colo_defer_to_worker(cc, bio);
 
 	/* Either way the bits may need setting, maybe from the completion. */
 	for (c = io->chunk; c <= last; c++) {
-		if (colo_bitmap_prepare(&cc->dirty_map, c, GFP_NOIO)) {
+		if (colo_bitmap_prepare(&cc->dirty_map, c, gfp)) {
 			colo_lock_release(&cc->locks, &io->holder);
+			if (!in_worker)
+				return colo_defer_to_worker(cc, bio);
 			return colo_retry_no_memory(cc, bio, "dirty");
 		}
 		if (!chunk_on_replica(cc, c))
@@ -545,6 +642,8 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 		colo_remap(io, bio, cc->base->bdev);
 		return DM_MAPIO_REMAPPED;
 	}
+	if (!in_worker)
+		return mirror_write_clone(cc, bio, io);
 
 	regions[0].bdev = cc->base->bdev;
 	regions[0].sector = io->sector;
@@ -750,6 +849,8 @@ void colo_mirror_carry(struct colo_c *from, struct colo_c *to)
 
 int colo_mirror_init(struct colo_c *cc)
 {
+	int r;
+
 	spin_lock_init(&cc->mirror_lock);
 	cc->mirror_state = COLO_MIRROR_NONE;
 	atomic64_set(&cc->mirrored, 0);
@@ -760,6 +861,18 @@ int colo_mirror_init(struct colo_c *cc)
 	cc->io_client = dm_io_client_create();
 	if (IS_ERR(cc->io_client))
 		return PTR_ERR(cc->io_client);
+	/*
+	 * The clones of writes mirrored from map: no data pages of their
+	 * own, no front pad (bi_private finds the VM's bio). The pool's
+	 * reserve serves map when the slab has nothing at hand; when it is
+	 * empty too, the write goes the worker's way. Every table has one,
+	 * since a failover or a reload gives it a mirror without a new ctr.
+	 */
+	r = bioset_init(&cc->replica_bs, BIO_POOL_SIZE, 0, 0);
+	if (r) {
+		dm_io_client_destroy(cc->io_client);
+		return r;
+	}
 	return 0;
 }
 
@@ -768,5 +881,6 @@ void colo_mirror_destroy(struct colo_c *cc)
 {
 	cancel_delayed_work_sync(&cc->mirror_work);
 	close_replica(cc);
+	bioset_exit(&cc->replica_bs);
 	dm_io_client_destroy(cc->io_client);
 }

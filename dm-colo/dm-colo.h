@@ -133,7 +133,8 @@ struct colo_c {
 	unsigned long rate_window;		/* jiffies the window began */
 	u64 rate_bytes;				/* copied in the window */
 	struct delayed_work mirror_work;
-	struct dm_io_client *io_client;		/* dual writes */
+	struct dm_io_client *io_client;		/* dual writes from the worker */
+	struct bio_set replica_bs;		/* their clones, from map */
 
 	/*
 	 * Bios between map and end_io (VM and ingress), so that a checkpoint
@@ -196,6 +197,8 @@ struct colo_io {
 	bool refused;			/* failed by dm-colo, not by a leg */
 	bool replica_flush;		/* a flush sent to the replica */
 	bool counted_read;		/* colo_lock_read() of chunk's granule */
+	bool mirrored;			/* its replica clone was sent from map */
+	bool replica_failed;		/* and failed (before it ends) */
 	unsigned int meta_sectors;	/* counted in its regions' users */
 	/* Last, not cleared by map: the fill or copy-before-write of a chunk. */
 	struct colo_copy copy;
@@ -301,6 +304,7 @@ void colo_event(struct colo_c *cc);
 int colo_fail_bio(struct bio *bio);
 void colo_defer_bio(struct colo_c *cc, struct bio *bio);
 void colo_defer_bios(struct colo_c *cc, struct bio_list *bios);
+int colo_defer_to_worker(struct colo_c *cc, struct bio *bio);
 int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
 			 const char *bitmap);
 
@@ -359,7 +363,10 @@ const char *colo_gap_reason(unsigned int gap);
 void colo_dirty_complete(struct colo_c *cc);
 void colo_mirror_carry(struct colo_c *from, struct colo_c *to);
 bool colo_mirror_active(struct colo_c *cc);
-int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io);
+int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,
+		      bool in_worker);
+void colo_mirror_write_end(struct colo_c *cc, struct colo_io *io,
+			   blk_status_t error);
 const char *colo_mirror_state_name(enum colo_mirror_state state);
 enum colo_mirror_state colo_mirror_state(struct colo_c *cc);
 

@@ -6,6 +6,9 @@
 # rate-limited) and makes the replica fail (its dm-linear swapped for
 # dm-error and back). Every VM read is checked, no VM write may fail, and
 # whenever the mirror is in sync the raw replica must equal the model.
+# The function tracer (when the kernel has it) counts the mirrored writes
+# sent from map (replica_clone_end) and from the worker (dual_write_done):
+# each run must have taken the map path.
 # FSX_MIRROR_OPS ops per chunk size, and one run with max_copies 1 (chunk
 # 16, FSX_MC1_MIRROR_OPS ops, default FSX_MIRROR_OPS/3).
 . /tests/lib.sh
@@ -15,17 +18,35 @@ MIB=${FSX_MIB:-32}
 brd_setup 2 "$MIB"
 LEN=$(dev_sectors /dev/ram0)
 
+# fsx_paths DESC: after a run traced with ftrace_start, say how many
+# mirrored writes each path took; the map path must have been taken.
+TRACED=0
+fsx_trace_start() {
+	TRACED=0
+	ftrace_start replica_clone_end dual_write_done && TRACED=1
+}
+fsx_paths() {
+	[ $TRACED = 1 ] || { t_diag "$1: no function tracer: paths not counted"; return; }
+	ftrace_stop
+	map=$(ftrace_count replica_clone_end)
+	wrk=$(ftrace_count dual_write_done)
+	t_diag "$1: $map mirrored writes sent from map, $wrk from the worker"
+	check "$1: mirrored writes were sent from map" test "$map" -gt 0
+}
+
 for chunk in ${FSX_CHUNKS:-1 8 128}; do
 	dm_cleanup
 	dmsetup create p --table "0 $LEN colo primary /dev/ram0 $chunk" &&
 		dmsetup create rep --table "0 $LEN linear /dev/ram1 0" &&
 		dmsetup mknodes || { t_fail "chunk $chunk: setup"; continue; }
 	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
+	fsx_trace_start
 	fsx_run "chunk $chunk: $OPS ops with mirror starts, stops and replica failures, seed $seed" \
 		'^# mirror:' --name p --vm /dev/mapper/p --base /dev/ram0 \
 		--mirror --replica /dev/mapper/rep --replica-dm rep \
 		--replica-lower /dev/ram1 --chunk "$chunk" --ops "$OPS" \
 		--vm-threads 2 --ingress-threads 0 --seed "$seed"
+	fsx_paths "chunk $chunk"
 done
 
 # One more run with a single copy slot (max_copies 1, chunk 16): the
@@ -38,11 +59,13 @@ if [ "$MC1_OPS" -gt 0 ]; then
 		dmsetup create rep --table "0 $LEN linear /dev/ram1 0" &&
 		dmsetup mknodes; then
 		seed=${FSX_SEED:-$(( $(date +%s) * 1000 + 16 ))}
+		fsx_trace_start
 		fsx_run "chunk 16, max_copies 1: $MC1_OPS ops with mirror starts, stops and replica failures, seed $seed" \
 			'^# mirror:' --name p --vm /dev/mapper/p --base /dev/ram0 \
 			--mirror --replica /dev/mapper/rep --replica-dm rep \
 			--replica-lower /dev/ram1 --chunk 16 --ops "$MC1_OPS" \
 			--vm-threads 2 --ingress-threads 0 --seed "$seed"
+		fsx_paths "chunk 16, max_copies 1"
 	else
 		t_fail "chunk 16, max_copies 1: setup"
 	fi

@@ -209,3 +209,31 @@ nullb_remove() {
 disk_flushes() {
 	awk '{ print $16 }' "/sys/block/$1/stat"
 }
+
+# ftrace_start FUNC...: count the calls of the kernel functions FUNC (a
+# module's static functions too) with the function tracer, which Debian's
+# kernels have; fails when tracefs or a function is not there. The counts
+# are read with ftrace_count once ftrace_stop stopped the tracer.
+FTRACE=/sys/kernel/tracing
+ftrace_start() {
+	[ -e $FTRACE/current_tracer ] ||
+		mount -t tracefs nodev $FTRACE 2>/dev/null || return 1
+	echo nop > $FTRACE/current_tracer || return 1
+	echo "$*" > $FTRACE/set_ftrace_filter 2>/dev/null || return 1
+	echo 16384 > $FTRACE/buffer_size_kb
+	echo > $FTRACE/trace
+	echo 1 > $FTRACE/tracing_on
+	echo function > $FTRACE/current_tracer
+}
+ftrace_stop() {
+	echo 0 > $FTRACE/tracing_on
+	grep -oE ' [a-z_0-9]+ <-' $FTRACE/trace | sort | uniq -c > /tmp/ftrace.counts
+	echo nop > $FTRACE/current_tracer
+	echo > $FTRACE/set_ftrace_filter
+	echo 1 > $FTRACE/tracing_on
+}
+# ftrace_count FUNC: the calls of FUNC between ftrace_start and ftrace_stop
+# (a lower bound: a full ring buffer drops the oldest).
+ftrace_count() {
+	awk -v f="$1" '$2 == f { n = $1 } END { print n + 0 }' /tmp/ftrace.counts
+}
