@@ -78,6 +78,32 @@ int colo_defer_to_worker(struct colo_c *cc, struct bio *bio)
 	return DM_MAPIO_SUBMITTED;
 }
 
+/*
+ * Allocate @bm's leaf for @chunk: in the worker it may sleep, and on failure
+ * the bio is tried again later; in map it may not, and on failure the bio
+ * goes to the worker. Returns false when the bio was taken that way (the
+ * caller returns DM_MAPIO_SUBMITTED and no longer touches it); a chunk
+ * granted to the bio while it was parked is given back first, so that it
+ * waits for memory holding nothing. A leaf stays allocated until a
+ * checkpoint or failover, which drain the bio first.
+ */
+bool colo_prepare_or_defer(struct colo_c *cc, struct bio *bio,
+			   struct colo_bitmap *bm, u64 chunk, bool in_worker,
+			   const char *what)
+{
+	struct colo_io *io = colo_io_of(bio);
+
+	if (!colo_bitmap_prepare(bm, chunk, in_worker ? GFP_NOIO : GFP_NOWAIT))
+		return true;
+	if (io->holder.hold != COLO_HOLD_NONE)
+		colo_lock_release(&cc->locks, &io->holder);
+	if (in_worker)
+		colo_retry_no_memory(cc, bio, what);
+	else
+		colo_defer_bio(cc, bio);
+	return false;
+}
+
 /* Bios that found no memory run again (colo_retry_no_memory()). */
 static void retry_worker(struct work_struct *work)
 {

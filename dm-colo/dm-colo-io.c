@@ -211,10 +211,8 @@ static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 
 	if (nr == 0 && !io->ingress && colo_meta_sync_needed(cc)) {
 		/* The commit's progress is durable before the flush is. */
-		if (!in_worker) {
-			colo_defer_bio(cc, bio);
-			return DM_MAPIO_SUBMITTED;
-		}
+		if (!in_worker)
+			return colo_defer_to_worker(cc, bio);
 		colo_meta_sync(cc);
 	}
 	if (nr == 0) {
@@ -306,32 +304,6 @@ static int vm_read(struct colo_c *cc, struct bio *bio, struct colo_io *io)
 }
 
 /*
- * Allocate @bm's leaf for @chunk: in the worker it may sleep, and on failure
- * the bio is tried again later; in map it may not, and on failure the bio
- * goes to the worker. Returns false when the bio was taken that way (the
- * caller returns DM_MAPIO_SUBMITTED and no longer touches it); a chunk
- * granted to the bio while it was parked is given back first, so that it
- * waits for memory holding nothing. A leaf stays allocated until a
- * checkpoint or failover, which drain the bio first.
- */
-static bool prepare_or_defer(struct colo_c *cc, struct bio *bio,
-			     struct colo_bitmap *bm, u64 chunk, bool in_worker,
-			     const char *what)
-{
-	struct colo_io *io = colo_io_of(bio);
-
-	if (!colo_bitmap_prepare(bm, chunk, in_worker ? GFP_NOIO : GFP_NOWAIT))
-		return true;
-	if (io->holder.hold != COLO_HOLD_NONE)
-		colo_lock_release(&cc->locks, &io->holder);
-	if (in_worker)
-		colo_retry_no_memory(cc, bio, what);
-	else
-		colo_defer_bio(cc, bio);
-	return false;
-}
-
-/*
  * The VM's first write to a chunk since the checkpoint, from map or the
  * worker. Holding the chunk exclusive (a conflict parks the bio, and its
  * grant runs it again in the worker): a write of the whole chunk goes to
@@ -342,8 +314,8 @@ static bool prepare_or_defer(struct colo_c *cc, struct bio *bio,
 static int vm_write_slow(struct colo_c *cc, struct bio *bio,
 			 struct colo_io *io, bool in_worker)
 {
-	if (!prepare_or_defer(cc, bio, &cc->active_map, io->chunk, in_worker,
-			      "active"))
+	if (!colo_prepare_or_defer(cc, bio, &cc->active_map, io->chunk,
+				   in_worker, "active"))
 		return DM_MAPIO_SUBMITTED;
 	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
 			   COLO_HOLD_EXCL, bio))
@@ -381,8 +353,8 @@ static bool mark_dirty(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	for (c = io->chunk; c <= last; c++) {
 		if (colo_bitmap_test(&cc->dirty_map, c))
 			continue;
-		if (!prepare_or_defer(cc, bio, &cc->dirty_map, c, in_worker,
-				      "dirty"))
+		if (!colo_prepare_or_defer(cc, bio, &cc->dirty_map, c,
+					   in_worker, "dirty"))
 			return false;
 		colo_bitmap_set(&cc->dirty_map, c);
 	}
@@ -447,10 +419,8 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 			return DM_MAPIO_SUBMITTED;
 		/* A FUA write is durable with the commit's progress. */
 		if ((bio->bi_opf & REQ_FUA) && colo_meta_sync_needed(cc)) {
-			if (!in_worker) {
-				colo_defer_bio(cc, bio);
-				return DM_MAPIO_SUBMITTED;
-			}
+			if (!in_worker)
+				return colo_defer_to_worker(cc, bio);
 			colo_meta_sync(cc);
 		}
 		/*
@@ -462,10 +432,8 @@ static int primary_process(struct colo_c *cc, struct bio *bio,
 		if (!mark_dirty(cc, bio, io, in_worker))
 			return DM_MAPIO_SUBMITTED;
 		if (colo_overlay(cc) && colo_chunk_pending(cc, io->chunk)) {
-			if (!in_worker) {
-				colo_defer_bio(cc, bio);
-				return DM_MAPIO_SUBMITTED;
-			}
+			if (!in_worker)
+				return colo_defer_to_worker(cc, bio);
 			return commit_write_slow(cc, bio, io);
 		}
 		remap(io, bio, cc->base);
@@ -631,8 +599,8 @@ static int vm_process(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 static int ingress_write_slow(struct colo_c *cc, struct bio *bio,
 			      struct colo_io *io, bool in_worker)
 {
-	if (!prepare_or_defer(cc, bio, &cc->hidden_map, io->chunk, in_worker,
-			      "hidden"))
+	if (!colo_prepare_or_defer(cc, bio, &cc->hidden_map, io->chunk,
+				   in_worker, "hidden"))
 		return DM_MAPIO_SUBMITTED;
 	if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
 			   COLO_HOLD_EXCL, bio))

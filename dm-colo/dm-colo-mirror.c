@@ -613,7 +613,6 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		      bool in_worker)
 {
 	u64 c, last = colo_bio_last_chunk(cc, io, bio);
-	gfp_t gfp = in_worker ? GFP_NOIO : GFP_NOWAIT;
 	struct dm_io_region regions[2];
 	struct dm_io_request req;
 	bool on_replica = true;
@@ -628,12 +627,9 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 
 	/* Either way the bits may need setting, maybe from the completion. */
 	for (c = io->chunk; c <= last; c++) {
-		if (colo_bitmap_prepare(&cc->dirty_map, c, gfp)) {
-			colo_lock_release(&cc->locks, &io->holder);
-			if (!in_worker)
-				return colo_defer_to_worker(cc, bio);
-			return colo_retry_no_memory(cc, bio, "dirty");
-		}
+		if (!colo_prepare_or_defer(cc, bio, &cc->dirty_map, c,
+					   in_worker, "dirty"))
+			return DM_MAPIO_SUBMITTED;
 		if (!chunk_on_replica(cc, c))
 			on_replica = false;
 	}

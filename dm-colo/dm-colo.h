@@ -305,6 +305,9 @@ int colo_fail_bio(struct bio *bio);
 void colo_defer_bio(struct colo_c *cc, struct bio *bio);
 void colo_defer_bios(struct colo_c *cc, struct bio_list *bios);
 int colo_defer_to_worker(struct colo_c *cc, struct bio *bio);
+bool colo_prepare_or_defer(struct colo_c *cc, struct bio *bio,
+			   struct colo_bitmap *bm, u64 chunk, bool in_worker,
+			   const char *what);
 int colo_retry_no_memory(struct colo_c *cc, struct bio *bio,
 			 const char *bitmap);
 
