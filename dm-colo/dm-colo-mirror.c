@@ -662,6 +662,7 @@ static void close_replica(struct colo_c *cc)
 {
 	if (!cc->replica)
 		return;
+	bd_unlink_disk_holder(cc->replica, dm_disk(cc->md));
 	colo_bdev_close(&cc->replica_handle);
 	cc->replica = NULL;
 }
@@ -746,6 +747,16 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		return PTR_ERR(bdev);
 	}
 	r = check_replica(cc, bdev, path);
+	if (!r) {
+		/*
+		 * A leg in sysfs as base is (holders/, slaves/), for lsblk and
+		 * for udev's rules, which keep a leg unprobed (README, udev).
+		 */
+		r = bd_link_disk_holder(bdev, dm_disk(cc->md));
+		if (r)
+			DMERR("%s: mirror start refused: cannot link %.256s in sysfs: %d",
+			      colo_name(cc), path, r);
+	}
 	if (r) {
 		colo_bdev_close(&handle);
 		return r;

@@ -14,6 +14,8 @@ pkgs=(
 	# the test VM
 	qemu-system-x86 busybox-static dmsetup fio cpio xz-utils
 	nbd-client nbd-server qemu-utils
+	# tests/88-udev.sh: udevd and its rules, LVM (pvcreate, pvs, its rules)
+	udev lvm2
 	# the host-crash tests (scripts/crash.sh): 6.12's kernel image is zstd
 	zstd
 	# KUnit under UML, checkpatch.pl, sparse

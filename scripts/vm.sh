@@ -13,9 +13,10 @@
 # sizes set there), and a problem any of them reports fails the run.
 #
 # It builds dm-colo.ko and the userspace programs for the kernel, packs an
-# initramfs (busybox, dmsetup, fio, the programs, dm-colo.ko and the modules
-# of kernel/modules with their dependencies, tests/), boots it under QEMU
-# (KVM when /dev/kvm is usable, else TCG), streams the tests' TAP output and
+# initramfs (busybox, dmsetup, fio, udevd, lvm, blkid, the programs and udev
+# rules, dm-colo.ko and the modules of kernel/modules with their
+# dependencies, tests/), boots it under QEMU (KVM when /dev/kvm is
+# usable, else TCG), streams the tests' TAP output and
 # fails on a failed test, a kernel BUG/WARNING/oops/hung task, or a VM that
 # does not finish. TEST names are files in tests/ (default: tests/[0-9]*.sh).
 # The last line is "vm-<kernel>: N passed, N failed". --append adds ARGS to
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift 2 ;;
 	--shell) shell=1; shift ;;
 	--append) extra=$2; shift 2 ;;
-	-h|--help) sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '4,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "vm.sh: unknown option $1" >&2; exit 2 ;;
 	*) tests+=("$1"); shift ;;
 	esac
@@ -73,6 +74,21 @@ for p in nbd-server nbd-client qemu-nbd; do
 	path=$(command -v "$p" 2>/dev/null || true)
 	[ -n "$path" ] && colo_initramfs_prog "$path"
 done
+# udev, LVM and blkid for tests/88-udev.sh, the one test that starts
+# udevd (the others run without udev, as the VM boots). The VM's /lib is not
+# merged with /usr/lib: udevd reads rules from /usr/lib/udev/rules.d and runs
+# helpers from /lib/udev, a link to /usr/lib/udev here as on Debian 12.
+for p in /lib/systemd/systemd-udevd /bin/udevadm /sbin/lvm /sbin/blkid; do
+	[ -e "$p" ] && colo_initramfs_prog "$p"
+done
+mkdir -p "$root/usr/lib/udev/rules.d"
+ln -s ../usr/lib/udev "$root/lib/udev"
+for r in 55-dm.rules 56-lvm.rules 60-persistent-storage.rules \
+	 60-persistent-storage-dm.rules 69-lvm.rules 95-dm-notify.rules; do
+	[ -f "/lib/udev/rules.d/$r" ] && cp "/lib/udev/rules.d/$r" "$root/usr/lib/udev/rules.d/"
+done
+make -s -C "$top/userspace" install-udev DESTDIR="$root" UDEVDIR=/usr/lib/udev \
+	DATADIR=/usr/share >&2
 for p in "$top"/userspace/colosetup "$top"/tests/bin/*; do
 	[ -x "$p" ] && [ -f "$p" ] && colo_initramfs_prog "$p" "/usr/local/bin/$(basename "$p")"
 done

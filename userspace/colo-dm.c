@@ -7,6 +7,7 @@
  * that the kernel may refuse, the end of /dev/kmsg is marked, and after a
  * refusal the dm-colo line logged since then becomes cdm_reason().
  */
+#include <dirent.h>
 #include <errno.h>
 #include <time.h>
 #include <fcntl.h>
@@ -125,6 +126,7 @@ static int run_refusable(struct dm_task *dmt)
 int cdm_info(const char *name, struct cdm_info *info)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
+	const char *uuid;
 	struct dm_info di;
 	int r = 0;
 
@@ -147,6 +149,8 @@ int cdm_info(const char *name, struct cdm_info *info)
 	info->event_nr = di.event_nr;
 	info->major = di.major;
 	info->minor = di.minor;
+	uuid = dm_task_get_uuid(dmt);
+	snprintf(info->uuid, sizeof(info->uuid), "%s", uuid ? uuid : "");
 out:
 	dm_task_destroy(dmt);
 	return r;
@@ -210,18 +214,133 @@ static void make_node(const char *name)
 		dm_mknodes(name);
 }
 
-int cdm_create(const char *name, uint64_t len, const char *type,
-	       const char *params)
+/*
+ * The legs of a device: the block devices its tables hold (sysfs
+ * "slaves": base, hidden, active, metadata, and a mirror's replica).
+ */
+#define CDM_MAX_LEGS	8
+
+struct cdm_legs {
+	unsigned int n;
+	unsigned int major[CDM_MAX_LEGS], minor[CDM_MAX_LEGS];
+};
+
+static void legs_of(uint32_t major, uint32_t minor, struct cdm_legs *l)
+{
+	char dir[64], path[384];
+	struct dirent *e;
+	DIR *d;
+
+	l->n = 0;
+	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/slaves", major, minor);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d)) && l->n < CDM_MAX_LEGS) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/dev", dir, e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%u:%u", &l->major[l->n], &l->minor[l->n]) == 2)
+			l->n++;
+		fclose(f);
+	}
+	closedir(d);
+}
+
+static void legs_of_name(const char *name, struct cdm_legs *l)
+{
+	struct cdm_info info;
+
+	l->n = 0;
+	if (!cdm_info(name, &info))
+		legs_of(info.major, info.minor, l);
+}
+
+static void uevent_change(const char *dir)
+{
+	char path[384];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/uevent", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "change", 6) != 6 && verbose)
+		fprintf(stderr, "colosetup: cannot ask udev to look at %s again\n", dir);
+	close(fd);
+}
+
+/*
+ * A leg's holder came or went: ask udev to look at it, and at its
+ * partitions (a guest's partition table on a whole-disk leg), again
+ * ("change", as udevadm trigger does), so that 57-dm-colo.rules keeps it
+ * from being probed while a colo device holds it, and lets it be probed
+ * again after. Nothing to do when udev does not run.
+ */
+static void udev_retrigger(const struct cdm_legs *l)
+{
+	char dir[64], part[384];
+	struct dirent *e;
+	unsigned int i;
+	struct stat sb;
+	DIR *d;
+
+	if (!dm_udev_get_sync_support())
+		return;
+	for (i = 0; i < l->n; i++) {
+		snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u", l->major[i], l->minor[i]);
+		uevent_change(dir);
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((e = readdir(d))) {
+			snprintf(part, sizeof(part), "%s/%s/partition", dir, e->d_name);
+			if (e->d_name[0] != '.' && !stat(part, &sb)) {
+				snprintf(part, sizeof(part), "%s/%s", dir, e->d_name);
+				uevent_change(part);
+			}
+		}
+		closedir(d);
+	}
+}
+
+/*
+ * The udev flags of each kind of device, in the cookie of the create
+ * (the same ones 57-dm-colo.rules sets from the UUID for later events):
+ * the VM's disk is probed (blkid, /dev/disk links) but the "other" rules
+ * (LVM autoactivation, multipath, kpartx) leave what it holds alone; an
+ * ingress is neither probed nor activated, as lvm does for its internal
+ * devices.
+ */
+static uint16_t udev_flags(enum cdm_udev udev)
+{
+	switch (udev) {
+	case CDM_UDEV_GUEST:
+		return DM_UDEV_DISABLE_OTHER_RULES_FLAG;
+	case CDM_UDEV_PRIVATE:
+		return DM_UDEV_DISABLE_DISK_RULES_FLAG | DM_UDEV_DISABLE_OTHER_RULES_FLAG;
+	}
+	return 0;
+}
+
+int cdm_create(const char *name, const char *uuid, enum cdm_udev udev,
+	       uint64_t len, const char *type, const char *params)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_CREATE);
+	struct cdm_legs legs;
 	uint32_t cookie = 0;
 	int r = 0;
 
 	if (!dmt)
 		return -ENOMEM;
-	if (!dm_task_set_name(dmt, name) ||
+	if (!dm_task_set_name(dmt, name) || (uuid && !dm_task_set_uuid(dmt, uuid)) ||
 	    !dm_task_add_target(dmt, 0, len, type, params) ||
-	    !dm_task_set_cookie(dmt, &cookie, 0)) {
+	    !dm_task_set_cookie(dmt, &cookie, udev_flags(udev))) {
 		r = -ENOMEM;
 		dm_task_destroy(dmt);
 		return r;
@@ -229,14 +348,18 @@ int cdm_create(const char *name, uint64_t len, const char *type,
 	r = run_refusable(dmt);
 	dm_task_destroy(dmt);
 	dm_udev_wait(cookie);
-	if (!r)
+	if (!r) {
 		make_node(name);
+		legs_of_name(name, &legs);
+		udev_retrigger(&legs);
+	}
 	return r;
 }
 
 int cdm_remove(const char *name, int deferred)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_REMOVE);
+	struct cdm_legs legs;
 	uint32_t cookie = 0;
 	int r = 0;
 
@@ -248,9 +371,13 @@ int cdm_remove(const char *name, int deferred)
 		dm_task_destroy(dmt);
 		return -ENOMEM;
 	}
+	/* A deferred remove keeps the device, and its legs held, for now. */
+	legs_of_name(name, &legs);
 	r = run_refusable(dmt);
 	dm_task_destroy(dmt);
 	dm_udev_wait(cookie);
+	if (!r && !deferred)
+		udev_retrigger(&legs);
 	return r;
 }
 
@@ -278,7 +405,7 @@ static int message_once(const char *name, const char *msg)
  */
 #define MESSAGE_EAGAIN_TRIES	500
 
-int cdm_message(const char *name, const char *msg)
+static int message_retry(const char *name, const char *msg)
 {
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
 	int r, i;
@@ -289,6 +416,24 @@ int cdm_message(const char *name, const char *msg)
 			return r;
 		nanosleep(&pause, NULL);
 	}
+}
+
+/* mirror start and stop take and let go of a replica: a leg for udev. */
+int cdm_message(const char *name, const char *msg)
+{
+	struct cdm_legs before, after;
+	int r;
+
+	if (strncmp(msg, "mirror ", 7))
+		return message_retry(name, msg);
+	legs_of_name(name, &before);
+	r = message_retry(name, msg);
+	if (!r) {
+		legs_of_name(name, &after);
+		udev_retrigger(&before);
+		udev_retrigger(&after);
+	}
+	return r;
 }
 
 int cdm_wait_event(const char *name, uint32_t event_nr)

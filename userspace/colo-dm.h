@@ -15,6 +15,13 @@ struct cdm_info {
 	int suspended;
 	uint32_t event_nr;
 	uint32_t major, minor;
+	char uuid[129];		/* the dm UUID, "" when it has none */
+};
+
+/* What udev may do with a device colosetup creates (its cookie's flags). */
+enum cdm_udev {
+	CDM_UDEV_GUEST,		/* the VM's disk: probed, not activated */
+	CDM_UDEV_PRIVATE,	/* an ingress: neither probed nor activated */
 };
 
 /* The one target of a device's live table. */
@@ -30,8 +37,13 @@ int cdm_info(const char *name, struct cdm_info *info);
  * device; -ENOTUNIQ: not a single-target table; -ENODATA: no live table. */
 int cdm_get_target(const char *name, int status, struct cdm_target *t);
 void cdm_target_free(struct cdm_target *t);
-int cdm_create(const char *name, uint64_t len, const char *type,
-	       const char *params);
+/*
+ * Create NAME with dm UUID uuid (NULL: none) and one target, udev's
+ * treatment in its cookie; then ask udev to look again at its legs.
+ */
+int cdm_create(const char *name, const char *uuid, enum cdm_udev udev,
+	       uint64_t len, const char *type, const char *params);
+
 int cdm_remove(const char *name, int deferred);
 int cdm_message(const char *name, const char *msg);
 /* Block until the device's event counter passes event_nr. */

@@ -657,6 +657,14 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 		colo_json_str(f, name);
 		fputc(',', f);
 	}
+	if (st->has_dm_uuid) {
+		fputs("\"dm_uuid\":", f);
+		if (st->dm_uuid[0])
+			colo_json_str(f, st->dm_uuid);
+		else
+			fputs("null", f);
+		fputc(',', f);
+	}
 	fprintf(f, "\"target\":\"colo\",\"sectors\":%" PRIu64 ",\"mode\":", sectors);
 	colo_json_str(f, st->mode);
 	fprintf(f, ",\"chunk_sectors\":%u,\"chunk_bytes\":%u,\"chunks\":%" PRIu64,

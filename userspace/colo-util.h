@@ -123,6 +123,10 @@ struct colo_status {
 	uint64_t uuid_current, uuid_previous;
 	int has_regions;	/* regions_marked/regions given */
 	uint64_t regions_marked, regions;
+	/* Not in the status line: the device's dm UUID ("" for none), when
+	 * has_dm_uuid says colosetup looked it up (then JSON has "dm_uuid"). */
+	int has_dm_uuid;
+	char dm_uuid[129];
 };
 
 /*

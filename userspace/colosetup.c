@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "colo-dm.h"
+#include "colo-udev.h"
 #include "colo-util.h"
 #include "colosetup.h"
 
@@ -299,6 +300,7 @@ static int cmd_create(const struct colo_args *a)
 	struct cdm_info info;
 	struct stat sb;
 	char params[8192], user[128], hs[32], cs[32], rs[32];
+	char id[COLO_UUID_ID_LEN + 1], uuid[COLO_UUID_MAX];
 	int r;
 
 	if (!cdm_info(a->name, &info))
@@ -348,7 +350,11 @@ static int cmd_create(const struct colo_args *a)
 	}
 	if (colo_table_params(a, chunk, region, params, sizeof(params)))
 		return fail(COLO_EXIT_USAGE, a->name, "device paths too long for a table line");
-	r = cdm_create(a->name, b[0].sectors, "colo", params);
+	r = colo_uuid_new_id(id);
+	if (r)
+		return fail(COLO_EXIT_FAIL, a->name, "cannot draw a dm UUID: %s", strerror(-r));
+	colo_uuid_make(uuid, sizeof(uuid), COLO_ROLE_DEV, id);
+	r = cdm_create(a->name, uuid, CDM_UDEV_GUEST, b[0].sectors, "colo", params);
 	if (r)
 		return refused(a->name, "create", r);
 	printf("/dev/mapper/%s: colo %s, %s in %s chunks", a->name,
@@ -366,6 +372,7 @@ static int cmd_create(const struct colo_args *a)
 static int cmd_ingress(const struct colo_args *a)
 {
 	char iname[160], params[64], other[128];
+	char id[COLO_UUID_ID_LEN + 1], uuid[COLO_UUID_MAX];
 	struct colo_dev d;
 	struct cdm_info info;
 	int r;
@@ -388,7 +395,16 @@ static int cmd_ingress(const struct colo_args *a)
 	if (!cdm_info(iname, &info))
 		return fail(COLO_EXIT_FAIL, iname, "a device of this name exists");
 	snprintf(params, sizeof(params), "%s", d.legs[0]);
-	r = cdm_create(iname, d.sectors, "colo-ingress", params);
+	/* The ID of its colo device; a new one when that has no COLO- UUID. */
+	r = cdm_info(a->name, &info);
+	if (r || colo_uuid_id(info.uuid, COLO_ROLE_DEV, id)) {
+		r = colo_uuid_new_id(id);
+		if (r)
+			return fail(COLO_EXIT_FAIL, iname, "cannot draw a dm UUID: %s",
+				    strerror(-r));
+	}
+	colo_uuid_make(uuid, sizeof(uuid), COLO_ROLE_INGRESS, id);
+	r = cdm_create(iname, uuid, CDM_UDEV_PRIVATE, d.sectors, "colo-ingress", params);
 	if (r)
 		return refused(iname, "create", r);
 	printf("/dev/mapper/%s: colo-ingress of %s\n", iname, a->name);
@@ -506,6 +522,8 @@ static void print_status(const char *name, const struct colo_dev *d, const char 
 	for (i = 0; i < d->nlegs; i++)
 		devpath(d->legs[i], leg[i], sizeof(leg[i]));
 	printf("%s: colo %s\n", name, st->mode);
+	if (st->has_dm_uuid)
+		printf("  dm uuid:  %s\n", st->dm_uuid[0] ? st->dm_uuid : "none");
 	printf("  size:     %s (%" PRIu64 " sectors), %" PRIu64 " chunks of %s\n",
 	       colo_human(d->sectors << 9, hs, sizeof(hs)), d->sectors, st->chunks,
 	       colo_human(st->chunk * 512ULL, cs, sizeof(cs)));
@@ -554,10 +572,18 @@ static void json_colo(const char *name, const struct colo_dev *d, const char *in
 			 d->metadata[0] ? meta : NULL);
 }
 
-static void json_ingress(const char *name, const char *colo)
+/* uuid: the ingress's dm UUID ("" for none), or NULL to leave it out. */
+static void json_ingress(const char *name, const char *colo, const char *uuid)
 {
 	fputs("{\"name\":", stdout);
 	colo_json_str(stdout, name);
+	if (uuid) {
+		fputs(",\"dm_uuid\":", stdout);
+		if (uuid[0])
+			colo_json_str(stdout, uuid);
+		else
+			fputs("null", stdout);
+	}
 	fputs(",\"target\":\"colo-ingress\",\"colo\":", stdout);
 	if (strcmp(colo, "detached"))
 		colo_json_str(stdout, colo);
@@ -569,6 +595,7 @@ static void json_ingress(const char *name, const char *colo)
 static int cmd_status(const struct colo_args *a)
 {
 	struct cdm_target t;
+	struct cdm_info info;
 	struct colo_dev d;
 	char iname[160];
 	int r, has;
@@ -576,7 +603,9 @@ static int cmd_status(const struct colo_args *a)
 	r = cdm_get_target(a->name, 1, &t);
 	if (!r && !strcmp(t.type, "colo-ingress")) {
 		if (a->json) {
-			json_ingress(a->name, t.params);
+			if (cdm_info(a->name, &info))
+				info.uuid[0] = '\0';
+			json_ingress(a->name, t.params, info.uuid);
 			putchar('\n');
 		} else {
 			printf("%s: colo-ingress, %s\n", a->name, strcmp(t.params, "detached") ?
@@ -590,6 +619,10 @@ static int cmd_status(const struct colo_args *a)
 	r = get_colo(a->name, &d);
 	if (r)
 		return r;
+	if (!cdm_info(a->name, &info)) {
+		d.st.has_dm_uuid = 1;
+		snprintf(d.st.dm_uuid, sizeof(d.st.dm_uuid), "%s", info.uuid);
+	}
 	has = !strcmp(d.st.ingress, "attached") && !find_ingress(a->name, iname, sizeof(iname));
 	if (a->json) {
 		json_colo(a->name, &d, has ? iname : NULL);
@@ -623,7 +656,7 @@ static int cmd_list(const struct colo_args *a)
 		if (!strcmp(t.type, "colo-ingress")) {
 			if (a->json) {
 				printf("%s", first ? "" : ",");
-				json_ingress(*p, t.params);
+				json_ingress(*p, t.params, NULL);
 			} else {
 				printf("%-20s %-12s -> %s\n", *p, "colo-ingress", t.params);
 			}

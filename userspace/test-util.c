@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "colo-udev.h"
 #include "colo-util.h"
 
 static int pass, fail;
@@ -339,6 +340,66 @@ static void test_misc(void)
 	ok(strlen(buf) == 5, "progress bar truncated to its buffer", buf);
 }
 
+static void test_uuid(void)
+{
+	static const char *const bad[] = {
+		"", "COLO-DEV-", "COLO-DEV-0123456789abcdef0123456789abcde",
+		"COLO-DEV-0123456789abcdef0123456789abcdef0",
+		"COLO-DEV-0123456789ABCDEF0123456789abcdef",
+		"COLO-DEV-0123456789abcdef0123456789abcdeg",
+		"COLO-DEVX0123456789abcdef0123456789abcdef",
+		"COLO-INGRESS-0123456789abcdef0123456789abcdef",
+		"colo-DEV-0123456789abcdef0123456789abcdef",
+		"LVM-0123456789abcdef0123456789abcdef",
+	};
+	char id[COLO_UUID_ID_LEN + 1], id2[COLO_UUID_ID_LEN + 1], back[COLO_UUID_ID_LEN + 1];
+	char uuid[COLO_UUID_MAX], buf[2048], want[128];
+	struct colo_status st;
+	unsigned int i;
+	FILE *f;
+	size_t n;
+
+	ok(!colo_uuid_new_id(id) && strlen(id) == COLO_UUID_ID_LEN &&
+	   strspn(id, "0123456789abcdef") == COLO_UUID_ID_LEN, "new ID: 32 hex digits", id);
+	ok(!colo_uuid_new_id(id2) && strcmp(id, id2), "two new IDs differ", id2);
+	ok(!colo_uuid_make(uuid, sizeof(uuid), COLO_ROLE_DEV, id) &&
+	   !strncmp(uuid, "COLO-DEV-", 9) && !strcmp(uuid + 9, id), "colo device UUID", uuid);
+	ok(!colo_uuid_id(uuid, COLO_ROLE_DEV, back) && !strcmp(back, id), "its ID back", back);
+	ok(colo_uuid_id(uuid, COLO_ROLE_INGRESS, back) == -1, "not an ingress UUID", uuid);
+	ok(!colo_uuid_make(uuid, sizeof(uuid), COLO_ROLE_INGRESS, id) &&
+	   strlen(uuid) == COLO_UUID_MAX - 1 && strlen(uuid) <= 128 &&
+	   !strncmp(uuid, "COLO-INGRESS-", 13), "ingress UUID: the longest, within 128", uuid);
+	ok(!colo_uuid_id(uuid, COLO_ROLE_INGRESS, back) && !strcmp(back, id),
+	   "ingress UUID: its colo device's ID", back);
+	ok(colo_uuid_make(uuid, COLO_UUID_MAX - 1, COLO_ROLE_INGRESS, id) == -1,
+	   "UUID refused: buffer too small", "");
+	ok(colo_uuid_make(uuid, sizeof(uuid), COLO_ROLE_DEV, "0123") == -1,
+	   "UUID refused: not an ID", "0123");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(colo_uuid_id(bad[i], COLO_ROLE_DEV, back) == -1, "not a colo device UUID", bad[i]);
+
+	colo_parse_status("secondary 8 1/16 2/16 none 0/0 0/16 none 0/0 attached ok 8240", &st);
+	st.has_dm_uuid = 1;
+	snprintf(st.dm_uuid, sizeof(st.dm_uuid), "COLO-DEV-%s", id);
+	f = fmemopen(buf, sizeof(buf), "w");
+	colo_status_json(f, "vm", 128, &st, NULL, NULL, NULL);
+	n = ftell(f);
+	fclose(f);
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "{\"name\":\"vm\",\"dm_uuid\":\"COLO-DEV-%s\","
+		 "\"target\":\"colo\",", id);
+	ok(!strncmp(buf, want, strlen(want)), "status JSON with the dm UUID", buf);
+	st.dm_uuid[0] = '\0';
+	f = fmemopen(buf, sizeof(buf), "w");
+	colo_status_json(f, "vm", 128, &st, NULL, NULL, NULL);
+	n = ftell(f);
+	fclose(f);
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "{\"name\":\"vm\",\"dm_uuid\":null,\"target\":");
+	ok(!strncmp(buf, want, strlen(want)),
+	   "status JSON: no dm UUID is null", buf);
+}
+
 int main(void)
 {
 	static const struct { const char *s; uint64_t v; } good[] = {
@@ -389,6 +450,7 @@ int main(void)
 	test_json();
 	test_table();
 	test_misc();
+	test_uuid();
 
 	printf("util: %d passed, %d failed\n", pass, fail);
 	return fail ? 1 : 0;
