@@ -122,6 +122,20 @@ static void colo_bitmap_clear_reclaim_test(struct kunit *test)
 	set_bit_ok(test, bm, 2 * COLO_LEAF_BITS + 3);
 	KUNIT_EXPECT_TRUE(test, colo_bitmap_test(bm, 2 * COLO_LEAF_BITS + 3));
 	KUNIT_EXPECT_EQ(test, colo_bitmap_count(bm), 1ULL);
+
+	/*
+	 * The walk counts the allocated leaves down: a fresh leaf before
+	 * them does not end it before the stale last one.
+	 */
+	set_bit_ok(test, bm, 3 * COLO_LEAF_BITS);
+	colo_bitmap_clear_all(bm);
+	colo_bitmap_clear_all(bm);
+	set_bit_ok(test, bm, 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&bm->nr_pages), 3LL);
+	colo_bitmap_reclaim(bm);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&bm->nr_pages), 1LL);
+	KUNIT_EXPECT_TRUE(test, colo_bitmap_test(bm, 0));
+	KUNIT_EXPECT_EQ(test, colo_bitmap_count(bm), 1ULL);
 }
 
 /*

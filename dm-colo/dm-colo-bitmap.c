@@ -163,17 +163,24 @@ void colo_bitmap_swap(struct colo_bitmap *a, struct colo_bitmap *b)
 		     atomic64_xchg(&b->nr_pages, atomic64_read(&a->nr_pages)));
 }
 
-/* Free the leaves not used in the current or the previous epoch. */
+/*
+ * Free the leaves not used in the current or the previous epoch. The walk
+ * ends once it has seen as many leaves as were allocated when it started,
+ * so a sparse bitmap costs its leaves, not its directory; a leaf allocated
+ * meanwhile may hide a stale one from this pass, which the next one frees.
+ */
 void colo_bitmap_reclaim(struct colo_bitmap *bm)
 {
+	s64 left = atomic64_read(&bm->nr_pages);
 	unsigned long flags, *page;
 	u64 i;
 
-	for (i = 0; i < bm->nr_leaves; i++) {
+	for (i = 0; i < bm->nr_leaves && left > 0; i++) {
 		if (!(i & 1023))
 			cond_resched();
 		if (!READ_ONCE(bm->dir[i].bits))
 			continue;
+		left--;
 		spin_lock_irqsave(&bm->lock, flags);
 		page = NULL;
 		if (bm->dir[i].bits && bm->dir[i].epoch + 1 < bm->epoch) {

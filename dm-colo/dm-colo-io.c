@@ -108,6 +108,14 @@ static void wake_bios(void *context, struct bio_list *bios)
 }
 
 /*
+ * The leaves a checkpoint leaves stale are freed this long after it, by one
+ * pass for every checkpoint in between (COLO checkpoints come every few
+ * milliseconds to seconds). Queued at once, it made a checkpoint of a
+ * 16 TiB device take 1.5 ms instead of 44 us (bench, 2026-12-05).
+ */
+#define COLO_RECLAIM_DELAY	HZ
+
+/*
  * checkpoint: hold new bios, wait for the ones in flight (with their
  * copies), clear both bitmaps (O(1), see dm-colo-bitmap.h), let bios go.
  * A signal while waiting aborts it with nothing changed.
@@ -121,13 +129,15 @@ int colo_checkpoint(struct colo_c *cc)
 	colo_bitmap_clear_all(&cc->active_map);
 	colo_bitmap_clear_all(&cc->hidden_map);
 	colo_release_hold(cc, COLO_HOLD_ALL);
-	queue_work(cc->wq, &cc->reclaim_work);
+	/* Pending already: this checkpoint's stale leaves go with it. */
+	queue_delayed_work(cc->wq, &cc->reclaim_work, COLO_RECLAIM_DELAY);
 	return 0;
 }
 
 static void reclaim_worker(struct work_struct *work)
 {
-	struct colo_c *cc = container_of(work, struct colo_c, reclaim_work);
+	struct colo_c *cc = container_of(to_delayed_work(work), struct colo_c,
+					 reclaim_work);
 
 	colo_bitmap_reclaim(&cc->active_map);
 	colo_bitmap_reclaim(&cc->hidden_map);
@@ -797,7 +807,7 @@ int colo_io_init(struct colo_c *cc)
 	colo_jobs_init(cc);
 	mutex_init(&cc->msg_lock);
 	INIT_WORK(&cc->worker, worker);
-	INIT_WORK(&cc->reclaim_work, reclaim_worker);
+	INIT_DELAYED_WORK(&cc->reclaim_work, reclaim_worker);
 	colo_commit_init(cc);
 
 	r = colo_bitmap_init(&cc->active_map, cc->nr_chunks);
@@ -853,6 +863,7 @@ bad_active:
 void colo_io_destroy(struct colo_c *cc)
 {
 	cancel_delayed_work_sync(&cc->commit_work);
+	cancel_delayed_work_sync(&cc->reclaim_work);
 	colo_mirror_destroy(cc);
 	colo_copier_destroy(&cc->copier);
 	colo_flight_destroy(cc);

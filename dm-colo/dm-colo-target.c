@@ -308,6 +308,7 @@ static void __carry_state(struct colo_c *old, struct colo_c *cc)
 	/* Work a message queued on the suspended table (a reclaim, an event). */
 	cancel_delayed_work_sync(&old->commit_work);
 	cancel_delayed_work_sync(&old->mirror_work);
+	cancel_delayed_work_sync(&old->reclaim_work);
 	flush_workqueue(old->wq);
 
 	cc->mode = old->mode;
@@ -524,6 +525,8 @@ static void colo_postsuspend(struct dm_target *ti)
 	cancel_delayed_work_sync(&cc->commit_work);
 	cancel_delayed_work_sync(&cc->mirror_work);
 	colo_quiesce(cc);
+	/* A pending reclaim runs now: a suspended table keeps no stale leaf. */
+	flush_delayed_work(&cc->reclaim_work);
 	flush_workqueue(cc->wq);
 	colo_meta_suspend(cc);
 }

@@ -152,7 +152,7 @@ struct colo_c {
 
 	struct workqueue_struct *wq;
 	struct work_struct worker;
-	struct work_struct reclaim_work;
+	struct delayed_work reclaim_work;	/* see colo_checkpoint() */
 	struct work_struct event_work;
 	struct delayed_work retry_work;	/* see colo_retry_no_memory() */
 
