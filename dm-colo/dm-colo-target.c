@@ -308,6 +308,7 @@ static void __carry_state(struct colo_c *old, struct colo_c *cc)
 	/* Work a message queued on the suspended table (a reclaim, an event). */
 	cancel_delayed_work_sync(&old->commit_work);
 	cancel_delayed_work_sync(&old->mirror_work);
+	cancel_delayed_work_sync(&old->verify.work);
 	flush_workqueue(old->wq);
 
 	cc->mode = old->mode;
@@ -320,6 +321,7 @@ static void __carry_state(struct colo_c *old, struct colo_c *cc)
 	colo_bitmap_swap(&old->dirty_map, &cc->dirty_map);
 	colo_commit_carry(old, cc);
 	colo_mirror_carry(old, cc);
+	colo_verify_carry(old, cc);
 	colo_meta_carry(old, cc);
 
 	if (old->ingress) {
@@ -512,6 +514,7 @@ static void colo_presuspend_undo(struct dm_target *ti)
 	clear_bit(COLO_SUSPENDED, &cc->flags);
 	colo_commit_kick(cc);
 	colo_mirror_kick(cc);
+	colo_verify_kick(cc);
 }
 
 static void colo_postsuspend(struct dm_target *ti)
@@ -521,6 +524,8 @@ static void colo_postsuspend(struct dm_target *ti)
 	/* COLO_SUSPENDED is set: each gives up a chunk it waits for. */
 	colo_commit_stop(cc);
 	colo_mirror_pause(cc);
+	/* The verify pauses; resume goes on with it. */
+	colo_verify_pause(cc);
 	cancel_delayed_work_sync(&cc->commit_work);
 	cancel_delayed_work_sync(&cc->mirror_work);
 	colo_quiesce(cc);
@@ -576,6 +581,7 @@ static void colo_resume(struct dm_target *ti)
 	colo_meta_resume(cc);
 	colo_commit_kick(cc);
 	colo_mirror_kick(cc);
+	colo_verify_kick(cc);
 }
 
 static int colo_iterate_devices(struct dm_target *ti,

@@ -254,7 +254,7 @@ int cdm_remove(const char *name, int deferred)
 	return r;
 }
 
-static int message_once(const char *name, const char *msg)
+static int message_once(const char *name, const char *msg, char *out, size_t outlen)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
 	int r = 0;
@@ -267,6 +267,11 @@ static int message_once(const char *name, const char *msg)
 		return -ENOMEM;
 	}
 	r = run_refusable(dmt);
+	if (!r && out) {
+		const char *resp = dm_task_get_message_response(dmt);
+
+		snprintf(out, outlen, "%s", resp ? resp : "");
+	}
 	dm_task_destroy(dmt);
 	return r;
 }
@@ -280,11 +285,16 @@ static int message_once(const char *name, const char *msg)
 
 int cdm_message(const char *name, const char *msg)
 {
+	return cdm_message_response(name, msg, NULL, 0);
+}
+
+int cdm_message_response(const char *name, const char *msg, char *out, size_t outlen)
+{
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
 	int r, i;
 
 	for (i = 0;; i++) {
-		r = message_once(name, msg);
+		r = message_once(name, msg, out, outlen);
 		if (r != -EAGAIN || i == MESSAGE_EAGAIN_TRIES)
 			return r;
 		nanosleep(&pause, NULL);
