@@ -83,7 +83,7 @@ static void end_pass(struct colo_c *cc, enum colo_verify_state state,
 	/* The buffers are gone before a new start can see the end. */
 	smp_store_release(&v->state, state);
 	if (state == COLO_VERIFY_FAILED)
-		DMERR("%s: verify failed after %llu of %llu chunks: %s; %llu chunks found different",
+		DMERR("%s: verify failed after %llu of %llu chunks: %s; %llu found different",
 		      colo_name(cc), (unsigned long long)v->verified,
 		      (unsigned long long)v->to_verify, why,
 		      (unsigned long long)v->different);
@@ -203,7 +203,7 @@ static void mark_found(struct colo_c *cc, struct colo_chunk_job *job)
 		colo_meta_mark_chunks(cc, c, c);
 	}
 	if (colo_meta_flush_marks(cc))
-		DMERR_LIMIT("%s: verify: the marks of chunks %llu-%llu could not be written to the metadata device",
+		DMERR_LIMIT("%s: verify: marks of chunks %llu-%llu not written to metadata",
 			    colo_name(cc), (unsigned long long)job->chunk,
 			    (unsigned long long)job->last);
 	for (c = job->chunk; c <= job->last; c++) {
@@ -255,7 +255,7 @@ static int verify_held(struct colo_c *cc, struct colo_chunk_job *job)
 		return -EIO;
 	}
 	if (replica_err)
-		DMERR_LIMIT("%s: verify: read error on the replica at chunks %llu-%llu: counted as different",
+		DMERR_LIMIT("%s: verify: replica read error, chunks %llu-%llu different",
 			    colo_name(cc), (unsigned long long)job->chunk,
 			    (unsigned long long)job->last);
 	n = 0;
