@@ -486,7 +486,8 @@ int colo_verify_ranges(struct colo_c *cc, u64 from, char *result,
 	while (first < cc->nr_chunks) {
 		for (last = first; last + 1 < cc->nr_chunks &&
 		     colo_bitmap_test(found, last + 1); last++)
-			;
+			if (!(last & 0xffff))
+				cond_resched();
 		if (first == last)
 			len = scnprintf(word, sizeof(word), "%s%llu",
 					n ? " " : "",
