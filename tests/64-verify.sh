@@ -71,9 +71,13 @@ repair() {
 		dmsetup message p 0 mirror start /dev/mapper/rep dirty &&
 		wait_field p 11 in-sync 60
 }
-fio_load() {	# DEV SECONDS SEED SIZE: random writes, 512 B to 64 KiB
+# DEV SECONDS SEED SIZE: random writes, 512 B to 64 KiB. Never two
+# overlapping ones in flight: those may land in one order on base and in
+# the other on the replica (README, Mirror), a real difference.
+fio_load() {
 	fio --name=load --filename=$1 --direct=1 --ioengine=libaio --iodepth=8 \
 		--rw=randwrite --bsrange=512-64k --time_based --runtime=$2 \
+		--serialize_overlap=1 \
 		--randseed=$3 --size=$4 --eta=never --output=/tmp/fio-load.log
 }
 
