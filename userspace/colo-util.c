@@ -204,6 +204,7 @@ static const struct {
 	/* "verify NAME" too: see colo_parse_args() */
 	{ "verify", "start", CMD_VERIFY, 1, 1 },
 	{ "verify", "stop", CMD_VERIFY_STOP, 1, 1 },
+	{ "verify", "ranges", CMD_VERIFY_RANGES, 1, 1 },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

@@ -55,6 +55,7 @@ enum colo_cmd {
 	CMD_DIRTY_IMPORT,
 	CMD_VERIFY,
 	CMD_VERIFY_STOP,
+	CMD_VERIFY_RANGES,
 };
 
 /* What "wait" and "--wait" wait for. */

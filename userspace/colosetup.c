@@ -66,6 +66,8 @@ static const char usage_text[] =
 "        and mark the chunks that differ dirty; --wait prints them at the\n"
 "        end. \"mirror stop\", then \"mirror start --dirty\", repairs them.\n"
 "  verify stop NAME\n"
+"  verify ranges NAME\n"
+"        Print the chunks the last verify found different.\n"
 "  wait NAME STATE [--timeout SEC]\n"
 "        STATE: done, failed (the failover commit), in-sync, degraded\n"
 "        (the mirror), error (health), primary (mode), verified.\n"
@@ -1010,6 +1012,20 @@ send:
 	return r;
 }
 
+static int cmd_verify_ranges(const struct colo_args *a)
+{
+	struct colo_dev d;
+	int r = get_colo(a->name, &d);
+
+	if (r)
+		return r;
+	if (!strcmp(d.st.verify, "none") && !skip_checks())
+		return fail(COLO_EXIT_FAIL, a->name, "verify ranges: no verify ran on this device");
+	printf("%s: verify %s, %" PRIu64 " of %" PRIu64 " chunks compared, %" PRIu64 " different\n",
+	       a->name, d.st.verify, d.st.verified, d.st.to_verify, d.st.verify_different);
+	return print_ranges(a->name, d.st.chunk, d.sectors);
+}
+
 static int cmd_verify_stop(const struct colo_args *a)
 {
 	struct colo_dev d;
@@ -1077,6 +1093,8 @@ int main(int argc, char **argv)
 		return cmd_verify(&a);
 	case CMD_VERIFY_STOP:
 		return cmd_verify_stop(&a);
+	case CMD_VERIFY_RANGES:
+		return cmd_verify_ranges(&a);
 	case CMD_META_DUMP:
 		return cmd_metadata_dump(&a);
 	case CMD_META_EXPORT:

@@ -74,7 +74,8 @@ static void test_args(void)
 		"dirty import a/b", "dirty import vm --force", "status vm --metadata /m",
 		"verify", "verify vm --timeout 5", "verify vm --rate 100", "verify vm extra",
 		"verify stop", "verify stop vm --wait", "verify stop vm --rate 1m",
-		"verify start", "verify vm --force", "wait vm verify",
+		"verify start", "verify vm --force", "wait vm verify", "verify ranges",
+		"verify ranges vm --wait",
 	};
 	struct colo_args a;
 	char err[256];
@@ -148,6 +149,8 @@ static void test_args(void)
 	r = parse("verify --wait vm", &a, err);
 	ok(!r && a.cmd == CMD_VERIFY && !strcmp(a.name, "vm") && a.wait,
 	   "verify --wait NAME parsed", "");
+	r = parse("verify ranges vm", &a, err);
+	ok(!r && a.cmd == CMD_VERIFY_RANGES && !strcmp(a.name, "vm"), "verify ranges parsed", "");
 	r = parse("verify stop vm", &a, err);
 	ok(!r && a.cmd == CMD_VERIFY_STOP && !strcmp(a.name, "vm"), "verify stop parsed", "");
 	r = parse("wait vm verified", &a, err);
