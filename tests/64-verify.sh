@@ -104,6 +104,8 @@ run 2 "colosetup verify --timeout without --wait" colosetup verify p --timeout 5
 run 1 "colosetup verify stop with none running" colosetup verify stop p
 check_match "colosetup says none runs" "verify stop refused: no verify is running" "$OUT"
 run 3 "colosetup verify of no such device" colosetup verify nosuch
+run 1 "colosetup verify ranges before any verify" colosetup verify ranges p
+check_match "it says none ran" "verify ranges: no verify ran on this device" "$OUT"
 check_eq "refusals changed nothing" "none 0/0 0" "$(vst)"
 
 # --- mirror copying: refused --------------------------------------------------------
@@ -156,6 +158,10 @@ different: chunks 7000-7000 (sectors 56000-56007)
 different: chunks $LAST-$LAST (sectors $((LAST * 8))-$((LEN - 1)))" \
 	"$(echo "$OUT" | grep '^different:')"
 check_match "colosetup says how to repair" "mirror stop p; colosetup mirror start p REPLICA --dirty" "$OUT"
+ranges=$(echo "$OUT" | grep '^different:')
+run 0 "colosetup verify ranges" colosetup verify ranges p
+check_eq "it prints the same ranges" "$ranges" "$(echo "$OUT" | grep '^different:')"
+check_match "and the counts" "p: verify done, $CHUNKS of $CHUNKS chunks compared, 6 different" "$OUT"
 check_eq "verify ranges (dmsetup)" "5 100-101 4095 7000 $LAST" "$(dmsetup message p 0 verify ranges)"
 check_eq "verify ranges from chunk 101" "101 4095 7000 $LAST" "$(dmsetup message p 0 verify ranges 101)"
 check_eq "status: 6 different" "done $CHUNKS/$CHUNKS 6" "$(vst)"
