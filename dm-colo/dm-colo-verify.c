@@ -436,6 +436,14 @@ int colo_verify_start(struct colo_c *cc, unsigned int rate)
 		      colo_name(cc));
 		return -ENOMEM;
 	}
+	/* The bitmap's directory, at the first verify of the device. */
+	if (!v->found.dir && colo_bitmap_init(&v->found, cc->nr_chunks)) {
+		free_buffers(v);
+		colo_bitmap_destroy(&v->found);
+		DMERR("%s: verify start refused: no memory for its bitmap",
+		      colo_name(cc));
+		return -ENOMEM;
+	}
 	/* The work item is parked: nothing else uses the bitmap. */
 	colo_bitmap_clear_all(&v->found);
 	v->cursor = 0;
@@ -482,6 +490,9 @@ int colo_verify_ranges(struct colo_c *cc, u64 from, char *result,
 		return 1;
 	}
 	result[0] = '\0';
+	/* No verify ran: nothing found. */
+	if (!found->dir)
+		return 1;
 	first = colo_bitmap_next_set(found, from);
 	while (first < cc->nr_chunks) {
 		for (last = first; last + 1 < cc->nr_chunks &&
@@ -537,7 +548,11 @@ void colo_verify_carry(struct colo_c *from, struct colo_c *to)
 {
 	struct colo_verify *f = &from->verify, *t = &to->verify;
 
-	colo_bitmap_swap(&f->found, &t->found);
+	/* @to never ran one (it refused messages until now): it takes @from's. */
+	colo_bitmap_destroy(&t->found);
+	t->found = f->found;
+	spin_lock_init(&t->found.lock);
+	memset(&f->found, 0, sizeof(f->found));
 	t->cursor = f->cursor;
 	t->verified = f->verified;
 	t->to_verify = f->to_verify;
@@ -553,13 +568,15 @@ void colo_verify_carry(struct colo_c *from, struct colo_c *to)
 	f->state = COLO_VERIFY_NONE;
 }
 
+/* The found bitmap is allocated by the first verify (colo_verify_start()). */
 int colo_verify_init(struct colo_c *cc)
 {
 	struct colo_verify *v = &cc->verify;
 
 	v->state = COLO_VERIFY_NONE;
 	INIT_DELAYED_WORK(&v->work, verify_worker);
-	return colo_bitmap_init(&v->found, cc->nr_chunks);
+	memset(&v->found, 0, sizeof(v->found));
+	return 0;
 }
 
 /* The target goes away, suspended: the work item is parked already. */

@@ -72,7 +72,8 @@ enum colo_verify_state {
  * The verify's state. @state changes under msg_lock, or in the work item
  * when the pass ends; the cursor, the rate window, the buffers and the
  * waiting job belong to the work item. @found holds the chunks found
- * different by the last pass (read by "verify ranges").
+ * different by the last pass (read by "verify ranges"); its directory is
+ * allocated by the first verify of the table (dir NULL until then).
  */
 struct colo_verify {
 	enum colo_verify_state state;	/* READ_ONCE outside msg_lock */
