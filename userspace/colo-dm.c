@@ -254,7 +254,7 @@ int cdm_remove(const char *name, int deferred)
 	return r;
 }
 
-static int message_once(const char *name, const char *msg, char *out, size_t outlen)
+static int message_once(const char *name, const char *msg, char **out)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
 	int r = 0;
@@ -270,7 +270,9 @@ static int message_once(const char *name, const char *msg, char *out, size_t out
 	if (!r && out) {
 		const char *resp = dm_task_get_message_response(dmt);
 
-		snprintf(out, outlen, "%s", resp ? resp : "");
+		*out = strdup(resp ? resp : "");
+		if (!*out)
+			r = -ENOMEM;
 	}
 	dm_task_destroy(dmt);
 	return r;
@@ -285,16 +287,16 @@ static int message_once(const char *name, const char *msg, char *out, size_t out
 
 int cdm_message(const char *name, const char *msg)
 {
-	return cdm_message_response(name, msg, NULL, 0);
+	return cdm_message_response(name, msg, NULL);
 }
 
-int cdm_message_response(const char *name, const char *msg, char *out, size_t outlen)
+int cdm_message_response(const char *name, const char *msg, char **out)
 {
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
 	int r, i;
 
 	for (i = 0;; i++) {
-		r = message_once(name, msg, out, outlen);
+		r = message_once(name, msg, out);
 		if (r != -EAGAIN || i == MESSAGE_EAGAIN_TRIES)
 			return r;
 		nanosleep(&pause, NULL);

@@ -922,40 +922,44 @@ static int cmd_mirror_stop(const struct colo_args *a)
  */
 static int print_ranges(const char *name, unsigned int chunk, uint64_t sectors)
 {
-	static char reply[16384];
-	char msg[64], *tok, *save;
+	char msg[64], *reply, *tok, *save;
 	uint64_t from = 0, first, last;
-	int r, more;
+	int r, more, n;
 
 	do {
 		snprintf(msg, sizeof(msg), "verify ranges %" PRIu64, from);
-		r = cdm_message_response(name, msg, reply, sizeof(reply));
+		r = cdm_message_response(name, msg, &reply);
 		if (r)
 			return refused(name, "verify ranges", r);
 		more = 0;
+		n = 0;
 		for (tok = strtok_r(reply, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
 			char c;
 
 			if (!strcmp(tok, "next")) {
 				tok = strtok_r(NULL, " \n", &save);
-				if (!tok || sscanf(tok, "%" SCNu64 "%c", &from, &c) != 1)
-					return fail(COLO_EXIT_FAIL, name,
-						    "verify ranges: the kernel's reply is not understood");
+				/* Each reply holds a range at least: no loop. */
+				if (!tok || sscanf(tok, "%" SCNu64 "%c", &from, &c) != 1 || !n)
+					goto bad;
 				more = 1;
 				break;
 			}
 			if (sscanf(tok, "%" SCNu64 "-%" SCNu64 "%c", &first, &last, &c) != 2) {
 				if (sscanf(tok, "%" SCNu64 "%c", &first, &c) != 1)
-					return fail(COLO_EXIT_FAIL, name,
-						    "verify ranges: the kernel's reply is not understood");
+					goto bad;
 				last = first;
 			}
+			n++;
 			printf("different: chunks %" PRIu64 "-%" PRIu64 " (sectors %" PRIu64 "-%" PRIu64
 			       ")\n", first, last, first * chunk,
 			       ((last + 1) * chunk < sectors ? (last + 1) * chunk : sectors) - 1);
 		}
+		free(reply);
 	} while (more);
 	return 0;
+bad:
+	free(reply);
+	return fail(COLO_EXIT_FAIL, name, "verify ranges: the kernel's reply is not understood");
 }
 
 static int cmd_verify(const struct colo_args *a)
