@@ -54,11 +54,16 @@ refused() {
 	check_eq "$desc: nothing changed" "$st" "$(snap)"
 }
 # corrupt CHUNK [SECTOR_IN_CHUNK]: overwrite one chunk (or one sector of
-# it) of the replica's disk underneath the mirror.
+# it) of the replica's disk underneath the mirror. One sector is written
+# as its whole 4 KiB block with O_DIRECT: busybox dd's 512-byte O_DIRECT
+# write falls back to the page cache and reaches the disk only at
+# writeback, seconds later.
 corrupt() {
 	if [ -n "$2" ]; then
-		dd if=/dev/urandom of=/dev/ram1 bs=512 seek=$(($1 * 8 + $2)) count=1 \
-			oflag=direct conv=notrunc 2>/dev/null
+		dd if=/dev/ram1 of=/tmp/blk bs=4096 skip="$1" count=1 iflag=direct 2>/dev/null
+		dd if=/dev/urandom of=/tmp/blk bs=512 seek="$2" count=1 conv=notrunc 2>/dev/null
+		dd if=/tmp/blk of=/dev/ram1 bs=4096 seek="$1" count=1 oflag=direct \
+			conv=notrunc 2>/dev/null
 	else
 		dd if=/dev/urandom of=/dev/ram1 bs=4096 seek="$1" count=1 \
 			oflag=direct conv=notrunc 2>/dev/null
@@ -147,6 +152,10 @@ check_match "wait says the verify was stopped" "the verify was stopped" "$OUT"
 LAST=$((CHUNKS - 1))
 for c in 5 100 101 4095 $LAST; do corrupt $c; done
 corrupt 7000 3	# one sector of a chunk
+dd if=/dev/ram0 of=/tmp/b0 bs=4096 skip=7000 count=1 iflag=direct 2>/dev/null
+dd if=/dev/ram1 of=/tmp/b1 bs=4096 skip=7000 count=1 iflag=direct 2>/dev/null
+check_eq "chunk 7000 differs on the disks in its sector 3 alone" 3 \
+	"$(cmp -l /tmp/b0 /tmp/b1 | awk '{ print int(($1 - 1) / 512) }' | sort -u | tr '\n' ' ' | sed 's/ $//')"
 check "in-sync mirror does not notice" [ "$(field p 11)" = in-sync ]
 run 0 "colosetup verify --wait finds the corruption" colosetup verify p --wait --timeout 60
 check_match "6 chunks different" "p: $CHUNKS of $CHUNKS chunks compared, 6 different" "$OUT"
