@@ -841,8 +841,13 @@ int colo_io_init(struct colo_c *cc)
 	r = colo_mirror_init(cc);
 	if (r)
 		goto bad_mirror;
+	r = colo_verify_init(cc);
+	if (r)
+		goto bad_verify;
 	return 0;
 
+bad_verify:
+	colo_mirror_destroy(cc);
 bad_mirror:
 	colo_copier_destroy(&cc->copier);
 bad_copier:
@@ -864,6 +869,8 @@ void colo_io_destroy(struct colo_c *cc)
 {
 	cancel_delayed_work_sync(&cc->commit_work);
 	cancel_delayed_work_sync(&cc->reclaim_work);
+	/* Before the replica closes. */
+	colo_verify_destroy(cc);
 	colo_mirror_destroy(cc);
 	colo_copier_destroy(&cc->copier);
 	colo_flight_destroy(cc);

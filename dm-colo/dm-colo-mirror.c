@@ -670,6 +670,8 @@ static void close_replica(struct colo_c *cc)
 /* Stop the mirror work and wait for its copies and every mirrored write. */
 static void stop_mirroring(struct colo_c *cc)
 {
+	/* It reads the replica: stopped before the replica closes. */
+	colo_verify_cancel(cc, "the mirror was stopped");
 	note_cut_short(cc);
 	set_mirror_state(cc, RUNNING_STATES | BIT(COLO_MIRROR_DEGRADED),
 			 COLO_MIRROR_NONE);

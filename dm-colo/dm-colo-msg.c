@@ -38,6 +38,7 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  *   <commit_state> <committed>/<to_commit> <dirty>/<chunks>
  *   <mirror_state> <mirrored>/<to_mirror> <ingress> <health>
  *   <bitmap_bytes> <dirty_coverage> <metadata> <uuids> <regions>
+ *   <verify_state> <verified>/<to_verify> <verify_different>
  *
  * mode          secondary | primary
  * chunk_sectors chunk size in 512-byte sectors
@@ -60,6 +61,10 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  * uuids         <current>/<previous> data generation, 16 hex digits each;
  *               a failover starts a new one (- without metadata)
  * regions       write-intent regions marked on disk / regions (-)
+ * verify_state  none | running | done | stopped | failed (the last online
+ *               verify, dm-colo-verify.c)
+ * verified      chunks compared / chunks the pass compares (0/0: none)
+ * verify_different chunks the pass found different so far
  */
 struct status_buf {
 	char *result;
@@ -89,9 +94,11 @@ static void emit_info(struct colo_c *cc, void *arg)
 	       test_bit(COLO_ERROR, &cc->flags) ? "error" : "ok",
 	       colo_bitmap_memory(&cc->active_map) +
 	       colo_bitmap_memory(&cc->hidden_map) +
-	       colo_bitmap_memory(&cc->dirty_map),
+	       colo_bitmap_memory(&cc->dirty_map) +
+	       colo_bitmap_memory(&cc->verify.found),
 	       READ_ONCE(cc->mirror_gap) ? "unknown" : "complete");
 	colo_meta_status(cc, result, maxlen, &sz);
+	colo_verify_status(cc, result, maxlen, &sz);
 }
 
 void colo_status(struct dm_target *ti, status_type_t type,
@@ -182,7 +189,8 @@ static int message_dirty_add(struct colo_c *cc, struct colo_msg *msg)
 }
 
 /* The caller holds msg_lock, under which alone the mode changes. */
-static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word)
+static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word,
+		    char *result, unsigned int maxlen)
 {
 	enum colo_mode mode = READ_ONCE(cc->mode);
 
@@ -211,6 +219,12 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word)
 		return colo_mirror_stop(cc);
 	case COLO_MSG_DIRTY_ADD:
 		return message_dirty_add(cc, msg);
+	case COLO_MSG_VERIFY_START:
+		return colo_verify_start(cc, msg->rate);
+	case COLO_MSG_VERIFY_STOP:
+		return colo_verify_stop(cc);
+	case COLO_MSG_VERIFY_RANGES:
+		return colo_verify_ranges(cc, msg->from, result, maxlen);
 	default:
 		return refuse(cc, word, "not a colo message");
 	}
@@ -218,11 +232,13 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word)
 
 /*
  * Messages: checkpoint, failover (secondary mode); mirror start <dev>
- * [full|dirty], mirror stop, dirty add <range>... (primary mode). Anything else, or a message in
- * the wrong mode, is refused with -EINVAL and changes nothing. Messages are
- * serialized, and the mode is checked under the same lock: a checkpoint
- * that waited for a failover is refused, it does not clear the overlay the
- * failover commit is writing to base.
+ * [full|dirty], mirror stop, dirty add <range>..., verify start [<KiB/s>],
+ * verify stop, verify ranges [<chunk>] (primary mode; the last one prints
+ * its result). Anything else, or a message in the wrong mode, is refused
+ * with -EINVAL and changes nothing. Messages are serialized, and the mode
+ * is checked under the same lock: a checkpoint that waited for a failover
+ * is refused, it does not clear the overlay the failover commit is writing
+ * to base.
  */
 int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 		 char *result, unsigned int maxlen)
@@ -240,7 +256,7 @@ int colo_message(struct dm_target *ti, unsigned int argc, char **argv,
 	if (r)
 		return r;
 	mutex_lock(&cc->msg_lock);
-	r = dispatch(cc, &msg, word);
+	r = dispatch(cc, &msg, word, result, maxlen);
 	mutex_unlock(&cc->msg_lock);
 	return r;
 }

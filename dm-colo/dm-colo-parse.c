@@ -23,6 +23,9 @@ enum colo_mode colo_msg_mode(enum colo_msg_kind kind)
 	case COLO_MSG_MIRROR_START:
 	case COLO_MSG_MIRROR_STOP:
 	case COLO_MSG_DIRTY_ADD:
+	case COLO_MSG_VERIFY_START:
+	case COLO_MSG_VERIFY_STOP:
+	case COLO_MSG_VERIFY_RANGES:
 		return COLO_MODE_PRIMARY;
 	default:
 		return COLO_MODE_SECONDARY;
@@ -299,6 +302,54 @@ static int parse_dirty(unsigned int argc, char **argv, struct colo_msg *msg,
 	return 0;
 }
 
+/*
+ * verify start [<KiB/s>] | verify stop | verify ranges [<first_chunk>]:
+ * the rate as "mirror start" takes it, positional.
+ */
+static int parse_verify(unsigned int argc, char **argv, struct colo_msg *msg,
+			char **error)
+{
+	if (!argc) {
+		*error = "verify: expected start, stop or ranges";
+		return -EINVAL;
+	}
+	if (!strcmp(argv[0], "start")) {
+		if (argc > 2) {
+			*error = "verify start: expected [<KiB/s>]";
+			return -EINVAL;
+		}
+		msg->kind = COLO_MSG_VERIFY_START;
+		if (argc == 2 &&
+		    (kstrtouint(argv[1], 10, &msg->rate) || !msg->rate)) {
+			*error = "verify start: rate must be a positive number of KiB/s";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!strcmp(argv[0], "stop")) {
+		if (argc != 1) {
+			*error = "verify stop: takes no arguments";
+			return -EINVAL;
+		}
+		msg->kind = COLO_MSG_VERIFY_STOP;
+		return 0;
+	}
+	if (!strcmp(argv[0], "ranges")) {
+		if (argc > 2) {
+			*error = "verify ranges: expected [<first_chunk>]";
+			return -EINVAL;
+		}
+		msg->kind = COLO_MSG_VERIFY_RANGES;
+		if (argc == 2 && kstrtou64(argv[1], 10, &msg->from)) {
+			*error = "verify ranges: the first chunk must be a number";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	*error = "verify: expected start, stop or ranges";
+	return -EINVAL;
+}
+
 int colo_parse_message(unsigned int argc, char **argv, struct colo_msg *msg,
 		       char **error)
 {
@@ -312,6 +363,8 @@ int colo_parse_message(unsigned int argc, char **argv, struct colo_msg *msg,
 		return parse_mirror(argc - 1, argv + 1, msg, error);
 	if (!strcmp(argv[0], "dirty"))
 		return parse_dirty(argc - 1, argv + 1, msg, error);
+	if (!strcmp(argv[0], "verify"))
+		return parse_verify(argc - 1, argv + 1, msg, error);
 
 	if (!strcmp(argv[0], "checkpoint")) {
 		msg->kind = COLO_MSG_CHECKPOINT;

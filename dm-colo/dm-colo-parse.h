@@ -41,6 +41,9 @@ enum colo_msg_kind {
 	COLO_MSG_MIRROR_START,
 	COLO_MSG_MIRROR_STOP,
 	COLO_MSG_DIRTY_ADD,
+	COLO_MSG_VERIFY_START,
+	COLO_MSG_VERIFY_STOP,
+	COLO_MSG_VERIFY_RANGES,
 };
 
 enum colo_mirror_sync {
@@ -53,7 +56,8 @@ struct colo_msg {
 	enum colo_msg_kind kind;
 	const char *dev_path;		/* mirror start only */
 	enum colo_mirror_sync sync;	/* mirror start only */
-	unsigned int rate;		/* mirror start only: KiB/s, 0 = no limit */
+	unsigned int rate;		/* mirror, verify start: KiB/s, 0 = no limit */
+	u64 from;			/* verify ranges: the first chunk */
 	unsigned int nr_ranges;		/* dirty add: range words ... */
 	char **ranges;			/* ... in the caller's argv */
 };

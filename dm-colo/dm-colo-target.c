@@ -309,6 +309,7 @@ static void __carry_state(struct colo_c *old, struct colo_c *cc)
 	cancel_delayed_work_sync(&old->commit_work);
 	cancel_delayed_work_sync(&old->mirror_work);
 	cancel_delayed_work_sync(&old->reclaim_work);
+	cancel_delayed_work_sync(&old->verify.work);
 	flush_workqueue(old->wq);
 
 	cc->mode = old->mode;
@@ -321,6 +322,7 @@ static void __carry_state(struct colo_c *old, struct colo_c *cc)
 	colo_bitmap_swap(&old->dirty_map, &cc->dirty_map);
 	colo_commit_carry(old, cc);
 	colo_mirror_carry(old, cc);
+	colo_verify_carry(old, cc);
 	colo_meta_carry(old, cc);
 
 	if (old->ingress) {
@@ -513,6 +515,7 @@ static void colo_presuspend_undo(struct dm_target *ti)
 	clear_bit(COLO_SUSPENDED, &cc->flags);
 	colo_commit_kick(cc);
 	colo_mirror_kick(cc);
+	colo_verify_kick(cc);
 }
 
 static void colo_postsuspend(struct dm_target *ti)
@@ -522,6 +525,8 @@ static void colo_postsuspend(struct dm_target *ti)
 	/* COLO_SUSPENDED is set: each gives up a chunk it waits for. */
 	colo_commit_stop(cc);
 	colo_mirror_pause(cc);
+	/* The verify pauses; resume goes on with it. */
+	colo_verify_pause(cc);
 	cancel_delayed_work_sync(&cc->commit_work);
 	cancel_delayed_work_sync(&cc->mirror_work);
 	colo_quiesce(cc);
@@ -579,6 +584,7 @@ static void colo_resume(struct dm_target *ti)
 	colo_meta_resume(cc);
 	colo_commit_kick(cc);
 	colo_mirror_kick(cc);
+	colo_verify_kick(cc);
 }
 
 static int colo_iterate_devices(struct dm_target *ti,

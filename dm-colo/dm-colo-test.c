@@ -529,6 +529,7 @@ struct colo_msg_case {
 	int dev_word;		/* index of the device's word, or -1 */
 	enum colo_mirror_sync sync;
 	unsigned int rate;
+	u64 from;
 };
 
 static const struct colo_msg_case colo_msg_ok_cases[] = {
@@ -546,6 +547,12 @@ static const struct colo_msg_case colo_msg_ok_cases[] = {
 	{ "mirror stop", COLO_MSG_MIRROR_STOP, -1 },
 	{ "dirty add 1-2", COLO_MSG_DIRTY_ADD, -1 },
 	{ "dirty add 1 5-9 x", COLO_MSG_DIRTY_ADD, -1 },
+	{ "verify start", COLO_MSG_VERIFY_START, -1 },
+	{ "verify start 4096", COLO_MSG_VERIFY_START, -1, 0, 4096 },
+	{ "verify stop", COLO_MSG_VERIFY_STOP, -1 },
+	{ "verify ranges", COLO_MSG_VERIFY_RANGES, -1 },
+	{ "verify ranges 18446744073709551615", COLO_MSG_VERIFY_RANGES, -1,
+	  0, 0, U64_MAX },
 };
 
 static void colo_msg_desc(const struct colo_msg_case *c, char *desc)
@@ -571,8 +578,9 @@ static void colo_msg_ok_test(struct kunit *test)
 	} else {
 		KUNIT_EXPECT_PTR_EQ(test, msg.dev_path, w->argv[c->dev_word]);
 		KUNIT_EXPECT_EQ(test, msg.sync, c->sync);
-		KUNIT_EXPECT_EQ(test, msg.rate, c->rate);
 	}
+	KUNIT_EXPECT_EQ(test, msg.rate, c->rate);
+	KUNIT_EXPECT_EQ(test, msg.from, c->from);
 	colo_expect_unmodified(test, w);
 }
 
@@ -598,6 +606,19 @@ static const char * const colo_msg_bad_lines[] = {
 	"mirror pause",
 	"mirror pause x",
 	"start mirror x",
+	"verify",
+	"verify begin",
+	"verify start 0",
+	"verify start -1",
+	"verify start 4k",
+	"verify start 99999999999",
+	"verify start 10 20",
+	"verify start rate 10",
+	"verify stop now",
+	"verify ranges x",
+	"verify ranges -1",
+	"verify ranges 1 2",
+	"verify ranges 18446744073709551616",
 };
 
 static void colo_msg_bad_desc(const char * const *line, char *desc)
@@ -630,6 +651,12 @@ static void colo_msg_mode_test(struct kunit *test)
 			COLO_MODE_SECONDARY);
 	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_FAILOVER),
 			COLO_MODE_SECONDARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_START),
+			COLO_MODE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_STOP),
+			COLO_MODE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_RANGES),
+			COLO_MODE_PRIMARY);
 }
 
 static struct kunit_case colo_msg_test_cases[] = {

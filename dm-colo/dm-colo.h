@@ -59,6 +59,39 @@ enum colo_mirror_state {
 	COLO_MIRROR_DEGRADED,	/* a replica error: writes go to base only */
 };
 
+/* The online verify of base against the replica (dm-colo-verify.c). */
+enum colo_verify_state {
+	COLO_VERIFY_NONE,	/* never run on this device */
+	COLO_VERIFY_RUNNING,	/* comparing chunks */
+	COLO_VERIFY_DONE,	/* every chunk compared */
+	COLO_VERIFY_STOPPED,	/* verify stop, or the mirror was stopped */
+	COLO_VERIFY_FAILED,	/* a read error on base, the mirror degraded */
+};
+
+/*
+ * The verify's state. @state changes under msg_lock, or in the work item
+ * when the pass ends; the cursor, the rate window, the buffers and the
+ * waiting job belong to the work item. @found holds the chunks found
+ * different by the last pass (read by "verify ranges"); its directory is
+ * allocated by the first verify of the table (dir NULL until then).
+ */
+struct colo_verify {
+	enum colo_verify_state state;	/* READ_ONCE outside msg_lock */
+	bool stopping;			/* the work item must not go on */
+	u64 cursor;			/* next chunk to compare */
+	u64 verified;			/* chunks compared; READ_ONCE */
+	u64 to_verify;
+	u64 different;			/* chunks found different; READ_ONCE */
+	unsigned int rate;		/* KiB/s compared, 0: no limit */
+	unsigned long rate_window;	/* jiffies the window began */
+	u64 rate_bytes;			/* compared in the window */
+	void *base_buf;			/* one extent each, while running */
+	void *replica_buf;
+	struct colo_chunk_job *waiting;	/* for a busy chunk */
+	struct colo_bitmap found;
+	struct delayed_work work;
+};
+
 /*
  * One "colo" target. Fields set by the constructor are constant for its
  * life; @node and @ingress are protected by colo_registry_lock.
@@ -135,6 +168,8 @@ struct colo_c {
 	struct delayed_work mirror_work;
 	struct dm_io_client *io_client;		/* dual writes from the worker */
 	struct bio_set replica_bs;		/* their clones, from map */
+
+	struct colo_verify verify;		/* dm-colo-verify.c */
 
 	/*
 	 * Bios between map and end_io (VM and ingress), so that a checkpoint
@@ -372,6 +407,20 @@ void colo_mirror_write_end(struct colo_c *cc, struct colo_io *io,
 			   blk_status_t error);
 const char *colo_mirror_state_name(enum colo_mirror_state state);
 enum colo_mirror_state colo_mirror_state(struct colo_c *cc);
+
+/* dm-colo-verify.c */
+int colo_verify_init(struct colo_c *cc);
+void colo_verify_destroy(struct colo_c *cc);
+int colo_verify_start(struct colo_c *cc, unsigned int rate);
+int colo_verify_stop(struct colo_c *cc);
+void colo_verify_cancel(struct colo_c *cc, const char *why);
+void colo_verify_pause(struct colo_c *cc);
+void colo_verify_kick(struct colo_c *cc);
+void colo_verify_carry(struct colo_c *from, struct colo_c *to);
+int colo_verify_ranges(struct colo_c *cc, u64 from, char *result,
+		       unsigned int maxlen);
+void colo_verify_status(struct colo_c *cc, char *result, unsigned int maxlen,
+			unsigned int *sz);
 
 /* dm-colo-msg.c */
 void colo_status(struct dm_target *ti, status_type_t type,

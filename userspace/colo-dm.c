@@ -381,7 +381,7 @@ int cdm_remove(const char *name, int deferred)
 	return r;
 }
 
-static int message_once(const char *name, const char *msg)
+static int message_once(const char *name, const char *msg, char **out)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
 	int r = 0;
@@ -394,6 +394,13 @@ static int message_once(const char *name, const char *msg)
 		return -ENOMEM;
 	}
 	r = run_refusable(dmt);
+	if (!r && out) {
+		const char *resp = dm_task_get_message_response(dmt);
+
+		*out = strdup(resp ? resp : "");
+		if (!*out)
+			r = -ENOMEM;
+	}
 	dm_task_destroy(dmt);
 	return r;
 }
@@ -407,11 +414,16 @@ static int message_once(const char *name, const char *msg)
 
 static int message_retry(const char *name, const char *msg)
 {
+	return cdm_message_response(name, msg, NULL);
+}
+
+int cdm_message_response(const char *name, const char *msg, char **out)
+{
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
 	int r, i;
 
 	for (i = 0;; i++) {
-		r = message_once(name, msg);
+		r = message_once(name, msg, out);
 		if (r != -EAGAIN || i == MESSAGE_EAGAIN_TRIES)
 			return r;
 		nanosleep(&pause, NULL);

@@ -46,6 +46,9 @@ int cdm_create(const char *name, const char *uuid, enum cdm_udev udev,
 
 int cdm_remove(const char *name, int deferred);
 int cdm_message(const char *name, const char *msg);
+/* The same, with the target's reply (what dmsetup message prints) in *out,
+ * malloc'ed (free it) when it returns 0. */
+int cdm_message_response(const char *name, const char *msg, char **out);
 /* Block until the device's event counter passes event_nr. */
 int cdm_wait_event(const char *name, uint32_t event_nr);
 /* Device names, NULL-terminated, malloc'ed (free with cdm_names_free). */

@@ -107,6 +107,7 @@ static const struct {
 	{ "degraded", STATE_DEGRADED },
 	{ "error", STATE_ERROR },
 	{ "primary", STATE_PRIMARY },
+	{ "verified", STATE_VERIFIED },
 };
 
 const char *colo_state_name(enum colo_state s)
@@ -155,13 +156,14 @@ static const struct {
 	{ "--max-copies", OPT_MAX_COPIES, 1, BIT(CMD_CREATE) },
 	{ "--metadata", OPT_METADATA, 1, BIT(CMD_CREATE) },
 	{ "--region-size", OPT_REGION_SIZE, 1, BIT(CMD_CREATE) },
-	{ "--rate", OPT_RATE, 1, BIT(CMD_MIRROR_START) },
-	{ "--timeout", OPT_TIMEOUT, 1, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_WAIT) },
+	{ "--rate", OPT_RATE, 1, BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) },
+	{ "--timeout", OPT_TIMEOUT, 1, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_WAIT) |
+	  BIT(CMD_VERIFY) },
 	{ "--secondary", OPT_SECONDARY, 0, BIT(CMD_CREATE) },
 	{ "--primary", OPT_PRIMARY, 0, BIT(CMD_CREATE) },
 	{ "--full", OPT_FULL, 0, BIT(CMD_MIRROR_START) },
 	{ "--dirty", OPT_DIRTY, 0, BIT(CMD_MIRROR_START) },
-	{ "--wait", OPT_WAIT, 0, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) },
+	{ "--wait", OPT_WAIT, 0, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) },
 	{ "--force", OPT_FORCE, 0, BIT(CMD_REMOVE) | BIT(CMD_META_EXPORT) | BIT(CMD_META_WIPE) },
 	{ "--json", OPT_JSON, 0, BIT(CMD_STATUS) | BIT(CMD_LIST) | BIT(CMD_META_DUMP) },
 	{ "--verbose", OPT_VERBOSE, 0, ~0U },
@@ -199,6 +201,10 @@ static const struct {
 	{ "metadata", "export", CMD_META_EXPORT, 1, 1 },
 	{ "metadata", "wipe", CMD_META_WIPE, 1, 1 },
 	{ "dirty", "import", CMD_DIRTY_IMPORT, 1, 2 },
+	/* "verify NAME" too: see colo_parse_args() */
+	{ "verify", "start", CMD_VERIFY, 1, 1 },
+	{ "verify", "stop", CMD_VERIFY_STOP, 1, 1 },
+	{ "verify", "ranges", CMD_VERIFY_RANGES, 1, 1 },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -275,7 +281,13 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 			snprintf(words + strlen(words), sizeof(words) - strlen(words), "%s%s",
 				 words[0] ? ", " : "", subcmds[j].name);
 		}
-		if (j == ARRAY_SIZE(subcmds) || strcmp(subcmds[j].group, group)) {
+		if ((j == ARRAY_SIZE(subcmds) || strcmp(subcmds[j].group, group)) &&
+		    !strcmp(group, "verify") && i + 1 < argc) {
+			/* "verify NAME" is "verify start NAME". */
+			for (j = 0; strcmp(subcmds[j].group, group); j++)
+				;
+			i--;
+		} else if (j == ARRAY_SIZE(subcmds) || strcmp(subcmds[j].group, group)) {
 			if (i + 1 >= argc)
 				USAGE("%s: say %s", group, words);
 			USAGE("%s: unknown subcommand '%s' (%s)", group, argv[i + 1], words);
@@ -439,10 +451,11 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 			if (!strcmp(pos[1], state_names[j].name))
 				a->state = state_names[j].state;
 		if (a->state == STATE_NONE)
-			USAGE("wait: unknown state '%s' (done, failed, in-sync, degraded, error, primary)",
+			USAGE("wait: unknown state '%s' (done, failed, in-sync, degraded, error, primary, verified)",
 			      pos[1]);
 	}
-	if (a->timeout && (a->cmd == CMD_FAILOVER || a->cmd == CMD_MIRROR_START) && !a->wait)
+	if (a->timeout && (a->cmd == CMD_FAILOVER || a->cmd == CMD_MIRROR_START ||
+			   a->cmd == CMD_VERIFY) && !a->wait)
 		USAGE("%s: --timeout needs --wait", cmd_word(a->cmd));
 	return 0;
 }
@@ -474,7 +487,7 @@ static int parse_uuid(const char *s, uint64_t *v)
  * <current>/<previous>|- <marked>/<regions>|-". Fields after them are
  * ignored.
  */
-static int parse_metadata_fields(const char *p, struct colo_status *st)
+static int parse_metadata_fields(const char *p, struct colo_status *st, int *used)
 {
 	static const char *const states[] = { "none", "ok", "failed", NULL };
 	char uuids[40], regions[48], c;
@@ -500,6 +513,26 @@ static int parse_metadata_fields(const char *p, struct colo_status *st)
 	}
 	/* Without a metadata device there is nothing to report. */
 	if (!strcmp(st->metadata, "none") && (st->has_uuids || st->has_regions))
+		return -1;
+	*used = n;
+	return 0;
+}
+
+/* The online verify's fields: "<state> <verified>/<to_verify> <different>". */
+static int parse_verify_fields(const char *p, struct colo_status *st)
+{
+	static const char *const states[] = { "none", "running", "done", "stopped", "failed",
+					       NULL };
+	char counts[48], diff[24], c;
+	int n = 0;
+
+	if (sscanf(p, " %15s %47s %23s%n", st->verify, counts, diff, &n) != 3 ||
+	    (p[n] && p[n] != ' ') || !one_of(st->verify, states) ||
+	    !isdigit((unsigned char)counts[0]) || !isdigit((unsigned char)diff[0]) ||
+	    !strchr(counts, '/') || !isdigit((unsigned char)strchr(counts, '/')[1]) ||
+	    sscanf(counts, "%" SCNu64 "/%" SCNu64 "%c", &st->verified, &st->to_verify, &c) != 2 ||
+	    sscanf(diff, "%" SCNu64 "%c", &st->verify_different, &c) != 1 ||
+	    st->verified > st->to_verify || st->verify_different > st->verified)
 		return -1;
 	return 0;
 }
@@ -541,6 +574,7 @@ int colo_parse_status(const char *params, struct colo_status *st)
 	if (params[used] && params[used] != ' ')
 		return -1;
 	strcpy(st->metadata, "none");
+	strcpy(st->verify, "none");
 	/* Appended later: the dirty bitmap's coverage, if the module says. */
 	if (params[used]) {
 		int n = 0;
@@ -550,8 +584,15 @@ int colo_parse_status(const char *params, struct colo_status *st)
 			return -1;
 		used += n;
 	}
-	/* Then the metadata device's fields. */
-	if (params[used] && parse_metadata_fields(params + used, st))
+	/* Then the metadata device's fields, then the verify's. */
+	if (params[used]) {
+		int n = 0;
+
+		if (parse_metadata_fields(params + used, st, &n))
+			return -1;
+		used += n;
+	}
+	if (params[used] && parse_verify_fields(params + used, st))
 		return -1;
 	if (!one_of(st->mode, modes) || !one_of(st->commit, commits) ||
 	    !one_of(st->mirror, mirrors) || !one_of(st->ingress, ingresses) ||
@@ -605,6 +646,16 @@ int colo_state_check(const struct colo_status *st, enum colo_state s,
 		return !strcmp(st->health, "error");
 	case STATE_PRIMARY:
 		return !strcmp(st->mode, "primary");
+	case STATE_VERIFIED:
+		if (!strcmp(st->verify, "done"))
+			return 1;
+		if (!strcmp(st->verify, "failed"))
+			*why = "the verify failed (a read error on base, or the mirror degraded: see the kernel log)";
+		else if (!strcmp(st->verify, "stopped"))
+			*why = "the verify was stopped (verify stop, or mirror stop)";
+		else if (!strcmp(st->verify, "none"))
+			*why = "no verify was started (verify NAME first)";
+		return *why ? -1 : 0;
 	case STATE_NONE:
 		break;
 	}
@@ -623,6 +674,11 @@ int colo_state_progress(const struct colo_status *st, enum colo_state s,
 	if (s == STATE_IN_SYNC && strcmp(st->mirror, "none")) {
 		*done = st->mirrored;
 		*total = st->to_mirror;
+		return 1;
+	}
+	if (s == STATE_VERIFIED && strcmp(st->verify, "none")) {
+		*done = st->verified;
+		*total = st->to_verify;
 		return 1;
 	}
 	return 0;
@@ -717,6 +773,10 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 			st->regions_marked, st->regions);
 	else
 		fputs(",\"regions_marked\":null,\"regions\":null", f);
+	fputs(",\"verify\":{\"state\":", f);
+	colo_json_str(f, st->verify);
+	fprintf(f, ",\"verified\":%" PRIu64 ",\"to_verify\":%" PRIu64 ",\"different\":%" PRIu64 "}",
+		st->verified, st->to_verify, st->verify_different);
 	fputc('}', f);
 }
 

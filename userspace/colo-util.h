@@ -53,6 +53,9 @@ enum colo_cmd {
 	CMD_META_EXPORT,
 	CMD_META_WIPE,
 	CMD_DIRTY_IMPORT,
+	CMD_VERIFY,
+	CMD_VERIFY_STOP,
+	CMD_VERIFY_RANGES,
 };
 
 /* What "wait" and "--wait" wait for. */
@@ -64,6 +67,7 @@ enum colo_state {
 	STATE_DEGRADED,		/* mirror degraded */
 	STATE_ERROR,		/* health error */
 	STATE_PRIMARY,		/* primary mode */
+	STATE_VERIFIED,		/* online verify done */
 };
 
 #define COLO_DEFAULT_CHUNK_SECTORS 8	/* 4 KiB */
@@ -86,7 +90,7 @@ struct colo_args {
 	const char *dev;		/* mirror start: the replica; metadata: DEV */
 	const char *file;		/* dirty import: FILE ("-" or NULL: stdin) */
 	int dirty;			/* mirror start: --dirty (else full) */
-	uint64_t rate_kib;		/* mirror start: --rate, KiB/s (0: none) */
+	uint64_t rate_kib;		/* mirror start, verify: --rate, KiB/s (0: none) */
 	enum colo_state state;		/* wait */
 	unsigned int timeout;		/* seconds, 0: none */
 	int wait, force, json, verbose;
@@ -127,6 +131,9 @@ struct colo_status {
 	 * has_dm_uuid says colosetup looked it up (then JSON has "dm_uuid"). */
 	int has_dm_uuid;
 	char dm_uuid[129];
+	/* none | running | done | stopped | failed; "none" from an older module */
+	char verify[16];
+	uint64_t verified, to_verify, verify_different;
 };
 
 /*

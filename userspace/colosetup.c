@@ -62,9 +62,16 @@ static const char usage_text[] =
 "        Make NAME the primary; --wait follows the commit until done.\n"
 "  mirror start NAME DEV [--full|--dirty] [--rate BYTES/S] [--wait [--timeout SEC]]\n"
 "  mirror stop NAME\n"
+"  verify NAME [--rate BYTES/S] [--wait [--timeout SEC]]\n"
+"        Compare base with the in-sync mirror's replica in the background\n"
+"        and mark the chunks that differ dirty; --wait prints them at the\n"
+"        end. \"mirror stop\", then \"mirror start --dirty\", repairs them.\n"
+"  verify stop NAME\n"
+"  verify ranges NAME\n"
+"        Print the chunks the last verify found different.\n"
 "  wait NAME STATE [--timeout SEC]\n"
 "        STATE: done, failed (the failover commit), in-sync, degraded\n"
-"        (the mirror), error (health), primary (mode).\n"
+"        (the mirror), error (health), primary (mode), verified.\n"
 "  metadata dump DEV [--json]\n"
 "        Show what an inactive metadata device holds.\n"
 "  metadata export DEV [--force]\n"
@@ -547,6 +554,10 @@ static void print_status(const char *name, const struct colo_dev *d, const char 
 		       st->mirrored, st->to_mirror);
 	else if (!strcmp(st->mode, "primary"))
 		printf("  mirror:   none\n");
+	if (strcmp(st->verify, "none"))
+		printf("  verify:   %s, %" PRIu64 " of %" PRIu64 " chunks compared, %" PRIu64
+		       " different\n", st->verify, st->verified, st->to_verify,
+		       st->verify_different);
 	if (!strcmp(st->ingress, "attached"))
 		printf("  ingress:  %s\n", iname ? iname : "attached");
 	else if (!strcmp(st->mode, "secondary"))
@@ -754,7 +765,8 @@ static int wait_state(const char *name, enum colo_state s, unsigned int timeout)
 	int tty = isatty(STDOUT_FILENO), r = COLO_EXIT_FAIL, rfd = -1, drawn = 0;
 	double start = now(), last_line = 0, t0 = start;
 	uint64_t d0 = 0;
-	char last_state[40] = "";
+	char last_state[64] = "";
+	const char *what = s == STATE_DONE ? "commit" : s == STATE_VERIFIED ? "verify" : "mirror";
 	struct cdm_info info;
 	pid_t child;
 
@@ -771,7 +783,7 @@ static int wait_state(const char *name, enum colo_state s, unsigned int timeout)
 		struct pollfd pfd = { .fd = rfd, .events = POLLIN };
 		uint64_t done, total;
 		const char *why;
-		char bar[128], buf[16], state[40];
+		char bar[128], buf[16], state[64];
 		double t = now();
 		int c, has;
 
@@ -782,12 +794,12 @@ static int wait_state(const char *name, enum colo_state s, unsigned int timeout)
 		}
 		c = colo_state_check(&d.st, s, &why);
 		has = colo_state_progress(&d.st, s, &done, &total);
-		snprintf(state, sizeof(state), "%s/%s", d.st.commit, d.st.mirror);
+		snprintf(state, sizeof(state), "%s/%s/%s", d.st.commit, d.st.mirror, d.st.verify);
 		if (has && tty) {
 			double rate = t > t0 ? (done - d0) * d.st.chunk * 512.0 / (t - t0) : 0;
 
 			colo_progress_bar(bar, sizeof(bar), done, total, 40);
-			printf("\r%s: %s %s %s/s   ", name, s == STATE_DONE ? "commit" : "mirror",
+			printf("\r%s: %s %s %s/s   ", name, what,
 			       bar, colo_human(rate > 0 ? (uint64_t)rate : 0, buf, sizeof(buf)));
 			fflush(stdout);
 			drawn = 1;
@@ -796,9 +808,9 @@ static int wait_state(const char *name, enum colo_state s, unsigned int timeout)
 				d0 = done;
 			}
 		} else if (has && (strcmp(state, last_state) || t - last_line >= 5 || c)) {
-			printf("%s: %s %s, %" PRIu64 "/%" PRIu64 " chunks\n", name,
-			       s == STATE_DONE ? "commit" : "mirror",
-			       s == STATE_DONE ? d.st.commit : d.st.mirror, done, total);
+			printf("%s: %s %s, %" PRIu64 "/%" PRIu64 " chunks\n", name, what,
+			       s == STATE_DONE ? d.st.commit :
+			       s == STATE_VERIFIED ? d.st.verify : d.st.mirror, done, total);
 			fflush(stdout);
 			last_line = t;
 		}
@@ -934,6 +946,135 @@ static int cmd_mirror_stop(const struct colo_args *a)
 	return send_msg(a->name, "mirror stop", "mirror stop");
 }
 
+/* ---- verify -------------------------------------------------------------- */
+
+/*
+ * Print the chunks the last verify found different, one range a line, as
+ * "verify ranges" returns them a buffer at a time ("next CHUNK" says where
+ * the next one starts). Returns 0 or an exit code.
+ */
+static int print_ranges(const char *name, unsigned int chunk, uint64_t sectors)
+{
+	char msg[64], *reply, *tok, *save;
+	uint64_t from = 0, first, last;
+	int r, more, n;
+
+	do {
+		snprintf(msg, sizeof(msg), "verify ranges %" PRIu64, from);
+		r = cdm_message_response(name, msg, &reply);
+		if (r)
+			return refused(name, "verify ranges", r);
+		more = 0;
+		n = 0;
+		for (tok = strtok_r(reply, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+			char c;
+
+			if (!strcmp(tok, "next")) {
+				tok = strtok_r(NULL, " \n", &save);
+				/* Each reply holds a range at least: no loop. */
+				if (!tok || sscanf(tok, "%" SCNu64 "%c", &from, &c) != 1 || !n)
+					goto bad;
+				more = 1;
+				break;
+			}
+			if (sscanf(tok, "%" SCNu64 "-%" SCNu64 "%c", &first, &last, &c) != 2) {
+				if (sscanf(tok, "%" SCNu64 "%c", &first, &c) != 1)
+					goto bad;
+				last = first;
+			}
+			n++;
+			printf("different: chunks %" PRIu64 "-%" PRIu64 " (sectors %" PRIu64 "-%" PRIu64
+			       ")\n", first, last, first * chunk,
+			       ((last + 1) * chunk < sectors ? (last + 1) * chunk : sectors) - 1);
+		}
+		free(reply);
+	} while (more);
+	return 0;
+bad:
+	free(reply);
+	return fail(COLO_EXIT_FAIL, name, "verify ranges: the kernel's reply is not understood");
+}
+
+static int cmd_verify(const struct colo_args *a)
+{
+	char msg[64], rate[32] = "";
+	struct colo_dev d;
+	int r = get_colo(a->name, &d);
+
+	if (r)
+		return r;
+	if (skip_checks())
+		goto send;
+	if (strcmp(d.st.mode, "primary"))
+		return fail(COLO_EXIT_FAIL, a->name,
+			    "verify refused: the device is secondary (it has no replica)");
+	if (!strcmp(d.st.commit, "running") || !strcmp(d.st.commit, "failed"))
+		return fail(COLO_EXIT_FAIL, a->name, "verify refused: the failover commit is not done");
+	if (!strcmp(d.st.mirror, "none"))
+		return fail(COLO_EXIT_FAIL, a->name,
+			    "verify refused: no mirror, no replica to compare with (mirror start first)");
+	if (strcmp(d.st.mirror, "in-sync"))
+		return fail(COLO_EXIT_FAIL, a->name, "verify refused: the mirror is %s, not in-sync",
+			    d.st.mirror);
+	if (!strcmp(d.st.verify, "running"))
+		return fail(COLO_EXIT_FAIL, a->name,
+			    "verify refused: a verify is running (%" PRIu64 " of %" PRIu64
+			    " chunks; verify stop NAME ends it)", d.st.verified, d.st.to_verify);
+send:
+	if (a->rate_kib)
+		snprintf(rate, sizeof(rate), " %" PRIu64, a->rate_kib);
+	snprintf(msg, sizeof(msg), "verify start%s", rate);
+	r = send_msg(a->name, msg, "verify");
+	if (r)
+		return r;
+	if (!a->wait) {
+		printf("%s: verify started (%" PRIu64 " chunks); colosetup wait %s verified\n",
+		       a->name, d.st.chunks, a->name);
+		return 0;
+	}
+	r = wait_state(a->name, STATE_VERIFIED, a->timeout);
+	if (r)
+		return r;
+	r = get_colo(a->name, &d);
+	if (r)
+		return r;
+	printf("%s: %" PRIu64 " of %" PRIu64 " chunks compared, %" PRIu64 " different\n", a->name,
+	       d.st.verified, d.st.to_verify, d.st.verify_different);
+	if (!d.st.verify_different)
+		return 0;
+	r = print_ranges(a->name, d.st.chunk, d.sectors);
+	if (!r)
+		printf("%s: marked dirty; to copy them from base to the replica: colosetup mirror stop %s; colosetup mirror start %s REPLICA --dirty\n",
+		       a->name, a->name, a->name);
+	return r;
+}
+
+static int cmd_verify_ranges(const struct colo_args *a)
+{
+	struct colo_dev d;
+	int r = get_colo(a->name, &d);
+
+	if (r)
+		return r;
+	if (!strcmp(d.st.verify, "none") && !skip_checks())
+		return fail(COLO_EXIT_FAIL, a->name, "verify ranges: no verify ran on this device");
+	printf("%s: verify %s, %" PRIu64 " of %" PRIu64 " chunks compared, %" PRIu64 " different\n",
+	       a->name, d.st.verify, d.st.verified, d.st.to_verify, d.st.verify_different);
+	return print_ranges(a->name, d.st.chunk, d.sectors);
+}
+
+static int cmd_verify_stop(const struct colo_args *a)
+{
+	struct colo_dev d;
+	int r = get_colo(a->name, &d);
+
+	if (r)
+		return r;
+	if (strcmp(d.st.verify, "running") && !skip_checks())
+		return fail(COLO_EXIT_FAIL, a->name, "verify stop refused: no verify is running");
+	return send_msg(a->name, "verify stop", "verify stop");
+}
+
 static int cmd_wait(const struct colo_args *a)
 {
 	struct colo_dev d;
@@ -985,6 +1126,12 @@ int main(int argc, char **argv)
 		return cmd_mirror_stop(&a);
 	case CMD_WAIT:
 		return cmd_wait(&a);
+	case CMD_VERIFY:
+		return cmd_verify(&a);
+	case CMD_VERIFY_STOP:
+		return cmd_verify_stop(&a);
+	case CMD_VERIFY_RANGES:
+		return cmd_verify_ranges(&a);
 	case CMD_META_DUMP:
 		return cmd_metadata_dump(&a);
 	case CMD_META_EXPORT:

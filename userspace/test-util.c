@@ -73,6 +73,10 @@ static void test_args(void)
 		"metadata dump /m --force", "metadata export /m --json", "metadata wipe /m --json",
 		"metadata wipe", "dirty", "dirty add vm", "dirty import", "dirty import vm a b",
 		"dirty import a/b", "dirty import vm --force", "status vm --metadata /m",
+		"verify", "verify vm --timeout 5", "verify vm --rate 100", "verify vm extra",
+		"verify stop", "verify stop vm --wait", "verify stop vm --rate 1m",
+		"verify start", "verify vm --force", "wait vm verify", "verify ranges",
+		"verify ranges vm --wait",
 	};
 	struct colo_args a;
 	char err[256];
@@ -137,6 +141,21 @@ static void test_args(void)
 	ok(!r && a.cmd == CMD_DIRTY_IMPORT && !strcmp(a.file, "-"), "dirty import - parsed", "");
 	r = parse("dirty import vm", &a, err);
 	ok(!r && a.cmd == CMD_DIRTY_IMPORT && !a.file, "dirty import from stdin parsed", "");
+	r = parse("verify vm", &a, err);
+	ok(!r && a.cmd == CMD_VERIFY && !strcmp(a.name, "vm") && !a.wait && !a.rate_kib,
+	   "verify NAME parsed", "");
+	r = parse("verify start vm --wait --timeout 9 --rate 4m", &a, err);
+	ok(!r && a.cmd == CMD_VERIFY && !strcmp(a.name, "vm") && a.wait && a.timeout == 9 &&
+	   a.rate_kib == 4096, "verify start NAME --wait --timeout --rate parsed", "");
+	r = parse("verify --wait vm", &a, err);
+	ok(!r && a.cmd == CMD_VERIFY && !strcmp(a.name, "vm") && a.wait,
+	   "verify --wait NAME parsed", "");
+	r = parse("verify ranges vm", &a, err);
+	ok(!r && a.cmd == CMD_VERIFY_RANGES && !strcmp(a.name, "vm"), "verify ranges parsed", "");
+	r = parse("verify stop vm", &a, err);
+	ok(!r && a.cmd == CMD_VERIFY_STOP && !strcmp(a.name, "vm"), "verify stop parsed", "");
+	r = parse("wait vm verified", &a, err);
+	ok(!r && a.cmd == CMD_WAIT && a.state == STATE_VERIFIED, "wait verified parsed", "");
 	r = parse("checkpoint vm --help", &a, err);
 	ok(!r && a.cmd == CMD_HELP, "--help after a command", "");
 	r = parse("--version", &a, err);
@@ -179,6 +198,17 @@ static void test_status(void)
 		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok - -1/4",
 		"primary 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok - complete ok - -",
 		"- 8 0/16 0/16 done 1/1 0/16 none 0/0 none ok 0 complete ok - -",
+		/* fields 20-22: verify state, verified/to_verify, different */
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - maybe 0/0 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 2/1 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/1 2",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/1",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1x/1 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/1x 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/1 0x",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/ 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/1 -1",
 	};
 	struct colo_status st, st2;
 	const char *why;
@@ -194,14 +224,14 @@ static void test_status(void)
 	   !strcmp(st.commit, "none") && !strcmp(st.ingress, "attached") &&
 	   !strcmp(st.health, "ok") && st.bitmap_bytes == 8240,
 	   "secondary status parsed", "");
-	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 extra 1",
+	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 none 0/0 0 extra 1",
 			      &st) && !strcmp(st.commit, "running") && st.committed == 2 &&
 	   st.to_commit == 7 && st.dirty == 7 && !strcmp(st.mirror, "copying") &&
 	   st.mirrored == 4 && st.to_mirror == 9 && !strcmp(st.health, "error") &&
 	   !strcmp(st.coverage, "complete") && !strcmp(st.metadata, "ok") &&
 	   st.has_uuids && st.uuid_current == 0xff && !st.uuid_previous &&
 	   st.has_regions && st.regions_marked == 1 && st.regions == 3,
-	   "primary status parsed (fields after the 19th ignored)", "");
+	   "primary status parsed (fields after the 22nd ignored)", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 complete ok 0123456789abcdef/fedcba9876543210 0/4",
 			      &st2) && !strcmp(st2.metadata, "ok") &&
 	   st2.uuid_current == 0x0123456789abcdefULL && st2.uuid_previous == 0xfedcba9876543210ULL &&
@@ -219,8 +249,26 @@ static void test_status(void)
 	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 unknown", &st2) &&
 	   !strcmp(st2.coverage, "unknown"), "dirty coverage unknown parsed", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0", &st2) &&
-	   !st2.coverage[0] && !strcmp(st2.metadata, "none"),
-	   "no dirty coverage from an older module", "");
+	   !st2.coverage[0] && !strcmp(st2.metadata, "none") && !strcmp(st2.verify, "none"),
+	   "no dirty coverage, no verify from an older module", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - running 5/16 2",
+			      &st2) && !strcmp(st2.verify, "running") && st2.verified == 5 &&
+	   st2.to_verify == 16 && st2.verify_different == 2 &&
+	   colo_state_check(&st2, STATE_VERIFIED, &why) == 0 &&
+	   colo_state_progress(&st2, STATE_VERIFIED, &d, &t) && d == 5 && t == 16,
+	   "verify running parsed: not verified yet, progress 5/16", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 3/16 in-sync 9/9 none ok 0 complete none - - done 16/16 3",
+			      &st2) && colo_state_check(&st2, STATE_VERIFIED, &why) == 1 &&
+	   st2.verify_different == 3, "verify done seen", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 degraded 9/9 none ok 0 complete none - - failed 4/16 0",
+			      &st2) && colo_state_check(&st2, STATE_VERIFIED, &why) == -1 && why,
+	   "verify failed ends a wait for verified", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - stopped 4/16 0",
+			      &st2) && colo_state_check(&st2, STATE_VERIFIED, &why) == -1 && why,
+	   "verify stopped ends a wait for verified", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0",
+			      &st2) && colo_state_check(&st2, STATE_VERIFIED, &why) == -1 && why,
+	   "no verify: nothing to wait for", "");
 	ok(colo_state_check(&st, STATE_DONE, &why) == 0 &&
 	   colo_state_progress(&st, STATE_DONE, &d, &t) && d == 2 && t == 7,
 	   "commit running: not done yet, progress 2/7", "");
@@ -266,7 +314,8 @@ static void test_json(void)
 		   "\"to_mirror\":0},\"ingress\":\"vm-ingress\",\"health\":\"ok\","
 		   "\"bitmap_bytes\":8240,\"dirty_coverage\":null,\"metadata\":\"none\","
 		   "\"metadata_device\":null,\"uuid_current\":null,\"uuid_previous\":null,"
-		   "\"regions_marked\":null,\"regions\":null}"), "status JSON", buf);
+		   "\"regions_marked\":null,\"regions\":null,\"verify\":{\"state\":\"none\","
+		   "\"verified\":0,\"to_verify\":0,\"different\":0}}"), "status JSON", buf);
 
 	colo_parse_status("primary 8 0/16 0/16 done 1/1 3/16 none 0/0 none ok 0 complete ok "
 			  "00000000deadbeef/0000000000000001 2/4", &st);
@@ -277,7 +326,7 @@ static void test_json(void)
 	buf[n] = '\0';
 	ok(strstr(buf, ",\"dirty_coverage\":\"complete\",\"metadata\":\"ok\","
 		   "\"metadata_device\":\"/dev/vdc\",\"uuid_current\":\"00000000deadbeef\","
-		   "\"uuid_previous\":\"0000000000000001\",\"regions_marked\":2,\"regions\":4}") &&
+		   "\"uuid_previous\":\"0000000000000001\",\"regions_marked\":2,\"regions\":4,") &&
 	   buf[n - 1] == '}', "status JSON with metadata", buf);
 }
 

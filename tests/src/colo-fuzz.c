@@ -1017,11 +1017,13 @@ static void coverage_of(const char *name, char *out, size_t sz)
 
 /*
  * The dirty coverage is one of complete|unknown, followed by the metadata
- * fields of a device without one ("none - -") and nothing else.
+ * fields of a device without one ("none - -"), the verify's of a device
+ * that never verified ("none 0/0 0": the fuzzer sends no verify) and
+ * nothing else.
  */
 static void check_coverage_word(const char *name, const char *when)
 {
-	static const char *const meta[] = { "none", "-", "-", "" };
+	static const char *const meta[] = { "none", "-", "-", "none", "0/0", "0", "" };
 	char st[512], f[32];
 	unsigned int i;
 
@@ -1030,10 +1032,10 @@ static void check_coverage_word(const char *name, const char *when)
 	if (strcmp(f, "complete") && strcmp(f, "unknown"))
 		fail("%s: %s dirty coverage '%s', expected complete or unknown: '%s'",
 		     when, name, f, st);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
 		status_field(st, F_COVERAGE + 1 + i, f, sizeof(f));
 		if (strcmp(f, meta[i]))
-			fail("%s: %s status: '%s' after the dirty coverage, expected 'none - -' and the end: '%s'",
+			fail("%s: %s status: '%s' after the dirty coverage, expected 'none - - none 0/0 0' and the end: '%s'",
 			     when, name, f, st);
 	}
 }
@@ -2253,12 +2255,15 @@ static void check_kmsg(void)
 		fail("the kernel logged '%s'", bad);
 }
 
-/* "<digits> unknown none - -" and nothing after it (no metadata device). */
+/*
+ * "<digits> unknown none - - none 0/0 0" and nothing after it (no metadata
+ * device, no verify).
+ */
 static bool tail_is_bytes_unknown(const char *p)
 {
 	size_t n = strspn(p, "0123456789");
 
-	return n && !strcmp(p + n, " unknown none - -");
+	return n && !strcmp(p + n, " unknown none - - none 0/0 0");
 }
 
 /* Status and table lines of an accepted single colo or ingress target. */
@@ -2297,7 +2302,7 @@ static void check_loaded(const struct table_input *in, bool inactive)
 		 (unsigned long long)t->len, ws.w[0], chunk, nchunks, nchunks, nchunks);
 	/* then <bitmap_bytes> <dirty_coverage>: a new table's is unknown */
 	if (strncmp(st.p, want, strlen(want)) || !tail_is_bytes_unknown(st.p + strlen(want)))
-		fail("status '%s', expected '%s<bytes> unknown none - -'", st.p, want);
+		fail("status '%s', expected '%s<bytes> unknown none - - none 0/0 0'", st.p, want);
 	words_free(&ws);
 out:
 	free(st.p);
