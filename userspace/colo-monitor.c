@@ -475,7 +475,8 @@ static int scan(int initial, int look)
 
 	if (!dmt)
 		return -ENOMEM;
-	if (!dm_task_run(dmt) || !(n = dm_task_get_names(dmt))) {
+	n = dm_task_run(dmt) ? dm_task_get_names(dmt) : NULL;
+	if (!n) {
 		r = dm_task_get_errno(dmt) ? -dm_task_get_errno(dmt) : -EIO;
 		dm_task_destroy(dmt);
 		return r;

@@ -71,7 +71,7 @@ static const char usage_text[] =
 "        (the mirror), error (health), primary (mode). A commit or\n"
 "        mirror that has not started yet is waited for.\n"
 "  monitor [NAME...] [--exec HOOK [--hook-timeout SEC]] [--no-syslog]\n"
-"          [--count N]\n"
+"          [--interval SEC] [--count N]\n"
 "        Watch every colo device (or the NAMEs) in one process: a JSON\n"
 "        line per event on stdout, a syslog line, and HOOK run per event.\n"
 "  metadata dump DEV [--json]\n"

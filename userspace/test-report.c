@@ -57,7 +57,8 @@ static void test_args(void)
 		"list vm", "monitor --exec", "monitor --hook-timeout 5",
 		"monitor --exec /bin/true --hook-timeout 0", "monitor --count 0",
 		"monitor --count x", "monitor a/b", "monitor --json", "status vm --exec x",
-		"wait vm degraded --count 1", "list --count 1",
+		"wait vm degraded --count 1", "list --count 1", "monitor --interval x",
+		"monitor --interval 3601", "list --interval 1",
 	};
 	struct colo_args a;
 	char err[256];
@@ -87,7 +88,9 @@ static void test_args(void)
 		  &a, err);
 	ok(!r && a.nnames == 2 && !strcmp(a.names[0], "vm") && !strcmp(a.names[1], "db") &&
 	   !strcmp(a.hook, "/usr/local/bin/hook") && a.hook_timeout == 5 && a.count == 3 &&
-	   a.no_syslog, "monitor NAME... with its options", "");
+	   a.no_syslog && !a.interval_set, "monitor NAME... with its options", "");
+	r = parse("monitor --interval 0", &a, err);
+	ok(!r && a.interval_set && !a.interval, "monitor --interval 0: events only", "");
 }
 
 static void test_json_utf8(void)
