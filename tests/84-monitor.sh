@@ -265,7 +265,7 @@ check_eq "list --sort: says why" "colosetup: list: --sort: unknown field 'bogus'
 run 2 "list --json -o" colosetup list --json -o name
 run 0 "list --json" colosetup list --json
 check "list --json: valid JSON" sh -c "echo \"\$0\" | jq -e . > /dev/null" "$OUT"
-check_eq "list --json: schema 2 everywhere" "2 2 2 2" "$(echo "$OUT" | jq -r '[.[].schema] | join(" ")')"
+check_eq "list --json: schema 2 everywhere" "2 2 2 2" "$(echo "$OUT" | jq -r '[.[].schema | tostring] | join(" ")')"
 check_eq "list --json: percent, rate, ETA" "100 null null" \
 	"$(echo "$OUT" | jq -r '.[] | select(.name == "b") | "\(.commit.percent // 100) \(.mirror.rate) \(.mirror.eta_seconds)"')"
 
@@ -288,6 +288,9 @@ run 0 "list --json with it" colosetup list --json
 check "list --json: still valid JSON" sh -c "echo \"\$0\" | jq -e . > /dev/null" "$OUT"
 check_eq "list --json: the bad byte as U+FFFD" "1" \
 	"$(echo "$OUT" | jq -r '[.[] | select(.name == "x\ufffdy")] | length')"
+# jq would take the raw byte too (as U+FFFD): look at the bytes themselves.
+check "list --json: the escape, written out" sh -c "printf '%s\\n' \"\$0\" | grep -qF 'x\\ufffdy'" "$OUT"
+check_fails "list --json: no raw byte 0xff" sh -c "printf '%s\\n' \"\$0\" | grep -q \"\$(printf '\\377')\"" "$OUT"
 run 0 "status --prometheus with it" colosetup status --prometheus "$bad"
 check_match "prometheus: the bad byte as U+FFFD" "device=\"x$(printf '\357\277\275')y\"" "$OUT"
 colosetup remove "$bad" > /dev/null
