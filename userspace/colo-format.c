@@ -69,6 +69,25 @@ int colo_sort_check(const char *keys, const char *const *ids, char *err, size_t 
 	return check_names(keys, 1, ids, err, errlen);
 }
 
+void colo_set_rates(const struct colo_status *old, double t0, struct colo_status *st,
+		    double t1)
+{
+	double dt = t1 - t0, chunk = st->chunk * 512.0;
+
+	if (dt <= 0)
+		return;
+	if (!strcmp(old->commit, "running") && !strcmp(st->commit, "running") &&
+	    st->committed >= old->committed && st->to_commit == old->to_commit) {
+		st->commit_rate_known = 1;
+		st->commit_rate = (st->committed - old->committed) * chunk / dt;
+	}
+	if (!strcmp(old->mirror, "copying") && !strcmp(st->mirror, "copying") &&
+	    st->mirrored >= old->mirrored && st->to_mirror == old->to_mirror) {
+		st->mirror_rate_known = 1;
+		st->mirror_rate = (st->mirrored - old->mirrored) * chunk / dt;
+	}
+}
+
 /* ---- Prometheus ------------------------------------------------------------ */
 
 void colo_prom_label(FILE *f, const char *s)

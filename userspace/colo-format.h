@@ -24,6 +24,14 @@ int colo_fields_expand(const char *opt, const char *defaults, const char *const 
 /* list --sort: "[-|+]f1,[-|+]f2", every name one of ids. 0 or -1 (err). */
 int colo_sort_check(const char *keys, const char *const *ids, char *err, size_t errlen);
 
+/*
+ * The copy rates (bytes/s) of st's running commit or mirror, from an
+ * earlier look old at t0 and st at t1 (seconds): known only when the same
+ * copy ran at both looks.
+ */
+void colo_set_rates(const struct colo_status *old, double t0, struct colo_status *st,
+		    double t1);
+
 /* One colo device for status --prometheus. */
 struct colo_prom_dev {
 	const char *name;

@@ -119,26 +119,6 @@ static int copying(const struct colo_status *st)
 	return !strcmp(st->commit, "running") || !strcmp(st->mirror, "copying");
 }
 
-/* The rates from a first look (old, at t0) and a second one (st, at t1). */
-static void set_rates(const struct colo_status *old, double t0, struct colo_status *st,
-		      double t1)
-{
-	double dt = t1 - t0, chunk = st->chunk * 512.0;
-
-	if (dt <= 0)
-		return;
-	if (!strcmp(old->commit, "running") && !strcmp(st->commit, "running") &&
-	    st->committed >= old->committed && st->to_commit == old->to_commit) {
-		st->commit_rate_known = 1;
-		st->commit_rate = (st->committed - old->committed) * chunk / dt;
-	}
-	if (!strcmp(old->mirror, "copying") && !strcmp(st->mirror, "copying") &&
-	    st->mirrored >= old->mirrored && st->to_mirror == old->to_mirror) {
-		st->mirror_rate_known = 1;
-		st->mirror_rate = (st->mirrored - old->mirrored) * chunk / dt;
-	}
-}
-
 static void pause_for_rate(void)
 {
 	struct timespec ts = { 0, RATE_SAMPLE_NS };
@@ -159,7 +139,7 @@ void measure_rate(const char *name, struct colo_dev *d)
 	if (cdm_get_target(name, 1, &t))
 		return;
 	if (!strcmp(t.type, "colo") && !colo_parse_status(t.params, &st)) {
-		set_rates(&old, t0, &st, mono_now());
+		colo_set_rates(&old, t0, &st, mono_now());
 		d->st = st;
 	}
 	cdm_target_free(&t);
@@ -219,7 +199,7 @@ static void rows_rates(struct row *rows, unsigned int n)
 		    cdm_get_target(rows[i].name, 1, &t))
 			continue;
 		if (!strcmp(t.type, "colo") && !colo_parse_status(t.params, &st)) {
-			set_rates(&rows[i].d.st, rows[i].when, &st, mono_now());
+			colo_set_rates(&rows[i].d.st, rows[i].when, &st, mono_now());
 			rows[i].d.st = st;
 		}
 		cdm_target_free(&t);

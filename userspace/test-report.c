@@ -147,6 +147,29 @@ static void test_json_progress(void)
 	   "JSON rate unknown; a name of a bad byte", buf);
 }
 
+static void test_rates(void)
+{
+	struct colo_status a, b;
+
+	colo_parse_status("primary 8 0/16 0/16 done 3/3 5/16 copying 2/10 none ok 0", &a);
+	colo_parse_status("primary 8 0/16 0/16 done 3/3 5/16 copying 6/10 none ok 0", &b);
+	colo_set_rates(&a, 1.0, &b, 1.5);
+	ok(b.mirror_rate_known && b.mirror_rate == 4 * 4096 / 0.5 && !b.commit_rate_known,
+	   "rate: 4 chunks of 4 KiB in 0.5 s", "");
+	colo_parse_status("primary 8 0/16 0/16 done 3/3 5/16 copying 1/12 none ok 0", &b);
+	colo_set_rates(&a, 1.0, &b, 1.5);
+	ok(!b.mirror_rate_known, "rate: not across a mirror restart", "");
+	colo_parse_status("primary 8 0/16 0/16 done 3/3 5/16 in-sync 10/10 none ok 0", &b);
+	colo_set_rates(&a, 1.0, &b, 1.5);
+	ok(!b.mirror_rate_known, "rate: not once in sync", "");
+	colo_parse_status("primary 8 0/16 0/16 running 1/8 5/16 none 0/0 none ok 0", &a);
+	colo_parse_status("primary 8 0/16 0/16 running 1/8 5/16 none 0/0 none ok 0", &b);
+	colo_set_rates(&a, 2.0, &b, 2.0);
+	ok(!b.commit_rate_known, "rate: not without time between the looks", "");
+	colo_set_rates(&a, 2.0, &b, 3.0);
+	ok(b.commit_rate_known && b.commit_rate == 0, "rate: a stalled commit is 0", "");
+}
+
 static void test_prometheus(void)
 {
 	static const char want[] =
@@ -357,6 +380,7 @@ int main(void)
 	test_args();
 	test_json_utf8();
 	test_json_progress();
+	test_rates();
 	test_prometheus();
 	test_fields();
 	test_events();
