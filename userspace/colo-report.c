@@ -19,9 +19,6 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The pause between the two looks of a rate measurement. */
-#define RATE_SAMPLE_NS (250 * 1000 * 1000L)
-
 static double mono_now(void)
 {
 	struct timespec ts;
@@ -41,7 +38,6 @@ struct row {
 	char colo[128];		/* colo-ingress: its colo device ("detached") */
 	int open_count;
 	uint32_t event_nr, major, minor;
-	double when;		/* when d.st was read (rates) */
 };
 
 /* Info and uuid of NAME, quietly. */
@@ -85,7 +81,6 @@ static int read_row(const char *name, struct row *r)
 		return ret;
 	if (ret)
 		return 1;
-	r->when = mono_now();
 	snprintf(r->type, sizeof(r->type), "%s", t.type);
 	if (!strcmp(t.type, "colo-ingress")) {
 		snprintf(r->colo, sizeof(r->colo), "%s", t.params);
@@ -119,30 +114,103 @@ static int copying(const struct colo_status *st)
 	return !strcmp(st->commit, "running") || !strcmp(st->mirror, "copying");
 }
 
-static void pause_for_rate(void)
-{
-	struct timespec ts = { 0, RATE_SAMPLE_NS };
+/*
+ * The copy rate is measured, not reported: the kernel gives counts. A
+ * rate-limited copy moves its count in bursts (a --rate of 1m copies 1 MiB
+ * a second at once), so two looks a fixed time apart often see no change.
+ * Instead the status is read every RATE_POLL_NS: the rate runs from the
+ * first change seen to the last one seen, once they are RATE_SPAN_S apart,
+ * for at most RATE_MAX_S; fewer than two changes by then, or the copy ended
+ * or restarted, and the rate stays unknown.
+ */
+#define RATE_POLL_NS	(20 * 1000 * 1000L)
+#define RATE_SPAN_S	0.5
+#define RATE_MAX_S	3.0
 
-	nanosleep(&ts, NULL);
+struct probe {
+	const char *name;
+	struct colo_status *st;	/* the newest look */
+	struct colo_status first;	/* the look at the first change */
+	double t_first, t_last;
+	uint64_t last;
+	int phase;		/* 0 no change yet, 1 changed, 2 done */
+};
+
+static uint64_t copied(const struct colo_status *st)
+{
+	return !strcmp(st->commit, "running") ? st->committed : st->mirrored;
+}
+
+/* What is being copied: the same commit or mirror pass in both looks. */
+static int same_copy(const struct colo_status *a, const struct colo_status *b)
+{
+	if (!strcmp(a->commit, "running"))
+		return !strcmp(b->commit, "running") && b->to_commit == a->to_commit &&
+		       b->committed >= a->committed;
+	return !strcmp(b->mirror, "copying") && b->to_mirror == a->to_mirror &&
+	       b->mirrored >= a->mirrored;
+}
+
+static void measure(struct probe *p, unsigned int n)
+{
+	struct timespec pause = { 0, RATE_POLL_NS };
+	double start = mono_now(), now;
+	unsigned int i, left = 0;
+
+	for (i = 0; i < n; i++) {
+		p[i].phase = copying(p[i].st) ? 0 : 2;
+		p[i].last = copied(p[i].st);
+		left += p[i].phase != 2;
+	}
+	while (left && mono_now() - start < RATE_MAX_S) {
+		nanosleep(&pause, NULL);
+		for (i = 0; i < n; i++) {
+			struct cdm_target t;
+			struct colo_status st;
+			int ok;
+
+			if (p[i].phase == 2 || cdm_get_target(p[i].name, 1, &t))
+				continue;
+			ok = !strcmp(t.type, "colo") && !colo_parse_status(t.params, &st);
+			cdm_target_free(&t);
+			if (!ok)
+				continue;
+			now = mono_now();
+			if (!same_copy(p[i].st, &st)) {
+				*p[i].st = st;	/* ended or restarted: unknown */
+				p[i].phase = 2;
+				left--;
+				continue;
+			}
+			*p[i].st = st;
+			if (copied(&st) == p[i].last)
+				continue;
+			p[i].last = copied(&st);
+			if (!p[i].phase) {
+				p[i].first = st;
+				p[i].t_first = now;
+				p[i].phase = 1;
+				continue;
+			}
+			p[i].t_last = now;
+			if (now - p[i].t_first >= RATE_SPAN_S) {
+				colo_set_rates(&p[i].first, p[i].t_first, p[i].st, now);
+				p[i].phase = 2;
+				left--;
+			}
+		}
+	}
+	/* Out of time: the changes seen so far, if two came. */
+	for (i = 0; i < n; i++)
+		if (p[i].phase == 1 && p[i].t_last > p[i].t_first)
+			colo_set_rates(&p[i].first, p[i].t_first, p[i].st, p[i].t_last);
 }
 
 void measure_rate(const char *name, struct colo_dev *d)
 {
-	struct colo_status old = d->st;
-	struct cdm_target t;
-	struct colo_status st;
-	double t0 = mono_now();
+	struct probe p = { .name = name, .st = &d->st };
 
-	if (!copying(&d->st))
-		return;
-	pause_for_rate();
-	if (cdm_get_target(name, 1, &t))
-		return;
-	if (!strcmp(t.type, "colo") && !colo_parse_status(t.params, &st)) {
-		colo_set_rates(&old, t0, &st, mono_now());
-		d->st = st;
-	}
-	cdm_target_free(&t);
+	measure(&p, 1);
 }
 
 /* ---- reading every device -------------------------------------------------- */
@@ -181,29 +249,21 @@ static struct row *read_rows(unsigned int *n, int *err)
 	return rows;
 }
 
-/* A second look at the devices that copy, for their rates. */
+/* The rates of the devices that copy. */
 static void rows_rates(struct row *rows, unsigned int n)
 {
-	unsigned int i, any = 0;
+	struct probe *p = calloc(n ? n : 1, sizeof(*p));
+	unsigned int i, k = 0;
 
-	for (i = 0; i < n; i++)
-		any |= rows[i].is_colo && copying(&rows[i].d.st);
-	if (!any)
+	if (!p)
 		return;
-	pause_for_rate();
-	for (i = 0; i < n; i++) {
-		struct cdm_target t;
-		struct colo_status st;
-
-		if (!rows[i].is_colo || !copying(&rows[i].d.st) ||
-		    cdm_get_target(rows[i].name, 1, &t))
-			continue;
-		if (!strcmp(t.type, "colo") && !colo_parse_status(t.params, &st)) {
-			colo_set_rates(&rows[i].d.st, rows[i].when, &st, mono_now());
-			rows[i].d.st = st;
+	for (i = 0; i < n; i++)
+		if (rows[i].is_colo && copying(&rows[i].d.st)) {
+			p[k].name = rows[i].name;
+			p[k++].st = &rows[i].d.st;
 		}
-		cdm_target_free(&t);
-	}
+	measure(p, k);
+	free(p);
 }
 
 /* ---- list --json ------------------------------------------------------------ */
