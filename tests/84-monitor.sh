@@ -163,11 +163,18 @@ chmod +x /tmp/hang.sh
 : > /tmp/hang.log
 : > /tmp/syslog
 start=$(date +%s)
-run 0 "monitor b --count 1 --no-syslog, hook hangs" \
-	colosetup monitor b --count 1 --no-syslog --exec /tmp/hang.sh --hook-timeout 1
+colosetup monitor b --count 1 --no-syslog --exec /tmp/hang.sh --hook-timeout 2 > /tmp/mon2.out 2>&1 &
+MON=$!
+sleep 1
+kids=$(children $MON)
+check_eq "monitor: its one child is the hook" "/tmp/hang.sh" \
+	"$(tr '\0' ' ' < /proc/${kids:-0}/cmdline 2>/dev/null | awk '{ print $2 }')"
+wait $MON
+check_eq "monitor b --count 1 --no-syslog, hook hangs: exit 0" "0" "$?"
+OUT=$(cat /tmp/mon2.out)
 check_eq "monitor NAME: only b" "b present" "$(echo "$OUT" | grep '^{' | jq -r '"\(.device) \(.event)"')"
 check_match "monitor: says it stopped the hook" \
-	"colosetup: monitor: hook /tmp/hang.sh present b still runs after 1 s: stopping it" "$OUT"
+	"colosetup: monitor: hook /tmp/hang.sh present b still runs after 2 s: stopping it" "$OUT"
 check "monitor: a hung hook cost its timeout, not 60 s" test $(($(date +%s) - start)) -lt 10
 sleep 1
 check_eq "the hung hook was stopped" "start present b" "$(cat /tmp/hang.log)"
