@@ -77,12 +77,12 @@ void colo_set_rates(const struct colo_status *old, double t0, struct colo_status
 	if (dt <= 0)
 		return;
 	if (!strcmp(old->commit, "running") && !strcmp(st->commit, "running") &&
-	    st->committed >= old->committed && st->to_commit == old->to_commit) {
+	    st->committed >= old->committed) {
 		st->commit_rate_known = 1;
 		st->commit_rate = (st->committed - old->committed) * chunk / dt;
 	}
 	if (!strcmp(old->mirror, "copying") && !strcmp(st->mirror, "copying") &&
-	    st->mirrored >= old->mirrored && st->to_mirror == old->to_mirror) {
+	    st->mirrored >= old->mirrored) {
 		st->mirror_rate_known = 1;
 		st->mirror_rate = (st->mirrored - old->mirrored) * chunk / dt;
 	}

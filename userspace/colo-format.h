@@ -27,7 +27,8 @@ int colo_sort_check(const char *keys, const char *const *ids, char *err, size_t 
 /*
  * The copy rates (bytes/s) of st's running commit or mirror, from an
  * earlier look old at t0 and st at t1 (seconds): known only when the same
- * copy ran at both looks.
+ * copy ran at both looks (its done count did not fall; its total may move:
+ * it is done plus still to do, and new writes add to a mirror's).
  */
 void colo_set_rates(const struct colo_status *old, double t0, struct colo_status *st,
 		    double t1);

@@ -141,14 +141,15 @@ static uint64_t copied(const struct colo_status *st)
 	return !strcmp(st->commit, "running") ? st->committed : st->mirrored;
 }
 
-/* What is being copied: the same commit or mirror pass in both looks. */
+/*
+ * The same commit or mirror pass in both looks: still running, its done
+ * count not fallen (the total is done plus still to do: it moves).
+ */
 static int same_copy(const struct colo_status *a, const struct colo_status *b)
 {
 	if (!strcmp(a->commit, "running"))
-		return !strcmp(b->commit, "running") && b->to_commit == a->to_commit &&
-		       b->committed >= a->committed;
-	return !strcmp(b->mirror, "copying") && b->to_mirror == a->to_mirror &&
-	       b->mirrored >= a->mirrored;
+		return !strcmp(b->commit, "running") && b->committed >= a->committed;
+	return !strcmp(b->mirror, "copying") && b->mirrored >= a->mirrored;
 }
 
 static void measure(struct probe *p, unsigned int n)
