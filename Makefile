@@ -7,7 +7,7 @@
 #   make check      install what is missing, then run every test
 #   make check-debug the debug lane alone (make check runs it too)
 #   make bench      the benchmark on every kernel: bench/*.md, the README's table
-#   make install    install the module, colosetup and its udev rules on this host
+#   make install    install the module, colosetup, its udev rules and colo-monitor.service on this host
 #
 # KDIR defaults to the running kernel's build tree when it exists, else the
 # newest installed Debian linux-headers-*.
@@ -87,6 +87,5 @@ dkms-check:
 install: all
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(shell cat $(KDIR)/include/config/kernel.release)
-	install -D -m 0755 userspace/colosetup $(DESTDIR)$(SBINDIR)/colosetup
-	install -D -m 0644 userspace/colosetup.8 $(DESTDIR)$(MANDIR)/man8/colosetup.8
-	$(MAKE) -C userspace install-udev DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+	$(MAKE) -C userspace install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) SBINDIR=$(SBINDIR) \
+		MANDIR=$(MANDIR)

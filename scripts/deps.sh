@@ -13,7 +13,7 @@ pkgs=(
 	$(awk '!/^#/ && NF { print $2, $3 }' "$top/kernel/kernels")
 	# the test VM
 	qemu-system-x86 busybox-static dmsetup fio cpio xz-utils
-	nbd-client nbd-server qemu-utils
+	nbd-client nbd-server qemu-utils jq
 	# tests/88-udev.sh: udevd and its rules, LVM (pvcreate, pvs, its rules)
 	udev lvm2
 	# the host-crash tests (scripts/crash.sh): 6.12's kernel image is zstd

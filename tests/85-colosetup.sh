@@ -94,7 +94,7 @@ check_match "status: legs by name" "base: +/dev/ram0" "$OUT"
 check_match "status: overlay counts" "overlay: +1 active, 1 hidden chunks" "$OUT"
 check_match "status: ingress" "ingress: +vm-ingress" "$OUT"
 run 0 "status --json" colosetup status --json vm
-check_eq "status --json" "{\"name\":\"vm\",\"dm_uuid\":\"$(dmsetup info -c --noheadings -o uuid vm)\",\"target\":\"colo\",\"sectors\":$LEN,\"mode\":\"secondary\",\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":8192,\"legs\":{\"base\":\"/dev/ram0\",\"hidden\":\"/dev/ram1\",\"active\":\"/dev/ram2\"},\"active\":1,\"hidden\":1,\"commit\":{\"state\":\"none\",\"committed\":0,\"to_commit\":0},\"dirty\":0,\"mirror\":{\"state\":\"none\",\"mirrored\":0,\"to_mirror\":0},\"ingress\":\"vm-ingress\",\"health\":\"ok\",\"bitmap_bytes\":$(field vm 15),\"dirty_coverage\":\"unknown\",\"metadata\":\"none\",\"metadata_device\":null,\"uuid_current\":null,\"uuid_previous\":null,\"regions_marked\":null,\"regions\":null,\"verify\":{\"state\":\"none\",\"verified\":0,\"to_verify\":0,\"different\":0}}" "$OUT"
+check_eq "status --json" "{\"schema\":2,\"name\":\"vm\",\"dm_uuid\":\"$(dmsetup info -c --noheadings -o uuid vm)\",\"target\":\"colo\",\"sectors\":$LEN,\"mode\":\"secondary\",\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":8192,\"legs\":{\"base\":\"/dev/ram0\",\"hidden\":\"/dev/ram1\",\"active\":\"/dev/ram2\"},\"active\":1,\"hidden\":1,\"commit\":{\"state\":\"none\",\"committed\":0,\"to_commit\":0,\"percent\":null,\"rate\":null,\"eta_seconds\":null},\"dirty\":0,\"mirror\":{\"state\":\"none\",\"mirrored\":0,\"to_mirror\":0,\"percent\":null,\"rate\":null,\"eta_seconds\":null},\"ingress\":\"vm-ingress\",\"health\":\"ok\",\"bitmap_bytes\":$(field vm 15),\"dirty_coverage\":\"unknown\",\"metadata\":\"none\",\"metadata_device\":null,\"uuid_current\":null,\"uuid_previous\":null,\"regions_marked\":null,\"regions\":null,\"verify\":{\"state\":\"none\",\"verified\":0,\"to_verify\":0,\"different\":0}}" "$OUT"
 run 0 "status of an ingress" colosetup status vm-ingress
 check_eq "status of an ingress: names its colo device" "vm-ingress: colo-ingress, vm" "$OUT"
 dmsetup create lin --table "0 8 linear /dev/ram4 0"
@@ -106,7 +106,7 @@ check_match "list: the ingress" "^vm-ingress +colo-ingress +-> vm" "$OUT"
 check_match "list: the primary" "^p +colo +primary +64 KiB" "$OUT"
 check_fails "list: not the linear device" sh -c "colosetup list | grep -q '^lin '"
 run 0 "list --json" colosetup list --json
-check_match "list --json: three devices" '^\[\{"name":"p",.*\},\{"name":"vm",.*\},\{"name":"vm-ingress","target":"colo-ingress","colo":"vm"\}\]$' "$OUT"
+check_match "list --json: three devices" '^\[\{"schema":2,"name":"p",.*\},\{"schema":2,"name":"vm",.*\},\{"schema":2,"name":"vm-ingress","dm_uuid":"COLO-INGRESS-[0-9a-f]{32}","target":"colo-ingress","colo":"vm"\}\]$' "$OUT"
 dmsetup remove lin
 
 # --- checkpoint, remove refusals ------------------------------------------------

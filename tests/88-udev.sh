@@ -137,10 +137,10 @@ H=$(kname hid)
 check_match "colo device's dm UUID: COLO-DEV- and 32 hex digits" '^COLO-DEV-[0-9a-f]{32}$' "$U"
 check_eq "ingress's dm UUID: COLO-INGRESS- and its colo device's ID" "COLO-INGRESS-$ID" "$(uuid vm-ingress)"
 check_match "status shows the dm UUID" "^  dm uuid:  $U\$" "$(colosetup status vm)"
-check_match "status --json shows it" "^\\{\"name\":\"vm\",\"dm_uuid\":\"$U\",\"target\":\"colo\"," \
+check_match "status --json shows it" "^\\{\"schema\":2,\"name\":\"vm\",\"dm_uuid\":\"$U\",\"target\":\"colo\"," \
 	"$(colosetup status --json vm)"
 check_eq "status --json of the ingress shows its own" \
-	"{\"name\":\"vm-ingress\",\"dm_uuid\":\"COLO-INGRESS-$ID\",\"target\":\"colo-ingress\",\"colo\":\"vm\"}" \
+	"{\"schema\":2,\"name\":\"vm-ingress\",\"dm_uuid\":\"COLO-INGRESS-$ID\",\"target\":\"colo-ingress\",\"colo\":\"vm\"}" \
 	"$(colosetup status --json vm-ingress)"
 [ -b /dev/mapper/vm ] && [ -b /dev/mapper/vm-ingress ]
 check_eq "no udev: colosetup made the /dev/mapper nodes" 0 $?

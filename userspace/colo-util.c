@@ -144,7 +144,10 @@ static int parse_uint(const char *s, unsigned int max, unsigned int *v)
  */
 enum opt_id { OPT_CHUNK, OPT_MAX_COPIES, OPT_METADATA, OPT_REGION_SIZE, OPT_RATE,
 	      OPT_TIMEOUT, OPT_SECONDARY, OPT_PRIMARY, OPT_FULL, OPT_DIRTY, OPT_WAIT,
-	      OPT_FORCE, OPT_JSON, OPT_VERBOSE, OPT_HELP };
+	      OPT_FORCE, OPT_JSON, OPT_VERBOSE, OPT_HELP,
+	      OPT_PROMETHEUS, OPT_FIELDS, OPT_NOHEADINGS, OPT_SEPARATOR, OPT_SORT,
+	      OPT_NAMEPREFIXES, OPT_EXEC, OPT_HOOK_TIMEOUT, OPT_COUNT, OPT_NO_SYSLOG,
+	      OPT_INTERVAL };
 
 static const struct {
 	const char *name;
@@ -170,6 +173,19 @@ static const struct {
 	{ "-v", OPT_VERBOSE, 0, ~0U },
 	{ "--help", OPT_HELP, 0, ~0U },
 	{ "-h", OPT_HELP, 0, ~0U },
+	{ "--prometheus", OPT_PROMETHEUS, 0, BIT(CMD_STATUS) },
+	{ "--options", OPT_FIELDS, 1, BIT(CMD_LIST) },
+	{ "-o", OPT_FIELDS, 1, BIT(CMD_LIST) },
+	{ "--noheadings", OPT_NOHEADINGS, 0, BIT(CMD_LIST) },
+	{ "--separator", OPT_SEPARATOR, 1, BIT(CMD_LIST) },
+	{ "--sort", OPT_SORT, 1, BIT(CMD_LIST) },
+	{ "-O", OPT_SORT, 1, BIT(CMD_LIST) },
+	{ "--nameprefixes", OPT_NAMEPREFIXES, 0, BIT(CMD_LIST) },
+	{ "--exec", OPT_EXEC, 1, BIT(CMD_MONITOR) },
+	{ "--hook-timeout", OPT_HOOK_TIMEOUT, 1, BIT(CMD_MONITOR) },
+	{ "--count", OPT_COUNT, 1, BIT(CMD_MONITOR) },
+	{ "--no-syslog", OPT_NO_SYSLOG, 0, BIT(CMD_MONITOR) },
+	{ "--interval", OPT_INTERVAL, 1, BIT(CMD_MONITOR) },
 };
 
 static const struct {
@@ -180,13 +196,14 @@ static const struct {
 	{ "create", CMD_CREATE, 1, 1 },	/* devices follow --secondary/--primary */
 	{ "ingress", CMD_INGRESS, 1, 1 },
 	{ "remove", CMD_REMOVE, 1, 1 },
-	{ "status", CMD_STATUS, 1, 1 },
+	{ "status", CMD_STATUS, 0, 1 },	/* NAME: checked below */
 	{ "list", CMD_LIST, 0, 0 },
 	{ "checkpoint", CMD_CHECKPOINT, 1, 1 },
 	{ "failover", CMD_FAILOVER, 1, 1 },
 	{ "wait", CMD_WAIT, 2, 2 },
 	{ "help", CMD_HELP, 0, 0 },
 	{ "version", CMD_VERSION, 0, 0 },
+	{ "monitor", CMD_MONITOR, 0, COLO_MAX_NAMES },
 };
 
 /* Commands of two words: "mirror start NAME DEV", "metadata dump DEV". */
@@ -322,6 +339,15 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 				want_devs = 0;
 			continue;
 		}
+		if ((arg[0] != '-' || !arg[1]) && a->cmd == CMD_MONITOR) {
+			if (a->nnames == COLO_MAX_NAMES)
+				USAGE("monitor: at most %d names", COLO_MAX_NAMES);
+			if (!valid_name(arg))
+				USAGE("monitor: '%s' is not a device name (1 to 127 bytes, no '/')",
+				      arg);
+			a->names[a->nnames++] = arg;
+			continue;
+		}
 		if (arg[0] != '-' || !arg[1]) {
 			if (npos == (int)(sizeof(pos) / sizeof(pos[0])) || npos >= max_pos)
 				USAGE("%s: unexpected argument '%s'", cmd_word(a->cmd), arg);
@@ -404,6 +430,53 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		case OPT_HELP:
 			help = 1;
 			break;
+		case OPT_PROMETHEUS:
+			a->prometheus = 1;
+			break;
+		case OPT_FIELDS:
+			if (a->fields)
+				USAGE("list: give -o once (a list of fields, or +FIELD,... to add to the default)");
+			if (!val[0] || !strcmp(val, "+"))
+				USAGE("list: -o needs fields (colosetup list -o help lists them)");
+			a->fields = val;
+			break;
+		case OPT_NOHEADINGS:
+			a->noheadings = 1;
+			break;
+		case OPT_SEPARATOR:
+			if (!val[0])
+				USAGE("list: --separator needs a string");
+			a->separator = val;
+			break;
+		case OPT_SORT:
+			if (!val[0])
+				USAGE("list: --sort needs fields ([-]FIELD,...)");
+			a->sort = val;
+			break;
+		case OPT_NAMEPREFIXES:
+			a->nameprefixes = 1;
+			break;
+		case OPT_EXEC:
+			if (!val[0])
+				USAGE("monitor: --exec needs a program");
+			a->hook = val;
+			break;
+		case OPT_HOOK_TIMEOUT:
+			if (parse_uint(val, 86400, &a->hook_timeout) || !a->hook_timeout)
+				USAGE("--hook-timeout '%s': seconds, 1 to 86400", val);
+			break;
+		case OPT_COUNT:
+			if (parse_uint(val, 1000000, &a->count) || !a->count)
+				USAGE("--count '%s': a number of events, 1 to 1000000", val);
+			break;
+		case OPT_NO_SYSLOG:
+			a->no_syslog = 1;
+			break;
+		case OPT_INTERVAL:
+			if (parse_uint(val, 3600, &a->interval))
+				USAGE("--interval '%s': seconds, 0 (events only) to 3600", val);
+			a->interval_set = 1;
+			break;
 		}
 	}
 	if (help) {
@@ -413,6 +486,15 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 	if (want_devs)
 		USAGE("create: %s needs %d device%s", want_devs == 3 ? "--secondary" : "--primary",
 		      want_devs, want_devs > 1 ? "s (BASE HIDDEN ACTIVE)" : " (BASE)");
+	if (a->cmd == CMD_STATUS && !npos && !a->prometheus)
+		USAGE("status: missing NAME");
+	if (a->cmd == CMD_STATUS && a->prometheus && a->json)
+		USAGE("status: give --json or --prometheus, not both");
+	if (a->cmd == CMD_LIST && a->json &&
+	    (a->fields || a->noheadings || a->separator || a->sort || a->nameprefixes))
+		USAGE("list: --json shows every field; -o, --noheadings, --separator, --sort and --nameprefixes are for the table");
+	if (a->hook_timeout && !a->hook)
+		USAGE("monitor: --hook-timeout needs --exec");
 	if (npos < min_pos)
 		USAGE("%s: missing %s", cmd_word(a->cmd),
 		      a->cmd == CMD_WAIT && npos == 1 ? "STATE" :
@@ -618,13 +700,15 @@ int colo_state_check(const struct colo_status *st, enum colo_state s,
 		if (!strcmp(st->commit, "failed"))
 			*why = "the failover commit failed (fix the fault, then failover again)";
 		else if (!strcmp(st->commit, "none"))
-			*why = "no failover commit was started (send failover first)";
+			return *why = "no failover commit was started yet", 0;
 		return *why ? -1 : 0;
 	case STATE_FAILED:
 		if (!strcmp(st->commit, "failed"))
 			return 1;
 		if (!strcmp(st->commit, "done"))
 			*why = "the failover commit is done";
+		else if (!strcmp(st->commit, "none"))
+			return *why = "no failover commit was started yet", 0;
 		return *why ? -1 : 0;
 	case STATE_IN_SYNC:
 		if (!strcmp(st->mirror, "in-sync"))
@@ -634,14 +718,14 @@ int colo_state_check(const struct colo_status *st, enum colo_state s,
 			       "the mirror is degraded (mirror start DEV --full resumes it)" :
 			       "the mirror is degraded (mirror start DEV --dirty resumes it)";
 		else if (!strcmp(st->mirror, "none"))
-			*why = "no mirror runs (mirror start first)";
+			return *why = "no mirror runs yet", 0;
 		return *why ? -1 : 0;
 	case STATE_DEGRADED:
 		if (!strcmp(st->mirror, "degraded"))
 			return 1;
 		if (!strcmp(st->mirror, "none"))
-			*why = "no mirror runs";
-		return *why ? -1 : 0;
+			return *why = "no mirror runs yet", 0;
+		return 0;
 	case STATE_ERROR:
 		return !strcmp(st->health, "error");
 	case STATE_PRIMARY:
@@ -684,20 +768,85 @@ int colo_state_progress(const struct colo_status *st, enum colo_state s,
 	return 0;
 }
 
+unsigned int colo_utf8_len(const unsigned char *s)
+{
+	unsigned int n, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates, beyond U+10FFFF. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 void colo_json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
+	const unsigned char *p = (const unsigned char *)s;
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+	fputc('"', f);
+	while (*p) {
+		unsigned int n = colo_utf8_len(p);
+
+		if (!n) {
+			fputs("\\ufffd", f);
+			p++;
+		} else if (*p == '"' || *p == '\\') {
+			fprintf(f, "\\%c", *p++);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(f, "\\u%04x", *p++);
+		} else {
+			fwrite(p, 1, n, f);
+			p += n;
+		}
 	}
 	fputc('"', f);
+}
+
+double colo_percent(uint64_t done, uint64_t total)
+{
+	return total ? (double)done * 100.0 / (double)total : 100.0;
+}
+
+/* ,"percent":P,"rate":R,"eta_seconds":E of a commit or mirror object. */
+static void json_progress(FILE *f, const char *state, uint64_t done, uint64_t total,
+			  unsigned int chunk, int rate_known, double rate)
+{
+	int running = !strcmp(state, "running") || !strcmp(state, "copying");
+
+	if (!strcmp(state, "none"))
+		fputs(",\"percent\":null", f);
+	else
+		fprintf(f, ",\"percent\":%.1f", colo_percent(done, total));
+	if (running && rate_known) {
+		fprintf(f, ",\"rate\":%.0f", rate);
+		if (rate >= 1.0)
+			fprintf(f, ",\"eta_seconds\":%.0f",
+				(double)(total - done) * chunk * 512.0 / rate);
+		else
+			fputs(",\"eta_seconds\":null", f);
+	} else {
+		fputs(",\"rate\":null,\"eta_seconds\":null", f);
+	}
 }
 
 void colo_status_json(FILE *f, const char *name, uint64_t sectors,
@@ -707,7 +856,7 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 	static const char *const leg_names[3] = { "base", "hidden", "active" };
 	int i;
 
-	fputc('{', f);
+	fprintf(f, "{\"schema\":%d,", COLO_JSON_SCHEMA);
 	if (name) {
 		fputs("\"name\":", f);
 		colo_json_str(f, name);
@@ -736,13 +885,19 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 	fprintf(f, ",\"active\":%" PRIu64 ",\"hidden\":%" PRIu64, st->active, st->hidden);
 	fputs(",\"commit\":{\"state\":", f);
 	colo_json_str(f, st->commit);
-	fprintf(f, ",\"committed\":%" PRIu64 ",\"to_commit\":%" PRIu64 "}",
+	fprintf(f, ",\"committed\":%" PRIu64 ",\"to_commit\":%" PRIu64,
 		st->committed, st->to_commit);
+	json_progress(f, st->commit, st->committed, st->to_commit, st->chunk,
+		      st->commit_rate_known, st->commit_rate);
+	fputc('}', f);
 	fprintf(f, ",\"dirty\":%" PRIu64, st->dirty);
 	fputs(",\"mirror\":{\"state\":", f);
 	colo_json_str(f, st->mirror);
-	fprintf(f, ",\"mirrored\":%" PRIu64 ",\"to_mirror\":%" PRIu64 "}",
+	fprintf(f, ",\"mirrored\":%" PRIu64 ",\"to_mirror\":%" PRIu64,
 		st->mirrored, st->to_mirror);
+	json_progress(f, st->mirror, st->mirrored, st->to_mirror, st->chunk,
+		      st->mirror_rate_known, st->mirror_rate);
+	fputc('}', f);
 	fputs(",\"ingress\":", f);
 	if (ingress_dev)
 		colo_json_str(f, ingress_dev);

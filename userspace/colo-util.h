@@ -56,6 +56,7 @@ enum colo_cmd {
 	CMD_VERIFY,
 	CMD_VERIFY_STOP,
 	CMD_VERIFY_RANGES,
+	CMD_MONITOR,
 };
 
 /* What "wait" and "--wait" wait for. */
@@ -78,6 +79,8 @@ enum colo_state {
  * Returns 0 and the region in 512-byte sectors, or -1. */
 int colo_parse_region(const char *s, unsigned int *sectors);
 
+#define COLO_MAX_NAMES 64	/* monitor NAME... */
+
 struct colo_args {
 	enum colo_cmd cmd;
 	const char *name;
@@ -94,6 +97,20 @@ struct colo_args {
 	enum colo_state state;		/* wait */
 	unsigned int timeout;		/* seconds, 0: none */
 	int wait, force, json, verbose;
+	/* status --prometheus; list's report options (colo-report.c) */
+	int prometheus, noheadings, nameprefixes;
+	const char *fields;		/* list -o/--options */
+	const char *separator;		/* list --separator */
+	const char *sort;		/* list --sort */
+	/* monitor [NAME...] (colo-monitor.c) */
+	const char *names[COLO_MAX_NAMES];
+	unsigned int nnames;
+	const char *hook;		/* --exec HOOK */
+	unsigned int hook_timeout;	/* --hook-timeout SEC (0: default) */
+	unsigned int count;		/* --count N: exit after N events (0: never) */
+	unsigned int interval;		/* --interval SEC: a look without an event */
+	int interval_set;
+	int no_syslog;			/* --no-syslog */
 };
 
 /*
@@ -134,7 +151,16 @@ struct colo_status {
 	/* none | running | done | stopped | failed; "none" from an older module */
 	char verify[16];
 	uint64_t verified, to_verify, verify_different;
+	/*
+	 * Not from the kernel: the commit's and the mirror's copy rates in
+	 * bytes/s as colosetup measured them (status/list --json), when known.
+	 */
+	int commit_rate_known, mirror_rate_known;
+	double commit_rate, mirror_rate;
 };
+
+/* The version of colosetup's JSON objects ("schema"; README, JSON). */
+#define COLO_JSON_SCHEMA 2
 
 /*
  * Parse the colo target's status parameters (what follows "colo" in
@@ -143,9 +169,12 @@ struct colo_status {
  */
 int colo_parse_status(const char *params, struct colo_status *st);
 
-/* 1 when st is in state s, 0 when not yet, -1 when it never will be
+/*
+ * 1 when st is in state s, 0 when not yet, -1 when it never will be
  * without an operator's action (e.g. waiting for in-sync, mirror degraded);
- * *why then says why. */
+ * *why then says why. 0 with *why set: what s needs has not started yet
+ * (no mirror runs, no failover commit): a wait goes on (README, wait).
+ */
 int colo_state_check(const struct colo_status *st, enum colo_state s,
 		     const char **why);
 
@@ -174,8 +203,18 @@ int colo_table_params(const struct colo_args *a, unsigned int chunk,
  */
 int colo_table_opt(const char *params, const char *key, char *buf, size_t len);
 
-/* A JSON string with escapes. */
+/*
+ * A JSON string with escapes. Bytes that are not well-formed UTF-8 (a dm
+ * name may hold any byte) become U+FFFD, each one, so the output is always
+ * valid UTF-8 JSON.
+ */
 void colo_json_str(FILE *f, const char *s);
+
+/* The length of the well-formed UTF-8 sequence at s (1 to 4), or 0. */
+unsigned int colo_utf8_len(const unsigned char *s);
+
+/* Percent done of done/total (100 when total is 0). */
+double colo_percent(uint64_t done, uint64_t total);
 
 /* A progress bar line of width columns: "[#####     ]  45% 1234/5678". */
 void colo_progress_bar(char *buf, size_t len, uint64_t done, uint64_t total,

@@ -56,7 +56,12 @@ static const char usage_text[] =
 "        Remove NAME and its ingress (or only NAME, an ingress). Refused\n"
 "        while open; --force removes them when last closed instead.\n"
 "  status [--json] NAME\n"
-"  list [--json]\n"
+"  status --prometheus [NAME]\n"
+"        The status in the node_exporter textfile format (all devices\n"
+"        without NAME).\n"
+"  list [--json] [-o [+]FIELD,...] [--noheadings] [--separator S]\n"
+"       [--sort [-]FIELD,...] [--nameprefixes]\n"
+"        The colo devices and their ingresses (-o help lists the fields).\n"
 "  checkpoint NAME\n"
 "  failover NAME [--wait [--timeout SEC]]\n"
 "        Make NAME the primary; --wait follows the commit until done.\n"
@@ -71,7 +76,12 @@ static const char usage_text[] =
 "        Print the chunks the last verify found different.\n"
 "  wait NAME STATE [--timeout SEC]\n"
 "        STATE: done, failed (the failover commit), in-sync, degraded\n"
-"        (the mirror), error (health), primary (mode), verified.\n"
+"        (the mirror), error (health), primary (mode), verified. A commit or\n"
+"        mirror that has not started yet is waited for.\n"
+"  monitor [NAME...] [--exec HOOK [--hook-timeout SEC]] [--no-syslog]\n"
+"          [--interval SEC] [--count N]\n"
+"        Watch every colo device (or the NAMEs) in one process: a JSON\n"
+"        line per event on stdout, a syslog line, and HOOK run per event.\n"
 "  metadata dump DEV [--json]\n"
 "        Show what an inactive metadata device holds.\n"
 "  metadata export DEV [--force]\n"
@@ -165,7 +175,7 @@ int open_blk(const char *role, const char *path, struct blk *b)
 }
 
 /* "/dev/mapper/vm" or "/dev/ram0" for a "major:minor" of a table. */
-static void devpath(const char *majmin, char *buf, size_t len)
+void devpath(const char *majmin, char *buf, size_t len)
 {
 	char path[128], line[256];
 	FILE *f;
@@ -197,7 +207,7 @@ static void devpath(const char *majmin, char *buf, size_t len)
  * The legs of a colo table line ("secondary B H A ..." or "primary B ..."),
  * and its metadata device.
  */
-static void parse_legs(const char *params, struct colo_dev *d)
+void parse_legs(const char *params, struct colo_dev *d)
 {
 	if (colo_table_opt(params, "metadata", d->metadata, sizeof(d->metadata)))
 		d->metadata[0] = '\0';
@@ -245,7 +255,7 @@ int get_colo(const char *name, struct colo_dev *d)
 }
 
 /* The colo-ingress attached to colo device NAME, into buf; 0 or -ENOENT. */
-static int find_ingress(const char *name, char *buf, size_t len)
+int find_ingress(const char *name, char *buf, size_t len)
 {
 	char **names, **p;
 	int err, r = -ENOENT;
@@ -586,7 +596,7 @@ static void json_colo(const char *name, const struct colo_dev *d, const char *in
 /* uuid: the ingress's dm UUID ("" for none), or NULL to leave it out. */
 static void json_ingress(const char *name, const char *colo, const char *uuid)
 {
-	fputs("{\"name\":", stdout);
+	printf("{\"schema\":%d,\"name\":", COLO_JSON_SCHEMA);
 	colo_json_str(stdout, name);
 	if (uuid) {
 		fputs(",\"dm_uuid\":", stdout);
@@ -611,6 +621,8 @@ static int cmd_status(const struct colo_args *a)
 	char iname[160];
 	int r, has;
 
+	if (a->prometheus)
+		return cmd_status_prometheus(a);
 	r = cdm_get_target(a->name, 1, &t);
 	if (!r && !strcmp(t.type, "colo-ingress")) {
 		if (a->json) {
@@ -636,72 +648,12 @@ static int cmd_status(const struct colo_args *a)
 	}
 	has = !strcmp(d.st.ingress, "attached") && !find_ingress(a->name, iname, sizeof(iname));
 	if (a->json) {
+		measure_rate(a->name, &d);
 		json_colo(a->name, &d, has ? iname : NULL);
 		putchar('\n');
 	} else {
 		print_status(a->name, &d, has ? iname : NULL);
 	}
-	return 0;
-}
-
-static int cmd_list(const struct colo_args *a)
-{
-	char **names, **p;
-	int err, first = 1;
-
-	names = cdm_names(&err);
-	if (!names)
-		return fail(COLO_EXIT_FAIL, NULL, "cannot list devices: %s", strerror(-err));
-	if (a->json)
-		putchar('[');
-	else
-		printf("%-20s %-12s %-9s %-9s %-9s %-8s %-6s %s\n", "NAME", "TARGET", "MODE",
-		       "CHUNK", "COMMIT", "MIRROR", "HEALTH", "SIZE");
-	for (p = names; *p; p++) {
-		struct cdm_target t;
-		struct colo_dev d;
-		char hs[32], cs[32], iname[160];
-
-		if (cdm_get_target(*p, 1, &t))
-			continue;
-		if (!strcmp(t.type, "colo-ingress")) {
-			if (a->json) {
-				printf("%s", first ? "" : ",");
-				json_ingress(*p, t.params, NULL);
-			} else {
-				printf("%-20s %-12s -> %s\n", *p, "colo-ingress", t.params);
-			}
-			first = 0;
-		} else if (!strcmp(t.type, "colo")) {
-			memset(&d, 0, sizeof(d));
-			d.sectors = t.len;
-			if (colo_parse_status(t.params, &d.st)) {
-				cdm_target_free(&t);
-				continue;
-			}
-			if (a->json) {
-				struct cdm_target tt;
-
-				if (!cdm_get_target(*p, 0, &tt)) {
-					parse_legs(tt.params, &d);
-					cdm_target_free(&tt);
-				}
-				printf("%s", first ? "" : ",");
-				json_colo(*p, &d, !strcmp(d.st.ingress, "attached") &&
-					  !find_ingress(*p, iname, sizeof(iname)) ? iname : NULL);
-			} else {
-				printf("%-20s %-12s %-9s %-9s %-9s %-8s %-6s %s\n", *p, "colo",
-				       d.st.mode, colo_human(d.st.chunk * 512ULL, cs, sizeof(cs)),
-				       d.st.commit, d.st.mirror, d.st.health,
-				       colo_human(d.sectors << 9, hs, sizeof(hs)));
-			}
-			first = 0;
-		}
-		cdm_target_free(&t);
-	}
-	if (a->json)
-		puts("]");
-	cdm_names_free(names);
 	return 0;
 }
 
@@ -763,6 +715,7 @@ static pid_t start_event_child(const char *name, uint32_t ev, int *rfd)
 static int wait_state(const char *name, enum colo_state s, unsigned int timeout)
 {
 	int tty = isatty(STDOUT_FILENO), r = COLO_EXIT_FAIL, rfd = -1, drawn = 0;
+	int started = 0, told = 0;
 	double start = now(), last_line = 0, t0 = start;
 	uint64_t d0 = 0;
 	char last_state[64] = "";
@@ -815,6 +768,24 @@ static int wait_state(const char *name, enum colo_state s, unsigned int timeout)
 			last_line = t;
 		}
 		snprintf(last_state, sizeof(last_state), "%s", state);
+		/*
+		 * What s needs has not started yet: wait for it. Once it ran,
+		 * its end without reaching s fails, except for degraded, which
+		 * a watcher waits for across mirror stops and starts.
+		 */
+		if (!c && why && started && s != STATE_DEGRADED) {
+			r = fail(COLO_EXIT_FAIL, name, "the %s ended before it was %s",
+				 s == STATE_IN_SYNC ? "mirror" : "failover commit",
+				 colo_state_name(s));
+			break;
+		}
+		if (!c && why && !told) {
+			printf("%s: %s; waiting\n", name, why);
+			fflush(stdout);
+			told = 1;
+		}
+		if (!c && !why)
+			started = 1;
 		if (c > 0) {
 			r = 0;
 			break;
@@ -1140,6 +1111,8 @@ int main(int argc, char **argv)
 		return cmd_metadata_wipe(&a);
 	case CMD_DIRTY_IMPORT:
 		return cmd_dirty_import(&a);
+	case CMD_MONITOR:
+		return cmd_monitor(&a);
 	default:
 		return COLO_EXIT_USAGE;
 	}

@@ -40,6 +40,12 @@ struct colo_dev {
 };
 
 int get_colo(const char *name, struct colo_dev *d);
+/* "/dev/mapper/vm" or "/dev/ram0" for a table's "major:minor". */
+void devpath(const char *majmin, char *buf, size_t len);
+/* The legs and metadata device of a colo table line, into d. */
+void parse_legs(const char *params, struct colo_dev *d);
+/* The colo-ingress attached to colo device NAME, into buf; 0 or -ENOENT. */
+int find_ingress(const char *name, char *buf, size_t len);
 int send_msg(const char *name, const char *msg, const char *what);
 
 /* colo-metacmd.c */
@@ -56,5 +62,15 @@ int cmd_dirty_import(const struct colo_args *a);
 int meta_check_create(const struct colo_args *a, const struct blk *meta,
 		      uint64_t dev_sectors, unsigned int chunk,
 		      unsigned int *region_sectors);
+
+/* colo-report.c */
+int cmd_list(const struct colo_args *a);
+int cmd_status_prometheus(const struct colo_args *a);
+/* Measure the copy rate of a running commit or mirror of NAME (d is its
+ * status; it becomes the newer one): a second look after a short pause. */
+void measure_rate(const char *name, struct colo_dev *d);
+
+/* colo-monitor.c */
+int cmd_monitor(const struct colo_args *a);
 
 #endif

@@ -285,11 +285,17 @@ static void test_status(void)
 	   colo_state_check(&st, STATE_FAILED, &why) == -1,
 	   "done and in-sync seen; failed never comes", "");
 	colo_parse_status("secondary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0", &st);
-	ok(colo_state_check(&st, STATE_DONE, &why) == -1 &&
-	   colo_state_check(&st, STATE_IN_SYNC, &why) == -1 &&
-	   colo_state_check(&st, STATE_PRIMARY, &why) == 0 &&
+	ok(colo_state_check(&st, STATE_DONE, &why) == 0 && why &&
+	   colo_state_check(&st, STATE_FAILED, &why) == 0 && why &&
+	   colo_state_check(&st, STATE_IN_SYNC, &why) == 0 && why &&
+	   colo_state_check(&st, STATE_DEGRADED, &why) == 0 && why &&
+	   colo_state_check(&st, STATE_PRIMARY, &why) == 0 && !why &&
 	   !colo_state_progress(&st, STATE_DONE, &d, &t),
-	   "secondary: no commit or mirror to wait for", "");
+	   "secondary: commit and mirror not started yet, waited for", "");
+	colo_parse_status("primary 8 0/16 0/16 done 3/3 0/16 copying 1/9 none ok 0", &st);
+	ok(colo_state_check(&st, STATE_DEGRADED, &why) == 0 && !why &&
+	   colo_state_check(&st, STATE_IN_SYNC, &why) == 0 && !why,
+	   "mirror copying: in-sync and degraded not yet", "");
 }
 
 static void test_json(void)
@@ -306,12 +312,13 @@ static void test_json(void)
 	n = ftell(f);
 	fclose(f);
 	buf[n] = '\0';
-	ok(!strcmp(buf, "{\"name\":\"vm\",\"target\":\"colo\",\"sectors\":128,\"mode\":\"secondary\","
+	ok(!strcmp(buf, "{\"schema\":2,\"name\":\"vm\",\"target\":\"colo\",\"sectors\":128,\"mode\":\"secondary\","
 		   "\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":16,"
 		   "\"legs\":{\"base\":\"/dev/ram0\",\"hidden\":\"/dev/ram\\\"1\"},"
 		   "\"active\":1,\"hidden\":2,\"commit\":{\"state\":\"none\",\"committed\":0,"
-		   "\"to_commit\":0},\"dirty\":0,\"mirror\":{\"state\":\"none\",\"mirrored\":0,"
-		   "\"to_mirror\":0},\"ingress\":\"vm-ingress\",\"health\":\"ok\","
+		   "\"to_commit\":0,\"percent\":null,\"rate\":null,\"eta_seconds\":null},"
+		   "\"dirty\":0,\"mirror\":{\"state\":\"none\",\"mirrored\":0,"
+		   "\"to_mirror\":0,\"percent\":null,\"rate\":null,\"eta_seconds\":null},\"ingress\":\"vm-ingress\",\"health\":\"ok\","
 		   "\"bitmap_bytes\":8240,\"dirty_coverage\":null,\"metadata\":\"none\","
 		   "\"metadata_device\":null,\"uuid_current\":null,\"uuid_previous\":null,"
 		   "\"regions_marked\":null,\"regions\":null,\"verify\":{\"state\":\"none\","
@@ -435,7 +442,7 @@ static void test_uuid(void)
 	n = ftell(f);
 	fclose(f);
 	buf[n] = '\0';
-	snprintf(want, sizeof(want), "{\"name\":\"vm\",\"dm_uuid\":\"COLO-DEV-%s\","
+	snprintf(want, sizeof(want), "{\"schema\":2,\"name\":\"vm\",\"dm_uuid\":\"COLO-DEV-%s\","
 		 "\"target\":\"colo\",", id);
 	ok(!strncmp(buf, want, strlen(want)), "status JSON with the dm UUID", buf);
 	st.dm_uuid[0] = '\0';
@@ -444,7 +451,7 @@ static void test_uuid(void)
 	n = ftell(f);
 	fclose(f);
 	buf[n] = '\0';
-	snprintf(want, sizeof(want), "{\"name\":\"vm\",\"dm_uuid\":null,\"target\":");
+	snprintf(want, sizeof(want), "{\"schema\":2,\"name\":\"vm\",\"dm_uuid\":null,\"target\":");
 	ok(!strncmp(buf, want, strlen(want)),
 	   "status JSON: no dm UUID is null", buf);
 }
