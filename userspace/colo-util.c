@@ -197,8 +197,21 @@ const char *colo_state_name(enum colo_state s)
 }
 
 #define BIT(c) (1U << (c))
-/* "%s '%s': ...": the option, the value, the value without its B, again */
-#define DECIMAL_UNIT "%s '%s': decimal units (kB, MB, GB, TB) are not taken: colosetup's units are binary, say %.*siB (or K, M, G, T without the B) for powers of 1024"
+/* A size with a decimal unit (50MB): the option, the value, its binary
+ * spelling (50MiB, binary_unit()). */
+#define DECIMAL_UNIT "%s '%s': decimal units (kB, MB, GB, TB) are refused: say %s (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"
+
+/* "50MB" -> "50MiB", "4kB" -> "4KiB" (static storage). */
+static const char *binary_unit(const char *val)
+{
+	static char buf[64];
+	size_t n = strlen(val);
+
+	snprintf(buf, sizeof(buf), "%.*siB", n > 1 ? (int)(n - 1) : 0, val);
+	if (n > 1)
+		buf[n - 2] = toupper((unsigned char)buf[n - 2]);
+	return buf;
+}
 #define USAGE(...) do { snprintf(err, errlen, __VA_ARGS__); return COLO_EXIT_USAGE; } while (0)
 
 static int parse_uint(const char *s, unsigned int max, unsigned int *v)
@@ -418,7 +431,7 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		case OPT_CHUNK:
 			r = colo_parse_chunk(val, &a->chunk_sectors);
 			if (r == COLO_SIZE_DECIMAL)
-				USAGE(DECIMAL_UNIT, "--chunk", val, (int)strlen(val) - 1, val);
+				USAGE(DECIMAL_UNIT, "--chunk", val, binary_unit(val));
 			if (r)
 				USAGE("--chunk '%s': a power of two from 512 to 1m (e.g. 4k, 64k)", val);
 			break;
@@ -432,7 +445,7 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		case OPT_REGION_SIZE:
 			r = colo_parse_region(val, &a->region_sectors);
 			if (r == COLO_SIZE_DECIMAL)
-				USAGE(DECIMAL_UNIT, "--region-size", val, (int)strlen(val) - 1, val);
+				USAGE(DECIMAL_UNIT, "--region-size", val, binary_unit(val));
 			if (r)
 				USAGE("--region-size '%s': a power of two from 512 to 1g (e.g. 4m, the default)",
 				      val);
@@ -440,7 +453,7 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		case OPT_RATE:
 			r = colo_parse_rate(val, &a->rate_kib);
 			if (r == COLO_SIZE_DECIMAL)
-				USAGE(DECIMAL_UNIT, "--rate", val, (int)strlen(val) - 1, val);
+				USAGE(DECIMAL_UNIT, "--rate", val, binary_unit(val));
 			if (r == COLO_RATE_NOT_KIB)
 				USAGE("--rate '%s': not a whole number of KiB/s (the kernel's unit); give a multiple of 1024 bytes/s, e.g. 2k or 50m",
 				      val);

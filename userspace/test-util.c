@@ -419,13 +419,13 @@ static void test_units(void)
 
 	/* The option sentences. */
 	r = parse("mirror start vm /dev/x --rate 50MB", &a, err);
-	ok(r == 2 && !strcmp(err, "--rate '50MB': decimal units (kB, MB, GB, TB) are not taken: colosetup's units are binary, say 50MiB (or K, M, G, T without the B) for powers of 1024"),
+	ok(r == 2 && !strcmp(err, "--rate '50MB': decimal units (kB, MB, GB, TB) are refused: say 50MiB (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"),
 	   "--rate 50MB: says to use MiB", err);
 	r = parse("mirror start vm /dev/x --rate 1500", &a, err);
 	ok(r == 2 && !strcmp(err, "--rate '1500': not a whole number of KiB/s (the kernel's unit); give a multiple of 1024 bytes/s, e.g. 2k or 50m"),
 	   "--rate 1500: not rounded", err);
 	r = parse("create vm --primary /a --chunk 4kB", &a, err);
-	ok(r == 2 && strstr(err, "--chunk '4kB': decimal units") && strstr(err, "say 4kiB"),
+	ok(r == 2 && strstr(err, "--chunk '4kB': decimal units") && strstr(err, "say 4KiB"),
 	   "--chunk 4kB: says to use KiB", err);
 	r = parse("create vm --primary /a --metadata /m --region-size 4MB", &a, err);
 	ok(r == 2 && strstr(err, "--region-size '4MB': decimal units"),
