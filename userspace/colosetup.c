@@ -436,7 +436,7 @@ static const char *dev_node(const char *arg)
 	snprintf(p, 192, "/dev/block/%u:%u", ma, mi);
 	if (is_node_of(p, dev))
 		return p;
-	devpath(arg + 0, p, 192);
+	devpath(arg, p, 192);
 	if (is_node_of(p, dev))
 		return p;
 	if (!node_dir[0]) {
