@@ -98,8 +98,8 @@ run 2 "--region-size 4MB" colosetup create vm --primary /dev/ram0 --metadata /de
 says "--region-size 4MB" "colosetup: --region-size '4MB': decimal units (kB, MB, GB, TB) are refused: say 4MiB (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"
 
 # --- names -----------------------------------------------------------------------
-n119=$(printf 'n%.0s' $(seq 119))
-n125=$(printf 'n%.0s' $(seq 125))
+n119=$(head -c 119 /dev/zero | tr '\0' n)
+n125=$(head -c 125 /dev/zero | tr '\0' n)
 run 2 "create: a 125-byte name" colosetup create "$n125" --secondary /dev/ram0 /dev/ram1 /dev/ram2
 says "create: a 125-byte name" "colosetup: create: 'nnnnnnnnnnnnnnnnnnnn...' is 125 bytes long: at most 119, so that its ingress NAME-ingress fits in dm's 127"
 check_fails "create: a 125-byte name: nothing created" dmsetup info "$n125"
@@ -109,7 +109,7 @@ check "the 127-byte ingress exists" dmsetup info "$n119-ingress"
 colosetup remove "$n119" > /dev/null
 
 # --- MAJ:MIN -----------------------------------------------------------------------
-maj=$(( $(stat -c '0x%t' /dev/ram0) ))	# brd's, 1
+maj=$(cut -d: -f1 /sys/block/ram0/dev)	# brd's, 1
 run 0 "create --secondary MAJ:MIN" colosetup create s --secondary "$maj:0" "$maj:1" "$maj:2" --metadata "$maj:6"
 check_eq "create MAJ:MIN: the table" "0 $LEN colo secondary $maj:0 $maj:1 $maj:2 8 2 metadata $maj:6" \
 	"$(dmsetup table s)"
