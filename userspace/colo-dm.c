@@ -104,6 +104,27 @@ static void kmsg_collect(const char *what)
 	}
 }
 
+/*
+ * kmsg_collect() until it finds a line, for up to KMSG_WAIT_TRIES * 10 ms:
+ * the kernel stores its line before the ioctl returns, but a reader of
+ * /dev/kmsg stops at a record another CPU is still writing (the
+ * ringbuffer is read in order), so the line may show a little later when
+ * other devices log at the same time.
+ */
+#define KMSG_WAIT_TRIES	10
+
+static void kmsg_collect_wait(const char *what)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int i;
+
+	kmsg_collect(what);
+	for (i = 0; !reason[0] && kmsg_fd >= 0 && i < KMSG_WAIT_TRIES; i++) {
+		nanosleep(&pause, NULL);
+		kmsg_collect(what);
+	}
+}
+
 static int task_error(struct dm_task *dmt)
 {
 	int e = dm_task_get_errno(dmt);
@@ -122,7 +143,7 @@ static int run_refusable(struct dm_task *dmt, uint32_t major, uint32_t minor)
 	kmsg_mark(major, minor);
 	if (!dm_task_run(dmt)) {
 		r = task_error(dmt);
-		kmsg_collect(NULL);
+		kmsg_collect_wait(NULL);
 	}
 	return r;
 }
@@ -130,7 +151,7 @@ static int run_refusable(struct dm_task *dmt, uint32_t major, uint32_t minor)
 const char *cdm_log_since(const char *what)
 {
 	reason[0] = '\0';
-	kmsg_collect(what);
+	kmsg_collect_wait(what);
 	return cdm_reason();
 }
 
