@@ -817,8 +817,8 @@ int colo_meta_open(struct colo_c *cc, struct dm_dev *dev,
 	r = -EINVAL;
 	if (bdev_nr_sectors(dev->bdev) >> (COLO_META_BLOCK_SHIFT - 9) <
 	    m->layout.nr_blocks) {
-		DMERR("metadata device %s has %llu sectors, the table needs %llu",
-		      dev->name, (unsigned long long)bdev_nr_sectors(dev->bdev),
+		DMERR("%s: metadata device %s has %llu sectors, the table needs %llu",
+		      colo_name(cc), dev->name, (unsigned long long)bdev_nr_sectors(dev->bdev),
 		      (unsigned long long)m->layout.nr_blocks *
 		      COLO_META_BLOCK_SECTORS);
 		*error = "Metadata device is too small";

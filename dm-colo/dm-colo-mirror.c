@@ -800,6 +800,8 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	DMINFO("%s: mirror to %.256s started (%s, %llu chunks)", colo_name(cc),
 	       path, sync == COLO_SYNC_FULL ? "full" : "dirty",
 	       (unsigned long long)colo_mirror_left(cc));
+	/* A watcher (colosetup monitor) sees the mirror start at once. */
+	colo_event(cc);
 	colo_mirror_kick(cc);
 	return 0;
 }
@@ -813,6 +815,7 @@ int colo_mirror_stop(struct colo_c *cc)
 	}
 	stop_mirroring(cc);
 	DMINFO("%s: mirror stopped", colo_name(cc));
+	colo_event(cc);
 	return 0;
 }
 

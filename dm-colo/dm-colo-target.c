@@ -12,6 +12,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/stringify.h>
 
 #include "dm-colo.h"
 
@@ -138,8 +139,8 @@ static int get_colo_device(struct dm_target *ti, const char *path,
 		return r;
 	}
 	if (bdev_nr_sectors((*dev)->bdev) < ti->len) {
-		DMERR("%s device %.256s has %llu sectors, the target needs %llu",
-		      role, path,
+		DMERR("%s: %s device %.256s has %llu sectors, the target needs %llu",
+		      dm_device_name(dm_table_get_md(ti->table)), role, path,
 		      (unsigned long long)bdev_nr_sectors((*dev)->bdev),
 		      (unsigned long long)ti->len);
 		ti->error = size_error;
@@ -156,8 +157,9 @@ static int check_block_size(struct dm_target *ti, struct colo_c *cc,
 	unsigned int lbs = bdev_logical_block_size(dev->bdev);
 
 	if ((SECTOR_SIZE << cc->chunk_shift) < lbs) {
-		DMERR("%s: chunk of %u bytes is smaller than the logical block size %u",
-		      dev->name, SECTOR_SIZE << cc->chunk_shift, lbs);
+		DMERR("%s: %s: chunk of %u bytes is smaller than the logical block size %u",
+		      colo_name(cc), dev->name, SECTOR_SIZE << cc->chunk_shift,
+		      lbs);
 		ti->error = "Chunk size smaller than a device's logical block size";
 		return -EINVAL;
 	}
@@ -603,7 +605,8 @@ static int colo_iterate_devices(struct dm_target *ti,
 
 static struct target_type colo_target = {
 	.name = "colo",
-	.version = {1, 0, 0},
+	.version = {DM_COLO_VERSION_MAJOR, DM_COLO_VERSION_MINOR,
+		    DM_COLO_VERSION_PATCH},
 	.module = THIS_MODULE,
 	.ctr = colo_ctr,
 	.dtr = colo_dtr,
@@ -786,7 +789,8 @@ static int ingress_iterate_devices(struct dm_target *ti,
 
 static struct target_type ingress_target = {
 	.name = "colo-ingress",
-	.version = {1, 0, 0},
+	.version = {DM_COLO_VERSION_MAJOR, DM_COLO_VERSION_MINOR,
+		    DM_COLO_VERSION_PATCH},
 	.module = THIS_MODULE,
 	.ctr = ingress_ctr,
 	.dtr = ingress_dtr,
@@ -826,3 +830,6 @@ module_exit(dm_colo_exit);
 MODULE_DESCRIPTION(DM_NAME " COLO block replication target");
 MODULE_AUTHOR("dm-colo developers");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(__stringify(DM_COLO_VERSION_MAJOR) "."
+	       __stringify(DM_COLO_VERSION_MINOR) "."
+	       __stringify(DM_COLO_VERSION_PATCH));

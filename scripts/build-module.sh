@@ -15,7 +15,7 @@ kdir=${COLO_KDIR:-/lib/modules/$kver/build}
 
 out=$top/.build/$kver
 mkdir -p "$out/dm-colo"
-cp -u "$top/Kbuild" "$out/"
+cp -u "$top/Kbuild" "$top/VERSION" "$out/"
 # Copy changed sources only, so make sees the real timestamps.
 cp -u "$top"/dm-colo/*.[ch] "$top/dm-colo/Makefile" "$top/dm-colo/Kconfig" "$out/dm-colo/"
 for f in "$out"/dm-colo/*.[ch]; do

@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 src=$tmp/src/dm-colo-$ver
 mkdir -p "$src" "$tmp/tree"
-cp -r "$top/Kbuild" "$top/dkms.conf" "$top/dm-colo" "$src/"
+cp -r "$top/Kbuild" "$top/VERSION" "$top/dkms.conf" "$top/dm-colo" "$src/"
 rm -f "$src"/dm-colo/*.o "$src"/dm-colo/*.ko "$src"/dm-colo/.*.cmd
 opts=(--sourcetree "$tmp/src" --dkmstree "$tmp/tree")
 

@@ -18,6 +18,14 @@ result() {
 	fi
 }
 
+# One version (README, Version): VERSION is MAJOR.MINOR.PATCH, and
+# dkms.conf, which DKMS needs literal, says the same.
+ver=$(cat VERSION)
+dver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)
+result $(echo "$ver" | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+' && [ "$dver" = "$ver" ]; echo $?) \
+	"one version: VERSION ($ver) and dkms.conf's PACKAGE_VERSION ($dver)" \
+	"VERSION must be MAJOR.MINOR.PATCH and dkms.conf's PACKAGE_VERSION the same"
+
 src=$(colo_linux_source)
 # The tracked sources only (an in-tree "make module" leaves dm-colo.mod.c).
 for f in $(git ls-files 'dm-colo/*.[ch]'); do

@@ -70,7 +70,7 @@ root=$top/.build/$kver/initramfs
 colo_initramfs_begin "$root" "$top/kernel/vm-init"
 colo_initramfs_prog /sbin/dmsetup
 colo_initramfs_prog /usr/bin/fio
-for p in nbd-server nbd-client qemu-nbd jq; do
+for p in nbd-server nbd-client qemu-nbd jq setpriv; do
 	path=$(command -v "$p" 2>/dev/null || true)
 	[ -n "$path" ] && colo_initramfs_prog "$path"
 done

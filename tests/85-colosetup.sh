@@ -118,7 +118,7 @@ refused 1 "checkpoint a primary: the kernel's sentence" \
 	"refused by the kernel: [0-9:]+: message 'checkpoint' refused: only valid in secondary mode" \
 	env COLOSETUP_SKIP_CHECKS=1 colosetup checkpoint p
 exec 3< /dev/mapper/vm
-refused 4 "remove: colo device open" "vm: in use \(open 1 time\)" colosetup remove vm
+refused 4 "remove: colo device open" "vm: in use \(open 1 time: open by process [0-9]+ \(sh\)" colosetup remove vm
 exec 3<&-
 exec 3< /dev/mapper/vm-ingress
 refused 4 "remove: ingress open" "vm-ingress: in use .*NBD server" colosetup remove vm

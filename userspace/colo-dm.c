@@ -5,7 +5,9 @@
  * The kernel's reasons for refusing a table or a message go to the kernel
  * log (ti->error, DMERR), not back through the ioctl. So before each call
  * that the kernel may refuse, the end of /dev/kmsg is marked, and after a
- * refusal the dm-colo line logged since then becomes cdm_reason().
+ * refusal the last dm-colo line about the same device (by its major:minor,
+ * colo_kmsg_reason()) logged since then becomes cdm_reason(): another
+ * device's lines, logged in between, are not taken for its reason.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,10 +22,12 @@
 #include <unistd.h>
 
 #include "colo-dm.h"
+#include "colo-util.h"
 
 static int verbose;
 static int kmsg_fd = -1;
 static char reason[512];
+static char kmsg_dev[32];	/* "major:minor" of the device asked */
 
 static void log_fn(int level, const char *file, int line, int dm_errno,
 		   const char *f, ...)
@@ -55,9 +59,10 @@ const char *cdm_reason(void)
 	return reason[0] ? reason : NULL;
 }
 
-static void kmsg_mark(void)
+static void kmsg_mark(uint32_t major, uint32_t minor)
 {
 	reason[0] = '\0';
+	snprintf(kmsg_dev, sizeof(kmsg_dev), "%u:%u", major, minor);
 	if (kmsg_fd < 0)
 		kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (kmsg_fd >= 0)
@@ -65,12 +70,12 @@ static void kmsg_mark(void)
 }
 
 /*
- * Read the kernel log written since kmsg_mark() and keep the most specific
- * dm-colo line: "device-mapper: table: 253:0: colo: <why>" from a refused
- * table, "device-mapper: colo: <dev>: message ... refused: <why>" from a
- * refused message.
+ * Read the kernel log written since kmsg_mark() and keep the last dm-colo
+ * line about kmsg_dev that contains what (NULL: any): "device-mapper:
+ * table: 253:0: colo: <why>" from a refused table, "device-mapper: colo:
+ * 253:0: message ... refused: <why>" from a refused message.
  */
-static void kmsg_collect(void)
+static void kmsg_collect(const char *what)
 {
 	char rec[1024];
 	ssize_t n;
@@ -78,7 +83,8 @@ static void kmsg_collect(void)
 	if (kmsg_fd < 0)
 		return;
 	for (;;) {
-		char *msg, *p, *nl;
+		const char *p;
+		char *msg, *nl;
 
 		n = read(kmsg_fd, rec, sizeof(rec) - 1);
 		if (n < 0 && errno == EPIPE)
@@ -93,13 +99,30 @@ static void kmsg_collect(void)
 		nl = strchr(msg, '\n');
 		if (nl)
 			*nl = '\0';
-		p = strstr(msg, "colo-ingress: ");
-		if (!p)
-			p = strstr(msg, "colo: ");
-		if (!p || strncmp(msg, "device-mapper: ", 15))
-			continue;
-		p = strchr(p, ' ') + 1;
-		snprintf(reason, sizeof(reason), "%s", p);
+		p = colo_kmsg_reason(msg, kmsg_dev);
+		if (p && (!what || strstr(p, what)))
+			snprintf(reason, sizeof(reason), "%s", p);
+	}
+}
+
+/*
+ * kmsg_collect() until it finds a line, for up to KMSG_WAIT_TRIES * 10 ms:
+ * the kernel stores its line before the ioctl returns, but a reader of
+ * /dev/kmsg stops at a record another CPU is still writing (the
+ * ringbuffer is read in order), so the line may show a little later when
+ * other devices log at the same time.
+ */
+#define KMSG_WAIT_TRIES	10
+
+static void kmsg_collect_wait(const char *what)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int i;
+
+	kmsg_collect(what);
+	for (i = 0; !reason[0] && kmsg_fd >= 0 && i < KMSG_WAIT_TRIES; i++) {
+		nanosleep(&pause, NULL);
+		kmsg_collect(what);
 	}
 }
 
@@ -110,16 +133,116 @@ static int task_error(struct dm_task *dmt)
 	return e > 0 ? -e : -EIO;
 }
 
-/* Run a task the kernel may refuse; keep the kernel's reason if it does. */
-static int run_refusable(struct dm_task *dmt)
+/*
+ * Run a task the kernel may refuse for the device major:minor; keep the
+ * kernel's reason if it does.
+ */
+static int run_refusable(struct dm_task *dmt, uint32_t major, uint32_t minor)
 {
 	int r = 0;
 
-	kmsg_mark();
+	kmsg_mark(major, minor);
 	if (!dm_task_run(dmt)) {
 		r = task_error(dmt);
-		kmsg_collect();
+		kmsg_collect_wait(NULL);
 	}
+	return r;
+}
+
+const char *cdm_log_since(const char *what)
+{
+	reason[0] = '\0';
+	kmsg_collect_wait(what);
+	return cdm_reason();
+}
+
+int cdm_log_last(const char *devnum, const char *what, char *buf, size_t len)
+{
+	char rec[1024];
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), r = -1;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		const char *p;
+		char *msg, *nl;
+
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		if (!msg)
+			continue;
+		msg++;
+		nl = strchr(msg, '\n');
+		if (nl)
+			*nl = '\0';
+		p = colo_kmsg_reason(msg, devnum);
+		if (p && strstr(p, what)) {
+			snprintf(buf, len, "%s", p);
+			r = 0;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+int cdm_control(void)
+{
+	char line[256];
+	FILE *f;
+	int fd, found = 0;
+
+	fd = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno == EACCES || errno == EPERM || errno == EROFS)
+		return -EACCES;
+	/* No node, or a node without a driver: is device-mapper there? */
+	f = fopen("/proc/misc", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, " device-mapper\n"))
+			found = 1;
+	if (f)
+		fclose(f);
+	if (!found)
+		return -ENODEV;
+	/* libdevmapper makes the node (as root) when only it is missing. */
+	return geteuid() ? -EACCES : 0;
+}
+
+int cdm_target_version(const char *target, unsigned int v[3])
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_LIST_VERSIONS);
+	struct dm_versions *t, *last;
+	int r = -ENOENT;
+
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_run(dmt)) {
+		r = task_error(dmt);
+		goto out;
+	}
+	t = dm_task_get_versions(dmt);
+	do {
+		last = t;
+		if (!strcmp(t->name, target)) {
+			v[0] = t->version[0];
+			v[1] = t->version[1];
+			v[2] = t->version[2];
+			r = 0;
+			break;
+		}
+		t = (struct dm_versions *)((char *)t + t->next);
+	} while (last != t);
+out:
+	dm_task_destroy(dmt);
 	return r;
 }
 
@@ -328,41 +451,96 @@ static uint16_t udev_flags(enum cdm_udev udev)
 	return 0;
 }
 
-int cdm_create(const char *name, const char *uuid, enum cdm_udev udev,
-	       uint64_t len, const char *type, const char *params)
+static int remove_now(const char *name)
 {
-	struct dm_task *dmt = dm_task_create(DM_DEVICE_CREATE);
-	struct cdm_legs legs;
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_REMOVE);
 	uint32_t cookie = 0;
 	int r = 0;
 
 	if (!dmt)
 		return -ENOMEM;
-	if (!dm_task_set_name(dmt, name) || (uuid && !dm_task_set_uuid(dmt, uuid)) ||
-	    !dm_task_add_target(dmt, 0, len, type, params) ||
-	    !dm_task_set_cookie(dmt, &cookie, udev_flags(udev))) {
-		r = -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_set_cookie(dmt, &cookie, 0)) {
 		dm_task_destroy(dmt);
-		return r;
+		return -ENOMEM;
 	}
-	r = run_refusable(dmt);
+	if (!dm_task_run(dmt))
+		r = task_error(dmt);
 	dm_task_destroy(dmt);
 	dm_udev_wait(cookie);
-	if (!r) {
-		make_node(name);
-		legs_of_name(name, &legs);
-		udev_retrigger(&legs);
-	}
 	return r;
+}
+
+/*
+ * As libdevmapper's own create does, in three steps: the device without a
+ * table (with its dm UUID), its table, the resume (whose uevent carries the
+ * udev flags). The first gives the device's major:minor, the name of its
+ * table's refusal in the kernel log.
+ */
+int cdm_create(const char *name, const char *uuid, enum cdm_udev udev,
+	       uint64_t len, const char *type, const char *params)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_CREATE);
+	struct cdm_legs legs;
+	struct cdm_info info;
+	uint32_t cookie = 0;
+	int r = 0;
+
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || (uuid && !dm_task_set_uuid(dmt, uuid))) {
+		dm_task_destroy(dmt);
+		return -ENOMEM;
+	}
+	if (!dm_task_run(dmt))
+		r = task_error(dmt);
+	dm_task_destroy(dmt);
+	if (r)
+		return r;
+	r = cdm_info(name, &info);
+	if (r)
+		return r;
+
+	dmt = dm_task_create(DM_DEVICE_RELOAD);
+	if (!dmt || !dm_task_set_name(dmt, name) ||
+	    !dm_task_add_target(dmt, 0, len, type, params))
+		r = -ENOMEM;
+	else
+		r = run_refusable(dmt, info.major, info.minor);
+	if (dmt)
+		dm_task_destroy(dmt);
+	if (!r) {
+		dmt = dm_task_create(DM_DEVICE_RESUME);
+		if (!dmt || !dm_task_set_name(dmt, name) ||
+		    !dm_task_set_cookie(dmt, &cookie, udev_flags(udev)))
+			r = -ENOMEM;
+		else
+			r = run_refusable(dmt, info.major, info.minor);
+		if (dmt)
+			dm_task_destroy(dmt);
+		dm_udev_wait(cookie);
+	}
+	if (r) {
+		/* Nothing stays: the empty device goes (the reason stays). */
+		remove_now(name);
+		return r;
+	}
+	make_node(name);
+	legs_of(info.major, info.minor, &legs);
+	udev_retrigger(&legs);
+	return 0;
 }
 
 int cdm_remove(const char *name, int deferred)
 {
-	struct dm_task *dmt = dm_task_create(DM_DEVICE_REMOVE);
+	struct dm_task *dmt;
 	struct cdm_legs legs;
+	struct cdm_info info;
 	uint32_t cookie = 0;
-	int r = 0;
+	int r = cdm_info(name, &info);
 
+	if (r)
+		return r;
+	dmt = dm_task_create(DM_DEVICE_REMOVE);
 	if (!dmt)
 		return -ENOMEM;
 	if (!dm_task_set_name(dmt, name) ||
@@ -372,8 +550,8 @@ int cdm_remove(const char *name, int deferred)
 		return -ENOMEM;
 	}
 	/* A deferred remove keeps the device, and its legs held, for now. */
-	legs_of_name(name, &legs);
-	r = run_refusable(dmt);
+	legs_of(info.major, info.minor, &legs);
+	r = run_refusable(dmt, info.major, info.minor);
 	dm_task_destroy(dmt);
 	dm_udev_wait(cookie);
 	if (!r && !deferred)
@@ -383,9 +561,13 @@ int cdm_remove(const char *name, int deferred)
 
 static int message_once(const char *name, const char *msg, char **out)
 {
-	struct dm_task *dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
-	int r = 0;
+	struct dm_task *dmt;
+	struct cdm_info info;
+	int r = cdm_info(name, &info);
 
+	if (r)
+		return r;
+	dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
 	if (!dmt)
 		return -ENOMEM;
 	if (!dm_task_set_name(dmt, name) || !dm_task_set_sector(dmt, 0) ||
@@ -393,7 +575,7 @@ static int message_once(const char *name, const char *msg, char **out)
 		dm_task_destroy(dmt);
 		return -ENOMEM;
 	}
-	r = run_refusable(dmt);
+	r = run_refusable(dmt, info.major, info.minor);
 	if (!r && out) {
 		const char *resp = dm_task_get_message_response(dmt);
 

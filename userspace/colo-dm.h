@@ -8,6 +8,7 @@
 #ifndef COLO_DM_H
 #define COLO_DM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct cdm_info {
@@ -56,5 +57,21 @@ char **cdm_names(int *err);
 void cdm_names_free(char **names);
 /* The kernel's reason for the last refusal, or NULL. */
 const char *cdm_reason(void);
+/*
+ * The last line the kernel logged about the device of the last refusable
+ * call (create, remove, message) since that call, that contains what;
+ * NULL if none. E.g. "mirror degraded: " after a mirror start.
+ */
+const char *cdm_log_since(const char *what);
+/* The last line the kernel log still holds about device devnum
+ * ("253:4", colo_kmsg_reason()) that contains what, into buf: 0 or -1. */
+int cdm_log_last(const char *devnum, const char *what, char *buf, size_t len);
+/* Can device-mapper be driven? 0; -ENODEV: no device-mapper in the kernel
+ * (dm-mod not loaded); -EACCES: /dev/mapper/control not open to us (not
+ * root). */
+int cdm_control(void);
+/* The version of a loaded target type (DM_DEVICE_LIST_VERSIONS): 0, or
+ * -ENOENT when no such target is loaded. */
+int cdm_target_version(const char *target, unsigned int v[3]);
 
 #endif

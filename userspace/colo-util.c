@@ -16,11 +16,11 @@ int colo_parse_size(const char *s, uint64_t *bytes)
 	char *end;
 
 	if (!s || !isdigit((unsigned char)*s))
-		return -1;
+		return COLO_SIZE_BAD;
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno)
-		return -1;
+		return COLO_SIZE_BAD;
 	switch (tolower((unsigned char)*end)) {
 	case '\0':
 		break;
@@ -41,27 +41,103 @@ int colo_parse_size(const char *s, uint64_t *bytes)
 		shift = 40;
 		break;
 	default:
-		return -1;
+		return COLO_SIZE_BAD;
 	}
 	if (shift > 9) {
 		end++;
-		if (!strcasecmp(end, "ib") || !strcasecmp(end, "b"))
-			end += strlen(end);
+		/* 4MB: a decimal unit (10^6), refused rather than guessed. */
+		if (!strcasecmp(end, "b"))
+			return COLO_SIZE_DECIMAL;
+		if (!strcasecmp(end, "ib"))
+			end += 2;
 	}
 	if (*end)
-		return -1;
+		return COLO_SIZE_BAD;
 	if (shift && v > (UINT64_MAX >> shift))
-		return -1;
+		return COLO_SIZE_BAD;
 	*bytes = (uint64_t)v << shift;
 	return 0;
+}
+
+int colo_parse_rate(const char *s, uint64_t *kib)
+{
+	uint64_t b;
+	int r = colo_parse_size(s, &b);
+
+	if (r)
+		return r;
+	if (!b || (b >> 10) > UINT32_MAX)
+		return COLO_SIZE_BAD;
+	if (b & 1023)
+		return COLO_RATE_NOT_KIB;
+	*kib = b >> 10;
+	return 0;
+}
+
+int colo_parse_devnum(const char *s, unsigned int *major, unsigned int *minor)
+{
+	unsigned long ma, mi;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	ma = strtoul(s, &end, 10);
+	if (errno || *end != ':' || !isdigit((unsigned char)end[1]))
+		return -1;
+	mi = strtoul(end + 1, &end, 10);
+	if (errno || *end || ma > 4095 || mi > 1048575)
+		return -1;
+	*major = ma;
+	*minor = mi;
+	return 0;
+}
+
+#ifndef COLO_VERSION_MAJOR
+#error "COLO_VERSION_MAJOR comes from the top-level VERSION file (userspace/Makefile)"
+#endif
+
+int colo_target_version_ok(const unsigned int v[3])
+{
+	return v[0] == COLO_VERSION_MAJOR ? 0 : -1;
+}
+
+const char *colo_kmsg_reason(const char *line, const char *devnum)
+{
+	static const char *const types[] = { "colo: ", "colo-ingress: ", NULL };
+	size_t n = strlen(devnum);
+	const char *p;
+	unsigned int i;
+
+	if (!n || strncmp(line, "device-mapper: ", 15))
+		return NULL;
+	p = line + 15;
+	if (!strncmp(p, "table: ", 7)) {
+		p += 7;
+		if (strncmp(p, devnum, n) || strncmp(p + n, ": ", 2))
+			return NULL;
+		p += n + 2;
+		for (i = 0; types[i]; i++)
+			if (!strncmp(p, types[i], strlen(types[i])))
+				return p + strlen(types[i]);
+		return NULL;
+	}
+	for (i = 0; types[i]; i++)
+		if (!strncmp(p, types[i], strlen(types[i])))
+			break;
+	if (!types[i])
+		return NULL;
+	p += strlen(types[i]);
+	return !strncmp(p, devnum, n) && !strncmp(p + n, ": ", 2) ? p : NULL;
 }
 
 int colo_parse_chunk(const char *s, unsigned int *sectors)
 {
 	uint64_t b;
+	int r = colo_parse_size(s, &b);
 
-	if (colo_parse_size(s, &b))
-		return -1;
+	if (r)
+		return r;
 	if (b < 512 || b > (1U << 20) || (b & (b - 1)))
 		return -1;
 	*sectors = b >> 9;
@@ -71,9 +147,10 @@ int colo_parse_chunk(const char *s, unsigned int *sectors)
 int colo_parse_region(const char *s, unsigned int *sectors)
 {
 	uint64_t b;
+	int r = colo_parse_size(s, &b);
 
-	if (colo_parse_size(s, &b))
-		return -1;
+	if (r)
+		return r;
 	if (b < 512 || b > (uint64_t)COLO_MAX_REGION_SECTORS << 9 || (b & (b - 1)))
 		return -1;
 	*sectors = b >> 9;
@@ -121,6 +198,21 @@ const char *colo_state_name(enum colo_state s)
 }
 
 #define BIT(c) (1U << (c))
+/* A size with a decimal unit (50MB): the option, the value, its binary
+ * spelling (50MiB, binary_unit()). */
+#define DECIMAL_UNIT "%s '%s': decimal units (kB, MB, GB, TB) are refused: say %s (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"
+
+/* "50MB" -> "50MiB", "4kB" -> "4KiB" (static storage). */
+static const char *binary_unit(const char *val)
+{
+	static char buf[64];
+	size_t n = strlen(val);
+
+	snprintf(buf, sizeof(buf), "%.*siB", n > 1 ? (int)(n - 1) : 0, val);
+	if (n > 1)
+		buf[n - 2] = toupper((unsigned char)buf[n - 2]);
+	return buf;
+}
 #define USAGE(...) do { snprintf(err, errlen, __VA_ARGS__); return COLO_EXIT_USAGE; } while (0)
 
 static int parse_uint(const char *s, unsigned int max, unsigned int *v)
@@ -262,7 +354,7 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 	const char *pos[8];
 	int npos = 0, min_pos = 0, max_pos = 0, i, full = 0, help = 0;
 	const char *devs[3] = { NULL, NULL, NULL };
-	int ndevs = 0, want_devs = 0;
+	int ndevs = 0, want_devs = 0, r;
 	unsigned int j;
 
 	memset(a, 0, sizeof(*a));
@@ -375,7 +467,10 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		}
 		switch (opts[j].id) {
 		case OPT_CHUNK:
-			if (colo_parse_chunk(val, &a->chunk_sectors))
+			r = colo_parse_chunk(val, &a->chunk_sectors);
+			if (r == COLO_SIZE_DECIMAL)
+				USAGE(DECIMAL_UNIT, "--chunk", val, binary_unit(val));
+			if (r)
 				USAGE("--chunk '%s': a power of two from 512 to 1m (e.g. 4k, 64k)", val);
 			break;
 		case OPT_MAX_COPIES:
@@ -386,18 +481,23 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 			a->metadata = val;
 			break;
 		case OPT_REGION_SIZE:
-			if (colo_parse_region(val, &a->region_sectors))
+			r = colo_parse_region(val, &a->region_sectors);
+			if (r == COLO_SIZE_DECIMAL)
+				USAGE(DECIMAL_UNIT, "--region-size", val, binary_unit(val));
+			if (r)
 				USAGE("--region-size '%s': a power of two from 512 to 1g (e.g. 4m, the default)",
 				      val);
 			break;
-		case OPT_RATE: {
-			uint64_t b;
-
-			if (colo_parse_size(val, &b) || b < 1024 || (b >> 10) > UINT32_MAX)
+		case OPT_RATE:
+			r = colo_parse_rate(val, &a->rate_kib);
+			if (r == COLO_SIZE_DECIMAL)
+				USAGE(DECIMAL_UNIT, "--rate", val, binary_unit(val));
+			if (r == COLO_RATE_NOT_KIB)
+				USAGE("--rate '%s': not a whole number of KiB/s (the kernel's unit); give a multiple of 1024 bytes/s, e.g. 2k or 50m",
+				      val);
+			if (r)
 				USAGE("--rate '%s': bytes per second, at least 1k (e.g. 50m)", val);
-			a->rate_kib = b >> 10;
 			break;
-		}
 		case OPT_TIMEOUT:
 			if (parse_uint(val, 1000000, &a->timeout) || !a->timeout)
 				USAGE("--timeout '%s': seconds, 1 to 1000000", val);
@@ -508,6 +608,10 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		USAGE("%s: '%s' is not a device name (1 to 127 bytes, no '/')",
 		      cmd_word(a->cmd), a->name);
 	if (a->cmd == CMD_CREATE) {
+		if (strlen(a->name) > COLO_NAME_MAX_CREATE)
+			USAGE("create: '%.20s...' is %zu bytes long: at most %zu, so that its ingress %s%s fits in dm's %u",
+			      a->name, strlen(a->name), COLO_NAME_MAX_CREATE, "NAME",
+			      COLO_INGRESS_SUFFIX, COLO_NAME_MAX);
 		if (!ndevs)
 			USAGE("create: say --secondary BASE HIDDEN ACTIVE or --primary BASE");
 		a->base = devs[0];

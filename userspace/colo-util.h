@@ -12,11 +12,54 @@
 #include <stdio.h>
 
 /*
- * Parse a size: a number of bytes with an optional binary suffix
- * (k, m, g, t; case-insensitive, "KiB"/"K"/"k" alike) or "s" for 512-byte
- * sectors. Returns 0 and the size in bytes, or -1 on bad input or overflow.
+ * Parse a size: a whole number of bytes with an optional binary suffix,
+ * K, M, G or T (powers of 1024; case-insensitive, with or without "iB":
+ * 4k = 4K = 4KiB = 4096), or "s" for 512-byte sectors. Decimal units
+ * (kB, MB, GB, TB, in any case) are refused: COLO_SIZE_DECIMAL. Returns 0
+ * and the size in bytes, COLO_SIZE_DECIMAL, or COLO_SIZE_BAD on any other
+ * bad input or overflow.
  */
+#define COLO_SIZE_BAD (-1)
+#define COLO_SIZE_DECIMAL (-2)
+#define COLO_RATE_NOT_KIB (-3)
 int colo_parse_size(const char *s, uint64_t *bytes);
+
+/*
+ * Parse a mirror rate: a size per second (colo_parse_size's units) that is
+ * a whole number of KiB/s (the kernel's unit), from 1 KiB/s to 2^32-1
+ * KiB/s. Returns 0 and the rate in KiB/s, COLO_SIZE_DECIMAL,
+ * COLO_RATE_NOT_KIB (not a multiple of 1024 bytes) or COLO_SIZE_BAD.
+ */
+int colo_parse_rate(const char *s, uint64_t *kib);
+
+/* "MAJ:MIN" (decimal numbers only): 0 and the numbers, else -1. */
+int colo_parse_devnum(const char *s, unsigned int *major, unsigned int *minor);
+
+/*
+ * A device's names: dm takes 1 to 127 bytes; colosetup creates NAME only
+ * when NAME-ingress fits too (at most COLO_NAME_MAX_CREATE bytes).
+ */
+#define COLO_INGRESS_SUFFIX "-ingress"
+#define COLO_NAME_MAX 127
+#define COLO_NAME_MAX_CREATE (COLO_NAME_MAX - (sizeof(COLO_INGRESS_SUFFIX) - 1))
+
+/*
+ * colosetup's version, and the dm-colo target's it drives: the same MAJOR
+ * (COLO_VERSION_MAJOR, from the top-level VERSION file). 0 when a target
+ * of version v[0].v[1].v[2] is known, -1 when not.
+ */
+int colo_target_version_ok(const unsigned int v[3]);
+
+/*
+ * A dm-colo line of the kernel log (the text of a /dev/kmsg record) about
+ * the device devnum ("253:4"): its reason, else NULL. dm identifies a
+ * device by major:minor in both forms:
+ *   "device-mapper: table: 253:4: colo: <why>"  (a refused table; also
+ *                                                 colo-ingress)
+ *   "device-mapper: colo: 253:4: <what>"        (dm-colo's own lines)
+ * The reason is what follows "colo: " ("253:4: <what>" for the second).
+ */
+const char *colo_kmsg_reason(const char *line, const char *devnum);
 
 /* Parse a chunk size: a size that is a power of two from 512 B to 1 MiB.
  * Returns 0 and the chunk in 512-byte sectors, or -1. */
@@ -33,6 +76,9 @@ enum {
 	COLO_EXIT_NODEV = 3,	/* no such device, or not a dm-colo device */
 	COLO_EXIT_BUSY = 4,	/* device in use (remove without --force) */
 	COLO_EXIT_TIMEOUT = 5,	/* wait/--wait ran out of time */
+	/* cannot drive dm-colo here: no device-mapper, not root, the dm-colo
+	 * target not loaded or of a major version colosetup does not know */
+	COLO_EXIT_ENV = 6,
 };
 
 enum colo_cmd {

@@ -9,6 +9,7 @@
  * sentence on stderr, "colosetup: NAME: why", and an exit code of
  * colo-util.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,8 +34,7 @@
 #include "colo-util.h"
 #include "colosetup.h"
 
-#define COLOSETUP_VERSION "0.2"
-#define INGRESS_SUFFIX "-ingress"
+#define INGRESS_SUFFIX COLO_INGRESS_SUFFIX
 
 static const char usage_text[] =
 "Usage: colosetup [-v] COMMAND [ARGS...]\n"
@@ -96,9 +97,16 @@ static const char usage_text[] =
 "\n"
 "Options: -v/--verbose (libdevmapper's messages too), -h/--help, --version.\n"
 "\n"
+"Sizes and rates are binary: a number of bytes with K, M, G or T (powers of\n"
+"1024; KiB, MiB, ... alike), or s for 512-byte sectors; decimal units (kB,\n"
+"MB, ...) are refused, and a --rate must be a whole number of KiB/s. Devices\n"
+"are paths or MAJ:MIN.\n"
+"\n"
 "Exit codes: 0 success; 1 refused by the kernel or a failed state (commit\n"
-"failed, mirror degraded); 2 bad command line; 3 no such device, or not a\n"
-"dm-colo device; 4 device in use; 5 timed out.\n"
+"failed, mirror degraded, also at once after mirror start); 2 bad command\n"
+"line; 3 no such device, or not a dm-colo device; 4 device in use; 5 timed\n"
+"out; 6 cannot drive dm-colo here (no device-mapper, not root, the dm-colo\n"
+"target not loaded or of another major version).\n"
 "See colosetup(8).\n";
 
 static const char *cmd_name = "colosetup";
@@ -143,37 +151,6 @@ int refused(const char *name, const char *what, int err)
 
 /* ---- devices ------------------------------------------------------------ */
 
-int open_blk(const char *role, const char *path, struct blk *b)
-{
-	struct stat sb;
-	uint64_t bytes;
-	int fd, lbs;
-
-	b->path = path;
-	if (stat(path, &sb))
-		return fail(COLO_EXIT_FAIL, NULL, "%s %s: %s", role, path, strerror(errno));
-	if (!S_ISBLK(sb.st_mode))
-		return fail(COLO_EXIT_FAIL, NULL, "%s %s: not a block device", role, path);
-	fd = open(path, O_RDONLY | O_EXCL | O_CLOEXEC);
-	if (fd < 0 && errno == EBUSY)
-		return fail(COLO_EXIT_BUSY, NULL,
-			    "%s %s: in use (mounted, or held by another device)", role, path);
-	if (fd < 0)
-		return fail(COLO_EXIT_FAIL, NULL, "%s %s: %s", role, path, strerror(errno));
-	if (ioctl(fd, BLKGETSIZE64, &bytes) || ioctl(fd, BLKSSZGET, &lbs)) {
-		int e = errno;
-
-		close(fd);
-		return fail(COLO_EXIT_FAIL, NULL, "%s %s: cannot read its size: %s", role,
-			    path, strerror(e));
-	}
-	close(fd);
-	b->rdev = sb.st_rdev;
-	b->sectors = bytes >> 9;
-	b->lbs = lbs;
-	return 0;
-}
-
 /* "/dev/mapper/vm" or "/dev/ram0" for a "major:minor" of a table. */
 void devpath(const char *majmin, char *buf, size_t len)
 {
@@ -217,6 +194,322 @@ void parse_legs(const char *params, struct colo_dev *d)
 				  d->legs[2]) == 3 ? 3 : 0;
 	else if (!strncmp(params, "primary ", 8))
 		d->nlegs = sscanf(params + 8, "%31s", d->legs[0]) == 1 ? 1 : 0;
+}
+
+/* The device number of a device argument (a path or MAJ:MIN); 0 or -1. */
+static int arg_rdev(const char *arg, dev_t *rdev)
+{
+	struct stat sb;
+	unsigned int ma, mi;
+
+	if (!colo_parse_devnum(arg, &ma, &mi)) {
+		*rdev = makedev(ma, mi);
+		return 0;
+	}
+	if (stat(arg, &sb) || !S_ISBLK(sb.st_mode))
+		return -1;
+	*rdev = sb.st_rdev;
+	return 0;
+}
+
+/* ---- who holds a device ------------------------------------------------- */
+
+struct who {
+	char *buf;
+	size_t len;
+	unsigned int n;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void who_add(struct who *w, const char *fmt, ...)
+{
+	size_t used = strlen(w->buf);
+	va_list ap;
+
+	if (used + 2 >= w->len)
+		return;
+	if (w->n++)
+		used += snprintf(w->buf + used, w->len - used, "; ");
+	va_start(ap, fmt);
+	vsnprintf(w->buf + used, w->len - used, fmt, ap);
+	va_end(ap);
+}
+
+/* A dm device holding devnum (sysfs holders/): which, and as what. */
+static void who_dm(struct who *w, const char *holder, const char *devnum)
+{
+	static const char *const roles[3] = { "base", "hidden", "active" };
+	struct cdm_target t;
+	struct colo_dev d;
+	char path[300], name[160];
+	FILE *f;
+	unsigned int i;
+
+	snprintf(path, sizeof(path), "/sys/block/%.200s/dm/name", holder);
+	f = fopen(path, "r");
+	if (!f || !fgets(name, sizeof(name), f)) {
+		if (f)
+			fclose(f);
+		who_add(w, "held by %s", holder);
+		return;
+	}
+	fclose(f);
+	name[strcspn(name, "\n")] = '\0';
+	if (cdm_get_target(name, 0, &t)) {
+		who_add(w, "held by dm device %s", name);
+		return;
+	}
+	if (!strcmp(t.type, "colo")) {
+		memset(&d, 0, sizeof(d));
+		parse_legs(t.params, &d);
+		for (i = 0; i < d.nlegs; i++)
+			if (!strcmp(d.legs[i], devnum))
+				break;
+		/* Not in the table: the mirror's replica (linked since 1.0.0). */
+		if (i == d.nlegs && strcmp(d.metadata, devnum))
+			who_add(w, "the replica of colo device %s's mirror (colosetup mirror stop %s frees it)",
+				name, name);
+		else
+			who_add(w, "held by colo device %s as its %s (colosetup remove %s frees it)",
+				name, i < d.nlegs ? roles[i] : "metadata device", name);
+	} else if (!strcmp(t.type, "colo-ingress")) {
+		who_add(w, "held by %s, a colo-ingress (colosetup remove %s frees it)", name, name);
+	} else {
+		who_add(w, "held by dm device %s, a %s target (dmsetup remove %s frees it)",
+			name, t.type, name);
+	}
+	cdm_target_free(&t);
+}
+
+/* The processes with rdev open (as fuser), but this one. */
+static void who_procs(struct who *w, dev_t rdev)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	unsigned int found = 0;
+	pid_t self = getpid();
+
+	while (proc && (e = readdir(proc))) {
+		char path[300], comm[64] = "?";
+		struct dirent *fe;
+		struct stat sb;
+		DIR *fds;
+		FILE *f;
+		int has = 0;
+
+		if (!isdigit((unsigned char)e->d_name[0]) || atoi(e->d_name) == self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.32s/fd", e->d_name);
+		fds = opendir(path);
+		while (fds && !has && (fe = readdir(fds))) {
+			snprintf(path, sizeof(path), "/proc/%.32s/fd/%.32s", e->d_name, fe->d_name);
+			has = fe->d_name[0] != '.' && !stat(path, &sb) && S_ISBLK(sb.st_mode) &&
+			      sb.st_rdev == rdev;
+		}
+		if (fds)
+			closedir(fds);
+		if (!has)
+			continue;
+		if (++found > 3)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.32s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f))
+				comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		who_add(w, "open by process %s (%s)", e->d_name, comm);
+	}
+	if (proc)
+		closedir(proc);
+	if (found > 3)
+		who_add(w, "and %u more processes", found - 3);
+}
+
+/* The colo devices whose mirror's replica is rdev (from their "mirror to
+ * PATH started" line in the kernel log); the mirroring ones when the log
+ * no longer says. For a module that does not link the replica in sysfs
+ * (holders/) as its legs are. */
+static void who_mirror(struct who *w, dev_t rdev)
+{
+	char **names, **p, maybe[256] = "";
+	int err, n = 0;
+
+	names = cdm_names(&err);
+	for (p = names; p && *p; p++) {
+		struct cdm_target t;
+		struct colo_status st;
+		struct cdm_info info;
+		char devnum[32], line[512], *to, *end;
+		dev_t r;
+
+		if (cdm_get_target(*p, 1, &t))
+			continue;
+		err = strcmp(t.type, "colo") || colo_parse_status(t.params, &st) ||
+		      !strcmp(st.mirror, "none");
+		cdm_target_free(&t);
+		if (err || cdm_info(*p, &info))
+			continue;
+		snprintf(devnum, sizeof(devnum), "%u:%u", info.major, info.minor);
+		if (!cdm_log_last(devnum, "mirror to ", line, sizeof(line)) &&
+		    (to = strstr(line, "mirror to ")) && (end = strstr(to, " started ("))) {
+			*end = '\0';
+			if (!arg_rdev(to + 10, &r) && r == rdev) {
+				who_add(w, "the replica of colo device %s's mirror (colosetup mirror stop %s frees it)",
+					*p, *p);
+				n = -1;
+				break;
+			}
+			continue;
+		}
+		snprintf(maybe + strlen(maybe), sizeof(maybe) - strlen(maybe), "%s%s",
+			 n++ ? ", " : "", *p);
+	}
+	cdm_names_free(names);
+	if (n > 0)
+		who_add(w, "maybe the replica of a colo mirror (mirroring: %s; colosetup mirror stop NAME frees it)",
+			maybe);
+}
+
+/*
+ * Who holds the block device rdev, and what frees it, into buf: dm devices
+ * stacked on it (sysfs holders/), mounts, processes with it open, a colo
+ * mirror whose replica it is.
+ */
+static void holders(dev_t rdev, char *buf, size_t len)
+{
+	struct who w = { buf, len, 0 };
+	char devnum[32], path[300], line[1024];
+	struct dirent *e;
+	DIR *d;
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(devnum, sizeof(devnum), "%u:%u", major(rdev), minor(rdev));
+	snprintf(path, sizeof(path), "/sys/dev/block/%s/holders", devnum);
+	d = opendir(path);
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			who_dm(&w, e->d_name, devnum);
+	if (d)
+		closedir(d);
+	f = fopen("/proc/self/mountinfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char dev[32], mnt[512];
+
+		if (sscanf(line, "%*s %*s %31s %*s %511s", dev, mnt) == 2 && !strcmp(dev, devnum))
+			who_add(&w, "mounted on %s (umount it first)", mnt);
+	}
+	if (f)
+		fclose(f);
+	who_procs(&w, rdev);
+	if (!w.n)
+		who_mirror(&w, rdev);
+	if (!w.n)
+		snprintf(buf, len, "held by a user colosetup cannot name (swap, md, a kernel user)");
+}
+
+/* The private directory of dev_node()'s nodes, removed at exit. */
+static char node_dir[64];
+
+static void node_dir_remove(void)
+{
+	char path[128];
+	DIR *d = opendir(node_dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%.32s", node_dir, e->d_name);
+			unlink(path);
+		}
+	if (d)
+		closedir(d);
+	rmdir(node_dir);
+}
+
+static int is_node_of(const char *path, dev_t dev)
+{
+	struct stat sb;
+
+	return !stat(path, &sb) && S_ISBLK(sb.st_mode) && sb.st_rdev == dev;
+}
+
+/*
+ * A node to open for a device argument: arg itself, or for MAJ:MIN (as
+ * dm's tables take devices) /dev/block/MAJ:MIN, the kernel's name of the
+ * device (/dev/NAME, /dev/mapper/NAME), else a node made for this run in a
+ * private directory. NULL when MAJ:MIN is no block device here.
+ */
+static const char *dev_node(const char *arg)
+{
+	static char paths[4][192];
+	static unsigned int next;
+	unsigned int ma, mi;
+	char *p = paths[next++ % 4], sys[64];
+	dev_t dev;
+
+	if (colo_parse_devnum(arg, &ma, &mi))
+		return arg;
+	dev = makedev(ma, mi);
+	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", ma, mi);
+	if (access(sys, F_OK))
+		return NULL;
+	snprintf(p, 192, "/dev/block/%u:%u", ma, mi);
+	if (is_node_of(p, dev))
+		return p;
+	devpath(arg, p, 192);
+	if (is_node_of(p, dev))
+		return p;
+	if (!node_dir[0]) {
+		snprintf(node_dir, sizeof(node_dir), "/tmp/colosetup.XXXXXX");
+		if (!mkdtemp(node_dir)) {
+			node_dir[0] = '\0';
+			return NULL;
+		}
+		atexit(node_dir_remove);
+	}
+	snprintf(p, 192, "%s/%u:%u", node_dir, ma, mi);
+	if (!is_node_of(p, dev) && mknod(p, S_IFBLK | 0600, dev))
+		return NULL;
+	return p;
+}
+
+int open_blk(const char *role, const char *arg, struct blk *b)
+{
+	const char *path = dev_node(arg);
+	struct stat sb;
+	uint64_t bytes;
+	char who[512];
+	int fd, lbs;
+
+	if (!path)
+		return fail(COLO_EXIT_FAIL, NULL, "%s %s: no such block device", role, arg);
+	b->path = path;
+	if (stat(path, &sb))
+		return fail(COLO_EXIT_FAIL, NULL, "%s %s: %s", role, arg, strerror(errno));
+	if (!S_ISBLK(sb.st_mode))
+		return fail(COLO_EXIT_FAIL, NULL, "%s %s: not a block device", role, arg);
+	fd = open(path, O_RDONLY | O_EXCL | O_CLOEXEC);
+	if (fd < 0 && errno == EBUSY) {
+		holders(sb.st_rdev, who, sizeof(who));
+		return fail(COLO_EXIT_BUSY, NULL, "%s %s: in use: %s", role, arg, who);
+	}
+	if (fd < 0)
+		return fail(COLO_EXIT_FAIL, NULL, "%s %s: %s", role, arg, strerror(errno));
+	if (ioctl(fd, BLKGETSIZE64, &bytes) || ioctl(fd, BLKSSZGET, &lbs)) {
+		int e = errno;
+
+		close(fd);
+		return fail(COLO_EXIT_FAIL, NULL, "%s %s: cannot read its size: %s", role,
+			    path, strerror(e));
+	}
+	close(fd);
+	b->rdev = sb.st_rdev;
+	b->sectors = bytes >> 9;
+	b->lbs = lbs;
+	return 0;
 }
 
 int get_colo(const char *name, struct colo_dev *d)
@@ -315,7 +608,7 @@ static int cmd_create(const struct colo_args *a)
 	unsigned int n = a->primary ? 1 : 3, i, j, region = a->region_sectors;
 	struct blk b[4];
 	struct cdm_info info;
-	struct stat sb;
+	dev_t rdev;
 	char params[8192], user[128], hs[32], cs[32], rs[32];
 	char id[COLO_UUID_ID_LEN + 1], uuid[COLO_UUID_MAX];
 	int r;
@@ -323,8 +616,8 @@ static int cmd_create(const struct colo_args *a)
 	if (!cdm_info(a->name, &info))
 		return fail(COLO_EXIT_FAIL, a->name, "a device of this name exists");
 	/* Before the exclusive opens: a colo device holds its base. */
-	if (!skip_checks() && !stat(a->base, &sb) && S_ISBLK(sb.st_mode) &&
-	    !find_base_user(sb.st_rdev, user, sizeof(user)))
+	if (!skip_checks() && !arg_rdev(a->base, &rdev) &&
+	    !find_base_user(rdev, user, sizeof(user)))
 		return fail(COLO_EXIT_FAIL, a->name, "base %s is already the base of colo device %s",
 			    a->base, user);
 	for (i = 0; i < n; i++) {
@@ -437,10 +730,14 @@ static int remove_one(const char *name, int force)
 	if (r)
 		return refused(name, "remove", r);
 	if (info.open_count > 0) {
-		if (!force)
+		char who[512];
+
+		if (!force) {
+			holders(makedev(info.major, info.minor), who, sizeof(who));
 			return fail(COLO_EXIT_BUSY, name,
-				    "in use (open %d time%s); close it first, or --force",
-				    info.open_count, info.open_count > 1 ? "s" : "");
+				    "in use (open %d time%s: %s); close it first, or --force",
+				    info.open_count, info.open_count > 1 ? "s" : "", who);
+		}
 		deferred = 1;
 	}
 	r = cdm_remove(name, deferred);
@@ -481,15 +778,21 @@ static int cmd_remove(const struct colo_args *a)
 	if (has_ingress && cdm_info(iname, &ii))
 		has_ingress = 0;
 	if (!a->force) {
-		if (has_ingress && ii.open_count > 0)
+		char who[512];
+
+		if (has_ingress && ii.open_count > 0) {
+			holders(makedev(ii.major, ii.minor), who, sizeof(who));
 			return fail(COLO_EXIT_BUSY, iname,
-				    "in use (open %d time%s: is the NBD server still running?); close it first, or --force",
-				    ii.open_count, ii.open_count > 1 ? "s" : "");
-		if (ci.open_count > has_ingress)
+				    "in use (open %d time%s: %s); close it first (is the NBD server still running?), or --force",
+				    ii.open_count, ii.open_count > 1 ? "s" : "", who);
+		}
+		if (ci.open_count > has_ingress) {
+			holders(makedev(ci.major, ci.minor), who, sizeof(who));
 			return fail(COLO_EXIT_BUSY, a->name,
-				    "in use (open %d time%s); close it first, or --force",
+				    "in use (open %d time%s: %s); close it first, or --force",
 				    ci.open_count - has_ingress,
-				    ci.open_count - has_ingress > 1 ? "s" : "");
+				    ci.open_count - has_ingress > 1 ? "s" : "", who);
+		}
 	}
 	if (has_ingress) {
 		r = remove_one(iname, a->force);
@@ -865,17 +1168,57 @@ static int cmd_failover(const struct colo_args *a)
 	return wait_state(a->name, STATE_DONE, a->timeout);
 }
 
+/*
+ * After mirror start without --wait: up to MIRROR_SETTLE_MS, until the
+ * first chunk is copied, for a mirror that degrades at once (a replica
+ * that fails every write): that is exit 1 with the kernel's reason.
+ */
+#define MIRROR_SETTLE_MS 2000
+
+static int mirror_settle(const char *name)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	double end = now() + MIRROR_SETTLE_MS / 1000.0;
+	struct colo_dev d;
+
+	for (;;) {
+		const char *why, *p;
+		int r = get_colo(name, &d);
+
+		if (r)
+			return r;
+		if (!strcmp(d.st.mirror, "degraded")) {
+			char because[300] = "";
+
+			why = cdm_log_since("mirror degraded: ");
+			p = why ? strstr(why, "mirror degraded: ") : NULL;
+			if (p)
+				snprintf(because, sizeof(because), " (%.*s)",
+					 (int)strcspn(p + 17, ";"), p + 17);
+			return fail(COLO_EXIT_FAIL, name,
+				    "mirror degraded at once%s: the chunks stay dirty; check the replica, then mirror start again",
+				    because);
+		}
+		if (strcmp(d.st.mirror, "copying") || d.st.mirrored || now() >= end)
+			return 0;
+		nanosleep(&pause, NULL);
+	}
+}
+
 static int cmd_mirror_start(const struct colo_args *a)
 {
 	char msg[512], rate[32] = "";
+	const char *dev = a->dev;
 	struct colo_dev d;
 	struct blk b;
 	int r = get_colo(a->name, &d);
 
 	if (r)
 		return r;
-	if (skip_checks())
+	if (skip_checks()) {
+		dev = dev_node(a->dev) ? dev_node(a->dev) : a->dev;
 		goto send;
+	}
 	if (strcmp(d.st.mode, "primary"))
 		return fail(COLO_EXIT_FAIL, a->name,
 			    "mirror start refused: the device is secondary (fail over first)");
@@ -894,15 +1237,18 @@ static int cmd_mirror_start(const struct colo_args *a)
 		return fail(COLO_EXIT_FAIL, a->name,
 			    "replica %s has %" PRIu64 " sectors, it needs at least %" PRIu64,
 			    a->dev, b.sectors, d.sectors);
+	dev = b.path;
 send:
 	if (a->rate_kib)
 		snprintf(rate, sizeof(rate), " %" PRIu64, a->rate_kib);
-	snprintf(msg, sizeof(msg), "mirror start %s %s%s", a->dev, a->dirty ? "dirty" : "full",
+	snprintf(msg, sizeof(msg), "mirror start %s %s%s", dev, a->dirty ? "dirty" : "full",
 		 rate);
 	r = send_msg(a->name, msg, "mirror start");
-	if (r || !a->wait)
+	if (r)
 		return r;
-	return wait_state(a->name, STATE_IN_SYNC, a->timeout);
+	if (a->wait)
+		return wait_state(a->name, STATE_IN_SYNC, a->timeout);
+	return mirror_settle(a->name);
 }
 
 static int cmd_mirror_stop(const struct colo_args *a)
@@ -1054,6 +1400,61 @@ static int cmd_wait(const struct colo_args *a)
 	return r ? r : wait_state(a->name, a->state, a->timeout);
 }
 
+/*
+ * Can colosetup drive dm-colo here? device-mapper, root, and a dm-colo
+ * target of a major version it knows. Else one sentence with the next step,
+ * and COLO_EXIT_ENV.
+ */
+static int dm_ready(void)
+{
+	unsigned int v[3];
+	int r = cdm_control();
+
+	if (r == -ENODEV)
+		return fail(COLO_EXIT_ENV, NULL, "device-mapper is not available: modprobe dm-mod");
+	if (!r)
+		r = cdm_target_version("colo", v);
+	if (r == -EACCES || r == -EPERM)
+		return fail(COLO_EXIT_ENV, NULL,
+			    "permission denied: run as root (device-mapper needs CAP_SYS_ADMIN)");
+	if (r == -ENOENT)
+		return fail(COLO_EXIT_ENV, NULL, "the dm-colo target is not loaded: modprobe dm-colo");
+	if (r)
+		return fail(COLO_EXIT_ENV, NULL, "cannot list device-mapper's targets: %s",
+			    strerror(-r));
+	if (colo_target_version_ok(v))
+		return fail(COLO_EXIT_ENV, NULL,
+			    "the loaded dm-colo target is version %u.%u.%u, colosetup %s drives version %d.x only: install dm-colo and colosetup of one release",
+			    v[0], v[1], v[2], COLO_VERSION, COLO_VERSION_MAJOR);
+	return 0;
+}
+
+/* colosetup's version and the loaded target's (or why there is none). */
+static int print_version(void)
+{
+	unsigned int v[3];
+	int r = cdm_control();
+
+	printf("colosetup %s\n", COLO_VERSION);
+	if (r == -ENODEV) {
+		printf("dm-colo target: none (device-mapper is not available)\n");
+		return 0;
+	}
+	if (!r)
+		r = cdm_target_version("colo", v);
+	if (r == -ENOENT)
+		printf("dm-colo target: not loaded\n");
+	else if (r)
+		printf("dm-colo target: unknown (%s)\n",
+		       r == -EACCES || r == -EPERM ? "permission denied: run as root" :
+		       strerror(-r));
+	else
+		printf("dm-colo target %u.%u.%u%s\n", v[0], v[1], v[2],
+		       colo_target_version_ok(v) ? " (not driven by this colosetup: another major version)" :
+		       "");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct colo_args a;
@@ -1070,12 +1471,22 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	case CMD_VERSION:
-		printf("colosetup %s\n", COLOSETUP_VERSION);
-		return 0;
+		cdm_init(a.verbose);
+		return print_version();
 	default:
 		break;
 	}
 	cdm_init(a.verbose);
+	switch (a.cmd) {
+	case CMD_META_DUMP:
+	case CMD_META_EXPORT:
+	case CMD_META_WIPE:
+		break;		/* the metadata device alone: no device-mapper */
+	default:
+		r = dm_ready();
+		if (r)
+			return r;
+	}
 	switch (a.cmd) {
 	case CMD_CREATE:
 		return cmd_create(&a);

@@ -380,6 +380,121 @@ static void test_table(void)
 	}
 }
 
+/* Rates, device numbers, names, the target's version, kernel log lines. */
+static void test_units(void)
+{
+	static const struct { const char *s; uint64_t kib; } rates[] = {
+		{ "1k", 1 }, { "1024", 1 }, { "2048", 2 }, { "50m", 51200 }, { "50M", 51200 },
+		{ "50MiB", 51200 }, { "1g", 1048576 }, { "8s", 4 }, { "4294967295k", 4294967295ULL },
+	};
+	static const char *const not_kib[] = { "1500", "100", "1s", "1025", "3s" };
+	static const char *const bad_rates[] = { "0", "0k", "x", "4294967296k", "1.5m", "" };
+	static const char *const devnums[] = { "1:0", "253:12", "259:1048575" };
+	static const char *const not_devnums[] = {
+		"/dev/ram0", "1:", ":0", "1:0:0", "a:1", "1:x", "1 :0", "4096:0", "1:1048576",
+		"-1:0", "ram0",
+	};
+	static const struct { const char *line, *dev, *reason; } lines[] = {
+		{ "device-mapper: table: 253:4: colo: Base too small", "253:4", "Base too small" },
+		{ "device-mapper: table: 253:4: colo-ingress: No colo device", "253:4",
+		  "No colo device" },
+		{ "device-mapper: colo: 253:4: message 'x' refused: no", "253:4",
+		  "253:4: message 'x' refused: no" },
+		{ "device-mapper: table: 253:40: colo: other", "253:4", NULL },
+		{ "device-mapper: table: 253:4: linear: other", "253:4", NULL },
+		{ "device-mapper: colo: 253:41: message refused", "253:4", NULL },
+		{ "device-mapper: colo: 253:5: mirror degraded: x", "253:4", NULL },
+		{ "device-mapper: ioctl: error adding target to table", "253:4", NULL },
+		{ "colo: 253:4: not from dm", "253:4", NULL },
+		{ "device-mapper: colo: 1253:4: other", "253:4", NULL },
+		{ "device-mapper: colo: 253:4: mirror degraded: io", "253:4",
+		  "253:4: mirror degraded: io" },
+		{ "device-mapper: colo: 253:4: x", "", NULL },
+	};
+	static const unsigned int versions[][4] = {	/* major minor patch ok */
+		{ COLO_VERSION_MAJOR, 0, 0, 1 }, { COLO_VERSION_MAJOR, 7, 3, 1 },
+		{ COLO_VERSION_MAJOR + 1, 0, 0, 0 }, { 0, 9, 9, COLO_VERSION_MAJOR == 0 },
+	};
+	struct colo_args a;
+	char err[256], line[512], name[200];
+	unsigned int i, ma, mi;
+	const char *why;
+	uint64_t v;
+	int r;
+
+	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+		ok(!colo_parse_rate(rates[i].s, &v) && v == rates[i].kib, "rate accepted",
+		   rates[i].s);
+	for (i = 0; i < sizeof(not_kib) / sizeof(not_kib[0]); i++)
+		ok(colo_parse_rate(not_kib[i], &v) == COLO_RATE_NOT_KIB,
+		   "rate not a whole KiB/s refused", not_kib[i]);
+	for (i = 0; i < sizeof(bad_rates) / sizeof(bad_rates[0]); i++)
+		ok(colo_parse_rate(bad_rates[i], &v) == COLO_SIZE_BAD, "rate refused",
+		   bad_rates[i]);
+	for (i = 0; i < sizeof(devnums) / sizeof(devnums[0]); i++) {
+		r = colo_parse_devnum(devnums[i], &ma, &mi);
+		snprintf(line, sizeof(line), "%u:%u", ma, mi);
+		ok(!r && !strcmp(line, devnums[i]), "MAJ:MIN parsed", devnums[i]);
+	}
+	for (i = 0; i < sizeof(not_devnums) / sizeof(not_devnums[0]); i++)
+		ok(colo_parse_devnum(not_devnums[i], &ma, &mi) == -1, "not MAJ:MIN",
+		   not_devnums[i]);
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		why = colo_kmsg_reason(lines[i].line, lines[i].dev);
+		ok(lines[i].reason ? why && !strcmp(why, lines[i].reason) : !why,
+		   "kernel log line for the device or not", lines[i].line);
+	}
+	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		snprintf(line, sizeof(line), "%u.%u.%u", versions[i][0], versions[i][1],
+			 versions[i][2]);
+		ok((colo_target_version_ok(versions[i]) == 0) == (int)versions[i][3],
+		   versions[i][3] ? "target version known" : "target version refused", line);
+	}
+
+	/* Names: create needs room for NAME-ingress; other commands take 127. */
+	memset(name, 'n', sizeof(name));
+	name[COLO_NAME_MAX_CREATE] = '\0';
+	snprintf(line, sizeof(line), "create %s --primary /dev/x", name);
+	r = parse(line, &a, err);
+	ok(!r && strlen(a.name) == 119, "create: a 119-byte name", "");
+	name[COLO_NAME_MAX_CREATE] = 'n';
+	name[COLO_NAME_MAX_CREATE + 1] = '\0';
+	snprintf(line, sizeof(line), "create %s --primary /dev/x", name);
+	r = parse(line, &a, err);
+	ok(r == 2 && strstr(err, "is 120 bytes long: at most 119, so that its ingress NAME-ingress fits in dm's 127"),
+	   "create: a 120-byte name refused", err);
+	memset(name, 'n', sizeof(name));
+	name[125] = '\0';
+	snprintf(line, sizeof(line), "create %s --secondary /a /b /c", name);
+	ok(parse(line, &a, err) == 2, "create: a 125-byte name refused", "");
+	snprintf(line, sizeof(line), "status %s", name);
+	ok(!parse(line, &a, err), "status: a 125-byte name taken", "");
+	memset(name, 'n', sizeof(name));
+	name[128] = '\0';
+	snprintf(line, sizeof(line), "status %s", name);
+	ok(parse(line, &a, err) == 2, "status: a 128-byte name refused", "");
+
+	/* The option sentences. */
+	r = parse("mirror start vm /dev/x --rate 50MB", &a, err);
+	ok(r == 2 && !strcmp(err, "--rate '50MB': decimal units (kB, MB, GB, TB) are refused: say 50MiB (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"),
+	   "--rate 50MB: says to use MiB", err);
+	r = parse("mirror start vm /dev/x --rate 1500", &a, err);
+	ok(r == 2 && !strcmp(err, "--rate '1500': not a whole number of KiB/s (the kernel's unit); give a multiple of 1024 bytes/s, e.g. 2k or 50m"),
+	   "--rate 1500: not rounded", err);
+	r = parse("create vm --primary /a --chunk 4kB", &a, err);
+	ok(r == 2 && strstr(err, "--chunk '4kB': decimal units") && strstr(err, "say 4KiB"),
+	   "--chunk 4kB: says to use KiB", err);
+	r = parse("create vm --primary /a --metadata /m --region-size 4MB", &a, err);
+	ok(r == 2 && strstr(err, "--region-size '4MB': decimal units"),
+	   "--region-size 4MB: says to use MiB", err);
+	r = parse("mirror start vm 7:3 --rate 4MiB", &a, err);
+	ok(!r && a.rate_kib == 4096 && !strcmp(a.dev, "7:3"), "mirror start MAJ:MIN --rate 4MiB",
+	   "");
+	r = parse("create vm --secondary 1:0 1:1 1:2 --metadata 1:3", &a, err);
+	ok(!r && !strcmp(a.base, "1:0") && !strcmp(a.metadata, "1:3"), "create with MAJ:MIN",
+	   "");
+}
+
 static void test_misc(void)
 {
 	char buf[128];
@@ -460,13 +575,19 @@ int main(void)
 {
 	static const struct { const char *s; uint64_t v; } good[] = {
 		{ "0", 0 }, { "512", 512 }, { "4k", 4096 }, { "4K", 4096 },
-		{ "64KiB", 65536 }, { "1m", 1 << 20 }, { "1MB", 1 << 20 },
+		{ "64KiB", 65536 }, { "1m", 1 << 20 }, { "1MiB", 1 << 20 }, { "1mib", 1 << 20 },
+		{ "2GiB", 2ULL << 30 }, { "3T", 3ULL << 40 }, { "5TiB", 5ULL << 40 },
 		{ "2g", 2ULL << 30 }, { "16t", 16ULL << 40 }, { "8s", 4096 },
 		{ "16777215t", 16777215ULL << 40 },
 	};
 	static const char *const bad[] = {
 		"", "k", "-1", "+4", " 4k", "4k ", "4x", "4kk", "4kib2",
-		"18446744073709551616", "16777216t", "1.5m", "0x10", "4sib",
+		"18446744073709551616", "16777216t", "1.5m", "0x10", "4sib", "4b", "4B",
+		"4kbit", "4kiB2", "4iB", "4 KiB", "4Ki",
+	};
+	/* Decimal units: refused as such (the caller says "use MiB"). */
+	static const char *const decimal[] = {
+		"1MB", "1mb", "50MB", "4kB", "4KB", "2GB", "1TB", "1Mb",
 	};
 	static const struct { const char *s; unsigned int sectors; } chunks[] = {
 		{ "512", 1 }, { "4k", 8 }, { "64k", 128 }, { "1m", 2048 },
@@ -487,7 +608,17 @@ int main(void)
 		ok(!colo_parse_size(good[i].s, &v) && v == good[i].v,
 		   "size accepted", good[i].s);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ok(colo_parse_size(bad[i], &v) == -1, "size refused", bad[i]);
+		ok(colo_parse_size(bad[i], &v) == COLO_SIZE_BAD, "size refused", bad[i]);
+	for (i = 0; i < sizeof(decimal) / sizeof(decimal[0]); i++) {
+		ok(colo_parse_size(decimal[i], &v) == COLO_SIZE_DECIMAL,
+		   "decimal size refused as decimal", decimal[i]);
+		ok(colo_parse_chunk(decimal[i], &sectors) == COLO_SIZE_DECIMAL,
+		   "decimal chunk refused as decimal", decimal[i]);
+		ok(colo_parse_region(decimal[i], &sectors) == COLO_SIZE_DECIMAL,
+		   "decimal region refused as decimal", decimal[i]);
+		ok(colo_parse_rate(decimal[i], &v) == COLO_SIZE_DECIMAL,
+		   "decimal rate refused as decimal", decimal[i]);
+	}
 	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
 		ok(!colo_parse_chunk(chunks[i].s, &sectors) &&
 		   sectors == chunks[i].sectors, "chunk accepted", chunks[i].s);
@@ -501,6 +632,7 @@ int main(void)
 		ok(colo_parse_region(bad_regions[i], &sectors) == -1,
 		   "region refused", bad_regions[i]);
 
+	test_units();
 	test_args();
 	test_status();
 	test_json();
