@@ -600,7 +600,7 @@ static int find_base_user(dev_t rdev, char *buf, size_t len)
 
 /* ---- create, ingress, remove -------------------------------------------- */
 
-static int cmd_create(const struct colo_args *a)
+int cmd_create(const struct colo_args *a)
 {
 	static const char *const roles[3] = { "base", "hidden", "active" };
 	const char *paths[3] = { a->base, a->hidden, a->active };
@@ -679,7 +679,7 @@ static int cmd_create(const struct colo_args *a)
 	return 0;
 }
 
-static int cmd_ingress(const struct colo_args *a)
+int cmd_ingress(const struct colo_args *a)
 {
 	char iname[160], params[64], other[128];
 	char id[COLO_UUID_ID_LEN + 1], uuid[COLO_UUID_MAX];
@@ -748,7 +748,7 @@ static int remove_one(const char *name, int force)
 	return 0;
 }
 
-static int cmd_remove(const struct colo_args *a)
+int cmd_remove(const struct colo_args *a)
 {
 	struct cdm_target t;
 	struct cdm_info ci, ii;
@@ -1524,6 +1524,10 @@ int main(int argc, char **argv)
 		return cmd_dirty_import(&a);
 	case CMD_MONITOR:
 		return cmd_monitor(&a);
+	case CMD_UP:
+		return cmd_up(&a);
+	case CMD_DOWN:
+		return cmd_down(&a);
 	default:
 		return COLO_EXIT_USAGE;
 	}
