@@ -83,6 +83,12 @@ static const char usage_text[] =
 "          [--interval SEC] [--count N]\n"
 "        Watch every colo device (or the NAMEs) in one process: a JSON\n"
 "        line per event on stdout, a syslog line, and HOOK run per event.\n"
+"  up NAME|--all [--pin] [--colotab FILE]\n"
+"        Create the devices of /etc/colo/colotab (colotab(5)), the legs\n"
+"        checked against their identities pinned at the first up (--pin:\n"
+"        pin them anew); a device already up with the same table is fine.\n"
+"  down NAME|--all [--force] [--colotab FILE]\n"
+"        Remove them (and their ingresses) as remove does.\n"
 "  metadata dump DEV [--json]\n"
 "        Show what an inactive metadata device holds.\n"
 "  metadata export DEV [--force]\n"
@@ -106,7 +112,8 @@ static const char usage_text[] =
 "failed, mirror degraded, also at once after mirror start); 2 bad command\n"
 "line; 3 no such device, or not a dm-colo device; 4 device in use; 5 timed\n"
 "out; 6 cannot drive dm-colo here (no device-mapper, not root, the dm-colo\n"
-"target not loaded or of another major version).\n"
+"target not loaded or of another major version); 7 up: a leg is not the\n"
+"disk pinned at the first up. A bad colotab is exit 2.\n"
 "See colosetup(8).\n";
 
 static const char *cmd_name = "colosetup";
