@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "colo-colotab.h"
 #include "colo-udev.h"
@@ -706,6 +709,83 @@ static void test_colotab(void)
 	}
 }
 
+/* colotab_identity() over a sysfs tree made here: a disk with a wwid, its
+ * partition, a dm device, a RAM disk without an ID. */
+static void put(const char *root, const char *path, const char *text)
+{
+	char p[512], *slash;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", root, path);
+	for (slash = strchr(p + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(p, 0755);
+		*slash = '/';
+	}
+	f = fopen(p, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void link_dev(const char *root, const char *devnum, const char *target)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/dev/block/%s", root, devnum);
+	if (symlink(target, p))
+		perror(p);
+}
+
+static void test_identity(void)
+{
+	char root[] = "/tmp/test-util.XXXXXX", cmd[128], line[256];
+	struct colo_leg_id id;
+
+	if (!mkdtemp(root)) {
+		ok(0, "mkdtemp", root);
+		return;
+	}
+	put(root, "devices/sdb/size", "2048\n");
+	put(root, "devices/sdb/device/wwid", "naa.5000c500a1b2c3d4 \n");
+	put(root, "devices/sdb/sdb1/size", "1024\n");
+	put(root, "devices/sdb/sdb1/partition", "1\n");
+	put(root, "devices/dm-3/size", "4096\n");
+	put(root, "devices/dm-3/dm/uuid", "LVM-abc def\n");
+	put(root, "devices/vda/size", "8\n");
+	put(root, "devices/vda/serial", "QM00001\n");
+	put(root, "devices/ram0/size", "65536\n");
+	put(root, "dev/block/.keep", "");
+	link_dev(root, "8:16", "../../devices/sdb");
+	link_dev(root, "8:17", "../../devices/sdb/sdb1");
+	link_dev(root, "253:3", "../../devices/dm-3");
+	link_dev(root, "254:0", "../../devices/vda");
+	link_dev(root, "1:0", "../../devices/ram0");
+
+	ok(!colotab_identity(root, makedev(8, 16), &id), "identity read", "8:16");
+	colo_leg_id_format(&id, line, sizeof(line));
+	ok(!strcmp(line, "sdb 8:16 2048 wwid:naa.5000c500a1b2c3d4"), "identity: a disk's wwid", line);
+	ok(!colotab_identity(root, makedev(8, 17), &id), "identity read", "8:17");
+	colo_leg_id_format(&id, line, sizeof(line));
+	ok(!strcmp(line, "sdb1 8:17 1024 wwid:naa.5000c500a1b2c3d4-part1"),
+	   "identity: a partition, its disk's wwid", line);
+	ok(!colotab_identity(root, makedev(253, 3), &id), "identity read", "253:3");
+	colo_leg_id_format(&id, line, sizeof(line));
+	ok(!strcmp(line, "dm-3 253:3 4096 dm-uuid:LVM-abc_def"), "identity: a dm device's UUID",
+	   line);
+	ok(!colotab_identity(root, makedev(254, 0), &id), "identity read", "254:0");
+	colo_leg_id_format(&id, line, sizeof(line));
+	ok(!strcmp(line, "vda 254:0 8 serial:QM00001"), "identity: a serial", line);
+	ok(!colotab_identity(root, makedev(1, 0), &id), "identity read", "1:0");
+	colo_leg_id_format(&id, line, sizeof(line));
+	ok(!strcmp(line, "ram0 1:0 65536 -"), "identity: none for a RAM disk", line);
+	ok(colotab_identity(root, makedev(9, 9), &id) == -1, "identity: no such device", "9:9");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	if (system(cmd))
+		ok(0, "rm -rf", root);
+}
+
 int main(void)
 {
 	static const struct { const char *s; uint64_t v; } good[] = {
@@ -775,6 +855,7 @@ int main(void)
 	test_misc();
 	test_uuid();
 	test_colotab();
+	test_identity();
 
 	printf("util: %d passed, %d failed\n", pass, fail);
 	return fail ? 1 : 0;
