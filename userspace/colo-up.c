@@ -61,8 +61,10 @@ static void pins_path(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s.legs", state_dir(), name);
 }
 
-/* Read NAME.legs: 1 with the pins, 0 when there is none, or an exit code
- * (negated) after saying why. */
+/*
+ * Read NAME.legs: 1 with the pins, 0 when there is none, or an exit code
+ * (negated) after saying why.
+ */
 static int read_pins(const char *name, struct colo_leg_id pin[LEG_NR], int has[LEG_NR])
 {
 	char path[512], line[512], role[16];
@@ -156,18 +158,22 @@ static int table_diff(const struct colotab_entry *e, const dev_t rdev[LEG_NR], c
 	}
 	memset(&d, 0, sizeof(d));
 	parse_legs(t.params, &d);
-	sscanf(t.params, "%15s", live_mode);
+	if (sscanf(t.params, "%15s", live_mode) != 1)
+		live_mode[0] = '\0';
 	if (d.nlegs) {
 		const char *p = t.params;
 
 		for (i = 0; i <= d.nlegs; i++)
 			p = strchr(p, ' ') ? strchr(p, ' ') + 1 : "";
-		sscanf(p, "%u", &chunk);
+		if (sscanf(p, "%u", &chunk) != 1)
+			chunk = 0;
 	}
-	if (!colo_table_opt(t.params, "max_copies", v, sizeof(v)))
-		sscanf(v, "%u", &copies);
-	if (!colo_table_opt(t.params, "region_size", v, sizeof(v)))
-		sscanf(v, "%u", &region);
+	if (!colo_table_opt(t.params, "max_copies", v, sizeof(v)) &&
+	    sscanf(v, "%u", &copies) != 1)
+		copies = 0;
+	if (!colo_table_opt(t.params, "region_size", v, sizeof(v)) &&
+	    sscanf(v, "%u", &region) != 1)
+		region = 0;
 	cdm_target_free(&t);
 
 #define DIFF(...) do { \
@@ -194,12 +200,12 @@ static int table_diff(const struct colotab_entry *e, const dev_t rdev[LEG_NR], c
 			snprintf(want, sizeof(want), "%u:%u", major(rdev[i]), minor(rdev[i]));
 		if (!strcmp(want, live))
 			continue;
-		if (!live[0])
+		if (!live[0]) {
 			DIFF("it has no %s, the colotab's is %s (%s)", colotab_leg_key[i], want,
 			     e->leg[i]);
-		else if (!want[0])
+		} else if (!want[0]) {
 			DIFF("its %s is %s, the colotab has none", colotab_leg_key[i], live);
-		else {
+		} else {
 			devpath(live, path, sizeof(path));
 			DIFF("its %s is %s (%s), the colotab's %s (%s)", colotab_leg_key[i], live,
 			     path, want, e->leg[i]);
