@@ -144,6 +144,12 @@ pvm: legs pinned in $D/state/pvm.legs"
 check_eq "up --pin: the new pin" "base ram5 $(dev ram5) $LEN -" \
 	"$(grep -v '^#' "$D/state/pvm.legs")"
 run 0 "down pvm" colosetup down pvm
+cp "$D/state/pvm.legs" "$D/pvm.legs.good"
+echo "base ram5" >> "$D/state/pvm.legs"
+run 1 "up with a damaged pins file" colosetup up pvm
+err_says "up with a damaged pins file" "colosetup: pvm: $D/state/pvm.legs:4: not understood (remove it, or up --pin records the legs anew)"
+check_eq "a damaged pins file: pvm not created" "" "$(dmsetup ls | grep -w pvm)"
+cp "$D/pvm.legs.good" "$D/state/pvm.legs"
 
 # --- a kernel name (/dev/sdX) that becomes another disk --------------------------------
 mknod /dev/sdcolo b $(dev ram4 | tr : ' ')

@@ -80,12 +80,15 @@ static int read_pins(const char *name, struct colo_leg_id pin[LEG_NR], int has[L
 		return -fail(COLO_EXIT_FAIL, name, "cannot read %s: %s", path, strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		n++;
-		if (line[0] == '#' || line[0] == '\n')
+		if (line[0] == '#' || line[strspn(line, " \t\n")] == '\0')
 			continue;
+		if (sscanf(line, "%15s", role) != 1)
+			role[0] = '\0';
 		for (i = 0; i < LEG_NR; i++)
-			if (sscanf(line, "%15s", role) == 1 && !strcmp(role, colotab_leg_key[i]))
+			if (!strcmp(role, colotab_leg_key[i]))
 				break;
-		if (i == LEG_NR || colo_leg_id_parse(line + strlen(role), &pin[i])) {
+		if (i == LEG_NR ||
+		    colo_leg_id_parse(line + strspn(line, " \t") + strlen(role), &pin[i])) {
 			fclose(f);
 			return -fail(COLO_EXIT_FAIL, name,
 				     "%s:%u: not understood (remove it, or up --pin records the legs anew)",
@@ -268,12 +271,15 @@ static int up_one(const struct colotab_entry *e, const char *file, int pin)
 
 		if (!e->leg[i][0])
 			continue;
-		if (stat(e->leg[i], &sb) || !S_ISBLK(sb.st_mode))
+		if (stat(e->leg[i], &sb))
 			return fail(COLO_EXIT_FAIL, e->name,
 				    "%s %s: %s (%s:%u); is the disk attached?",
 				    colotab_leg_key[i], e->leg[i],
-				    errno == ENOENT ? "no such device" : "not a block device",
+				    errno == ENOENT ? "no such device" : strerror(errno),
 				    file, e->line);
+		if (!S_ISBLK(sb.st_mode))
+			return fail(COLO_EXIT_FAIL, e->name, "%s %s: not a block device (%s:%u)",
+				    colotab_leg_key[i], e->leg[i], file, e->line);
 		rdev[i] = sb.st_rdev;
 		if (colotab_identity("/sys", sb.st_rdev, &now[i]))
 			return fail(COLO_EXIT_FAIL, e->name, "%s %s: no such block device in /sys",
