@@ -16,6 +16,8 @@ pkgs=(
 	nbd-client nbd-server qemu-utils jq
 	# tests/88-udev.sh: udevd and its rules, LVM (pvcreate, pvs, its rules)
 	udev lvm2
+	# userspace/test-units.sh: systemd-analyze verify on the units
+	systemd
 	# the host-crash tests (scripts/crash.sh): 6.12's kernel image is zstd
 	zstd
 	# KUnit under UML, checkpatch.pl, sparse

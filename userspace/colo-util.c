@@ -239,7 +239,7 @@ enum opt_id { OPT_CHUNK, OPT_MAX_COPIES, OPT_METADATA, OPT_REGION_SIZE, OPT_RATE
 	      OPT_FORCE, OPT_JSON, OPT_VERBOSE, OPT_HELP,
 	      OPT_PROMETHEUS, OPT_FIELDS, OPT_NOHEADINGS, OPT_SEPARATOR, OPT_SORT,
 	      OPT_NAMEPREFIXES, OPT_EXEC, OPT_HOOK_TIMEOUT, OPT_COUNT, OPT_NO_SYSLOG,
-	      OPT_INTERVAL };
+	      OPT_INTERVAL, OPT_ALL, OPT_PIN, OPT_COLOTAB };
 
 static const struct {
 	const char *name;
@@ -259,7 +259,8 @@ static const struct {
 	{ "--full", OPT_FULL, 0, BIT(CMD_MIRROR_START) },
 	{ "--dirty", OPT_DIRTY, 0, BIT(CMD_MIRROR_START) },
 	{ "--wait", OPT_WAIT, 0, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) },
-	{ "--force", OPT_FORCE, 0, BIT(CMD_REMOVE) | BIT(CMD_META_EXPORT) | BIT(CMD_META_WIPE) },
+	{ "--force", OPT_FORCE, 0, BIT(CMD_REMOVE) | BIT(CMD_META_EXPORT) | BIT(CMD_META_WIPE) |
+	  BIT(CMD_DOWN) },
 	{ "--json", OPT_JSON, 0, BIT(CMD_STATUS) | BIT(CMD_LIST) | BIT(CMD_META_DUMP) },
 	{ "--verbose", OPT_VERBOSE, 0, ~0U },
 	{ "-v", OPT_VERBOSE, 0, ~0U },
@@ -278,6 +279,9 @@ static const struct {
 	{ "--count", OPT_COUNT, 1, BIT(CMD_MONITOR) },
 	{ "--no-syslog", OPT_NO_SYSLOG, 0, BIT(CMD_MONITOR) },
 	{ "--interval", OPT_INTERVAL, 1, BIT(CMD_MONITOR) },
+	{ "--all", OPT_ALL, 0, BIT(CMD_UP) | BIT(CMD_DOWN) },
+	{ "--pin", OPT_PIN, 0, BIT(CMD_UP) },
+	{ "--colotab", OPT_COLOTAB, 1, BIT(CMD_UP) | BIT(CMD_DOWN) },
 };
 
 static const struct {
@@ -296,6 +300,8 @@ static const struct {
 	{ "help", CMD_HELP, 0, 0 },
 	{ "version", CMD_VERSION, 0, 0 },
 	{ "monitor", CMD_MONITOR, 0, COLO_MAX_NAMES },
+	{ "up", CMD_UP, 0, 1 },	/* NAME or --all: checked below */
+	{ "down", CMD_DOWN, 0, 1 },
 };
 
 /* Commands of two words: "mirror start NAME DEV", "metadata dump DEV". */
@@ -577,6 +583,17 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 				USAGE("--interval '%s': seconds, 0 (events only) to 3600", val);
 			a->interval_set = 1;
 			break;
+		case OPT_ALL:
+			a->all = 1;
+			break;
+		case OPT_PIN:
+			a->pin = 1;
+			break;
+		case OPT_COLOTAB:
+			if (!val[0])
+				USAGE("%s: --colotab needs a file", cmd_word(a->cmd));
+			a->colotab = val;
+			break;
 		}
 	}
 	if (help) {
@@ -593,6 +610,8 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 	if (a->cmd == CMD_LIST && a->json &&
 	    (a->fields || a->noheadings || a->separator || a->sort || a->nameprefixes))
 		USAGE("list: --json shows every field; -o, --noheadings, --separator, --sort and --nameprefixes are for the table");
+	if ((a->cmd == CMD_UP || a->cmd == CMD_DOWN) && !npos == !a->all)
+		USAGE("%s: give NAME or --all", cmd_word(a->cmd));
 	if (a->hook_timeout && !a->hook)
 		USAGE("monitor: --hook-timeout needs --exec");
 	if (npos < min_pos)

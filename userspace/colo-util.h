@@ -79,6 +79,8 @@ enum {
 	/* cannot drive dm-colo here: no device-mapper, not root, the dm-colo
 	 * target not loaded or of a major version colosetup does not know */
 	COLO_EXIT_ENV = 6,
+	/* up: a leg is not the device pinned at the first up (colotab(5)) */
+	COLO_EXIT_LEG = 7,
 };
 
 enum colo_cmd {
@@ -103,6 +105,8 @@ enum colo_cmd {
 	CMD_VERIFY_STOP,
 	CMD_VERIFY_RANGES,
 	CMD_MONITOR,
+	CMD_UP,
+	CMD_DOWN,
 };
 
 /* What "wait" and "--wait" wait for. */
@@ -157,6 +161,10 @@ struct colo_args {
 	unsigned int interval;		/* --interval SEC: a look without an event */
 	int interval_set;
 	int no_syslog;			/* --no-syslog */
+	/* up, down (colo-up.c) */
+	int all;			/* --all */
+	int pin;			/* up --pin */
+	const char *colotab;		/* --colotab FILE (NULL: $COLOTAB, else the default) */
 };
 
 /*

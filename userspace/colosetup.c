@@ -83,6 +83,12 @@ static const char usage_text[] =
 "          [--interval SEC] [--count N]\n"
 "        Watch every colo device (or the NAMEs) in one process: a JSON\n"
 "        line per event on stdout, a syslog line, and HOOK run per event.\n"
+"  up NAME|--all [--pin] [--colotab FILE]\n"
+"        Create the devices of /etc/colo/colotab (colotab(5)), the legs\n"
+"        checked against their identities pinned at the first up (--pin:\n"
+"        pin them anew); a device already up with the same table is fine.\n"
+"  down NAME|--all [--force] [--colotab FILE]\n"
+"        Remove them (and their ingresses) as remove does.\n"
 "  metadata dump DEV [--json]\n"
 "        Show what an inactive metadata device holds.\n"
 "  metadata export DEV [--force]\n"
@@ -106,7 +112,8 @@ static const char usage_text[] =
 "failed, mirror degraded, also at once after mirror start); 2 bad command\n"
 "line; 3 no such device, or not a dm-colo device; 4 device in use; 5 timed\n"
 "out; 6 cannot drive dm-colo here (no device-mapper, not root, the dm-colo\n"
-"target not loaded or of another major version).\n"
+"target not loaded or of another major version); 7 up: a leg is not the\n"
+"disk pinned at the first up. A bad colotab is exit 2.\n"
 "See colosetup(8).\n";
 
 static const char *cmd_name = "colosetup";
@@ -600,7 +607,7 @@ static int find_base_user(dev_t rdev, char *buf, size_t len)
 
 /* ---- create, ingress, remove -------------------------------------------- */
 
-static int cmd_create(const struct colo_args *a)
+int cmd_create(const struct colo_args *a)
 {
 	static const char *const roles[3] = { "base", "hidden", "active" };
 	const char *paths[3] = { a->base, a->hidden, a->active };
@@ -679,7 +686,7 @@ static int cmd_create(const struct colo_args *a)
 	return 0;
 }
 
-static int cmd_ingress(const struct colo_args *a)
+int cmd_ingress(const struct colo_args *a)
 {
 	char iname[160], params[64], other[128];
 	char id[COLO_UUID_ID_LEN + 1], uuid[COLO_UUID_MAX];
@@ -748,7 +755,7 @@ static int remove_one(const char *name, int force)
 	return 0;
 }
 
-static int cmd_remove(const struct colo_args *a)
+int cmd_remove(const struct colo_args *a)
 {
 	struct cdm_target t;
 	struct cdm_info ci, ii;
@@ -1524,6 +1531,10 @@ int main(int argc, char **argv)
 		return cmd_dirty_import(&a);
 	case CMD_MONITOR:
 		return cmd_monitor(&a);
+	case CMD_UP:
+		return cmd_up(&a);
+	case CMD_DOWN:
+		return cmd_down(&a);
 	default:
 		return COLO_EXIT_USAGE;
 	}

@@ -70,6 +70,15 @@ int cmd_status_prometheus(const struct colo_args *a);
  * status; it becomes the newer one): a second look after a short pause. */
 void measure_rate(const char *name, struct colo_dev *d);
 
+/* create, ingress, remove: colo-up.c drives them for a colotab's devices. */
+int cmd_create(const struct colo_args *a);
+int cmd_ingress(const struct colo_args *a);
+int cmd_remove(const struct colo_args *a);
+
+/* colo-up.c: up and down (colotab(5)) */
+int cmd_up(const struct colo_args *a);
+int cmd_down(const struct colo_args *a);
+
 /* colo-monitor.c */
 int cmd_monitor(const struct colo_args *a);
 

@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include "colo-colotab.h"
 #include "colo-udev.h"
 #include "colo-util.h"
 
@@ -76,7 +80,9 @@ static void test_args(void)
 		"verify", "verify vm --timeout 5", "verify vm --rate 100", "verify vm extra",
 		"verify stop", "verify stop vm --wait", "verify stop vm --rate 1m",
 		"verify start", "verify vm --force", "wait vm verify", "verify ranges",
-		"verify ranges vm --wait",
+		"verify ranges vm --wait", "up", "down", "up vm --all", "down vm --all",
+		"down vm --pin", "up vm --force", "up vm --colotab=", "up vm --colotab",
+		"up a b", "up a/b", "status vm --all",
 	};
 	struct colo_args a;
 	char err[256];
@@ -160,6 +166,14 @@ static void test_args(void)
 	ok(!r && a.cmd == CMD_HELP, "--help after a command", "");
 	r = parse("--version", &a, err);
 	ok(!r && a.cmd == CMD_VERSION, "--version", "");
+	r = parse("up", &a, err);
+	ok(r && !strcmp(err, "up: give NAME or --all"), "up: NAME or --all", err);
+	r = parse("up --all --pin --colotab /tmp/t", &a, err);
+	ok(!r && a.cmd == CMD_UP && a.all && a.pin && !a.name && !strcmp(a.colotab, "/tmp/t"),
+	   "up --all --pin --colotab parsed", "");
+	r = parse("down vm --force --colotab=/tmp/t", &a, err);
+	ok(!r && a.cmd == CMD_DOWN && !a.all && a.force && !strcmp(a.name, "vm") &&
+	   !strcmp(a.colotab, "/tmp/t"), "down NAME --force --colotab= parsed", "");
 }
 
 static void test_status(void)
@@ -571,6 +585,207 @@ static void test_uuid(void)
 	   "status JSON: no dm UUID is null", buf);
 }
 
+/* colotab(5): a good file, then each bad line's exact sentence. */
+static int tab_read(const char *text, struct colotab *t, char *err, char *warn)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	FILE *w = fmemopen(warn, 1024, "w");
+	int r;
+
+	memset(warn, 0, 1024);
+	err[0] = '\0';
+	r = colotab_read(f, "tab", t, err, 512, w);
+	fclose(f);
+	fclose(w);
+	return r;
+}
+
+static void test_colotab(void)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{ "vm secondary base=/a hidden=/b active=/c colour=red\n",
+		  "tab:1: unknown key 'colour' (base, hidden, active, metadata, chunk, max-copies, region-size, ingress)" },
+		{ "# c\n\nvm primary base=/a\n  vm primary base=/b # again\n",
+		  "tab:4: duplicate name 'vm' (first on line 3)" },
+		{ "vm primary base=/a chunk=4kB\n",
+		  "tab:1: chunk '4kB': decimal units (kB, MB, GB, TB) are refused: binary units only (K or KiB, M or MiB, G or GiB, T or TiB)" },
+		{ "vm primary base=/a chunk=3k\n",
+		  "tab:1: chunk '3k': a power of two from 512 to 1m (e.g. 4k, 64k)" },
+		{ "vm primary base=/a metadata=/m region-size=5m\n",
+		  "tab:1: region-size '5m': a power of two from 512 to 1g (e.g. 4m, the default)" },
+		{ "vm primary base=/a region-size=4m\n",
+		  "tab:1: vm: region-size= needs metadata= (regions are kept there)" },
+		{ "vm primary base=/a metadata=/m chunk=64k region-size=4k\n",
+		  "tab:1: vm: region-size= must be at least the chunk size" },
+		{ "vm tertiary base=/a\n", "tab:1: vm: the mode is secondary or primary, not 'tertiary'" },
+		{ "vm\n", "tab:1: vm: the mode is secondary or primary, not ''" },
+		{ "vm primary /dev/x\n", "tab:1: '/dev/x' is not KEY=VALUE" },
+		{ "vm primary base=\n", "tab:1: base= needs a value" },
+		{ "vm primary base=/a base=/b\n", "tab:1: base= given twice" },
+		{ "vm primary chunk=4k\n", "tab:1: vm: base= is missing" },
+		{ "vm secondary base=/a hidden=/b\n",
+		  "tab:1: vm: a secondary needs base=, hidden= and active=" },
+		{ "vm primary base=/a hidden=/b\n", "tab:1: vm: a primary has no hidden= or active=" },
+		{ "vm primary base=/a ingress=yes\n", "tab:1: vm: ingress=yes is for a secondary" },
+		{ "vm secondary base=/a hidden=/b active=/c ingress=1\n",
+		  "tab:1: ingress '1': yes or no" },
+		{ "vm primary base=/a max-copies=0\n", "tab:1: max-copies '0': a number from 1 to 1024" },
+		{ "vm primary base=/a max-copies=1025\n",
+		  "tab:1: max-copies '1025': a number from 1 to 1024" },
+		{ "a/b primary base=/a\n",
+		  "tab:1: 'a/b' is not a device name (1 to 119 bytes, no '/' or '=')" },
+		{ "x=y primary base=/a\n",
+		  "tab:1: 'x=y' is not a device name (1 to 119 bytes, no '/' or '=')" },
+	};
+	static const char good[] =
+		"# the VMs of this host\n"
+		"\n"
+		"vm  secondary base=/dev/disk/by-id/wwn-0x1 hidden=/dev/disk/by-partlabel/h \\\n";
+	static const char good2[] =
+		"vm\tsecondary base=/dev/disk/by-id/wwn-0x1 hidden=/dev/disk/by-partlabel/h active=/dev/sdc chunk=64k ingress=yes  # comment\n"
+		"   \t\n"
+		"pvm primary base=/dev/disk/by-uuid/u metadata=/dev/disk/by-path/p region-size=8m max-copies=8\n"
+		"old primary base=8:16\n";
+	struct colotab t;
+	char err[512], warn[1024], line[160];
+	const struct colotab_entry *e;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = tab_read(bad[i].text, &t, err, warn);
+
+		ok(r == -1 && !strcmp(err, bad[i].err), "colotab refused", bad[i].err);
+		if (strcmp(err, bad[i].err))
+			printf("#   got '%s'\n", err);
+	}
+	/* A continuation is no part of the format: "\" is a word, not KEY=VALUE. */
+	ok(tab_read(good, &t, err, warn) == -1 && !strcmp(err, "tab:3: '\\' is not KEY=VALUE"),
+	   "colotab: no line continuation", err);
+	ok(!tab_read(good2, &t, err, warn) && t.n == 3, "colotab read", err);
+	e = colotab_find(&t, "vm");
+	ok(e && !e->primary && e->line == 1 && !strcmp(e->leg[LEG_BASE], "/dev/disk/by-id/wwn-0x1") &&
+	   !strcmp(e->leg[LEG_ACTIVE], "/dev/sdc") && !e->leg[LEG_METADATA][0] &&
+	   e->chunk_sectors == 128 && e->ingress && !e->max_copies, "colotab entry", "vm");
+	e = colotab_find(&t, "pvm");
+	ok(e && e->primary && e->line == 3 && e->region_sectors == 16384 && e->max_copies == 8 &&
+	   !strcmp(e->leg[LEG_METADATA], "/dev/disk/by-path/p") && !e->ingress && !e->chunk_sectors,
+	   "colotab entry", "pvm");
+	ok(!colotab_find(&t, "nope"), "colotab: unknown name", "nope");
+	ok(!strcmp(warn,
+		   "tab:1: warning: active /dev/sdc is not a stable path (use /dev/disk/by-id/..., by-uuid, by-partlabel or by-path): its identity is pinned, and up refuses it when it becomes another disk\n"
+		   "tab:4: warning: base 8:16 is not a stable path (use /dev/disk/by-id/..., by-uuid, by-partlabel or by-path): its identity is pinned, and up refuses it when it becomes another disk\n"),
+	   "colotab: warnings for /dev/sdX and MAJ:MIN", "tab:1, tab:4");
+	ok(!tab_read("", &t, err, warn) && t.n == 0, "colotab: empty file", "");
+
+	/* Identities. */
+	{
+		struct colo_leg_id a, b;
+
+		ok(!colo_leg_id_parse(" ram1 1:1 65536 -", &a) && !a.hwid[0] && a.sectors == 65536 &&
+		   !strcmp(a.kname, "ram1"), "leg id parsed", "ram1 1:1 65536 -");
+		colo_leg_id_format(&a, line, sizeof(line));
+		ok(!strcmp(line, "ram1 1:1 65536 -"), "leg id formatted", line);
+		b = a;
+		ok(colo_leg_id_same(&a, &b), "leg id: same", "ram1");
+		snprintf(b.kname, sizeof(b.kname), "ram5");
+		ok(!colo_leg_id_same(&a, &b), "leg id: another RAM disk is not the same", "ram5");
+		b = a;
+		b.sectors++;
+		ok(!colo_leg_id_same(&a, &b), "leg id: another size is not the same", "65537");
+		ok(!colo_leg_id_parse("sdb 8:16 2048 wwid:naa.5000", &a) &&
+		   !colo_leg_id_parse("sdc 8:32 2048 wwid:naa.5000", &b) && colo_leg_id_same(&a, &b),
+		   "leg id: a renumbered disk with its wwid is the same", "sdb -> sdc");
+		colo_leg_id_parse("sdb 8:16 2048 wwid:naa.5001", &b);
+		ok(!colo_leg_id_same(&a, &b), "leg id: sdb with another wwid is not", "naa.5001");
+		colo_leg_id_parse("sdb 8:16 2048 -", &b);
+		ok(!colo_leg_id_same(&a, &b), "leg id: sdb without its wwid is not", "-");
+		ok(colo_leg_id_parse("sdb 8:16 x -", &b) == -1 &&
+		   colo_leg_id_parse("sdb 8:16 1 - extra", &b) == -1, "leg id: bad lines refused",
+		   "x");
+		colo_leg_id_human(&a, line, sizeof(line));
+		ok(!strcmp(line, "sdb (8:16, 1 MiB, wwid:naa.5000)"), "leg id: human", line);
+	}
+}
+
+/* colotab_identity() over a sysfs tree made here: a disk with a wwid, its
+ * partition, a dm device, a RAM disk without an ID. */
+static void put(const char *root, const char *path, const char *text)
+{
+	char p[512], *slash;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", root, path);
+	for (slash = strchr(p + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(p, 0755);
+		*slash = '/';
+	}
+	f = fopen(p, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void link_dev(const char *root, const char *devnum, const char *target)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/dev/block/%s", root, devnum);
+	if (symlink(target, p))
+		perror(p);
+}
+
+static void test_identity(void)
+{
+	char root[] = "/tmp/test-util.XXXXXX", cmd[128], line[256];
+	struct colo_leg_id id;
+
+	if (!mkdtemp(root)) {
+		ok(0, "mkdtemp", root);
+		return;
+	}
+	put(root, "devices/sdb/size", "2048\n");
+	put(root, "devices/sdb/device/wwid", "naa.5000c500a1b2c3d4 \n");
+	put(root, "devices/sdb/sdb1/size", "1024\n");
+	put(root, "devices/sdb/sdb1/partition", "1\n");
+	put(root, "devices/dm-3/size", "4096\n");
+	put(root, "devices/dm-3/dm/uuid", "LVM-abc def\n");
+	put(root, "devices/vda/size", "8\n");
+	put(root, "devices/vda/serial", "QM00001\n");
+	put(root, "devices/ram0/size", "65536\n");
+	put(root, "dev/block/.keep", "");
+	link_dev(root, "8:16", "../../devices/sdb");
+	link_dev(root, "8:17", "../../devices/sdb/sdb1");
+	link_dev(root, "253:3", "../../devices/dm-3");
+	link_dev(root, "254:0", "../../devices/vda");
+	link_dev(root, "1:0", "../../devices/ram0");
+
+	ok(!colotab_identity(root, makedev(8, 16), &id), "identity read", "8:16");
+	colo_leg_id_format(&id, line, sizeof(line));
+	ok(!strcmp(line, "sdb 8:16 2048 wwid:naa.5000c500a1b2c3d4"), "identity: a disk's wwid", line);
+	ok(!colotab_identity(root, makedev(8, 17), &id), "identity read", "8:17");
+	colo_leg_id_format(&id, line, sizeof(line));
+	ok(!strcmp(line, "sdb1 8:17 1024 wwid:naa.5000c500a1b2c3d4-part1"),
+	   "identity: a partition, its disk's wwid", line);
+	ok(!colotab_identity(root, makedev(253, 3), &id), "identity read", "253:3");
+	colo_leg_id_format(&id, line, sizeof(line));
+	ok(!strcmp(line, "dm-3 253:3 4096 dm-uuid:LVM-abc_def"), "identity: a dm device's UUID",
+	   line);
+	ok(!colotab_identity(root, makedev(254, 0), &id), "identity read", "254:0");
+	colo_leg_id_format(&id, line, sizeof(line));
+	ok(!strcmp(line, "vda 254:0 8 serial:QM00001"), "identity: a serial", line);
+	ok(!colotab_identity(root, makedev(1, 0), &id), "identity read", "1:0");
+	colo_leg_id_format(&id, line, sizeof(line));
+	ok(!strcmp(line, "ram0 1:0 65536 -"), "identity: none for a RAM disk", line);
+	ok(colotab_identity(root, makedev(9, 9), &id) == -1, "identity: no such device", "9:9");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	if (system(cmd))
+		ok(0, "rm -rf", root);
+}
+
 int main(void)
 {
 	static const struct { const char *s; uint64_t v; } good[] = {
@@ -639,6 +854,8 @@ int main(void)
 	test_table();
 	test_misc();
 	test_uuid();
+	test_colotab();
+	test_identity();
 
 	printf("util: %d passed, %d failed\n", pass, fail);
 	return fail ? 1 : 0;
