@@ -66,7 +66,7 @@ comp() {
 		COMP_LINE="$*"; COMP_LINE=${COMP_LINE// = /=}; COMP_POINT=${#COMP_LINE}
 		_colosetup "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
 		printf "%s\n" "${COMPREPLY[@]}" | sort' \
-		x "$bc" "$here/colosetup.bash-completion" "$here/colosetup" "$@"
+		x "$bc" "$here/colosetup.bash-completion" "${cmd:-$here/colosetup}" "$@"
 }
 lines() { printf '%s\n' "$@" | sort; }
 has() { # has WHAT WORD WORDS...: WORD is among the completions of WORDS
@@ -178,6 +178,22 @@ eq "list -o name,: the next field" "$(lines name,mirror name,mirror_percent name
 eq "list --sort -: descending fields" "$(lines -name)" "$(comp list --sort -na)"
 eq "list --options=: split at =" "$(lines name)" "$(comp list --options = na)"
 eq "list --sort a field list" "$(lines mode,-size)" "$(comp list --sort mode,-si)"
+# up and down (colotab(5)): offered when colosetup's --help has them.
+printf '#!/bin/sh\n[ "$1" = --help ] && { "%s" --help; echo "  up NAME|--all"; }\n' \
+	"$here/colosetup" > "$t/bin/colosetup-up"
+chmod +x "$t/bin/colosetup-up"
+printf '# NAME MODE\nvm secondary base=/dev/sda\n\ndb primary base=/dev/sdb\n' > "$t/colotab"
+printf 'other primary base=/dev/sdc\n' > "$t/colotab2"
+cup() { COLOTAB=$t/colotab cmd=$t/bin/colosetup-up comp "$@"; }
+printf '#!/bin/sh\n"%s" "$@" | grep -v "^  up \\|^  down "\n' "$here/colosetup" \
+	> "$t/bin/colosetup-noup"
+chmod +x "$t/bin/colosetup-noup"
+grep -qx up <<< "$(cmd=$t/bin/colosetup-noup comp "")"; ok $((!$?)) "no up without it in --help"
+eq "up with it in --help" "up" "$(cup u)"
+eq "up NAME: the colotab's names (\$COLOTAB)" "$(lines db vm)" "$(cup up "")"
+eq "down --colotab FILE NAME: that file's" "other" "$(cup down --colotab "$t/colotab2" "")"
+eq "up's options" "$(lines --all --colotab --help --pin --verbose)" "$(cup up --)"
+eq "down's options" "$(lines --force)" "$(cup down --f)"
 eq "--timeout: no completion" "" "$(comp wait vm done --timeout "")"
 eq "top level options" "$(lines --help --verbose --version)" "$(comp --)"
 end
