@@ -125,7 +125,9 @@ for k in $(colo_kernels); do
 	kver=$(colo_kver "$k")
 	ok $? "kernel $k installed" || continue
 	s=$(dkms status -m dm-colo -v "$ver" -k "$kver" 2> /dev/null)
-	grep -q ': installed' <<< "$s"; ok $? "dkms status for $kver: $s" "$(dkms status 2> /dev/null)"
+	grep -q ': installed' <<< "$s"
+	ok $? "dkms status for $kver: $s" "$(dkms status 2> /dev/null
+		tail -n 20 "/var/lib/dkms/dm-colo/$ver/build/make.log" 2> /dev/null)"
 	ko=$(ls "/lib/modules/$kver/updates/dkms/dm-colo.ko"* 2> /dev/null | head -n 1)
 	[ -n "$ko" ]; ok $? "/lib/modules/$kver/updates/dkms/dm-colo.ko built" || continue
 	v=$(modinfo -F version "$ko" 2> /dev/null)
