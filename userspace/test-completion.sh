@@ -194,6 +194,14 @@ eq "up NAME: the colotab's names (\$COLOTAB)" "$(lines db vm)" "$(cup up "")"
 eq "down --colotab FILE NAME: that file's" "other" "$(cup down --colotab "$t/colotab2" "")"
 eq "up's options" "$(lines --all --colotab --help --pin --verbose)" "$(cup up --)"
 eq "down's options" "$(lines --force)" "$(cup down --f)"
+eq "status --json NAME" "$(lines guest vm)" "$(comp status --json "")"
+eq "verify stop NAME" "$(lines guest vm)" "$(comp verify stop "")"
+eq "--chunk=VALUE" "$(lines 64k)" "$(comp create vm --chunk = 6)"
+eq "create --chunk 4k --primary: the leg" "$(lines /dev/nbd0 /dev/sda /dev/sdb)" \
+	"$(comp create vm --chunk 4k --primary "")"
+mkdir -p "$t/files" && touch "$t/files/ranges.txt"
+eq "dirty import NAME FILE: files" "$t/files/ranges.txt" "$(comp dirty import vm "$t/files/")"
+has "dirty import NAME -: standard input" - dirty import vm -
 eq "--timeout: no completion" "" "$(comp wait vm done --timeout "")"
 eq "top level options" "$(lines --help --verbose --version)" "$(comp --)"
 end
