@@ -7,7 +7,9 @@
 #   make check      install what is missing, then run every test
 #   make check-debug the debug lane alone (make check runs it too)
 #   make bench      the benchmark on every kernel: bench/*.md, the README's table
-#   make install    install the module, colosetup, its udev rules and colo-monitor.service on this host
+#   make deb        the Debian packages dm-colo-dkms and colosetup, in .build/deb
+#   make deb-check  build them, lintian, install both here, DKMS for both kernels, purge
+#   make install    install the module, colosetup, its completion, udev rules and colo-monitor.service on this host
 #
 # KDIR defaults to the running kernel's build tree when it exists, else the
 # newest installed Debian linux-headers-*.
@@ -20,7 +22,7 @@ MANDIR ?= $(PREFIX)/share/man
 CC ?= gcc
 USER_CFLAGS ?= -O2 -g -Wall -Wextra -Werror
 
-.PHONY: all module userspace clean check check-debug soak demo install lint kunit vm-shell dkms-check deps bench
+.PHONY: all module userspace clean check check-debug soak demo install lint kunit vm-shell dkms-check deps bench deb deb-check
 
 all: module userspace
 
@@ -83,6 +85,12 @@ vm-shell:
 
 dkms-check:
 	scripts/dkms-check.sh
+
+deb:
+	scripts/deb-build.sh
+
+deb-check:
+	scripts/deb-check.sh
 
 install: all
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install

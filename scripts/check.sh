@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # check.sh (make check): install what is missing, then run every suite:
-# userspace unit tests, the model checker's selftest (scripts/selftest.sh), lint (checkpatch, sparse W=1), dkms builds, KUnit
+# userspace unit tests, the model checker's selftest (scripts/selftest.sh), lint (checkpatch, sparse W=1), dkms builds,
+# the Debian packages (deb: scripts/deb-check.sh builds, lintian, installs
+# them on this host, DKMS for every kernel, and purges them), KUnit
 # under UML, the VM tests on every kernel of kernel/kernels, and the debug
 # lane (vm-debug: tests/debug-list on the debug kernel of
 # scripts/debug-kernel.sh, built once and cached), and the host-crash tests
@@ -10,7 +12,7 @@
 # points each, 50 by default). Each suite
 # ends with "<suite>: N passed, N failed"; the last line sums them all.
 #
-#   scripts/check.sh [SUITE...]   SUITE: userspace lint dkms kunit vm-6.1 ... crash-6.1 ... vm-debug
+#   scripts/check.sh [SUITE...]   SUITE: userspace lint dkms deb kunit vm-6.1 ... crash-6.1 ... vm-debug
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$top"
@@ -19,7 +21,7 @@ cd "$top"
 
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
-	suites=(userspace selftest lint dkms kunit)
+	suites=(userspace selftest lint dkms deb kunit)
 	for k in $(colo_kernels); do suites+=("vm-$k"); done
 	for k in $(colo_kernels); do suites+=("crash-$k"); done
 	suites+=(vm-debug)
@@ -31,6 +33,7 @@ run_suite() {
 	selftest) scripts/selftest.sh ;;
 	lint) scripts/lint.sh ;;
 	dkms) scripts/dkms-check.sh ;;
+	deb) scripts/deb-check.sh ;;
 	kunit) scripts/kunit.sh ;;
 	vm-*) scripts/vm.sh --kernel "${1#vm-}" --timeout "${COLO_VM_TIMEOUT:-2400}" ;;
 	crash-*) scripts/crash.sh --kernel "${1#crash-}" --points "${COLO_CRASH_POINTS:-50}" ;;

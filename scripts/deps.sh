@@ -26,6 +26,9 @@ pkgs=(
 	libelf-dev
 	# DKMS packaging
 	dkms
+	# make deb and scripts/deb-check.sh (dh-dkms: dh_dkms, a package of its
+	# own in Debian 12), the completion's test (userspace/test-completion.sh)
+	build-essential debhelper dh-dkms fakeroot lintian bash-completion
 )
 if [ "${1:-}" = --list ]; then
 	printf '%s\n' "${pkgs[@]}"

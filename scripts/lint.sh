@@ -25,6 +25,12 @@ dver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf)
 result $(echo "$ver" | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+' && [ "$dver" = "$ver" ]; echo $?) \
 	"one version: VERSION ($ver) and dkms.conf's PACKAGE_VERSION ($dver)" \
 	"VERSION must be MAJOR.MINOR.PATCH and dkms.conf's PACKAGE_VERSION the same"
+# debian/changelog's newest entry (the packages' version; native: no
+# Debian revision) says it too.
+cver=$(dpkg-parsechangelog -l debian/changelog -S Version 2>&1)
+result $([ "$cver" = "$ver" ]; echo $?) \
+	"one version: VERSION ($ver) and debian/changelog's ($cver)" \
+	"add a debian/changelog entry for $ver (dch -v $ver)"
 
 src=$(colo_linux_source)
 # The tracked sources only (an in-tree "make module" leaves dm-colo.mod.c).

@@ -1489,6 +1489,11 @@ int main(int argc, char **argv)
 	case CMD_META_EXPORT:
 	case CMD_META_WIPE:
 		break;		/* the metadata device alone: no device-mapper */
+	case CMD_LIST:
+		/* list -o help: the fields alone (bash completion, any user) */
+		if (a.fields && !strcmp(a.fields, "help"))
+			break;
+		/* fall through */
 	default:
 		r = dm_ready();
 		if (r)
