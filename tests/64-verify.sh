@@ -25,20 +25,6 @@ dd if=/dev/urandom of=/dev/mapper/p bs=1M count=$MIB oflag=direct 2>/dev/null
 vst() { dmsetup status p | awk '{ print $20, $21, $22 }'; }
 dirty() { dmsetup status p | awk '{ split($10, a, "/"); print a[1] }'; }
 mirrored() { dmsetup status p | awk '{ print $12 }'; }
-# run EXPECTED_RC DESC CMD...: CMD exits EXPECTED_RC; its output is in $OUT.
-run() {
-	local want=$1 desc=$2 rc
-	shift 2
-	OUT=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" = "$want" ]; then
-		t_ok "$desc (exit $rc)"
-	else
-		t_fail "$desc: exit $rc, expected $want"
-		t_diag "command: $*"
-		echo "$OUT" | sed 's/^/#   /'
-	fi
-}
 # The status but the counters a running copy or verify moves (dirty,
 # mirrored, verified).
 snap() { dmsetup status p | awk '{ $10 = $12 = $21 = ""; print }'; }
@@ -98,18 +84,18 @@ refused "rate given as a word" "verify start: expected \[<KiB/s>\]" verify start
 refused "unknown verify word" "verify: expected start, stop or ranges" verify begin
 refused "verify ranges with a bad chunk" \
 	"verify ranges: the first chunk must be a number" verify ranges x
-run 1 "colosetup verify without a mirror" colosetup verify p
+check_exit 1 "colosetup verify without a mirror" colosetup verify p
 check_match "colosetup says why" \
 	"colosetup: p: verify refused: no mirror, no replica to compare with" "$OUT"
-run 1 "colosetup verify without a mirror (kernel's check)" \
+check_exit 1 "colosetup verify without a mirror (kernel's check)" \
 	env COLOSETUP_SKIP_CHECKS=1 colosetup verify p
 check_match "colosetup gives the kernel's reason" "no mirror, no replica to compare with" "$OUT"
-run 2 "colosetup verify --rate 100 (below 1 KiB/s)" colosetup verify p --rate 100
-run 2 "colosetup verify --timeout without --wait" colosetup verify p --timeout 5
-run 1 "colosetup verify stop with none running" colosetup verify stop p
+check_exit 2 "colosetup verify --rate 100 (below 1 KiB/s)" colosetup verify p --rate 100
+check_exit 2 "colosetup verify --timeout without --wait" colosetup verify p --timeout 5
+check_exit 1 "colosetup verify stop with none running" colosetup verify stop p
 check_match "colosetup says none runs" "verify stop refused: no verify is running" "$OUT"
-run 3 "colosetup verify of no such device" colosetup verify nosuch
-run 1 "colosetup verify ranges before any verify" colosetup verify ranges p
+check_exit 3 "colosetup verify of no such device" colosetup verify nosuch
+check_exit 1 "colosetup verify ranges before any verify" colosetup verify ranges p
 check_match "it says none ran" "verify ranges: no verify ran on this device" "$OUT"
 check_eq "refusals changed nothing" "none 0/0 0" "$(vst)"
 
@@ -123,7 +109,7 @@ check "mirror in sync" wait_field p 11 in-sync 60
 
 # --- identical replica: nothing found ----------------------------------------------------
 ev=$(events p)
-run 0 "colosetup verify --wait on an identical replica" colosetup verify p --wait --timeout 60
+check_exit 0 "colosetup verify --wait on an identical replica" colosetup verify p --wait --timeout 60
 check_match "it reports 0 different" "p: $CHUNKS of $CHUNKS chunks compared, 0 different" "$OUT"
 check_eq "status: done, every chunk, 0 different" "done $CHUNKS/$CHUNKS 0" "$(vst)"
 check "dm event at the end" timeout 5 dmsetup wait p "$ev"
@@ -135,17 +121,17 @@ check_eq "mirror still in sync" in-sync "$(field p 11)"
 check "a slow verify starts (1 MiB/s)" dmsetup message p 0 verify start 1024
 check_match "status: running" "^running [0-9]+/$CHUNKS 0$" "$(vst)"
 refused "a second verify" "verify start refused: a verify is running" verify start
-run 1 "colosetup verify while one runs" colosetup verify p
+check_exit 1 "colosetup verify while one runs" colosetup verify p
 check_match "colosetup says one runs" "verify refused: a verify is running" "$OUT"
 sleep 1
 n1=$(vst | awk '{ split($2, a, "/"); print a[1] }')
 t_diag "after 1 s at 1 MiB/s: $n1 chunks compared"
 check "rate limited: at most 3 MiB compared in the first second" [ "$n1" -le 768 ]
 ev=$(events p)
-run 0 "colosetup verify stop" colosetup verify stop p
+check_exit 0 "colosetup verify stop" colosetup verify stop p
 check_match "status: stopped" "^stopped [0-9]+/$CHUNKS 0$" "$(vst)"
 check "dm event at the stop" timeout 5 dmsetup wait p "$ev"
-run 1 "colosetup wait verified after a stop" colosetup wait p verified --timeout 5
+check_exit 1 "colosetup wait verified after a stop" colosetup wait p verified --timeout 5
 check_match "wait says the verify was stopped" "the verify was stopped" "$OUT"
 
 # --- corrupted replica: exactly the corrupted chunks ------------------------------------
@@ -157,7 +143,7 @@ dd if=/dev/ram1 of=/tmp/b1 bs=4096 skip=7000 count=1 iflag=direct 2>/dev/null
 check_eq "chunk 7000 differs on the disks in its sector 3 alone" 3 \
 	"$(cmp -l /tmp/b0 /tmp/b1 | awk '{ print int(($1 - 1) / 512) }' | sort -u | tr '\n' ' ' | sed 's/ $//')"
 check "in-sync mirror does not notice" [ "$(field p 11)" = in-sync ]
-run 0 "colosetup verify --wait finds the corruption" colosetup verify p --wait --timeout 60
+check_exit 0 "colosetup verify --wait finds the corruption" colosetup verify p --wait --timeout 60
 check_match "6 chunks different" "p: $CHUNKS of $CHUNKS chunks compared, 6 different" "$OUT"
 check_eq "colosetup prints exactly the corrupted ranges" \
 	"different: chunks 5-5 (sectors 40-47)
@@ -168,7 +154,7 @@ different: chunks $LAST-$LAST (sectors $((LAST * 8))-$((LEN - 1)))" \
 	"$(echo "$OUT" | grep '^different:')"
 check_match "colosetup says how to repair" "mirror stop p; colosetup mirror start p REPLICA --dirty" "$OUT"
 ranges=$(echo "$OUT" | grep '^different:')
-run 0 "colosetup verify ranges" colosetup verify ranges p
+check_exit 0 "colosetup verify ranges" colosetup verify ranges p
 check_eq "it prints the same ranges" "$ranges" "$(echo "$OUT" | grep '^different:')"
 check_match "and the counts" "p: verify done, $CHUNKS of $CHUNKS chunks compared, 6 different" "$OUT"
 check_eq "verify ranges (dmsetup)" "5 100-101 4095 7000 $LAST" "$(dmsetup message p 0 verify ranges)"
@@ -183,14 +169,14 @@ check_match "status shows it" "verify:   done, $CHUNKS of $CHUNKS chunks compare
 check "repair: mirror stop, mirror start dirty" repair
 check_eq "the dirty resync copied exactly the 6 chunks" 6/6 "$(mirrored)"
 check_eq "repaired: replica equals base" "$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram1)"
-run 0 "verify after the repair" colosetup verify p --wait --timeout 60
+check_exit 0 "verify after the repair" colosetup verify p --wait --timeout 60
 check_match "finds nothing" "0 different" "$OUT"
 
 # --- many ranges: the reply comes a buffer at a time ------------------------------------------
 # Every other chunk of 32 MiB: 4096 one-chunk ranges, more than one reply holds.
 fio --name=stride --filename=/dev/ram1 --direct=1 --rw=write:4k --bs=4k \
 	--offset=8m --size=32m --buffer_pattern=0xdeadbeef --output=/dev/null
-run 0 "verify of 4096 scattered chunks" colosetup verify p --wait --timeout 60
+check_exit 0 "verify of 4096 scattered chunks" colosetup verify p --wait --timeout 60
 check_match "4096 different" "p: $CHUNKS of $CHUNKS chunks compared, 4096 different" "$OUT"
 check_eq "colosetup prints 4096 ranges" 4096 "$(echo "$OUT" | grep -c '^different: chunks')"
 check_eq "the first and the last" "different: chunks 2048-2048 (sectors 16384-16391)
@@ -216,7 +202,7 @@ for c in 8200 8201 9000 12000 $LAST; do corrupt $c; done
 fio_load /dev/mapper/p 8 $SEED 32m > /dev/null 2>&1 &
 fpid=$!
 sleep 1
-run 0 "verify (8 MiB/s) under concurrent writes" colosetup verify p --rate 8m --wait --timeout 120
+check_exit 0 "verify (8 MiB/s) under concurrent writes" colosetup verify p --rate 8m --wait --timeout 120
 wait $fpid
 check_eq "every VM write succeeded" 0 "$?"
 ranges=$(dmsetup message p 0 verify ranges)
@@ -270,7 +256,7 @@ check_eq "the mirror degraded" degraded "$(field p 11)"
 check "the verify fails" wait_field p 20 failed 10
 check_match "the log says why" "verify failed after .*the mirror degraded" "$(dmesg)"
 check "dm event" timeout 5 dmsetup wait p "$ev"
-run 1 "colosetup wait verified says it failed" colosetup wait p verified
+check_exit 1 "colosetup wait verified says it failed" colosetup wait p verified
 check_match "and why" "the verify failed" "$OUT"
 dmsetup suspend rep
 dmsetup load rep --table "0 $LEN linear /dev/ram1 0"

@@ -13,20 +13,6 @@
 brd_setup 8 32
 LEN=$(dev_sectors /dev/ram0)
 
-# run EXPECTED_RC DESC CMD...: CMD exits EXPECTED_RC; its output is in $OUT.
-run() {
-	local want=$1 desc=$2 rc
-	shift 2
-	OUT=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" = "$want" ]; then
-		t_ok "$desc (exit $rc)"
-	else
-		t_fail "$desc: exit $rc, expected $want"
-		t_diag "command: $*"
-		echo "$OUT" | sed 's/^/#   /'
-	fi
-}
 # says DESC EXACT: the last run printed exactly EXACT.
 says() { check_eq "$1: says" "$2" "$OUT"; }
 
@@ -36,7 +22,7 @@ dm_mods_rev=$(echo "$dm_mods" | sed '1!G;h;$!d')
 
 # --- one version --------------------------------------------------------------
 tv=$(dmsetup targets | awk '$1 == "colo" { print substr($2, 2) }')
-run 0 "--version" colosetup --version
+check_exit 0 "--version" colosetup --version
 cv=$(echo "$OUT" | sed -n 's/^colosetup //p')
 check_eq "--version: colosetup and the loaded target have one version" "$cv" "$tv"
 check_eq "--version: the target's line" "dm-colo target $tv" "$(echo "$OUT" | sed -n 2p)"
@@ -45,16 +31,16 @@ check_eq "the module's version is the target's" "$tv" \
 
 # --- the dm-colo target not loaded ---------------------------------------------
 check "rmmod dm-colo" rmmod dm-colo
-run 6 "list without the target" colosetup list
+check_exit 6 "list without the target" colosetup list
 says "list without the target" "colosetup: the dm-colo target is not loaded: modprobe dm-colo"
-run 6 "status without the target" colosetup status vm
+check_exit 6 "status without the target" colosetup status vm
 says "status without the target" "colosetup: the dm-colo target is not loaded: modprobe dm-colo"
-run 6 "create without the target" colosetup create vm --primary /dev/ram0
+check_exit 6 "create without the target" colosetup create vm --primary /dev/ram0
 says "create without the target" "colosetup: the dm-colo target is not loaded: modprobe dm-colo"
-run 0 "--version without the target" colosetup --version
+check_exit 0 "--version without the target" colosetup --version
 check_eq "--version without the target: says so" "dm-colo target: not loaded" \
 	"$(echo "$OUT" | sed -n 2p)"
-run 2 "a usage error is still a usage error" colosetup list --bogus
+check_exit 2 "a usage error is still a usage error" colosetup list --bogus
 check "insmod dm-colo" insmod /lib/modules/dm-colo.ko
 
 # --- device-mapper missing -------------------------------------------------------
@@ -64,13 +50,13 @@ if grep -q device-mapper /proc/misc; then
 else
 	t_ok "device-mapper unloaded"
 fi
-run 6 "list without device-mapper" colosetup list
+check_exit 6 "list without device-mapper" colosetup list
 says "list without device-mapper" "colosetup: device-mapper is not available: modprobe dm-mod"
-run 6 "remove without device-mapper" colosetup remove vm
+check_exit 6 "remove without device-mapper" colosetup remove vm
 says "remove without device-mapper" "colosetup: device-mapper is not available: modprobe dm-mod"
-run 6 "mirror start without device-mapper" colosetup mirror start vm /dev/ram4
+check_exit 6 "mirror start without device-mapper" colosetup mirror start vm /dev/ram4
 says "mirror start without device-mapper" "colosetup: device-mapper is not available: modprobe dm-mod"
-run 0 "--version without device-mapper" colosetup --version
+check_exit 0 "--version without device-mapper" colosetup --version
 check_eq "--version without device-mapper: says so" \
 	"dm-colo target: none (device-mapper is not available)" "$(echo "$OUT" | sed -n 2p)"
 for m in $dm_mods; do insmod "/lib/modules/$m.ko" || t_diag "insmod $m failed"; done
@@ -81,76 +67,76 @@ check "device-mapper back" dmsetup targets
 # prefers its own applet of the same name, which cannot change uids.
 if [ -x /usr/bin/setpriv ]; then
 	asnobody() { /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
-	run 6 "list as non-root" asnobody colosetup list
+	check_exit 6 "list as non-root" asnobody colosetup list
 	says "list as non-root" "colosetup: permission denied: run as root (device-mapper needs CAP_SYS_ADMIN)"
-	run 6 "checkpoint as non-root" asnobody colosetup checkpoint vm
+	check_exit 6 "checkpoint as non-root" asnobody colosetup checkpoint vm
 	says "checkpoint as non-root" "colosetup: permission denied: run as root (device-mapper needs CAP_SYS_ADMIN)"
 else
 	t_fail "setpriv is not in the VM (scripts/vm.sh)"
 fi
 
 # --- units ---------------------------------------------------------------------
-run 2 "--rate 50MB" colosetup mirror start vm /dev/ram4 --rate 50MB
+check_exit 2 "--rate 50MB" colosetup mirror start vm /dev/ram4 --rate 50MB
 says "--rate 50MB" "colosetup: --rate '50MB': decimal units (kB, MB, GB, TB) are refused: say 50MiB (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"
-run 2 "--rate 1500" colosetup mirror start vm /dev/ram4 --rate 1500
+check_exit 2 "--rate 1500" colosetup mirror start vm /dev/ram4 --rate 1500
 says "--rate 1500" "colosetup: --rate '1500': not a whole number of KiB/s (the kernel's unit); give a multiple of 1024 bytes/s, e.g. 2k or 50m"
-run 2 "--chunk 4kB" colosetup create vm --primary /dev/ram0 --chunk 4kB
+check_exit 2 "--chunk 4kB" colosetup create vm --primary /dev/ram0 --chunk 4kB
 says "--chunk 4kB" "colosetup: --chunk '4kB': decimal units (kB, MB, GB, TB) are refused: say 4KiB (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"
-run 2 "--region-size 4MB" colosetup create vm --primary /dev/ram0 --metadata /dev/ram7 --region-size 4MB
+check_exit 2 "--region-size 4MB" colosetup create vm --primary /dev/ram0 --metadata /dev/ram7 --region-size 4MB
 says "--region-size 4MB" "colosetup: --region-size '4MB': decimal units (kB, MB, GB, TB) are refused: say 4MiB (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"
 
 # --- names -----------------------------------------------------------------------
 n119=$(head -c 119 /dev/zero | tr '\0' n)
 n125=$(head -c 125 /dev/zero | tr '\0' n)
-run 2 "create: a 125-byte name" colosetup create "$n125" --secondary /dev/ram0 /dev/ram1 /dev/ram2
+check_exit 2 "create: a 125-byte name" colosetup create "$n125" --secondary /dev/ram0 /dev/ram1 /dev/ram2
 says "create: a 125-byte name" "colosetup: create: 'nnnnnnnnnnnnnnnnnnnn...' is 125 bytes long: at most 119, so that its ingress NAME-ingress fits in dm's 127"
 check_fails "create: a 125-byte name: nothing created" dmsetup info "$n125"
-run 0 "create: a 119-byte name" colosetup create "$n119" --secondary /dev/ram0 /dev/ram1 /dev/ram2
-run 0 "ingress of a 119-byte name" colosetup ingress "$n119"
+check_exit 0 "create: a 119-byte name" colosetup create "$n119" --secondary /dev/ram0 /dev/ram1 /dev/ram2
+check_exit 0 "ingress of a 119-byte name" colosetup ingress "$n119"
 check "the 127-byte ingress exists" dmsetup info "$n119-ingress"
 colosetup remove "$n119" > /dev/null
 
 # --- MAJ:MIN -----------------------------------------------------------------------
 maj=$(cut -d: -f1 /sys/block/ram0/dev)	# brd's, 1
-run 0 "create --secondary MAJ:MIN" colosetup create s --secondary "$maj:0" "$maj:1" "$maj:2" --metadata "$maj:6"
+check_exit 0 "create --secondary MAJ:MIN" colosetup create s --secondary "$maj:0" "$maj:1" "$maj:2" --metadata "$maj:6"
 check_eq "create MAJ:MIN: the table" "0 $LEN colo secondary $maj:0 $maj:1 $maj:2 8 2 metadata $maj:6" \
 	"$(dmsetup table s)"
-run 0 "create --primary MAJ:MIN" colosetup create p --primary "$maj:3"
+check_exit 0 "create --primary MAJ:MIN" colosetup create p --primary "$maj:3"
 check_eq "create --primary MAJ:MIN: the table" "0 $LEN colo primary $maj:3 8" "$(dmsetup table p)"
-run 1 "create: MAJ:MIN of no device" colosetup create q --primary 250:99
+check_exit 1 "create: MAJ:MIN of no device" colosetup create q --primary 250:99
 says "create: MAJ:MIN of no device" "colosetup: base 250:99: no such block device"
 
 # --- in use: the holder named ----------------------------------------------------
 dmsetup create small --table "0 1024 linear /dev/ram5 0"
-run 4 "create: a leg held by a dm device" colosetup create q --secondary /dev/ram4 /dev/ram7 /dev/ram5
+check_exit 4 "create: a leg held by a dm device" colosetup create q --secondary /dev/ram4 /dev/ram7 /dev/ram5
 says "create: a leg held by a dm device" "colosetup: active /dev/ram5: in use: held by dm device small, a linear target (dmsetup remove small frees it)"
 dmsetup remove small
-run 4 "create: a leg of a colo device" colosetup create q --primary /dev/ram1
+check_exit 4 "create: a leg of a colo device" colosetup create q --primary /dev/ram1
 says "create: a leg of a colo device" "colosetup: base /dev/ram1: in use: held by colo device s as its hidden (colosetup remove s frees it)"
-run 4 "create: a leg held by MAJ:MIN" colosetup create q --primary "$maj:6"
+check_exit 4 "create: a leg held by MAJ:MIN" colosetup create q --primary "$maj:6"
 says "create: a leg held by MAJ:MIN" "colosetup: base $maj:6: in use: held by colo device s as its metadata device (colosetup remove s frees it)"
 colo-open -x -s 30 /dev/ram7 > /tmp/held 2>&1 &
 holder=$!
 for i in 1 2 3 4 5 6 7 8 9 10; do grep -q held /tmp/held && break; sleep 0.2; done
-run 4 "create: a leg open by a process" colosetup create q --primary /dev/ram7
+check_exit 4 "create: a leg open by a process" colosetup create q --primary /dev/ram7
 says "create: a leg open by a process" "colosetup: base /dev/ram7: in use: open by process $holder (colo-open)"
 kill "$holder"; wait "$holder" 2>/dev/null
 rm -f /tmp/held
 colo-open -s 30 /dev/mapper/p > /tmp/held 2>&1 &
 holder=$!
 for i in 1 2 3 4 5 6 7 8 9 10; do grep -q held /tmp/held && break; sleep 0.2; done
-run 4 "remove: open by a process" colosetup remove p
+check_exit 4 "remove: open by a process" colosetup remove p
 says "remove: open by a process" "colosetup: p: in use (open 1 time: open by process $holder (colo-open)); close it first, or --force"
 kill "$holder"; wait "$holder" 2>/dev/null
 # A failed-over secondary mirrors to a local ingress: the ingress is held
 # by the mirror, not by a process.
 colosetup ingress s > /dev/null
 colosetup mirror start p /dev/ram4 --wait > /dev/null
-run 4 "create: the replica of a mirror" colosetup create q --primary /dev/ram4
+check_exit 4 "create: the replica of a mirror" colosetup create q --primary /dev/ram4
 says "create: the replica of a mirror" "colosetup: base /dev/ram4: in use: the replica of colo device p's mirror (colosetup mirror stop p frees it)"
 colosetup mirror stop p > /dev/null
-run 0 "mirror start to the ingress" colosetup mirror start p /dev/mapper/s-ingress --wait
-run 4 "remove: the ingress held by a mirror" colosetup remove s
+check_exit 0 "mirror start to the ingress" colosetup mirror start p /dev/mapper/s-ingress --wait
+check_exit 4 "remove: the ingress held by a mirror" colosetup remove s
 says "remove: the ingress held by a mirror" "colosetup: s-ingress: in use (open 1 time: the replica of colo device p's mirror (colosetup mirror stop p frees it)); close it first (is the NBD server still running?), or --force"
 colosetup mirror stop p > /dev/null
 
@@ -185,14 +171,14 @@ done > /dev/kmsg) 2>/dev/null &
 spam=$!
 dmsetup create bad --table "0 $LEN error"
 dmsetup mknodes bad
-run 1 "mirror start to a failing replica, no --wait" colosetup mirror start p /dev/mapper/bad
+check_exit 1 "mirror start to a failing replica, no --wait" colosetup mirror start p /dev/mapper/bad
 says "mirror start to a failing replica, no --wait" "colosetup: p: mirror degraded at once (write error on the replica): the chunks stay dirty; check the replica, then mirror start again"
 check_eq "mirror start to a failing replica: degraded" degraded "$(field p 11)"
 kill "$spam"; wait "$spam" 2>/dev/null
 echo ratelimit > /proc/sys/kernel/printk_devkmsg
 colosetup mirror stop p > /dev/null
 dmsetup remove bad
-run 0 "mirror start to a good replica, no --wait" colosetup mirror start p "$maj:4" --rate 1m
+check_exit 0 "mirror start to a good replica, no --wait" colosetup mirror start p "$maj:4" --rate 1m
 check_match "mirror start, no --wait: copying or in sync" "^(copying|in-sync)$" "$(field p 11)"
 colosetup mirror stop p > /dev/null
 

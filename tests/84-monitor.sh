@@ -16,19 +16,6 @@ brd_setup 12 32
 LEN=$(dev_sectors /dev/ram0)
 dm_cleanup
 
-run() {	# EXPECTED_RC DESC CMD...: output in $OUT
-	local want=$1 desc=$2 rc
-	shift 2
-	OUT=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" = "$want" ]; then
-		t_ok "$desc (exit $rc)"
-	else
-		t_fail "$desc: exit $rc, expected $want"
-		t_diag "command: $*"
-		echo "$OUT" | sed 's/^/#   /'
-	fi
-}
 wr() {	# DEV BLOCK CHAR: one 4 KiB block of CHAR
 	printf "%4096s" "" | tr ' ' "$3" | dd of="$1" bs=4096 seek="$2" oflag=direct conv=notrunc 2>/dev/null
 }
@@ -81,11 +68,11 @@ MON=$!
 check "monitor: a present" wait_ev "a present" 10
 check "monitor: b present" wait_ev "b present" 10
 
-run 0 "failover a" colosetup failover a --wait --timeout 30
+check_exit 0 "failover a" colosetup failover a --wait --timeout 30
 check "monitor: a commit-done" wait_ev "a commit-done" 10
-run 0 "mirror start a" colosetup mirror start a /dev/ram3 --full --wait --timeout 60
+check_exit 0 "mirror start a" colosetup mirror start a /dev/ram3 --full --wait --timeout 60
 check "monitor: a in-sync" wait_ev "a in-sync" 10
-run 0 "mirror start b" colosetup mirror start b /dev/mapper/brep --full --wait --timeout 60
+check_exit 0 "mirror start b" colosetup mirror start b /dev/mapper/brep --full --wait --timeout 60
 check "monitor: b in-sync" wait_ev "b in-sync" 10
 dmsetup suspend brep
 dmsetup load brep --table "0 $LEN error"
@@ -180,10 +167,10 @@ check "monitor: a hung hook cost its timeout, not 60 s" test $(($(date +%s) - st
 sleep 1
 check_eq "the hung hook was stopped" "start present b" "$(cat /tmp/hang.log)"
 check_fails "--no-syslog: nothing in syslog" grep -q "colosetup" /tmp/syslog
-run 0 "monitor: a hook that cannot run" \
+check_exit 0 "monitor: a hook that cannot run" \
 	sh -c 'colosetup monitor b --count 1 --no-syslog --exec /nonexistent > /dev/null'
 check_match "monitor: says the hook failed" "hook /nonexistent present b exited with 127" "$OUT"
-run 2 "monitor --hook-timeout without --exec" colosetup monitor --hook-timeout 5
+check_exit 2 "monitor --hook-timeout without --exec" colosetup monitor --hook-timeout 5
 check_match "monitor: says why" "monitor: --hook-timeout needs --exec" "$OUT"
 
 # --- wait for what has not started yet ----------------------------------------------
@@ -204,7 +191,7 @@ check_eq "wait degraded: armed early, ends when the mirror degrades" "0" "$?"
 check_eq "wait degraded: its words" "a: no mirror runs yet; waiting
 a: degraded" "$(cat /tmp/wait.out)"
 colosetup mirror stop a > /dev/null
-run 5 "wait in-sync without a mirror: waits, then times out" colosetup wait a in-sync --timeout 2
+check_exit 5 "wait in-sync without a mirror: waits, then times out" colosetup wait a in-sync --timeout 2
 check_match "wait in-sync: says it waited" "^a: no mirror runs yet; waiting" "$OUT"
 colosetup wait a in-sync --timeout 30 > /tmp/wait.out 2>&1 &
 WAITER=$!
@@ -219,13 +206,13 @@ wait $WAITER
 check_eq "wait in-sync: a mirror stopped before in-sync fails" "1" "$?"
 check_match "wait in-sync: says so" "colosetup: a: the mirror ended before it was in-sync" \
 	"$(cat /tmp/wait.out)"
-run 1 "wait failed after done: never comes" colosetup wait a failed
+check_exit 1 "wait failed after done: never comes" colosetup wait a failed
 colosetup create s --secondary /dev/ram8 /dev/ram9 /dev/ram10 > /dev/null
-run 5 "wait done on a secondary: waits for a failover" colosetup wait s done --timeout 2
+check_exit 5 "wait done on a secondary: waits for a failover" colosetup wait s done --timeout 2
 check_match "wait done: says it waited" "^s: no failover commit was started yet; waiting" "$OUT"
 
 # --- status --prometheus ---------------------------------------------------------------
-run 0 "status --prometheus" colosetup status --prometheus
+check_exit 0 "status --prometheus" colosetup status --prometheus
 check_match "prometheus: a family" "^# TYPE colo_mirror_state gauge$" "$OUT"
 check_match "prometheus: a's mode" '^colo_mode\{device="a",mode="primary"\} 1$' "$OUT"
 check_match "prometheus: s's mode" '^colo_mode\{device="s",mode="secondary"\} 1$' "$OUT"
@@ -233,45 +220,45 @@ check_eq "prometheus: b's and s's size" "33554432 33554432" \
 	"$(echo "$OUT" | sed -n 's/^colo_size_bytes{device="[bs]"} //p' | tr '\n' ' ' | sed 's/ $//')"
 check_eq "prometheus: every family once" "" \
 	"$(echo "$OUT" | grep '^# TYPE' | sort | uniq -d)"
-run 0 "status --prometheus NAME" colosetup status --prometheus s
+check_exit 0 "status --prometheus NAME" colosetup status --prometheus s
 check_fails "prometheus NAME: only s" sh -c "echo \"\$0\" | grep -q 'device=\"a\"'" "$OUT"
-run 3 "status --prometheus of no device" colosetup status --prometheus nosuch
+check_exit 3 "status --prometheus of no device" colosetup status --prometheus nosuch
 
 # --- list on dm_report -------------------------------------------------------------------
 colosetup ingress s > /dev/null
-run 0 "list" colosetup list
+check_exit 0 "list" colosetup list
 check_match "list: heading as before" "^NAME +TARGET +MODE +CHUNK +COMMIT +MIRROR +HEALTH +SIZE *$" "$OUT"
 check_match "list: a secondary as before" "^s +colo +secondary +4 KiB +none +none +ok +32 MiB *$" "$OUT"
 check_match "list: the ingress as before" "^s-ingress +colo-ingress +-> s *$" "$OUT"
-run 0 "list -o name,mode --noheadings" colosetup list -o name,mode --noheadings
+check_exit 0 "list -o name,mode --noheadings" colosetup list -o name,mode --noheadings
 check_eq "list -o: the fields asked" "a primary
 b primary
 s secondary
 s-ingress -> s" "$(echo "$OUT" | sed 's/ *$//; s/  */ /g')"
-run 0 "list -o +sectors,devno" colosetup list -o +sectors,devno
+check_exit 0 "list -o +sectors,devno" colosetup list -o +sectors,devno
 check_match "list -o +: the default, then more" \
 	"^b +colo +primary +4 KiB +none +none +ok +32 MiB +$LEN +[0-9]+:[0-9]+ *$" "$OUT"
-run 0 "list --separator" colosetup list -o name,chunk_bytes,mirror --separator '|' --noheadings
+check_exit 0 "list --separator" colosetup list -o name,chunk_bytes,mirror --separator '|' --noheadings
 check_eq "list --separator: no alignment" "a|4096|none
 b|4096|none
 s|4096|none
 s-ingress||" "$OUT"
-run 0 "list --sort -name" colosetup list -o name --noheadings --sort -name
+check_exit 0 "list --sort -name" colosetup list -o name --noheadings --sort -name
 check_eq "list --sort -name" "s-ingress s b a" "$(echo $OUT)"
-run 0 "list --sort target,name" colosetup list -o name --noheadings --sort -target,name
+check_exit 0 "list --sort target,name" colosetup list -o name --noheadings --sort -target,name
 check_eq "list --sort two keys" "s-ingress a b s" "$(echo $OUT)"
-run 0 "list --nameprefixes" colosetup list -o name,mode,size --nameprefixes
+check_exit 0 "list --nameprefixes" colosetup list -o name,mode,size --nameprefixes
 check_match "list --nameprefixes" "^COLO_NAME='s' COLO_MODE='secondary' COLO_SIZE='32 MiB'$" "$OUT"
 check_eq "list --nameprefixes: eval-able" "s-ingress:-> s" \
 	"$(echo "$OUT" | tail -n 1 | { read -r line; eval "$line"; echo "$COLO_NAME:$COLO_MODE"; })"
-run 0 "list -o help" colosetup list -o help
+check_exit 0 "list -o help" colosetup list -o help
 check_match "list -o help: a field and its sentence" "^  mirror_percent +Mirror progress in percent\.$" "$OUT"
-run 2 "list -o with an unknown field" colosetup list -o name,bogus
+check_exit 2 "list -o with an unknown field" colosetup list -o name,bogus
 check_eq "list -o: says why" "colosetup: list: -o: unknown field 'bogus' (colosetup list -o help lists them)" "$OUT"
-run 2 "list --sort with an unknown field" colosetup list --sort -bogus
+check_exit 2 "list --sort with an unknown field" colosetup list --sort -bogus
 check_eq "list --sort: says why" "colosetup: list: --sort: unknown field 'bogus' (colosetup list -o help lists them)" "$OUT"
-run 2 "list --json -o" colosetup list --json -o name
-run 0 "list --json" colosetup list --json
+check_exit 2 "list --json -o" colosetup list --json -o name
+check_exit 0 "list --json" colosetup list --json
 check "list --json: valid JSON" sh -c "echo \"\$0\" | jq -e . > /dev/null" "$OUT"
 check_eq "list --json: schema 2 everywhere" "2 2 2 2" "$(echo "$OUT" | jq -r '[.[].schema | tostring] | join(" ")')"
 check_eq "list --json: percent, rate, ETA" "100 null null" \
@@ -282,7 +269,7 @@ dmsetup suspend brep
 dmsetup load brep --table "0 $LEN linear /dev/ram5 0"
 dmsetup resume brep
 colosetup mirror start b /dev/mapper/brep --full --rate 1m > /dev/null
-run 0 "status --json of a copying mirror" colosetup status --json b
+check_exit 0 "status --json of a copying mirror" colosetup status --json b
 check_match "status --json: a rate and an ETA" \
 	'"mirror":\{"state":"copying","mirrored":[0-9]+,"to_mirror":[0-9]+,"percent":[0-9.]+,"rate":[0-9]+,"eta_seconds":[0-9]+\}' "$OUT"
 rate=$(echo "$OUT" | jq -r .mirror.rate)
@@ -291,15 +278,15 @@ colosetup mirror stop b > /dev/null
 
 # A name that is not UTF-8 stays valid JSON (U+FFFD for the bad byte).
 bad=$(printf 'x\377y')
-run 0 "create a name with a byte that is not UTF-8" colosetup create "$bad" --primary /dev/ram11
-run 0 "list --json with it" colosetup list --json
+check_exit 0 "create a name with a byte that is not UTF-8" colosetup create "$bad" --primary /dev/ram11
+check_exit 0 "list --json with it" colosetup list --json
 check "list --json: still valid JSON" sh -c "echo \"\$0\" | jq -e . > /dev/null" "$OUT"
 check_eq "list --json: the bad byte as U+FFFD" "1" \
 	"$(echo "$OUT" | jq -r '[.[] | select(.name == "x\ufffdy")] | length')"
 # jq would take the raw byte too (as U+FFFD): look at the bytes themselves.
 check "list --json: the escape, written out" sh -c "printf '%s\\n' \"\$0\" | grep -qF 'x\\ufffdy'" "$OUT"
 check_fails "list --json: no raw byte 0xff" sh -c "printf '%s\\n' \"\$0\" | grep -q \"\$(printf '\\377')\"" "$OUT"
-run 0 "status --prometheus with it" colosetup status --prometheus "$bad"
+check_exit 0 "status --prometheus with it" colosetup status --prometheus "$bad"
 check_match "prometheus: the bad byte as U+FFFD" "device=\"x$(printf '\357\277\275')y\"" "$OUT"
 colosetup remove "$bad" > /dev/null
 

@@ -9,27 +9,13 @@
 brd_setup 6 32
 LEN=$(dev_sectors /dev/ram0)
 
-# run EXPECTED_RC DESC CMD...: CMD exits EXPECTED_RC; its output is in $OUT.
-run() {
-	local want=$1 desc=$2 rc
-	shift 2
-	OUT=$("$@" 2>&1)
-	rc=$?
-	if [ "$rc" = "$want" ]; then
-		t_ok "$desc (exit $rc)"
-	else
-		t_fail "$desc: exit $rc, expected $want"
-		t_diag "command: $*"
-		echo "$OUT" | sed 's/^/#   /'
-	fi
-}
 # refused RC DESC SENTENCE CMD...: exits RC, says SENTENCE, and leaves
 # every dm device's table and status as they were.
 refused() {
 	local want=$1 desc=$2 says=$3 before after
 	shift 3
 	before=$(dmsetup table; dmsetup status)
-	run "$want" "$desc" "$@"
+	check_exit "$want" "$desc" "$@"
 	after=$(dmsetup table; dmsetup status)
 	check_match "$desc: says why" "$says" "$OUT"
 	check_eq "$desc: nothing changed" "$before" "$after"
@@ -39,13 +25,13 @@ wr() {	# DEV BLOCK CHAR: one 4 KiB block of CHAR
 }
 rd() { dd if="$1" bs=4096 skip="$2" count=1 iflag=direct 2>/dev/null | head -c 1; }
 
-run 0 "--help" colosetup --help
+check_exit 0 "--help" colosetup --help
 check_match "--help lists the commands" "mirror start NAME DEV" "$OUT"
-run 0 "--version" colosetup --version
-run 2 "no command" colosetup
+check_exit 0 "--version" colosetup --version
+check_exit 2 "no command" colosetup
 check_match "no command: says so" "no command given" "$OUT"
-run 2 "unknown command" colosetup frob vm
-run 2 "bad chunk" colosetup create vm --secondary /dev/ram0 /dev/ram1 /dev/ram2 --chunk 3k
+check_exit 2 "unknown command" colosetup frob vm
+check_exit 2 "bad chunk" colosetup create vm --secondary /dev/ram0 /dev/ram1 /dev/ram2 --chunk 3k
 check_match "bad chunk: says why" "power of two" "$OUT"
 
 # --- create -------------------------------------------------------------------
@@ -66,7 +52,7 @@ refused 1 "create: kernel refusal reaches the user" \
 	env COLOSETUP_SKIP_CHECKS=1 colosetup create vm --secondary /dev/ram0 /dev/ram1 /dev/ram1
 dmsetup remove small
 
-run 0 "create --secondary" colosetup create vm --secondary /dev/ram0 /dev/ram1 /dev/ram2 --chunk 4k
+check_exit 0 "create --secondary" colosetup create vm --secondary /dev/ram0 /dev/ram1 /dev/ram2 --chunk 4k
 check_match "create: names the device" "^/dev/mapper/vm: colo secondary, 32 MiB in 4 KiB chunks" "$OUT"
 check_eq "create: the table" "0 $LEN colo secondary 1:0 1:1 1:2 8" "$(dmsetup table vm)"
 check "create: the device node" test -b /dev/mapper/vm
@@ -74,11 +60,11 @@ refused 1 "create: name taken" "a device of this name exists" \
 	colosetup create vm --primary /dev/ram3
 refused 1 "create: base of another colo device" "already the base of colo device vm" \
 	env COLOSETUP_SKIP_CHECKS=0 colosetup create vm2 --primary /dev/ram0
-run 0 "create --primary with options" colosetup create p --primary /dev/ram3 --chunk 64k --max-copies 4
+check_exit 0 "create --primary with options" colosetup create p --primary /dev/ram3 --chunk 64k --max-copies 4
 check_eq "create --primary: the table" "0 $LEN colo primary 1:3 128 2 max_copies 4" "$(dmsetup table p)"
 
 # --- ingress, status, list ------------------------------------------------------
-run 0 "ingress" colosetup ingress vm
+check_exit 0 "ingress" colosetup ingress vm
 check_eq "ingress: its table" "0 $LEN colo-ingress 1:0" "$(dmsetup table vm-ingress)"
 check "ingress: its node" test -b /dev/mapper/vm-ingress
 refused 1 "ingress: a second one" "already has an ingress \(vm-ingress\)" colosetup ingress vm
@@ -87,30 +73,30 @@ refused 3 "ingress: no such device" "nope: no such device" colosetup ingress nop
 
 wr /dev/mapper/vm-ingress 0 P
 wr /dev/mapper/vm 1 S
-run 0 "status" colosetup status vm
+check_exit 0 "status" colosetup status vm
 check_match "status: mode" "^vm: colo secondary" "$OUT"
 check_match "status: size and chunks" "32 MiB \($LEN sectors\), 8192 chunks of 4 KiB" "$OUT"
 check_match "status: legs by name" "base: +/dev/ram0" "$OUT"
 check_match "status: overlay counts" "overlay: +1 active, 1 hidden chunks" "$OUT"
 check_match "status: ingress" "ingress: +vm-ingress" "$OUT"
-run 0 "status --json" colosetup status --json vm
+check_exit 0 "status --json" colosetup status --json vm
 check_eq "status --json" "{\"schema\":2,\"name\":\"vm\",\"dm_uuid\":\"$(dmsetup info -c --noheadings -o uuid vm)\",\"target\":\"colo\",\"sectors\":$LEN,\"mode\":\"secondary\",\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":8192,\"legs\":{\"base\":\"/dev/ram0\",\"hidden\":\"/dev/ram1\",\"active\":\"/dev/ram2\"},\"active\":1,\"hidden\":1,\"commit\":{\"state\":\"none\",\"committed\":0,\"to_commit\":0,\"percent\":null,\"rate\":null,\"eta_seconds\":null},\"dirty\":0,\"mirror\":{\"state\":\"none\",\"mirrored\":0,\"to_mirror\":0,\"percent\":null,\"rate\":null,\"eta_seconds\":null},\"ingress\":\"vm-ingress\",\"health\":\"ok\",\"bitmap_bytes\":$(field vm 15),\"dirty_coverage\":\"unknown\",\"metadata\":\"none\",\"metadata_device\":null,\"uuid_current\":null,\"uuid_previous\":null,\"regions_marked\":null,\"regions\":null,\"verify\":{\"state\":\"none\",\"verified\":0,\"to_verify\":0,\"different\":0}}" "$OUT"
-run 0 "status of an ingress" colosetup status vm-ingress
+check_exit 0 "status of an ingress" colosetup status vm-ingress
 check_eq "status of an ingress: names its colo device" "vm-ingress: colo-ingress, vm" "$OUT"
 dmsetup create lin --table "0 8 linear /dev/ram4 0"
 refused 3 "status: not a colo device" "lin: not a colo device \(its target is linear\)" colosetup status lin
 refused 3 "status: no such device" "nope: no such device" colosetup status nope
-run 0 "list" colosetup list
+check_exit 0 "list" colosetup list
 check_match "list: the colo device" "^vm +colo +secondary +4 KiB +none +none +ok +32 MiB" "$OUT"
 check_match "list: the ingress" "^vm-ingress +colo-ingress +-> vm" "$OUT"
 check_match "list: the primary" "^p +colo +primary +64 KiB" "$OUT"
 check_fails "list: not the linear device" sh -c "colosetup list | grep -q '^lin '"
-run 0 "list --json" colosetup list --json
+check_exit 0 "list --json" colosetup list --json
 check_match "list --json: three devices" '^\[\{"schema":2,"name":"p",.*\},\{"schema":2,"name":"vm",.*\},\{"schema":2,"name":"vm-ingress","dm_uuid":"COLO-INGRESS-[0-9a-f]{32}","target":"colo-ingress","colo":"vm"\}\]$' "$OUT"
 dmsetup remove lin
 
 # --- checkpoint, remove refusals ------------------------------------------------
-run 0 "checkpoint" colosetup checkpoint vm
+check_exit 0 "checkpoint" colosetup checkpoint vm
 check_eq "checkpoint: overlay dropped" "0/8192 0/8192" "$(field vm 6) $(field vm 7)"
 check_eq "checkpoint: VM reads the primary's data" "P" "$(rd /dev/mapper/vm 0)"
 refused 1 "checkpoint a primary" "checkpoint refused: the device is primary" colosetup checkpoint p
@@ -129,18 +115,18 @@ refused 3 "remove: no such device" "no such device" colosetup remove nope
 # --- failover ------------------------------------------------------------------
 wr /dev/mapper/vm 2 T
 wr /dev/mapper/vm-ingress 3 Q
-run 0 "failover --wait" colosetup failover vm --wait
+check_exit 0 "failover --wait" colosetup failover vm --wait
 check_match "failover --wait: ends done" "vm: done$" "$OUT"
 check_eq "failover: primary, commit done" "primary done" "$(field vm 4) $(field vm 8)"
 check_eq "failover: base has the VM's write" "T" "$(rd /dev/ram0 2)"
 refused 1 "failover again" "already primary \(commit done\)" colosetup failover vm
 refused 1 "failover again: the kernel's sentence" "refused by the kernel: [0-9:]+: message 'failover' refused" \
 	env COLOSETUP_SKIP_CHECKS=1 colosetup failover vm
-run 0 "wait primary" colosetup wait vm primary
-run 0 "wait done" colosetup wait vm done
-run 1 "wait failed: never comes" colosetup wait vm failed
+check_exit 0 "wait primary" colosetup wait vm primary
+check_exit 0 "wait done" colosetup wait vm done
+check_exit 1 "wait failed: never comes" colosetup wait vm failed
 check_match "wait failed: says why" "the failover commit is done" "$OUT"
-run 0 "remove the fenced ingress" colosetup remove vm-ingress
+check_exit 0 "remove the fenced ingress" colosetup remove vm-ingress
 check_fails "ingress gone" dmsetup info vm-ingress
 
 # --- mirror -----------------------------------------------------------------------
@@ -152,51 +138,51 @@ refused 1 "mirror start --dirty on a new primary table" "use --full" \
 refused 1 "mirror start --dirty on a new primary table: the kernel's sentence" \
 	"refused by the kernel: [0-9:]+: mirror start refused: dirty chunks may be missing .*: use full" \
 	env COLOSETUP_SKIP_CHECKS=1 colosetup mirror start pv /dev/ram4 --dirty
-run 0 "status of a new primary table" colosetup status pv
+check_exit 0 "status of a new primary table" colosetup status pv
 check_match "status: a resync must be full" "may miss chunks: a resync must be --full" "$OUT"
 dmsetup remove pv
 refused 1 "mirror stop without a mirror" "no mirror" colosetup mirror stop vm
 refused 1 "mirror start on a secondary-less device: replica too small" "needs at least" \
 	sh -c "dmsetup create small --table '0 1024 linear /dev/ram5 0' && dmsetup mknodes small &&
 	       colosetup mirror start vm /dev/mapper/small; rc=\$?; dmsetup remove small; exit \$rc"
-run 0 "mirror start --full --wait" colosetup mirror start vm /dev/ram4 --full --wait
+check_exit 0 "mirror start --full --wait" colosetup mirror start vm /dev/ram4 --full --wait
 check_match "mirror start: ends in-sync" "vm: in-sync$" "$OUT"
 check_eq "mirror: replica equals base" "$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram4)"
 refused 1 "mirror start twice" "already mirroring" colosetup mirror start vm /dev/ram5
 refused 1 "mirror start twice: the kernel's sentence" "refused by the kernel: [0-9:]+: mirror start refused: already mirroring" \
 	env COLOSETUP_SKIP_CHECKS=1 colosetup mirror start vm /dev/ram5
-run 0 "wait in-sync" colosetup wait vm in-sync
-run 5 "wait degraded: times out" colosetup wait vm degraded --timeout 2
+check_exit 0 "wait in-sync" colosetup wait vm in-sync
+check_exit 5 "wait degraded: times out" colosetup wait vm degraded --timeout 2
 check_match "wait: says it timed out" "not degraded after 2 s" "$OUT"
-run 0 "mirror stop" colosetup mirror stop vm
+check_exit 0 "mirror stop" colosetup mirror stop vm
 wr /dev/mapper/vm 5 D
 check_eq "after stop: the write is dirty" "1" "$(field vm 10 | cut -d/ -f1)"
-run 0 "mirror start --dirty --rate --wait" colosetup mirror start vm /dev/ram4 --dirty --rate 1m --wait
+check_exit 0 "mirror start --dirty --rate --wait" colosetup mirror start vm /dev/ram4 --dirty --rate 1m --wait
 check_eq "dirty resync: replica equals base" "$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram4)"
 colosetup mirror stop vm > /dev/null
 # --wait's progress: lines when not on a terminal, a bar redrawn in place
 # on one (ptyrun gives colosetup a pseudo-terminal).
-run 0 "mirror start --wait, not on a terminal" colosetup mirror start vm /dev/ram4 --full --rate 16m --wait
+check_exit 0 "mirror start --wait, not on a terminal" colosetup mirror start vm /dev/ram4 --full --rate 16m --wait
 check_match "progress lines" "^vm: mirror copying, [0-9]+/[0-9]+ chunks$" "$OUT"
 colosetup mirror stop vm > /dev/null
-run 0 "mirror start --wait, on a terminal" ptyrun colosetup mirror start vm /dev/ram4 --full --rate 16m --wait
+check_exit 0 "mirror start --wait, on a terminal" ptyrun colosetup mirror start vm /dev/ram4 --full --rate 16m --wait
 check_match "a progress bar, redrawn in place" "$(printf '\r')vm: mirror \[#* *\] +[0-9]+% [0-9]+/8192 .*$(printf '\r')vm: mirror \[#{40}\] 100% 8192/8192" "$OUT"
 colosetup mirror stop vm > /dev/null
 
 # A replica that fails: wait in-sync ends with the degraded state's sentence.
 dmsetup create rep --table "0 $LEN linear /dev/ram4 0"
 dmsetup mknodes rep
-run 0 "mirror start (replica on dm-linear)" colosetup mirror start vm /dev/mapper/rep --full --wait
+check_exit 0 "mirror start (replica on dm-linear)" colosetup mirror start vm /dev/mapper/rep --full --wait
 dmsetup suspend rep
 dmsetup load rep --table "0 $LEN error"
 dmsetup resume rep
 wr /dev/mapper/vm 6 E
-run 0 "wait degraded" colosetup wait vm degraded --timeout 30
-run 1 "wait in-sync on a degraded mirror" colosetup wait vm in-sync
+check_exit 0 "wait degraded" colosetup wait vm degraded --timeout 30
+check_exit 1 "wait in-sync on a degraded mirror" colosetup wait vm in-sync
 check_match "wait in-sync: says degraded" "mirror is degraded" "$OUT"
 # health is about base, hidden and active; a replica's errors are the
 # mirror's "degraded".
-run 5 "wait error: a replica error is not the device's health" colosetup wait vm error --timeout 2
+check_exit 5 "wait error: a replica error is not the device's health" colosetup wait vm error --timeout 2
 colosetup mirror stop vm > /dev/null
 dmsetup remove rep
 
@@ -205,30 +191,30 @@ colosetup remove vm > /dev/null
 colosetup remove p > /dev/null
 dmsetup create act --table "0 $LEN linear /dev/ram2 0"
 dmsetup mknodes act
-run 0 "create over a dm-linear active" colosetup create vm --secondary /dev/ram0 /dev/ram1 /dev/mapper/act
+check_exit 0 "create over a dm-linear active" colosetup create vm --secondary /dev/ram0 /dev/ram1 /dev/mapper/act
 wr /dev/mapper/vm 7 V
 view=$(direct_sum /dev/mapper/vm)
 dmsetup suspend act
 dmsetup load act --table "0 $LEN error"
 dmsetup resume act
-run 1 "failover --wait: the commit fails" colosetup failover vm --wait --timeout 60
+check_exit 1 "failover --wait: the commit fails" colosetup failover vm --wait --timeout 60
 check_match "failover --wait: says it failed" "failover commit failed" "$OUT"
 dmsetup suspend act
 dmsetup load act --table "0 $LEN linear /dev/ram2 0"
 dmsetup resume act
-run 0 "failover again resumes" colosetup failover vm --wait --timeout 60
+check_exit 0 "failover again resumes" colosetup failover vm --wait --timeout 60
 check_match "failover again: says it resumes" "resuming the failover commit" "$OUT"
 check_eq "resumed commit: base equals the view" "$view" "$(direct_sum /dev/ram0)"
 
 # --- remove --force -----------------------------------------------------------------
 exec 3< /dev/mapper/vm
-run 0 "remove --force of an open device" colosetup remove vm --force
+check_exit 0 "remove --force of an open device" colosetup remove vm --force
 check_match "remove --force: deferred" "removed when last closed" "$OUT"
 exec 3<&-
 check_fails "remove --force: gone once closed" dmsetup info vm
 # dm finishes a deferred removal in a work item, just after the close.
 for i in 1 2 3 4 5 6 7 8 9 10; do dmsetup remove act 2>/dev/null && break; sleep 0.5; done
 check_fails "the leg is released" dmsetup info act
-run 0 "list with no device" colosetup list
+check_exit 0 "list with no device" colosetup list
 check_eq "list: header only" "1" "$(echo "$OUT" | wc -l)"
 t_done

@@ -63,6 +63,22 @@ check_eq() {
 	fi
 }
 
+# check_exit EXPECTED_RC DESC CMD...: CMD exits EXPECTED_RC; its output
+# (stdout and stderr) is in $OUT, and shown when the exit code is not.
+check_exit() {
+	local want=$1 desc=$2 rc
+	shift 2
+	OUT=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" = "$want" ]; then
+		t_ok "$desc (exit $rc)"
+	else
+		t_fail "$desc: exit $rc, expected $want"
+		t_diag "command: $*"
+		echo "$OUT" | sed 's/^/#   /'
+	fi
+}
+
 # check_match DESC PATTERN TEXT: grep -E PATTERN in TEXT.
 check_match() {
 	if echo "$3" | grep -qE -- "$2"; then

@@ -8,17 +8,8 @@
 # each command that takes it, must be completed: a command or option added
 # without completion fails here. TAP, then "completion: N passed, N failed".
 here=$(cd "$(dirname "$0")" && pwd)
-pass=0
-fail=0
-ok() { # ok COND-RC WHAT [GOT]
-	if [ "$1" = 0 ]; then
-		pass=$((pass + 1)); echo "ok - $2"
-	else
-		fail=$((fail + 1)); echo "not ok - $2${3:+: got '$3'}"
-	fi
-}
-eq() { [ "$2" = "$3" ]; ok $? "$1" "$3"; }
-end() { echo "completion: $pass passed, $fail failed"; [ "$fail" = 0 ]; exit; }
+. "$here/test-tap.sh"
+end() { tap_end completion; exit; }
 
 bc=/usr/share/bash-completion/bash_completion
 if [ ! -r "$bc" ]; then

@@ -11,17 +11,8 @@
 
 #include "colo-format.h"
 #include "colo-util.h"
+#include "test-tap.h"
 
-static int pass, fail;
-
-static void ok(int cond, const char *what, const char *arg)
-{
-	if (cond)
-		pass++;
-	else
-		fail++;
-	printf("%sok %d - %s '%s'\n", cond ? "" : "not ", pass + fail, what, arg);
-}
 
 /* What f wrote to buf (a memory stream), as a string. */
 #define CAPTURE(buf, stmt) do { \
@@ -33,19 +24,6 @@ static void ok(int cond, const char *what, const char *arg)
 	fclose(f_); \
 	buf[n_ < (long)sizeof(buf) ? n_ : (long)sizeof(buf) - 1] = '\0'; \
 } while (0)
-
-static int parse(const char *line, struct colo_args *a, char *err)
-{
-	static char buf[1024];
-	char *argv[32], *p;
-	int n = 0;
-
-	snprintf(buf, sizeof(buf), "colosetup %s", line);
-	for (p = strtok(buf, " "); p && n < 31; p = strtok(NULL, " "))
-		argv[n++] = p;
-	argv[n] = NULL;
-	return colo_parse_args(n, argv, a, err, 256);
-}
 
 static void test_args(void)
 {

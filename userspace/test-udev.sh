@@ -5,16 +5,7 @@
 # a made-up sysfs, the rules file's labels, and make install-udev.
 # TAP, then "udev: N passed, N failed".
 here=$(cd "$(dirname "$0")" && pwd)
-pass=0
-fail=0
-ok() { # ok COND-RC WHAT [GOT]
-	if [ "$1" = 0 ]; then
-		pass=$((pass + 1)); echo "ok - $2"
-	else
-		fail=$((fail + 1)); echo "not ok - $2${3:+: got '$3'}"
-	fi
-}
-eq() { [ "$2" = "$3" ]; ok $? "$1" "$3"; }
+. "$here/test-tap.sh"
 
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
@@ -77,5 +68,4 @@ eq "installed: rules 0644, helper 0755, filter 0644" \
 grep -q 'IMPORT{program}="colo-leg-id %M %m"' "$t/root/lib/udev/rules.d/57-dm-colo.rules"
 ok $? "the rules run the helper by udev's relative name"
 
-echo "udev: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+tap_end udev

@@ -9,16 +9,7 @@
 # systemd-analyze this fails: apt-get install systemd.
 # TAP, then "units: N passed, N failed".
 here=$(cd "$(dirname "$0")" && pwd)
-pass=0
-fail=0
-ok() { # ok COND-RC WHAT [GOT]
-	if [ "$1" = 0 ]; then
-		pass=$((pass + 1)); echo "ok - $2"
-	else
-		fail=$((fail + 1)); echo "not ok - $2${3:+: got '$3'}"
-	fi
-}
-eq() { [ "$2" = "$3" ]; ok $? "$1" "$3"; }
+. "$here/test-tap.sh"
 
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
@@ -60,5 +51,4 @@ if [ -n "$sa" ]; then
 	ok $r "systemd-analyze verify reports a bad unit" "$out"
 fi
 
-echo "units: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+tap_end units

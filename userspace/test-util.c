@@ -11,39 +11,8 @@
 #include "colo-colotab.h"
 #include "colo-udev.h"
 #include "colo-util.h"
+#include "test-tap.h"
 
-static int pass, fail;
-
-static void ok(int cond, const char *what, const char *arg)
-{
-	if (cond)
-		pass++;
-	else
-		fail++;
-	printf("%sok %d - %s '%s'\n", cond ? "" : "not ", pass + fail, what, arg);
-}
-
-/* Split a command line on spaces into argv (static storage). */
-static int split(const char *line, char **argv, int max)
-{
-	static char buf[1024];
-	int n = 0;
-	char *p;
-
-	snprintf(buf, sizeof(buf), "colosetup %s", line);
-	for (p = strtok(buf, " "); p && n < max - 1; p = strtok(NULL, " "))
-		argv[n++] = p;
-	argv[n] = NULL;
-	return n;
-}
-
-static int parse(const char *line, struct colo_args *a, char *err)
-{
-	char *argv[32];
-	int argc = split(line, argv, 32);
-
-	return colo_parse_args(argc, argv, a, err, 256);
-}
 
 static void test_args(void)
 {
