@@ -70,27 +70,21 @@ static void kmsg_mark(uint32_t major, uint32_t minor)
 }
 
 /*
- * Read the kernel log written since kmsg_mark() and keep the last dm-colo
- * line about kmsg_dev that contains what (NULL: any): "device-mapper:
- * table: 253:0: colo: <why>" from a refused table, "device-mapper: colo:
- * 253:0: message ... refused: <why>" from a refused message.
+ * The reason (colo_kmsg_reason()) of the next record of /dev/kmsg on fd
+ * that is a dm-colo line about devnum, read into rec; NULL when no record
+ * is left.
  */
-static void kmsg_collect(const char *what)
+static const char *kmsg_next(int fd, const char *devnum, char *rec, size_t len)
 {
-	char rec[1024];
-	ssize_t n;
-
-	if (kmsg_fd < 0)
-		return;
 	for (;;) {
+		ssize_t n = read(fd, rec, len - 1);
 		const char *p;
 		char *msg, *nl;
 
-		n = read(kmsg_fd, rec, sizeof(rec) - 1);
 		if (n < 0 && errno == EPIPE)
 			continue;	/* overwritten records: go on */
 		if (n <= 0)
-			break;
+			return NULL;
 		rec[n] = '\0';
 		msg = strchr(rec, ';');
 		if (!msg)
@@ -99,10 +93,28 @@ static void kmsg_collect(const char *what)
 		nl = strchr(msg, '\n');
 		if (nl)
 			*nl = '\0';
-		p = colo_kmsg_reason(msg, kmsg_dev);
-		if (p && (!what || strstr(p, what)))
-			snprintf(reason, sizeof(reason), "%s", p);
+		p = colo_kmsg_reason(msg, devnum);
+		if (p)
+			return p;
 	}
+}
+
+/*
+ * Read the kernel log written since kmsg_mark() and keep the last dm-colo
+ * line about kmsg_dev that contains what (NULL: any): "device-mapper:
+ * table: 253:0: colo: <why>" from a refused table, "device-mapper: colo:
+ * 253:0: message ... refused: <why>" from a refused message.
+ */
+static void kmsg_collect(const char *what)
+{
+	char rec[1024];
+	const char *p;
+
+	if (kmsg_fd < 0)
+		return;
+	while ((p = kmsg_next(kmsg_fd, kmsg_dev, rec, sizeof(rec))))
+		if (!what || strstr(p, what))
+			snprintf(reason, sizeof(reason), "%s", p);
 }
 
 /*
@@ -160,33 +172,15 @@ int cdm_log_last(const char *devnum, const char *what, char *buf, size_t len)
 {
 	char rec[1024];
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), r = -1;
-	ssize_t n;
+	const char *p;
 
 	if (fd < 0)
 		return -1;
-	for (;;) {
-		const char *p;
-		char *msg, *nl;
-
-		n = read(fd, rec, sizeof(rec) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;
-		if (n <= 0)
-			break;
-		rec[n] = '\0';
-		msg = strchr(rec, ';');
-		if (!msg)
-			continue;
-		msg++;
-		nl = strchr(msg, '\n');
-		if (nl)
-			*nl = '\0';
-		p = colo_kmsg_reason(msg, devnum);
-		if (p && strstr(p, what)) {
+	while ((p = kmsg_next(fd, devnum, rec, sizeof(rec))))
+		if (strstr(p, what)) {
 			snprintf(buf, len, "%s", p);
 			r = 0;
 		}
-	}
 	close(fd);
 	return r;
 }

@@ -30,6 +30,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,6 +258,24 @@ static void hook_reap(void)
 }
 
 /* Called when the hook's time is up. */
+/*
+ * The signals waiting on the signalfd: SIGCHLD reaps the hook; returns
+ * true when a signal asks the monitor to end (SIGTERM, SIGINT).
+ */
+static bool read_signals(void)
+{
+	struct signalfd_siginfo si;
+	bool quit = false;
+
+	while (read(m.sfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			hook_reap();
+		else
+			quit = true;
+	}
+	return quit;
+}
+
 static void hook_timeout(void)
 {
 	if (!m.hook_pid || mono() < m.hook_deadline)
@@ -580,16 +599,8 @@ int cmd_monitor(const struct colo_args *a)
 			sleep(1);
 			continue;
 		}
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			while (read(m.sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGCHLD)
-					hook_reap();
-				else
-					quit = 1;
-			}
-		}
+		if ((pfd[1].revents & POLLIN) && read_signals())
+			quit = 1;
 		hook_timeout();
 		if (m.interval && mono() >= m.next_look) {
 			look = 1;
@@ -609,15 +620,9 @@ int cmd_monitor(const struct colo_args *a)
 	while (!quit && (m.hook_pid || m.qlen)) {
 		struct pollfd pfd = { .fd = m.sfd, .events = POLLIN };
 		double left = m.hook_deadline - mono();
-		struct signalfd_siginfo si;
 
-		if (poll(&pfd, 1, left > 0 ? (int)(left * 1000) + 1 : 0) > 0)
-			while (read(m.sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGCHLD)
-					hook_reap();
-				else
-					quit = 1;
-			}
+		if (poll(&pfd, 1, left > 0 ? (int)(left * 1000) + 1 : 0) > 0 && read_signals())
+			quit = 1;
 		hook_timeout();
 	}
 	if (m.hook_pid)
