@@ -54,8 +54,6 @@
 
 #define DM_MSG_PREFIX "colo"
 
-/* The rate limit counts copies in windows of this length. */
-#define RATE_WINDOW	(HZ / 10)
 /* A chunk that could not be started for lack of memory is retried after. */
 #define MIRROR_RETRY	(HZ / 10)
 
@@ -258,9 +256,9 @@ static void mirror_copy_held(struct colo_c *cc, struct colo_chunk_job *job,
 		colo_meta_copy_get(cc, c);
 		colo_bitmap_clear(&cc->dirty_map, c);
 	}
-	cc->rate_bytes += to_bytes(colo_chunks_len(job->chunk, job->last,
-						   cc->ti->len,
-						   cc->chunk_shift));
+	colo_rate_charge(&cc->mirror_rate,
+			 to_bytes(colo_chunks_len(job->chunk, job->last,
+						  cc->ti->len, cc->chunk_shift)));
 	/* The pass goes on after the chunks the job took. */
 	WRITE_ONCE(cc->mirror_cursor, max(cc->mirror_cursor, job->last + 1));
 	job->done = mirror_copy_done;
@@ -305,34 +303,6 @@ static bool mirror_copy(struct colo_c *cc, u64 chunk)
 void colo_mirror_pause(struct colo_c *cc)
 {
 	colo_work_settle(cc, &cc->mirror_work);
-}
-
-/*
- * Over the rate limit: the jiffies to wait, else 0. A copy of an extent
- * (up to 1 MiB) can be more than a window allows: what it took beyond
- * the allowance is paid off by the windows after it, so the average rate
- * holds for any extent size. Worker context.
- */
-static unsigned long rate_delay(struct colo_c *cc)
-{
-	unsigned long end = cc->rate_window + RATE_WINDOW;
-	u64 allowed, windows;
-
-	if (!cc->mirror_rate)
-		return 0;
-	allowed = (u64)cc->mirror_rate * 1024 * RATE_WINDOW / HZ;
-	if (time_after_eq(jiffies, end)) {
-		windows = (jiffies - cc->rate_window) / RATE_WINDOW;
-		if (windows > div64_u64(cc->rate_bytes, allowed))
-			cc->rate_bytes = 0;
-		else
-			cc->rate_bytes -= windows * allowed;
-		cc->rate_window = jiffies;
-		end = cc->rate_window + RATE_WINDOW;
-	}
-	if (cc->rate_bytes < allowed)
-		return 0;
-	return end - jiffies;
 }
 
 /* Next chunk to copy at or after the cursor, or nr_chunks. */
@@ -420,7 +390,7 @@ static void mirror_worker(struct work_struct *work)
 			cc->mirror_waiting = NULL;
 			continue;
 		}
-		delay = rate_delay(cc);
+		delay = colo_rate_delay(&cc->mirror_rate);
 		if (delay) {
 			queue_delayed_work(cc->wq, &cc->mirror_work, delay);
 			return;
@@ -790,9 +760,7 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	}
 	cc->mirror_cursor = 0;
 	cc->mirror_skipped = false;
-	cc->mirror_rate = rate;
-	cc->rate_window = jiffies;
-	cc->rate_bytes = 0;
+	colo_rate_start(&cc->mirror_rate, rate);
 	atomic64_set(&cc->mirrored, 0);
 	/* Publishes the replica (release). */
 	set_mirror_state(cc, BIT(COLO_MIRROR_NONE), COLO_MIRROR_COPYING);
@@ -852,8 +820,6 @@ void colo_mirror_carry(struct colo_c *from, struct colo_c *to)
 	to->mirror_skipped = from->mirror_skipped;
 	atomic64_set(&to->mirrored, atomic64_read(&from->mirrored));
 	to->mirror_rate = from->mirror_rate;
-	to->rate_window = from->rate_window;
-	to->rate_bytes = from->rate_bytes;
 	/* The replica first: pairs with colo_mirror_state(). */
 	smp_store_release(&to->mirror_state, from->mirror_state);
 	from->mirror_state = COLO_MIRROR_NONE;

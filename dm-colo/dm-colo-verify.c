@@ -46,8 +46,6 @@
 
 #define DM_MSG_PREFIX "colo"
 
-/* The rate limit counts compared bytes in windows of this length. */
-#define RATE_WINDOW	(HZ / 10)
 /* A chunk that could not be started for lack of memory is retried after. */
 #define VERIFY_RETRY	(HZ / 10)
 /* One buffer per side: the largest range one job holds. */
@@ -95,33 +93,6 @@ static void end_pass(struct colo_c *cc, enum colo_verify_state state,
 		       (unsigned long long)v->different, why ? ": " : "",
 		       why ? why : "");
 	colo_event(cc);
-}
-
-/*
- * Over the rate limit: the jiffies to wait, else 0. A range beyond the
- * window's allowance is paid off by the windows after it, as the
- * mirror's rate_delay() does. Work item.
- */
-static unsigned long rate_delay(struct colo_verify *v)
-{
-	unsigned long end = v->rate_window + RATE_WINDOW;
-	u64 allowed, windows;
-
-	if (!v->rate)
-		return 0;
-	allowed = (u64)v->rate * 1024 * RATE_WINDOW / HZ;
-	if (time_after_eq(jiffies, end)) {
-		windows = (jiffies - v->rate_window) / RATE_WINDOW;
-		if (windows > div64_u64(v->rate_bytes, allowed))
-			v->rate_bytes = 0;
-		else
-			v->rate_bytes -= windows * allowed;
-		v->rate_window = jiffies;
-		end = v->rate_window + RATE_WINDOW;
-	}
-	if (v->rate_bytes < allowed)
-		return 0;
-	return end - jiffies;
 }
 
 /*
@@ -273,7 +244,7 @@ static int verify_held(struct colo_c *cc, struct colo_chunk_job *job)
 	}
 	n = job->last - job->chunk + 1;
 	v->cursor = job->last + 1;
-	v->rate_bytes += to_bytes(count);
+	colo_rate_charge(&v->rate, to_bytes(count));
 	colo_chunk_job_put(job);
 	WRITE_ONCE(v->verified, v->verified + n);
 	return 0;
@@ -322,7 +293,7 @@ static void verify_worker(struct work_struct *work)
 				end_pass(cc, COLO_VERIFY_DONE, NULL);
 				return;
 			}
-			delay = rate_delay(v);
+			delay = colo_rate_delay(&v->rate);
 			if (delay) {
 				queue_delayed_work(cc->wq, &v->work, delay);
 				return;
@@ -450,9 +421,7 @@ int colo_verify_start(struct colo_c *cc, unsigned int rate)
 	v->to_verify = cc->nr_chunks;
 	WRITE_ONCE(v->verified, 0);
 	WRITE_ONCE(v->different, 0);
-	v->rate = rate;
-	v->rate_window = jiffies;
-	v->rate_bytes = 0;
+	colo_rate_start(&v->rate, rate);
 	WRITE_ONCE(v->state, COLO_VERIFY_RUNNING);
 	if (rate)
 		DMINFO("%s: verify started (%llu chunks, at most %u KiB/s)",
@@ -558,8 +527,6 @@ void colo_verify_carry(struct colo_c *from, struct colo_c *to)
 	t->to_verify = f->to_verify;
 	t->different = f->different;
 	t->rate = f->rate;
-	t->rate_window = f->rate_window;
-	t->rate_bytes = f->rate_bytes;
 	t->base_buf = f->base_buf;
 	t->replica_buf = f->replica_buf;
 	f->base_buf = NULL;

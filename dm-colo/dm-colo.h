@@ -22,6 +22,7 @@
 #include "dm-colo-lock.h"
 #include "dm-colo-meta.h"
 #include "dm-colo-parse.h"
+#include "dm-colo-rate.h"
 
 struct colo_ingress;
 struct colo_meta;
@@ -82,9 +83,7 @@ struct colo_verify {
 	u64 verified;			/* chunks compared; READ_ONCE */
 	u64 to_verify;
 	u64 different;			/* chunks found different; READ_ONCE */
-	unsigned int rate;		/* KiB/s compared, 0: no limit */
-	unsigned long rate_window;	/* jiffies the window began */
-	u64 rate_bytes;			/* compared in the window */
+	struct colo_rate rate;		/* of the compared bytes */
 	void *base_buf;			/* one extent each, while running */
 	void *replica_buf;
 	struct colo_chunk_job *waiting;	/* for a busy chunk */
@@ -162,9 +161,7 @@ struct colo_c {
 	bool mirror_skipped;
 	struct colo_chunk_job *mirror_waiting;	/* for a busy chunk */
 	atomic64_t mirrored;			/* chunks copied */
-	unsigned int mirror_rate;		/* KiB/s of copies, 0: no limit */
-	unsigned long rate_window;		/* jiffies the window began */
-	u64 rate_bytes;				/* copied in the window */
+	struct colo_rate mirror_rate;		/* of the copied bytes */
 	struct delayed_work mirror_work;
 	struct dm_io_client *io_client;		/* dual writes from the worker */
 	struct bio_set replica_bs;		/* their clones, from map */
