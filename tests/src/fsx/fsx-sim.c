@@ -205,7 +205,6 @@ static bool sim_leg_fails(int leg, bool write)
 static struct { uint64_t c, due; } sim_pend[NOCLEAR_PENDING];
 static int sim_npend;		/* the copier's own */
 
-
 static inline bool sim_dirty(uint64_t c)
 {
 	return __atomic_load_n(&sim.dirty[c], __ATOMIC_RELAXED);
