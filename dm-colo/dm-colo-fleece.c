@@ -156,12 +156,6 @@ static int fleece_preresume(struct dm_target *ti)
 	return colo_fleece_activate(fl);
 }
 
-/* A view is read-only: so is the device (write(2) fails with EPERM). */
-static void fleece_resume(struct dm_target *ti)
-{
-	set_disk_ro(dm_disk(dm_table_get_md(ti->table)), true);
-}
-
 /* A read of the fleece: from the buffer if saved, else from base. */
 static int fleece_read(struct colo_c *cc, struct colo_fleece *fl,
 		       struct bio *bio, struct colo_io *io)
@@ -263,6 +257,7 @@ static int fleece_map(struct dm_target *ti, struct bio *bio)
 		bio_endio(bio);
 		return DM_MAPIO_SUBMITTED;
 	}
+	/* Read-only: a bio cannot carry EROFS, so EIO, said in the log. */
 	if (bio_op(bio) != REQ_OP_READ && bio_op(bio) != REQ_OP_DISCARD) {
 		DMERR_LIMIT("%s: write refused: the fleece is read-only",
 			    fleece_name(fl));
@@ -282,8 +277,12 @@ static int fleece_map(struct dm_target *ti, struct bio *bio)
 		rcu_read_unlock();
 		return DM_MAPIO_KILL;
 	}
-	/* Counted under RCU: the colo destructor waits for us. */
-	entered = colo_enter(cc, bio, io, true);
+	/*
+	 * Counted under RCU: the colo destructor waits for us. Not cut when
+	 * held (a discard may span chunks, and must not be cut): held bios
+	 * run in the worker, which takes any length.
+	 */
+	entered = colo_enter(cc, bio, io, false);
 	rcu_read_unlock();
 	if (!entered)
 		return DM_MAPIO_SUBMITTED;
@@ -405,7 +404,6 @@ static struct target_type fleece_target = {
 	.map = fleece_map,
 	.end_io = fleece_end_io,
 	.preresume = fleece_preresume,
-	.resume = fleece_resume,
 	.status = fleece_status,
 	.message = fleece_message,
 	.iterate_devices = fleece_iterate_devices,

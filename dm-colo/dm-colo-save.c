@@ -364,13 +364,12 @@ static bool save_chunk(struct colo_fleece *fl, struct colo_c *cc,
 	    !(io->save_parked && io->holder.chunk == chunk &&
 	      io->holder.hold == COLO_HOLD_EXCL))
 		colo_lock_release(&cc->locks, &io->holder);
-	io->save_parked = false;
-
+	/* Set first: once parked, the bio may run again before we return. */
+	io->save_parked = true;
 	if (!colo_lock_try(&cc->locks, &io->holder, chunk, COLO_HOLD_EXCL,
-			   bio)) {
-		io->save_parked = true;
+			   bio))
 		return false;
-	}
+	io->save_parked = false;
 	/* Re-check under the lock (LESSONS.md #1). */
 	if (!colo_fleece_needs(fl, chunk)) {
 		colo_lock_release(&cc->locks, &io->holder);

@@ -170,7 +170,7 @@ static int reader(void)
 	uint64_t s = seed * 2 + 2, i = 0, off, len;
 	unsigned char *buf = alloc_io(MAX_IO), *want = malloc(MAX_IO);
 	int fd = open(fleece_path, O_RDONLY | O_DIRECT);
-	int wfd = do_discard ? open(fleece_path, O_RDONLY) : -1;
+	int wfd = do_discard ? open(fleece_path, O_WRONLY) : -1;
 	int ref = open(ref_path, O_RDONLY), bad = 0;
 
 	if (fd < 0 || ref < 0 || (do_discard && wfd < 0) || !want) {
