@@ -31,7 +31,8 @@ checker() {	# DESC WRITE-DEV CHUNK [ARGS...]
 	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
 	start=$(date +%s)
 	colo-fleece-check --write "$dev" --fleece /dev/mapper/f --ref $REF \
-		--chunk "$chunk" --ops "$OPS" --seed "$seed" "$@" > /tmp/fc.log 2>&1
+		--chunk "$chunk" --ops "$OPS" --seed "$seed" \
+		--state /tmp/fleece-state "$@" > /tmp/fc.log 2>&1
 	rc=$?
 	grep '^colo-fleece-check:' /tmp/fc.log | tail -n 1 | sed 's/^/# /'
 	if [ $rc = 0 ]; then
@@ -54,6 +55,7 @@ for chunk in 1 8 128; do
 	dmsetup create p --table "0 $LEN colo primary $B $chunk"
 	dmsetup mknodes
 	fill /dev/mapper/p
+	rm -f /tmp/fleece-state
 	dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
 	check "chunk $chunk: fleece created on the primary" \
 		dmsetup create f --table "0 $LEN colo-fleece $B $BUF"
@@ -130,6 +132,7 @@ check_fails "secondary: start after an ingress write refused" dmsetup resume f
 check_match "secondary: the refusal says why" \
 	"ingress wrote base since the last checkpoint" "$(dmesg)"
 check "secondary: checkpoint" dmsetup message c 0 checkpoint
+rm -f /tmp/fleece-state
 dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
 check "secondary: the refused fleece resumes after the checkpoint" dmsetup resume f
 dmsetup mknodes

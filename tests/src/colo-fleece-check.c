@@ -13,7 +13,10 @@
  * scheduler's).
  *
  * usage: colo-fleece-check --write DEV --fleece DEV --ref FILE
- *          --chunk SECTORS [--ops N] [--seed S] [--discard]
+ *          --chunk SECTORS [--ops N] [--seed S] [--discard] [--state FILE]
+ *
+ * --state FILE keeps the released chunks across runs on one fleece: read
+ * at the start when it exists, written at the end (one byte a chunk).
  * exit 0: the view held; 1: a difference or an unexpected error; 2: usage.
  */
 #include <errno.h>
@@ -32,7 +35,7 @@
 #define SECTOR		512ULL
 #define MAX_IO		(256 * 1024)
 
-static const char *write_path, *fleece_path, *ref_path;
+static const char *write_path, *fleece_path, *ref_path, *state_path;
 static uint64_t chunk_bytes, dev_bytes, ops = 2000, seed;
 static int do_discard;
 static unsigned char *released;	/* per chunk, set by the reader only */
@@ -200,6 +203,35 @@ static int reader(void)
 	return bad;
 }
 
+/* --state: the released chunks of earlier runs on the same fleece. */
+static int load_state(void)
+{
+	size_t n = dev_bytes / chunk_bytes;
+	FILE *f = fopen(state_path, "r");
+
+	if (!f)
+		return errno == ENOENT ? 0 : (perror(state_path), 1);
+	if (fread(released, 1, n, f) != n) {
+		fprintf(stderr, "%s: not a state of this fleece\n", state_path);
+		fclose(f);
+		return 1;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int save_state(void)
+{
+	size_t n = dev_bytes / chunk_bytes;
+	FILE *f = fopen(state_path, "w");
+
+	if (!f || fwrite(released, 1, n, f) != n || fclose(f)) {
+		perror(state_path);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -210,6 +242,7 @@ int main(int argc, char **argv)
 		{ "ops", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "discard", no_argument, NULL, 'd' },
+		{ "state", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	pthread_t wt;
@@ -225,11 +258,12 @@ int main(int argc, char **argv)
 		case 'n': ops = strtoull(optarg, NULL, 0); break;
 		case 's': seed = strtoull(optarg, NULL, 0); break;
 		case 'd': do_discard = 1; break;
+		case 't': state_path = optarg; break;
 		default: return 2;
 		}
 	}
 	if (!write_path || !fleece_path || !ref_path || !chunk_bytes || !seed) {
-		fprintf(stderr, "usage: colo-fleece-check --write DEV --fleece DEV --ref FILE --chunk SECTORS [--ops N] [--seed S] [--discard]\n");
+		fprintf(stderr, "usage: colo-fleece-check --write DEV --fleece DEV --ref FILE --chunk SECTORS [--ops N] [--seed S] [--discard] [--state FILE]\n");
 		return 2;
 	}
 	fd = open(fleece_path, O_RDONLY);
@@ -245,6 +279,8 @@ int main(int argc, char **argv)
 	released = calloc(dev_bytes / chunk_bytes, 1);
 	if (!released)
 		return 1;
+	if (state_path && load_state())
+		return 1;
 	printf("colo-fleece-check: seed %llu, %llu ops, chunk %llu bytes%s (replay: --seed %llu)\n",
 	       (unsigned long long)seed, (unsigned long long)ops,
 	       (unsigned long long)chunk_bytes, do_discard ? ", discards" : "",
@@ -258,6 +294,8 @@ int main(int argc, char **argv)
 	if (bad)
 		failed = 1;
 	pthread_join(wt, NULL);
+	if (state_path && save_state())
+		failed = 1;
 	printf("colo-fleece-check: %s (seed %llu)\n", failed ? "FAIL" : "PASS",
 	       (unsigned long long)seed);
 	return failed ? 1 : 0;
