@@ -52,13 +52,13 @@ static int parse_options(struct dm_target *ti, struct colo_fleece *fl,
 			}
 			fl->timeout_ms = ms;
 			i++;
-		} else if (!strcasecmp(argv[i], "read_once")) {
-			ti->error = "Option read_once is not supported yet";
-			return -EINVAL;
-		} else {
-			ti->error = "Unknown optional argument";
-			return -EINVAL;
+			continue;
 		}
+		if (!strcasecmp(argv[i], "read_once"))
+			ti->error = "Option read_once is not supported yet";
+		else
+			ti->error = "Unknown optional argument";
+		return -EINVAL;
 	}
 	return 0;
 }

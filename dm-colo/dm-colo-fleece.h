@@ -12,8 +12,8 @@
  * way past the save hook at its point in time. From then on, per chunk:
  *
  *   released   no longer part of the view: reads fail, nothing is saved
- *   saved      its content at the point in time is in the buffer, at the
- *              slot the map (fl->slots) gives
+ *   saved      its content at the point in time is in the buffer, at
+ *              the slot that the map (fl->slots) gives
  *   else       base still holds it: a write to base saves it first
  *
  * The chunk's lock (cc->locks) serializes a save (exclusive, held by the
@@ -100,8 +100,8 @@ struct colo_fleece {
 	wait_queue_head_t refs_wq;
 
 	struct workqueue_struct *wq;
-	struct colo_copier copier;	/* its own: a stalled buffer stalls
-					 * only the fleece */
+	/* Its own copier: a stalled buffer stalls only the fleece. */
+	struct colo_copier copier;
 	struct delayed_work watchdog;	/* the timeout */
 	struct work_struct event_work;
 };

@@ -867,7 +867,7 @@ static int __attach_fleece(struct dm_target *ti, struct colo_fleece *fl)
 		return -EINVAL;
 	}
 	if (colo_uses(cc, fl->buffer)) {
-		ti->error = "The buffer must not be a leg or the metadata device of the colo device";
+		ti->error = "The buffer is a leg or the metadata device of the colo device";
 		return -EINVAL;
 	}
 	fl->chunk_shift = cc->chunk_shift;
@@ -996,12 +996,12 @@ int colo_fleece_activate(struct colo_fleece *fl)
 	}
 	if (READ_ONCE(cc->mode) == COLO_MODE_SECONDARY &&
 	    test_bit(COLO_BASE_WRITTEN, &cc->flags)) {
-		DMERR("%s: cannot start: the ingress wrote base since the last checkpoint; resume it right after a checkpoint",
-		      name);
+		DMERR("%s: cannot start: %s; resume it right after a checkpoint",
+		      name, "the ingress wrote base since the last checkpoint");
 		r = -EBUSY;
 	} else if (READ_ONCE(cc->commit_state) == COLO_COMMIT_RUNNING) {
-		DMERR("%s: cannot start: the failover commit of %s is running; resume it when the commit is done",
-		      name, colo_name(cc));
+		DMERR("%s: cannot start: the failover commit of %s runs; %s",
+		      name, colo_name(cc), "resume it when the commit is done");
 		r = -EBUSY;
 	} else {
 		atomic_set_release(&fl->state, COLO_FLEECE_ACTIVE);
