@@ -11,7 +11,7 @@
  * and drained (colo_fleece_activate()), so that no write to base is half
  * way past the save hook at its point in time. From then on, per chunk:
  *
- *   released   no longer part of the view: reads fail, nothing is saved
+ *   released   no longer part of the view: reads fail, no save
  *   saved      its content at the point in time is in the buffer, at
  *              the slot that the map (fl->slots) gives
  *   else       base still holds it: a write to base saves it first
