@@ -80,6 +80,42 @@ for chunk in 1 8 128; do
 		dd if=/dev/urandom of=/dev/mapper/p bs=64k count=16 oflag=direct conv=notrunc
 done
 
+# --- with a mirror, a colo reload, a colo suspend ----------------------------
+dm_cleanup
+dmsetup create p --table "0 $LEN colo primary $B 8"
+dmsetup mknodes
+fill /dev/mapper/p
+rm -f /tmp/fleece-state
+dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+dmsetup create f --table "0 $LEN colo-fleece $B $BUF"
+dmsetup mknodes
+check "mirror: full sync starts" dmsetup message p 0 mirror start $A full
+check "mirror: in sync" wait_field p 11 in-sync 60
+checker "mirror in sync: VM writes (mirrored)" /dev/mapper/p 8 --discard
+check_eq "mirror: replica equals base" "$(direct_sum $B)" "$(direct_sum $A)"
+check "mirror: stop" dmsetup message p 0 mirror stop
+check_fails "a reload of the fleece is refused (a second fleece)" \
+	dmsetup load f --table "0 $LEN colo-fleece $B $BUF"
+check "colo reload (same table) with the fleece" \
+	sh -c "dmsetup reload p --table '0 $LEN colo primary $B 8' && dmsetup suspend p && dmsetup resume p"
+check_eq "after the colo reload: still active" active "$(fleece_state)"
+checker "after the colo reload" /dev/mapper/p 8
+dmsetup suspend p
+dd if=/dev/mapper/f of=/dev/null bs=4k count=1 skip=7 iflag=direct 2>/dev/null &
+rpid=$!
+sleep 1
+check "colo suspended: a fleece read waits" kill -0 $rpid
+dmsetup resume p
+check "colo resumed: the read completes" wait $rpid
+ev=$(events f)
+check "colo table replaced by a linear one" \
+	sh -c "dmsetup reload p --table '0 $LEN linear $B 0' && dmsetup suspend p && dmsetup resume p"
+check_eq "replaced: broken:detached" broken:detached "$(fleece_state)"
+check "replaced: dm event" timeout 5 dmsetup wait f "$ev"
+check_fails "replaced: reads fail" \
+	dd if=/dev/mapper/f of=/dev/null bs=4k count=1 iflag=direct
+check "replaced: the fleece goes" dmsetup remove f
+
 # --- bad input: refused, nothing changed -----------------------------------
 dm_cleanup
 dmsetup create p --table "0 $LEN colo primary $B 8"
