@@ -337,7 +337,7 @@ static void fleece_status(struct dm_target *ti, status_type_t type,
 	case STATUSTYPE_INFO:
 		released = atomic64_read(&fl->nr_released);
 		spin_lock_irq(&fl->lock);
-		used = fl->slots_used;
+		used = fl->free.nr_used;
 		spin_unlock_irq(&fl->lock);
 		if (state == COLO_FLEECE_BROKEN)
 			DMEMIT("broken:%s", colo_fleece_reason_name(fl->reason));

@@ -41,6 +41,7 @@
 #include "dm-colo-bitmap.h"
 #include "dm-colo-compat.h"
 #include "dm-colo-copy.h"
+#include "dm-colo-slots.h"
 
 struct colo_c;
 struct colo_io;
@@ -82,14 +83,12 @@ struct colo_fleece {
 
 	/*
 	 * The buffer's map: chunk -> slot (an xarray value), and which slots
-	 * are taken. @lock protects the slot bitmap, the counters below and
-	 * @saves; the xarray has its own lock.
+	 * are taken. @lock protects @free and @saves; the xarray has its own
+	 * lock.
 	 */
 	spinlock_t lock;
 	struct xarray slots;
-	unsigned long *slot_used;
-	u64 slot_hint;
-	u64 slots_used;
+	struct colo_slots free;
 	struct colo_bitmap saved;	/* the chunk's slot holds its data */
 	struct colo_bitmap released;	/* no longer part of the view */
 	atomic64_t nr_saved;		/* saves done (not released since) */

@@ -120,30 +120,6 @@ bool colo_fleece_slot(struct colo_fleece *fl, u64 chunk, u64 *slot)
 	return true;
 }
 
-/* Take a free slot of the buffer. Caller holds fl->lock. */
-static int slot_get(struct colo_fleece *fl, u64 *slot)
-{
-	unsigned long s;
-
-	s = find_next_zero_bit(fl->slot_used, fl->nr_slots, fl->slot_hint);
-	if (s >= fl->nr_slots)
-		s = find_first_zero_bit(fl->slot_used, fl->nr_slots);
-	if (s >= fl->nr_slots)
-		return -ENOSPC;
-	__set_bit(s, fl->slot_used);
-	fl->slot_hint = s + 1;
-	fl->slots_used++;
-	*slot = s;
-	return 0;
-}
-
-/* Give a slot back. Caller holds fl->lock. */
-static void slot_put(struct colo_fleece *fl, u64 slot)
-{
-	if (!WARN_ON_ONCE(!__test_and_clear_bit(slot, fl->slot_used)))
-		fl->slots_used--;
-}
-
 /* Drop @chunk's slot, if it has one. Process or map context. */
 static void drop_slot(struct colo_fleece *fl, u64 chunk)
 {
@@ -154,7 +130,7 @@ static void drop_slot(struct colo_fleece *fl, u64 chunk)
 	if (!xa_is_value(entry))
 		return;
 	spin_lock_irqsave(&fl->lock, flags);
-	slot_put(fl, xa_to_value(entry));
+	colo_slots_put(&fl->free, xa_to_value(entry));
 	spin_unlock_irqrestore(&fl->lock, flags);
 }
 
@@ -304,7 +280,7 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 		return -ENOMEM;
 
 	spin_lock_irqsave(&fl->lock, flags);
-	r = slot_get(fl, &slot);
+	r = colo_slots_get(&fl->free, &slot);
 	spin_unlock_irqrestore(&fl->lock, flags);
 	if (r)
 		goto bad_slot;
@@ -341,7 +317,7 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 
 bad_store:
 	spin_lock_irqsave(&fl->lock, flags);
-	slot_put(fl, slot);
+	colo_slots_put(&fl->free, slot);
 	spin_unlock_irqrestore(&fl->lock, flags);
 bad_slot:
 	kfree(save);
@@ -503,10 +479,9 @@ int colo_fleece_init(struct colo_fleece *fl)
 	INIT_DELAYED_WORK(&fl->watchdog, watchdog_worker);
 	INIT_WORK(&fl->event_work, event_worker);
 
-	fl->slot_used = kvcalloc(BITS_TO_LONGS(fl->nr_slots),
-				 sizeof(unsigned long), GFP_KERNEL);
-	if (!fl->slot_used)
-		return -ENOMEM;
+	r = colo_slots_init(&fl->free, fl->nr_slots);
+	if (r)
+		return r;
 	r = colo_bitmap_init(&fl->saved, fl->nr_chunks);
 	if (r)
 		goto bad_saved;
@@ -529,7 +504,7 @@ bad_wq:
 bad_released:
 	colo_bitmap_destroy(&fl->saved);
 bad_saved:
-	kvfree(fl->slot_used);
+	colo_slots_destroy(&fl->free);
 	return r;
 }
 
@@ -542,6 +517,6 @@ void colo_fleece_destroy(struct colo_fleece *fl)
 	destroy_workqueue(fl->wq);
 	colo_bitmap_destroy(&fl->released);
 	colo_bitmap_destroy(&fl->saved);
-	kvfree(fl->slot_used);
+	colo_slots_destroy(&fl->free);
 	xa_destroy(&fl->slots);
 }
