@@ -163,7 +163,7 @@ static int fleece_read(struct colo_c *cc, struct colo_fleece *fl,
 	sector_t offset;
 	u64 slot;
 
-	if (colo_bitmap_test(&fl->released, io->chunk))
+	if (!colo_fleece_in_view(fl, io->chunk))
 		return colo_fail_bio(bio);
 	/* Not when the chunk was granted to the bio while it was parked. */
 	if (io->holder.hold == COLO_HOLD_NONE &&
@@ -174,7 +174,7 @@ static int fleece_read(struct colo_c *cc, struct colo_fleece *fl,
 		return DM_MAPIO_SUBMITTED;
 
 	/* Held until end_io: no save and no release of the chunk meanwhile. */
-	if (colo_bitmap_test(&fl->released, io->chunk))
+	if (!colo_fleece_in_view(fl, io->chunk))
 		return colo_fail_bio(bio);
 	if (colo_bitmap_test(&fl->saved, io->chunk)) {
 		if (WARN_ON_ONCE(!colo_fleece_slot(fl, io->chunk, &slot)))
@@ -203,7 +203,7 @@ static int fleece_discard(struct colo_c *cc, struct colo_fleece *fl,
 	int r;
 
 	for (; io->chunk < end; io->chunk++) {
-		if (colo_bitmap_test(&fl->released, io->chunk))
+		if (!colo_fleece_in_view(fl, io->chunk))
 			continue;
 		if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
 				   COLO_HOLD_EXCL, bio))
@@ -319,7 +319,8 @@ static int fleece_end_io(struct dm_target *ti, struct bio *bio,
  *
  * state     inactive (loaded, never resumed), active, or broken:<reason>
  *           with reason full, io-error, timeout, no-memory or detached
- * needed    chunks still part of the view (all of them but the released)
+ * needed    chunks still part of the view: all of them, or the ones a
+ *           "needed" message listed, but the released ones
  * saved     chunks whose content at the start is in the buffer
  * released  chunks released by a discard
  * used/total  buffer chunks in use (saves in flight included) / in all
@@ -345,7 +346,7 @@ static void fleece_status(struct dm_target *ti, status_type_t type,
 			DMEMIT("%s", state == COLO_FLEECE_ACTIVE ? "active" :
 			       "inactive");
 		DMEMIT(" %llu %llu %llu %llu/%llu",
-		       (unsigned long long)(fl->nr_chunks - released),
+		       (unsigned long long)colo_fleece_nr_needed(fl),
 		       (unsigned long long)atomic64_read(&fl->nr_saved),
 		       (unsigned long long)released,
 		       (unsigned long long)used,
@@ -362,11 +363,52 @@ static void fleece_status(struct dm_target *ti, status_type_t type,
 	}
 }
 
+/*
+ * needed all | needed <first>-<last>|<chunk>...: see
+ * colo_fleece_restrict(). Every range is checked before anything changes.
+ */
+static int fleece_needed(struct colo_fleece *fl, unsigned int argc,
+			 char **argv)
+{
+	u64 first, last;
+	unsigned int i;
+	int r;
+
+	if (argc == 1 && !strcmp(argv[0], "all")) {
+		/* Pairs with smp_store_release() in colo_fleece_restrict(). */
+		if (!smp_load_acquire(&fl->restricted))
+			return 0;
+		DMERR("%s: needed all refused: the view was restricted, it cannot grow back",
+		      fleece_name(fl));
+		return -EINVAL;
+	}
+	for (i = 0; i < argc; i++) {
+		if (colo_parse_range(argv[i], fl->nr_chunks, &first, &last)) {
+			DMERR("%s: needed refused: '%s' is not %s",
+			      fleece_name(fl), argv[i],
+			      "<first>-<last> or <chunk> within the view");
+			return -EINVAL;
+		}
+	}
+	if (!argc) {
+		DMERR("%s: needed refused: expected all or <first>-<last>|<chunk>...",
+		      fleece_name(fl));
+		return -EINVAL;
+	}
+	r = colo_fleece_restrict(fl, argc, argv);
+	if (r)
+		DMERR("%s: needed refused: no memory for the needed bitmap",
+		      fleece_name(fl));
+	return r;
+}
+
 static int fleece_message(struct dm_target *ti, unsigned int argc,
 			  char **argv, char *result, unsigned int maxlen)
 {
 	struct colo_fleece *fl = ti->private;
 
+	if (argc && !strcasecmp(argv[0], "needed"))
+		return fleece_needed(fl, argc - 1, argv + 1);
 	DMERR("%s: unknown message '%s'", fleece_name(fl),
 	      argc ? argv[0] : "");
 	return -EINVAL;

@@ -11,7 +11,8 @@
  * and drained (colo_fleece_activate()), so that no write to base is half
  * way past the save hook at its point in time. From then on, per chunk:
  *
- *   released   no longer part of the view: reads fail, no save
+ *   released   no longer part of the view (a discard, or not among the
+ *              needed chunks): reads fail, no save
  *   saved      its content at the point in time is in the buffer, at
  *              the slot that the map (fl->slots) gives
  *   else       base still holds it: a write to base saves it first
@@ -33,6 +34,7 @@
 #include <linux/atomic.h>
 #include <linux/device-mapper.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -90,7 +92,16 @@ struct colo_fleece {
 	struct xarray slots;
 	struct colo_slots free;
 	struct colo_bitmap saved;	/* the chunk's slot holds its data */
-	struct colo_bitmap released;	/* no longer part of the view */
+	struct colo_bitmap released;	/* released by a discard */
+	/*
+	 * The view's chunks: all of them, or, once a "needed" message
+	 * restricted it (@restricted, release/acquire), those in @needed.
+	 * A bit of @needed and of @released change under @lock together;
+	 * @msg_lock serializes the messages.
+	 */
+	bool restricted;
+	struct colo_bitmap needed;
+	struct mutex msg_lock;		/* serializes "needed" messages */
 	atomic64_t nr_saved;		/* saves done (not released since) */
 	atomic64_t nr_released;
 
@@ -113,7 +124,11 @@ int colo_fleece_init(struct colo_fleece *fl);
 void colo_fleece_destroy(struct colo_fleece *fl);
 void colo_fleece_break(struct colo_fleece *fl, enum colo_fleece_reason why);
 void colo_fleece_wait_idle(struct colo_fleece *fl);
+bool colo_fleece_in_view(struct colo_fleece *fl, u64 chunk);
 bool colo_fleece_needs(struct colo_fleece *fl, u64 chunk);
+u64 colo_fleece_nr_needed(struct colo_fleece *fl);
+int colo_fleece_restrict(struct colo_fleece *fl, unsigned int nr,
+			 char **ranges);
 int colo_fleece_release_chunk(struct colo_fleece *fl, u64 chunk, gfp_t gfp);
 bool colo_fleece_slot(struct colo_fleece *fl, u64 chunk, u64 *slot);
 const char *colo_fleece_reason_name(int reason);

@@ -100,13 +100,101 @@ void colo_fleece_wait_idle(struct colo_fleece *fl)
 	synchronize_rcu();
 }
 
+/* Is @chunk part of the view (not released, needed)? Any context. */
+bool colo_fleece_in_view(struct colo_fleece *fl, u64 chunk)
+{
+	if (chunk >= fl->nr_chunks || colo_bitmap_test(&fl->released, chunk))
+		return false;
+	/* Pairs with smp_store_release() in colo_fleece_restrict(). */
+	return !smp_load_acquire(&fl->restricted) ||
+	       colo_bitmap_test(&fl->needed, chunk);
+}
+
 /* Does a write to base have to save @chunk first? Any context. */
 bool colo_fleece_needs(struct colo_fleece *fl, u64 chunk)
 {
-	return chunk < fl->nr_chunks &&
-	       colo_fleece_state(fl) == COLO_FLEECE_ACTIVE &&
+	return colo_fleece_state(fl) == COLO_FLEECE_ACTIVE &&
 	       !colo_bitmap_test(&fl->saved, chunk) &&
-	       !colo_bitmap_test(&fl->released, chunk);
+	       colo_fleece_in_view(fl, chunk);
+}
+
+/* Chunks of the view (for the status). Any context. */
+u64 colo_fleece_nr_needed(struct colo_fleece *fl)
+{
+	/* Pairs with smp_store_release() in colo_fleece_restrict(). */
+	if (smp_load_acquire(&fl->restricted))
+		return colo_bitmap_count(&fl->needed);
+	return fl->nr_chunks - atomic64_read(&fl->nr_released);
+}
+
+/* Is @chunk in one of the ranges (checked by the caller)? */
+static bool in_ranges(struct colo_fleece *fl, u64 chunk, unsigned int nr,
+		      char **ranges)
+{
+	u64 first, last;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (!colo_parse_range(ranges[i], fl->nr_chunks, &first,
+				      &last) && first <= chunk && chunk <= last)
+			return true;
+	return false;
+}
+
+/*
+ * "needed <range>...", the ranges checked by the caller: the view keeps
+ * only the listed chunks, its first restriction from all of them, a later
+ * one the intersection (it never grows back: the chunks it left are not
+ * saved any more). A save or a read already under way for a chunk that
+ * leaves ends as it began. The leaves are allocated before anything
+ * changes. Process context.
+ */
+int colo_fleece_restrict(struct colo_fleece *fl, unsigned int nr,
+			 char **ranges)
+{
+	u64 first, last, c;
+	unsigned int i;
+	int r = 0;
+
+	mutex_lock(&fl->msg_lock);
+	if (fl->restricted) {
+		for (c = colo_bitmap_next_set(&fl->needed, 0); c < fl->nr_chunks;
+		     c = colo_bitmap_next_set(&fl->needed, c + 1)) {
+			if (in_ranges(fl, c, nr, ranges))
+				continue;
+			spin_lock_irq(&fl->lock);
+			colo_bitmap_clear(&fl->needed, c);
+			spin_unlock_irq(&fl->lock);
+			cond_resched();
+		}
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		colo_parse_range(ranges[i], fl->nr_chunks, &first, &last);
+		for (c = first; c <= last; c++) {
+			r = colo_bitmap_prepare(&fl->needed, c, GFP_KERNEL);
+			if (r)
+				goto out;
+			if (!(c & 1023))
+				cond_resched();
+		}
+	}
+	for (i = 0; i < nr; i++) {
+		colo_parse_range(ranges[i], fl->nr_chunks, &first, &last);
+		for (c = first; c <= last; c++) {
+			spin_lock_irq(&fl->lock);
+			if (!colo_bitmap_test(&fl->released, c))
+				colo_bitmap_set(&fl->needed, c);
+			spin_unlock_irq(&fl->lock);
+			if (!(c & 1023))
+				cond_resched();
+		}
+	}
+	/* The bits before the switch: pairs with colo_fleece_in_view(). */
+	smp_store_release(&fl->restricted, true);
+out:
+	mutex_unlock(&fl->msg_lock);
+	return r;
 }
 
 /* The slot that holds @chunk's saved data. Any context. */
@@ -445,15 +533,20 @@ void colo_save_chunks(struct colo_c *cc, u64 first, u64 last)
  */
 int colo_fleece_release_chunk(struct colo_fleece *fl, u64 chunk, gfp_t gfp)
 {
+	unsigned long flags;
 	int r;
 
-	if (colo_bitmap_test(&fl->released, chunk))
+	if (!colo_fleece_in_view(fl, chunk))
 		return 0;
 	r = colo_bitmap_prepare(&fl->released, chunk, gfp);
 	if (r)
 		return r;
+	/* With the needed bit, for a restriction under way. */
+	spin_lock_irqsave(&fl->lock, flags);
 	colo_bitmap_set(&fl->released, chunk);
+	colo_bitmap_clear(&fl->needed, chunk);
 	atomic64_inc(&fl->nr_released);
+	spin_unlock_irqrestore(&fl->lock, flags);
 	if (colo_bitmap_clear(&fl->saved, chunk))
 		atomic64_dec(&fl->nr_saved);
 	drop_slot(fl, chunk);
@@ -488,6 +581,10 @@ int colo_fleece_init(struct colo_fleece *fl)
 	r = colo_bitmap_init(&fl->released, fl->nr_chunks);
 	if (r)
 		goto bad_released;
+	r = colo_bitmap_init(&fl->needed, fl->nr_chunks);
+	if (r)
+		goto bad_needed;
+	mutex_init(&fl->msg_lock);
 	r = -ENOMEM;
 	fl->wq = alloc_workqueue("dm-colo-fleece", WQ_MEM_RECLAIM, 0);
 	if (!fl->wq)
@@ -500,6 +597,8 @@ int colo_fleece_init(struct colo_fleece *fl)
 bad_copier:
 	destroy_workqueue(fl->wq);
 bad_wq:
+	colo_bitmap_destroy(&fl->needed);
+bad_needed:
 	colo_bitmap_destroy(&fl->released);
 bad_released:
 	colo_bitmap_destroy(&fl->saved);
@@ -515,6 +614,7 @@ void colo_fleece_destroy(struct colo_fleece *fl)
 	cancel_work_sync(&fl->event_work);
 	colo_copier_destroy(&fl->copier);
 	destroy_workqueue(fl->wq);
+	colo_bitmap_destroy(&fl->needed);
 	colo_bitmap_destroy(&fl->released);
 	colo_bitmap_destroy(&fl->saved);
 	colo_slots_destroy(&fl->free);

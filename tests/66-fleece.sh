@@ -155,6 +155,46 @@ check_fails "module unload refused while a fleece is loaded" rmmod dm_colo
 check_eq "the colo device is as it was" "$pst" "$(dmsetup status p)"
 dmsetup remove f
 
+# --- needed: only the listed chunks are saved and served ---------------------
+dm_cleanup
+dmsetup create p --table "0 $LEN colo primary $B 8"
+dmsetup mknodes
+fill /dev/mapper/p
+dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+dmsetup create f --table "0 $LEN colo-fleece $B $BUF"
+dmsetup mknodes
+total=$((LEN / 8))
+fst=$(dmsetup status f)
+for m in "needed" "needed 5-3" "needed x" "needed $total" "needed 0-$total" \
+	 "needed 1 2-x"; do
+	check_fails "'$m' refused" dmsetup message f 0 $m
+done
+check_eq "refused needed messages changed nothing" "$fst" "$(dmsetup status f)"
+check "needed all (the default) accepted" dmsetup message f 0 needed all
+check "needed 0-99 200" dmsetup message f 0 needed 0-99 200
+check_match "needed: 101 chunks in the view" "colo-fleece active 101 0 0 0/$total" \
+	"$(dmsetup status f)"
+check_fails "needed all refused once restricted" dmsetup message f 0 needed all
+check "needed: VM writes over everything" \
+	dd if=/dev/urandom of=/dev/mapper/p bs=1M count=$MIB oflag=direct
+check_match "needed: only the needed chunks were saved" \
+	"colo-fleece active 101 101 0 101/$total" "$(dmsetup status f)"
+check_eq "needed: chunks 0-99 as at the start" \
+	"$(dd if=$REF bs=4k count=100 2>/dev/null | md5sum)" \
+	"$(dd if=/dev/mapper/f bs=4k count=100 iflag=direct 2>/dev/null | md5sum)"
+check_eq "needed: chunk 200 as at the start" \
+	"$(dd if=$REF bs=4k skip=200 count=1 2>/dev/null | md5sum)" \
+	"$(dd if=/dev/mapper/f bs=4k skip=200 count=1 iflag=direct 2>/dev/null | md5sum)"
+check_fails "needed: a chunk not needed reads EIO" \
+	dd if=/dev/mapper/f of=/dev/null bs=4k skip=150 count=1 iflag=direct
+check "needed 50-60 200-300: the intersection" \
+	dmsetup message f 0 needed 50-60 200-300
+check_match "needed: 12 chunks left (the buffer keeps what was saved)" \
+	"colo-fleece active 12 101 0 101/$total" "$(dmsetup status f)"
+check_fails "needed: chunk 0 left the view" \
+	dd if=/dev/mapper/f of=/dev/null bs=4k count=1 iflag=direct
+dmsetup remove f
+
 # --- secondary: started at a checkpoint, the ingress writes, failover -------
 dm_cleanup
 dmsetup create c --table "0 $LEN colo secondary $B $H $A 8"
