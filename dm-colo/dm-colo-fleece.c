@@ -30,7 +30,7 @@ static const char *fleece_name(struct colo_fleece *fl)
 	return dm_device_name(dm_table_get_md(fl->ti->table));
 }
 
-/* [<#opt> <opt>...]: timeout <ms>; read_once is refused for now. */
+/* [<#opt> <opt>...]: timeout <ms>, read_once. */
 static int parse_options(struct dm_target *ti, struct colo_fleece *fl,
 			 unsigned int argc, char **argv)
 {
@@ -54,10 +54,11 @@ static int parse_options(struct dm_target *ti, struct colo_fleece *fl,
 			i++;
 			continue;
 		}
-		if (!strcasecmp(argv[i], "read_once"))
-			ti->error = "Option read_once is not supported yet";
-		else
-			ti->error = "Unknown optional argument";
+		if (!strcasecmp(argv[i], "read_once")) {
+			fl->read_once = true;
+			continue;
+		}
+		ti->error = "Unknown optional argument";
 		return -EINVAL;
 	}
 	return 0;
@@ -156,26 +157,60 @@ static int fleece_preresume(struct dm_target *ti)
 	return colo_fleece_activate(fl);
 }
 
+/*
+ * With read_once, a read of a whole chunk releases it when it completes
+ * (fleece_end_io()): it holds the chunk exclusive, and the released
+ * bitmap's leaf is allocated before (without memory, in the worker, the
+ * read is a plain one). Returns false when the bio was sent to the worker.
+ */
+static bool read_once_prepare(struct colo_c *cc, struct colo_fleece *fl,
+			      struct bio *bio, struct colo_io *io,
+			      bool in_worker, bool *once)
+{
+	*once = fl->read_once &&
+		io->sector == colo_chunk_to_sector(io->chunk,
+						   fl->chunk_shift) &&
+		bio_sectors(bio) == colo_chunk_len(io->chunk, fl->ti->len,
+						   fl->chunk_shift);
+	if (!*once || !colo_bitmap_prepare(&fl->released, io->chunk,
+					   in_worker ? GFP_NOIO : GFP_NOWAIT))
+		return true;
+	*once = false;
+	if (in_worker)
+		return true;
+	colo_defer_to_worker(cc, bio);
+	return false;
+}
+
 /* A read of the fleece: from the buffer if saved, else from base. */
 static int fleece_read(struct colo_c *cc, struct colo_fleece *fl,
-		       struct bio *bio, struct colo_io *io)
+		       struct bio *bio, struct colo_io *io, bool in_worker)
 {
 	sector_t offset;
+	bool once;
 	u64 slot;
 
 	if (!colo_fleece_in_view(fl, io->chunk))
 		return colo_fail_bio(bio);
-	/* Not when the chunk was granted to the bio while it was parked. */
-	if (io->holder.hold == COLO_HOLD_NONE &&
-	    colo_lock_read(&cc->locks, io->chunk))
-		io->counted_read = true;
-	else if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
-				COLO_HOLD_SHARED, bio))
+	if (!read_once_prepare(cc, fl, bio, io, in_worker, &once))
 		return DM_MAPIO_SUBMITTED;
+	/* A counted read: not when granted a hold while it was parked. */
+	if (once) {
+		if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
+				   COLO_HOLD_EXCL, bio))
+			return DM_MAPIO_SUBMITTED;
+	} else if (io->holder.hold == COLO_HOLD_NONE &&
+		   colo_lock_read(&cc->locks, io->chunk)) {
+		io->counted_read = true;
+	} else if (!colo_lock_try(&cc->locks, &io->holder, io->chunk,
+				  COLO_HOLD_SHARED, bio)) {
+		return DM_MAPIO_SUBMITTED;
+	}
 
 	/* Held until end_io: no save and no release of the chunk meanwhile. */
 	if (!colo_fleece_in_view(fl, io->chunk))
 		return colo_fail_bio(bio);
+	io->fleece_release = once;
 	if (colo_bitmap_test(&fl->saved, io->chunk)) {
 		if (WARN_ON_ONCE(!colo_fleece_slot(fl, io->chunk, &slot)))
 			return colo_fail_bio(bio);
@@ -233,7 +268,7 @@ int colo_fleece_process(struct colo_c *cc, struct bio *bio,
 		return colo_fail_bio(bio);
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
-		return fleece_read(cc, fl, bio, io);
+		return fleece_read(cc, fl, bio, io, in_worker);
 	case REQ_OP_DISCARD:
 		return fleece_discard(cc, fl, bio, io, in_worker);
 	default:
@@ -303,6 +338,9 @@ static int fleece_end_io(struct dm_target *ti, struct bio *bio,
 	if (!*error && bio_op(bio) == REQ_OP_READ &&
 	    colo_fleece_state(fl) != COLO_FLEECE_ACTIVE)
 		*error = BLK_STS_IOERR;
+	/* read_once: its leaf was prepared, the chunk is held exclusive. */
+	if (io->fleece_release && !*error)
+		colo_fleece_release_chunk(fl, io->chunk, GFP_NOWAIT);
 	if (io->holder.hold != COLO_HOLD_NONE)
 		colo_lock_release(&cc->locks, &io->holder);
 	if (io->counted_read)
@@ -333,6 +371,7 @@ static void fleece_status(struct dm_target *ti, status_type_t type,
 	unsigned int sz = 0;
 	int state = colo_fleece_state(fl);
 	u64 released, used;
+	bool timeout;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
@@ -354,8 +393,13 @@ static void fleece_status(struct dm_target *ti, status_type_t type,
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s", fl->base->name, fl->buffer->name);
-		if (fl->timeout_ms != COLO_FLEECE_DEFAULT_TIMEOUT_MS)
-			DMEMIT(" 2 timeout %u", fl->timeout_ms);
+		timeout = fl->timeout_ms != COLO_FLEECE_DEFAULT_TIMEOUT_MS;
+		if (timeout || fl->read_once)
+			DMEMIT(" %u", 2 * timeout + fl->read_once);
+		if (timeout)
+			DMEMIT(" timeout %u", fl->timeout_ms);
+		if (fl->read_once)
+			DMEMIT(" read_once");
 		break;
 	default:
 		result[0] = '\0';

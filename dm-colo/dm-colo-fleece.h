@@ -79,6 +79,7 @@ struct colo_fleece {
 	u64 nr_chunks;
 	u64 nr_slots;			/* whole chunks the buffer holds */
 	unsigned int timeout_ms;
+	bool read_once;			/* a read of a whole chunk releases it */
 
 	atomic_t state;			/* enum colo_fleece_state */
 	int reason;			/* enum colo_fleece_reason, once broken */

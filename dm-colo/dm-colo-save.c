@@ -208,13 +208,15 @@ bool colo_fleece_slot(struct colo_fleece *fl, u64 chunk, u64 *slot)
 	return true;
 }
 
-/* Drop @chunk's slot, if it has one. Process or map context. */
+/* Drop @chunk's slot, if it has one. Any context (a read_once's end). */
 static void drop_slot(struct colo_fleece *fl, u64 chunk)
 {
 	unsigned long flags;
 	void *entry;
 
-	entry = xa_erase(&fl->slots, chunk);
+	xa_lock_irqsave(&fl->slots, flags);
+	entry = __xa_erase(&fl->slots, chunk);
+	xa_unlock_irqrestore(&fl->slots, flags);
 	if (!xa_is_value(entry))
 		return;
 	spin_lock_irqsave(&fl->lock, flags);
@@ -372,7 +374,7 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	spin_unlock_irqrestore(&fl->lock, flags);
 	if (r)
 		goto bad_slot;
-	r = xa_err(xa_store(&fl->slots, chunk, xa_mk_value(slot), gfp));
+	r = xa_err(xa_store_irq(&fl->slots, chunk, xa_mk_value(slot), gfp));
 	if (r)
 		goto bad_store;
 
@@ -529,7 +531,8 @@ void colo_save_chunks(struct colo_c *cc, u64 first, u64 last)
 /*
  * @chunk leaves the view: no later write saves it, reads of it fail, and
  * its slot is free again. The caller holds the chunk exclusive. Returns
- * -ENOMEM when the released bitmap had no memory (nothing changed).
+ * -ENOMEM when the released bitmap had no memory (nothing changed). Any
+ * context when the released bitmap's leaf for @chunk was prepared.
  */
 int colo_fleece_release_chunk(struct colo_fleece *fl, u64 chunk, gfp_t gfp)
 {
@@ -562,7 +565,8 @@ int colo_fleece_init(struct colo_fleece *fl)
 	int r;
 
 	spin_lock_init(&fl->lock);
-	xa_init(&fl->slots);
+	/* Erased from interrupt context too (drop_slot()). */
+	xa_init_flags(&fl->slots, XA_FLAGS_LOCK_IRQ);
 	INIT_LIST_HEAD(&fl->saves);
 	atomic_set(&fl->refs, 0);
 	init_waitqueue_head(&fl->refs_wq);

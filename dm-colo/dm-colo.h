@@ -236,6 +236,7 @@ struct colo_io {
 	bool mirrored;			/* its replica clone was sent from map */
 	bool replica_failed;		/* and failed (before it ends) */
 	bool save_parked;		/* parked for a fleece save (save.c) */
+	bool fleece_release;		/* a read_once read: releases its chunk */
 	unsigned int meta_sectors;	/* counted in its regions' users */
 	/* Last, not cleared by map: the fill or copy-before-write of a chunk. */
 	struct colo_copy copy;

@@ -137,7 +137,7 @@ check_fails "buffer stacked on the colo device: refused" \
 	dmsetup create f --table "0 $LEN colo-fleece $B /dev/mapper/p"
 check_fails "longer than the colo device: refused" \
 	dmsetup create f --table "0 $((LEN + 8)) colo-fleece $B $BUF"
-for opts in "1 timeout" "2 timeout 0" "2 timeout x" "1 read_once" "1 bogus" \
+for opts in "1 timeout" "2 timeout 0" "2 timeout x" "2 read_once" "1 bogus" \
 	    "3 timeout 10" "x"; do
 	check_fails "options '$opts': refused" \
 		dmsetup create f --table "0 $LEN colo-fleece $B $BUF $opts"
@@ -158,6 +158,38 @@ check_eq "refused messages changed nothing" "$fst" "$(dmsetup status f)"
 check_fails "colo device removal refused while a fleece holds it" dmsetup remove p
 check_fails "module unload refused while a fleece is loaded" rmmod dm_colo
 check_eq "the colo device is as it was" "$pst" "$(dmsetup status p)"
+dmsetup remove f
+
+# --- read_once: a read of a whole chunk releases it ---------------------------
+dm_cleanup
+dmsetup create p --table "0 $LEN colo primary $B 8"
+dmsetup mknodes
+fill /dev/mapper/p
+dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+check "read_once: fleece created" \
+	dmsetup create f --table "0 $LEN colo-fleece $B $BUF 1 read_once"
+dmsetup mknodes
+check_match "read_once: in the table" " 1 read_once$" "$(dmsetup table f)"
+check "read_once: VM writes to chunks 0-3" \
+	dd if=/dev/urandom of=/dev/mapper/p bs=4k count=4 oflag=direct conv=notrunc
+check_eq "read_once: chunk 0 (saved) as at the start" \
+	"$(dd if=$REF bs=4k count=1 2>/dev/null | md5sum)" \
+	"$(dd if=/dev/mapper/f bs=4k count=1 iflag=direct 2>/dev/null | md5sum)"
+check_eq "read_once: chunk 9 (from base) as at the start" \
+	"$(dd if=$REF bs=4k skip=9 count=1 2>/dev/null | md5sum)" \
+	"$(dd if=/dev/mapper/f bs=4k skip=9 count=1 iflag=direct 2>/dev/null | md5sum)"
+check_match "read_once: both released, chunk 0's buffer chunk freed" \
+	"colo-fleece active $((LEN / 8 - 2)) 3 2 3/" "$(dmsetup status f)"
+check_fails "read_once: chunk 0 read again fails" \
+	dd if=/dev/mapper/f of=/dev/null bs=4k count=1 iflag=direct
+check "read_once: a part of chunk 1" \
+	dd if=/dev/mapper/f of=/dev/null bs=512 skip=8 count=1 iflag=direct
+check "read_once: chunk 1 again (a part released nothing)" \
+	dd if=/dev/mapper/f of=/dev/null bs=4k skip=1 count=1 iflag=direct
+check "read_once: a VM write to the released chunk 9" \
+	dd if=/dev/urandom of=/dev/mapper/p bs=4k seek=9 count=1 oflag=direct conv=notrunc
+check_match "read_once: chunk 9 not saved (chunk 1 released)" \
+	"colo-fleece active $((LEN / 8 - 3)) 2 3 2/" "$(dmsetup status f)"
 dmsetup remove f
 
 # --- needed: only the listed chunks are saved and served ---------------------
