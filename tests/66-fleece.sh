@@ -172,20 +172,27 @@ dmsetup mknodes
 check_match "read_once: in the table" " 1 read_once$" "$(dmsetup table f)"
 check "read_once: VM writes to chunks 0-3" \
 	dd if=/dev/urandom of=/dev/mapper/p bs=4k count=4 oflag=direct conv=notrunc
-check_eq "read_once: chunk 0 (saved) as at the start" \
-	"$(dd if=$REF bs=4k count=1 2>/dev/null | md5sum)" \
-	"$(dd if=/dev/mapper/f bs=4k count=1 iflag=direct 2>/dev/null | md5sum)"
-check_eq "read_once: chunk 9 (from base) as at the start" \
-	"$(dd if=$REF bs=4k skip=9 count=1 2>/dev/null | md5sum)" \
-	"$(dd if=/dev/mapper/f bs=4k skip=9 count=1 iflag=direct 2>/dev/null | md5sum)"
+# colo-dio: busybox dd drops O_DIRECT on a buffer it did not align, and
+# a buffered read reads whole pages (whole chunks here).
+dio() {	# OFFSET LEN: an O_DIRECT read of the fleece into /tmp/dio
+	rm -f /tmp/dio
+	colo-dio read /dev/mapper/f "$1" "$2" /tmp/dio
+}
+check "read_once: read chunk 0 (saved)" dio 0 4096
+check_eq "read_once: chunk 0 as at the start" \
+	"$(dd if=$REF bs=4k count=1 2>/dev/null | md5sum)" "$(md5sum < /tmp/dio)"
+check "read_once: read chunk 9 (from base)" dio 36864 4096
+check_eq "read_once: chunk 9 as at the start" \
+	"$(dd if=$REF bs=4k skip=9 count=1 2>/dev/null | md5sum)" "$(md5sum < /tmp/dio)"
 check_match "read_once: both released, chunk 0's buffer chunk freed" \
 	"colo-fleece active $((LEN / 8 - 2)) 3 2 3/" "$(dmsetup status f)"
-check_fails "read_once: chunk 0 read again fails" \
-	dd if=/dev/mapper/f of=/dev/null bs=4k count=1 iflag=direct
-check "read_once: a part of chunk 1" \
-	dd if=/dev/mapper/f of=/dev/null bs=512 skip=8 count=1 iflag=direct
-check "read_once: chunk 1 again (a part released nothing)" \
-	dd if=/dev/mapper/f of=/dev/null bs=4k skip=1 count=1 iflag=direct
+check_exit 5 "read_once: chunk 0 read again fails with EIO" dio 0 4096
+check "read_once: 512 bytes of chunk 1" dio 4096 512
+check_match "read_once: a part released nothing" \
+	"colo-fleece active $((LEN / 8 - 2)) 3 2 3/" "$(dmsetup status f)"
+check "read_once: chunk 1 whole" dio 4096 4096
+check_eq "read_once: chunk 1 as at the start" \
+	"$(dd if=$REF bs=4k skip=1 count=1 2>/dev/null | md5sum)" "$(md5sum < /tmp/dio)"
 check "read_once: a VM write to the released chunk 9" \
 	dd if=/dev/urandom of=/dev/mapper/p bs=4k seek=9 count=1 oflag=direct conv=notrunc
 check_match "read_once: chunk 9 not saved (chunk 1 released)" \
