@@ -31,11 +31,17 @@
  * (through the overlay while the failover commit runs), writes mark the
  * dirty bitmap and, with a mirror, reach the replica too
  * (dm-colo-mirror.c).
+ *
+ * A fleece (dm-colo-fleece.h): before anything else, every write that
+ * will reach base (ingress, or a primary's VM write) lets the fleece save
+ * the chunks it still needs (colo_save_before_write()), and the worker
+ * runs the fleece's parked and held bios too (colo_fleece_process()).
  */
 #include <linux/blkdev.h>
 #include <linux/slab.h>
 
 #include "dm-colo.h"
+#include "dm-colo-fleece.h"
 
 #define DM_MSG_PREFIX "colo"
 
@@ -128,6 +134,8 @@ int colo_checkpoint(struct colo_c *cc)
 		return r;
 	colo_bitmap_clear_all(&cc->active_map);
 	colo_bitmap_clear_all(&cc->hidden_map);
+	/* Base is the primary's disk at this checkpoint (a fleece may start). */
+	clear_bit(COLO_BASE_WRITTEN, &cc->flags);
 	colo_release_hold(cc, COLO_HOLD_ALL);
 	/* Pending already: this checkpoint's stale leaves go with it. */
 	queue_delayed_work(cc->wq, &cc->reclaim_work, COLO_RECLAIM_DELAY);
@@ -695,7 +703,12 @@ static void worker(struct work_struct *work)
 		io = colo_io_of(bio);
 		if (!io->counted && !colo_enter(cc, bio, io, false))
 			continue;
-		if (io->ingress)
+		if (io->fleece)
+			r = colo_fleece_process(cc, bio, io, true);
+		else if (bio_op(bio) == REQ_OP_WRITE &&
+			 !colo_save_before_write(cc, bio, io, true))
+			continue;
+		else if (io->ingress)
 			r = ingress_process(cc, bio, io, true);
 		else
 			r = vm_process(cc, bio, io, true);
@@ -723,6 +736,9 @@ int colo_map(struct dm_target *ti, struct bio *bio)
 	init_io(io, cc, ti, bio, false);
 	if (!colo_enter(cc, bio, io, true))
 		return DM_MAPIO_SUBMITTED;
+	if (bio_op(bio) == REQ_OP_WRITE &&
+	    !colo_save_before_write(cc, bio, io, false))
+		return DM_MAPIO_SUBMITTED;
 	r = map_spanning(cc, bio, io, vm_whole);
 	if (r != -EAGAIN)
 		return r;
@@ -749,6 +765,13 @@ int colo_ingress_map(struct colo_ingress *ic, struct bio *bio)
 	rcu_read_unlock();
 	if (!entered)
 		return DM_MAPIO_SUBMITTED;
+	if (bio_op(bio) == REQ_OP_WRITE) {
+		/* Counted: a fleece's start drains it, then sees the bit. */
+		if (!test_bit(COLO_BASE_WRITTEN, &cc->flags))
+			set_bit(COLO_BASE_WRITTEN, &cc->flags);
+		if (!colo_save_before_write(cc, bio, io, false))
+			return DM_MAPIO_SUBMITTED;
+	}
 	r = map_spanning(cc, bio, io, ingress_whole);
 	if (r != -EAGAIN)
 		return r;

@@ -24,6 +24,7 @@
 #include "dm-colo-parse.h"
 #include "dm-colo-rate.h"
 
+struct colo_fleece;
 struct colo_ingress;
 struct colo_meta;
 
@@ -35,6 +36,7 @@ enum {
 	COLO_HOLD_INGRESS,	/* suspended: hold new ingress bios */
 	COLO_FENCED,		/* failed over: ingress bios fail */
 	COLO_SUSPENDED,		/* between presuspend and resume */
+	COLO_BASE_WRITTEN,	/* an ingress write since the last checkpoint */
 };
 
 /* Background work that waits for a copy slot (dm-colo-job.c). */
@@ -110,6 +112,7 @@ struct colo_c {
 	unsigned int max_copies;
 
 	struct colo_ingress *ingress;	/* attached ingress or NULL */
+	struct colo_fleece __rcu *fleece;	/* attached fleece or NULL */
 	struct dm_dev *meta_dev;	/* the metadata device or NULL */
 	struct colo_meta *meta;		/* its state (dm-colo-meta.c) */
 	unsigned int region_shift;	/* write-intent region, in sectors */
@@ -216,10 +219,11 @@ struct colo_ingress {
 	struct colo_c __rcu *cc;
 };
 
-/* Per-bio data of both targets. */
+/* Per-bio data of the three targets. */
 struct colo_io {
 	struct colo_lock_holder holder;
 	struct colo_c *cc;		/* whose inflight count holds the bio */
+	struct colo_fleece *fleece;	/* a colo-fleece bio: its fleece */
 	sector_t sector;		/* target-relative, same on every leg */
 	u64 chunk;
 	bool ingress;
@@ -231,6 +235,8 @@ struct colo_io {
 	bool counted_read;		/* colo_lock_read() of chunk's granule */
 	bool mirrored;			/* its replica clone was sent from map */
 	bool replica_failed;		/* and failed (before it ends) */
+	bool save_parked;		/* parked for a fleece save (save.c) */
+	bool fleece_release;		/* a read_once read: releases its chunk */
 	unsigned int meta_sectors;	/* counted in its regions' users */
 	/* Last, not cleared by map: the fill or copy-before-write of a chunk. */
 	struct colo_copy copy;
