@@ -593,7 +593,7 @@ int colo_fleece_init(struct colo_fleece *fl)
 	fl->wq = alloc_workqueue("dm-colo-fleece", WQ_MEM_RECLAIM, 0);
 	if (!fl->wq)
 		goto bad_wq;
-	r = colo_copier_init(&fl->copier, fl->wq, COLO_COPY_EXTENTS);
+	r = colo_copier_init(&fl->copier, COLO_COPY_EXTENTS);
 	if (r)
 		goto bad_copier;
 	return 0;
