@@ -10,6 +10,7 @@
 
 #include "dm-colo-format.h"
 #include "dm-colo-parse.h"
+#include "dm-colo-rate.h"
 
 const char *colo_mode_name(enum colo_mode mode)
 {
@@ -222,6 +223,100 @@ int colo_parse_table(unsigned int argc, char **argv,
 	return 0;
 }
 
+/* Error strings of the words parse_start() reads, per message. */
+struct start_errors {
+	const char *usage;
+	const char *rate;
+	const char *min_rate;
+	const char *min_twice;
+	const char *min_fixed;
+};
+
+static const struct start_errors mirror_errors = {
+	.usage = "mirror start: expected <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]",
+	.rate = "mirror start: rate must be a positive number of KiB/s or auto",
+	.min_rate = "mirror start: min_rate must be a positive number of KiB/s",
+	.min_twice = "mirror start: min_rate given twice",
+	.min_fixed = "mirror start: min_rate is the floor of the auto rate: give auto",
+};
+
+static const struct start_errors verify_errors = {
+	.usage = "verify start: expected [<KiB/s>|auto] [min_rate <KiB/s>]",
+	.rate = "verify start: rate must be a positive number of KiB/s or auto",
+	.min_rate = "verify start: min_rate must be a positive number of KiB/s",
+	.min_twice = "verify start: min_rate given twice",
+	.min_fixed = "verify start: min_rate is the floor of the auto rate: give auto",
+};
+
+/* A keyword of the start messages (they come after the positional words). */
+static bool start_keyword(const char *word)
+{
+	return !strcmp(word, "min_rate");
+}
+
+/*
+ * The words of "mirror start <dev>" (@mirror) or "verify start" after the
+ * fixed ones: [full|dirty] (mirror only), a positional <KiB/s>|auto (for
+ * the mirror only after full|dirty), then keyword pairs in any order, each
+ * at most once: min_rate <KiB/s>, the floor of auto (default
+ * COLO_RATE_DEFAULT_MIN). msg->rate is the fixed rate (0: none),
+ * msg->min_rate the floor of auto (0: not auto).
+ */
+static int parse_start(unsigned int argc, char **argv, struct colo_msg *msg,
+		       bool mirror, char **error)
+{
+	const struct start_errors *e = mirror ? &mirror_errors : &verify_errors;
+	bool rate_allowed = !mirror, automatic = false;
+	unsigned int i = 0, min_rate = 0;
+
+	if (mirror && i < argc && !start_keyword(argv[i])) {
+		if (!strcmp(argv[i], "dirty")) {
+			msg->sync = COLO_SYNC_DIRTY;
+		} else if (strcmp(argv[i], "full")) {
+			*error = "mirror start: sync mode must be full or dirty";
+			return -EINVAL;
+		}
+		i++;
+		rate_allowed = true;
+	}
+	if (rate_allowed && i < argc && !start_keyword(argv[i])) {
+		if (!strcmp(argv[i], "auto")) {
+			automatic = true;
+		} else if (kstrtouint(argv[i], 10, &msg->rate) || !msg->rate) {
+			*error = e->rate;
+			return -EINVAL;
+		}
+		i++;
+	}
+	for (; i < argc; i += 2) {
+		if (!strcmp(argv[i], "min_rate")) {
+			if (min_rate) {
+				*error = e->min_twice;
+				return -EINVAL;
+			}
+			if (i + 1 >= argc ||
+			    kstrtouint(argv[i + 1], 10, &min_rate) || !min_rate) {
+				*error = e->min_rate;
+				return -EINVAL;
+			}
+		} else {
+			*error = e->usage;
+			return -EINVAL;
+		}
+	}
+	if (min_rate && !automatic) {
+		*error = e->min_fixed;
+		return -EINVAL;
+	}
+	if (automatic)
+		msg->min_rate = min_rate ? min_rate : COLO_RATE_DEFAULT_MIN;
+	return 0;
+}
+
+/*
+ * mirror start <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]
+ * mirror stop
+ */
 static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 			char **error)
 {
@@ -241,26 +336,14 @@ static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 		*error = "mirror: expected start or stop";
 		return -EINVAL;
 	}
-	if (argc < 2 || argc > 4) {
-		*error = "mirror start: expected <dev> [full|dirty [<KiB/s>]]";
+	if (argc < 2) {
+		*error = mirror_errors.usage;
 		return -EINVAL;
 	}
 	msg->kind = COLO_MSG_MIRROR_START;
 	msg->dev_path = argv[1];
 	msg->sync = COLO_SYNC_FULL;
-	if (argc >= 3) {
-		if (!strcmp(argv[2], "dirty")) {
-			msg->sync = COLO_SYNC_DIRTY;
-		} else if (strcmp(argv[2], "full")) {
-			*error = "mirror start: sync mode must be full or dirty";
-			return -EINVAL;
-		}
-	}
-	if (argc == 4 && (kstrtouint(argv[3], 10, &msg->rate) || !msg->rate)) {
-		*error = "mirror start: rate must be a positive number of KiB/s";
-		return -EINVAL;
-	}
-	return 0;
+	return parse_start(argc - 2, argv + 2, msg, true, error);
 }
 
 /*
@@ -303,8 +386,8 @@ static int parse_dirty(unsigned int argc, char **argv, struct colo_msg *msg,
 }
 
 /*
- * verify start [<KiB/s>] | verify stop | verify ranges [<first_chunk>]:
- * the rate as "mirror start" takes it, positional.
+ * verify start [<KiB/s>|auto] [min_rate <KiB/s>] | verify stop |
+ * verify ranges [<first_chunk>]: the rate as "mirror start" takes it.
  */
 static int parse_verify(unsigned int argc, char **argv, struct colo_msg *msg,
 			char **error)
@@ -314,17 +397,8 @@ static int parse_verify(unsigned int argc, char **argv, struct colo_msg *msg,
 		return -EINVAL;
 	}
 	if (!strcmp(argv[0], "start")) {
-		if (argc > 2) {
-			*error = "verify start: expected [<KiB/s>]";
-			return -EINVAL;
-		}
 		msg->kind = COLO_MSG_VERIFY_START;
-		if (argc == 2 &&
-		    (kstrtouint(argv[1], 10, &msg->rate) || !msg->rate)) {
-			*error = "verify start: rate must be a positive number of KiB/s";
-			return -EINVAL;
-		}
-		return 0;
+		return parse_start(argc - 1, argv + 1, msg, false, error);
 	}
 	if (!strcmp(argv[0], "stop")) {
 		if (argc != 1) {

@@ -57,6 +57,7 @@ struct colo_msg {
 	const char *dev_path;		/* mirror start only */
 	enum colo_mirror_sync sync;	/* mirror start only */
 	unsigned int rate;		/* mirror, verify start: KiB/s, 0 = no limit */
+	unsigned int min_rate;		/* ... auto: its floor, KiB/s; 0: not auto */
 	u64 from;			/* verify ranges: the first chunk */
 	unsigned int nr_ranges;		/* dirty add: range words ... */
 	char **ranges;			/* ... in the caller's argv */

@@ -2,7 +2,7 @@
 /*
  * dm-colo: the online verify of a primary's base against its replica.
  *
- * "verify start [<KiB/s>]" (primary mode, the commit done, the mirror in
+ * "verify start [<KiB/s>|auto] [min_rate <KiB/s>]" (primary mode, the commit done, the mirror in
  * sync) starts a pass of a work item over every chunk: it holds the next
  * chunks exclusive in the per-chunk lock (a background chunk job, waiting
  * in the lock's queue for a busy chunk, so a hot chunk cannot make it skip
@@ -260,6 +260,13 @@ static const char *mirror_gone(struct colo_c *cc)
 	return colo_mirror_active(cc) ? NULL : "the mirror degraded";
 }
 
+/* What the pass compared, for its achieved rate. */
+static u64 verify_done_bytes(struct colo_c *cc)
+{
+	return to_bytes(colo_chunk_to_sector(cc->verify.verified,
+					     cc->chunk_shift));
+}
+
 static void verify_worker(struct work_struct *work)
 {
 	struct colo_c *cc = container_of(to_delayed_work(work), struct colo_c,
@@ -293,7 +300,7 @@ static void verify_worker(struct work_struct *work)
 				end_pass(cc, COLO_VERIFY_DONE, NULL);
 				return;
 			}
-			delay = colo_rate_delay(&v->rate);
+			delay = colo_rate_delay(&v->rate, verify_done_bytes(cc));
 			if (delay) {
 				queue_delayed_work(cc->wq, &v->work, delay);
 				return;
@@ -371,8 +378,13 @@ int colo_verify_stop(struct colo_c *cc)
 	return 0;
 }
 
-/* "verify start [<KiB/s>]". The caller holds msg_lock. */
-int colo_verify_start(struct colo_c *cc, unsigned int rate)
+/*
+ * "verify start [<KiB/s>|auto] [min_rate <KiB/s>]": @rate KiB/s (0: no
+ * limit), or auto with the floor @min_rate (non-zero). The caller holds
+ * msg_lock.
+ */
+int colo_verify_start(struct colo_c *cc, unsigned int rate,
+		      unsigned int min_rate)
 {
 	struct colo_verify *v = &cc->verify;
 	enum colo_mirror_state mirror = colo_mirror_state(cc);
@@ -421,9 +433,13 @@ int colo_verify_start(struct colo_c *cc, unsigned int rate)
 	v->to_verify = cc->nr_chunks;
 	WRITE_ONCE(v->verified, 0);
 	WRITE_ONCE(v->different, 0);
-	colo_rate_start(&v->rate, rate);
+	colo_rate_start(&v->rate, rate, min_rate, cc->guest_ios);
 	WRITE_ONCE(v->state, COLO_VERIFY_RUNNING);
-	if (rate)
+	if (min_rate)
+		DMINFO("%s: verify started (%llu chunks, auto rate, at least %u KiB/s)",
+		       colo_name(cc), (unsigned long long)v->to_verify,
+		       min_rate);
+	else if (rate)
 		DMINFO("%s: verify started (%llu chunks, at most %u KiB/s)",
 		       colo_name(cc), (unsigned long long)v->to_verify, rate);
 	else
@@ -526,7 +542,7 @@ void colo_verify_carry(struct colo_c *from, struct colo_c *to)
 	t->verified = f->verified;
 	t->to_verify = f->to_verify;
 	t->different = f->different;
-	t->rate = f->rate;
+	colo_rate_carry(&t->rate, &f->rate, to->guest_ios);
 	t->base_buf = f->base_buf;
 	t->replica_buf = f->replica_buf;
 	f->base_buf = NULL;

@@ -174,6 +174,8 @@ struct colo_c {
 	 */
 	atomic_t inflight;
 	wait_queue_head_t quiesce_wq;
+	/* VM bios mapped, per cpu: the guest's activity for an auto rate. */
+	unsigned long __percpu *guest_ios;
 	struct mutex msg_lock;		/* serializes messages */
 
 	/* Bios for the worker, and bios held while COLO_HOLD_* is set. */
@@ -388,7 +390,8 @@ void colo_mirror_pause(struct colo_c *cc);
 u64 colo_mirror_left(struct colo_c *cc);
 void colo_mirror_destroy(struct colo_c *cc);
 int colo_mirror_start(struct colo_c *cc, const char *path,
-		      enum colo_mirror_sync sync, unsigned int rate);
+		      enum colo_mirror_sync sync, unsigned int rate,
+		      unsigned int min_rate);
 int colo_mirror_stop(struct colo_c *cc);
 void colo_mirror_kick(struct colo_c *cc);
 void colo_mirror_dirty_added(struct colo_c *cc);
@@ -408,7 +411,8 @@ enum colo_mirror_state colo_mirror_state(struct colo_c *cc);
 /* dm-colo-verify.c */
 int colo_verify_init(struct colo_c *cc);
 void colo_verify_destroy(struct colo_c *cc);
-int colo_verify_start(struct colo_c *cc, unsigned int rate);
+int colo_verify_start(struct colo_c *cc, unsigned int rate,
+		      unsigned int min_rate);
 int colo_verify_stop(struct colo_c *cc);
 void colo_verify_cancel(struct colo_c *cc, const char *why);
 void colo_verify_pause(struct colo_c *cc);
