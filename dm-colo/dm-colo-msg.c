@@ -268,8 +268,9 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word,
 /*
  * Messages: checkpoint, failover (secondary mode); mirror start <dev>
  * [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>], mirror stop, dirty add
- * <range>..., verify start [<KiB/s>|auto] [min_rate <KiB/s>], verify stop, verify ranges [<chunk>] (primary mode; the last one prints
- * its result). Anything else, or a message in the wrong mode, is refused
+ * <range>..., verify start [<KiB/s>|auto] [min_rate <KiB/s>], verify
+ * stop, verify ranges [<chunk>] (primary mode; the last one prints its
+ * result). Anything else, or a message in the wrong mode, is refused
  * with -EINVAL and changes nothing. Messages are serialized, and the mode
  * is checked under the same lock: a checkpoint that waited for a failover
  * is refused, it does not clear the overlay the failover commit is writing

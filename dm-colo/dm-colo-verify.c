@@ -2,11 +2,11 @@
 /*
  * dm-colo: the online verify of a primary's base against its replica.
  *
- * "verify start [<KiB/s>|auto] [min_rate <KiB/s>]" (primary mode, the commit done, the mirror in
- * sync) starts a pass of a work item over every chunk: it holds the next
- * chunks exclusive in the per-chunk lock (a background chunk job, waiting
- * in the lock's queue for a busy chunk, so a hot chunk cannot make it skip
- * one), grows the hold up to one extent, reads that range from base and
+ * "verify start [<KiB/s>|auto] [min_rate <KiB/s>]" (primary mode, the
+ * commit done, the mirror in sync) starts a pass of a work item over
+ * every chunk: it holds the next chunks exclusive in the per-chunk lock (a
+ * background chunk job, waiting in the lock's queue for a busy chunk, so a
+ * hot chunk cannot make it skip one), grows the hold up to one extent, reads that range from base and
  * from the replica into two buffers of its own with dm-io, compares them
  * chunk by chunk and releases the range. A chunk that differs is recorded
  * in the verify's own bitmap (what "verify ranges" reports) and marked in
