@@ -6,9 +6,9 @@
  * commit done, the mirror in sync) starts a pass of a work item over
  * every chunk: it holds the next chunks exclusive in the per-chunk lock (a
  * background chunk job, waiting in the lock's queue for a busy chunk, so a
- * hot chunk cannot make it skip one), grows the hold up to one extent, reads that range from base and
- * from the replica into two buffers of its own with dm-io, compares them
- * chunk by chunk and releases the range. A chunk that differs is recorded
+ * hot chunk cannot make it skip one), grows the hold up to one extent,
+ * reads that range from base and from the replica into two buffers of its
+ * own with dm-io, compares them chunk by chunk and releases the range. A chunk that differs is recorded
  * in the verify's own bitmap (what "verify ranges" reports) and marked in
  * the dirty bitmap, its write-intent region made durable first (with a
  * metadata device), so that "mirror start <dev> dirty" after a "mirror
