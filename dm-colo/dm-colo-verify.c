@@ -8,9 +8,9 @@
  * background chunk job, waiting in the lock's queue for a busy chunk, so a
  * hot chunk cannot make it skip one), grows the hold up to one extent,
  * reads that range from base and from the replica into two buffers of its
- * own with dm-io, compares them chunk by chunk and releases the range. A chunk that differs is recorded
- * in the verify's own bitmap (what "verify ranges" reports) and marked in
- * the dirty bitmap, its write-intent region made durable first (with a
+ * own with dm-io, compares them chunk by chunk and releases the range. A
+ * chunk that differs is recorded in the verify's own bitmap (what "verify
+ * ranges" reports) and marked in the dirty bitmap, its write-intent region made durable first (with a
  * metadata device), so that "mirror start <dev> dirty" after a "mirror
  * stop" copies exactly the chunks found. Nothing is copied by the verify
  * itself: it cannot tell which side is right (DRBD's verify only flags
