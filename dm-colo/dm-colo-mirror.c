@@ -2,19 +2,18 @@
 /*
  * dm-colo: the mirror of a primary to a replica device.
  *
- * "mirror start <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]"
- * opens the replica by path with an exclusive claim and starts phase 1: a
- * work item copies chunks from base to the replica with the copy engine
- * (dm-colo-copy.c), at most max_copies at once, a new one only when the
- * engine has an extent's pages free or none of the mirror's copies is in
- * flight (colo_chunk_job_room()), and at most <KiB/s> when given, or at a
- * rate that yields to the guest's I/O with auto (dm-colo-rate.h). A full
- * sync first copies every chunk (a cursor pass), then whatever is dirty; a dirty sync only what is
- * dirty. A copy takes the adjacent chunks that need copying (every chunk
- * in a full pass, dirty ones after), up to one extent (1 MiB, aligned),
- * holds them exclusive and clears their dirty bits before it reads base,
- * so a write that lands after it marks a chunk again and it is copied
- * again.
+ * "mirror start <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]" opens the
+ * replica by path with an exclusive claim and starts phase 1: a work item
+ * copies chunks from base to the replica with the copy engine (dm-colo-copy.c),
+ * at most max_copies at once, a new one only when the engine has an extent's
+ * pages free or none of the mirror's copies is in flight
+ * (colo_chunk_job_room()), and at most <KiB/s> when given, or at a rate that
+ * yields to the guest's I/O with auto (dm-colo-rate.h). A full sync first
+ * copies every chunk (a cursor pass), then whatever is dirty; a dirty sync only
+ * what is dirty. A copy takes the adjacent chunks that need copying (every
+ * chunk in a full pass, dirty ones after), up to one extent (1 MiB, aligned),
+ * holds them exclusive and clears their dirty bits before it reads base, so a
+ * write that lands after it marks a chunk again and it is copied again.
  *
  * While a mirror is running, every VM write holds its chunk (or, for a
  * write over several chunks of one lock granule, its range of chunks)

@@ -2,19 +2,19 @@
 /*
  * dm-colo: the online verify of a primary's base against its replica.
  *
- * "verify start [<KiB/s>|auto] [min_rate <KiB/s>]" (primary mode, the
- * commit done, the mirror in sync) starts a pass of a work item over
- * every chunk: it holds the next chunks exclusive in the per-chunk lock (a
- * background chunk job, waiting in the lock's queue for a busy chunk, so a
- * hot chunk cannot make it skip one), grows the hold up to one extent,
- * reads that range from base and from the replica into two buffers of its
- * own with dm-io, compares them chunk by chunk and releases the range. A
- * chunk that differs is recorded in the verify's own bitmap (what "verify
- * ranges" reports) and marked in the dirty bitmap, its write-intent region made durable first (with a
- * metadata device), so that "mirror start <dev> dirty" after a "mirror
- * stop" copies exactly the chunks found. Nothing is copied by the verify
- * itself: it cannot tell which side is right (DRBD's verify only flags
- * too), and the operator may want the replica's data.
+ * "verify start [<KiB/s>|auto] [min_rate <KiB/s>]" (primary mode, the commit
+ * done, the mirror in sync) starts a pass of a work item over every chunk: it
+ * holds the next chunks exclusive in the per-chunk lock (a background chunk
+ * job, waiting in the lock's queue for a busy chunk, so a hot chunk cannot make
+ * it skip one), grows the hold up to one extent, reads that range from base and
+ * from the replica into two buffers of its own with dm-io, compares them chunk
+ * by chunk and releases the range. A chunk that differs is recorded in the
+ * verify's own bitmap (what "verify ranges" reports) and marked in the dirty
+ * bitmap, its write-intent region made durable first (with a metadata device),
+ * so that "mirror start <dev> dirty" after a "mirror stop" copies exactly the
+ * chunks found. Nothing is copied by the verify itself: it cannot tell which
+ * side is right (DRBD's verify only flags too), and the operator may want the
+ * replica's data.
  *
  * No difference that is there when the pass starts and is not written over
  * is missed: every chunk is compared once, under an exclusive hold, and
