@@ -800,6 +800,43 @@ int colo_mirror_stop(struct colo_c *cc)
 	return 0;
 }
 
+/* Log the new limit of a background pass (@what: mirror, verify). */
+void colo_log_rate(struct colo_c *cc, const char *what, unsigned int rate,
+		   unsigned int min_rate)
+{
+	if (min_rate)
+		DMINFO("%s: %s rate: auto, at least %u KiB/s", colo_name(cc),
+		       what, min_rate);
+	else if (rate)
+		DMINFO("%s: %s rate: at most %u KiB/s", colo_name(cc), what,
+		       rate);
+	else
+		DMINFO("%s: %s rate: no limit", colo_name(cc), what);
+}
+
+/*
+ * "mirror rate <KiB/s>|auto|none [min_rate <KiB/s>]": the running mirror's
+ * phase 1 goes on at the new limit (a mirror in sync keeps it for a copy
+ * that a failed write or "dirty add" starts again). The caller holds
+ * msg_lock.
+ */
+int colo_mirror_rate(struct colo_c *cc, unsigned int rate,
+		     unsigned int min_rate)
+{
+	enum colo_mirror_state state = colo_mirror_state(cc);
+
+	if (state != COLO_MIRROR_COPYING && state != COLO_MIRROR_INSYNC) {
+		DMERR("%s: mirror rate refused: the mirror is %s, not copying or in-sync (give the rate to mirror start)",
+		      colo_name(cc), colo_mirror_state_name(state));
+		return -EINVAL;
+	}
+	colo_rate_set(&cc->mirror_rate, rate, min_rate);
+	colo_log_rate(cc, "mirror", rate, min_rate);
+	/* A step waiting out the old limit goes at once. */
+	colo_mirror_kick(cc);
+	return 0;
+}
+
 /*
  * Chunks still to copy: those ahead of a full pass, else the dirty ones.
  * For the status; an estimate by nature.

@@ -82,7 +82,7 @@ static void emit_rate(struct colo_rate *r, bool running, char *result,
 		      unsigned int maxlen, unsigned int *psz)
 {
 	unsigned int sz = *psz, min_kib = READ_ONCE(r->min_kib);
-	unsigned int kib = READ_ONCE(r->kib);
+	unsigned int kib = READ_ONCE(r->fixed_kib);
 
 	DMEMIT(" %u", running ? READ_ONCE(r->achieved) : 0);
 	if (min_kib)
@@ -260,6 +260,10 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word,
 		return colo_verify_stop(cc);
 	case COLO_MSG_VERIFY_RANGES:
 		return colo_verify_ranges(cc, msg->from, result, maxlen);
+	case COLO_MSG_MIRROR_RATE:
+		return colo_mirror_rate(cc, msg->rate, msg->min_rate);
+	case COLO_MSG_VERIFY_RATE:
+		return colo_verify_rate(cc, msg->rate, msg->min_rate);
 	default:
 		return refuse(cc, word, "not a colo message");
 	}
@@ -267,10 +271,11 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word,
 
 /*
  * Messages: checkpoint, failover (secondary mode); mirror start <dev>
- * [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>], mirror stop, dirty add
- * <range>..., verify start [<KiB/s>|auto] [min_rate <KiB/s>], verify
- * stop, verify ranges [<chunk>] (primary mode; the last one prints its
- * result). Anything else, or a message in the wrong mode, is refused
+ * [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>], mirror rate
+ * <KiB/s>|auto|none [min_rate <KiB/s>], mirror stop, dirty add
+ * <range>..., verify start [<KiB/s>|auto] [min_rate <KiB/s>], verify rate
+ * (as mirror rate), verify stop, verify ranges [<chunk>] (primary mode;
+ * the last one prints its result). Anything else, or a message in the wrong mode, is refused
  * with -EINVAL and changes nothing. Messages are serialized, and the mode
  * is checked under the same lock: a checkpoint that waited for a failover
  * is refused, it does not clear the overlay the failover commit is writing

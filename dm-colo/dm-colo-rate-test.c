@@ -19,6 +19,7 @@ static void rate_init(struct colo_rate *r, unsigned int kib,
 {
 	memset(r, 0, sizeof(*r));
 	r->kib = min_kib ? min_kib : kib;
+	r->fixed_kib = kib;
 	r->min_kib = min_kib;
 	r->window = T0;
 	r->guest_at = T0;
@@ -184,6 +185,46 @@ static void colo_rate_auto_switch_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, r.bytes, 0ULL);
 }
 
+/*
+ * A new limit asked of a running pass (colo_rate_set()) holds from its next
+ * step, with nothing owed under the old one.
+ */
+static void colo_rate_set_test(struct kunit *test)
+{
+	struct colo_rate r;
+
+	rate_init(&r, 1024, 0, 0);
+	r.bytes = 10 * SZ_1M;
+	KUNIT_EXPECT_GT(test, colo_rate_delay_at(&r, T0, 0, 0), 0UL);
+	/* No limit: at once. */
+	colo_rate_set(&r, 0, 0);
+	KUNIT_EXPECT_EQ(test, colo_rate_delay_at(&r, T0 + 1, 0, 0), 0UL);
+	KUNIT_EXPECT_EQ(test, r.kib, 0U);
+	/* A fixed one again: the window starts afresh. */
+	colo_rate_set(&r, 4096, 0);
+	r.bytes = 0;
+	KUNIT_EXPECT_EQ(test, colo_rate_delay_at(&r, T0 + 2, 0, 0), 0UL);
+	KUNIT_EXPECT_EQ(test, r.kib, 4096U);
+	KUNIT_EXPECT_EQ(test, r.bytes, 0ULL);
+	r.bytes += SZ_1M;
+	KUNIT_EXPECT_GT(test, colo_rate_delay_at(&r, T0 + 2, 0, 0), 0UL);
+	/* auto: from its floor, then free once the guest is seen idle. */
+	colo_rate_set(&r, 0, 512);
+	KUNIT_EXPECT_EQ(test, colo_rate_delay_at(&r, T0 + 3, 0, 0), 0UL);
+	KUNIT_EXPECT_EQ(test, r.kib, 512U);
+	KUNIT_EXPECT_EQ(test, r.fixed_kib, 0U);
+	KUNIT_EXPECT_EQ(test, r.min_kib, 512U);
+	KUNIT_EXPECT_EQ(test,
+			colo_rate_delay_at(&r, T0 + COLO_RATE_SAMPLE, 0, 0),
+			0UL);
+	KUNIT_EXPECT_EQ(test, r.kib, 0U);
+	/* Nothing asked since: the limit stays auto's. */
+	KUNIT_EXPECT_EQ(test,
+			colo_rate_delay_at(&r, T0 + COLO_RATE_SAMPLE + 1, 0, 0),
+			0UL);
+	KUNIT_EXPECT_EQ(test, r.kib, 0U);
+}
+
 /* The rate achieved is what the pass reports done, once a second. */
 static void colo_rate_achieved_test(struct kunit *test)
 {
@@ -207,6 +248,7 @@ static struct kunit_case colo_rate_test_cases[] = {
 	KUNIT_CASE(colo_rate_auto_busy_test),
 	KUNIT_CASE(colo_rate_auto_idle_test),
 	KUNIT_CASE(colo_rate_auto_switch_test),
+	KUNIT_CASE(colo_rate_set_test),
 	KUNIT_CASE(colo_rate_achieved_test),
 	{}
 };

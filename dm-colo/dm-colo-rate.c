@@ -25,9 +25,11 @@ void colo_rate_start(struct colo_rate *r, unsigned int kib,
 {
 	unsigned long now = jiffies;
 
-	/* auto starts at the floor: the first sample says if it may go on. */
-	WRITE_ONCE(r->kib, min_kib ? min_kib : kib);
+	WRITE_ONCE(r->fixed_kib, kib);
 	WRITE_ONCE(r->min_kib, min_kib);
+	r->seen = r->gen;
+	/* auto starts at the floor: the first sample says if it may go on. */
+	r->kib = min_kib ? min_kib : kib;
 	r->window = now;
 	r->bytes = 0;
 	r->guest = guest;
@@ -36,6 +38,15 @@ void colo_rate_start(struct colo_rate *r, unsigned int kib,
 	r->done_at = now;
 	r->done_bytes = 0;
 	WRITE_ONCE(r->achieved, 0);
+}
+
+void colo_rate_set(struct colo_rate *r, unsigned int kib,
+		   unsigned int min_kib)
+{
+	WRITE_ONCE(r->fixed_kib, kib);
+	WRITE_ONCE(r->min_kib, min_kib);
+	/* The limit before its generation: pairs with colo_rate_delay_at(). */
+	smp_store_release(&r->gen, r->gen + 1);
 }
 
 void colo_rate_carry(struct colo_rate *to, const struct colo_rate *from,
@@ -76,14 +87,25 @@ unsigned int colo_rate_auto_limit(unsigned int min_kib, unsigned long ios,
  * rate). One step of a pass (an extent of up to 1 MiB) can be more than a
  * window allows: what it took beyond the allowance is paid off by the
  * windows after it, so the average rate holds for any extent size. When
- * auto changes the limit, a new window starts with nothing to pay off.
+ * auto changes the limit, or a new one is asked (colo_rate_set()), a new
+ * window starts with nothing to pay off.
  */
 unsigned long colo_rate_delay_at(struct colo_rate *r, unsigned long now,
 				 unsigned long guest_ios, u64 done_bytes)
 {
+	unsigned int kib, min_kib, gen;
 	unsigned long end;
-	unsigned int kib;
 	u64 allowed, windows;
+
+	/* Pairs with colo_rate_set(): the new limit is seen with its gen. */
+	gen = smp_load_acquire(&r->gen);
+	min_kib = READ_ONCE(r->min_kib);
+	if (gen != r->seen) {
+		r->seen = gen;
+		r->kib = min_kib ? min_kib : READ_ONCE(r->fixed_kib);
+		r->window = now;
+		r->bytes = 0;
+	}
 
 	if (time_after_eq(now, r->done_at + COLO_RATE_SHOW)) {
 		WRITE_ONCE(r->achieved,
@@ -92,11 +114,11 @@ unsigned long colo_rate_delay_at(struct colo_rate *r, unsigned long now,
 		r->done_at = now;
 		r->done_bytes = done_bytes;
 	}
-	if (r->min_kib && time_after_eq(now, r->guest_at + COLO_RATE_SAMPLE)) {
-		kib = colo_rate_auto_limit(r->min_kib, guest_ios - r->guest_ios,
+	if (min_kib && time_after_eq(now, r->guest_at + COLO_RATE_SAMPLE)) {
+		kib = colo_rate_auto_limit(min_kib, guest_ios - r->guest_ios,
 					   now - r->guest_at);
 		if (kib != r->kib) {
-			WRITE_ONCE(r->kib, kib);
+			r->kib = kib;
 			r->window = now;
 			r->bytes = 0;
 		}
@@ -128,7 +150,8 @@ unsigned long colo_rate_delay(struct colo_rate *r, u64 done_bytes)
 {
 	unsigned long now = jiffies, ios = r->guest_ios;
 
-	if (r->min_kib && time_after_eq(now, r->guest_at + COLO_RATE_SAMPLE))
+	if (READ_ONCE(r->min_kib) &&
+	    time_after_eq(now, r->guest_at + COLO_RATE_SAMPLE))
 		ios = colo_rate_guest_count(r->guest);
 	return colo_rate_delay_at(r, now, ios, done_bytes);
 }

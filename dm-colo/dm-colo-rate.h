@@ -20,8 +20,11 @@
  *
  * Locking contract: a limit is used by one work item at a time (the
  * pass's own); nothing here takes a lock. colo_rate_start() and the
- * carry of a reload run with the pass stopped. @achieved, @kib and
- * @min_kib are read by the status with READ_ONCE.
+ * carry of a reload run with the pass stopped. colo_rate_set() (a message,
+ * under msg_lock) changes the limit asked of a running pass: it writes
+ * @fixed_kib and @min_kib, then publishes them with @gen (release); the
+ * work item takes them at its next step (acquire). The status reads
+ * @achieved, @fixed_kib and @min_kib with READ_ONCE.
  */
 #ifndef DM_COLO_RATE_H
 #define DM_COLO_RATE_H
@@ -41,8 +44,13 @@
 #define COLO_RATE_DEFAULT_MIN	10240
 
 struct colo_rate {
+	/* The limit asked (start, colo_rate_set()) */
+	unsigned int fixed_kib;	/* KiB/s, 0: none; unless auto */
+	unsigned int min_kib;	/* auto: the floor, KiB/s; 0: not auto */
+	unsigned int gen;	/* bumped by colo_rate_set() */
+	/* The work item's */
+	unsigned int seen;	/* the gen it applied */
 	unsigned int kib;	/* the limit now, KiB/s, 0: none */
-	unsigned int min_kib;	/* auto: the floor, KiB/s; 0: a fixed limit */
 	unsigned long window;	/* jiffies the window began */
 	u64 bytes;		/* moved in the window */
 	/* auto: the guest's bio count at the last sample */
@@ -64,6 +72,13 @@ unsigned long colo_rate_guest_count(unsigned long __percpu *guest);
  */
 void colo_rate_start(struct colo_rate *r, unsigned int kib,
 		     unsigned int min_kib, unsigned long __percpu *guest);
+
+/*
+ * A running pass's limit becomes @kib KiB/s (0: none) or auto with the
+ * floor @min_kib (non-zero), from its next step on.
+ */
+void colo_rate_set(struct colo_rate *r, unsigned int kib,
+		   unsigned int min_kib);
 
 /* A reload: @to's table counts the guest's bios in @guest from now on. */
 void colo_rate_carry(struct colo_rate *to, const struct colo_rate *from,

@@ -561,6 +561,14 @@ static const struct colo_msg_case colo_msg_ok_cases[] = {
 	  2, COLO_SYNC_DIRTY, 0, 0, 1 },
 	{ "mirror start /dev/x full auto min_rate 4294967295",
 	  COLO_MSG_MIRROR_START, 2, COLO_SYNC_FULL, 0, 0, UINT_MAX },
+	{ "mirror rate 100", COLO_MSG_MIRROR_RATE, -1, 0, 100 },
+	{ "mirror rate none", COLO_MSG_MIRROR_RATE, -1 },
+	{ "mirror rate auto", COLO_MSG_MIRROR_RATE, -1, 0, 0, 0,
+	  COLO_RATE_DEFAULT_MIN },
+	{ "mirror rate auto min_rate 7", COLO_MSG_MIRROR_RATE, -1, 0, 0, 0, 7 },
+	{ "verify rate 4096", COLO_MSG_VERIFY_RATE, -1, 0, 4096 },
+	{ "verify rate none", COLO_MSG_VERIFY_RATE, -1 },
+	{ "verify rate auto min_rate 9", COLO_MSG_VERIFY_RATE, -1, 0, 0, 0, 9 },
 	{ "verify stop", COLO_MSG_VERIFY_STOP, -1 },
 	{ "verify ranges", COLO_MSG_VERIFY_RANGES, -1 },
 	{ "verify ranges 18446744073709551615", COLO_MSG_VERIFY_RANGES, -1,
@@ -646,6 +654,20 @@ static const char * const colo_msg_bad_lines[] = {
 	"verify start auto min_rate 0",
 	"verify start auto 10",
 	"verify start auto min_rate 10 min_rate 20",
+	"verify start none",
+	"mirror start x full none",
+	"mirror rate",
+	"mirror rate 0",
+	"mirror rate min_rate 5",
+	"mirror rate 10 min_rate 5",
+	"mirror rate auto min_rate",
+	"mirror rate auto 5",
+	"mirror rate none min_rate 5",
+	"mirror rate fast",
+	"verify rate",
+	"verify rate -1",
+	"verify rate auto min_rate 0",
+	"verify rate auto min_rate 1 min_rate 1",
 	"verify stop now",
 	"verify ranges x",
 	"verify ranges -1",
@@ -688,6 +710,10 @@ static void colo_msg_mode_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_STOP),
 			COLO_MODE_PRIMARY);
 	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_RANGES),
+			COLO_MODE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_MIRROR_RATE),
+			COLO_MODE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_RATE),
 			COLO_MODE_PRIMARY);
 }
 

@@ -379,6 +379,25 @@ int colo_verify_stop(struct colo_c *cc)
 }
 
 /*
+ * "verify rate <KiB/s>|auto|none [min_rate <KiB/s>]": the running pass goes
+ * on at the new limit. The caller holds msg_lock.
+ */
+int colo_verify_rate(struct colo_c *cc, unsigned int rate,
+		     unsigned int min_rate)
+{
+	if (READ_ONCE(cc->verify.state) != COLO_VERIFY_RUNNING) {
+		DMERR("%s: verify rate refused: no verify is running",
+		      colo_name(cc));
+		return -EINVAL;
+	}
+	colo_rate_set(&cc->verify.rate, rate, min_rate);
+	colo_log_rate(cc, "verify", rate, min_rate);
+	/* A step waiting out the old limit goes at once. */
+	colo_verify_kick(cc);
+	return 0;
+}
+
+/*
  * "verify start [<KiB/s>|auto] [min_rate <KiB/s>]": @rate KiB/s (0: no
  * limit), or auto with the floor @min_rate (non-zero). The caller holds
  * msg_lock.

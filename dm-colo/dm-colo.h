@@ -393,6 +393,10 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		      enum colo_mirror_sync sync, unsigned int rate,
 		      unsigned int min_rate);
 int colo_mirror_stop(struct colo_c *cc);
+int colo_mirror_rate(struct colo_c *cc, unsigned int rate,
+		     unsigned int min_rate);
+void colo_log_rate(struct colo_c *cc, const char *what, unsigned int rate,
+		   unsigned int min_rate);
 void colo_mirror_kick(struct colo_c *cc);
 void colo_mirror_dirty_added(struct colo_c *cc);
 void colo_mirror_flush_failed(struct colo_c *cc);
@@ -414,6 +418,8 @@ void colo_verify_destroy(struct colo_c *cc);
 int colo_verify_start(struct colo_c *cc, unsigned int rate,
 		      unsigned int min_rate);
 int colo_verify_stop(struct colo_c *cc);
+int colo_verify_rate(struct colo_c *cc, unsigned int rate,
+		     unsigned int min_rate);
 void colo_verify_cancel(struct colo_c *cc, const char *why);
 void colo_verify_pause(struct colo_c *cc);
 void colo_verify_kick(struct colo_c *cc);

@@ -81,7 +81,7 @@ refused "verify stop with none running" \
 refused "rate 0" "verify start: rate must be a positive number of KiB/s" verify start 0
 refused "rate 4k" "verify start: rate must be a positive number of KiB/s" verify start 4k
 refused "rate given as a word" "verify start: expected \[<KiB/s>\]" verify start rate 10
-refused "unknown verify word" "verify: expected start, stop or ranges" verify begin
+refused "unknown verify word" "verify: expected start, stop, ranges or rate" verify begin
 refused "verify ranges with a bad chunk" \
 	"verify ranges: the first chunk must be a number" verify ranges x
 check_exit 1 "colosetup verify without a mirror" colosetup verify p

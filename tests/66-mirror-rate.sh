@@ -102,6 +102,14 @@ refused "verify: min_rate without auto" \
 	verify start 100 min_rate 10
 refused "verify: a word after auto" \
 	"verify start: expected \[<KiB/s>\|auto\] \[min_rate <KiB/s>\]" verify start auto 10
+refused "mirror rate without a mirror" \
+	"mirror rate refused: the mirror is none, not copying or in-sync" mirror rate 100
+refused "verify rate without a verify" "verify rate refused: no verify is running" \
+	verify rate auto
+refused "mirror rate 0" \
+	"mirror rate: rate must be a positive number of KiB/s, auto or none" mirror rate 0
+refused "mirror rate without a rate" \
+	"mirror rate: expected <KiB/s>\|auto\|none \[min_rate <KiB/s>\]" mirror rate
 check_exit 2 "colosetup: --min-rate without --rate auto" \
 	colosetup mirror start p $R --min-rate 1m
 check_match "colosetup: says why" "--min-rate is the floor of --rate auto" "$OUT"
@@ -119,8 +127,20 @@ check_eq "fixed rate: 2048 KiB/s held (1024 to 4096)" 0 $?
 set -- $(rates)
 [ "$1" -ge 1024 ] && [ "$1" -le 4096 ]
 check_eq "fixed rate: status shows it ($1) and the limit" "0 2048" "$? $2"
+refused "mirror rate: min_rate without auto" \
+	"mirror rate: min_rate is the floor of the auto rate: give auto" \
+	mirror rate 100 min_rate 10
+check "mirror rate 4096 while copying" dmsetup message p 0 mirror rate 4096
+sleep 1
+set -- $(rate_of mirrored 3)
+t_diag "mirror rate changed to 4096 KiB/s: copied $1 KiB/s"
+[ "$1" -ge 2048 ] && [ "$1" -le 8192 ]
+check_eq "mirror rate: the new rate holds (2048 to 8192)" 0 $?
+check_eq "mirror rate: the status shows the new limit" 4096 "$(rates | cut -d' ' -f2)"
+check "mirror rate auto" dmsetup message p 0 mirror rate auto min_rate 2048
+check_eq "mirror rate: auto and its floor in the status" auto:2048 "$(rates | cut -d' ' -f2)"
 check "mirror stop" dmsetup message p 0 mirror stop
-check_eq "stopped: rate 0, the limit of the last start stays" "0 2048 0 none" "$(rates)"
+check_eq "stopped: rate 0, the last limit stays" "0 auto:2048 0 none" "$(rates)"
 refused "bad min_rate after a stop" "min_rate must be a positive number" \
 	mirror start $R full auto min_rate x
 
@@ -202,6 +222,8 @@ set -- $(rate_of verified 2)
 t_diag "verify fixed 2048 KiB/s: compared $1 KiB/s"
 [ "$1" -ge 1024 ] && [ "$1" -le 4096 ]
 check_eq "verify: a fixed rate holds (1024 to 4096)" 0 $?
+check "verify rate while running" dmsetup message p 0 verify rate auto min_rate 512
+check_eq "verify rate: auto and its floor in the status" auto:512 "$(rates | cut -d' ' -f4)"
 check "verify stop" dmsetup message p 0 verify stop
 check "mirror stop" dmsetup message p 0 mirror stop
 check "auto with the default floor" dmsetup message p 0 mirror start $R dirty auto
