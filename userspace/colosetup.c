@@ -843,7 +843,7 @@ static void print_metadata(const struct colo_dev *d)
 	putchar('\n');
 }
 
-/* "  rate:     12.0MiB/s (auto, at least 10.0MiB/s)" of a running pass. */
+/* "  rate:     12.5 MiB/s (auto, at least 10 MiB/s)" of a running pass. */
 static void print_rate(uint64_t kib, const char *limit)
 {
 	char r[32], m[32];
@@ -891,10 +891,10 @@ static void print_status(const char *name, const struct colo_dev *d, const char 
 	if (strcmp(st->mirror, "none"))
 		printf("  mirror:   %s, %" PRIu64 " of %" PRIu64 " chunks\n", st->mirror,
 		       st->mirrored, st->to_mirror);
-	if (st->has_rates && !strcmp(st->mirror, "copying"))
-		print_rate(st->mirror_kib, st->mirror_limit);
 	else if (!strcmp(st->mode, "primary"))
 		printf("  mirror:   none\n");
+	if (st->has_rates && !strcmp(st->mirror, "copying"))
+		print_rate(st->mirror_kib, st->mirror_limit);
 	if (strcmp(st->verify, "none"))
 		printf("  verify:   %s, %" PRIu64 " of %" PRIu64 " chunks compared, %" PRIu64
 		       " different\n", st->verify, st->verified, st->to_verify,
