@@ -229,11 +229,12 @@ int colo_parse_table(unsigned int argc, char **argv,
 struct start_words {
 	bool sync;		/* [full|dirty] first */
 	bool rate_needed;	/* <KiB/s>|auto|none, not optional */
-	const char *usage;
-	const char *rate;
-	const char *min_rate;
-	const char *min_twice;
-	const char *min_fixed;
+	/* ti->error's type; never written */
+	char *usage;
+	char *rate;
+	char *min_rate;
+	char *min_twice;
+	char *min_fixed;
 };
 
 static const struct start_words mirror_start_words = {
