@@ -1052,10 +1052,10 @@ static void json_kernel_rate(FILE *f, int known, uint64_t kib, const char *limit
 	fprintf(f, ",\"copy_rate\":%" PRIu64, kib * 1024);
 	if (!strncmp(limit, "auto:", 5))
 		fprintf(f, ",\"rate_limit\":\"auto\",\"min_rate\":%" PRIu64,
-			strtoull(limit + 5, NULL, 10) * 1024);
+			(uint64_t)strtoull(limit + 5, NULL, 10) * 1024);
 	else if (strcmp(limit, "none"))
 		fprintf(f, ",\"rate_limit\":%" PRIu64 ",\"min_rate\":null",
-			strtoull(limit, NULL, 10) * 1024);
+			(uint64_t)strtoull(limit, NULL, 10) * 1024);
 	else
 		fputs(",\"rate_limit\":null,\"min_rate\":null", f);
 }

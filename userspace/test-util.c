@@ -233,14 +233,14 @@ static void test_status(void)
 	   !strcmp(st.commit, "none") && !strcmp(st.ingress, "attached") &&
 	   !strcmp(st.health, "ok") && st.bitmap_bytes == 8240,
 	   "secondary status parsed", "");
-	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 none 0/0 0 extra 1",
+	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 none 0/0 0 0 none 0 none extra 1",
 			      &st) && !strcmp(st.commit, "running") && st.committed == 2 &&
 	   st.to_commit == 7 && st.dirty == 7 && !strcmp(st.mirror, "copying") &&
 	   st.mirrored == 4 && st.to_mirror == 9 && !strcmp(st.health, "error") &&
 	   !strcmp(st.coverage, "complete") && !strcmp(st.metadata, "ok") &&
 	   st.has_uuids && st.uuid_current == 0xff && !st.uuid_previous &&
 	   st.has_regions && st.regions_marked == 1 && st.regions == 3,
-	   "primary status parsed (fields after the 22nd ignored)", "");
+	   "primary status parsed (fields after the 26th ignored)", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 complete ok 0123456789abcdef/fedcba9876543210 0/4",
 			      &st2) && !strcmp(st2.metadata, "ok") &&
 	   st2.uuid_current == 0x0123456789abcdefULL && st2.uuid_previous == 0xfedcba9876543210ULL &&
