@@ -826,7 +826,7 @@ int colo_mirror_rate(struct colo_c *cc, unsigned int rate,
 	enum colo_mirror_state state = colo_mirror_state(cc);
 
 	if (state != COLO_MIRROR_COPYING && state != COLO_MIRROR_INSYNC) {
-		DMERR("%s: mirror rate refused: the mirror is %s, not copying or in-sync (give the rate to mirror start)",
+		DMERR("%s: mirror rate refused: the mirror is %s, not copying or in-sync",
 		      colo_name(cc), colo_mirror_state_name(state));
 		return -EINVAL;
 	}
