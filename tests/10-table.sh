@@ -168,7 +168,7 @@ msg_refused p "only valid in secondary mode" checkpoint
 msg_refused p "only valid in secondary mode" failover
 msg_refused p "sync mode must be full or dirty" mirror start /dev/ram4 sideways
 msg_refused p "expected start, rate or stop" mirror
-msg_refused p "expected <dev> [full|dirty [<KiB/s>]]" mirror start
+msg_refused p "expected <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]" mirror start
 check_eq "refused messages changed nothing" "0 $LEN colo secondary 8 0/$CH 0/$CH none 0/0 0/$CH none 0/0 none ok 48 unknown none - - none 0/0 0 0 none 0 none" "$(dmsetup status c)"
 dmsetup remove p c
 dmsetup remove small
