@@ -80,7 +80,7 @@ refused "verify stop with none running" \
 	"verify stop refused: no verify is running" verify stop
 refused "rate 0" "verify start: rate must be a positive number of KiB/s" verify start 0
 refused "rate 4k" "verify start: rate must be a positive number of KiB/s" verify start 4k
-refused "rate given as a word" "verify start: expected \[<KiB/s>\]" verify start rate 10
+refused "rate given as a word" "verify start: rate must be a positive number of KiB/s or auto" verify start rate 10
 refused "unknown verify word" "verify: expected start, stop, ranges or rate" verify begin
 refused "verify ranges with a bad chunk" \
 	"verify ranges: the first chunk must be a number" verify ranges x
