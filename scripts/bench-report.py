@@ -828,12 +828,13 @@ def resync_section(r, p):
     p("## A resync that yields: the guest during phase 1, auto against a fixed rate")
     p()
     r.boot_note(p, "resync", "These rows")
+    rates = r.lines.get("resync-rates", "10240 102400").split()
     p("A guest job of 4 KiB random writes at queue depth 16 on a primary (4 KiB "
       "chunks) with no resync, during a full phase 1 to a RAM disk at the auto "
-      "rate (`auto min_rate 10240`: 10 MiB/s while the guest is busy, no limit "
-      "while it is idle) and during one at a fixed rate (`102400`, 100 MiB/s; "
-      "sizes BENCH_RESYNC_MIN and BENCH_RESYNC_FIXED). Each resync's IOPS "
-      "against the no-resync run of the same round.")
+      f"rate (`auto min_rate {rates[0]}`: {rates[0]} KiB/s while the guest is "
+      "busy, no limit while it is idle) and during one at a fixed rate "
+      f"(`{rates[-1]}` KiB/s; BENCH_RESYNC_MIN and BENCH_RESYNC_FIXED). Each "
+      "resync's IOPS against the no-resync run of the same round.")
     p()
     p(Report.FIO_HEAD)
     name = "4 KiB random write (IOPS)"

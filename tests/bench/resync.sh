@@ -17,6 +17,7 @@
 t_diag "resync section"
 RS_MIN=${BENCH_RESYNC_MIN:-10240}
 RS_FIXED=${BENCH_RESYNC_FIXED:-102400}
+bench resync-rates "$RS_MIN $RS_FIXED"
 brd_setup 2 $MIB || { t_fail "resync: brd"; return; }
 brd_fill 0 1
 LEN=$(dev_sectors /dev/ram0)
