@@ -63,11 +63,13 @@ static void colo_rate_auto_limit_test(struct kunit *test)
 
 /*
  * Run a pass for @secs simulated seconds from T0: each step moves @step
- * bytes when the limit lets it, else the time goes on by the delay. The
- * guest sends @iops bios a second. Returns the bytes moved.
+ * bytes when the limit lets it, else the time goes on by the delay and
+ * @lag jiffies more (the work item wakes late). The guest sends @iops bios
+ * a second. Returns the bytes moved.
  */
-static u64 simulate(struct kunit *test, struct colo_rate *r, unsigned int secs,
-		    u64 step, unsigned int iops)
+static u64 simulate_lag(struct kunit *test, struct colo_rate *r,
+			unsigned int secs, u64 step, unsigned int iops,
+			unsigned long lag)
 {
 	unsigned long now = T0, end = T0 + secs * HZ, d;
 	u64 moved = 0;
@@ -78,7 +80,7 @@ static u64 simulate(struct kunit *test, struct colo_rate *r, unsigned int secs,
 				       (now - T0) % HZ * iops / HZ, moved);
 		KUNIT_ASSERT_LE(test, d, (unsigned long)COLO_RATE_WINDOW);
 		if (d) {
-			now += d;
+			now += d + lag;
 			continue;
 		}
 		r->bytes += step;
@@ -87,6 +89,12 @@ static u64 simulate(struct kunit *test, struct colo_rate *r, unsigned int secs,
 		now++;
 	}
 	return moved;
+}
+
+static u64 simulate(struct kunit *test, struct colo_rate *r, unsigned int secs,
+		    u64 step, unsigned int iops)
+{
+	return simulate_lag(test, r, secs, step, iops, 0);
 }
 
 /* A fixed rate holds on average whatever the step size. */
@@ -105,6 +113,12 @@ static void colo_rate_fixed_test(struct kunit *test)
 	KUNIT_EXPECT_GE(test, moved, (u64)9 * SZ_1M);
 	KUNIT_EXPECT_LE(test, moved, (u64)12 * SZ_1M);
 	KUNIT_EXPECT_EQ(test, r.kib, 1024U);
+	/* A work item that wakes a fifth of a window late loses nothing. */
+	rate_init(&r, 1024, 0, 0);
+	moved = simulate_lag(test, &r, 10, SZ_256K, 0,
+			     max(COLO_RATE_WINDOW / 5, 1));
+	KUNIT_EXPECT_GE(test, moved, (u64)9 * SZ_1M + SZ_512K);
+	KUNIT_EXPECT_LE(test, moved, (u64)11 * SZ_1M);
 	/* No limit: never a delay. */
 	rate_init(&r, 0, 0, 0);
 	moved = simulate(test, &r, 1, SZ_1M, 1000);

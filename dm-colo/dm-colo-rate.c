@@ -138,7 +138,13 @@ unsigned long colo_rate_delay_at(struct colo_rate *r, unsigned long now,
 			r->bytes = 0;
 		else
 			r->bytes -= windows * allowed;
-		r->window = now;
+		/*
+		 * Whole windows only: the work item wakes a little after the
+		 * end it asked for, and a window restarted at its wake-up
+		 * would lose that time from every window (the rate would fall
+		 * short of the limit by the wake-up latency).
+		 */
+		r->window += windows * COLO_RATE_WINDOW;
 		end = r->window + COLO_RATE_WINDOW;
 	}
 	if (r->bytes < allowed)
