@@ -49,10 +49,17 @@ rs_stop() {
 
 # rs_guest KIND N: round N of the guest job during a KIND resync (none: no
 # resync), then for a resync the time from the guest's stop to in-sync.
+# The guest runs first: fio's first second is ramp time, not counted, and
+# the resync starts half-way into it (a resync started first could end at
+# full speed, the guest idle, before fio issued its first write).
 rs_guest() {
-	local kind=$1 n=$2 t c0
+	local kind=$1 n=$2 t c0 pid
+	fio_job "resync-$kind.randwrite" "$n" /dev/mapper/p randwrite 4k 16 \
+		--time_based --runtime="$RT" --ramp_time=1 &
+	pid=$!
+	sleep 0.5
 	[ "$kind" = none ] || { rs_start "$kind"; c0=$(rs_mirrored); }
-	fio_timed "resync-$kind.randwrite" "$n" /dev/mapper/p randwrite 4k 16
+	wait $pid
 	[ "$kind" = none ] && return
 	t=$(now_us)
 	bench "resync-$kind.copied.$n" $((($(rs_mirrored) - c0) * 4 / 1024))
