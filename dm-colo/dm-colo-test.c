@@ -15,6 +15,7 @@
 #include "dm-colo-chunk.h"
 #include "dm-colo-format.h"
 #include "dm-colo-parse.h"
+#include "dm-colo-rate.h"
 
 /* --- dm-colo-chunk ------------------------------------------------------ */
 
@@ -530,6 +531,7 @@ struct colo_msg_case {
 	enum colo_mirror_sync sync;
 	unsigned int rate;
 	u64 from;
+	unsigned int min_rate;
 };
 
 static const struct colo_msg_case colo_msg_ok_cases[] = {
@@ -549,6 +551,24 @@ static const struct colo_msg_case colo_msg_ok_cases[] = {
 	{ "dirty add 1 5-9 x", COLO_MSG_DIRTY_ADD, -1 },
 	{ "verify start", COLO_MSG_VERIFY_START, -1 },
 	{ "verify start 4096", COLO_MSG_VERIFY_START, -1, 0, 4096 },
+	{ "verify start auto", COLO_MSG_VERIFY_START, -1, 0, 0, 0,
+	  COLO_RATE_DEFAULT_MIN },
+	{ "verify start auto min_rate 512", COLO_MSG_VERIFY_START, -1, 0, 0,
+	  0, 512 },
+	{ "mirror start /dev/x full auto", COLO_MSG_MIRROR_START, 2,
+	  COLO_SYNC_FULL, 0, 0, COLO_RATE_DEFAULT_MIN },
+	{ "mirror start /dev/x dirty auto min_rate 1", COLO_MSG_MIRROR_START,
+	  2, COLO_SYNC_DIRTY, 0, 0, 1 },
+	{ "mirror start /dev/x full auto min_rate 4294967295",
+	  COLO_MSG_MIRROR_START, 2, COLO_SYNC_FULL, 0, 0, UINT_MAX },
+	{ "mirror rate 100", COLO_MSG_MIRROR_RATE, -1, 0, 100 },
+	{ "mirror rate none", COLO_MSG_MIRROR_RATE, -1 },
+	{ "mirror rate auto", COLO_MSG_MIRROR_RATE, -1, 0, 0, 0,
+	  COLO_RATE_DEFAULT_MIN },
+	{ "mirror rate auto min_rate 7", COLO_MSG_MIRROR_RATE, -1, 0, 0, 0, 7 },
+	{ "verify rate 4096", COLO_MSG_VERIFY_RATE, -1, 0, 4096 },
+	{ "verify rate none", COLO_MSG_VERIFY_RATE, -1 },
+	{ "verify rate auto min_rate 9", COLO_MSG_VERIFY_RATE, -1, 0, 0, 0, 9 },
 	{ "verify stop", COLO_MSG_VERIFY_STOP, -1 },
 	{ "verify ranges", COLO_MSG_VERIFY_RANGES, -1 },
 	{ "verify ranges 18446744073709551615", COLO_MSG_VERIFY_RANGES, -1,
@@ -581,6 +601,7 @@ static void colo_msg_ok_test(struct kunit *test)
 	}
 	KUNIT_EXPECT_EQ(test, msg.rate, c->rate);
 	KUNIT_EXPECT_EQ(test, msg.from, c->from);
+	KUNIT_EXPECT_EQ(test, msg.min_rate, c->min_rate);
 	colo_expect_unmodified(test, w);
 }
 
@@ -598,6 +619,19 @@ static const char * const colo_msg_bad_lines[] = {
 	"mirror start x dirty 99999999999",
 	"mirror start x 100",
 	"mirror start x full 10 more",
+	"mirror start x auto",
+	"mirror start x min_rate 10",
+	"mirror start x full 10 min_rate 5",
+	"mirror start x full auto min_rate",
+	"mirror start x full auto min_rate 0",
+	"mirror start x full auto min_rate -1",
+	"mirror start x full auto min_rate 4294967296",
+	"mirror start x full auto min_rate 10 min_rate 10",
+	"mirror start x full auto min_rate 10 extra",
+	"mirror start x full auto auto",
+	"mirror start x full automatic",
+	"mirror start x full min_rate 10",
+	"mirror start x full Auto",
 	"dirty",
 	"dirty add",
 	"dirty remove 1-2",
@@ -614,6 +648,26 @@ static const char * const colo_msg_bad_lines[] = {
 	"verify start 99999999999",
 	"verify start 10 20",
 	"verify start rate 10",
+	"verify start min_rate 10",
+	"verify start 10 min_rate 5",
+	"verify start auto min_rate",
+	"verify start auto min_rate 0",
+	"verify start auto 10",
+	"verify start auto min_rate 10 min_rate 20",
+	"verify start none",
+	"mirror start x full none",
+	"mirror rate",
+	"mirror rate 0",
+	"mirror rate min_rate 5",
+	"mirror rate 10 min_rate 5",
+	"mirror rate auto min_rate",
+	"mirror rate auto 5",
+	"mirror rate none min_rate 5",
+	"mirror rate fast",
+	"verify rate",
+	"verify rate -1",
+	"verify rate auto min_rate 0",
+	"verify rate auto min_rate 1 min_rate 1",
 	"verify stop now",
 	"verify ranges x",
 	"verify ranges -1",
@@ -656,6 +710,10 @@ static void colo_msg_mode_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_STOP),
 			COLO_MODE_PRIMARY);
 	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_RANGES),
+			COLO_MODE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_MIRROR_RATE),
+			COLO_MODE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_RATE),
 			COLO_MODE_PRIMARY);
 }
 

@@ -177,6 +177,8 @@ struct colo_c {
 	 */
 	atomic_t inflight;
 	wait_queue_head_t quiesce_wq;
+	/* VM bios mapped, per cpu: the guest's activity for an auto rate. */
+	unsigned long __percpu *guest_ios;
 	struct mutex msg_lock;		/* serializes messages */
 
 	/* Bios for the worker, and bios held while COLO_HOLD_* is set. */
@@ -394,8 +396,13 @@ void colo_mirror_pause(struct colo_c *cc);
 u64 colo_mirror_left(struct colo_c *cc);
 void colo_mirror_destroy(struct colo_c *cc);
 int colo_mirror_start(struct colo_c *cc, const char *path,
-		      enum colo_mirror_sync sync, unsigned int rate);
+		      enum colo_mirror_sync sync, unsigned int rate,
+		      unsigned int min_rate);
 int colo_mirror_stop(struct colo_c *cc);
+int colo_mirror_rate(struct colo_c *cc, unsigned int rate,
+		     unsigned int min_rate);
+void colo_log_rate(struct colo_c *cc, const char *what, unsigned int rate,
+		   unsigned int min_rate);
 void colo_mirror_kick(struct colo_c *cc);
 void colo_mirror_dirty_added(struct colo_c *cc);
 void colo_mirror_flush_failed(struct colo_c *cc);
@@ -414,8 +421,11 @@ enum colo_mirror_state colo_mirror_state(struct colo_c *cc);
 /* dm-colo-verify.c */
 int colo_verify_init(struct colo_c *cc);
 void colo_verify_destroy(struct colo_c *cc);
-int colo_verify_start(struct colo_c *cc, unsigned int rate);
+int colo_verify_start(struct colo_c *cc, unsigned int rate,
+		      unsigned int min_rate);
 int colo_verify_stop(struct colo_c *cc);
+int colo_verify_rate(struct colo_c *cc, unsigned int rate,
+		     unsigned int min_rate);
 void colo_verify_cancel(struct colo_c *cc, const char *why);
 void colo_verify_pause(struct colo_c *cc);
 void colo_verify_kick(struct colo_c *cc);

@@ -144,6 +144,8 @@ struct colo_args {
 	const char *file;		/* dirty import: FILE ("-" or NULL: stdin) */
 	int dirty;			/* mirror start: --dirty (else full) */
 	uint64_t rate_kib;		/* mirror start, verify: --rate, KiB/s (0: none) */
+	int rate_auto;			/* ... --rate auto */
+	uint64_t min_rate_kib;		/* ... --min-rate, KiB/s (0: not given) */
 	enum colo_state state;		/* wait */
 	unsigned int timeout;		/* seconds, 0: none */
 	int wait, force, json, verbose;
@@ -205,6 +207,14 @@ struct colo_status {
 	/* none | running | done | stopped | failed; "none" from an older module */
 	char verify[16];
 	uint64_t verified, to_verify, verify_different;
+	/*
+	 * The copy rates the kernel measured (KiB/s over the last second, 0
+	 * when not running) and the limits of the last starts: "none",
+	 * "<KiB/s>" or "auto:<min KiB/s>"; has_rates 0 from an older module.
+	 */
+	int has_rates;
+	uint64_t mirror_kib, verify_kib;
+	char mirror_limit[24], verify_limit[24];
 	/*
 	 * Not from the kernel: the commit's and the mirror's copy rates in
 	 * bytes/s as colosetup measured them (status/list --json), when known.
