@@ -271,7 +271,7 @@ dmsetup resume brep
 colosetup mirror start b /dev/mapper/brep --full --rate 1m > /dev/null
 check_exit 0 "status --json of a copying mirror" colosetup status --json b
 check_match "status --json: a rate and an ETA" \
-	'"mirror":\{"state":"copying","mirrored":[0-9]+,"to_mirror":[0-9]+,"percent":[0-9.]+,"rate":[0-9]+,"eta_seconds":[0-9]+\}' "$OUT"
+	'"mirror":\{"state":"copying","mirrored":[0-9]+,"to_mirror":[0-9]+,"percent":[0-9.]+,"rate":[0-9]+,"eta_seconds":[0-9]+,"copy_rate":[0-9]+,"rate_limit":1048576,' "$OUT"
 rate=$(echo "$OUT" | jq -r .mirror.rate)
 check "status --json: the rate near 1 MiB/s ($rate)" test "$rate" -ge 524288 -a "$rate" -le 2097152
 colosetup mirror stop b > /dev/null
