@@ -22,6 +22,8 @@ enum colo_mode colo_msg_mode(enum colo_msg_kind kind)
 	switch (kind) {
 	case COLO_MSG_MIRROR_START:
 	case COLO_MSG_MIRROR_STOP:
+	case COLO_MSG_MIRROR_ASYNC:
+	case COLO_MSG_MIRROR_SYNC:
 	case COLO_MSG_DIRTY_ADD:
 	case COLO_MSG_VERIFY_START:
 	case COLO_MSG_VERIFY_STOP:
@@ -222,11 +224,85 @@ int colo_parse_table(unsigned int argc, char **argv,
 	return 0;
 }
 
+/* A max_lag word: KiB, positive, at most COLO_MAX_MAX_LAG. */
+static int parse_max_lag(const char *word, unsigned int *max_lag)
+{
+	if (kstrtouint(word, 10, max_lag) || !*max_lag ||
+	    *max_lag > COLO_MAX_MAX_LAG)
+		return -EINVAL;
+	return 0;
+}
+
+#define MAX_LAG_ERROR(what) \
+	what ": max_lag must be a positive number of KiB, at most 1048576"
+
+/*
+ * mirror start <dev> [full|dirty [<KiB/s>]] [async <max_lag>]: after the
+ * device, the optional words are read in a loop, so that keyword pairs
+ * may follow the device, the sync mode or the rate; the rate is only
+ * taken right after full|dirty. A word given twice is refused.
+ */
+static int parse_mirror_start(unsigned int argc, char **argv,
+			      struct colo_msg *msg, char **error)
+{
+	bool have_sync = false, have_async = false;
+	unsigned int i;
+
+	if (argc < 2) {
+		*error = "mirror start: expected <dev> [full|dirty [<KiB/s>]] [async <max_lag>]";
+		return -EINVAL;
+	}
+	msg->kind = COLO_MSG_MIRROR_START;
+	msg->dev_path = argv[1];
+	msg->sync = COLO_SYNC_FULL;
+	for (i = 2; i < argc; i++) {
+		const char *word = argv[i];
+
+		if (i == 2 && !strcmp(word, "full")) {
+			have_sync = true;
+		} else if (i == 2 && !strcmp(word, "dirty")) {
+			msg->sync = COLO_SYNC_DIRTY;
+			have_sync = true;
+		} else if (!strcmp(word, "async")) {
+			if (have_async) {
+				*error = "mirror start: async given twice";
+				return -EINVAL;
+			}
+			if (i + 1 >= argc) {
+				*error = "mirror start: async needs <max_lag> (KiB)";
+				return -EINVAL;
+			}
+			if (parse_max_lag(argv[++i], &msg->max_lag)) {
+				*error = MAX_LAG_ERROR("mirror start");
+				return -EINVAL;
+			}
+			have_async = true;
+		} else if (i == 3 && have_sync) {
+			/* Right after full|dirty: the rate. */
+			if (kstrtouint(word, 10, &msg->rate) || !msg->rate) {
+				*error = "mirror start: rate must be a positive number of KiB/s";
+				return -EINVAL;
+			}
+		} else if (i == 2) {
+			*error = "mirror start: sync mode must be full or dirty";
+			return -EINVAL;
+		} else {
+			*error = "mirror start: expected <dev> [full|dirty [<KiB/s>]] [async <max_lag>]";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * mirror start ... | mirror stop | mirror async <max_lag> | mirror sync
+ * (README "Mirror").
+ */
 static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 			char **error)
 {
 	if (!argc) {
-		*error = "mirror: expected start or stop";
+		*error = "mirror: expected start, stop, async or sync";
 		return -EINVAL;
 	}
 	if (!strcmp(argv[0], "stop")) {
@@ -237,30 +313,31 @@ static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 		msg->kind = COLO_MSG_MIRROR_STOP;
 		return 0;
 	}
-	if (strcmp(argv[0], "start")) {
-		*error = "mirror: expected start or stop";
-		return -EINVAL;
-	}
-	if (argc < 2 || argc > 4) {
-		*error = "mirror start: expected <dev> [full|dirty [<KiB/s>]]";
-		return -EINVAL;
-	}
-	msg->kind = COLO_MSG_MIRROR_START;
-	msg->dev_path = argv[1];
-	msg->sync = COLO_SYNC_FULL;
-	if (argc >= 3) {
-		if (!strcmp(argv[2], "dirty")) {
-			msg->sync = COLO_SYNC_DIRTY;
-		} else if (strcmp(argv[2], "full")) {
-			*error = "mirror start: sync mode must be full or dirty";
+	if (!strcmp(argv[0], "sync")) {
+		if (argc != 1) {
+			*error = "mirror sync: takes no arguments";
 			return -EINVAL;
 		}
+		msg->kind = COLO_MSG_MIRROR_SYNC;
+		return 0;
 	}
-	if (argc == 4 && (kstrtouint(argv[3], 10, &msg->rate) || !msg->rate)) {
-		*error = "mirror start: rate must be a positive number of KiB/s";
+	if (!strcmp(argv[0], "async")) {
+		if (argc != 2) {
+			*error = "mirror async: expected <max_lag> (KiB)";
+			return -EINVAL;
+		}
+		if (parse_max_lag(argv[1], &msg->max_lag)) {
+			*error = MAX_LAG_ERROR("mirror async");
+			return -EINVAL;
+		}
+		msg->kind = COLO_MSG_MIRROR_ASYNC;
+		return 0;
+	}
+	if (strcmp(argv[0], "start")) {
+		*error = "mirror: expected start, stop, async or sync";
 		return -EINVAL;
 	}
-	return 0;
+	return parse_mirror_start(argc, argv, msg, error);
 }
 
 /*

@@ -34,6 +34,13 @@ static void test_args(void)
 		"mirror start", "mirror start vm", "mirror start vm /dev/x --full --dirty",
 		"mirror start vm /dev/x --rate 100", "mirror start vm /dev/x --rate x",
 		"mirror start vm /dev/x extra", "mirror stop", "mirror stop vm --wait",
+		"mirror start vm /dev/x --async", "mirror start vm /dev/x --async 0",
+		"mirror start vm /dev/x --async 4MB", "mirror start vm /dev/x --async 1500",
+		"mirror start vm /dev/x --async 2g", "mirror start vm /dev/x --async -4k",
+		"mirror start vm /dev/x --async 4x", "mirror async", "mirror async vm",
+		"mirror async vm 0", "mirror async vm 4MB", "mirror async vm 4k 8k",
+		"mirror async vm --async 4k", "mirror sync", "mirror sync vm 4k",
+		"mirror sync vm --wait", "mirror stop vm --async 4k", "verify vm --async 4k",
 		"wait", "wait vm", "wait vm bogus", "wait vm none", "wait vm done --wait",
 		"status vm --json=1", "remove vm --force=yes", "--version x",
 		"create vm --primary /a --region-size 4m",
@@ -78,6 +85,28 @@ static void test_args(void)
 	   a.timeout == 60, "mirror start parsed", "");
 	r = parse("mirror start vm /dev/nbd0", &a, err);
 	ok(!r && !a.dirty && !a.rate_kib && !a.wait, "mirror start defaults to full", "");
+	r = parse("mirror start vm /dev/nbd0 --async 4m --dirty", &a, err);
+	ok(!r && a.cmd == CMD_MIRROR_START && a.dirty && a.lag_kib == 4096,
+	   "mirror start --async parsed", "");
+	r = parse("mirror start vm /dev/nbd0 --async=64KiB", &a, err);
+	ok(!r && a.lag_kib == 64 && !a.dirty, "mirror start --async=64KiB parsed", "");
+	r = parse("mirror async vm 1g", &a, err);
+	ok(!r && a.cmd == CMD_MIRROR_ASYNC && !strcmp(a.name, "vm") && a.lag_kib == 1048576,
+	   "mirror async NAME MAX_LAG parsed", "");
+	r = parse("mirror sync vm", &a, err);
+	ok(!r && a.cmd == CMD_MIRROR_SYNC && !strcmp(a.name, "vm") && !a.lag_kib,
+	   "mirror sync NAME parsed", "");
+	r = parse("mirror start vm /dev/x --async 4MB", &a, err);
+	ok(r == 2 && !strcmp(err, "--async '4MB': decimal units (kB, MB, GB, TB) are refused: say 4MiB (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"),
+	   "--async 4MB: says to use MiB", err);
+	r = parse("mirror start vm /dev/x --async 1500", &a, err);
+	ok(r == 2 && strstr(err, "--async '1500': not a whole number of KiB"),
+	   "--async 1500: not rounded", err);
+	r = parse("mirror async vm 2g", &a, err);
+	ok(r == 2 && strstr(err, "mirror async: MAX_LAG '2g': bytes of replica writes in flight, 1k to 1g"),
+	   "mirror async 2g: over 1 GiB refused", err);
+	r = parse("mirror async vm", &a, err);
+	ok(r == 2 && strstr(err, "mirror async: missing MAX_LAG"), "mirror async: missing MAX_LAG", err);
 	r = parse("mirror stop vm", &a, err);
 	ok(!r && a.cmd == CMD_MIRROR_STOP && !strcmp(a.name, "vm"), "mirror stop parsed", "");
 	r = parse("wait vm in-sync --timeout 5", &a, err);
@@ -192,6 +221,16 @@ static void test_status(void)
 		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/1 0x",
 		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/ 0",
 		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/1 -1",
+		/* fields 23-25: mirror mode, lag/max_lag (KiB), ahead */
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 fast 0/0 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async 0/0 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 sync 0/64 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async 1/64",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async 1/64 x",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async 1x/64 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async 1/ 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async -1/64 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async",
 	};
 	struct colo_status st, st2;
 	const char *why;
@@ -207,14 +246,22 @@ static void test_status(void)
 	   !strcmp(st.commit, "none") && !strcmp(st.ingress, "attached") &&
 	   !strcmp(st.health, "ok") && st.bitmap_bytes == 8240,
 	   "secondary status parsed", "");
-	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 none 0/0 0 extra 1",
+	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 none 0/0 0 async 12/64 3 extra 1",
 			      &st) && !strcmp(st.commit, "running") && st.committed == 2 &&
 	   st.to_commit == 7 && st.dirty == 7 && !strcmp(st.mirror, "copying") &&
 	   st.mirrored == 4 && st.to_mirror == 9 && !strcmp(st.health, "error") &&
 	   !strcmp(st.coverage, "complete") && !strcmp(st.metadata, "ok") &&
 	   st.has_uuids && st.uuid_current == 0xff && !st.uuid_previous &&
-	   st.has_regions && st.regions_marked == 1 && st.regions == 3,
-	   "primary status parsed (fields after the 22nd ignored)", "");
+	   st.has_regions && st.regions_marked == 1 && st.regions == 3 &&
+	   st.has_mirror_mode && !strcmp(st.mirror_mode, "async") && st.lag_kib == 12 &&
+	   st.max_lag_kib == 64 && st.ahead == 3,
+	   "primary status parsed (fields after the 25th ignored)", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0 sync 0/0 7",
+			      &st2) && st2.has_mirror_mode && !strcmp(st2.mirror_mode, "sync") &&
+	   !st2.lag_kib && !st2.max_lag_kib && st2.ahead == 7, "sync mirror mode parsed", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0",
+			      &st2) && !st2.has_mirror_mode && !strcmp(st2.mirror_mode, "none"),
+	   "no mirror mode from an older module", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 complete ok 0123456789abcdef/fedcba9876543210 0/4",
 			      &st2) && !strcmp(st2.metadata, "ok") &&
 	   st2.uuid_current == 0x0123456789abcdefULL && st2.uuid_previous == 0xfedcba9876543210ULL &&
