@@ -1018,12 +1018,15 @@ static void coverage_of(const char *name, char *out, size_t sz)
 /*
  * The dirty coverage is one of complete|unknown, followed by the metadata
  * fields of a device without one ("none - -"), the verify's of a device
- * that never verified ("none 0/0 0": the fuzzer sends no verify) and
- * nothing else.
+ * that never verified ("none 0/0 0": the fuzzer sends no verify), the
+ * mirror's mode of a device without an async mirror ("none 0/0 0", or
+ * "sync 0/0 0" while mirroring: an accepted "mirror async" is undone by
+ * restore()) and nothing else.
  */
 static void check_coverage_word(const char *name, const char *when)
 {
-	static const char *const meta[] = { "none", "-", "-", "none", "0/0", "0", "" };
+	static const char *const meta[] = { "none", "-", "-", "none", "0/0", "0",
+					     "none", "0/0", "0", "" };
 	char st[512], f[32];
 	unsigned int i;
 
@@ -1034,8 +1037,10 @@ static void check_coverage_word(const char *name, const char *when)
 		     when, name, f, st);
 	for (i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
 		status_field(st, F_COVERAGE + 1 + i, f, sizeof(f));
+		if (i == 6 && !strcmp(f, "sync"))
+			continue;
 		if (strcmp(f, meta[i]))
-			fail("%s: %s status: '%s' after the dirty coverage, expected 'none - - none 0/0 0' and the end: '%s'",
+			fail("%s: %s status: '%s' after the dirty coverage, expected 'none - - none 0/0 0 none|sync 0/0 0' and the end: '%s'",
 			     when, name, f, st);
 	}
 }
@@ -2256,14 +2261,14 @@ static void check_kmsg(void)
 }
 
 /*
- * "<digits> unknown none - - none 0/0 0" and nothing after it (no metadata
- * device, no verify).
+ * "<digits> unknown none - - none 0/0 0 none 0/0 0" and nothing after it
+ * (no metadata device, no verify, no mirror).
  */
 static bool tail_is_bytes_unknown(const char *p)
 {
 	size_t n = strspn(p, "0123456789");
 
-	return n && !strcmp(p + n, " unknown none - - none 0/0 0");
+	return n && !strcmp(p + n, " unknown none - - none 0/0 0 none 0/0 0");
 }
 
 /* Status and table lines of an accepted single colo or ingress target. */
@@ -2302,7 +2307,8 @@ static void check_loaded(const struct table_input *in, bool inactive)
 		 (unsigned long long)t->len, ws.w[0], chunk, nchunks, nchunks, nchunks);
 	/* then <bitmap_bytes> <dirty_coverage>: a new table's is unknown */
 	if (strncmp(st.p, want, strlen(want)) || !tail_is_bytes_unknown(st.p + strlen(want)))
-		fail("status '%s', expected '%s<bytes> unknown none - - none 0/0 0'", st.p, want);
+		fail("status '%s', expected '%s<bytes> unknown none - - none 0/0 0 none 0/0 0'",
+		     st.p, want);
 	words_free(&ws);
 out:
 	free(st.p);
@@ -2604,6 +2610,14 @@ static void random_replica(struct rng *r, char *out, size_t sz)
 	}
 }
 
+/* An async mirror's max_lag: KiB, 1 to 1048576 (dm-colo-parse.c). */
+static bool max_lag_ok(const char *word)
+{
+	unsigned int lag;
+
+	return !k_kstrtouint(word, &lag) && lag && lag <= 1048576;
+}
+
 static bool excl_open_ok(const char *path)
 {
 	int fd = open(path, O_RDWR | O_EXCL);
@@ -2621,9 +2635,9 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 	struct devnum d;
 	uint64_t size;
 	unsigned int rate;
-	bool ok = false;
+	bool ok = false, sync_given = false, async_given = false;
 	char **argv;
-	int argc;
+	int argc, i;
 
 	v->accept = true;
 	snprintf(v->why, sizeof(v->why), "valid");
@@ -2673,6 +2687,21 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 		refuse(v, "mirror needs start or stop");
 		goto out;
 	}
+	if (!strcmp(argv[1], "sync") || !strcmp(argv[1], "async")) {
+		bool async = !strcmp(argv[1], "async");
+
+		if (argc != 2 + async)
+			refuse(v, "mirror %s: wrong argument count", argv[1]);
+		else if (async && !max_lag_ok(argv[2]))
+			refuse(v, "mirror async: bad max_lag");
+		else if (strcmp(s.mode, "primary"))
+			refuse(v, "mirror %s in secondary mode", argv[1]);
+		else if (strcmp(s.mirror, "copying") && strcmp(s.mirror, "in-sync"))
+			refuse(v, "mirror %s without a running mirror", argv[1]);
+		else
+			ok = true;
+		goto out;
+	}
 	if (!strcmp(argv[1], "stop")) {
 		if (argc != 2)
 			refuse(v, "mirror stop takes no arguments");
@@ -2688,17 +2717,34 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 		refuse(v, "mirror needs start or stop");
 		goto out;
 	}
-	if (argc < 3 || argc > 5) {
+	if (argc < 3) {
 		refuse(v, "mirror start: wrong argument count");
 		goto out;
 	}
-	if (argc >= 4 && strcmp(argv[3], "full") && strcmp(argv[3], "dirty")) {
-		refuse(v, "bad sync mode");
-		goto out;
-	}
-	if (argc == 5 && (k_kstrtouint(argv[4], &rate) || !rate)) {
-		refuse(v, "bad rate");
-		goto out;
+	/*
+	 * <dev> [full|dirty [<KiB/s>]] [async <max_lag>]: the sync mode only
+	 * right after the device, the rate only right after it, "async
+	 * <max_lag>" once, anywhere after the device.
+	 */
+	for (i = 3; i < argc; i++) {
+		if (i == 3 && (!strcmp(argv[i], "full") || !strcmp(argv[i], "dirty"))) {
+			sync_given = true;
+		} else if (!strcmp(argv[i], "async")) {
+			if (async_given || i + 1 >= argc || !max_lag_ok(argv[i + 1])) {
+				refuse(v, "bad async");
+				goto out;
+			}
+			async_given = true;
+			i++;
+		} else if (i == 4 && sync_given) {
+			if (k_kstrtouint(argv[i], &rate) || !rate) {
+				refuse(v, "bad rate");
+				goto out;
+			}
+		} else {
+			refuse(v, i == 3 ? "bad sync mode" : "mirror start: unexpected word");
+			goto out;
+		}
 	}
 	if (strcmp(s.mode, "primary")) {
 		refuse(v, "mirror start in secondary mode");
@@ -2713,7 +2759,7 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 		goto out;
 	}
 	/* checked before the replica is opened */
-	if (argc >= 4 && !strcmp(argv[3], "dirty") && strcmp(s.coverage, "complete")) {
+	if (sync_given && !strcmp(argv[3], "dirty") && strcmp(s.coverage, "complete")) {
 		refuse(v, "dirty start, dirty coverage %s", s.coverage);
 		goto out;
 	}
@@ -2741,6 +2787,19 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 out:
 	words_free(&ws);
 	return ok;
+}
+
+/* An async mirror's max_lag: mostly valid (1 to 1048576 KiB), or not. */
+static void random_max_lag(struct rng *r, char *out, size_t sz)
+{
+	static const char *const odd[] = { "0", "1048577", "4294967296", "64k", "-1" };
+
+	if (chance(r, 70))
+		snprintf(out, sz, "%u", (unsigned int)(1 + below(r, 1048576)));
+	else if (chance(r, 50))
+		snprintf(out, sz, "%s", PICK(r, odd));
+	else
+		random_number(r, out, sz);
 }
 
 static const int msg_targets[] = { R_S, R_S, R_P, R_Q, R_Q, R_M, R_M, R_SI, R_F };
@@ -2777,9 +2836,20 @@ static void gen_message(struct rng *r, int target, struct buf *out, uint64_t *se
 				wl_add(&l, w);
 			}
 		}
+		if (chance(r, 15)) {
+			wl_add(&l, "async");
+			random_max_lag(r, w, sizeof(w));
+			wl_add(&l, w);
+		}
 	} else if (k < 80) {
+		unsigned int m = below(r, 10);
+
 		wl_add(&l, "mirror");
-		wl_add(&l, "stop");
+		wl_add(&l, m < 6 ? "stop" : m < 8 ? "sync" : "async");
+		if (m >= 8) {
+			random_max_lag(r, w, sizeof(w));
+			wl_add(&l, w);
+		}
 	} else if (k < 85) {
 		int n = below(r, 4);
 		uint64_t nch = res[target].len / 8 + 1;
@@ -2876,6 +2946,12 @@ static void restore(int target, const char *first_word, const char *second_word)
 		r = dm_message(res[target].name, 0, "mirror stop");
 		if (r)
 			fail("mirror stop after an accepted start: %s", strerror(-r));
+	} else if (!strcmp(first_word, "mirror") &&
+		   (!strcmp(second_word, "sync") || !strcmp(second_word, "async"))) {
+		/* A mode switch: back to sync, which the checks expect. */
+		r = dm_message(res[target].name, 0, "mirror sync");
+		if (r)
+			fail("mirror sync after an accepted mode switch: %s", strerror(-r));
 	} else if (!strcmp(first_word, "mirror")) {
 		status_field(st, 7, f, sizeof(f));
 		if (strcmp(f, "none"))
