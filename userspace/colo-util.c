@@ -1097,10 +1097,6 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 		st->mirrored, st->to_mirror);
 	json_progress(f, st->mirror, st->mirrored, st->to_mirror, st->chunk,
 		      st->mirror_rate_known, st->mirror_rate);
-	fputs(",\"mode\":", f);
-	colo_json_str(f, st->mirror_mode);
-	fprintf(f, ",\"lag_kib\":%" PRIu64 ",\"max_lag_kib\":%" PRIu64 ",\"ahead\":%" PRIu64,
-		st->lag_kib, st->max_lag_kib, st->ahead);
 	fputc('}', f);
 	fputs(",\"ingress\":", f);
 	if (ingress_dev)
@@ -1136,6 +1132,11 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 	colo_json_str(f, st->verify);
 	fprintf(f, ",\"verified\":%" PRIu64 ",\"to_verify\":%" PRIu64 ",\"different\":%" PRIu64 "}",
 		st->verified, st->to_verify, st->verify_different);
+	/* The mirror's mode (async mirror); appended, schema unchanged. */
+	fputs(",\"mirror_mode\":", f);
+	colo_json_str(f, st->mirror_mode);
+	fprintf(f, ",\"lag_kib\":%" PRIu64 ",\"max_lag_kib\":%" PRIu64 ",\"ahead\":%" PRIu64,
+		st->lag_kib, st->max_lag_kib, st->ahead);
 	fputc('}', f);
 }
 

@@ -352,7 +352,8 @@ static void test_json(void)
 		   "\"bitmap_bytes\":8240,\"dirty_coverage\":null,\"metadata\":\"none\","
 		   "\"metadata_device\":null,\"uuid_current\":null,\"uuid_previous\":null,"
 		   "\"regions_marked\":null,\"regions\":null,\"verify\":{\"state\":\"none\","
-		   "\"verified\":0,\"to_verify\":0,\"different\":0}}"), "status JSON", buf);
+		   "\"verified\":0,\"to_verify\":0,\"different\":0},\"mirror_mode\":\"none\","
+		   "\"lag_kib\":0,\"max_lag_kib\":0,\"ahead\":0}"), "status JSON", buf);
 
 	colo_parse_status("primary 8 0/16 0/16 done 1/1 3/16 none 0/0 none ok 0 complete ok "
 			  "00000000deadbeef/0000000000000001 2/4", &st);
