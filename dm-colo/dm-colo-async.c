@@ -113,10 +113,39 @@ static enum colo_lag_take lag_take(struct colo_c *cc, unsigned int bytes)
 	return COLO_LAG_TAKEN;
 }
 
+/*
+ * async_map's directory is allocated by the first switch to async mode
+ * (colo_async_prepare()), before any background write can be sent; a
+ * table that never ran one pays nothing.
+ */
+static bool busy_map_ready(struct colo_c *cc)
+{
+	/* Pairs with smp_store_release() in colo_async_prepare(). */
+	return smp_load_acquire(&cc->async_map_ready);
+}
+
 /* Is a background write to @chunk in flight? Any context. */
 bool colo_async_busy(struct colo_c *cc, u64 chunk)
 {
-	return colo_bitmap_test(&cc->async_map, chunk);
+	return busy_map_ready(cc) && colo_bitmap_test(&cc->async_map, chunk);
+}
+
+/*
+ * Async mode is about to be used (mirror start ... async, mirror async):
+ * allocate async_map's directory. The caller holds msg_lock. Returns 0 or
+ * -ENOMEM, nothing changed.
+ */
+int colo_async_prepare(struct colo_c *cc)
+{
+	if (cc->async_map_ready)
+		return 0;
+	if (colo_bitmap_init(&cc->async_map, cc->nr_chunks)) {
+		colo_bitmap_destroy(&cc->async_map);
+		return -ENOMEM;
+	}
+	/* The directory before the flag: pairs with busy_map_ready(). */
+	smp_store_release(&cc->async_map_ready, true);
+	return 0;
 }
 
 static void unmark_busy(struct colo_c *cc, u64 first, u64 last)
@@ -208,7 +237,8 @@ enum colo_async_result colo_async_write(struct colo_c *cc, struct bio *bio,
 						COLO_ASYNC_SYNC;
 	}
 
-	if (nr > BIO_MAX_VECS)
+	/* Set before the window was first opened; a check that costs nothing. */
+	if (nr > BIO_MAX_VECS || !busy_map_ready(cc))
 		goto ahead;
 	/* The replica is read after the state (acquire), by our caller. */
 	bg = bio_alloc_bioset(cc->replica, nr, REQ_OP_WRITE, gfp,
@@ -376,6 +406,15 @@ void colo_async_status(struct colo_c *cc, char *result, unsigned int maxlen,
  */
 void colo_async_carry(struct colo_c *from, struct colo_c *to)
 {
+	/* @to never ran one (it refused messages until now): it takes @from's. */
+	if (from->async_map_ready) {
+		colo_bitmap_destroy(&to->async_map);
+		to->async_map = from->async_map;
+		spin_lock_init(&to->async_map.lock);
+		to->async_map_ready = true;
+		memset(&from->async_map, 0, sizeof(from->async_map));
+		from->async_map_ready = false;
+	}
 	to->async_max_lag = from->async_max_lag;
 	atomic64_set(&to->async_lag, atomic64_read(&from->async_lag));
 	atomic64_set(&to->async_sent, atomic64_read(&from->async_sent));
@@ -384,23 +423,15 @@ void colo_async_carry(struct colo_c *from, struct colo_c *to)
 
 int colo_async_init(struct colo_c *cc)
 {
-	int r;
-
 	init_waitqueue_head(&cc->async_wq);
 	colo_async_reset(cc, 0);
-	r = colo_bitmap_init(&cc->async_map, cc->nr_chunks);
-	if (r)
-		return r;
 	/*
 	 * The background writes and flushes, allocated from map with
 	 * GFP_NOWAIT: none at hand sends the write ahead, the flush the
 	 * VM's way.
 	 */
-	r = bioset_init(&cc->async_bs, BIO_POOL_SIZE,
-			offsetof(struct colo_async, bio), BIOSET_NEED_BVECS);
-	if (r)
-		colo_bitmap_destroy(&cc->async_map);
-	return r;
+	return bioset_init(&cc->async_bs, BIO_POOL_SIZE,
+			   offsetof(struct colo_async, bio), BIOSET_NEED_BVECS);
 }
 
 /* Nothing is in flight any more. */

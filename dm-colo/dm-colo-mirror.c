@@ -749,6 +749,12 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		      colo_name(cc), colo_gap_reason(gap));
 		return -EINVAL;
 	}
+	/* The async mode's map of busy chunks, at its first use. */
+	if (max_lag && colo_async_prepare(cc)) {
+		DMERR("%s: mirror start refused: no memory for the async mode's bitmap",
+		      colo_name(cc));
+		return -ENOMEM;
+	}
 	/* Claimed by the mapped device: a reload carries the claim over. */
 	bdev = colo_bdev_open(path, cc->md, &handle);
 	if (IS_ERR(bdev)) {
@@ -848,6 +854,11 @@ int colo_mirror_set_async(struct colo_c *cc, unsigned int max_lag)
 	}
 	if (old == max_lag)
 		return 0;
+	if (max_lag && colo_async_prepare(cc)) {
+		DMERR("%s: mirror async refused: no memory for its bitmap",
+		      colo_name(cc));
+		return -ENOMEM;
+	}
 	r = colo_async_switch(cc, max_lag);
 	if (r) {
 		DMERR("%s: mirror %s interrupted while the background writes drained, nothing changed",

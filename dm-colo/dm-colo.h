@@ -176,31 +176,11 @@ struct colo_c {
 	atomic64_t async_sent;			/* background writes sent */
 	atomic64_t async_ahead;			/* writes marked dirty instead */
 	struct colo_bitmap async_map;		/* chunks a background write covers */
+	bool async_map_ready;			/* its directory is allocated */
 	wait_queue_head_t async_wq;		/* a switch waits for the lag */
 	struct bio_set async_bs;		/* background writes and flushes */
 
-	struct colo_verify verify;		/* dm-colo-async.c */
-enum colo_async_result {
-	COLO_ASYNC_SENT,	/* its copy is in flight in the background */
-	COLO_ASYNC_AHEAD,	/* not sent: mark its chunks dirty */
-	COLO_ASYNC_SYNC,	/* sync mode: write both, wait for both */
-};
-
-int colo_async_init(struct colo_c *cc);
-void colo_async_destroy(struct colo_c *cc);
-unsigned int colo_async_max_lag(struct colo_c *cc);
-bool colo_async_busy(struct colo_c *cc, u64 chunk);
-enum colo_async_result colo_async_write(struct colo_c *cc, struct bio *bio,
-					struct colo_io *io);
-bool colo_async_flush(struct colo_c *cc, struct bio *bio);
-int colo_async_switch(struct colo_c *cc, unsigned int max_lag);
-void colo_async_reset(struct colo_c *cc, unsigned int max_lag);
-void colo_async_count_ahead(struct colo_c *cc);
-void colo_async_status(struct colo_c *cc, char *result, unsigned int maxlen,
-		       unsigned int *sz);
-void colo_async_carry(struct colo_c *from, struct colo_c *to);
-
-/* dm-colo-verify.c */
+	struct colo_verify verify;		/* dm-colo-verify.c */
 
 	/*
 	 * Bios between map and end_io (VM and ingress), so that a checkpoint
@@ -457,6 +437,7 @@ enum colo_async_result colo_async_write(struct colo_c *cc, struct bio *bio,
 					struct colo_io *io);
 bool colo_async_flush(struct colo_c *cc, struct bio *bio);
 int colo_async_switch(struct colo_c *cc, unsigned int max_lag);
+int colo_async_prepare(struct colo_c *cc);
 void colo_async_reset(struct colo_c *cc, unsigned int max_lag);
 void colo_async_count_ahead(struct colo_c *cc);
 void colo_async_status(struct colo_c *cc, char *result, unsigned int maxlen,
