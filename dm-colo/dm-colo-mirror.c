@@ -632,6 +632,12 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	}
 	switch (colo_async_write(cc, bio, io)) {
 	case COLO_ASYNC_SENT:
+		/*
+		 * Its copy went to the replica: a base error makes the
+		 * chunks dirty again in colo_mirror_write_end(), as for a
+		 * write sent to both from map.
+		 */
+		io->mirrored = true;
 		colo_remap(io, bio, cc->base->bdev);
 		return DM_MAPIO_REMAPPED;
 	case COLO_ASYNC_AHEAD:
