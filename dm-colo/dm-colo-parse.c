@@ -233,9 +233,6 @@ static int parse_max_lag(const char *word, unsigned int *max_lag)
 	return 0;
 }
 
-#define MAX_LAG_ERROR(what) \
-	what ": max_lag must be a positive number of KiB, at most 1048576"
-
 /*
  * mirror start <dev> [full|dirty [<KiB/s>]] [async <max_lag>]: after the
  * device, the optional words are read in a loop, so that keyword pairs
@@ -273,7 +270,7 @@ static int parse_mirror_start(unsigned int argc, char **argv,
 				return -EINVAL;
 			}
 			if (parse_max_lag(argv[++i], &msg->max_lag)) {
-				*error = MAX_LAG_ERROR("mirror start");
+				*error = "mirror start: max_lag must be a positive number of KiB, at most 1048576";
 				return -EINVAL;
 			}
 			have_async = true;
@@ -327,7 +324,7 @@ static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 			return -EINVAL;
 		}
 		if (parse_max_lag(argv[1], &msg->max_lag)) {
-			*error = MAX_LAG_ERROR("mirror async");
+			*error = "mirror async: max_lag must be a positive number of KiB, at most 1048576";
 			return -EINVAL;
 		}
 		msg->kind = COLO_MSG_MIRROR_ASYNC;
