@@ -606,7 +606,7 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	u64 c, last = colo_bio_last_chunk(cc, io, bio);
 	struct dm_io_region regions[2];
 	struct dm_io_request req;
-	bool on_replica = true;
+	bool on_replica = true, busy = false;
 
 	/* dm sends a flush's data without REQ_PREFLUSH; dm-io copes anyway. */
 	if (!in_worker && (bio->bi_opf & REQ_PREFLUSH))
@@ -621,12 +621,19 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		if (!colo_prepare_or_defer(cc, bio, &cc->dirty_map, c,
 					   in_worker, "dirty"))
 			return DM_MAPIO_SUBMITTED;
-		/* A background write's copy could land after ours. */
-		if (!chunk_on_replica(cc, c) || colo_async_busy(cc, c))
+		if (!chunk_on_replica(cc, c))
 			on_replica = false;
+		/* A background write's copy could land after ours. */
+		else if (colo_async_busy(cc, c))
+			busy = true;
 	}
-	if (!colo_mirror_active(cc) || !on_replica) {
+	if (!colo_mirror_active(cc) || !on_replica || busy) {
 		mark_range_dirty(cc, &io->holder);
+		/* A chunk on the replica is dirty now: the mirror copies it. */
+		if (busy && on_replica) {
+			colo_async_count_ahead(cc);
+			mirror_recopy(cc);
+		}
 		colo_remap(io, bio, cc->base->bdev);
 		return DM_MAPIO_REMAPPED;
 	}
