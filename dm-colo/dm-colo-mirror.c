@@ -700,6 +700,8 @@ static void stop_mirroring(struct colo_c *cc)
 	colo_hold_and_drain_uninterruptible(cc);
 	close_replica(cc);
 	atomic64_set(&cc->mirrored, 0);
+	/* No mirror, no mode: the status shows none 0/0 0. */
+	colo_async_reset(cc, 0);
 	colo_release_hold(cc, COLO_HOLD_ALL);
 }
 
@@ -762,12 +764,6 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		      colo_name(cc), colo_gap_reason(gap));
 		return -EINVAL;
 	}
-	/* The async mode's map of busy chunks, at its first use. */
-	if (max_lag && colo_async_prepare(cc)) {
-		DMERR("%s: mirror start refused: no memory for the async mode's bitmap",
-		      colo_name(cc));
-		return -ENOMEM;
-	}
 	/* Claimed by the mapped device: a reload carries the claim over. */
 	bdev = colo_bdev_open(path, cc->md, &handle);
 	if (IS_ERR(bdev)) {
@@ -785,6 +781,13 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		if (r)
 			DMERR("%s: mirror start refused: cannot link %.256s in sysfs: %d",
 			      colo_name(cc), path, r);
+	}
+	/* The async mode's map of busy chunks, at its first use. */
+	if (!r && max_lag && colo_async_prepare(cc)) {
+		bd_unlink_disk_holder(bdev, dm_disk(cc->md));
+		DMERR("%s: mirror start refused: no memory for the async mode's bitmap",
+		      colo_name(cc));
+		r = -ENOMEM;
 	}
 	if (r) {
 		colo_bdev_close(&handle);

@@ -299,7 +299,7 @@ static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 			char **error)
 {
 	if (!argc) {
-		*error = "mirror: expected start, stop, async or sync";
+		*error = "mirror: expected start or stop, async or sync";
 		return -EINVAL;
 	}
 	if (!strcmp(argv[0], "stop")) {
@@ -331,7 +331,7 @@ static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 		return 0;
 	}
 	if (strcmp(argv[0], "start")) {
-		*error = "mirror: expected start, stop, async or sync";
+		*error = "mirror: expected start or stop, async or sync";
 		return -EINVAL;
 	}
 	return parse_mirror_start(argc, argv, msg, error);
