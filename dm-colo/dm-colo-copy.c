@@ -27,6 +27,7 @@
 #include <linux/ioprio.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "dm-colo-copy.h"
 
@@ -263,13 +264,20 @@ void colo_copy_start(struct colo_copier *cp, struct colo_copy *copy,
  * Allocate the pool (@extents extents) and the dm-io client. Process
  * context; may sleep.
  */
-int colo_copier_init(struct colo_copier *cp, struct workqueue_struct *wq,
-		     unsigned int extents)
+int colo_copier_init(struct colo_copier *cp, unsigned int extents)
 {
 	unsigned int i;
 	int r;
 
-	cp->wq = wq;
+	/*
+	 * Unbound: a copy's write is issued from the read's completion, and
+	 * on a bound workqueue that runs on the CPU the read completed on,
+	 * the submitter's (on a RAM disk, the guest's own). Unbound, the
+	 * continuation runs wherever a CPU is free.
+	 */
+	cp->wq = alloc_workqueue("dm-colo-copy", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!cp->wq)
+		return -ENOMEM;
 	spin_lock_init(&cp->lock);
 	INIT_LIST_HEAD(&cp->waiting);
 	INIT_LIST_HEAD(&cp->ready);
@@ -278,8 +286,10 @@ int colo_copier_init(struct colo_copier *cp, struct workqueue_struct *wq,
 	cp->nr_free = 0;
 	cp->nr_pages = max(extents, 1U) * COLO_COPY_EXTENT_PAGES;
 	cp->nodes = kvcalloc(cp->nr_pages, sizeof(*cp->nodes), GFP_KERNEL);
-	if (!cp->nodes)
+	if (!cp->nodes) {
+		destroy_workqueue(cp->wq);
 		return -ENOMEM;
+	}
 	for (i = 0; i < cp->nr_pages; i++) {
 		cp->nodes[i].page = alloc_page(GFP_KERNEL);
 		if (!cp->nodes[i].page) {
@@ -301,6 +311,7 @@ bad:
 	while (i--)
 		__free_page(cp->nodes[i].page);
 	kvfree(cp->nodes);
+	destroy_workqueue(cp->wq);
 	return r;
 }
 
@@ -313,6 +324,7 @@ void colo_copier_destroy(struct colo_copier *cp)
 	unsigned int i;
 
 	cancel_work_sync(&cp->work);
+	destroy_workqueue(cp->wq);
 	WARN_ON_ONCE(cp->nr_free != cp->nr_pages ||
 		     !list_empty(&cp->waiting) || !list_empty(&cp->ready));
 	dm_io_client_destroy(cp->io_client);

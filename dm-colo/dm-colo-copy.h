@@ -75,7 +75,7 @@ struct colo_copy {
 };
 
 struct colo_copier {
-	struct workqueue_struct *wq;	/* the target's */
+	struct workqueue_struct *wq;	/* its own, unbound */
 	struct dm_io_client *io_client;
 	struct page_list *nodes;	/* one per page of the pool */
 	unsigned int nr_pages;		/* in the pool */
@@ -88,8 +88,7 @@ struct colo_copier {
 	struct work_struct work;
 };
 
-int colo_copier_init(struct colo_copier *cp, struct workqueue_struct *wq,
-		     unsigned int extents);
+int colo_copier_init(struct colo_copier *cp, unsigned int extents);
 void colo_copier_destroy(struct colo_copier *cp);
 void colo_copy_start(struct colo_copier *cp, struct colo_copy *copy,
 		     const struct dm_io_region *src,

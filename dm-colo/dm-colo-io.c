@@ -838,7 +838,7 @@ int colo_io_init(struct colo_c *cc)
 		goto bad_wq;
 
 	/* The engine's pool: COLO_COPY_EXTENTS MiB, less below max_copies. */
-	r = colo_copier_init(&cc->copier, cc->wq,
+	r = colo_copier_init(&cc->copier,
 			     min_t(unsigned int, COLO_COPY_EXTENTS,
 				   cc->max_copies));
 	if (r)

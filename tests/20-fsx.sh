@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# The randomized model checker (tests/src/colo-fsx.c) on a secondary device
+# The randomized model checker (tests/src/fsx/) on a secondary device
 # and its ingress, for chunk sizes 1, 8 and 128 sectors: 2 VM threads and 2
 # ingress threads at once, checkpoints every 500 ops, every read compared
 # with the model, and the raw legs compared at the end. FSX_OPS sets the ops

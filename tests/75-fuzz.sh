@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# The table-line and message fuzzer, tests/src/colo-fuzz.c: thousands of
+# The table-line and message fuzzer, tests/src/fuzz/: thousands of
 # random and mutated inputs through the DM ioctls, each judged by an
 # oracle of the README's grammar (plus the dm core's word splitting and
 # device lookup); every input must be refused with nothing left behind or
