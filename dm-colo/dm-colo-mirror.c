@@ -877,7 +877,7 @@ int colo_mirror_set_async(struct colo_c *cc, unsigned int max_lag)
 	}
 	r = colo_async_switch(cc, max_lag);
 	if (r) {
-		DMERR("%s: mirror %s interrupted while the background writes drained, nothing changed",
+		DMERR("%s: mirror %s interrupted while the lag drained, nothing changed",
 		      colo_name(cc), max_lag ? "async" : "sync");
 		return r;
 	}

@@ -233,6 +233,10 @@ static int parse_max_lag(const char *word, unsigned int *max_lag)
 	return 0;
 }
 
+#define MIRROR_START_USAGE \
+	"mirror start: expected <dev> [full|dirty [<KiB/s>]] [async <max_lag>]"
+#define MAX_LAG_RANGE "max_lag must be a positive number of KiB, at most 1048576"
+
 /*
  * mirror start <dev> [full|dirty [<KiB/s>]] [async <max_lag>]: after the
  * device, the optional words are read in a loop, so that keyword pairs
@@ -246,7 +250,7 @@ static int parse_mirror_start(unsigned int argc, char **argv,
 	unsigned int i;
 
 	if (argc < 2) {
-		*error = "mirror start: expected <dev> [full|dirty [<KiB/s>]] [async <max_lag>]";
+		*error = MIRROR_START_USAGE;
 		return -EINVAL;
 	}
 	msg->kind = COLO_MSG_MIRROR_START;
@@ -270,7 +274,7 @@ static int parse_mirror_start(unsigned int argc, char **argv,
 				return -EINVAL;
 			}
 			if (parse_max_lag(argv[++i], &msg->max_lag)) {
-				*error = "mirror start: max_lag must be a positive number of KiB, at most 1048576";
+				*error = "mirror start: " MAX_LAG_RANGE;
 				return -EINVAL;
 			}
 			have_async = true;
@@ -280,11 +284,10 @@ static int parse_mirror_start(unsigned int argc, char **argv,
 				*error = "mirror start: rate must be a positive number of KiB/s";
 				return -EINVAL;
 			}
-		} else if (i == 2) {
-			*error = "mirror start: sync mode must be full or dirty";
-			return -EINVAL;
 		} else {
-			*error = "mirror start: expected <dev> [full|dirty [<KiB/s>]] [async <max_lag>]";
+			*error = i == 2 ?
+				 "mirror start: sync mode must be full or dirty" :
+				 MIRROR_START_USAGE;
 			return -EINVAL;
 		}
 	}
@@ -324,7 +327,7 @@ static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 			return -EINVAL;
 		}
 		if (parse_max_lag(argv[1], &msg->max_lag)) {
-			*error = "mirror async: max_lag must be a positive number of KiB, at most 1048576";
+			*error = "mirror async: " MAX_LAG_RANGE;
 			return -EINVAL;
 		}
 		msg->kind = COLO_MSG_MIRROR_ASYNC;

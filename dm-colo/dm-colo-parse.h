@@ -19,7 +19,7 @@
 #define COLO_MAX_MAX_COPIES		1024
 
 /* The largest max_lag of an async mirror, in KiB (1 GiB). */
-#define COLO_MAX_MAX_LAG		(1U << 20)
+#define COLO_MAX_MAX_LAG		1048576U
 
 enum colo_mode {
 	COLO_MODE_SECONDARY,
