@@ -172,6 +172,20 @@ check_eq "switching lost nothing: replica equals base" \
 	"$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram1)"
 check "back to async" dmsetup message p 0 mirror async $MAXLAG
 
+# --- a reload carries the mode (and the map of busy chunks) over -----------------
+fio_load /dev/mapper/p 3 4 > /dev/null 2>&1 &
+fpid=$!
+sleep 1
+check "reload under load" sh -c "dmsetup load p --table '0 $LEN colo primary /dev/ram0 8' &&
+	dmsetup suspend p && dmsetup resume p"
+wait $fpid
+fio_ok "every VM write succeeded across the reload" $?
+check_eq "the reload kept the async mode" "async $MAXLAG" \
+	"$(dmsetup status p | awk '{ split($24, a, "/"); print $23, a[2] }')"
+check "in sync after the reload" wait_mirror p in-sync 120
+check "the lag drains after the reload" wait_field p 24 "0/$MAXLAG" 30
+check_eq "after the reload: replica equals base" "$(direct_sum /dev/ram0)" "$(direct_sum /dev/ram1)"
+
 # --- a failing replica: degraded, VM writes succeed, dirty resync ---------------------
 for kind in flakey error; do
 	ev=$(events p)
