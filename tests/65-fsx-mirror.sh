@@ -76,9 +76,10 @@ fi
 # sync <-> async switches under the workers, dm-error episodes; the lag
 # must never pass max_lag and the replica must equal the model once the
 # lag drained. FSX_ASYNC_MIRROR_OPS ops (default FSX_MIRROR_OPS/3; 0: skip),
-# chunk 8 and max_lag 64 KiB (FSX_ASYNC_LAG).
+# chunk 8 and max_lag 16 KiB (FSX_ASYNC_LAG): writes of up to 16 KiB from
+# two threads fill it.
 ASYNC_OPS=${FSX_ASYNC_MIRROR_OPS:-$((OPS / 3))}
-ASYNC_LAG=${FSX_ASYNC_LAG:-64}
+ASYNC_LAG=${FSX_ASYNC_LAG:-16}
 if [ "$ASYNC_OPS" -gt 0 ]; then
 	dm_cleanup
 	if dmsetup create p --table "0 $LEN colo primary /dev/ram0 8" &&

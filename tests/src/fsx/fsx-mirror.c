@@ -659,9 +659,13 @@ void *mirror_control_fn(void *arg)
 			pthread_mutex_unlock(&gate_lock);
 			if (reached)
 				break;
-			/* Between events: check each sync once it is in sync. */
-			if (mir_running && !mir_session_checked &&
-			    mirror_status("between mirror events", &st, MIR_RUNNING) == MIR_INSYNC)
+			/*
+			 * Between events: check each sync once it is in sync
+			 * (a status read each time: async, its lag is checked).
+			 */
+			if (mir_running && (!mir_session_checked || opt.mir_async) &&
+			    mirror_status("between mirror events", &st, MIR_RUNNING) == MIR_INSYNC &&
+			    !mir_session_checked)
 				mirror_insync_check(ops_now(), big);
 		}
 		if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
