@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit tests of dm-colo's chunk bitmaps (dm-colo-bitmap.h) and per-chunk
- * lock (dm-colo-lock.h). Built with CONFIG_DM_COLO_KUNIT_TEST.
+ * KUnit tests of dm-colo's chunk bitmaps (dm-colo-bitmap.h), per-chunk
+ * lock (dm-colo-lock.h) and a fleece buffer's free slots
+ * (dm-colo-slots.h). Built with CONFIG_DM_COLO_KUNIT_TEST.
  */
 #include <kunit/test.h>
 #include <linux/bio.h>
@@ -10,6 +11,7 @@
 
 #include "dm-colo-bitmap.h"
 #include "dm-colo-lock.h"
+#include "dm-colo-slots.h"
 
 /* --- dm-colo-bitmap ----------------------------------------------------- */
 
@@ -690,4 +692,86 @@ static struct kunit_suite colo_lock_suite = {
 	.test_cases = colo_lock_test_cases,
 };
 
-kunit_test_suites(&colo_bitmap_suite, &colo_lock_suite);
+/* --- dm-colo-slots -------------------------------------------------------- */
+
+static void slots_test_exit(struct kunit *test)
+{
+	if (test->priv)
+		colo_slots_destroy(test->priv);
+}
+
+static struct colo_slots *new_slots(struct kunit *test, u64 nr)
+{
+	struct colo_slots *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	KUNIT_ASSERT_EQ(test, colo_slots_init(s, nr), 0);
+	test->priv = s;
+	return s;
+}
+
+/* Slots come in order; a full buffer says -ENOSPC and changes nothing. */
+static void colo_slots_fill_test(struct kunit *test)
+{
+	struct colo_slots *s = new_slots(test, 130);
+	u64 slot, i;
+
+	for (i = 0; i < 130; i++) {
+		KUNIT_ASSERT_EQ(test, colo_slots_get(s, &slot), 0);
+		KUNIT_EXPECT_EQ(test, slot, i);
+	}
+	KUNIT_EXPECT_EQ(test, s->nr_used, 130ULL);
+	slot = 7777;
+	KUNIT_EXPECT_EQ(test, colo_slots_get(s, &slot), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, slot, 7777ULL);
+	KUNIT_EXPECT_EQ(test, s->nr_used, 130ULL);
+}
+
+/* A slot given back is found again, after the hint wraps. */
+static void colo_slots_reuse_test(struct kunit *test)
+{
+	struct colo_slots *s = new_slots(test, 64);
+	u64 slot, i;
+
+	for (i = 0; i < 64; i++)
+		KUNIT_ASSERT_EQ(test, colo_slots_get(s, &slot), 0);
+	KUNIT_EXPECT_TRUE(test, colo_slots_put(s, 5));
+	KUNIT_EXPECT_TRUE(test, colo_slots_put(s, 63));
+	KUNIT_EXPECT_EQ(test, s->nr_used, 62ULL);
+	/* The hint is past the end: the search starts again at 0. */
+	KUNIT_ASSERT_EQ(test, colo_slots_get(s, &slot), 0);
+	KUNIT_EXPECT_EQ(test, slot, 5ULL);
+	KUNIT_ASSERT_EQ(test, colo_slots_get(s, &slot), 0);
+	KUNIT_EXPECT_EQ(test, slot, 63ULL);
+	KUNIT_EXPECT_EQ(test, colo_slots_get(s, &slot), -ENOSPC);
+}
+
+/* One slot; no slot at all is refused at init. */
+static void colo_slots_edge_test(struct kunit *test)
+{
+	struct colo_slots *s = new_slots(test, 1), none;
+	u64 slot;
+
+	KUNIT_ASSERT_EQ(test, colo_slots_get(s, &slot), 0);
+	KUNIT_EXPECT_EQ(test, slot, 0ULL);
+	KUNIT_EXPECT_EQ(test, colo_slots_get(s, &slot), -ENOSPC);
+	KUNIT_EXPECT_TRUE(test, colo_slots_put(s, 0));
+	KUNIT_EXPECT_EQ(test, s->nr_used, 0ULL);
+	KUNIT_EXPECT_EQ(test, colo_slots_init(&none, 0), -EINVAL);
+	KUNIT_EXPECT_NULL(test, none.used);
+}
+
+static struct kunit_case colo_slots_test_cases[] = {
+	KUNIT_CASE(colo_slots_fill_test),
+	KUNIT_CASE(colo_slots_reuse_test),
+	KUNIT_CASE(colo_slots_edge_test),
+	{}
+};
+
+static struct kunit_suite colo_slots_suite = {
+	.name = "dm-colo-slots",
+	.exit = slots_test_exit,
+	.test_cases = colo_slots_test_cases,
+};
+
+kunit_test_suites(&colo_bitmap_suite, &colo_lock_suite, &colo_slots_suite);

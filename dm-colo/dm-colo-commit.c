@@ -37,6 +37,7 @@
 #include <linux/blkdev.h>
 
 #include "dm-colo.h"
+#include "dm-colo-fleece.h"
 
 #define DM_MSG_PREFIX "colo"
 
@@ -182,6 +183,8 @@ static void commit_copy(struct colo_c *cc, struct colo_chunk_job *job)
 	}
 	colo_chunk_job_grow(job, commit_same_leg);
 	cc->commit_cursor = max(cc->commit_cursor, job->last + 1);
+	/* A fleece keeps what base held (it waits for its saves). */
+	colo_save_chunks(cc, job->chunk, job->last);
 	job->done = commit_copy_done;
 	colo_chunk_job_copy(job, from->bdev, cc->base->bdev);
 }

@@ -25,6 +25,27 @@
 #include <linux/fs.h>
 #include <linux/version.h>
 
+/* The mode bit that opens a table device for writing (blk_mode_t since 6.5). */
+#if KERNEL_VERSION(6, 5, 0) <= LINUX_VERSION_CODE
+#define COLO_OPEN_WRITE		BLK_OPEN_WRITE
+#else
+#define COLO_OPEN_WRITE		FMODE_WRITE
+#endif
+
+/*
+ * A target's discard limits (io_hints): 6.10 made the hardware limit the
+ * one stacked drivers set, and derives max_discard_sectors from it.
+ */
+static inline void colo_set_discard_limits(struct queue_limits *limits,
+					   unsigned int sectors)
+{
+	limits->discard_granularity = sectors << SECTOR_SHIFT;
+	limits->max_hw_discard_sectors = sectors;
+#if KERNEL_VERSION(6, 10, 0) > LINUX_VERSION_CODE
+	limits->max_discard_sectors = sectors;
+#endif
+}
+
 #if KERNEL_VERSION(6, 9, 0) <= LINUX_VERSION_CODE
 
 struct colo_bdev_handle {
@@ -60,6 +81,12 @@ static inline int colo_bdev_open_unclaimed(dev_t dev,
 		return PTR_ERR(file);
 	h->file = file;
 	return 0;
+}
+
+static inline struct block_device *
+colo_bdev_handle_bdev(struct colo_bdev_handle *h)
+{
+	return file_bdev(h->file);
 }
 
 /*
@@ -105,6 +132,12 @@ static inline int colo_bdev_open_unclaimed(dev_t dev,
 	h->bdev = bdev;
 	h->mode = FMODE_READ;
 	return 0;
+}
+
+static inline struct block_device *
+colo_bdev_handle_bdev(struct colo_bdev_handle *h)
+{
+	return h->bdev;
 }
 
 static inline void colo_bdev_close(struct colo_bdev_handle *h)

@@ -181,10 +181,11 @@ void colo_exit(struct colo_c *cc)
 	rcu_read_unlock();
 }
 
+/* Ingress and fleece bios are held while the colo device is suspended. */
 static unsigned long hold_mask(struct colo_io *io)
 {
-	return io->ingress ? BIT(COLO_HOLD_ALL) | BIT(COLO_HOLD_INGRESS) :
-			     BIT(COLO_HOLD_ALL);
+	return io->ingress || io->fleece ?
+	       BIT(COLO_HOLD_ALL) | BIT(COLO_HOLD_INGRESS) : BIT(COLO_HOLD_ALL);
 }
 
 /*

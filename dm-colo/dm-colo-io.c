@@ -31,11 +31,18 @@
  * (through the overlay while the failover commit runs), writes mark the
  * dirty bitmap and, with a mirror, reach the replica too
  * (dm-colo-mirror.c).
+ *
+ * A fleece (dm-colo-fleece.h): before anything else, every write that
+ * will reach base (ingress, or a primary's VM write) lets the fleece save
+ * the chunks it still needs (colo_save_before_write()), and the worker
+ * runs the fleece's parked and held bios too (colo_fleece_process()).
  */
 #include <linux/blkdev.h>
+#include <linux/percpu.h>
 #include <linux/slab.h>
 
 #include "dm-colo.h"
+#include "dm-colo-fleece.h"
 
 #define DM_MSG_PREFIX "colo"
 
@@ -128,6 +135,8 @@ int colo_checkpoint(struct colo_c *cc)
 		return r;
 	colo_bitmap_clear_all(&cc->active_map);
 	colo_bitmap_clear_all(&cc->hidden_map);
+	/* Base is the primary's disk at this checkpoint (a fleece may start). */
+	clear_bit(COLO_BASE_WRITTEN, &cc->flags);
 	colo_release_hold(cc, COLO_HOLD_ALL);
 	/* Pending already: this checkpoint's stale leaves go with it. */
 	queue_delayed_work(cc->wq, &cc->reclaim_work, COLO_RECLAIM_DELAY);
@@ -700,7 +709,12 @@ static void worker(struct work_struct *work)
 		io = colo_io_of(bio);
 		if (!io->counted && !colo_enter(cc, bio, io, false))
 			continue;
-		if (io->ingress)
+		if (io->fleece)
+			r = colo_fleece_process(cc, bio, io, true);
+		else if (bio_op(bio) == REQ_OP_WRITE &&
+			 !colo_save_before_write(cc, bio, io, true))
+			continue;
+		else if (io->ingress)
 			r = ingress_process(cc, bio, io, true);
 		else
 			r = vm_process(cc, bio, io, true);
@@ -725,8 +739,13 @@ int colo_map(struct dm_target *ti, struct bio *bio)
 	struct colo_io *io = colo_io_of(bio);
 	int r;
 
+	/* The guest's activity, for an auto rate: per cpu, no shared line. */
+	this_cpu_inc(*cc->guest_ios);
 	init_io(io, cc, ti, bio, false);
 	if (!colo_enter(cc, bio, io, true))
+		return DM_MAPIO_SUBMITTED;
+	if (bio_op(bio) == REQ_OP_WRITE &&
+	    !colo_save_before_write(cc, bio, io, false))
 		return DM_MAPIO_SUBMITTED;
 	r = map_spanning(cc, bio, io, vm_whole);
 	if (r != -EAGAIN)
@@ -754,6 +773,13 @@ int colo_ingress_map(struct colo_ingress *ic, struct bio *bio)
 	rcu_read_unlock();
 	if (!entered)
 		return DM_MAPIO_SUBMITTED;
+	if (bio_op(bio) == REQ_OP_WRITE) {
+		/* Counted: a fleece's start drains it, then sees the bit. */
+		if (!test_bit(COLO_BASE_WRITTEN, &cc->flags))
+			set_bit(COLO_BASE_WRITTEN, &cc->flags);
+		if (!colo_save_before_write(cc, bio, io, false))
+			return DM_MAPIO_SUBMITTED;
+	}
 	r = map_spanning(cc, bio, io, ingress_whole);
 	if (r != -EAGAIN)
 		return r;
@@ -815,6 +841,9 @@ int colo_io_init(struct colo_c *cc)
 	INIT_DELAYED_WORK(&cc->reclaim_work, reclaim_worker);
 	colo_commit_init(cc);
 
+	cc->guest_ios = alloc_percpu(unsigned long);
+	if (!cc->guest_ios)
+		return -ENOMEM;
 	r = colo_bitmap_init(&cc->active_map, cc->nr_chunks);
 	if (r)
 		goto bad_active;
@@ -866,6 +895,7 @@ bad_dirty:
 bad_hidden:
 	colo_bitmap_destroy(&cc->active_map);
 bad_active:
+	free_percpu(cc->guest_ios);
 	return r;
 }
 
@@ -884,4 +914,5 @@ void colo_io_destroy(struct colo_c *cc)
 	colo_bitmap_destroy(&cc->dirty_map);
 	colo_bitmap_destroy(&cc->hidden_map);
 	colo_bitmap_destroy(&cc->active_map);
+	free_percpu(cc->guest_ios);
 }

@@ -2,19 +2,19 @@
 /*
  * dm-colo: the mirror of a primary to a replica device.
  *
- * "mirror start <dev> [full|dirty [<KiB/s>]] [async <max_lag>]" opens the
- * replica by path with an exclusive claim and starts phase 1: a work item
- * copies chunks from base to the replica with the copy engine
- * (dm-colo-copy.c), at most max_copies at once, a new one only when the
- * engine has an extent's pages free or none of the mirror's copies is in
- * flight (colo_chunk_job_room()), and at most <KiB/s> when given. A full
- * sync first copies every
- * chunk (a cursor pass), then whatever is dirty; a dirty sync only what is
- * dirty. A copy takes the adjacent chunks that need copying (every chunk
- * in a full pass, dirty ones after), up to one extent (1 MiB, aligned),
- * holds them exclusive and clears their dirty bits before it reads base,
- * so a write that lands after it marks a chunk again and it is copied
- * again.
+ * "mirror start <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]
+ * [async <max_lag>]" opens the replica by path with an exclusive claim and
+ * starts phase 1: a work item copies chunks from base to the replica with
+ * the copy engine (dm-colo-copy.c), at most max_copies at once, a new one
+ * only when the engine has an extent's pages free or none of the mirror's
+ * copies is in flight (colo_chunk_job_room()), and at most <KiB/s> when
+ * given, or at a rate that yields to the guest's I/O with auto
+ * (dm-colo-rate.h). A full sync first copies every chunk (a cursor pass),
+ * then whatever is dirty; a dirty sync only what is dirty. A copy takes the
+ * adjacent chunks that need copying (every chunk in a full pass, dirty ones
+ * after), up to one extent (1 MiB, aligned), holds them exclusive and
+ * clears their dirty bits before it reads base, so a write that lands after
+ * it marks a chunk again and it is copied again.
  *
  * While a mirror is running, every VM write holds its chunk (or, for a
  * write over several chunks of one lock granule, its range of chunks)
@@ -373,6 +373,13 @@ static void mirror_in_sync(struct colo_c *cc)
 	colo_event(cc);
 }
 
+/* What the mirror copied, for its achieved rate. */
+static u64 mirror_done_bytes(struct colo_c *cc)
+{
+	return to_bytes(colo_chunk_to_sector(atomic64_read(&cc->mirrored),
+					     cc->chunk_shift));
+}
+
 static void mirror_worker(struct work_struct *work)
 {
 	struct colo_c *cc = container_of(to_delayed_work(work), struct colo_c,
@@ -397,7 +404,8 @@ static void mirror_worker(struct work_struct *work)
 			cc->mirror_waiting = NULL;
 			continue;
 		}
-		delay = colo_rate_delay(&cc->mirror_rate);
+		delay = colo_rate_delay(&cc->mirror_rate,
+					mirror_done_bytes(cc));
 		if (delay) {
 			queue_delayed_work(cc->wq, &cc->mirror_work, delay);
 			return;
@@ -736,10 +744,14 @@ static int check_replica(struct colo_c *cc, struct block_device *bdev,
 	return 0;
 }
 
-/* The caller holds msg_lock. */
+/*
+ * Phase 1 copies at most @rate KiB/s (0: no limit), or, with @min_rate
+ * (non-zero), at an auto rate with that floor (dm-colo-rate.h). The
+ * caller holds msg_lock.
+ */
 int colo_mirror_start(struct colo_c *cc, const char *path,
 		      enum colo_mirror_sync sync, unsigned int rate,
-		      unsigned int max_lag)
+		      unsigned int min_rate, unsigned int max_lag)
 {
 	enum colo_mirror_state state = colo_mirror_state(cc);
 	struct colo_bdev_handle handle;
@@ -820,7 +832,7 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	}
 	cc->mirror_cursor = 0;
 	cc->mirror_skipped = false;
-	colo_rate_start(&cc->mirror_rate, rate);
+	colo_rate_start(&cc->mirror_rate, rate, min_rate, cc->guest_ios);
 	colo_async_reset(cc, max_lag);
 	atomic64_set(&cc->mirrored, 0);
 	/* Publishes the replica and the mode (release). */
@@ -846,6 +858,43 @@ int colo_mirror_stop(struct colo_c *cc)
 	stop_mirroring(cc);
 	DMINFO("%s: mirror stopped", colo_name(cc));
 	colo_event(cc);
+	return 0;
+}
+
+/* Log the new limit of a background pass (@what: mirror, verify). */
+void colo_log_rate(struct colo_c *cc, const char *what, unsigned int rate,
+		   unsigned int min_rate)
+{
+	if (min_rate)
+		DMINFO("%s: %s rate: auto, at least %u KiB/s", colo_name(cc),
+		       what, min_rate);
+	else if (rate)
+		DMINFO("%s: %s rate: at most %u KiB/s", colo_name(cc), what,
+		       rate);
+	else
+		DMINFO("%s: %s rate: no limit", colo_name(cc), what);
+}
+
+/*
+ * "mirror rate <KiB/s>|auto|none [min_rate <KiB/s>]": the running mirror's
+ * phase 1 goes on at the new limit (a mirror in sync keeps it for a copy
+ * that a failed write or "dirty add" starts again). The caller holds
+ * msg_lock.
+ */
+int colo_mirror_rate(struct colo_c *cc, unsigned int rate,
+		     unsigned int min_rate)
+{
+	enum colo_mirror_state state = colo_mirror_state(cc);
+
+	if (state != COLO_MIRROR_COPYING && state != COLO_MIRROR_INSYNC) {
+		DMERR("%s: mirror rate refused: the mirror is %s, not copying or in-sync",
+		      colo_name(cc), colo_mirror_state_name(state));
+		return -EINVAL;
+	}
+	colo_rate_set(&cc->mirror_rate, rate, min_rate);
+	colo_log_rate(cc, "mirror", rate, min_rate);
+	/* A step waiting out the old limit goes at once. */
+	colo_mirror_kick(cc);
 	return 0;
 }
 
@@ -923,7 +972,7 @@ void colo_mirror_carry(struct colo_c *from, struct colo_c *to)
 	to->mirror_cursor = from->mirror_cursor;
 	to->mirror_skipped = from->mirror_skipped;
 	atomic64_set(&to->mirrored, atomic64_read(&from->mirrored));
-	to->mirror_rate = from->mirror_rate;
+	colo_rate_carry(&to->mirror_rate, &from->mirror_rate, to->guest_ios);
 	colo_async_carry(from, to);
 	/* The replica first: pairs with colo_mirror_state(). */
 	smp_store_release(&to->mirror_state, from->mirror_state);

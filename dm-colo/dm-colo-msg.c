@@ -40,6 +40,7 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  *   <bitmap_bytes> <dirty_coverage> <metadata> <uuids> <regions>
  *   <verify_state> <verified>/<to_verify> <verify_different>
  *   <mirror_mode> <lag>/<max_lag> <ahead>
+ *   <mirror_rate> <mirror_limit> <verify_rate> <verify_limit>
  *
  * mode          secondary | primary
  * chunk_sectors chunk size in 512-byte sectors
@@ -75,7 +76,34 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  *               in the background (the lag was full, no memory at once,
  *               or a background write still covered a chunk): their
  *               chunks were marked dirty, and the mirror copies them
+ * mirror_rate   KiB/s the mirror's phase 1 copied over the last second
+ *               (0 when it is not copying)
+ * mirror_limit  the limit of its last start: none | <KiB/s> | auto:<min>
+ *               (auto with its floor min_rate, KiB/s)
+ * verify_rate   KiB/s the online verify compared over the last second
+ *               (0 when it is not running)
+ * verify_limit  the limit of the last verify start, as mirror_limit
  */
+/*
+ * A background pass's <rate> <limit>: the rate achieved while @running,
+ * else 0; the limit of its last start. Takes no lock.
+ */
+static void emit_rate(struct colo_rate *r, bool running, char *result,
+		      unsigned int maxlen, unsigned int *psz)
+{
+	unsigned int sz = *psz, min_kib = READ_ONCE(r->min_kib);
+	unsigned int kib = READ_ONCE(r->fixed_kib);
+
+	DMEMIT(" %u", running ? READ_ONCE(r->achieved) : 0);
+	if (min_kib)
+		DMEMIT(" auto:%u", min_kib);
+	else if (kib)
+		DMEMIT(" %u", kib);
+	else
+		DMEMIT(" none");
+	*psz = sz;
+}
+
 struct status_buf {
 	char *result;
 	unsigned int maxlen;
@@ -111,6 +139,12 @@ static void emit_info(struct colo_c *cc, void *arg)
 	colo_meta_status(cc, result, maxlen, &sz);
 	colo_verify_status(cc, result, maxlen, &sz);
 	colo_async_status(cc, result, maxlen, &sz);
+	emit_rate(&cc->mirror_rate,
+		  colo_mirror_state(cc) == COLO_MIRROR_COPYING, result, maxlen,
+		  &sz);
+	emit_rate(&cc->verify.rate,
+		  READ_ONCE(cc->verify.state) == COLO_VERIFY_RUNNING, result,
+		  maxlen, &sz);
 }
 
 void colo_status(struct dm_target *ti, status_type_t type,
@@ -227,7 +261,7 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word,
 		return message_checkpoint(cc);
 	case COLO_MSG_MIRROR_START:
 		return colo_mirror_start(cc, msg->dev_path, msg->sync, msg->rate,
-					 msg->max_lag);
+					 msg->min_rate, msg->max_lag);
 	case COLO_MSG_MIRROR_STOP:
 		return colo_mirror_stop(cc);
 	case COLO_MSG_MIRROR_ASYNC:
@@ -237,11 +271,15 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word,
 	case COLO_MSG_DIRTY_ADD:
 		return message_dirty_add(cc, msg);
 	case COLO_MSG_VERIFY_START:
-		return colo_verify_start(cc, msg->rate);
+		return colo_verify_start(cc, msg->rate, msg->min_rate);
 	case COLO_MSG_VERIFY_STOP:
 		return colo_verify_stop(cc);
 	case COLO_MSG_VERIFY_RANGES:
 		return colo_verify_ranges(cc, msg->from, result, maxlen);
+	case COLO_MSG_MIRROR_RATE:
+		return colo_mirror_rate(cc, msg->rate, msg->min_rate);
+	case COLO_MSG_VERIFY_RATE:
+		return colo_verify_rate(cc, msg->rate, msg->min_rate);
 	default:
 		return refuse(cc, word, "not a colo message");
 	}
@@ -249,10 +287,12 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word,
 
 /*
  * Messages: checkpoint, failover (secondary mode); mirror start <dev>
- * [full|dirty [<KiB/s>]] [async <max_lag>], mirror stop, mirror async
- * <max_lag>, mirror sync, dirty add <range>..., verify start [<KiB/s>],
- * verify stop, verify ranges [<chunk>] (primary mode; the last one prints
- * its result). Anything else, or a message in the wrong mode, is refused
+ * [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>] [async <max_lag>], mirror
+ * rate <KiB/s>|auto|none [min_rate <KiB/s>], mirror stop, mirror async
+ * <max_lag>, mirror sync, dirty add <range>..., verify start
+ * [<KiB/s>|auto] [min_rate <KiB/s>], verify rate (as mirror rate), verify
+ * stop, verify ranges [<chunk>] (primary mode; the last one prints its
+ * result). Anything else, or a message in the wrong mode, is refused
  * with -EINVAL and changes nothing. Messages are serialized, and the mode
  * is checked under the same lock: a checkpoint that waited for a failover
  * is refused, it does not clear the overlay the failover commit is writing

@@ -10,6 +10,7 @@
 
 #include "dm-colo-format.h"
 #include "dm-colo-parse.h"
+#include "dm-colo-rate.h"
 
 const char *colo_mode_name(enum colo_mode mode)
 {
@@ -24,10 +25,12 @@ enum colo_mode colo_msg_mode(enum colo_msg_kind kind)
 	case COLO_MSG_MIRROR_STOP:
 	case COLO_MSG_MIRROR_ASYNC:
 	case COLO_MSG_MIRROR_SYNC:
+	case COLO_MSG_MIRROR_RATE:
 	case COLO_MSG_DIRTY_ADD:
 	case COLO_MSG_VERIFY_START:
 	case COLO_MSG_VERIFY_STOP:
 	case COLO_MSG_VERIFY_RANGES:
+	case COLO_MSG_VERIFY_RATE:
 		return COLO_MODE_PRIMARY;
 	default:
 		return COLO_MODE_SECONDARY;
@@ -233,39 +236,121 @@ static int parse_max_lag(const char *word, unsigned int *max_lag)
 	return 0;
 }
 
-#define MIRROR_START_USAGE \
-	"mirror start: expected <dev> [full|dirty [<KiB/s>]] [async <max_lag>]"
 #define MAX_LAG_RANGE "max_lag must be a positive number of KiB, at most 1048576"
 
-/*
- * mirror start <dev> [full|dirty [<KiB/s>]] [async <max_lag>]: after the
- * device, the optional words are read in a loop, so that keyword pairs
- * may follow the device, the sync mode or the rate; the rate is only
- * taken right after full|dirty. A word given twice is refused.
- */
-static int parse_mirror_start(unsigned int argc, char **argv,
-			      struct colo_msg *msg, char **error)
-{
-	bool have_sync = false, have_async = false;
-	unsigned int i;
+/* The words parse_start() reads, and its error strings, per message. */
+struct start_words {
+	bool sync;		/* [full|dirty] first */
+	bool rate_needed;	/* <KiB/s>|auto|none, not optional */
+	bool async;		/* async <max_lag> allowed */
+	/* ti->error's type; never written */
+	char *usage;
+	char *rate;
+	char *min_rate;
+	char *min_twice;
+	char *min_fixed;
+};
 
-	if (argc < 2) {
-		*error = MIRROR_START_USAGE;
+/* mirror start's words after the device (its usage is too long a line). */
+#define MIRROR_START_WORDS \
+	"[full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>] [async <max_lag>]"
+
+static const struct start_words mirror_start_words = {
+	.sync = true,
+	.async = true,
+	.usage = "mirror start: expected <dev> " MIRROR_START_WORDS,
+	.rate = "mirror start: rate must be a positive number of KiB/s or auto",
+	.min_rate = "mirror start: min_rate must be a positive number of KiB/s",
+	.min_twice = "mirror start: min_rate given twice",
+	.min_fixed = "mirror start: min_rate is the floor of the auto rate: give auto",
+};
+
+static const struct start_words verify_start_words = {
+	.usage = "verify start: expected [<KiB/s>|auto] [min_rate <KiB/s>]",
+	.rate = "verify start: rate must be a positive number of KiB/s or auto",
+	.min_rate = "verify start: min_rate must be a positive number of KiB/s",
+	.min_twice = "verify start: min_rate given twice",
+	.min_fixed = "verify start: min_rate is the floor of the auto rate: give auto",
+};
+
+static const struct start_words mirror_rate_words = {
+	.rate_needed = true,
+	.usage = "mirror rate: expected <KiB/s>|auto|none [min_rate <KiB/s>]",
+	.rate = "mirror rate: rate must be a positive number of KiB/s, auto or none",
+	.min_rate = "mirror rate: min_rate must be a positive number of KiB/s",
+	.min_twice = "mirror rate: min_rate given twice",
+	.min_fixed = "mirror rate: min_rate is the floor of the auto rate: give auto",
+};
+
+static const struct start_words verify_rate_words = {
+	.rate_needed = true,
+	.usage = "verify rate: expected <KiB/s>|auto|none [min_rate <KiB/s>]",
+	.rate = "verify rate: rate must be a positive number of KiB/s, auto or none",
+	.min_rate = "verify rate: min_rate must be a positive number of KiB/s",
+	.min_twice = "verify rate: min_rate given twice",
+	.min_fixed = "verify rate: min_rate is the floor of the auto rate: give auto",
+};
+
+/* A keyword of the start messages (they come after the positional words). */
+static bool start_keyword(const char *word)
+{
+	return !strcmp(word, "min_rate") || !strcmp(word, "async");
+}
+
+/*
+ * The rate words of "mirror start <dev>", "verify start", "mirror rate" and
+ * "verify rate" after the fixed ones, as @w says: [full|dirty] (mirror
+ * start only), a positional <KiB/s>|auto (for mirror start only after
+ * full|dirty; for the rate messages not optional, and "none" too), then
+ * keyword pairs in any order, each at most once: min_rate <KiB/s>, the
+ * floor of auto (default COLO_RATE_DEFAULT_MIN), and for mirror start
+ * async <max_lag>. msg->rate is the fixed rate (0: none), msg->min_rate
+ * the floor of auto (0: not auto), msg->max_lag the async bound (0: sync).
+ */
+static int parse_start(unsigned int argc, char **argv, struct colo_msg *msg,
+		       const struct start_words *w, char **error)
+{
+	bool rate_allowed = !w->sync, automatic = false, async = false;
+	unsigned int i = 0, min_rate = 0;
+
+	if (w->sync && i < argc && !start_keyword(argv[i])) {
+		if (!strcmp(argv[i], "dirty")) {
+			msg->sync = COLO_SYNC_DIRTY;
+		} else if (strcmp(argv[i], "full")) {
+			*error = "mirror start: sync mode must be full or dirty";
+			return -EINVAL;
+		}
+		i++;
+		rate_allowed = true;
+	}
+	if (w->rate_needed && (i >= argc || start_keyword(argv[i]))) {
+		*error = w->usage;
 		return -EINVAL;
 	}
-	msg->kind = COLO_MSG_MIRROR_START;
-	msg->dev_path = argv[1];
-	msg->sync = COLO_SYNC_FULL;
-	for (i = 2; i < argc; i++) {
-		const char *word = argv[i];
-
-		if (i == 2 && !strcmp(word, "full")) {
-			have_sync = true;
-		} else if (i == 2 && !strcmp(word, "dirty")) {
-			msg->sync = COLO_SYNC_DIRTY;
-			have_sync = true;
-		} else if (!strcmp(word, "async")) {
-			if (have_async) {
+	if (rate_allowed && i < argc && !start_keyword(argv[i])) {
+		if (!strcmp(argv[i], "auto")) {
+			automatic = true;
+		} else if (w->rate_needed && !strcmp(argv[i], "none")) {
+			msg->rate = 0;
+		} else if (kstrtouint(argv[i], 10, &msg->rate) || !msg->rate) {
+			*error = w->rate;
+			return -EINVAL;
+		}
+		i++;
+	}
+	for (; i < argc; i += 2) {
+		if (!strcmp(argv[i], "min_rate")) {
+			if (min_rate) {
+				*error = w->min_twice;
+				return -EINVAL;
+			}
+			if (i + 1 >= argc ||
+			    kstrtouint(argv[i + 1], 10, &min_rate) || !min_rate) {
+				*error = w->min_rate;
+				return -EINVAL;
+			}
+		} else if (w->async && !strcmp(argv[i], "async")) {
+			if (async) {
 				*error = "mirror start: async given twice";
 				return -EINVAL;
 			}
@@ -273,37 +358,43 @@ static int parse_mirror_start(unsigned int argc, char **argv,
 				*error = "mirror start: async needs <max_lag> (KiB)";
 				return -EINVAL;
 			}
-			if (parse_max_lag(argv[++i], &msg->max_lag)) {
+			if (parse_max_lag(argv[i + 1], &msg->max_lag)) {
 				*error = "mirror start: " MAX_LAG_RANGE;
 				return -EINVAL;
 			}
-			have_async = true;
-		} else if (i == 3 && have_sync) {
-			/* Right after full|dirty: the rate. */
-			if (kstrtouint(word, 10, &msg->rate) || !msg->rate) {
-				*error = "mirror start: rate must be a positive number of KiB/s";
-				return -EINVAL;
-			}
+			async = true;
 		} else {
-			*error = i == 2 ?
-				 "mirror start: sync mode must be full or dirty" :
-				 MIRROR_START_USAGE;
+			*error = w->usage;
 			return -EINVAL;
 		}
 	}
+	if (min_rate && !automatic) {
+		*error = w->min_fixed;
+		return -EINVAL;
+	}
+	if (automatic)
+		msg->min_rate = min_rate ? min_rate : COLO_RATE_DEFAULT_MIN;
 	return 0;
 }
 
 /*
- * mirror start ... | mirror stop | mirror async <max_lag> | mirror sync
+ * mirror start <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]
+ *	[async <max_lag>]
+ * mirror rate <KiB/s>|auto|none [min_rate <KiB/s>]
+ * mirror stop | mirror async <max_lag> | mirror sync
  * (README "Mirror").
  */
 static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 			char **error)
 {
 	if (!argc) {
-		*error = "mirror: expected start or stop, async or sync";
+		*error = "mirror: expected start, rate, stop, async or sync";
 		return -EINVAL;
+	}
+	if (!strcmp(argv[0], "rate")) {
+		msg->kind = COLO_MSG_MIRROR_RATE;
+		return parse_start(argc - 1, argv + 1, msg, &mirror_rate_words,
+				   error);
 	}
 	if (!strcmp(argv[0], "stop")) {
 		if (argc != 1) {
@@ -334,10 +425,17 @@ static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 		return 0;
 	}
 	if (strcmp(argv[0], "start")) {
-		*error = "mirror: expected start or stop, async or sync";
+		*error = "mirror: expected start, rate, stop, async or sync";
 		return -EINVAL;
 	}
-	return parse_mirror_start(argc, argv, msg, error);
+	if (argc < 2) {
+		*error = mirror_start_words.usage;
+		return -EINVAL;
+	}
+	msg->kind = COLO_MSG_MIRROR_START;
+	msg->dev_path = argv[1];
+	msg->sync = COLO_SYNC_FULL;
+	return parse_start(argc - 2, argv + 2, msg, &mirror_start_words, error);
 }
 
 /*
@@ -380,28 +478,27 @@ static int parse_dirty(unsigned int argc, char **argv, struct colo_msg *msg,
 }
 
 /*
- * verify start [<KiB/s>] | verify stop | verify ranges [<first_chunk>]:
- * the rate as "mirror start" takes it, positional.
+ * verify start [<KiB/s>|auto] [min_rate <KiB/s>] | verify stop |
+ * verify ranges [<first_chunk>] |
+ * verify rate <KiB/s>|auto|none [min_rate <KiB/s>]: the rate as "mirror
+ * start" and "mirror rate" take it.
  */
 static int parse_verify(unsigned int argc, char **argv, struct colo_msg *msg,
 			char **error)
 {
 	if (!argc) {
-		*error = "verify: expected start, stop or ranges";
+		*error = "verify: expected start, stop, ranges or rate";
 		return -EINVAL;
 	}
 	if (!strcmp(argv[0], "start")) {
-		if (argc > 2) {
-			*error = "verify start: expected [<KiB/s>]";
-			return -EINVAL;
-		}
 		msg->kind = COLO_MSG_VERIFY_START;
-		if (argc == 2 &&
-		    (kstrtouint(argv[1], 10, &msg->rate) || !msg->rate)) {
-			*error = "verify start: rate must be a positive number of KiB/s";
-			return -EINVAL;
-		}
-		return 0;
+		return parse_start(argc - 1, argv + 1, msg, &verify_start_words,
+				   error);
+	}
+	if (!strcmp(argv[0], "rate")) {
+		msg->kind = COLO_MSG_VERIFY_RATE;
+		return parse_start(argc - 1, argv + 1, msg, &verify_rate_words,
+				   error);
 	}
 	if (!strcmp(argv[0], "stop")) {
 		if (argc != 1) {
@@ -423,7 +520,7 @@ static int parse_verify(unsigned int argc, char **argv, struct colo_msg *msg,
 		}
 		return 0;
 	}
-	*error = "verify: expected start, stop or ranges";
+	*error = "verify: expected start, stop, ranges or rate";
 	return -EINVAL;
 }
 

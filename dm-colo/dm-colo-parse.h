@@ -49,6 +49,8 @@ enum colo_msg_kind {
 	COLO_MSG_VERIFY_START,
 	COLO_MSG_VERIFY_STOP,
 	COLO_MSG_VERIFY_RANGES,
+	COLO_MSG_MIRROR_RATE,
+	COLO_MSG_VERIFY_RATE,
 };
 
 enum colo_mirror_sync {
@@ -61,7 +63,8 @@ struct colo_msg {
 	enum colo_msg_kind kind;
 	const char *dev_path;		/* mirror start only */
 	enum colo_mirror_sync sync;	/* mirror start only */
-	unsigned int rate;		/* mirror, verify start: KiB/s, 0 = no limit */
+	unsigned int rate;		/* mirror, verify start, rate: KiB/s, 0 = none */
+	unsigned int min_rate;		/* ... auto: its floor, KiB/s; 0: not auto */
 	unsigned int max_lag;		/* mirror start, mirror async: KiB, 0 = sync */
 	u64 from;			/* verify ranges: the first chunk */
 	unsigned int nr_ranges;		/* dirty add: range words ... */

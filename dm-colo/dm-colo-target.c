@@ -2,10 +2,11 @@
 /*
  * dm-colo: COLO block replication for the secondary host of a COLO pair.
  *
- * This file holds the module, the two target types, their constructors and
- * destructors, and the registry through which a colo-ingress target finds
- * the colo target that shares its base device (as dm-snapshot's origin
- * finds its snapshots).
+ * This file holds the module, the colo and colo-ingress target types,
+ * their constructors and destructors, and the registry through which a
+ * colo-ingress or colo-fleece target (dm-colo-fleece.c) finds the colo
+ * target that shares its base device (as dm-snapshot's origin finds its
+ * snapshots).
  */
 #include <linux/blkdev.h>
 #include <linux/kdev_t.h>
@@ -15,6 +16,8 @@
 #include <linux/stringify.h>
 
 #include "dm-colo.h"
+#include "dm-colo-fleece.h"
+#include "dm-colo-stack.h"
 
 #define DM_MSG_PREFIX "colo"
 
@@ -208,7 +211,8 @@ static bool __colo_state_empty(struct colo_c *cc)
 	       !colo_bitmap_count(&cc->hidden_map) &&
 	       !colo_bitmap_count(&cc->dirty_map) &&
 	       !colo_commit_busy(cc) &&
-	       colo_mirror_state(cc) == COLO_MIRROR_NONE && !cc->ingress;
+	       colo_mirror_state(cc) == COLO_MIRROR_NONE && !cc->ingress &&
+	       !rcu_access_pointer(cc->fleece);
 }
 
 /* Do @a and @b keep their state on the same metadata device (or none)? */
@@ -300,6 +304,25 @@ static int register_colo(struct dm_target *ti, struct colo_c *cc)
 }
 
 /*
+ * The fleece goes with the state; the data path finds it under RCU.
+ * Caller holds colo_registry_lock.
+ */
+static void __carry_fleece(struct colo_c *old, struct colo_c *cc)
+{
+	struct colo_fleece *fl;
+
+	fl = rcu_dereference_protected(old->fleece,
+				       lockdep_is_held(&colo_registry_lock));
+	if (!fl)
+		return;
+	if (test_bit(COLO_BASE_WRITTEN, &old->flags))
+		set_bit(COLO_BASE_WRITTEN, &cc->flags);
+	RCU_INIT_POINTER(old->fleece, NULL);
+	rcu_assign_pointer(cc->fleece, fl);
+	rcu_assign_pointer(fl->cc, cc);
+}
+
+/*
  * Hand @old's state to @cc, the table that replaces it, at @cc's first
  * resume. @old is suspended: no bio or copy of it is in flight. The
  * ingress is switched last, with everything it reads published before
@@ -332,6 +355,7 @@ static void __carry_state(struct colo_c *old, struct colo_c *cc)
 		old->ingress = NULL;
 		rcu_assign_pointer(cc->ingress->cc, cc);
 	}
+	__carry_fleece(old, cc);
 }
 
 /*
@@ -341,10 +365,21 @@ static void __carry_state(struct colo_c *old, struct colo_c *cc)
  */
 static void unregister_colo(struct colo_c *cc)
 {
+	struct colo_fleece *fl;
 	bool detached = false;
 
 	mutex_lock(&colo_registry_lock);
 	list_del(&cc->node);
+	fl = rcu_dereference_protected(cc->fleece,
+				       lockdep_is_held(&colo_registry_lock));
+	if (fl) {
+		DMWARN("%s: colo table replaced, its colo-fleece is detached",
+		       colo_name(cc));
+		colo_fleece_break(fl, COLO_FLEECE_DETACHED);
+		RCU_INIT_POINTER(fl->cc, NULL);
+		RCU_INIT_POINTER(cc->fleece, NULL);
+		detached = true;
+	}
 	if (cc->ingress) {
 		DMWARN("%s: colo table replaced, its colo-ingress is detached",
 		       colo_name(cc));
@@ -357,6 +392,9 @@ static void unregister_colo(struct colo_c *cc)
 	/* Ingress bios that found @cc are counted in its inflight now. */
 	if (detached)
 		synchronize_rcu();
+	/* Nothing of @cc uses the fleece any more. */
+	if (fl)
+		colo_fleece_wait_idle(fl);
 }
 
 static void put_colo_devices(struct dm_target *ti, struct colo_c *cc)
@@ -800,6 +838,183 @@ static struct target_type ingress_target = {
 	.iterate_devices = ingress_iterate_devices,
 };
 
+/* The colo-fleece target's attachment (dm-colo-fleece.c). */
+
+/*
+ * Find the live colo device on @fl's base, check @fl against it, set @fl's
+ * geometry and state up, and attach it. Caller holds colo_registry_lock.
+ */
+static int __attach_fleece(struct dm_target *ti, struct colo_fleece *fl)
+{
+	struct colo_c *cc;
+	int r;
+
+	cc = __find_live_colo(fl->base);
+	if (!cc) {
+		ti->error = "No active colo device uses this base device";
+		return -ENODEV;
+	}
+	if (rcu_access_pointer(cc->fleece)) {
+		ti->error = "The colo device already has a colo-fleece";
+		return -EBUSY;
+	}
+	if (__fresh_reload_pending(cc)) {
+		ti->error = "The colo device waits for a fresh table: resume or clear it";
+		return -EBUSY;
+	}
+	if (ti->len > cc->ti->len) {
+		ti->error = "Fleece is longer than the colo device";
+		return -EINVAL;
+	}
+	if (colo_uses(cc, fl->buffer)) {
+		ti->error = "The buffer is a leg or the metadata device of the colo device";
+		return -EINVAL;
+	}
+	fl->chunk_shift = cc->chunk_shift;
+	fl->nr_chunks = colo_nr_chunks(ti->len, fl->chunk_shift);
+	fl->nr_slots = min_t(u64, bdev_nr_sectors(fl->buffer->bdev) >>
+			     fl->chunk_shift, fl->nr_chunks);
+	if (!fl->nr_slots) {
+		ti->error = "Buffer device is smaller than one chunk";
+		return -EINVAL;
+	}
+	if (bdev_logical_block_size(fl->buffer->bdev) >
+	    (SECTOR_SIZE << fl->chunk_shift)) {
+		ti->error = "Chunk size smaller than the buffer's logical block size";
+		return -EINVAL;
+	}
+
+	r = colo_bdev_open_unclaimed(disk_devt(dm_disk(cc->md)),
+				     &fl->colo_pin);
+	if (r) {
+		ti->error = "Cannot open the colo device";
+		return r;
+	}
+	/* A buffer stacked on the colo device would save into itself. */
+	r = colo_stack_contains(fl->buffer->bdev,
+				colo_bdev_handle_bdev(&fl->colo_pin));
+	if (r) {
+		ti->error = r > 0 ? "The buffer is stacked on the colo device" :
+			    "Cannot read the buffer's device stack";
+		r = r > 0 ? -EINVAL : r;
+		goto bad;
+	}
+	r = colo_fleece_init(fl);
+	if (r) {
+		ti->error = "Cannot allocate the fleece's map and copier";
+		goto bad;
+	}
+	fl->colo_md = cc->md;
+	rcu_assign_pointer(fl->cc, cc);
+	rcu_assign_pointer(cc->fleece, fl);
+	return 0;
+
+bad:
+	colo_bdev_close(&fl->colo_pin);
+	return r;
+}
+
+int colo_fleece_attach(struct dm_target *ti, struct colo_fleece *fl)
+{
+	int r;
+
+	mutex_lock(&colo_registry_lock);
+	r = __attach_fleece(ti, fl);
+	mutex_unlock(&colo_registry_lock);
+	return r;
+}
+
+/* Undo colo_fleece_attach(): nothing on the colo side uses @fl after. */
+void colo_fleece_detach(struct colo_fleece *fl)
+{
+	struct colo_c *cc;
+
+	mutex_lock(&colo_registry_lock);
+	cc = rcu_dereference_protected(fl->cc,
+				       lockdep_is_held(&colo_registry_lock));
+	if (cc)
+		RCU_INIT_POINTER(cc->fleece, NULL);
+	RCU_INIT_POINTER(fl->cc, NULL);
+	mutex_unlock(&colo_registry_lock);
+	synchronize_rcu();
+	colo_fleece_wait_idle(fl);
+	colo_bdev_close(&fl->colo_pin);
+}
+
+/*
+ * Lock the colo device @fl is attached to against messages (its msg_lock,
+ * which a hold and drain needs) and against a reload's hand-over (the
+ * registry lock, so that it stays alive and attached). A message may take
+ * the registry lock under msg_lock: the latter is only tried here. On
+ * success both are held; on error neither.
+ */
+static struct colo_c *lock_fleece_colo(struct colo_fleece *fl)
+{
+	struct colo_c *cc;
+
+	for (;;) {
+		mutex_lock(&colo_registry_lock);
+		cc = rcu_dereference_protected(fl->cc,
+					       lockdep_is_held(&colo_registry_lock));
+		if (!cc) {
+			mutex_unlock(&colo_registry_lock);
+			return ERR_PTR(-ENODEV);
+		}
+		if (mutex_trylock(&cc->msg_lock))
+			return cc;
+		mutex_unlock(&colo_registry_lock);
+		if (signal_pending(current))
+			return ERR_PTR(-EINTR);
+		schedule_timeout_interruptible(1);
+	}
+}
+
+/*
+ * Start the view (the fleece's first resume): with the colo device's I/O
+ * held and drained, no write to base is half way past the save hook, and
+ * every later one sees the fleece active. On a secondary, base is the
+ * primary's disk at a checkpoint only until the next ingress write: a
+ * start after one is refused. While a failover commit runs, its copies
+ * (not held) could race the start: refused too.
+ */
+int colo_fleece_activate(struct colo_fleece *fl)
+{
+	const char *name = dm_device_name(dm_table_get_md(fl->ti->table));
+	struct colo_c *cc;
+	int r;
+
+	cc = lock_fleece_colo(fl);
+	if (IS_ERR(cc)) {
+		DMERR("%s: cannot start: %s", name, PTR_ERR(cc) == -ENODEV ?
+		      "its colo device went away" : "interrupted");
+		return PTR_ERR(cc);
+	}
+	r = colo_hold_and_drain(cc);
+	if (r) {
+		DMERR("%s: cannot start: interrupted", name);
+		goto out;
+	}
+	if (READ_ONCE(cc->mode) == COLO_MODE_SECONDARY &&
+	    test_bit(COLO_BASE_WRITTEN, &cc->flags)) {
+		DMERR("%s: cannot start: %s; resume it right after a checkpoint",
+		      name, "the ingress wrote base since the last checkpoint");
+		r = -EBUSY;
+	} else if (READ_ONCE(cc->commit_state) == COLO_COMMIT_RUNNING) {
+		DMERR("%s: cannot start: the failover commit of %s runs; %s",
+		      name, colo_name(cc), "resume it when the commit is done");
+		r = -EBUSY;
+	} else {
+		atomic_set_release(&fl->state, COLO_FLEECE_ACTIVE);
+		DMINFO("%s: fleece of %s started (%s mode)", name,
+		       colo_name(cc), colo_mode_name(READ_ONCE(cc->mode)));
+	}
+	colo_release_hold(cc, COLO_HOLD_ALL);
+out:
+	mutex_unlock(&cc->msg_lock);
+	mutex_unlock(&colo_registry_lock);
+	return r;
+}
+
 /* Module. */
 static int __init dm_colo_init(void)
 {
@@ -813,13 +1028,25 @@ static int __init dm_colo_init(void)
 	r = dm_register_target(&ingress_target);
 	if (r) {
 		DMERR("register of colo-ingress target failed: %d", r);
-		dm_unregister_target(&colo_target);
+		goto bad_ingress;
 	}
+	r = colo_fleece_register();
+	if (r) {
+		DMERR("register of colo-fleece target failed: %d", r);
+		goto bad_fleece;
+	}
+	return 0;
+
+bad_fleece:
+	dm_unregister_target(&ingress_target);
+bad_ingress:
+	dm_unregister_target(&colo_target);
 	return r;
 }
 
 static void __exit dm_colo_exit(void)
 {
+	colo_fleece_unregister();
 	dm_unregister_target(&ingress_target);
 	dm_unregister_target(&colo_target);
 }

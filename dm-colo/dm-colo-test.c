@@ -16,6 +16,7 @@
 #include "dm-colo-chunk.h"
 #include "dm-colo-format.h"
 #include "dm-colo-parse.h"
+#include "dm-colo-rate.h"
 
 /* --- dm-colo-chunk ------------------------------------------------------ */
 
@@ -531,6 +532,7 @@ struct colo_msg_case {
 	enum colo_mirror_sync sync;
 	unsigned int rate;
 	u64 from;
+	unsigned int min_rate;
 	unsigned int max_lag;
 };
 
@@ -549,17 +551,44 @@ static const struct colo_msg_case colo_msg_ok_cases[] = {
 	{ "mirror stop", COLO_MSG_MIRROR_STOP, -1 },
 	/* async may follow the device, the sync mode or the rate. */
 	{ "mirror start /dev/x async 64", COLO_MSG_MIRROR_START, 2,
-	  COLO_SYNC_FULL, 0, 0, 64 },
+	  COLO_SYNC_FULL, .max_lag = 64 },
 	{ "mirror start /dev/x dirty async 1", COLO_MSG_MIRROR_START, 2,
-	  COLO_SYNC_DIRTY, 0, 0, 1 },
+	  COLO_SYNC_DIRTY, .max_lag = 1 },
 	{ "mirror start /dev/x full 51200 async 1048576",
-	  COLO_MSG_MIRROR_START, 2, COLO_SYNC_FULL, 51200, 0, 1048576 },
-	{ "mirror async 4096", COLO_MSG_MIRROR_ASYNC, -1, 0, 0, 0, 4096 },
+	  COLO_MSG_MIRROR_START, 2, COLO_SYNC_FULL, 51200, .max_lag = 1048576 },
+	/* ... and come in any order with min_rate. */
+	{ "mirror start /dev/x full auto min_rate 20 async 64",
+	  COLO_MSG_MIRROR_START, 2, COLO_SYNC_FULL, .min_rate = 20,
+	  .max_lag = 64 },
+	{ "mirror start /dev/x dirty auto async 8 min_rate 30",
+	  COLO_MSG_MIRROR_START, 2, COLO_SYNC_DIRTY, .min_rate = 30,
+	  .max_lag = 8 },
+	{ "mirror start /dev/x full auto async 16", COLO_MSG_MIRROR_START, 2,
+	  COLO_SYNC_FULL, .min_rate = COLO_RATE_DEFAULT_MIN, .max_lag = 16 },
+	{ "mirror async 4096", COLO_MSG_MIRROR_ASYNC, -1, .max_lag = 4096 },
 	{ "mirror sync", COLO_MSG_MIRROR_SYNC, -1 },
 	{ "dirty add 1-2", COLO_MSG_DIRTY_ADD, -1 },
 	{ "dirty add 1 5-9 x", COLO_MSG_DIRTY_ADD, -1 },
 	{ "verify start", COLO_MSG_VERIFY_START, -1 },
 	{ "verify start 4096", COLO_MSG_VERIFY_START, -1, 0, 4096 },
+	{ "verify start auto", COLO_MSG_VERIFY_START, -1, 0, 0, 0,
+	  COLO_RATE_DEFAULT_MIN },
+	{ "verify start auto min_rate 512", COLO_MSG_VERIFY_START, -1, 0, 0,
+	  0, 512 },
+	{ "mirror start /dev/x full auto", COLO_MSG_MIRROR_START, 2,
+	  COLO_SYNC_FULL, 0, 0, COLO_RATE_DEFAULT_MIN },
+	{ "mirror start /dev/x dirty auto min_rate 1", COLO_MSG_MIRROR_START,
+	  2, COLO_SYNC_DIRTY, 0, 0, 1 },
+	{ "mirror start /dev/x full auto min_rate 4294967295",
+	  COLO_MSG_MIRROR_START, 2, COLO_SYNC_FULL, 0, 0, UINT_MAX },
+	{ "mirror rate 100", COLO_MSG_MIRROR_RATE, -1, 0, 100 },
+	{ "mirror rate none", COLO_MSG_MIRROR_RATE, -1 },
+	{ "mirror rate auto", COLO_MSG_MIRROR_RATE, -1, 0, 0, 0,
+	  COLO_RATE_DEFAULT_MIN },
+	{ "mirror rate auto min_rate 7", COLO_MSG_MIRROR_RATE, -1, 0, 0, 0, 7 },
+	{ "verify rate 4096", COLO_MSG_VERIFY_RATE, -1, 0, 4096 },
+	{ "verify rate none", COLO_MSG_VERIFY_RATE, -1 },
+	{ "verify rate auto min_rate 9", COLO_MSG_VERIFY_RATE, -1, 0, 0, 0, 9 },
 	{ "verify stop", COLO_MSG_VERIFY_STOP, -1 },
 	{ "verify ranges", COLO_MSG_VERIFY_RANGES, -1 },
 	{ "verify ranges 18446744073709551615", COLO_MSG_VERIFY_RANGES, -1,
@@ -592,6 +621,7 @@ static void colo_msg_ok_test(struct kunit *test)
 	}
 	KUNIT_EXPECT_EQ(test, msg.rate, c->rate);
 	KUNIT_EXPECT_EQ(test, msg.from, c->from);
+	KUNIT_EXPECT_EQ(test, msg.min_rate, c->min_rate);
 	KUNIT_EXPECT_EQ(test, msg.max_lag, c->max_lag);
 	colo_expect_unmodified(test, w);
 }
@@ -629,6 +659,29 @@ static const char * const colo_msg_bad_lines[] = {
 	"mirror async 1MiB",
 	"mirror async 1048577",
 	"mirror sync now",
+	"mirror start x auto",
+	"mirror start x min_rate 10",
+	"mirror start x full 10 min_rate 5",
+	"mirror start x full auto min_rate",
+	"mirror start x full auto min_rate 0",
+	"mirror start x full auto min_rate -1",
+	"mirror start x full auto min_rate 4294967296",
+	"mirror start x full auto min_rate 10 min_rate 10",
+	"mirror start x full auto min_rate 10 extra",
+	"mirror start x full auto auto",
+	"mirror start x full automatic",
+	"mirror start x full min_rate 10",
+	"mirror start x full Auto",
+	"mirror start x async 64 min_rate 10",
+	"mirror start x full auto async 64 min_rate 10 async 64",
+	"mirror start x full auto async 64 min_rate 10 min_rate 10",
+	"mirror start x full auto async min_rate 10",
+	"mirror start x async 64 auto",
+	"verify start async 64",
+	"verify start auto async 64",
+	"mirror rate auto async 64",
+	"mirror rate async 64",
+	"mirror async auto",
 	"dirty",
 	"dirty add",
 	"dirty remove 1-2",
@@ -645,6 +698,26 @@ static const char * const colo_msg_bad_lines[] = {
 	"verify start 99999999999",
 	"verify start 10 20",
 	"verify start rate 10",
+	"verify start min_rate 10",
+	"verify start 10 min_rate 5",
+	"verify start auto min_rate",
+	"verify start auto min_rate 0",
+	"verify start auto 10",
+	"verify start auto min_rate 10 min_rate 20",
+	"verify start none",
+	"mirror start x full none",
+	"mirror rate",
+	"mirror rate 0",
+	"mirror rate min_rate 5",
+	"mirror rate 10 min_rate 5",
+	"mirror rate auto min_rate",
+	"mirror rate auto 5",
+	"mirror rate none min_rate 5",
+	"mirror rate fast",
+	"verify rate",
+	"verify rate -1",
+	"verify rate auto min_rate 0",
+	"verify rate auto min_rate 1 min_rate 1",
 	"verify stop now",
 	"verify ranges x",
 	"verify ranges -1",
@@ -691,6 +764,10 @@ static void colo_msg_mode_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_STOP),
 			COLO_MODE_PRIMARY);
 	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_RANGES),
+			COLO_MODE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_MIRROR_RATE),
+			COLO_MODE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_VERIFY_RATE),
 			COLO_MODE_PRIMARY);
 }
 

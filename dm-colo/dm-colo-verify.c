@@ -2,19 +2,19 @@
 /*
  * dm-colo: the online verify of a primary's base against its replica.
  *
- * "verify start [<KiB/s>]" (primary mode, the commit done, the mirror in
- * sync) starts a pass of a work item over every chunk: it holds the next
- * chunks exclusive in the per-chunk lock (a background chunk job, waiting
- * in the lock's queue for a busy chunk, so a hot chunk cannot make it skip
- * one), grows the hold up to one extent, reads that range from base and
- * from the replica into two buffers of its own with dm-io, compares them
- * chunk by chunk and releases the range. A chunk that differs is recorded
- * in the verify's own bitmap (what "verify ranges" reports) and marked in
- * the dirty bitmap, its write-intent region made durable first (with a
- * metadata device), so that "mirror start <dev> dirty" after a "mirror
- * stop" copies exactly the chunks found. Nothing is copied by the verify
- * itself: it cannot tell which side is right (DRBD's verify only flags
- * too), and the operator may want the replica's data.
+ * "verify start [<KiB/s>|auto] [min_rate <KiB/s>]" (primary mode, the commit
+ * done, the mirror in sync) starts a pass of a work item over every chunk: it
+ * holds the next chunks exclusive in the per-chunk lock (a background chunk
+ * job, waiting in the lock's queue for a busy chunk, so a hot chunk cannot make
+ * it skip one), grows the hold up to one extent, reads that range from base and
+ * from the replica into two buffers of its own with dm-io, compares them chunk
+ * by chunk and releases the range. A chunk that differs is recorded in the
+ * verify's own bitmap (what "verify ranges" reports) and marked in the dirty
+ * bitmap, its write-intent region made durable first (with a metadata device),
+ * so that "mirror start <dev> dirty" after a "mirror stop" copies exactly the
+ * chunks found. Nothing is copied by the verify itself: it cannot tell which
+ * side is right (DRBD's verify only flags too), and the operator may want the
+ * replica's data.
  *
  * No difference that is there when the pass starts and is not written over
  * is missed: every chunk is compared once, under an exclusive hold, and
@@ -260,6 +260,13 @@ static const char *mirror_gone(struct colo_c *cc)
 	return colo_mirror_active(cc) ? NULL : "the mirror degraded";
 }
 
+/* What the pass compared, for its achieved rate. */
+static u64 verify_done_bytes(struct colo_c *cc)
+{
+	return to_bytes(colo_chunk_to_sector(cc->verify.verified,
+					     cc->chunk_shift));
+}
+
 static void verify_worker(struct work_struct *work)
 {
 	struct colo_c *cc = container_of(to_delayed_work(work), struct colo_c,
@@ -293,7 +300,7 @@ static void verify_worker(struct work_struct *work)
 				end_pass(cc, COLO_VERIFY_DONE, NULL);
 				return;
 			}
-			delay = colo_rate_delay(&v->rate);
+			delay = colo_rate_delay(&v->rate, verify_done_bytes(cc));
 			if (delay) {
 				queue_delayed_work(cc->wq, &v->work, delay);
 				return;
@@ -371,8 +378,32 @@ int colo_verify_stop(struct colo_c *cc)
 	return 0;
 }
 
-/* "verify start [<KiB/s>]". The caller holds msg_lock. */
-int colo_verify_start(struct colo_c *cc, unsigned int rate)
+/*
+ * "verify rate <KiB/s>|auto|none [min_rate <KiB/s>]": the running pass goes
+ * on at the new limit. The caller holds msg_lock.
+ */
+int colo_verify_rate(struct colo_c *cc, unsigned int rate,
+		     unsigned int min_rate)
+{
+	if (READ_ONCE(cc->verify.state) != COLO_VERIFY_RUNNING) {
+		DMERR("%s: verify rate refused: no verify is running",
+		      colo_name(cc));
+		return -EINVAL;
+	}
+	colo_rate_set(&cc->verify.rate, rate, min_rate);
+	colo_log_rate(cc, "verify", rate, min_rate);
+	/* A step waiting out the old limit goes at once. */
+	colo_verify_kick(cc);
+	return 0;
+}
+
+/*
+ * "verify start [<KiB/s>|auto] [min_rate <KiB/s>]": @rate KiB/s (0: no
+ * limit), or auto with the floor @min_rate (non-zero). The caller holds
+ * msg_lock.
+ */
+int colo_verify_start(struct colo_c *cc, unsigned int rate,
+		      unsigned int min_rate)
 {
 	struct colo_verify *v = &cc->verify;
 	enum colo_mirror_state mirror = colo_mirror_state(cc);
@@ -421,9 +452,13 @@ int colo_verify_start(struct colo_c *cc, unsigned int rate)
 	v->to_verify = cc->nr_chunks;
 	WRITE_ONCE(v->verified, 0);
 	WRITE_ONCE(v->different, 0);
-	colo_rate_start(&v->rate, rate);
+	colo_rate_start(&v->rate, rate, min_rate, cc->guest_ios);
 	WRITE_ONCE(v->state, COLO_VERIFY_RUNNING);
-	if (rate)
+	if (min_rate)
+		DMINFO("%s: verify started (%llu chunks, auto rate, at least %u KiB/s)",
+		       colo_name(cc), (unsigned long long)v->to_verify,
+		       min_rate);
+	else if (rate)
 		DMINFO("%s: verify started (%llu chunks, at most %u KiB/s)",
 		       colo_name(cc), (unsigned long long)v->to_verify, rate);
 	else
@@ -526,7 +561,7 @@ void colo_verify_carry(struct colo_c *from, struct colo_c *to)
 	t->verified = f->verified;
 	t->to_verify = f->to_verify;
 	t->different = f->different;
-	t->rate = f->rate;
+	colo_rate_carry(&t->rate, &f->rate, to->guest_ios);
 	t->base_buf = f->base_buf;
 	t->replica_buf = f->replica_buf;
 	f->base_buf = NULL;

@@ -24,6 +24,7 @@
 #include "dm-colo-parse.h"
 #include "dm-colo-rate.h"
 
+struct colo_fleece;
 struct colo_ingress;
 struct colo_meta;
 
@@ -35,6 +36,7 @@ enum {
 	COLO_HOLD_INGRESS,	/* suspended: hold new ingress bios */
 	COLO_FENCED,		/* failed over: ingress bios fail */
 	COLO_SUSPENDED,		/* between presuspend and resume */
+	COLO_BASE_WRITTEN,	/* an ingress write since the last checkpoint */
 };
 
 /* Background work that waits for a copy slot (dm-colo-job.c). */
@@ -110,6 +112,7 @@ struct colo_c {
 	unsigned int max_copies;
 
 	struct colo_ingress *ingress;	/* attached ingress or NULL */
+	struct colo_fleece __rcu *fleece;	/* attached fleece or NULL */
 	struct dm_dev *meta_dev;	/* the metadata device or NULL */
 	struct colo_meta *meta;		/* its state (dm-colo-meta.c) */
 	unsigned int region_shift;	/* write-intent region, in sectors */
@@ -188,6 +191,8 @@ struct colo_c {
 	 */
 	atomic_t inflight;
 	wait_queue_head_t quiesce_wq;
+	/* VM bios mapped, per cpu: the guest's activity for an auto rate. */
+	unsigned long __percpu *guest_ios;
 	struct mutex msg_lock;		/* serializes messages */
 
 	/* Bios for the worker, and bios held while COLO_HOLD_* is set. */
@@ -230,10 +235,11 @@ struct colo_ingress {
 	struct colo_c __rcu *cc;
 };
 
-/* Per-bio data of both targets. */
+/* Per-bio data of the three targets. */
 struct colo_io {
 	struct colo_lock_holder holder;
 	struct colo_c *cc;		/* whose inflight count holds the bio */
+	struct colo_fleece *fleece;	/* a colo-fleece bio: its fleece */
 	sector_t sector;		/* target-relative, same on every leg */
 	u64 chunk;
 	bool ingress;
@@ -245,6 +251,8 @@ struct colo_io {
 	bool counted_read;		/* colo_lock_read() of chunk's granule */
 	bool mirrored;			/* its replica clone was sent from map */
 	bool replica_failed;		/* and failed (before it ends) */
+	bool save_parked;		/* parked for a fleece save (save.c) */
+	bool fleece_release;		/* a read_once read: releases its chunk */
 	unsigned int meta_sectors;	/* counted in its regions' users */
 	/* Last, not cleared by map: the fill or copy-before-write of a chunk. */
 	struct colo_copy copy;
@@ -403,10 +411,14 @@ u64 colo_mirror_left(struct colo_c *cc);
 void colo_mirror_destroy(struct colo_c *cc);
 int colo_mirror_start(struct colo_c *cc, const char *path,
 		      enum colo_mirror_sync sync, unsigned int rate,
-		      unsigned int max_lag);
+		      unsigned int min_rate, unsigned int max_lag);
 int colo_mirror_set_async(struct colo_c *cc, unsigned int max_lag);
 void colo_mirror_replica_failed(struct colo_c *cc, u64 first, u64 last);
 int colo_mirror_stop(struct colo_c *cc);
+int colo_mirror_rate(struct colo_c *cc, unsigned int rate,
+		     unsigned int min_rate);
+void colo_log_rate(struct colo_c *cc, const char *what, unsigned int rate,
+		   unsigned int min_rate);
 void colo_mirror_kick(struct colo_c *cc);
 void colo_mirror_dirty_added(struct colo_c *cc);
 void colo_mirror_flush_failed(struct colo_c *cc);
@@ -447,8 +459,11 @@ void colo_async_carry(struct colo_c *from, struct colo_c *to);
 /* dm-colo-verify.c */
 int colo_verify_init(struct colo_c *cc);
 void colo_verify_destroy(struct colo_c *cc);
-int colo_verify_start(struct colo_c *cc, unsigned int rate);
+int colo_verify_start(struct colo_c *cc, unsigned int rate,
+		      unsigned int min_rate);
 int colo_verify_stop(struct colo_c *cc);
+int colo_verify_rate(struct colo_c *cc, unsigned int rate,
+		     unsigned int min_rate);
 void colo_verify_cancel(struct colo_c *cc, const char *why);
 void colo_verify_pause(struct colo_c *cc);
 void colo_verify_kick(struct colo_c *cc);

@@ -42,6 +42,7 @@ SECTIONS = {
     "copy": ("dd.", "commit.", "mirror1."),
     "ckpt": ("ckpt.", "mem."),
     "meta": ("pmeta-", "fo-", "ckm-", "meta."),
+    "resync": ("resync-",),
 }
 # The metadata device's keys (kept for callers of the old name).
 META_KEYS = SECTIONS["meta"]
@@ -819,6 +820,58 @@ def meta_section(r, d, p):
         p()
 
 
+# ---- a resync that yields (tests/bench/resync.sh) ----------------------------
+
+def resync_section(r, p):
+    if not any(k.startswith("resync-") for k in r.runs):
+        return
+    p("## A resync that yields: the guest during phase 1, auto against a fixed rate")
+    p()
+    r.boot_note(p, "resync", "These rows")
+    rates = r.lines.get("resync-rates", "10240 102400").split()
+    p("A guest job of 4 KiB random writes at queue depth 16 on a primary (4 KiB "
+      "chunks) with no resync, during a full phase 1 to a RAM disk at the auto "
+      f"rate (`auto min_rate {rates[0]}`: {rates[0]} KiB/s while the guest is "
+      "busy, no limit while it is idle) and during one at a fixed rate "
+      f"(`{rates[-1]}` KiB/s; BENCH_RESYNC_MIN and BENCH_RESYNC_FIXED). Each "
+      "resync's IOPS against the no-resync run of the same round.")
+    p()
+    p(Report.FIO_HEAD)
+    name = "4 KiB random write (IOPS)"
+    rs, alarmed = r.fio_row(p, name, "auto resync / no resync", "resync-none.randwrite",
+                            "resync-auto.randwrite", True)
+    r.target("guest IOPS during an auto resync / no resync", 0.8, rs=rs, alarm=alarmed)
+    r.fio_row(p, name, "fixed-rate resync / no resync", "resync-none.randwrite",
+              "resync-fixed.randwrite", True)
+    p()
+    p("Completion: the time from the guest's stop to in-sync against a whole "
+      "phase 1 of the same kind with the guest idle all along, per round "
+      "(seconds; the MiB copied while the guest ran beside it). A ratio "
+      "below 1 is the part copied during the guest's run.")
+    p()
+    p("| resync | idle guest: start to in-sync | after the guest stopped | "
+      "copied during the guest's run | ratio: median (min\u2013max) |")
+    p("|---|---:|---:|---:|---:|")
+    for kind in ("auto", "fixed"):
+        idle = {n: float(w[0]) for n, w in line_rounds(r.lines, f"resync-idle-{kind}").items()}
+        after = {n: float(w[0]) for n, w in
+                 line_rounds(r.lines, f"resync-{kind}.after").items()}
+        copied = [float(w[0]) for w in
+                  line_rounds(r.lines, f"resync-{kind}.copied").values()]
+        rs = paired(idle, after)
+        p(f"| {kind} | {spread(list(idle.values()), lambda v: f'{v:.2f} s')} | "
+          f"{spread(list(after.values()), lambda v: f'{v:.2f} s')} | "
+          f"{spread(copied, lambda v: f'{v:.0f} MiB')} | "
+          f"{spread(rs, rfmt) if rs else '-'} |")
+        if kind == "auto":
+            # Lower is better: the k-th largest ratio, k as sign_bound's.
+            _, k = sign_bound(rs)
+            worst = sorted(rs)[-k] if rs else None
+            r.target("auto resync after the guest stops / idle-guest resync "
+                     "(k-th largest ratio)", 1.5, value=worst, higher=False)
+    p()
+
+
 def main():
     ap = argparse.ArgumentParser(
         description="The markdown tables of one kernel's benchmark run (make bench).")
@@ -897,6 +950,7 @@ def main():
                      "too; each copy against dd of its own boot.")
     ckpt_section(r, p)
     meta_section(r, a.dir, p)
+    resync_section(r, p)
 
     p("## Noise alarms")
     p()

@@ -26,8 +26,8 @@ vst() { dmsetup status p | awk '{ print $20, $21, $22 }'; }
 dirty() { dmsetup status p | awk '{ split($10, a, "/"); print a[1] }'; }
 mirrored() { dmsetup status p | awk '{ print $12 }'; }
 # The status but the counters a running copy or verify moves (dirty,
-# mirrored, verified).
-snap() { dmsetup status p | awk '{ $10 = $12 = $21 = ""; print }'; }
+# mirrored, verified, and the copy rates of the mirror and the verify).
+snap() { dmsetup status p | awk '{ $10 = $12 = $21 = $26 = $28 = ""; print }'; }
 # refused DESC KERNEL-SENTENCE MESSAGE...: dmsetup message fails, the
 # kernel log says why, and the status is unchanged.
 refused() {
@@ -80,8 +80,8 @@ refused "verify stop with none running" \
 	"verify stop refused: no verify is running" verify stop
 refused "rate 0" "verify start: rate must be a positive number of KiB/s" verify start 0
 refused "rate 4k" "verify start: rate must be a positive number of KiB/s" verify start 4k
-refused "rate given as a word" "verify start: expected \[<KiB/s>\]" verify start rate 10
-refused "unknown verify word" "verify: expected start, stop or ranges" verify begin
+refused "rate given as a word" "verify start: rate must be a positive number of KiB/s or auto" verify start rate 10
+refused "unknown verify word" "verify: expected start, stop, ranges or rate" verify begin
 refused "verify ranges with a bad chunk" \
 	"verify ranges: the first chunk must be a number" verify ranges x
 check_exit 1 "colosetup verify without a mirror" colosetup verify p
@@ -162,7 +162,7 @@ check_eq "verify ranges from chunk 101" "101 4095 7000 $LAST" "$(dmsetup message
 check_eq "status: 6 different" "done $CHUNKS/$CHUNKS 6" "$(vst)"
 check_eq "exactly those are dirty" 6 "$(dirty)"
 check_match "status --json shows it" \
-	"\"verify\":\{\"state\":\"done\",\"verified\":$CHUNKS,\"to_verify\":$CHUNKS,\"different\":6\}" \
+	"\"verify\":\{\"state\":\"done\",\"verified\":$CHUNKS,\"to_verify\":$CHUNKS,\"different\":6," \
 	"$(colosetup status --json p)"
 check_match "status shows it" "verify:   done, $CHUNKS of $CHUNKS chunks compared, 6 different" \
 	"$(colosetup status p)"

@@ -270,7 +270,7 @@ enum opt_id { OPT_CHUNK, OPT_MAX_COPIES, OPT_METADATA, OPT_REGION_SIZE, OPT_RATE
 	      OPT_FORCE, OPT_JSON, OPT_VERBOSE, OPT_HELP,
 	      OPT_PROMETHEUS, OPT_FIELDS, OPT_NOHEADINGS, OPT_SEPARATOR, OPT_SORT,
 	      OPT_NAMEPREFIXES, OPT_EXEC, OPT_HOOK_TIMEOUT, OPT_COUNT, OPT_NO_SYSLOG,
-	      OPT_INTERVAL, OPT_ALL, OPT_PIN, OPT_COLOTAB, OPT_ASYNC };
+	      OPT_INTERVAL, OPT_ALL, OPT_PIN, OPT_COLOTAB, OPT_MIN_RATE, OPT_ASYNC };
 
 static const struct {
 	const char *name;
@@ -284,6 +284,7 @@ static const struct {
 	{ "--region-size", OPT_REGION_SIZE, 1, BIT(CMD_CREATE) },
 	{ "--rate", OPT_RATE, 1, BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) },
 	{ "--async", OPT_ASYNC, 1, BIT(CMD_MIRROR_START) },
+	{ "--min-rate", OPT_MIN_RATE, 1, BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) },
 	{ "--timeout", OPT_TIMEOUT, 1, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_WAIT) |
 	  BIT(CMD_VERIFY) },
 	{ "--secondary", OPT_SECONDARY, 0, BIT(CMD_CREATE) },
@@ -529,6 +530,12 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 				      val);
 			break;
 		case OPT_RATE:
+			if (!strcmp(val, "auto")) {
+				a->rate_auto = 1;
+				a->rate_kib = 0;
+				break;
+			}
+			a->rate_auto = 0;
 			r = colo_parse_rate(val, &a->rate_kib);
 			if (r == COLO_SIZE_DECIMAL)
 				USAGE(DECIMAL_UNIT, "--rate", val, binary_unit(val));
@@ -536,7 +543,18 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 				USAGE("--rate '%s': not a whole number of KiB/s (the kernel's unit); give a multiple of 1024 bytes/s, e.g. 2k or 50m",
 				      val);
 			if (r)
-				USAGE("--rate '%s': bytes per second, at least 1k (e.g. 50m)", val);
+				USAGE("--rate '%s': auto, or bytes per second, at least 1k (e.g. 50m)",
+				      val);
+			break;
+		case OPT_MIN_RATE:
+			r = colo_parse_rate(val, &a->min_rate_kib);
+			if (r == COLO_SIZE_DECIMAL)
+				USAGE(DECIMAL_UNIT, "--min-rate", val, binary_unit(val));
+			if (r == COLO_RATE_NOT_KIB)
+				USAGE("--min-rate '%s': not a whole number of KiB/s (the kernel's unit); give a multiple of 1024 bytes/s, e.g. 2k or 10m",
+				      val);
+			if (r)
+				USAGE("--min-rate '%s': bytes per second, at least 1k (e.g. 10m)", val);
 			break;
 		case OPT_ASYNC:
 			r = parse_lag_arg("--async", val, &a->lag_kib, err, errlen);
@@ -653,6 +671,9 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		USAGE("%s: give NAME or --all", cmd_word(a->cmd));
 	if (a->hook_timeout && !a->hook)
 		USAGE("monitor: --hook-timeout needs --exec");
+	if (a->min_rate_kib && !a->rate_auto)
+		USAGE("%s: --min-rate is the floor of --rate auto: give --rate auto too",
+		      cmd_word(a->cmd));
 	if (npos < min_pos)
 		USAGE("%s: missing %s", cmd_word(a->cmd),
 		      a->cmd == CMD_WAIT && npos == 1 ? "STATE" :
@@ -790,9 +811,9 @@ static int parse_verify_fields(const char *p, struct colo_status *st, int *used)
 
 /*
  * The mirror's mode (async mirror): "<none|sync|async> <lag>/<max_lag>
- * <ahead>", lag and max_lag in KiB. Fields after them are ignored.
+ * <ahead>", lag and max_lag in KiB.
  */
-static int parse_mirror_mode_fields(const char *p, struct colo_status *st)
+static int parse_mirror_mode_fields(const char *p, struct colo_status *st, int *used)
 {
 	static const char *const modes[] = { "none", "sync", "async", NULL };
 	char lags[48], ahead[24], c;
@@ -807,6 +828,45 @@ static int parse_mirror_mode_fields(const char *p, struct colo_status *st)
 	    !strcmp(st->mirror_mode, "async") != !!st->max_lag_kib)
 		return -1;
 	st->has_mirror_mode = 1;
+	*used = n;
+	return 0;
+}
+
+/* A rate limit of the status: none, <KiB/s> or auto:<KiB/s>, no sign. */
+static int rate_limit_ok(const char *s)
+{
+	const char *p = s;
+
+	if (!strcmp(s, "none"))
+		return 1;
+	if (!strncmp(s, "auto:", 5))
+		p += 5;
+	if (!*p)
+		return 0;
+	for (; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return 0;
+	return 1;
+}
+
+/*
+ * <mirror_rate> <mirror_limit> <verify_rate> <verify_limit>, after the
+ * mirror's mode. Fields after them are ignored.
+ */
+static int parse_rate_fields(const char *p, struct colo_status *st)
+{
+	char mk[24], vk[24], c;
+	int n = 0;
+
+	if (sscanf(p, " %23s %23s %23s %23s%n", mk, st->mirror_limit, vk,
+		   st->verify_limit, &n) != 4 ||
+	    (p[n] && p[n] != ' ') ||
+	    !isdigit((unsigned char)mk[0]) || !isdigit((unsigned char)vk[0]) ||
+	    sscanf(mk, "%" SCNu64 "%c", &st->mirror_kib, &c) != 1 ||
+	    sscanf(vk, "%" SCNu64 "%c", &st->verify_kib, &c) != 1 ||
+	    !rate_limit_ok(st->mirror_limit) || !rate_limit_ok(st->verify_limit))
+		return -1;
+	st->has_rates = 1;
 	return 0;
 }
 
@@ -873,8 +933,16 @@ int colo_parse_status(const char *params, struct colo_status *st)
 			return -1;
 		used += n;
 	}
-	/* Then the mirror's mode. */
-	if (params[used] && parse_mirror_mode_fields(params + used, st))
+	/* Then the mirror's mode (async mirror). */
+	if (params[used]) {
+		int n = 0;
+
+		if (parse_mirror_mode_fields(params + used, st, &n))
+			return -1;
+		used += n;
+	}
+	/* Then the copy rates of the mirror and of the verify. */
+	if (params[used] && parse_rate_fields(params + used, st))
 		return -1;
 	if (!one_of(st->mode, modes) || !one_of(st->commit, commits) ||
 	    !one_of(st->mirror, mirrors) || !one_of(st->ingress, ingresses) ||
@@ -1049,6 +1117,29 @@ static void json_progress(FILE *f, const char *state, uint64_t done, uint64_t to
 	}
 }
 
+/*
+ * ,"copy_rate":R,"rate_limit":L,"min_rate":M of a mirror or verify object:
+ * the rate the kernel measured in bytes/s, the limit "auto" or bytes/s
+ * (null: none), the floor of auto in bytes/s (null: not auto); all null
+ * from a module that does not report them.
+ */
+static void json_kernel_rate(FILE *f, int known, uint64_t kib, const char *limit)
+{
+	if (!known) {
+		fputs(",\"copy_rate\":null,\"rate_limit\":null,\"min_rate\":null", f);
+		return;
+	}
+	fprintf(f, ",\"copy_rate\":%" PRIu64, kib * 1024);
+	if (!strncmp(limit, "auto:", 5))
+		fprintf(f, ",\"rate_limit\":\"auto\",\"min_rate\":%" PRIu64,
+			(uint64_t)strtoull(limit + 5, NULL, 10) * 1024);
+	else if (strcmp(limit, "none"))
+		fprintf(f, ",\"rate_limit\":%" PRIu64 ",\"min_rate\":null",
+			(uint64_t)strtoull(limit, NULL, 10) * 1024);
+	else
+		fputs(",\"rate_limit\":null,\"min_rate\":null", f);
+}
+
 void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 		      const struct colo_status *st, const char *const legs[3],
 		      const char *ingress_dev, const char *metadata_dev)
@@ -1097,6 +1188,7 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 		st->mirrored, st->to_mirror);
 	json_progress(f, st->mirror, st->mirrored, st->to_mirror, st->chunk,
 		      st->mirror_rate_known, st->mirror_rate);
+	json_kernel_rate(f, st->has_rates, st->mirror_kib, st->mirror_limit);
 	fputc('}', f);
 	fputs(",\"ingress\":", f);
 	if (ingress_dev)
@@ -1130,8 +1222,10 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 		fputs(",\"regions_marked\":null,\"regions\":null", f);
 	fputs(",\"verify\":{\"state\":", f);
 	colo_json_str(f, st->verify);
-	fprintf(f, ",\"verified\":%" PRIu64 ",\"to_verify\":%" PRIu64 ",\"different\":%" PRIu64 "}",
+	fprintf(f, ",\"verified\":%" PRIu64 ",\"to_verify\":%" PRIu64 ",\"different\":%" PRIu64,
 		st->verified, st->to_verify, st->verify_different);
+	json_kernel_rate(f, st->has_rates, st->verify_kib, st->verify_limit);
+	fputc('}', f);
 	/* The mirror's mode (async mirror); appended, schema unchanged. */
 	fputs(",\"mirror_mode\":", f);
 	colo_json_str(f, st->mirror_mode);

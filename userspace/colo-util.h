@@ -156,6 +156,8 @@ struct colo_args {
 	int dirty;			/* mirror start: --dirty (else full) */
 	uint64_t rate_kib;		/* mirror start, verify: --rate, KiB/s (0: none) */
 	uint64_t lag_kib;		/* mirror start --async, mirror async: KiB (0: sync) */
+	int rate_auto;			/* ... --rate auto */
+	uint64_t min_rate_kib;		/* ... --min-rate, KiB/s (0: not given) */
 	enum colo_state state;		/* wait */
 	unsigned int timeout;		/* seconds, 0: none */
 	int wait, force, json, verbose;
@@ -225,6 +227,14 @@ struct colo_status {
 	int has_mirror_mode;
 	char mirror_mode[16];
 	uint64_t lag_kib, max_lag_kib, ahead;
+	/*
+	 * The copy rates the kernel measured (KiB/s over the last second, 0
+	 * when not running) and the limits of the last starts: "none",
+	 * "<KiB/s>" or "auto:<min KiB/s>"; has_rates 0 from an older module.
+	 */
+	int has_rates;
+	uint64_t mirror_kib, verify_kib;
+	char mirror_limit[24], verify_limit[24];
 	/*
 	 * Not from the kernel: the commit's and the mirror's copy rates in
 	 * bytes/s as colosetup measured them (status/list --json), when known.

@@ -66,15 +66,17 @@ static const char usage_text[] =
 "  checkpoint NAME\n"
 "  failover NAME [--wait [--timeout SEC]]\n"
 "        Make NAME the primary; --wait follows the commit until done.\n"
-"  mirror start NAME DEV [--full|--dirty] [--rate BYTES/S] [--async MAX_LAG]\n"
-"               [--wait [--timeout SEC]]\n"
+"  mirror start NAME DEV [--full|--dirty] [--rate auto|BYTES/S [--min-rate BYTES/S]]\n"
+"               [--async MAX_LAG] [--wait [--timeout SEC]]\n"
+"        --rate auto: copy at full speed while the guest is idle, at\n"
+"        --min-rate (default 10m) while it does I/O.\n"
 "        --async: a VM write completes when base did; its copy to the\n"
 "        replica follows, at most MAX_LAG bytes (e.g. 4m) in flight.\n"
 "  mirror stop NAME\n"
 "  mirror async NAME MAX_LAG\n"
 "  mirror sync NAME\n"
 "        Switch a running mirror's mode (sync waits for the lag to drain).\n"
-"  verify NAME [--rate BYTES/S] [--wait [--timeout SEC]]\n"
+"  verify NAME [--rate auto|BYTES/S [--min-rate BYTES/S]] [--wait [--timeout SEC]]\n"
 "        Compare base with the in-sync mirror's replica in the background\n"
 "        and mark the chunks that differ dirty; --wait prints them at the\n"
 "        end. \"mirror stop\", then \"mirror start --dirty\", repairs them.\n"
@@ -846,6 +848,22 @@ static void print_metadata(const struct colo_dev *d)
 	putchar('\n');
 }
 
+/* "  rate:     12.5 MiB/s (auto, at least 10 MiB/s)" of a running pass. */
+static void print_rate(uint64_t kib, const char *limit)
+{
+	char r[32], m[32];
+
+	printf("  rate:     %s/s", colo_human(kib * 1024, r, sizeof(r)));
+	if (!strncmp(limit, "auto:", 5))
+		printf(" (auto, at least %s/s)\n",
+		       colo_human(strtoull(limit + 5, NULL, 10) * 1024, m, sizeof(m)));
+	else if (strcmp(limit, "none"))
+		printf(" (at most %s/s)\n",
+		       colo_human(strtoull(limit, NULL, 10) * 1024, m, sizeof(m)));
+	else
+		printf(" (no limit)\n");
+}
+
 static void print_status(const char *name, const struct colo_dev *d, const char *iname)
 {
 	const struct colo_status *st = &d->st;
@@ -885,10 +903,14 @@ static void print_status(const char *name, const struct colo_dev *d, const char 
 		printf("  mode:     sync, %" PRIu64 " writes ahead\n", st->ahead);
 	else if (!strcmp(st->mode, "primary"))
 		printf("  mirror:   none\n");
+	if (st->has_rates && !strcmp(st->mirror, "copying"))
+		print_rate(st->mirror_kib, st->mirror_limit);
 	if (strcmp(st->verify, "none"))
 		printf("  verify:   %s, %" PRIu64 " of %" PRIu64 " chunks compared, %" PRIu64
 		       " different\n", st->verify, st->verified, st->to_verify,
 		       st->verify_different);
+	if (st->has_rates && !strcmp(st->verify, "running"))
+		print_rate(st->verify_kib, st->verify_limit);
 	if (!strcmp(st->ingress, "attached"))
 		printf("  ingress:  %s\n", iname ? iname : "attached");
 	else if (!strcmp(st->mode, "secondary"))
@@ -1223,9 +1245,25 @@ static int mirror_settle(const char *name)
 	}
 }
 
+/*
+ * The rate words of mirror start and verify start: " <KiB/s>", " auto",
+ * " auto min_rate <KiB/s>" or nothing.
+ */
+static void rate_words(const struct colo_args *a, char *buf, size_t len)
+{
+	if (a->rate_auto && a->min_rate_kib)
+		snprintf(buf, len, " auto min_rate %" PRIu64, a->min_rate_kib);
+	else if (a->rate_auto)
+		snprintf(buf, len, " auto");
+	else if (a->rate_kib)
+		snprintf(buf, len, " %" PRIu64, a->rate_kib);
+	else
+		buf[0] = '\0';
+}
+
 static int cmd_mirror_start(const struct colo_args *a)
 {
-	char msg[512], rate[32] = "", lag[40] = "";
+	char msg[512], rate[64], lag[40] = "";
 	const char *dev = a->dev;
 	struct colo_dev d;
 	struct blk b;
@@ -1257,8 +1295,7 @@ static int cmd_mirror_start(const struct colo_args *a)
 			    a->dev, b.sectors, d.sectors);
 	dev = b.path;
 send:
-	if (a->rate_kib)
-		snprintf(rate, sizeof(rate), " %" PRIu64, a->rate_kib);
+	rate_words(a, rate, sizeof(rate));
 	if (a->lag_kib)
 		snprintf(lag, sizeof(lag), " async %" PRIu64, a->lag_kib);
 	snprintf(msg, sizeof(msg), "mirror start %s %s%s%s", dev, a->dirty ? "dirty" : "full",
@@ -1363,7 +1400,7 @@ bad:
 
 static int cmd_verify(const struct colo_args *a)
 {
-	char msg[64], rate[32] = "";
+	char msg[96], rate[64];
 	struct colo_dev d;
 	int r = get_colo(a->name, &d);
 
@@ -1387,8 +1424,7 @@ static int cmd_verify(const struct colo_args *a)
 			    "verify refused: a verify is running (%" PRIu64 " of %" PRIu64
 			    " chunks; verify stop NAME ends it)", d.st.verified, d.st.to_verify);
 send:
-	if (a->rate_kib)
-		snprintf(rate, sizeof(rate), " %" PRIu64, a->rate_kib);
+	rate_words(a, rate, sizeof(rate));
 	snprintf(msg, sizeof(msg), "verify start%s", rate);
 	r = send_msg(a->name, msg, "verify");
 	if (r)

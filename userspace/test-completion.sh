@@ -165,6 +165,8 @@ eq "--metadata: block devices" "$(lines /dev/nbd0 /dev/sda /dev/sdb)" \
 eq "a leg by path: the directory" "/dev/" "$(comp create vm --primary /de)"
 eq "metadata dump DEV" "$(lines /dev/nbd0 /dev/sda /dev/sdb)" "$(comp metadata dump "")"
 eq "--chunk: its sizes" "$(lines 128k 16k 1k 1m)" "$(comp create vm --chunk 1)"
+eq "--rate: auto" "auto" "$(comp mirror start vm /dev/sda --rate "")"
+eq "--min-rate: no word to offer" "" "$(comp verify vm --rate auto --min-rate "")"
 fields=$("$here/colosetup" list -o help | awk 'NR > 1 { print $1 }' | sort)
 [ "$(echo "$fields" | wc -l)" -ge 8 ]; ok $? "list -o help lists the fields (no device-mapper needed)"
 eq "list -o: the fields and help" "$(lines $fields help)" "$(comp list -o "")"

@@ -112,15 +112,15 @@ static void test_json_progress(void)
 	   "JSON commit done: 100%, no rate", buf);
 	/* 6 chunks of 4 KiB left at 4 KiB/s: 6 s */
 	ok(strstr(buf, "\"mirror\":{\"state\":\"copying\",\"mirrored\":2,\"to_mirror\":8,"
-		  "\"percent\":25.0,\"rate\":4096,\"eta_seconds\":6}") != NULL,
+		  "\"percent\":25.0,\"rate\":4096,\"eta_seconds\":6,") != NULL,
 	   "JSON mirror copying: percent, rate, ETA", buf);
 	st.mirror_rate = 0;
 	CAPTURE(buf, colo_status_json(f, NULL, 128, &st, NULL, NULL, NULL));
-	ok(strstr(buf, "\"percent\":25.0,\"rate\":0,\"eta_seconds\":null}") != NULL,
+	ok(strstr(buf, "\"percent\":25.0,\"rate\":0,\"eta_seconds\":null,") != NULL,
 	   "JSON mirror stalled: no ETA", buf);
 	st.mirror_rate_known = 0;
 	CAPTURE(buf, colo_status_json(f, "\xff", 128, &st, NULL, NULL, NULL));
-	ok(strstr(buf, "\"percent\":25.0,\"rate\":null,\"eta_seconds\":null}") != NULL &&
+	ok(strstr(buf, "\"percent\":25.0,\"rate\":null,\"eta_seconds\":null,") != NULL &&
 	   strstr(buf, "\"name\":\"\\ufffd\"") != NULL,
 	   "JSON rate unknown; a name of a bad byte", buf);
 }

@@ -59,6 +59,16 @@ static void test_args(void)
 		"verify ranges vm --wait", "up", "down", "up vm --all", "down vm --all",
 		"down vm --pin", "up vm --force", "up vm --colotab=", "up vm --colotab",
 		"up a b", "up a/b", "status vm --all",
+		"mirror start vm /dev/x --min-rate 1m",
+		"mirror start vm /dev/x --rate 10m --min-rate 1m",
+		"mirror start vm /dev/x --rate auto --min-rate 0",
+		"mirror start vm /dev/x --rate auto --min-rate x",
+		"mirror start vm /dev/x --rate auto --min-rate",
+		"mirror start vm /dev/x --rate Auto", "mirror start vm /dev/x --rate",
+		"mirror start vm /dev/x --rate auto --rate 1m --min-rate 1m",
+		"verify vm --min-rate 1m", "verify vm --rate auto --min-rate 100",
+		"verify stop vm --rate auto", "verify stop vm --min-rate 1m",
+		"status vm --min-rate 1m", "mirror stop vm --rate auto",
 	};
 	struct colo_args a;
 	char err[256];
@@ -84,7 +94,8 @@ static void test_args(void)
 	   !strcmp(a.dev, "/dev/nbd0") && a.dirty && a.rate_kib == 51200 && a.wait &&
 	   a.timeout == 60, "mirror start parsed", "");
 	r = parse("mirror start vm /dev/nbd0", &a, err);
-	ok(!r && !a.dirty && !a.rate_kib && !a.wait, "mirror start defaults to full", "");
+	ok(!r && !a.dirty && !a.rate_kib && !a.wait && !a.rate_auto && !a.min_rate_kib &&
+	   !a.lag_kib, "mirror start defaults to full", "");
 	r = parse("mirror start vm /dev/nbd0 --async 4m --dirty", &a, err);
 	ok(!r && a.cmd == CMD_MIRROR_START && a.dirty && a.lag_kib == 4096,
 	   "mirror start --async parsed", "");
@@ -107,6 +118,24 @@ static void test_args(void)
 	   "mirror async 2g: over 1 GiB refused", err);
 	r = parse("mirror async vm", &a, err);
 	ok(r == 2 && strstr(err, "mirror async: missing MAX_LAG"), "mirror async: missing MAX_LAG", err);
+	r = parse("mirror start vm /dev/nbd0 --rate auto", &a, err);
+	ok(!r && a.rate_auto && !a.rate_kib && !a.min_rate_kib, "mirror start --rate auto parsed",
+	   "");
+	r = parse("mirror start vm /dev/nbd0 --dirty --rate=auto --min-rate 4m", &a, err);
+	ok(!r && a.rate_auto && a.dirty && !a.rate_kib && a.min_rate_kib == 4096,
+	   "mirror start --rate auto --min-rate 4m parsed", "");
+	r = parse("mirror start vm /dev/nbd0 --min-rate 1g --rate auto", &a, err);
+	ok(!r && a.rate_auto && a.min_rate_kib == 1048576, "--min-rate before --rate auto", "");
+	r = parse("mirror start vm /dev/nbd0 --rate auto --rate 2m", &a, err);
+	ok(!r && !a.rate_auto && a.rate_kib == 2048, "the last --rate counts (fixed)", "");
+	r = parse("mirror start vm /dev/nbd0 --rate 2m --rate auto", &a, err);
+	ok(!r && a.rate_auto && !a.rate_kib, "the last --rate counts (auto)", "");
+	r = parse("mirror start vm /dev/nbd0 --async 8m --rate auto --min-rate 2m", &a, err);
+	ok(!r && a.rate_auto && a.min_rate_kib == 2048 && a.lag_kib == 8192,
+	   "mirror start --async with --rate auto --min-rate parsed", "");
+	r = parse("verify vm --rate auto --min-rate 512k --wait", &a, err);
+	ok(!r && a.cmd == CMD_VERIFY && a.rate_auto && a.min_rate_kib == 512 && a.wait,
+	   "verify --rate auto --min-rate parsed", "");
 	r = parse("mirror stop vm", &a, err);
 	ok(!r && a.cmd == CMD_MIRROR_STOP && !strcmp(a.name, "vm"), "mirror stop parsed", "");
 	r = parse("wait vm in-sync --timeout 5", &a, err);
@@ -246,7 +275,7 @@ static void test_status(void)
 	   !strcmp(st.commit, "none") && !strcmp(st.ingress, "attached") &&
 	   !strcmp(st.health, "ok") && st.bitmap_bytes == 8240,
 	   "secondary status parsed", "");
-	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 none 0/0 0 async 12/64 3 extra 1",
+	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 none 0/0 0 async 12/64 3 512 auto:64 0 none extra 1",
 			      &st) && !strcmp(st.commit, "running") && st.committed == 2 &&
 	   st.to_commit == 7 && st.dirty == 7 && !strcmp(st.mirror, "copying") &&
 	   st.mirrored == 4 && st.to_mirror == 9 && !strcmp(st.health, "error") &&
@@ -254,14 +283,20 @@ static void test_status(void)
 	   st.has_uuids && st.uuid_current == 0xff && !st.uuid_previous &&
 	   st.has_regions && st.regions_marked == 1 && st.regions == 3 &&
 	   st.has_mirror_mode && !strcmp(st.mirror_mode, "async") && st.lag_kib == 12 &&
-	   st.max_lag_kib == 64 && st.ahead == 3,
-	   "primary status parsed (fields after the 25th ignored)", "");
+	   st.max_lag_kib == 64 && st.ahead == 3 && st.has_rates && st.mirror_kib == 512 &&
+	   !strcmp(st.mirror_limit, "auto:64") && !st.verify_kib &&
+	   !strcmp(st.verify_limit, "none"),
+	   "primary status parsed (fields after the 29th ignored)", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0 sync 0/0 7",
 			      &st2) && st2.has_mirror_mode && !strcmp(st2.mirror_mode, "sync") &&
-	   !st2.lag_kib && !st2.max_lag_kib && st2.ahead == 7, "sync mirror mode parsed", "");
+	   !st2.lag_kib && !st2.max_lag_kib && st2.ahead == 7 && !st2.has_rates,
+	   "sync mirror mode parsed (no rates from an older module)", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0",
 			      &st2) && !st2.has_mirror_mode && !strcmp(st2.mirror_mode, "none"),
 	   "no mirror mode from an older module", "");
+	ok(colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0 0 none 0 none",
+			     &st2) == -1,
+	   "rate fields where the mirror's mode belongs refused", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 complete ok 0123456789abcdef/fedcba9876543210 0/4",
 			      &st2) && !strcmp(st2.metadata, "ok") &&
 	   st2.uuid_current == 0x0123456789abcdefULL && st2.uuid_previous == 0xfedcba9876543210ULL &&
@@ -299,6 +334,33 @@ static void test_status(void)
 	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0",
 			      &st2) && colo_state_check(&st2, STATE_VERIFIED, &why) == -1 && why,
 	   "no verify: nothing to wait for", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0",
+			      &st2) && !st2.has_rates, "no copy rates from an older module", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 copying 3/9 none ok 0 complete none - - running 5/16 0 sync 0/0 0 20480 auto:10240 77 4096",
+			      &st2) && st2.has_rates && st2.mirror_kib == 20480 &&
+	   !strcmp(st2.mirror_limit, "auto:10240") && st2.verify_kib == 77 &&
+	   !strcmp(st2.verify_limit, "4096"), "copy rates and limits parsed", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 copying 3/9 none ok 0 complete none - - none 0/0 0 sync 0/0 0 0 none 0 auto:1 newer fields",
+			      &st2) && st2.has_rates && !st2.mirror_kib &&
+	   !strcmp(st2.mirror_limit, "none") && !strcmp(st2.verify_limit, "auto:1"),
+	   "copy rates: fields a newer module appends are ignored", "");
+	{
+		static const char *const bad_rates[] = {
+			"0 auto: 0 none", "0 auto:x 0 none", "0 auto:-1 0 none", "x none 0 none",
+			"1x none 0 none", "0 none 0", "0 fast 0 none", "0 none 0 12k",
+			"-1 none 0 none", "0 none 0 none5",
+		};
+		char line[256];
+		unsigned int k;
+
+		for (k = 0; k < sizeof(bad_rates) / sizeof(bad_rates[0]); k++) {
+			snprintf(line, sizeof(line),
+				 "primary 8 0/16 0/16 done 1/1 0/16 copying 3/9 none ok 0 complete none - - none 0/0 0 sync 0/0 0 %s",
+				 bad_rates[k]);
+			ok(colo_parse_status(line, &st2) == -1, "bad copy rate fields refused",
+			   bad_rates[k]);
+		}
+	}
 	ok(colo_state_check(&st, STATE_DONE, &why) == 0 &&
 	   colo_state_progress(&st, STATE_DONE, &d, &t) && d == 2 && t == 7,
 	   "commit running: not done yet, progress 2/7", "");
@@ -348,11 +410,14 @@ static void test_json(void)
 		   "\"active\":1,\"hidden\":2,\"commit\":{\"state\":\"none\",\"committed\":0,"
 		   "\"to_commit\":0,\"percent\":null,\"rate\":null,\"eta_seconds\":null},"
 		   "\"dirty\":0,\"mirror\":{\"state\":\"none\",\"mirrored\":0,"
-		   "\"to_mirror\":0,\"percent\":null,\"rate\":null,\"eta_seconds\":null},\"ingress\":\"vm-ingress\",\"health\":\"ok\","
+		   "\"to_mirror\":0,\"percent\":null,\"rate\":null,\"eta_seconds\":null,"
+		   "\"copy_rate\":null,\"rate_limit\":null,\"min_rate\":null},"
+		   "\"ingress\":\"vm-ingress\",\"health\":\"ok\","
 		   "\"bitmap_bytes\":8240,\"dirty_coverage\":null,\"metadata\":\"none\","
 		   "\"metadata_device\":null,\"uuid_current\":null,\"uuid_previous\":null,"
 		   "\"regions_marked\":null,\"regions\":null,\"verify\":{\"state\":\"none\","
-		   "\"verified\":0,\"to_verify\":0,\"different\":0},\"mirror_mode\":\"none\","
+		   "\"verified\":0,\"to_verify\":0,\"different\":0,\"copy_rate\":null,"
+		   "\"rate_limit\":null,\"min_rate\":null},\"mirror_mode\":\"none\","
 		   "\"lag_kib\":0,\"max_lag_kib\":0,\"ahead\":0}"), "status JSON", buf);
 
 	colo_parse_status("primary 8 0/16 0/16 done 1/1 3/16 none 0/0 none ok 0 complete ok "
@@ -366,6 +431,27 @@ static void test_json(void)
 		   "\"metadata_device\":\"/dev/vdc\",\"uuid_current\":\"00000000deadbeef\","
 		   "\"uuid_previous\":\"0000000000000001\",\"regions_marked\":2,\"regions\":4,") &&
 	   buf[n - 1] == '}', "status JSON with metadata", buf);
+
+	colo_parse_status("primary 8 0/16 0/16 done 1/1 3/16 copying 2/9 none ok 0 complete none - - "
+			  "running 5/16 0 sync 0/0 0 10240 auto:2048 3 512", &st);
+	f = fmemopen(buf, sizeof(buf), "w");
+	colo_status_json(f, NULL, 128, &st, NULL, NULL, NULL);
+	n = ftell(f);
+	fclose(f);
+	buf[n] = '\0';
+	ok(strstr(buf, "\"eta_seconds\":null,\"copy_rate\":10485760,\"rate_limit\":\"auto\","
+		   "\"min_rate\":2097152},") &&
+	   strstr(buf, "\"different\":0,\"copy_rate\":3072,\"rate_limit\":524288,"
+		  "\"min_rate\":null},\"mirror_mode\":\"sync\""), "status JSON: the kernel's copy rates and limits", buf);
+	colo_parse_status("primary 8 0/16 0/16 done 1/1 3/16 in-sync 9/9 none ok 0 complete none - - "
+			  "none 0/0 0 sync 0/0 0 0 none 0 none", &st);
+	f = fmemopen(buf, sizeof(buf), "w");
+	colo_status_json(f, NULL, 128, &st, NULL, NULL, NULL);
+	n = ftell(f);
+	fclose(f);
+	buf[n] = '\0';
+	ok(strstr(buf, "\"copy_rate\":0,\"rate_limit\":null,\"min_rate\":null},") != NULL,
+	   "status JSON: no limit is null", buf);
 }
 
 static void test_table(void)
@@ -518,6 +604,18 @@ static void test_units(void)
 	r = parse("create vm --primary /a --metadata /m --region-size 4MB", &a, err);
 	ok(r == 2 && strstr(err, "--region-size '4MB': decimal units"),
 	   "--region-size 4MB: says to use MiB", err);
+	r = parse("mirror start vm /dev/x --rate auto --min-rate 10MB", &a, err);
+	ok(r == 2 && !strcmp(err, "--min-rate '10MB': decimal units (kB, MB, GB, TB) are refused: say 10MiB (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"),
+	   "--min-rate 10MB: says to use MiB", err);
+	r = parse("verify vm --rate auto --min-rate 1500", &a, err);
+	ok(r == 2 && !strcmp(err, "--min-rate '1500': not a whole number of KiB/s (the kernel's unit); give a multiple of 1024 bytes/s, e.g. 2k or 10m"),
+	   "--min-rate 1500: not rounded", err);
+	r = parse("mirror start vm /dev/x --rate 4m --min-rate 1m", &a, err);
+	ok(r == 2 && !strcmp(err, "mirror start: --min-rate is the floor of --rate auto: give --rate auto too"),
+	   "--min-rate without --rate auto: says why", err);
+	r = parse("mirror start vm /dev/x --rate fast", &a, err);
+	ok(r == 2 && !strcmp(err, "--rate 'fast': auto, or bytes per second, at least 1k (e.g. 50m)"),
+	   "--rate fast: auto or bytes per second", err);
 	r = parse("mirror start vm 7:3 --rate 4MiB", &a, err);
 	ok(!r && a.rate_kib == 4096 && !strcmp(a.dev, "7:3"), "mirror start MAJ:MIN --rate 4MiB",
 	   "");

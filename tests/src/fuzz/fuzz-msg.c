@@ -205,7 +205,9 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 	/*
 	 * <dev> [full|dirty [<KiB/s>]] [async <max_lag>]: the sync mode only
 	 * right after the device, the rate only right after it, "async
-	 * <max_lag>" once, anywhere after the device.
+	 * <max_lag>" once, anywhere after the device. The generator sends
+	 * no "auto" and no "min_rate" (67-mirror-rate and KUnit test those),
+	 * so the oracle does not model them.
 	 */
 	for (i = 3; i < argc; i++) {
 		if (i == 3 && (!strcmp(argv[i], "full") || !strcmp(argv[i], "dirty"))) {

@@ -1,0 +1,626 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-colo: the fleece's save, copy-before-write into its buffer. See
+ * dm-colo-fleece.h for the view it keeps.
+ *
+ * Below the data path: dm-colo-io.c calls colo_save_before_write() for
+ * every write that will reach base (a VM write in primary mode, an
+ * ingress write), before it decides anything else, and the failover
+ * commit calls colo_save_chunks() before a copy to base. This file calls
+ * only the copy engine, the per-chunk lock and dm-colo-flight.c.
+ *
+ * A write to a chunk the fleece still needs takes the chunk exclusive (a
+ * conflict parks it, io->save_parked), re-checks, takes a free slot of
+ * the buffer, and waits while the chunk is copied from base to the slot
+ * by the fleece's own copier; then the chunk is marked saved, the lock
+ * released, and the write runs again from the top in the worker, where
+ * it finds the chunk saved. A chunk is saved once; saved, released or
+ * unneeded chunks cost a bitmap test.
+ *
+ * The guest never waits for longer than the timeout and never fails: a
+ * full buffer, a failed save, no memory, or a save older than the timeout
+ * (the watchdog) breaks the fleece, and every write waiting for a save
+ * goes on at once. A save whose I/O still runs when its write went on is
+ * left to end by itself; the fleece waits for it only when it goes away.
+ *
+ * References: everything on the colo side that uses a fleece (a hook
+ * deciding, a save in flight) holds fl->refs, taken under RCU from
+ * cc->fleece; detaching clears cc->fleece, waits for RCU, then for the
+ * references (colo_fleece_wait_idle()).
+ */
+#include <linux/completion.h>
+#include <linux/jiffies.h>
+#include <linux/slab.h>
+
+#include "dm-colo.h"
+#include "dm-colo-fleece.h"
+
+#define DM_MSG_PREFIX "colo-fleece"
+
+/* One chunk being saved. */
+struct colo_save {
+	struct list_head node;		/* on fl->saves, under fl->lock */
+	struct colo_fleece *fl;
+	struct colo_c *cc;		/* of @bio */
+	struct bio *bio;		/* waits; NULL once let go, fl->lock */
+	struct completion *waiter;	/* colo_save_chunks(); the same */
+	u64 chunk;
+	u64 slot;
+	unsigned long start;		/* jiffies */
+	struct colo_copy copy;
+};
+
+static const char * const reason_names[] = {
+	[COLO_FLEECE_NONE] = "none",
+	[COLO_FLEECE_FULL] = "full",
+	[COLO_FLEECE_IO_ERROR] = "io-error",
+	[COLO_FLEECE_TIMEOUT] = "timeout",
+	[COLO_FLEECE_NO_MEMORY] = "no-memory",
+	[COLO_FLEECE_DETACHED] = "detached",
+};
+
+const char *colo_fleece_reason_name(int reason)
+{
+	if (reason < 0 || reason >= ARRAY_SIZE(reason_names))
+		return "unknown";
+	return reason_names[reason];
+}
+
+/* The active fleece of @cc with a reference, or NULL. Any context. */
+static struct colo_fleece *get_fleece(struct colo_c *cc)
+{
+	struct colo_fleece *fl;
+
+	rcu_read_lock();
+	fl = rcu_dereference(cc->fleece);
+	if (fl && colo_fleece_state(fl) == COLO_FLEECE_ACTIVE)
+		atomic_inc(&fl->refs);
+	else
+		fl = NULL;
+	rcu_read_unlock();
+	return fl;
+}
+
+static void put_fleece(struct colo_fleece *fl)
+{
+	/* colo_fleece_wait_idle() waits for this section before freeing. */
+	rcu_read_lock();
+	if (atomic_dec_and_test(&fl->refs))
+		wake_up(&fl->refs_wq);
+	rcu_read_unlock();
+}
+
+/*
+ * Wait until nothing on the colo side uses @fl: the caller made sure no
+ * new user finds it (cc->fleece cleared, RCU waited for). Process context.
+ */
+void colo_fleece_wait_idle(struct colo_fleece *fl)
+{
+	wait_event(fl->refs_wq, !atomic_read(&fl->refs));
+	synchronize_rcu();
+}
+
+/* Is @chunk part of the view (not released, needed)? Any context. */
+bool colo_fleece_in_view(struct colo_fleece *fl, u64 chunk)
+{
+	if (chunk >= fl->nr_chunks || colo_bitmap_test(&fl->released, chunk))
+		return false;
+	/* Pairs with smp_store_release() in colo_fleece_restrict(). */
+	return !smp_load_acquire(&fl->restricted) ||
+	       colo_bitmap_test(&fl->needed, chunk);
+}
+
+/* Does a write to base have to save @chunk first? Any context. */
+bool colo_fleece_needs(struct colo_fleece *fl, u64 chunk)
+{
+	return colo_fleece_state(fl) == COLO_FLEECE_ACTIVE &&
+	       !colo_bitmap_test(&fl->saved, chunk) &&
+	       colo_fleece_in_view(fl, chunk);
+}
+
+/* Chunks of the view (for the status). Any context. */
+u64 colo_fleece_nr_needed(struct colo_fleece *fl)
+{
+	/* Pairs with smp_store_release() in colo_fleece_restrict(). */
+	if (smp_load_acquire(&fl->restricted))
+		return colo_bitmap_count(&fl->needed);
+	return fl->nr_chunks - atomic64_read(&fl->nr_released);
+}
+
+/* Is @chunk in one of the ranges (checked by the caller)? */
+static bool in_ranges(struct colo_fleece *fl, u64 chunk, unsigned int nr,
+		      char **ranges)
+{
+	u64 first, last;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (!colo_parse_range(ranges[i], fl->nr_chunks, &first,
+				      &last) && first <= chunk && chunk <= last)
+			return true;
+	return false;
+}
+
+/*
+ * "needed <range>...", the ranges checked by the caller: the view keeps
+ * only the listed chunks, its first restriction from all of them, a later
+ * one the intersection (it never grows back: the chunks it left are not
+ * saved any more). A save or a read already under way for a chunk that
+ * leaves ends as it began. The leaves are allocated before anything
+ * changes. Process context.
+ */
+int colo_fleece_restrict(struct colo_fleece *fl, unsigned int nr,
+			 char **ranges)
+{
+	u64 first, last, c;
+	unsigned int i;
+	int r = 0;
+
+	mutex_lock(&fl->msg_lock);
+	if (fl->restricted) {
+		for (c = colo_bitmap_next_set(&fl->needed, 0); c < fl->nr_chunks;
+		     c = colo_bitmap_next_set(&fl->needed, c + 1)) {
+			if (in_ranges(fl, c, nr, ranges))
+				continue;
+			spin_lock_irq(&fl->lock);
+			colo_bitmap_clear(&fl->needed, c);
+			spin_unlock_irq(&fl->lock);
+			cond_resched();
+		}
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		colo_parse_range(ranges[i], fl->nr_chunks, &first, &last);
+		for (c = first; c <= last; c++) {
+			r = colo_bitmap_prepare(&fl->needed, c, GFP_KERNEL);
+			if (r)
+				goto out;
+			if (!(c & 1023))
+				cond_resched();
+		}
+	}
+	for (i = 0; i < nr; i++) {
+		colo_parse_range(ranges[i], fl->nr_chunks, &first, &last);
+		for (c = first; c <= last; c++) {
+			spin_lock_irq(&fl->lock);
+			if (!colo_bitmap_test(&fl->released, c))
+				colo_bitmap_set(&fl->needed, c);
+			spin_unlock_irq(&fl->lock);
+			if (!(c & 1023))
+				cond_resched();
+		}
+	}
+	/* The bits before the switch: pairs with colo_fleece_in_view(). */
+	smp_store_release(&fl->restricted, true);
+out:
+	mutex_unlock(&fl->msg_lock);
+	return r;
+}
+
+/* The slot that holds @chunk's saved data. Any context. */
+bool colo_fleece_slot(struct colo_fleece *fl, u64 chunk, u64 *slot)
+{
+	void *entry = xa_load(&fl->slots, chunk);
+
+	if (!xa_is_value(entry))
+		return false;
+	*slot = xa_to_value(entry);
+	return true;
+}
+
+/* Drop @chunk's slot, if it has one. Any context (a read_once's end). */
+static void drop_slot(struct colo_fleece *fl, u64 chunk)
+{
+	unsigned long flags;
+	void *entry;
+
+	xa_lock_irqsave(&fl->slots, flags);
+	entry = __xa_erase(&fl->slots, chunk);
+	xa_unlock_irqrestore(&fl->slots, flags);
+	if (!xa_is_value(entry))
+		return;
+	spin_lock_irqsave(&fl->lock, flags);
+	colo_slots_put(&fl->free, xa_to_value(entry));
+	spin_unlock_irqrestore(&fl->lock, flags);
+}
+
+/*
+ * A write that waited for a save goes on: its chunk is released and it
+ * runs again from the top in the worker. Any context.
+ */
+static void let_go(struct colo_c *cc, struct bio *bio)
+{
+	struct colo_io *io = colo_io_of(bio);
+
+	io->save_parked = false;
+	colo_lock_release(&cc->locks, &io->holder);
+	colo_defer_bio(cc, bio);
+}
+
+static void event_worker(struct work_struct *work)
+{
+	struct colo_fleece *fl = container_of(work, struct colo_fleece,
+					      event_work);
+
+	dm_table_event(fl->ti->table);
+}
+
+/*
+ * Break @fl for good: reads fail from now on, nothing more is saved, and
+ * every write that waits for a save goes on now. The first reason is
+ * kept. Any context.
+ */
+void colo_fleece_break(struct colo_fleece *fl, enum colo_fleece_reason why)
+{
+	struct colo_save *save;
+	unsigned long flags;
+	bool broke = false;
+
+	spin_lock_irqsave(&fl->lock, flags);
+	if (atomic_read(&fl->state) != COLO_FLEECE_BROKEN) {
+		fl->reason = why;
+		/* The reason before the state: pairs with colo_fleece_state(). */
+		atomic_set_release(&fl->state, COLO_FLEECE_BROKEN);
+		broke = true;
+		list_for_each_entry(save, &fl->saves, node) {
+			if (save->bio)
+				let_go(save->cc, save->bio);
+			save->bio = NULL;
+			if (save->waiter)
+				complete(save->waiter);
+			save->waiter = NULL;
+		}
+	}
+	spin_unlock_irqrestore(&fl->lock, flags);
+
+	if (broke) {
+		DMERR("%s: fleece broken: %s; its reads fail from now on",
+		      dm_device_name(dm_table_get_md(fl->ti->table)),
+		      colo_fleece_reason_name(why));
+		queue_work(fl->wq, &fl->event_work);
+	}
+}
+
+/* The timeout: a save older than it breaks the fleece. */
+static void watchdog_worker(struct work_struct *work)
+{
+	struct colo_fleece *fl = container_of(to_delayed_work(work),
+					      struct colo_fleece, watchdog);
+	unsigned long timeout = msecs_to_jiffies(fl->timeout_ms);
+	unsigned long due = 0;
+	struct colo_save *save;
+	bool late = false;
+
+	spin_lock_irq(&fl->lock);
+	save = list_first_entry_or_null(&fl->saves, struct colo_save, node);
+	if (save) {
+		due = save->start + timeout;
+		late = time_after_eq(jiffies, due);
+	}
+	spin_unlock_irq(&fl->lock);
+
+	if (late)
+		colo_fleece_break(fl, COLO_FLEECE_TIMEOUT);
+	else if (save)
+		queue_delayed_work(fl->wq, &fl->watchdog,
+				   max_t(long, (long)(due - jiffies), 1));
+}
+
+/* The end of a save. Process context (the copier's). */
+static void save_done(int read_err, unsigned long write_err, void *context)
+{
+	struct colo_save *save = context;
+	struct colo_fleece *fl = save->fl;
+	struct completion *waiter;
+	unsigned long flags;
+	struct bio *bio;
+	bool ok = !read_err && !write_err;
+
+	if (!ok) {
+		DMERR_LIMIT("%s: save of chunk %llu failed: %s",
+			    dm_device_name(dm_table_get_md(fl->ti->table)),
+			    (unsigned long long)save->chunk,
+			    read_err ? "read error on base" :
+			    "write error on the buffer");
+		colo_fleece_break(fl, COLO_FLEECE_IO_ERROR);
+		drop_slot(fl, save->chunk);
+	} else if (colo_fleece_state(fl) == COLO_FLEECE_ACTIVE) {
+		/* Its leaf was prepared when the save started. */
+		colo_bitmap_set(&fl->saved, save->chunk);
+		atomic64_inc(&fl->nr_saved);
+	}
+
+	spin_lock_irqsave(&fl->lock, flags);
+	list_del(&save->node);
+	bio = save->bio;
+	save->bio = NULL;
+	waiter = save->waiter;
+	save->waiter = NULL;
+	spin_unlock_irqrestore(&fl->lock, flags);
+
+	/* Saved before the chunk is released: the retry sees it. */
+	if (bio)
+		let_go(save->cc, bio);
+	if (waiter)
+		complete(waiter);
+	kfree(save);
+	put_fleece(fl);
+}
+
+/*
+ * Start the save of @chunk, which the caller holds exclusive (for @bio,
+ * or a commit job). Returns 0, -ENOSPC (the buffer is full) or -ENOMEM.
+ */
+static int start_save(struct colo_fleece *fl, struct colo_c *cc,
+		      struct bio *bio, struct completion *waiter, u64 chunk,
+		      gfp_t gfp)
+{
+	struct dm_io_region src, dst;
+	struct colo_save *save;
+	unsigned long flags;
+	bool first;
+	u64 slot;
+	int r;
+
+	r = colo_bitmap_prepare(&fl->saved, chunk, gfp);
+	if (r)
+		return r;
+	save = kzalloc(sizeof(*save), gfp | __GFP_NOWARN);
+	if (!save)
+		return -ENOMEM;
+
+	spin_lock_irqsave(&fl->lock, flags);
+	r = colo_slots_get(&fl->free, &slot);
+	spin_unlock_irqrestore(&fl->lock, flags);
+	if (r)
+		goto bad_slot;
+	r = xa_err(xa_store_irq(&fl->slots, chunk, xa_mk_value(slot), gfp));
+	if (r)
+		goto bad_store;
+
+	save->fl = fl;
+	save->cc = cc;
+	save->bio = bio;
+	save->waiter = waiter;
+	save->chunk = chunk;
+	save->slot = slot;
+	save->start = jiffies;
+	/* The save's own reference, dropped by save_done(). */
+	atomic_inc(&fl->refs);
+
+	spin_lock_irqsave(&fl->lock, flags);
+	first = list_empty(&fl->saves);
+	list_add_tail(&save->node, &fl->saves);
+	spin_unlock_irqrestore(&fl->lock, flags);
+	if (first)
+		queue_delayed_work(fl->wq, &fl->watchdog,
+				   msecs_to_jiffies(fl->timeout_ms));
+
+	src.bdev = fl->base->bdev;
+	src.sector = colo_chunk_to_sector(chunk, fl->chunk_shift);
+	src.count = colo_chunk_len(chunk, fl->ti->len, fl->chunk_shift);
+	dst.bdev = fl->buffer->bdev;
+	dst.sector = colo_chunk_to_sector(slot, fl->chunk_shift);
+	dst.count = src.count;
+	colo_copy_start(&fl->copier, &save->copy, &src, &dst, save_done, save);
+	return 0;
+
+bad_store:
+	spin_lock_irqsave(&fl->lock, flags);
+	colo_slots_put(&fl->free, slot);
+	spin_unlock_irqrestore(&fl->lock, flags);
+bad_slot:
+	kfree(save);
+	return r;
+}
+
+/*
+ * Save @chunk for @bio, or find it needs no save any more. Returns true
+ * when @bio may go on, false when it was taken (parked on the chunk,
+ * waiting for the save, or sent to the worker).
+ */
+static bool save_chunk(struct colo_fleece *fl, struct colo_c *cc,
+		       struct bio *bio, struct colo_io *io, u64 chunk,
+		       bool in_worker)
+{
+	int r;
+
+	/* A hold granted for another path's request: that path asks again. */
+	if (io->holder.hold != COLO_HOLD_NONE &&
+	    !(io->save_parked && io->holder.chunk == chunk &&
+	      io->holder.hold == COLO_HOLD_EXCL))
+		colo_lock_release(&cc->locks, &io->holder);
+	/* Set first: once parked, the bio may run again before we return. */
+	io->save_parked = true;
+	if (!colo_lock_try(&cc->locks, &io->holder, chunk, COLO_HOLD_EXCL,
+			   bio))
+		return false;
+	io->save_parked = false;
+	/* Re-check under the lock (LESSONS.md #1). */
+	if (!colo_fleece_needs(fl, chunk)) {
+		colo_lock_release(&cc->locks, &io->holder);
+		return true;
+	}
+
+	r = start_save(fl, cc, bio, NULL, chunk,
+		       in_worker ? GFP_NOIO : GFP_NOWAIT);
+	if (!r)
+		return false;
+	colo_lock_release(&cc->locks, &io->holder);
+	if (r == -ENOMEM && !in_worker) {
+		/* The worker may sleep for it. */
+		colo_defer_bio(cc, bio);
+		return false;
+	}
+	colo_fleece_break(fl, r == -ENOSPC ? COLO_FLEECE_FULL :
+			  COLO_FLEECE_NO_MEMORY);
+	return true;
+}
+
+/*
+ * Before @bio, a write, reaches base: save each of its chunks the fleece
+ * of @cc still needs. Returns true when @bio may go on, false when it was
+ * taken (it runs again from the top in the worker). Map or worker context.
+ */
+bool colo_save_before_write(struct colo_c *cc, struct bio *bio,
+			    struct colo_io *io, bool in_worker)
+{
+	struct colo_fleece *fl = NULL;
+	bool go = true;
+	u64 c, last;
+
+	/* Only ingress writes and a primary's VM writes reach base. */
+	if (!rcu_access_pointer(cc->fleece) || !bio_sectors(bio) ||
+	    (io->ingress && test_bit(COLO_FENCED, &cc->flags)) ||
+	    (!io->ingress && READ_ONCE(cc->mode) != COLO_MODE_PRIMARY))
+		goto out;
+	fl = get_fleece(cc);
+	if (!fl)
+		goto out;
+
+	c = colo_sector_to_chunk(io->sector, fl->chunk_shift);
+	last = colo_sector_to_chunk(io->sector + bio_sectors(bio) - 1,
+				    fl->chunk_shift);
+	for (; c <= last && go; c++)
+		if (colo_fleece_needs(fl, c))
+			go = save_chunk(fl, cc, bio, io, c, in_worker);
+	put_fleece(fl);
+out:
+	/* Parked for a save that is no longer needed: not ours to keep. */
+	if (go && io->save_parked) {
+		io->save_parked = false;
+		if (io->holder.hold != COLO_HOLD_NONE)
+			colo_lock_release(&cc->locks, &io->holder);
+	}
+	return go;
+}
+
+/*
+ * Before a copy to base of chunks @first to @last, which the caller (the
+ * failover commit) holds exclusive: save each one the fleece still needs,
+ * one at a time, waiting for each (at most the timeout: the watchdog
+ * breaks the fleece then). Worker context; sleeps.
+ */
+void colo_save_chunks(struct colo_c *cc, u64 first, u64 last)
+{
+	struct colo_fleece *fl;
+	u64 c;
+	int r;
+
+	if (!rcu_access_pointer(cc->fleece))
+		return;
+	fl = get_fleece(cc);
+	if (!fl)
+		return;
+	for (c = first; c <= last; c++) {
+		DECLARE_COMPLETION_ONSTACK(done);
+
+		if (!colo_fleece_needs(fl, c))
+			continue;
+		r = start_save(fl, cc, NULL, &done, c, GFP_NOIO);
+		if (r) {
+			colo_fleece_break(fl, r == -ENOSPC ? COLO_FLEECE_FULL :
+					  COLO_FLEECE_NO_MEMORY);
+			break;
+		}
+		wait_for_completion(&done);
+	}
+	put_fleece(fl);
+}
+
+/*
+ * @chunk leaves the view: no later write saves it, reads of it fail, and
+ * its slot is free again. The caller holds the chunk exclusive. Returns
+ * -ENOMEM when the released bitmap had no memory (nothing changed). Any
+ * context when the released bitmap's leaf for @chunk was prepared.
+ */
+int colo_fleece_release_chunk(struct colo_fleece *fl, u64 chunk, gfp_t gfp)
+{
+	unsigned long flags;
+	int r;
+
+	if (!colo_fleece_in_view(fl, chunk))
+		return 0;
+	r = colo_bitmap_prepare(&fl->released, chunk, gfp);
+	if (r)
+		return r;
+	/* With the needed bit, for a restriction under way. */
+	spin_lock_irqsave(&fl->lock, flags);
+	colo_bitmap_set(&fl->released, chunk);
+	colo_bitmap_clear(&fl->needed, chunk);
+	atomic64_inc(&fl->nr_released);
+	spin_unlock_irqrestore(&fl->lock, flags);
+	if (colo_bitmap_clear(&fl->saved, chunk))
+		atomic64_dec(&fl->nr_saved);
+	drop_slot(fl, chunk);
+	return 0;
+}
+
+/*
+ * Set up the fleece's state: fl->ti, base, buffer, chunk_shift, nr_chunks
+ * and nr_slots are set. Process context.
+ */
+int colo_fleece_init(struct colo_fleece *fl)
+{
+	int r;
+
+	spin_lock_init(&fl->lock);
+	/* Erased from interrupt context too (drop_slot()). */
+	xa_init_flags(&fl->slots, XA_FLAGS_LOCK_IRQ);
+	INIT_LIST_HEAD(&fl->saves);
+	atomic_set(&fl->refs, 0);
+	init_waitqueue_head(&fl->refs_wq);
+	atomic_set(&fl->state, COLO_FLEECE_INACTIVE);
+	atomic64_set(&fl->nr_saved, 0);
+	atomic64_set(&fl->nr_released, 0);
+	INIT_DELAYED_WORK(&fl->watchdog, watchdog_worker);
+	INIT_WORK(&fl->event_work, event_worker);
+
+	r = colo_slots_init(&fl->free, fl->nr_slots);
+	if (r)
+		return r;
+	r = colo_bitmap_init(&fl->saved, fl->nr_chunks);
+	if (r)
+		goto bad_saved;
+	r = colo_bitmap_init(&fl->released, fl->nr_chunks);
+	if (r)
+		goto bad_released;
+	r = colo_bitmap_init(&fl->needed, fl->nr_chunks);
+	if (r)
+		goto bad_needed;
+	mutex_init(&fl->msg_lock);
+	r = -ENOMEM;
+	fl->wq = alloc_workqueue("dm-colo-fleece", WQ_MEM_RECLAIM, 0);
+	if (!fl->wq)
+		goto bad_wq;
+	r = colo_copier_init(&fl->copier, COLO_COPY_EXTENTS);
+	if (r)
+		goto bad_copier;
+	return 0;
+
+bad_copier:
+	destroy_workqueue(fl->wq);
+bad_wq:
+	colo_bitmap_destroy(&fl->needed);
+bad_needed:
+	colo_bitmap_destroy(&fl->released);
+bad_released:
+	colo_bitmap_destroy(&fl->saved);
+bad_saved:
+	colo_slots_destroy(&fl->free);
+	return r;
+}
+
+/* Free the state. Nothing uses the fleece (colo_fleece_wait_idle()). */
+void colo_fleece_destroy(struct colo_fleece *fl)
+{
+	cancel_delayed_work_sync(&fl->watchdog);
+	cancel_work_sync(&fl->event_work);
+	colo_copier_destroy(&fl->copier);
+	destroy_workqueue(fl->wq);
+	colo_bitmap_destroy(&fl->needed);
+	colo_bitmap_destroy(&fl->released);
+	colo_bitmap_destroy(&fl->saved);
+	colo_slots_destroy(&fl->free);
+	xa_destroy(&fl->slots);
+}

@@ -1,0 +1,325 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# colo-fleece: a read-only point-in-time view of a colo device's base.
+# On a primary (chunks 1, 8, 128) and on a secondary (its ingress writing,
+# then a failover whose commit writes base), the randomized checker
+# (colo-fleece-check: a writer on the device that reaches base, a reader
+# comparing the fleece with a copy of base taken at its start, discards
+# releasing chunks) must find every byte as it was; a fleece started on a
+# secondary after an ingress write is refused until a checkpoint; a full
+# buffer, a buffer of dm-error, dm-flakey and dm-delay past the timeout
+# break the fleece (status, dm event, reads fail) and never fail or hold
+# the guest; bad tables and messages are refused and change nothing;
+# the colo device and the module cannot go while a fleece holds them.
+# FLEECE_OPS ops per checker run; FSX_SEED fixes the seed.
+. /tests/lib.sh
+
+MIB=32
+OPS=${FLEECE_OPS:-3000}
+brd_setup 4 $MIB
+LEN=$(dev_sectors /dev/ram0)
+B=/dev/ram0 H=/dev/ram1 A=/dev/ram2 BUF=/dev/ram3
+REF=/tmp/fleece-ref
+
+fill() {	# DEV: random data over all of it
+	dd if=/dev/urandom of="$1" bs=1M count=$MIB oflag=direct 2>/dev/null
+}
+checker() {	# DESC WRITE-DEV CHUNK [ARGS...]
+	local desc=$1 dev=$2 chunk=$3 seed start rc
+	shift 3
+	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
+	start=$(date +%s)
+	colo-fleece-check --write "$dev" --fleece /dev/mapper/f --ref $REF \
+		--chunk "$chunk" --ops "$OPS" --seed "$seed" \
+		--state /tmp/fleece-state "$@" > /tmp/fc.log 2>&1
+	rc=$?
+	grep '^colo-fleece-check:' /tmp/fc.log | tail -n 1 | sed 's/^/# /'
+	if [ $rc = 0 ]; then
+		t_ok "$desc: $OPS ops, seed $seed ($(( $(date +%s) - start ))s)"
+	else
+		t_fail "$desc: colo-fleece-check exit $rc (seed $seed)"
+		tail -n 20 /tmp/fc.log | sed 's/^/#   /'
+	fi
+}
+fleece_state() { field f 4; }
+# A read of the whole fleece: the number of 4 KiB blocks that failed.
+read_errors() {
+	dd if=/dev/mapper/f of=/dev/null bs=4k iflag=direct conv=noerror 2>&1 |
+		grep -c 'Input/output error'
+}
+
+# --- primary: the view holds while the VM writes ---------------------------
+for chunk in 1 8 128; do
+	dm_cleanup
+	dmsetup create p --table "0 $LEN colo primary $B $chunk"
+	dmsetup mknodes
+	fill /dev/mapper/p
+	rm -f /tmp/fleece-state
+	dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+	check "chunk $chunk: fleece created on the primary" \
+		dmsetup create f --table "0 $LEN colo-fleece $B $BUF"
+	dmsetup mknodes
+	total=$((LEN / chunk))
+	check_eq "chunk $chunk: status before any write" \
+		"active $total 0 0 0/$total" "$(dmsetup status f | cut -d' ' -f4-)"
+	checker "chunk $chunk: primary, VM writes, discards" /dev/mapper/p \
+		"$chunk" --discard
+	st=$(dmsetup status f)
+	check_match "chunk $chunk: active, chunks saved and released" \
+		"colo-fleece active [0-9]+ [1-9][0-9]* [1-9][0-9]* [0-9]+/$total" "$st"
+	saved=$(echo "$st" | awk '{ print $6 }')
+	used=$(echo "$st" | awk '{ print $8 }' | cut -d/ -f1)
+	check_eq "chunk $chunk: buffer use is the saved chunks" "$saved" "$used"
+	check_eq "chunk $chunk: base moved on (the VM's writes are there)" 1 \
+		"$(cmp -s $B $REF; echo $?)"
+	check_fails "chunk $chunk: write to the fleece refused" \
+		dd if=/dev/zero of=/dev/mapper/f bs=4k count=1 oflag=direct conv=notrunc
+	check "chunk $chunk: fleece removed" dmsetup remove f
+	check "chunk $chunk: VM writes after the fleece went" \
+		dd if=/dev/urandom of=/dev/mapper/p bs=64k count=16 oflag=direct conv=notrunc
+done
+
+# --- with a mirror, a colo reload, a colo suspend ----------------------------
+dm_cleanup
+dmsetup create p --table "0 $LEN colo primary $B 8"
+dmsetup mknodes
+fill /dev/mapper/p
+rm -f /tmp/fleece-state
+dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+dmsetup create f --table "0 $LEN colo-fleece $B $BUF"
+dmsetup mknodes
+check "mirror: full sync starts" dmsetup message p 0 mirror start $A full
+check "mirror: in sync" wait_field p 11 in-sync 60
+checker "mirror in sync: VM writes (mirrored)" /dev/mapper/p 8 --discard
+check_eq "mirror: replica equals base" "$(direct_sum $B)" "$(direct_sum $A)"
+check "mirror: stop" dmsetup message p 0 mirror stop
+check_fails "a reload of the fleece is refused (a second fleece)" \
+	dmsetup load f --table "0 $LEN colo-fleece $B $BUF"
+check "colo reload (same table) with the fleece" \
+	sh -c "dmsetup reload p --table '0 $LEN colo primary $B 8' && dmsetup suspend p && dmsetup resume p"
+check_eq "after the colo reload: still active" active "$(fleece_state)"
+checker "after the colo reload" /dev/mapper/p 8
+# (The chunk may have been released: then the read ends with EIO, still
+# only once the colo device resumed.)
+dmsetup suspend p
+rm -f /tmp/fleece-rc
+(dd if=/dev/mapper/f of=/dev/null bs=4k count=1 skip=7 iflag=direct 2>/dev/null
+ echo $? > /tmp/fleece-rc) &
+rpid=$!
+sleep 1
+check_eq "colo suspended: a fleece read waits" no "$([ -e /tmp/fleece-rc ] && echo yes || echo no)"
+dmsetup resume p
+wait $rpid
+check_eq "colo resumed: the read completes" yes "$([ -e /tmp/fleece-rc ] && echo yes || echo no)"
+ev=$(events f)
+check "colo table replaced by a linear one" \
+	sh -c "dmsetup reload p --table '0 $LEN linear $B 0' && dmsetup suspend p && dmsetup resume p"
+check_eq "replaced: broken:detached" broken:detached "$(fleece_state)"
+check "replaced: dm event" timeout 5 dmsetup wait f "$ev"
+check_fails "replaced: reads fail" \
+	dd if=/dev/mapper/f of=/dev/null bs=4k count=1 iflag=direct
+check "replaced: the fleece goes" dmsetup remove f
+
+# --- bad input: refused, nothing changed -----------------------------------
+dm_cleanup
+dmsetup create p --table "0 $LEN colo primary $B 8"
+dmsetup create small --table "0 4 linear $BUF 0"
+dmsetup mknodes
+pst=$(dmsetup status p)
+check_fails "no colo device on the base: refused" \
+	dmsetup create f --table "0 $LEN colo-fleece $H $BUF"
+check_fails "buffer is base: refused" \
+	dmsetup create f --table "0 $LEN colo-fleece $B $B"
+check_fails "buffer smaller than a chunk: refused" \
+	dmsetup create f --table "0 $LEN colo-fleece $B /dev/mapper/small"
+check_fails "buffer stacked on the colo device: refused" \
+	dmsetup create f --table "0 $LEN colo-fleece $B /dev/mapper/p"
+check_fails "longer than the colo device: refused" \
+	dmsetup create f --table "0 $((LEN + 8)) colo-fleece $B $BUF"
+for opts in "1 timeout" "2 timeout 0" "2 timeout x" "2 read_once" "1 bogus" \
+	    "3 timeout 10" "x"; do
+	check_fails "options '$opts': refused" \
+		dmsetup create f --table "0 $LEN colo-fleece $B $BUF $opts"
+done
+check_fails "one argument: refused" dmsetup create f --table "0 $LEN colo-fleece $B"
+check_eq "no device left by the refusals" "" "$(dmsetup ls | grep -w f)"
+check "a fleece with a timeout of 2000 ms" \
+	dmsetup create f --table "0 $LEN colo-fleece $B $BUF 2 timeout 2000"
+check_match "table shows the option" \
+	"^0 $LEN colo-fleece [0-9]+:[0-9]+ [0-9]+:[0-9]+ 2 timeout 2000$" \
+	"$(dmsetup table f)"
+check_fails "a second fleece on the same colo device: refused" \
+	dmsetup create f2 --table "0 $LEN colo-fleece $B $H"
+fst=$(dmsetup status f)
+check_fails "unknown message refused" dmsetup message f 0 bogus
+check_fails "empty message refused" dmsetup message f 0 ""
+check_eq "refused messages changed nothing" "$fst" "$(dmsetup status f)"
+check_fails "colo device removal refused while a fleece holds it" dmsetup remove p
+check_fails "module unload refused while a fleece is loaded" rmmod dm_colo
+check_eq "the colo device is as it was" "$pst" "$(dmsetup status p)"
+dmsetup remove f
+
+# --- read_once: a read of a whole chunk releases it ---------------------------
+dm_cleanup
+dmsetup create p --table "0 $LEN colo primary $B 8"
+dmsetup mknodes
+fill /dev/mapper/p
+dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+check "read_once: fleece created" \
+	dmsetup create f --table "0 $LEN colo-fleece $B $BUF 1 read_once"
+dmsetup mknodes
+check_match "read_once: in the table" " 1 read_once$" "$(dmsetup table f)"
+check "read_once: VM writes to chunks 0-3" \
+	dd if=/dev/urandom of=/dev/mapper/p bs=4k count=4 oflag=direct conv=notrunc
+# colo-dio: busybox dd drops O_DIRECT on a buffer it did not align, and
+# a buffered read reads whole pages (whole chunks here).
+dio() {	# OFFSET LEN: an O_DIRECT read of the fleece into /tmp/dio
+	rm -f /tmp/dio
+	colo-dio read /dev/mapper/f "$1" "$2" /tmp/dio
+}
+check "read_once: read chunk 0 (saved)" dio 0 4096
+check_eq "read_once: chunk 0 as at the start" \
+	"$(dd if=$REF bs=4k count=1 2>/dev/null | md5sum)" "$(md5sum < /tmp/dio)"
+check "read_once: read chunk 9 (from base)" dio 36864 4096
+check_eq "read_once: chunk 9 as at the start" \
+	"$(dd if=$REF bs=4k skip=9 count=1 2>/dev/null | md5sum)" "$(md5sum < /tmp/dio)"
+check_match "read_once: both released, chunk 0's buffer chunk freed" \
+	"colo-fleece active $((LEN / 8 - 2)) 3 2 3/" "$(dmsetup status f)"
+check_exit 5 "read_once: chunk 0 read again fails with EIO" dio 0 4096
+check "read_once: 512 bytes of chunk 1" dio 4096 512
+check_match "read_once: a part released nothing" \
+	"colo-fleece active $((LEN / 8 - 2)) 3 2 3/" "$(dmsetup status f)"
+check "read_once: chunk 1 whole" dio 4096 4096
+check_eq "read_once: chunk 1 as at the start" \
+	"$(dd if=$REF bs=4k skip=1 count=1 2>/dev/null | md5sum)" "$(md5sum < /tmp/dio)"
+check "read_once: a VM write to the released chunk 9" \
+	dd if=/dev/urandom of=/dev/mapper/p bs=4k seek=9 count=1 oflag=direct conv=notrunc
+check_match "read_once: chunk 9 not saved (chunk 1 released)" \
+	"colo-fleece active $((LEN / 8 - 3)) 2 3 2/" "$(dmsetup status f)"
+dmsetup remove f
+
+# --- needed: only the listed chunks are saved and served ---------------------
+dm_cleanup
+dmsetup create p --table "0 $LEN colo primary $B 8"
+dmsetup mknodes
+fill /dev/mapper/p
+dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+dmsetup create f --table "0 $LEN colo-fleece $B $BUF"
+dmsetup mknodes
+total=$((LEN / 8))
+fst=$(dmsetup status f)
+for m in "needed" "needed 5-3" "needed x" "needed $total" "needed 0-$total" \
+	 "needed 1 2-x"; do
+	check_fails "'$m' refused" dmsetup message f 0 $m
+done
+check_eq "refused needed messages changed nothing" "$fst" "$(dmsetup status f)"
+check "needed all (the default) accepted" dmsetup message f 0 needed all
+check "needed 0-99 200" dmsetup message f 0 needed 0-99 200
+check_match "needed: 101 chunks in the view" "colo-fleece active 101 0 0 0/$total" \
+	"$(dmsetup status f)"
+check_fails "needed all refused once restricted" dmsetup message f 0 needed all
+check "needed: VM writes over everything" \
+	dd if=/dev/urandom of=/dev/mapper/p bs=1M count=$MIB oflag=direct
+check_match "needed: only the needed chunks were saved" \
+	"colo-fleece active 101 101 0 101/$total" "$(dmsetup status f)"
+check_eq "needed: chunks 0-99 as at the start" \
+	"$(dd if=$REF bs=4k count=100 2>/dev/null | md5sum)" \
+	"$(dd if=/dev/mapper/f bs=4k count=100 iflag=direct 2>/dev/null | md5sum)"
+check_eq "needed: chunk 200 as at the start" \
+	"$(dd if=$REF bs=4k skip=200 count=1 2>/dev/null | md5sum)" \
+	"$(dd if=/dev/mapper/f bs=4k skip=200 count=1 iflag=direct 2>/dev/null | md5sum)"
+check_fails "needed: a chunk not needed reads EIO" \
+	dd if=/dev/mapper/f of=/dev/null bs=4k skip=150 count=1 iflag=direct
+check "needed 50-60 200-300: the intersection" \
+	dmsetup message f 0 needed 50-60 200-300
+check_match "needed: 12 chunks left (the buffer keeps what was saved)" \
+	"colo-fleece active 12 101 0 101/$total" "$(dmsetup status f)"
+check_fails "needed: chunk 0 left the view" \
+	dd if=/dev/mapper/f of=/dev/null bs=4k count=1 iflag=direct
+dmsetup remove f
+
+# --- secondary: started at a checkpoint, the ingress writes, failover -------
+dm_cleanup
+dmsetup create c --table "0 $LEN colo secondary $B $H $A 8"
+dmsetup create c-ingress --table "0 $LEN colo-ingress $B"
+dmsetup mknodes
+fill /dev/mapper/c-ingress
+dmesg -c > /dev/null
+dmsetup create f --notable
+dmsetup load f --table "0 $LEN colo-fleece $B $BUF"
+check_fails "secondary: start after an ingress write refused" dmsetup resume f
+check_match "secondary: the refusal says why" \
+	"ingress wrote base since the last checkpoint" "$(dmesg)"
+check "secondary: checkpoint" dmsetup message c 0 checkpoint
+rm -f /tmp/fleece-state
+dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+check "secondary: the refused fleece resumes after the checkpoint" dmsetup resume f
+dmsetup mknodes
+check_eq "secondary: active" active "$(fleece_state)"
+dd if=/dev/urandom of=/dev/mapper/c bs=64k count=64 oflag=direct 2>/dev/null
+checker "secondary: ingress writes, discards" /dev/mapper/c-ingress 8 --discard
+check "secondary: checkpoint with the fleece" dmsetup message c 0 checkpoint
+checker "secondary: after a checkpoint, more ingress writes" \
+	/dev/mapper/c-ingress 8
+dd if=/dev/urandom of=/dev/mapper/c bs=64k count=256 oflag=direct 2>/dev/null
+check "secondary: failover" dmsetup message c 0 failover
+check "secondary: commit done" wait_field c 8 done 60
+checker "after failover: the commit's and the VM's writes" /dev/mapper/c 8
+check_eq "after failover: still active" active "$(fleece_state)"
+dmsetup remove f
+
+# --- a full buffer breaks the fleece, never the guest ------------------------
+dm_cleanup
+dmsetup create p --table "0 $LEN colo primary $B 8"
+dmsetup create sbuf --table "0 128 linear $BUF 0"	# 16 chunks
+dmsetup mknodes
+dmsetup create f --table "0 $LEN colo-fleece $B /dev/mapper/sbuf"
+dmsetup mknodes
+ev=$(events f)
+dd if=/dev/urandom of=/tmp/fleece-data bs=64k count=8 2>/dev/null
+check "full: the VM's writes over 32 chunks succeed" \
+	dd if=/tmp/fleece-data of=/dev/mapper/p bs=64k oflag=direct conv=notrunc
+check_eq "full: status says why" broken:full "$(fleece_state)"
+check "full: dm event" timeout 5 dmsetup wait f "$ev"
+check_eq "full: the VM's data is in base" \
+	"$(md5sum < /tmp/fleece-data)" \
+	"$(dd if=$B bs=64k count=8 iflag=direct 2>/dev/null | md5sum)"
+check_fails "full: reads of the fleece fail" \
+	dd if=/dev/mapper/f of=/dev/null bs=4k count=1 iflag=direct
+check "full: VM writes go on" \
+	dd if=/dev/urandom of=/dev/mapper/p bs=64k count=64 oflag=direct conv=notrunc
+dmsetup remove f
+
+# --- faults on the buffer ------------------------------------------------------
+# fault_case NAME TABLE REASON: a buffer "fb" with TABLE; one VM write must
+# succeed and break the fleece with REASON; reads then fail.
+fault_case() {
+	dmsetup remove f 2>/dev/null
+	dmsetup remove fb 2>/dev/null
+	dmsetup create fb --table "$2" && dmsetup mknodes &&
+		dmsetup create f --table "0 $LEN colo-fleece $B /dev/mapper/fb 2 timeout 1000" &&
+		dmsetup mknodes || { t_fail "$1: setup"; return; }
+	ev=$(events f)
+	t0=$(awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime)
+	check "$1: VM write succeeds" \
+		dd if=/tmp/fleece-data of=/dev/mapper/p bs=64k count=1 oflag=direct conv=notrunc
+	t1=$(awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime)
+	t_diag "$1: the write took $((t1 - t0)) ms"
+	check_eq "$1: broken:$3" "broken:$3" "$(fleece_state)"
+	check "$1: dm event" timeout 5 dmsetup wait f "$ev"
+	check_fails "$1: reads fail" \
+		dd if=/dev/mapper/f of=/dev/null bs=4k count=1 iflag=direct
+	check_eq "$1: the VM's data is in base" \
+		"$(dd if=/tmp/fleece-data bs=64k count=1 2>/dev/null | md5sum)" \
+		"$(dd if=$B bs=64k count=1 iflag=direct 2>/dev/null | md5sum)"
+}
+fault_case "dm-error buffer" "0 $LEN error" io-error
+fault_case "dm-flakey buffer (down)" \
+	"0 $LEN flakey $BUF 0 0 60" io-error
+fault_case "dm-delay buffer past the timeout" "0 $LEN delay $BUF 0 5000" timeout
+check "delay: VM writes go on" \
+	dd if=/dev/urandom of=/dev/mapper/p bs=64k count=64 oflag=direct conv=notrunc
+check "delay: the fleece goes (its late save ends first)" dmsetup remove f
+dm_cleanup
+t_done
