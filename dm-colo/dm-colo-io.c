@@ -217,10 +217,12 @@ static int copy_chunk(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 /*
  * Flushes go to every leg that holds data of the path: one flush bio each
  * (dm_bio_get_target_bio_nr) for base, hidden and active (secondary tables),
- * and the replica while a mirror runs. A flush for a leg that is not there
- * has nothing to do. With a metadata device, the VM's flush to base first
- * puts the failover commit's progress on disk (colo_meta_sync()): a chunk
- * the VM wrote after it left the commit is never copied over again.
+ * and the replica while a mirror runs (in async mode a flush of its own
+ * that the VM does not wait for, see dm-colo-async.c). A flush for a leg
+ * that is not there has nothing to do. With a metadata device, the VM's
+ * flush to base first puts the failover commit's progress on disk
+ * (colo_meta_sync()): a chunk the VM wrote after it left the commit is
+ * never copied over again.
  */
 static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		       bool in_worker)
@@ -241,6 +243,9 @@ static int remap_flush(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	} else if (cc->hidden && nr == 2) {
 		bdev = cc->active->bdev;
 	} else if (!io->ingress && colo_mirror_active(cc)) {
+		/* Async mode: the replica's flush is not waited for. */
+		if (colo_async_flush(cc, bio))
+			return DM_MAPIO_SUBMITTED;
 		bdev = cc->replica;	/* read after the state (acquire) */
 		io->replica_flush = true;
 	}

@@ -2,18 +2,19 @@
 /*
  * dm-colo: the mirror of a primary to a replica device.
  *
- * "mirror start <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]" opens the
- * replica by path with an exclusive claim and starts phase 1: a work item
- * copies chunks from base to the replica with the copy engine (dm-colo-copy.c),
- * at most max_copies at once, a new one only when the engine has an extent's
- * pages free or none of the mirror's copies is in flight
- * (colo_chunk_job_room()), and at most <KiB/s> when given, or at a rate that
- * yields to the guest's I/O with auto (dm-colo-rate.h). A full sync first
- * copies every chunk (a cursor pass), then whatever is dirty; a dirty sync only
- * what is dirty. A copy takes the adjacent chunks that need copying (every
- * chunk in a full pass, dirty ones after), up to one extent (1 MiB, aligned),
- * holds them exclusive and clears their dirty bits before it reads base, so a
- * write that lands after it marks a chunk again and it is copied again.
+ * "mirror start <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]
+ * [async <max_lag>]" opens the replica by path with an exclusive claim and
+ * starts phase 1: a work item copies chunks from base to the replica with
+ * the copy engine (dm-colo-copy.c), at most max_copies at once, a new one
+ * only when the engine has an extent's pages free or none of the mirror's
+ * copies is in flight (colo_chunk_job_room()), and at most <KiB/s> when
+ * given, or at a rate that yields to the guest's I/O with auto
+ * (dm-colo-rate.h). A full sync first copies every chunk (a cursor pass),
+ * then whatever is dirty; a dirty sync only what is dirty. A copy takes the
+ * adjacent chunks that need copying (every chunk in a full pass, dirty ones
+ * after), up to one extent (1 MiB, aligned), holds them exclusive and
+ * clears their dirty bits before it reads base, so a write that lands after
+ * it marks a chunk again and it is copied again.
  *
  * While a mirror is running, every VM write holds its chunk (or, for a
  * write over several chunks of one lock granule, its range of chunks)
@@ -32,6 +33,12 @@
  * the VM's bio is then remapped to base and ends when its clone ended too.
  * Else the bio goes to the worker, which waits for the range in the lock's
  * queue, allocates with GFP_NOIO and writes both copies with dm-io.
+ *
+ * In async mode (dm-colo-async.c) the first case sends the replica's copy
+ * in the background and the write completes when base did; a chunk that a
+ * background write still covers counts as not on the replica (second
+ * case), in sync mode too, and so does a write that would pass max_lag
+ * ("ahead").
  *
  * When a pass finds nothing dirty, no copy in flight and no chunk passed
  * over, every chunk is on the replica: the mirror is in sync (phase 2), a
@@ -315,8 +322,8 @@ static u64 next_to_copy(struct colo_c *cc)
 
 /*
  * A chunk on the replica was marked dirty by a mirrored write that failed
- * on base (the replica may hold what base refused): copy it again. Any
- * context.
+ * on base (the replica may hold what base refused), or by an async write
+ * that went ahead: copy it again. Any context.
  */
 static void mirror_recopy(struct colo_c *cc)
 {
@@ -474,6 +481,20 @@ static void mark_range_dirty(struct colo_c *cc, struct colo_lock_holder *h)
 		mark_dirty_prepared(cc, c);
 }
 
+/*
+ * A background write of chunks @first..@last (dm-colo-async.c) failed on
+ * the replica: they are dirty again (their leaves were prepared by the
+ * VM's write), and the mirror degrades. Interrupt context.
+ */
+void colo_mirror_replica_failed(struct colo_c *cc, u64 first, u64 last)
+{
+	u64 c;
+
+	for (c = first; c <= last; c++)
+		mark_dirty_prepared(cc, c);
+	mirror_degraded(cc, "write error on the replica");
+}
+
 static void dual_write_done(unsigned long error, void *context)
 {
 	struct bio *bio = context;
@@ -593,7 +614,7 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	u64 c, last = colo_bio_last_chunk(cc, io, bio);
 	struct dm_io_region regions[2];
 	struct dm_io_request req;
-	bool on_replica = true;
+	bool on_replica = true, busy = false;
 
 	/* dm sends a flush's data without REQ_PREFLUSH; dm-io copes anyway. */
 	if (!in_worker && (bio->bi_opf & REQ_PREFLUSH))
@@ -610,11 +631,39 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 			return DM_MAPIO_SUBMITTED;
 		if (!chunk_on_replica(cc, c))
 			on_replica = false;
+		/* A background write's copy could land after ours. */
+		else if (colo_async_busy(cc, c))
+			busy = true;
 	}
-	if (!colo_mirror_active(cc) || !on_replica) {
+	if (!colo_mirror_active(cc) || !on_replica || busy) {
 		mark_range_dirty(cc, &io->holder);
+		/* A chunk on the replica is dirty now: the mirror copies it. */
+		if (busy && on_replica) {
+			colo_async_count_ahead(cc);
+			mirror_recopy(cc);
+		}
 		colo_remap(io, bio, cc->base->bdev);
 		return DM_MAPIO_REMAPPED;
+	}
+	switch (colo_async_write(cc, bio, io)) {
+	case COLO_ASYNC_SENT:
+		/*
+		 * Its copy went to the replica: a base error makes the
+		 * chunks dirty again in colo_mirror_write_end(), as for a
+		 * write sent to both from map.
+		 */
+		io->mirrored = true;
+		colo_remap(io, bio, cc->base->bdev);
+		return DM_MAPIO_REMAPPED;
+	case COLO_ASYNC_AHEAD:
+		/* Dirty before it completes: the mirror copies it later. */
+		mark_range_dirty(cc, &io->holder);
+		colo_async_count_ahead(cc);
+		mirror_recopy(cc);
+		colo_remap(io, bio, cc->base->bdev);
+		return DM_MAPIO_REMAPPED;
+	case COLO_ASYNC_SYNC:
+		break;
 	}
 	if (!in_worker)
 		return mirror_write_clone(cc, bio, io);
@@ -655,9 +704,12 @@ static void stop_mirroring(struct colo_c *cc)
 			 COLO_MIRROR_NONE);
 	colo_mirror_pause(cc);
 	cancel_delayed_work_sync(&cc->mirror_work);
+	/* Background writes of the async mode too (cc->inflight). */
 	colo_hold_and_drain_uninterruptible(cc);
 	close_replica(cc);
 	atomic64_set(&cc->mirrored, 0);
+	/* No mirror, no mode: the status shows none 0/0 0. */
+	colo_async_reset(cc, 0);
 	colo_release_hold(cc, COLO_HOLD_ALL);
 }
 
@@ -699,7 +751,7 @@ static int check_replica(struct colo_c *cc, struct block_device *bdev,
  */
 int colo_mirror_start(struct colo_c *cc, const char *path,
 		      enum colo_mirror_sync sync, unsigned int rate,
-		      unsigned int min_rate)
+		      unsigned int min_rate, unsigned int max_lag)
 {
 	enum colo_mirror_state state = colo_mirror_state(cc);
 	struct colo_bdev_handle handle;
@@ -742,6 +794,13 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 			DMERR("%s: mirror start refused: cannot link %.256s in sysfs: %d",
 			      colo_name(cc), path, r);
 	}
+	/* The async mode's map of busy chunks, at its first use. */
+	if (!r && max_lag && colo_async_prepare(cc)) {
+		bd_unlink_disk_holder(bdev, dm_disk(cc->md));
+		DMERR("%s: mirror start refused: no memory for the async mode's bitmap",
+		      colo_name(cc));
+		r = -ENOMEM;
+	}
 	if (r) {
 		colo_bdev_close(&handle);
 		return r;
@@ -774,13 +833,15 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 	cc->mirror_cursor = 0;
 	cc->mirror_skipped = false;
 	colo_rate_start(&cc->mirror_rate, rate, min_rate, cc->guest_ios);
+	colo_async_reset(cc, max_lag);
 	atomic64_set(&cc->mirrored, 0);
-	/* Publishes the replica (release). */
+	/* Publishes the replica and the mode (release). */
 	set_mirror_state(cc, BIT(COLO_MIRROR_NONE), COLO_MIRROR_COPYING);
 	colo_release_hold(cc, COLO_HOLD_ALL);
-	DMINFO("%s: mirror to %.256s started (%s, %llu chunks)", colo_name(cc),
-	       path, sync == COLO_SYNC_FULL ? "full" : "dirty",
-	       (unsigned long long)colo_mirror_left(cc));
+	DMINFO("%s: mirror to %.256s started (%s, %llu chunks, %s mode, max_lag %u KiB)",
+	       colo_name(cc), path, sync == COLO_SYNC_FULL ? "full" : "dirty",
+	       (unsigned long long)colo_mirror_left(cc),
+	       max_lag ? "async" : "sync", max_lag);
 	/* A watcher (colosetup monitor) sees the mirror start at once. */
 	colo_event(cc);
 	colo_mirror_kick(cc);
@@ -838,6 +899,48 @@ int colo_mirror_rate(struct colo_c *cc, unsigned int rate,
 }
 
 /*
+ * mirror async <max_lag> | mirror sync (@max_lag 0): switch a running
+ * mirror's mode. To sync, the background writes in flight are waited
+ * for before it returns: from then on every write that completes is on
+ * both, and the chunks that went ahead are dirty, copied by the mirror.
+ * The caller holds msg_lock.
+ */
+int colo_mirror_set_async(struct colo_c *cc, unsigned int max_lag)
+{
+	enum colo_mirror_state state = colo_mirror_state(cc);
+	unsigned int old = colo_async_max_lag(cc);
+	int r;
+
+	if (state != COLO_MIRROR_COPYING && state != COLO_MIRROR_INSYNC) {
+		DMERR("%s: mirror %s refused: no running mirror (%s)",
+		      colo_name(cc), max_lag ? "async" : "sync",
+		      colo_mirror_state_name(state));
+		return -EINVAL;
+	}
+	if (old == max_lag)
+		return 0;
+	if (max_lag && colo_async_prepare(cc)) {
+		DMERR("%s: mirror async refused: no memory for its bitmap",
+		      colo_name(cc));
+		return -ENOMEM;
+	}
+	r = colo_async_switch(cc, max_lag);
+	if (r) {
+		DMERR("%s: mirror %s interrupted while the lag drained, nothing changed",
+		      colo_name(cc), max_lag ? "async" : "sync");
+		return r;
+	}
+	if (max_lag)
+		DMINFO("%s: mirror switched to async mode, max_lag %u KiB",
+		       colo_name(cc), max_lag);
+	else
+		DMINFO("%s: mirror switched to sync mode; the background writes drained",
+		       colo_name(cc));
+	colo_event(cc);
+	return 0;
+}
+
+/*
  * Chunks still to copy: those ahead of a full pass, else the dirty ones.
  * For the status; an estimate by nature.
  */
@@ -870,6 +973,7 @@ void colo_mirror_carry(struct colo_c *from, struct colo_c *to)
 	to->mirror_skipped = from->mirror_skipped;
 	atomic64_set(&to->mirrored, atomic64_read(&from->mirrored));
 	colo_rate_carry(&to->mirror_rate, &from->mirror_rate, to->guest_ios);
+	colo_async_carry(from, to);
 	/* The replica first: pairs with colo_mirror_state(). */
 	smp_store_release(&to->mirror_state, from->mirror_state);
 	from->mirror_state = COLO_MIRROR_NONE;
@@ -897,11 +1001,18 @@ int colo_mirror_init(struct colo_c *cc)
 	 * since a failover or a reload gives it a mirror without a new ctr.
 	 */
 	r = bioset_init(&cc->replica_bs, BIO_POOL_SIZE, 0, 0);
-	if (r) {
-		dm_io_client_destroy(cc->io_client);
-		return r;
-	}
+	if (r)
+		goto bad_bs;
+	r = colo_async_init(cc);
+	if (r)
+		goto bad_async;
 	return 0;
+
+bad_async:
+	bioset_exit(&cc->replica_bs);
+bad_bs:
+	dm_io_client_destroy(cc->io_client);
+	return r;
 }
 
 /* The target goes away: nothing is in flight any more. */
@@ -909,6 +1020,7 @@ void colo_mirror_destroy(struct colo_c *cc)
 {
 	cancel_delayed_work_sync(&cc->mirror_work);
 	close_replica(cc);
+	colo_async_destroy(cc);
 	bioset_exit(&cc->replica_bs);
 	dm_io_client_destroy(cc->io_client);
 }

@@ -39,6 +39,7 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  *   <mirror_state> <mirrored>/<to_mirror> <ingress> <health>
  *   <bitmap_bytes> <dirty_coverage> <metadata> <uuids> <regions>
  *   <verify_state> <verified>/<to_verify> <verify_different>
+ *   <mirror_mode> <lag>/<max_lag> <ahead>
  *   <mirror_rate> <mirror_limit> <verify_rate> <verify_limit>
  *
  * mode          secondary | primary
@@ -66,6 +67,15 @@ static void emit_table(struct colo_c *cc, char *result, unsigned int maxlen)
  *               verify, dm-colo-verify.c)
  * verified      chunks compared / chunks the pass compares (0/0: none)
  * verify_different chunks the pass found different so far
+ * mirror_mode   none | sync | async (dm-colo-async.c): none without a
+ *               mirror; a degraded mirror shows the mode it had
+ * lag           KiB of background replica writes in flight (async mode),
+ *               rounded up; never more than max_lag
+ * max_lag       the async mode's limit of lag, in KiB (0: sync mode)
+ * ahead         writes since the mirror started whose copy was not sent
+ *               in the background (the lag was full, no memory at once,
+ *               or a background write still covered a chunk): their
+ *               chunks were marked dirty, and the mirror copies them
  * mirror_rate   KiB/s the mirror's phase 1 copied over the last second
  *               (0 when it is not copying)
  * mirror_limit  the limit of its last start: none | <KiB/s> | auto:<min>
@@ -123,10 +133,12 @@ static void emit_info(struct colo_c *cc, void *arg)
 	       colo_bitmap_memory(&cc->active_map) +
 	       colo_bitmap_memory(&cc->hidden_map) +
 	       colo_bitmap_memory(&cc->dirty_map) +
-	       colo_bitmap_memory(&cc->verify.found),
+	       colo_bitmap_memory(&cc->verify.found) +
+	       colo_bitmap_memory(&cc->async_map),
 	       READ_ONCE(cc->mirror_gap) ? "unknown" : "complete");
 	colo_meta_status(cc, result, maxlen, &sz);
 	colo_verify_status(cc, result, maxlen, &sz);
+	colo_async_status(cc, result, maxlen, &sz);
 	emit_rate(&cc->mirror_rate,
 		  colo_mirror_state(cc) == COLO_MIRROR_COPYING, result, maxlen,
 		  &sz);
@@ -249,9 +261,13 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word,
 		return message_checkpoint(cc);
 	case COLO_MSG_MIRROR_START:
 		return colo_mirror_start(cc, msg->dev_path, msg->sync, msg->rate,
-					 msg->min_rate);
+					 msg->min_rate, msg->max_lag);
 	case COLO_MSG_MIRROR_STOP:
 		return colo_mirror_stop(cc);
+	case COLO_MSG_MIRROR_ASYNC:
+	case COLO_MSG_MIRROR_SYNC:
+		/* max_lag is 0 for sync. */
+		return colo_mirror_set_async(cc, msg->max_lag);
 	case COLO_MSG_DIRTY_ADD:
 		return message_dirty_add(cc, msg);
 	case COLO_MSG_VERIFY_START:
@@ -271,11 +287,12 @@ static int dispatch(struct colo_c *cc, struct colo_msg *msg, const char *word,
 
 /*
  * Messages: checkpoint, failover (secondary mode); mirror start <dev>
- * [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>], mirror rate
- * <KiB/s>|auto|none [min_rate <KiB/s>], mirror stop, dirty add
- * <range>..., verify start [<KiB/s>|auto] [min_rate <KiB/s>], verify rate
- * (as mirror rate), verify stop, verify ranges [<chunk>] (primary mode;
- * the last one prints its result). Anything else, or a message in the wrong mode, is refused
+ * [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>] [async <max_lag>], mirror
+ * rate <KiB/s>|auto|none [min_rate <KiB/s>], mirror stop, mirror async
+ * <max_lag>, mirror sync, dirty add <range>..., verify start
+ * [<KiB/s>|auto] [min_rate <KiB/s>], verify rate (as mirror rate), verify
+ * stop, verify ranges [<chunk>] (primary mode; the last one prints its
+ * result). Anything else, or a message in the wrong mode, is refused
  * with -EINVAL and changes nothing. Messages are serialized, and the mode
  * is checked under the same lock: a checkpoint that waited for a failover
  * is refused, it does not clear the overlay the failover commit is writing

@@ -23,6 +23,8 @@ enum colo_mode colo_msg_mode(enum colo_msg_kind kind)
 	switch (kind) {
 	case COLO_MSG_MIRROR_START:
 	case COLO_MSG_MIRROR_STOP:
+	case COLO_MSG_MIRROR_ASYNC:
+	case COLO_MSG_MIRROR_SYNC:
 	case COLO_MSG_MIRROR_RATE:
 	case COLO_MSG_DIRTY_ADD:
 	case COLO_MSG_VERIFY_START:
@@ -225,10 +227,22 @@ int colo_parse_table(unsigned int argc, char **argv,
 	return 0;
 }
 
+/* A max_lag word: KiB, positive, at most COLO_MAX_MAX_LAG. */
+static int parse_max_lag(const char *word, unsigned int *max_lag)
+{
+	if (kstrtouint(word, 10, max_lag) || !*max_lag ||
+	    *max_lag > COLO_MAX_MAX_LAG)
+		return -EINVAL;
+	return 0;
+}
+
+#define MAX_LAG_RANGE "max_lag must be a positive number of KiB, at most 1048576"
+
 /* The words parse_start() reads, and its error strings, per message. */
 struct start_words {
 	bool sync;		/* [full|dirty] first */
 	bool rate_needed;	/* <KiB/s>|auto|none, not optional */
+	bool async;		/* async <max_lag> allowed */
 	/* ti->error's type; never written */
 	char *usage;
 	char *rate;
@@ -237,9 +251,14 @@ struct start_words {
 	char *min_fixed;
 };
 
+/* mirror start's words after the device (its usage is too long a line). */
+#define MIRROR_START_WORDS \
+	"[full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>] [async <max_lag>]"
+
 static const struct start_words mirror_start_words = {
 	.sync = true,
-	.usage = "mirror start: expected <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]",
+	.async = true,
+	.usage = "mirror start: expected <dev> " MIRROR_START_WORDS,
 	.rate = "mirror start: rate must be a positive number of KiB/s or auto",
 	.min_rate = "mirror start: min_rate must be a positive number of KiB/s",
 	.min_twice = "mirror start: min_rate given twice",
@@ -275,7 +294,7 @@ static const struct start_words verify_rate_words = {
 /* A keyword of the start messages (they come after the positional words). */
 static bool start_keyword(const char *word)
 {
-	return !strcmp(word, "min_rate");
+	return !strcmp(word, "min_rate") || !strcmp(word, "async");
 }
 
 /*
@@ -284,13 +303,14 @@ static bool start_keyword(const char *word)
  * start only), a positional <KiB/s>|auto (for mirror start only after
  * full|dirty; for the rate messages not optional, and "none" too), then
  * keyword pairs in any order, each at most once: min_rate <KiB/s>, the
- * floor of auto (default COLO_RATE_DEFAULT_MIN). msg->rate is the fixed
- * rate (0: none), msg->min_rate the floor of auto (0: not auto).
+ * floor of auto (default COLO_RATE_DEFAULT_MIN), and for mirror start
+ * async <max_lag>. msg->rate is the fixed rate (0: none), msg->min_rate
+ * the floor of auto (0: not auto), msg->max_lag the async bound (0: sync).
  */
 static int parse_start(unsigned int argc, char **argv, struct colo_msg *msg,
 		       const struct start_words *w, char **error)
 {
-	bool rate_allowed = !w->sync, automatic = false;
+	bool rate_allowed = !w->sync, automatic = false, async = false;
 	unsigned int i = 0, min_rate = 0;
 
 	if (w->sync && i < argc && !start_keyword(argv[i])) {
@@ -329,6 +349,20 @@ static int parse_start(unsigned int argc, char **argv, struct colo_msg *msg,
 				*error = w->min_rate;
 				return -EINVAL;
 			}
+		} else if (w->async && !strcmp(argv[i], "async")) {
+			if (async) {
+				*error = "mirror start: async given twice";
+				return -EINVAL;
+			}
+			if (i + 1 >= argc) {
+				*error = "mirror start: async needs <max_lag> (KiB)";
+				return -EINVAL;
+			}
+			if (parse_max_lag(argv[i + 1], &msg->max_lag)) {
+				*error = "mirror start: " MAX_LAG_RANGE;
+				return -EINVAL;
+			}
+			async = true;
 		} else {
 			*error = w->usage;
 			return -EINVAL;
@@ -345,14 +379,16 @@ static int parse_start(unsigned int argc, char **argv, struct colo_msg *msg,
 
 /*
  * mirror start <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]
+ *	[async <max_lag>]
  * mirror rate <KiB/s>|auto|none [min_rate <KiB/s>]
- * mirror stop
+ * mirror stop | mirror async <max_lag> | mirror sync
+ * (README "Mirror").
  */
 static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 			char **error)
 {
 	if (!argc) {
-		*error = "mirror: expected start, rate or stop";
+		*error = "mirror: expected start, rate, stop, async or sync";
 		return -EINVAL;
 	}
 	if (!strcmp(argv[0], "rate")) {
@@ -368,8 +404,28 @@ static int parse_mirror(unsigned int argc, char **argv, struct colo_msg *msg,
 		msg->kind = COLO_MSG_MIRROR_STOP;
 		return 0;
 	}
+	if (!strcmp(argv[0], "sync")) {
+		if (argc != 1) {
+			*error = "mirror sync: takes no arguments";
+			return -EINVAL;
+		}
+		msg->kind = COLO_MSG_MIRROR_SYNC;
+		return 0;
+	}
+	if (!strcmp(argv[0], "async")) {
+		if (argc != 2) {
+			*error = "mirror async: expected <max_lag> (KiB)";
+			return -EINVAL;
+		}
+		if (parse_max_lag(argv[1], &msg->max_lag)) {
+			*error = "mirror async: " MAX_LAG_RANGE;
+			return -EINVAL;
+		}
+		msg->kind = COLO_MSG_MIRROR_ASYNC;
+		return 0;
+	}
 	if (strcmp(argv[0], "start")) {
-		*error = "mirror: expected start, rate or stop";
+		*error = "mirror: expected start, rate, stop, async or sync";
 		return -EINVAL;
 	}
 	if (argc < 2) {

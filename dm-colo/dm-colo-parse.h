@@ -18,6 +18,9 @@
 #define COLO_DEFAULT_MAX_COPIES		64
 #define COLO_MAX_MAX_COPIES		1024
 
+/* The largest max_lag of an async mirror, in KiB (1 GiB). */
+#define COLO_MAX_MAX_LAG		1048576U
+
 enum colo_mode {
 	COLO_MODE_SECONDARY,
 	COLO_MODE_PRIMARY,
@@ -40,6 +43,8 @@ enum colo_msg_kind {
 	COLO_MSG_FAILOVER,
 	COLO_MSG_MIRROR_START,
 	COLO_MSG_MIRROR_STOP,
+	COLO_MSG_MIRROR_ASYNC,
+	COLO_MSG_MIRROR_SYNC,
 	COLO_MSG_DIRTY_ADD,
 	COLO_MSG_VERIFY_START,
 	COLO_MSG_VERIFY_STOP,
@@ -60,6 +65,7 @@ struct colo_msg {
 	enum colo_mirror_sync sync;	/* mirror start only */
 	unsigned int rate;		/* mirror, verify start, rate: KiB/s, 0 = none */
 	unsigned int min_rate;		/* ... auto: its floor, KiB/s; 0: not auto */
+	unsigned int max_lag;		/* mirror start, mirror async: KiB, 0 = sync */
 	u64 from;			/* verify ranges: the first chunk */
 	unsigned int nr_ranges;		/* dirty add: range words ... */
 	char **ranges;			/* ... in the caller's argv */

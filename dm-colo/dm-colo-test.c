@@ -12,6 +12,7 @@
 #include <linux/log2.h>
 #include <linux/string.h>
 
+#include "dm-colo-async.h"
 #include "dm-colo-chunk.h"
 #include "dm-colo-format.h"
 #include "dm-colo-parse.h"
@@ -532,6 +533,7 @@ struct colo_msg_case {
 	unsigned int rate;
 	u64 from;
 	unsigned int min_rate;
+	unsigned int max_lag;
 };
 
 static const struct colo_msg_case colo_msg_ok_cases[] = {
@@ -547,6 +549,24 @@ static const struct colo_msg_case colo_msg_ok_cases[] = {
 	{ "mirror start /dev/x dirty 1", COLO_MSG_MIRROR_START, 2,
 	  COLO_SYNC_DIRTY, 1 },
 	{ "mirror stop", COLO_MSG_MIRROR_STOP, -1 },
+	/* async may follow the device, the sync mode or the rate. */
+	{ "mirror start /dev/x async 64", COLO_MSG_MIRROR_START, 2,
+	  COLO_SYNC_FULL, .max_lag = 64 },
+	{ "mirror start /dev/x dirty async 1", COLO_MSG_MIRROR_START, 2,
+	  COLO_SYNC_DIRTY, .max_lag = 1 },
+	{ "mirror start /dev/x full 51200 async 1048576",
+	  COLO_MSG_MIRROR_START, 2, COLO_SYNC_FULL, 51200, .max_lag = 1048576 },
+	/* ... and come in any order with min_rate. */
+	{ "mirror start /dev/x full auto min_rate 20 async 64",
+	  COLO_MSG_MIRROR_START, 2, COLO_SYNC_FULL, .min_rate = 20,
+	  .max_lag = 64 },
+	{ "mirror start /dev/x dirty auto async 8 min_rate 30",
+	  COLO_MSG_MIRROR_START, 2, COLO_SYNC_DIRTY, .min_rate = 30,
+	  .max_lag = 8 },
+	{ "mirror start /dev/x full auto async 16", COLO_MSG_MIRROR_START, 2,
+	  COLO_SYNC_FULL, .min_rate = COLO_RATE_DEFAULT_MIN, .max_lag = 16 },
+	{ "mirror async 4096", COLO_MSG_MIRROR_ASYNC, -1, .max_lag = 4096 },
+	{ "mirror sync", COLO_MSG_MIRROR_SYNC, -1 },
 	{ "dirty add 1-2", COLO_MSG_DIRTY_ADD, -1 },
 	{ "dirty add 1 5-9 x", COLO_MSG_DIRTY_ADD, -1 },
 	{ "verify start", COLO_MSG_VERIFY_START, -1 },
@@ -602,6 +622,7 @@ static void colo_msg_ok_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, msg.rate, c->rate);
 	KUNIT_EXPECT_EQ(test, msg.from, c->from);
 	KUNIT_EXPECT_EQ(test, msg.min_rate, c->min_rate);
+	KUNIT_EXPECT_EQ(test, msg.max_lag, c->max_lag);
 	colo_expect_unmodified(test, w);
 }
 
@@ -619,6 +640,25 @@ static const char * const colo_msg_bad_lines[] = {
 	"mirror start x dirty 99999999999",
 	"mirror start x 100",
 	"mirror start x full 10 more",
+	"mirror start x async",
+	"mirror start x async 0",
+	"mirror start x async -1",
+	"mirror start x async 64k",
+	"mirror start x async 1048577",
+	"mirror start x async 99999999999",
+	"mirror start x async 64 async 64",
+	"mirror start x async 64 full",
+	"mirror start x async 64 full 10",
+	"mirror start x full async 64 10",
+	"mirror start x full 10 async",
+	"mirror start x full 10 async 64 extra",
+	"mirror start x 100 async 64",
+	"mirror async",
+	"mirror async 0",
+	"mirror async 64 128",
+	"mirror async 1MiB",
+	"mirror async 1048577",
+	"mirror sync now",
 	"mirror start x auto",
 	"mirror start x min_rate 10",
 	"mirror start x full 10 min_rate 5",
@@ -632,6 +672,16 @@ static const char * const colo_msg_bad_lines[] = {
 	"mirror start x full automatic",
 	"mirror start x full min_rate 10",
 	"mirror start x full Auto",
+	"mirror start x async 64 min_rate 10",
+	"mirror start x full auto async 64 min_rate 10 async 64",
+	"mirror start x full auto async 64 min_rate 10 min_rate 10",
+	"mirror start x full auto async min_rate 10",
+	"mirror start x async 64 auto",
+	"verify start async 64",
+	"verify start auto async 64",
+	"mirror rate auto async 64",
+	"mirror rate async 64",
+	"mirror async auto",
 	"dirty",
 	"dirty add",
 	"dirty remove 1-2",
@@ -701,6 +751,10 @@ static void colo_msg_mode_test(struct kunit *test)
 			COLO_MODE_PRIMARY);
 	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_MIRROR_STOP),
 			COLO_MODE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_MIRROR_ASYNC),
+			COLO_MODE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_MIRROR_SYNC),
+			COLO_MODE_PRIMARY);
 	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_CHECKPOINT),
 			COLO_MODE_SECONDARY);
 	KUNIT_EXPECT_EQ(test, colo_msg_mode(COLO_MSG_FAILOVER),
@@ -717,10 +771,48 @@ static void colo_msg_mode_test(struct kunit *test)
 			COLO_MODE_PRIMARY);
 }
 
+/*
+ * The async mode's window (dm-colo-async.h): room is taken up to max_lag
+ * bytes and no further, never once the window is closed, and never when
+ * the sum would overflow.
+ */
+static void colo_lag_take_test(struct kunit *test)
+{
+	u64 next = 0;
+
+	KUNIT_EXPECT_EQ(test, colo_lag_take(0, 4096, 65536, &next),
+			COLO_LAG_TAKEN);
+	KUNIT_EXPECT_EQ(test, next, 4096);
+	KUNIT_EXPECT_EQ(test, colo_lag_take(61440, 4096, 65536, &next),
+			COLO_LAG_TAKEN);
+	KUNIT_EXPECT_EQ(test, next, 65536);
+	next = 7;
+	KUNIT_EXPECT_EQ(test, colo_lag_take(61441, 4096, 65536, &next),
+			COLO_LAG_FULL);
+	KUNIT_EXPECT_EQ(test, colo_lag_take(0, 65537, 65536, &next),
+			COLO_LAG_FULL);
+	/* Sync mode: max 0, and closed. */
+	KUNIT_EXPECT_EQ(test, colo_lag_take(0, 512, 0, &next), COLO_LAG_FULL);
+	KUNIT_EXPECT_EQ(test, colo_lag_take(COLO_LAG_CLOSED, 512, 65536, &next),
+			COLO_LAG_SHUT);
+	KUNIT_EXPECT_EQ(test, colo_lag_take(COLO_LAG_CLOSED | 512, 512, 65536,
+					    &next), COLO_LAG_SHUT);
+	/* Nothing was written by a refusal. */
+	KUNIT_EXPECT_EQ(test, next, 7);
+	/* The largest window: bytes in flight never reach the flag. */
+	KUNIT_EXPECT_EQ(test, colo_lag_take(0, 1U << 30,
+					    (u64)COLO_MAX_MAX_LAG << 10, &next),
+			COLO_LAG_TAKEN);
+	KUNIT_EXPECT_EQ(test, next & COLO_LAG_CLOSED, 0);
+	KUNIT_EXPECT_EQ(test, colo_lag_take(COLO_LAG_BYTES, 512, U64_MAX,
+					    &next), COLO_LAG_FULL);
+}
+
 static struct kunit_case colo_msg_test_cases[] = {
 	KUNIT_CASE_PARAM(colo_msg_ok_test, colo_msg_ok_gen_params),
 	KUNIT_CASE_PARAM(colo_msg_bad_test, colo_msg_bad_gen_params),
 	KUNIT_CASE(colo_msg_mode_test),
+	KUNIT_CASE(colo_lag_take_test),
 	{}
 };
 

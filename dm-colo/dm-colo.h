@@ -169,6 +169,20 @@ struct colo_c {
 	struct dm_io_client *io_client;		/* dual writes from the worker */
 	struct bio_set replica_bs;		/* their clones, from map */
 
+	/*
+	 * The async mode (dm-colo-async.c). async_max_lag (KiB, 0: sync)
+	 * changes under msg_lock; async_lag holds the bytes of background
+	 * writes in flight and COLO_LAG_CLOSED (dm-colo-async.h).
+	 */
+	unsigned int async_max_lag;		/* READ_ONCE outside msg_lock */
+	atomic64_t async_lag;
+	atomic64_t async_sent;			/* background writes sent */
+	atomic64_t async_ahead;			/* writes marked dirty instead */
+	struct colo_bitmap async_map;		/* chunks a background write covers */
+	bool async_map_ready;			/* its directory is allocated */
+	wait_queue_head_t async_wq;		/* a switch waits for the lag */
+	struct bio_set async_bs;		/* background writes and flushes */
+
 	struct colo_verify verify;		/* dm-colo-verify.c */
 
 	/*
@@ -397,7 +411,9 @@ u64 colo_mirror_left(struct colo_c *cc);
 void colo_mirror_destroy(struct colo_c *cc);
 int colo_mirror_start(struct colo_c *cc, const char *path,
 		      enum colo_mirror_sync sync, unsigned int rate,
-		      unsigned int min_rate);
+		      unsigned int min_rate, unsigned int max_lag);
+int colo_mirror_set_async(struct colo_c *cc, unsigned int max_lag);
+void colo_mirror_replica_failed(struct colo_c *cc, u64 first, u64 last);
 int colo_mirror_stop(struct colo_c *cc);
 int colo_mirror_rate(struct colo_c *cc, unsigned int rate,
 		     unsigned int min_rate);
@@ -417,6 +433,28 @@ void colo_mirror_write_end(struct colo_c *cc, struct colo_io *io,
 			   blk_status_t error);
 const char *colo_mirror_state_name(enum colo_mirror_state state);
 enum colo_mirror_state colo_mirror_state(struct colo_c *cc);
+
+/* dm-colo-async.c */
+enum colo_async_result {
+	COLO_ASYNC_SENT,	/* its copy is in flight in the background */
+	COLO_ASYNC_AHEAD,	/* not sent: mark its chunks dirty */
+	COLO_ASYNC_SYNC,	/* sync mode: write both, wait for both */
+};
+
+int colo_async_init(struct colo_c *cc);
+void colo_async_destroy(struct colo_c *cc);
+unsigned int colo_async_max_lag(struct colo_c *cc);
+bool colo_async_busy(struct colo_c *cc, u64 chunk);
+enum colo_async_result colo_async_write(struct colo_c *cc, struct bio *bio,
+					struct colo_io *io);
+bool colo_async_flush(struct colo_c *cc, struct bio *bio);
+int colo_async_switch(struct colo_c *cc, unsigned int max_lag);
+int colo_async_prepare(struct colo_c *cc);
+void colo_async_reset(struct colo_c *cc, unsigned int max_lag);
+void colo_async_count_ahead(struct colo_c *cc);
+void colo_async_status(struct colo_c *cc, char *result, unsigned int maxlen,
+		       unsigned int *sz);
+void colo_async_carry(struct colo_c *from, struct colo_c *to);
 
 /* dm-colo-verify.c */
 int colo_verify_init(struct colo_c *cc);

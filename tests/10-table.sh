@@ -131,14 +131,14 @@ dmsetup remove i; dmsetup remove c
 # --- status and table --------------------------------------------------------
 dmsetup create c --table "0 $LEN colo secondary $B $H $A 8 2 max_copies 8"
 CH=$((LEN / 8))
-check_eq "status line" "0 $LEN colo secondary 8 0/$CH 0/$CH none 0/0 0/$CH none 0/0 none ok 48 unknown none - - none 0/0 0 0 none 0 none" "$(dmsetup status c)"
+check_eq "status line" "0 $LEN colo secondary 8 0/$CH 0/$CH none 0/0 0/$CH none 0/0 none ok 48 unknown none - - none 0/0 0 none 0/0 0 0 none 0 none" "$(dmsetup status c)"
 check_match "table line round-trips" "^0 $LEN colo secondary [0-9]+:[0-9]+ [0-9]+:[0-9]+ [0-9]+:[0-9]+ 8 2 max_copies 8$" "$(dmsetup table c)"
 T=$(dmsetup table c)
 dmsetup remove c
 check "table output loads again" dmsetup create c --table "$T"
 dmsetup remove c
 dmsetup create c --table "0 1000 colo primary $B 64"
-check_eq "partial last chunk counted" "0 1000 colo primary 64 0/16 0/16 none 0/0 0/16 none 0/0 none ok 48 unknown none - - none 0/0 0 0 none 0 none" "$(dmsetup status c)"
+check_eq "partial last chunk counted" "0 1000 colo primary 64 0/16 0/16 none 0/0 0/16 none 0/0 none ok 48 unknown none - - none 0/0 0 none 0/0 0 0 none 0 none" "$(dmsetup status c)"
 dmsetup remove c
 
 # --- messages ----------------------------------------------------------------
@@ -167,9 +167,9 @@ msg_refused c "only valid in primary mode" mirror start /dev/ram4
 msg_refused p "only valid in secondary mode" checkpoint
 msg_refused p "only valid in secondary mode" failover
 msg_refused p "sync mode must be full or dirty" mirror start /dev/ram4 sideways
-msg_refused p "expected start, rate or stop" mirror
-msg_refused p "expected <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>]" mirror start
-check_eq "refused messages changed nothing" "0 $LEN colo secondary 8 0/$CH 0/$CH none 0/0 0/$CH none 0/0 none ok 48 unknown none - - none 0/0 0 0 none 0 none" "$(dmsetup status c)"
+msg_refused p "expected start, rate, stop, async or sync" mirror
+msg_refused p "expected <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>] [async <max_lag>]" mirror start
+check_eq "refused messages changed nothing" "0 $LEN colo secondary 8 0/$CH 0/$CH none 0/0 0/$CH none 0/0 none ok 48 unknown none - - none 0/0 0 none 0/0 0 0 none 0 none" "$(dmsetup status c)"
 dmsetup remove p c
 dmsetup remove small
 

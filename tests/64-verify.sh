@@ -27,7 +27,7 @@ dirty() { dmsetup status p | awk '{ split($10, a, "/"); print a[1] }'; }
 mirrored() { dmsetup status p | awk '{ print $12 }'; }
 # The status but the counters a running copy or verify moves (dirty,
 # mirrored, verified, and the copy rates of the mirror and the verify).
-snap() { dmsetup status p | awk '{ $10 = $12 = $21 = $23 = $25 = ""; print }'; }
+snap() { dmsetup status p | awk '{ $10 = $12 = $21 = $26 = $28 = ""; print }'; }
 # refused DESC KERNEL-SENTENCE MESSAGE...: dmsetup message fails, the
 # kernel log says why, and the status is unchanged.
 refused() {

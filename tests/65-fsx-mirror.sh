@@ -10,7 +10,8 @@
 # sent from map (replica_clone_end) and from the worker (dual_write_done):
 # each run must have taken the map path.
 # FSX_MIRROR_OPS ops per chunk size, and one run with max_copies 1 (chunk
-# 16, FSX_MC1_MIRROR_OPS ops, default FSX_MIRROR_OPS/3).
+# 16, FSX_MC1_MIRROR_OPS ops, default FSX_MIRROR_OPS/3), and one in async
+# mode behind dm-delay (FSX_ASYNC_MIRROR_OPS, default FSX_MIRROR_OPS/3).
 . /tests/lib.sh
 
 OPS=${FSX_MIRROR_OPS:-3000}
@@ -68,6 +69,31 @@ if [ "$MC1_OPS" -gt 0 ]; then
 		fsx_paths "chunk 16, max_copies 1"
 	else
 		t_fail "chunk 16, max_copies 1: setup"
+	fi
+fi
+# The async mode (--mirror-async): the replica behind dm-delay (writes
+# 5 ms) so that the lag fills and writes go ahead, starts in async mode,
+# sync <-> async switches under the workers, dm-error episodes; the lag
+# must never pass max_lag and the replica must equal the model once the
+# lag drained. FSX_ASYNC_MIRROR_OPS ops (default FSX_MIRROR_OPS/3; 0: skip),
+# chunk 8 and max_lag 16 KiB (FSX_ASYNC_LAG): writes of up to 16 KiB from
+# two threads fill it.
+ASYNC_OPS=${FSX_ASYNC_MIRROR_OPS:-$((OPS / 3))}
+ASYNC_LAG=${FSX_ASYNC_LAG:-16}
+if [ "$ASYNC_OPS" -gt 0 ]; then
+	dm_cleanup
+	if dmsetup create p --table "0 $LEN colo primary /dev/ram0 8" &&
+		dmsetup create rep --table "0 $LEN delay /dev/ram1 0 0 /dev/ram1 0 5" &&
+		dmsetup mknodes; then
+		seed=${FSX_SEED:-$(( $(date +%s) * 1000 + 64 ))}
+		fsx_run "async, max_lag $ASYNC_LAG KiB, replica dm-delay 5 ms: $ASYNC_OPS ops with starts, stops, switches and replica failures, seed $seed" \
+			'^# mirror:' --name p --vm /dev/mapper/p --base /dev/ram0 \
+			--mirror --replica /dev/mapper/rep --replica-dm rep \
+			--replica-lower /dev/ram1 --replica-delay 5 \
+			--mirror-async "$ASYNC_LAG" --chunk 8 --ops "$ASYNC_OPS" \
+			--vm-threads 2 --ingress-threads 0 --seed "$seed"
+	else
+		t_fail "async: setup"
 	fi
 fi
 dm_cleanup

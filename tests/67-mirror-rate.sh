@@ -29,9 +29,9 @@ DM=dm-$(dmsetup info -c --noheadings -o minor p | tr -d ' ')
 # rate fields: mirror_rate mirror_limit verify_rate verify_limit.
 mirrored() { field p 12 | cut -d/ -f1; }
 verified() { field p 21 | cut -d/ -f1; }
-rates() { dmsetup status p | awk '{ print $23, $24, $25, $26 }'; }
+rates() { dmsetup status p | awk '{ print $26, $27, $28, $29 }'; }
 # The status but the counters and rates a running pass moves.
-snap() { dmsetup status p | awk '{ $10 = $12 = $21 = $23 = $25 = ""; print }'; }
+snap() { dmsetup status p | awk '{ $10 = $12 = $21 = $26 = $28 = ""; print }'; }
 # Centiseconds since boot.
 now_cs() { awk '{ split($1, a, "."); print a[1] * 100 + a[2] }' /proc/uptime; }
 # Writes the guest completed on the colo device.
@@ -91,7 +91,7 @@ refused "min_rate without a value" \
 refused "min_rate twice" "mirror start: min_rate given twice" \
 	mirror start $R dirty auto min_rate 10 min_rate 10
 refused "a word after the rate" \
-	"mirror start: expected <dev> \[full\|dirty \[<KiB/s>\|auto\]\] \[min_rate <KiB/s>\]" \
+	"mirror start: expected <dev> \[full\|dirty \[<KiB/s>\|auto\]\] \[min_rate <KiB/s>\] \[async <max_lag>\]" \
 	mirror start $R full auto fast
 refused "a bad rate" "mirror start: rate must be a positive number of KiB/s or auto" \
 	mirror start $R full Auto

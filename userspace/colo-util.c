@@ -74,6 +74,21 @@ int colo_parse_rate(const char *s, uint64_t *kib)
 	return 0;
 }
 
+int colo_parse_lag(const char *s, uint64_t *kib)
+{
+	uint64_t b;
+	int r = colo_parse_size(s, &b);
+
+	if (r)
+		return r;
+	if (!b || (b >> 10) > COLO_MAX_LAG_KIB)
+		return COLO_SIZE_BAD;
+	if (b & 1023)
+		return COLO_RATE_NOT_KIB;
+	*kib = b >> 10;
+	return 0;
+}
+
 int colo_parse_devnum(const char *s, unsigned int *major, unsigned int *minor)
 {
 	unsigned long ma, mi;
@@ -215,6 +230,22 @@ static const char *binary_unit(const char *val)
 }
 #define USAGE(...) do { snprintf(err, errlen, __VA_ARGS__); return COLO_EXIT_USAGE; } while (0)
 
+/* A max lag (--async, mirror async): KiB, binary units. */
+static int parse_lag_arg(const char *what, const char *val, uint64_t *kib,
+			 char *err, size_t errlen)
+{
+	int r = colo_parse_lag(val, kib);
+
+	if (r == COLO_SIZE_DECIMAL)
+		USAGE(DECIMAL_UNIT, what, val, binary_unit(val));
+	if (r == COLO_RATE_NOT_KIB)
+		USAGE("%s '%s': not a whole number of KiB (the kernel's unit); give a multiple of 1024 bytes, e.g. 64k or 4m",
+		      what, val);
+	if (r)
+		USAGE("%s '%s': bytes of replica writes in flight, 1k to 1g (e.g. 4m)", what, val);
+	return 0;
+}
+
 static int parse_uint(const char *s, unsigned int max, unsigned int *v)
 {
 	unsigned long n;
@@ -239,7 +270,7 @@ enum opt_id { OPT_CHUNK, OPT_MAX_COPIES, OPT_METADATA, OPT_REGION_SIZE, OPT_RATE
 	      OPT_FORCE, OPT_JSON, OPT_VERBOSE, OPT_HELP,
 	      OPT_PROMETHEUS, OPT_FIELDS, OPT_NOHEADINGS, OPT_SEPARATOR, OPT_SORT,
 	      OPT_NAMEPREFIXES, OPT_EXEC, OPT_HOOK_TIMEOUT, OPT_COUNT, OPT_NO_SYSLOG,
-	      OPT_INTERVAL, OPT_ALL, OPT_PIN, OPT_COLOTAB, OPT_MIN_RATE };
+	      OPT_INTERVAL, OPT_ALL, OPT_PIN, OPT_COLOTAB, OPT_MIN_RATE, OPT_ASYNC };
 
 static const struct {
 	const char *name;
@@ -252,6 +283,7 @@ static const struct {
 	{ "--metadata", OPT_METADATA, 1, BIT(CMD_CREATE) },
 	{ "--region-size", OPT_REGION_SIZE, 1, BIT(CMD_CREATE) },
 	{ "--rate", OPT_RATE, 1, BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) },
+	{ "--async", OPT_ASYNC, 1, BIT(CMD_MIRROR_START) },
 	{ "--min-rate", OPT_MIN_RATE, 1, BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) },
 	{ "--timeout", OPT_TIMEOUT, 1, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_WAIT) |
 	  BIT(CMD_VERIFY) },
@@ -313,6 +345,8 @@ static const struct {
 } subcmds[] = {
 	{ "mirror", "start", CMD_MIRROR_START, 2, 2 },
 	{ "mirror", "stop", CMD_MIRROR_STOP, 1, 1 },
+	{ "mirror", "async", CMD_MIRROR_ASYNC, 2, 2 },
+	{ "mirror", "sync", CMD_MIRROR_SYNC, 1, 1 },
 	{ "metadata", "dump", CMD_META_DUMP, 1, 1 },
 	{ "metadata", "export", CMD_META_EXPORT, 1, 1 },
 	{ "metadata", "wipe", CMD_META_WIPE, 1, 1 },
@@ -522,6 +556,11 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 			if (r)
 				USAGE("--min-rate '%s': bytes per second, at least 1k (e.g. 10m)", val);
 			break;
+		case OPT_ASYNC:
+			r = parse_lag_arg("--async", val, &a->lag_kib, err, errlen);
+			if (r)
+				return r;
+			break;
 		case OPT_TIMEOUT:
 			if (parse_uint(val, 1000000, &a->timeout) || !a->timeout)
 				USAGE("--timeout '%s': seconds, 1 to 1000000", val);
@@ -639,6 +678,7 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		USAGE("%s: missing %s", cmd_word(a->cmd),
 		      a->cmd == CMD_WAIT && npos == 1 ? "STATE" :
 		      a->cmd == CMD_MIRROR_START && npos == 1 ? "DEV (the replica)" :
+		      a->cmd == CMD_MIRROR_ASYNC && npos == 1 ? "MAX_LAG (e.g. 4m)" :
 		      takes_dev_path(a->cmd) ? "DEV (the metadata device)" : "NAME");
 	if (npos && takes_dev_path(a->cmd))
 		a->dev = pos[0];
@@ -667,6 +707,11 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 	}
 	if (a->cmd == CMD_DIRTY_IMPORT && npos > 1)
 		a->file = pos[1];
+	if (a->cmd == CMD_MIRROR_ASYNC) {
+		r = parse_lag_arg("mirror async: MAX_LAG", pos[1], &a->lag_kib, err, errlen);
+		if (r)
+			return r;
+	}
 	if (a->cmd == CMD_MIRROR_START) {
 		a->dev = pos[1];
 		if (full && a->dirty)
@@ -764,6 +809,29 @@ static int parse_verify_fields(const char *p, struct colo_status *st, int *used)
 	return 0;
 }
 
+/*
+ * The mirror's mode (async mirror): "<none|sync|async> <lag>/<max_lag>
+ * <ahead>", lag and max_lag in KiB.
+ */
+static int parse_mirror_mode_fields(const char *p, struct colo_status *st, int *used)
+{
+	static const char *const modes[] = { "none", "sync", "async", NULL };
+	char lags[48], ahead[24], c;
+	int n = 0;
+
+	if (sscanf(p, " %15s %47s %23s%n", st->mirror_mode, lags, ahead, &n) != 3 ||
+	    (p[n] && p[n] != ' ') || !one_of(st->mirror_mode, modes) ||
+	    !isdigit((unsigned char)lags[0]) || !isdigit((unsigned char)ahead[0]) ||
+	    !strchr(lags, '/') || !isdigit((unsigned char)strchr(lags, '/')[1]) ||
+	    sscanf(lags, "%" SCNu64 "/%" SCNu64 "%c", &st->lag_kib, &st->max_lag_kib, &c) != 2 ||
+	    sscanf(ahead, "%" SCNu64 "%c", &st->ahead, &c) != 1 ||
+	    !strcmp(st->mirror_mode, "async") != !!st->max_lag_kib)
+		return -1;
+	st->has_mirror_mode = 1;
+	*used = n;
+	return 0;
+}
+
 /* A rate limit of the status: none, <KiB/s> or auto:<KiB/s>, no sign. */
 static int rate_limit_ok(const char *s)
 {
@@ -781,7 +849,10 @@ static int rate_limit_ok(const char *s)
 	return 1;
 }
 
-/* <mirror_rate> <mirror_limit> <verify_rate> <verify_limit> */
+/*
+ * <mirror_rate> <mirror_limit> <verify_rate> <verify_limit>, after the
+ * mirror's mode. Fields after them are ignored.
+ */
 static int parse_rate_fields(const char *p, struct colo_status *st)
 {
 	char mk[24], vk[24], c;
@@ -854,10 +925,19 @@ int colo_parse_status(const char *params, struct colo_status *st)
 			return -1;
 		used += n;
 	}
+	strcpy(st->mirror_mode, "none");
 	if (params[used]) {
 		int n = 0;
 
 		if (parse_verify_fields(params + used, st, &n))
+			return -1;
+		used += n;
+	}
+	/* Then the mirror's mode (async mirror). */
+	if (params[used]) {
+		int n = 0;
+
+		if (parse_mirror_mode_fields(params + used, st, &n))
 			return -1;
 		used += n;
 	}
@@ -1146,6 +1226,11 @@ void colo_status_json(FILE *f, const char *name, uint64_t sectors,
 		st->verified, st->to_verify, st->verify_different);
 	json_kernel_rate(f, st->has_rates, st->verify_kib, st->verify_limit);
 	fputc('}', f);
+	/* The mirror's mode (async mirror); appended, schema unchanged. */
+	fputs(",\"mirror_mode\":", f);
+	colo_json_str(f, st->mirror_mode);
+	fprintf(f, ",\"lag_kib\":%" PRIu64 ",\"max_lag_kib\":%" PRIu64 ",\"ahead\":%" PRIu64,
+		st->lag_kib, st->max_lag_kib, st->ahead);
 	fputc('}', f);
 }
 

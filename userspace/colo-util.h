@@ -32,6 +32,15 @@ int colo_parse_size(const char *s, uint64_t *bytes);
  */
 int colo_parse_rate(const char *s, uint64_t *kib);
 
+/*
+ * Parse an async mirror's max lag: a size (colo_parse_size's units) that
+ * is a whole number of KiB (the kernel's unit), from 1 KiB to 1 GiB.
+ * Returns 0 and the lag in KiB, COLO_SIZE_DECIMAL, COLO_RATE_NOT_KIB or
+ * COLO_SIZE_BAD.
+ */
+#define COLO_MAX_LAG_KIB 1048576
+int colo_parse_lag(const char *s, uint64_t *kib);
+
 /* "MAJ:MIN" (decimal numbers only): 0 and the numbers, else -1. */
 int colo_parse_devnum(const char *s, unsigned int *major, unsigned int *minor);
 
@@ -96,6 +105,8 @@ enum colo_cmd {
 	CMD_FAILOVER,
 	CMD_MIRROR_START,
 	CMD_MIRROR_STOP,
+	CMD_MIRROR_ASYNC,
+	CMD_MIRROR_SYNC,
 	CMD_WAIT,
 	CMD_META_DUMP,
 	CMD_META_EXPORT,
@@ -144,6 +155,7 @@ struct colo_args {
 	const char *file;		/* dirty import: FILE ("-" or NULL: stdin) */
 	int dirty;			/* mirror start: --dirty (else full) */
 	uint64_t rate_kib;		/* mirror start, verify: --rate, KiB/s (0: none) */
+	uint64_t lag_kib;		/* mirror start --async, mirror async: KiB (0: sync) */
 	int rate_auto;			/* ... --rate auto */
 	uint64_t min_rate_kib;		/* ... --min-rate, KiB/s (0: not given) */
 	enum colo_state state;		/* wait */
@@ -207,6 +219,14 @@ struct colo_status {
 	/* none | running | done | stopped | failed; "none" from an older module */
 	char verify[16];
 	uint64_t verified, to_verify, verify_different;
+	/*
+	 * The mirror's mode: none | sync | async ("none" from an older
+	 * module, has_mirror_mode 0); the KiB of background writes in flight,
+	 * the limit (0 in sync mode), the writes that went ahead.
+	 */
+	int has_mirror_mode;
+	char mirror_mode[16];
+	uint64_t lag_kib, max_lag_kib, ahead;
 	/*
 	 * The copy rates the kernel measured (KiB/s over the last second, 0
 	 * when not running) and the limits of the last starts: "none",

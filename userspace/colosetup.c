@@ -67,10 +67,15 @@ static const char usage_text[] =
 "  failover NAME [--wait [--timeout SEC]]\n"
 "        Make NAME the primary; --wait follows the commit until done.\n"
 "  mirror start NAME DEV [--full|--dirty] [--rate auto|BYTES/S [--min-rate BYTES/S]]\n"
-"               [--wait [--timeout SEC]]\n"
+"               [--async MAX_LAG] [--wait [--timeout SEC]]\n"
 "        --rate auto: copy at full speed while the guest is idle, at\n"
 "        --min-rate (default 10m) while it does I/O.\n"
+"        --async: a VM write completes when base did; its copy to the\n"
+"        replica follows, at most MAX_LAG bytes (e.g. 4m) in flight.\n"
 "  mirror stop NAME\n"
+"  mirror async NAME MAX_LAG\n"
+"  mirror sync NAME\n"
+"        Switch a running mirror's mode (sync waits for the lag to drain).\n"
 "  verify NAME [--rate auto|BYTES/S [--min-rate BYTES/S]] [--wait [--timeout SEC]]\n"
 "        Compare base with the in-sync mirror's replica in the background\n"
 "        and mark the chunks that differ dirty; --wait prints them at the\n"
@@ -891,6 +896,11 @@ static void print_status(const char *name, const struct colo_dev *d, const char 
 	if (strcmp(st->mirror, "none"))
 		printf("  mirror:   %s, %" PRIu64 " of %" PRIu64 " chunks\n", st->mirror,
 		       st->mirrored, st->to_mirror);
+	if (strcmp(st->mirror, "none") && !strcmp(st->mirror_mode, "async"))
+		printf("  mode:     async, lag %" PRIu64 " of %" PRIu64 " KiB, %" PRIu64
+		       " writes ahead\n", st->lag_kib, st->max_lag_kib, st->ahead);
+	else if (strcmp(st->mirror, "none") && !strcmp(st->mirror_mode, "sync"))
+		printf("  mode:     sync, %" PRIu64 " writes ahead\n", st->ahead);
 	else if (!strcmp(st->mode, "primary"))
 		printf("  mirror:   none\n");
 	if (st->has_rates && !strcmp(st->mirror, "copying"))
@@ -1253,7 +1263,7 @@ static void rate_words(const struct colo_args *a, char *buf, size_t len)
 
 static int cmd_mirror_start(const struct colo_args *a)
 {
-	char msg[512], rate[64];
+	char msg[512], rate[64], lag[40] = "";
 	const char *dev = a->dev;
 	struct colo_dev d;
 	struct blk b;
@@ -1286,8 +1296,10 @@ static int cmd_mirror_start(const struct colo_args *a)
 	dev = b.path;
 send:
 	rate_words(a, rate, sizeof(rate));
-	snprintf(msg, sizeof(msg), "mirror start %s %s%s", dev, a->dirty ? "dirty" : "full",
-		 rate);
+	if (a->lag_kib)
+		snprintf(lag, sizeof(lag), " async %" PRIu64, a->lag_kib);
+	snprintf(msg, sizeof(msg), "mirror start %s %s%s%s", dev, a->dirty ? "dirty" : "full",
+		 rate, lag);
 	r = send_msg(a->name, msg, "mirror start");
 	if (r)
 		return r;
@@ -1306,6 +1318,35 @@ static int cmd_mirror_stop(const struct colo_args *a)
 	if (!strcmp(d.st.mirror, "none") && !skip_checks())
 		return fail(COLO_EXIT_FAIL, a->name, "mirror stop refused: no mirror");
 	return send_msg(a->name, "mirror stop", "mirror stop");
+}
+
+/*
+ * mirror async NAME MAX_LAG, mirror sync NAME: the running mirror's mode.
+ * The kernel waits for the background writes to drain (sync) or to fit a
+ * lower MAX_LAG before it answers.
+ */
+static int cmd_mirror_mode(const struct colo_args *a)
+{
+	const char *what = a->cmd == CMD_MIRROR_SYNC ? "mirror sync" : "mirror async";
+	struct colo_dev d;
+	char msg[64];
+	int r = get_colo(a->name, &d);
+
+	if (r)
+		return r;
+	if (!skip_checks()) {
+		if (!d.st.has_mirror_mode)
+			return fail(COLO_EXIT_FAIL, a->name,
+				    "%s refused: the loaded dm-colo module has no async mirror", what);
+		if (strcmp(d.st.mirror, "copying") && strcmp(d.st.mirror, "in-sync"))
+			return fail(COLO_EXIT_FAIL, a->name,
+				    "%s refused: no running mirror (%s)", what, d.st.mirror);
+	}
+	if (a->cmd == CMD_MIRROR_SYNC)
+		snprintf(msg, sizeof(msg), "mirror sync");
+	else
+		snprintf(msg, sizeof(msg), "mirror async %" PRIu64, a->lag_kib);
+	return send_msg(a->name, msg, what);
 }
 
 /* ---- verify -------------------------------------------------------------- */
@@ -1555,6 +1596,9 @@ int main(int argc, char **argv)
 		return cmd_mirror_start(&a);
 	case CMD_MIRROR_STOP:
 		return cmd_mirror_stop(&a);
+	case CMD_MIRROR_ASYNC:
+	case CMD_MIRROR_SYNC:
+		return cmd_mirror_mode(&a);
 	case CMD_WAIT:
 		return cmd_wait(&a);
 	case CMD_VERIFY:

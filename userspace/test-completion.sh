@@ -140,7 +140,7 @@ has "'-v' before the command is skipped" start -v mirror ""
 # Values.
 eq "the states of wait" "$(lines done failed in-sync degraded error primary verified)" \
 	"$(comp wait vm "")"
-eq "mirror's subcommands, exactly" "$(lines start stop)" "$(comp mirror "")"
+eq "mirror's subcommands, exactly" "$(lines async start stop sync)" "$(comp mirror "")"
 eq "names: UUID COLO-DEV- in sysfs, and dmsetup ls" "$(lines guest vm)" "$(comp status "")"
 eq "names for remove: the ingresses too" "$(lines guest guest-ingress vm vm-ingress)" \
 	"$(comp remove "")"
@@ -150,6 +150,11 @@ eq "verify: subcommands and names" "$(lines guest ranges start stop vm)" "$(comp
 eq "mirror start NAME DEV: block devices" "$(lines /dev/nbd0 /dev/sda /dev/sdb)" \
 	"$(comp mirror start vm "")"
 eq "mirror start NAME DEV: nothing after DEV" "" "$(comp mirror start vm /dev/sda "")"
+eq "mirror async NAME: names" "$(lines guest vm)" "$(comp mirror async "")"
+eq "mirror async NAME MAX_LAG: sizes" "$(lines 16m 1m 256k 4m 64k 64m)" "$(comp mirror async vm "")"
+eq "mirror async NAME MAX_LAG: nothing after" "" "$(comp mirror async vm 4m "")"
+eq "mirror sync NAME: names" "$(lines guest vm)" "$(comp mirror sync "")"
+eq "mirror start --async: sizes" "$(lines 16m 1m 256k 4m 64k 64m)" "$(comp mirror start vm /dev/sda --async "")"
 eq "create --secondary: three legs" "$(lines /dev/nbd0 /dev/sda /dev/sdb)" \
 	"$(comp create vm --secondary /dev/sda /dev/sdb "")"
 eq "create --primary BASE: then options, without --secondary" \

@@ -34,6 +34,13 @@ static void test_args(void)
 		"mirror start", "mirror start vm", "mirror start vm /dev/x --full --dirty",
 		"mirror start vm /dev/x --rate 100", "mirror start vm /dev/x --rate x",
 		"mirror start vm /dev/x extra", "mirror stop", "mirror stop vm --wait",
+		"mirror start vm /dev/x --async", "mirror start vm /dev/x --async 0",
+		"mirror start vm /dev/x --async 4MB", "mirror start vm /dev/x --async 1500",
+		"mirror start vm /dev/x --async 2g", "mirror start vm /dev/x --async -4k",
+		"mirror start vm /dev/x --async 4x", "mirror async", "mirror async vm",
+		"mirror async vm 0", "mirror async vm 4MB", "mirror async vm 4k 8k",
+		"mirror async vm --async 4k", "mirror sync", "mirror sync vm 4k",
+		"mirror sync vm --wait", "mirror stop vm --async 4k", "verify vm --async 4k",
 		"wait", "wait vm", "wait vm bogus", "wait vm none", "wait vm done --wait",
 		"status vm --json=1", "remove vm --force=yes", "--version x",
 		"create vm --primary /a --region-size 4m",
@@ -87,8 +94,30 @@ static void test_args(void)
 	   !strcmp(a.dev, "/dev/nbd0") && a.dirty && a.rate_kib == 51200 && a.wait &&
 	   a.timeout == 60, "mirror start parsed", "");
 	r = parse("mirror start vm /dev/nbd0", &a, err);
-	ok(!r && !a.dirty && !a.rate_kib && !a.wait && !a.rate_auto && !a.min_rate_kib,
-	   "mirror start defaults to full", "");
+	ok(!r && !a.dirty && !a.rate_kib && !a.wait && !a.rate_auto && !a.min_rate_kib &&
+	   !a.lag_kib, "mirror start defaults to full", "");
+	r = parse("mirror start vm /dev/nbd0 --async 4m --dirty", &a, err);
+	ok(!r && a.cmd == CMD_MIRROR_START && a.dirty && a.lag_kib == 4096,
+	   "mirror start --async parsed", "");
+	r = parse("mirror start vm /dev/nbd0 --async=64KiB", &a, err);
+	ok(!r && a.lag_kib == 64 && !a.dirty, "mirror start --async=64KiB parsed", "");
+	r = parse("mirror async vm 1g", &a, err);
+	ok(!r && a.cmd == CMD_MIRROR_ASYNC && !strcmp(a.name, "vm") && a.lag_kib == 1048576,
+	   "mirror async NAME MAX_LAG parsed", "");
+	r = parse("mirror sync vm", &a, err);
+	ok(!r && a.cmd == CMD_MIRROR_SYNC && !strcmp(a.name, "vm") && !a.lag_kib,
+	   "mirror sync NAME parsed", "");
+	r = parse("mirror start vm /dev/x --async 4MB", &a, err);
+	ok(r == 2 && !strcmp(err, "--async '4MB': decimal units (kB, MB, GB, TB) are refused: say 4MiB (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"),
+	   "--async 4MB: says to use MiB", err);
+	r = parse("mirror start vm /dev/x --async 1500", &a, err);
+	ok(r == 2 && strstr(err, "--async '1500': not a whole number of KiB"),
+	   "--async 1500: not rounded", err);
+	r = parse("mirror async vm 2g", &a, err);
+	ok(r == 2 && strstr(err, "mirror async: MAX_LAG '2g': bytes of replica writes in flight, 1k to 1g"),
+	   "mirror async 2g: over 1 GiB refused", err);
+	r = parse("mirror async vm", &a, err);
+	ok(r == 2 && strstr(err, "mirror async: missing MAX_LAG"), "mirror async: missing MAX_LAG", err);
 	r = parse("mirror start vm /dev/nbd0 --rate auto", &a, err);
 	ok(!r && a.rate_auto && !a.rate_kib && !a.min_rate_kib, "mirror start --rate auto parsed",
 	   "");
@@ -101,6 +130,9 @@ static void test_args(void)
 	ok(!r && !a.rate_auto && a.rate_kib == 2048, "the last --rate counts (fixed)", "");
 	r = parse("mirror start vm /dev/nbd0 --rate 2m --rate auto", &a, err);
 	ok(!r && a.rate_auto && !a.rate_kib, "the last --rate counts (auto)", "");
+	r = parse("mirror start vm /dev/nbd0 --async 8m --rate auto --min-rate 2m", &a, err);
+	ok(!r && a.rate_auto && a.min_rate_kib == 2048 && a.lag_kib == 8192,
+	   "mirror start --async with --rate auto --min-rate parsed", "");
 	r = parse("verify vm --rate auto --min-rate 512k --wait", &a, err);
 	ok(!r && a.cmd == CMD_VERIFY && a.rate_auto && a.min_rate_kib == 512 && a.wait,
 	   "verify --rate auto --min-rate parsed", "");
@@ -218,6 +250,16 @@ static void test_status(void)
 		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/1 0x",
 		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/ 0",
 		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - done 1/1 -1",
+		/* fields 23-25: mirror mode, lag/max_lag (KiB), ahead */
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 fast 0/0 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async 0/0 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 sync 0/64 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async 1/64",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async 1/64 x",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async 1x/64 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async 1/ 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async -1/64 0",
+		"primary 8 0/16 0/16 done 1/1 0/16 in-sync 0/0 none ok 0 complete none - - none 0/0 0 async",
 	};
 	struct colo_status st, st2;
 	const char *why;
@@ -233,14 +275,28 @@ static void test_status(void)
 	   !strcmp(st.commit, "none") && !strcmp(st.ingress, "attached") &&
 	   !strcmp(st.health, "ok") && st.bitmap_bytes == 8240,
 	   "secondary status parsed", "");
-	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 none 0/0 0 0 none 0 none extra 1",
+	ok(!colo_parse_status("primary 2048 5/10 3/10 running 2/7 7/10 copying 4/9 none error 99 complete ok 00000000000000ff/0000000000000000 1/3 none 0/0 0 async 12/64 3 512 auto:64 0 none extra 1",
 			      &st) && !strcmp(st.commit, "running") && st.committed == 2 &&
 	   st.to_commit == 7 && st.dirty == 7 && !strcmp(st.mirror, "copying") &&
 	   st.mirrored == 4 && st.to_mirror == 9 && !strcmp(st.health, "error") &&
 	   !strcmp(st.coverage, "complete") && !strcmp(st.metadata, "ok") &&
 	   st.has_uuids && st.uuid_current == 0xff && !st.uuid_previous &&
-	   st.has_regions && st.regions_marked == 1 && st.regions == 3,
-	   "primary status parsed (fields after the 26th ignored)", "");
+	   st.has_regions && st.regions_marked == 1 && st.regions == 3 &&
+	   st.has_mirror_mode && !strcmp(st.mirror_mode, "async") && st.lag_kib == 12 &&
+	   st.max_lag_kib == 64 && st.ahead == 3 && st.has_rates && st.mirror_kib == 512 &&
+	   !strcmp(st.mirror_limit, "auto:64") && !st.verify_kib &&
+	   !strcmp(st.verify_limit, "none"),
+	   "primary status parsed (fields after the 29th ignored)", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0 sync 0/0 7",
+			      &st2) && st2.has_mirror_mode && !strcmp(st2.mirror_mode, "sync") &&
+	   !st2.lag_kib && !st2.max_lag_kib && st2.ahead == 7 && !st2.has_rates,
+	   "sync mirror mode parsed (no rates from an older module)", "");
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0",
+			      &st2) && !st2.has_mirror_mode && !strcmp(st2.mirror_mode, "none"),
+	   "no mirror mode from an older module", "");
+	ok(colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0 0 none 0 none",
+			     &st2) == -1,
+	   "rate fields where the mirror's mode belongs refused", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 none 0/0 0/16 none 0/0 none ok 0 complete ok 0123456789abcdef/fedcba9876543210 0/4",
 			      &st2) && !strcmp(st2.metadata, "ok") &&
 	   st2.uuid_current == 0x0123456789abcdefULL && st2.uuid_previous == 0xfedcba9876543210ULL &&
@@ -280,11 +336,11 @@ static void test_status(void)
 	   "no verify: nothing to wait for", "");
 	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 in-sync 9/9 none ok 0 complete none - - none 0/0 0",
 			      &st2) && !st2.has_rates, "no copy rates from an older module", "");
-	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 copying 3/9 none ok 0 complete none - - running 5/16 0 20480 auto:10240 77 4096",
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 copying 3/9 none ok 0 complete none - - running 5/16 0 sync 0/0 0 20480 auto:10240 77 4096",
 			      &st2) && st2.has_rates && st2.mirror_kib == 20480 &&
 	   !strcmp(st2.mirror_limit, "auto:10240") && st2.verify_kib == 77 &&
 	   !strcmp(st2.verify_limit, "4096"), "copy rates and limits parsed", "");
-	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 copying 3/9 none ok 0 complete none - - none 0/0 0 0 none 0 auto:1 newer fields",
+	ok(!colo_parse_status("primary 8 0/16 0/16 done 1/1 0/16 copying 3/9 none ok 0 complete none - - none 0/0 0 sync 0/0 0 0 none 0 auto:1 newer fields",
 			      &st2) && st2.has_rates && !st2.mirror_kib &&
 	   !strcmp(st2.mirror_limit, "none") && !strcmp(st2.verify_limit, "auto:1"),
 	   "copy rates: fields a newer module appends are ignored", "");
@@ -299,7 +355,7 @@ static void test_status(void)
 
 		for (k = 0; k < sizeof(bad_rates) / sizeof(bad_rates[0]); k++) {
 			snprintf(line, sizeof(line),
-				 "primary 8 0/16 0/16 done 1/1 0/16 copying 3/9 none ok 0 complete none - - none 0/0 0 %s",
+				 "primary 8 0/16 0/16 done 1/1 0/16 copying 3/9 none ok 0 complete none - - none 0/0 0 sync 0/0 0 %s",
 				 bad_rates[k]);
 			ok(colo_parse_status(line, &st2) == -1, "bad copy rate fields refused",
 			   bad_rates[k]);
@@ -361,7 +417,8 @@ static void test_json(void)
 		   "\"metadata_device\":null,\"uuid_current\":null,\"uuid_previous\":null,"
 		   "\"regions_marked\":null,\"regions\":null,\"verify\":{\"state\":\"none\","
 		   "\"verified\":0,\"to_verify\":0,\"different\":0,\"copy_rate\":null,"
-		   "\"rate_limit\":null,\"min_rate\":null}}"), "status JSON", buf);
+		   "\"rate_limit\":null,\"min_rate\":null},\"mirror_mode\":\"none\","
+		   "\"lag_kib\":0,\"max_lag_kib\":0,\"ahead\":0}"), "status JSON", buf);
 
 	colo_parse_status("primary 8 0/16 0/16 done 1/1 3/16 none 0/0 none ok 0 complete ok "
 			  "00000000deadbeef/0000000000000001 2/4", &st);
@@ -376,7 +433,7 @@ static void test_json(void)
 	   buf[n - 1] == '}', "status JSON with metadata", buf);
 
 	colo_parse_status("primary 8 0/16 0/16 done 1/1 3/16 copying 2/9 none ok 0 complete none - - "
-			  "running 5/16 0 10240 auto:2048 3 512", &st);
+			  "running 5/16 0 sync 0/0 0 10240 auto:2048 3 512", &st);
 	f = fmemopen(buf, sizeof(buf), "w");
 	colo_status_json(f, NULL, 128, &st, NULL, NULL, NULL);
 	n = ftell(f);
@@ -385,9 +442,9 @@ static void test_json(void)
 	ok(strstr(buf, "\"eta_seconds\":null,\"copy_rate\":10485760,\"rate_limit\":\"auto\","
 		   "\"min_rate\":2097152},") &&
 	   strstr(buf, "\"different\":0,\"copy_rate\":3072,\"rate_limit\":524288,"
-		  "\"min_rate\":null}}"), "status JSON: the kernel's copy rates and limits", buf);
+		  "\"min_rate\":null},\"mirror_mode\":\"sync\""), "status JSON: the kernel's copy rates and limits", buf);
 	colo_parse_status("primary 8 0/16 0/16 done 1/1 3/16 in-sync 9/9 none ok 0 complete none - - "
-			  "none 0/0 0 0 none 0 none", &st);
+			  "none 0/0 0 sync 0/0 0 0 none 0 none", &st);
 	f = fmemopen(buf, sizeof(buf), "w");
 	colo_status_json(f, NULL, 128, &st, NULL, NULL, NULL);
 	n = ftell(f);

@@ -377,6 +377,11 @@ void dev_status(struct colo_status *st)
 		st->coverage = COV_COMPLETE;
 	else if (n > 15 && !strcmp(tok[15], "unknown"))
 		st->coverage = COV_UNKNOWN;
+	/* fields 23-25: <mirror_mode> <lag>/<max_lag> <ahead> (async mirror) */
+	if (n > 24 &&
+	    sscanf(tok[23], "%" SCNu64 "/%" SCNu64, &st->lag, &st->max_lag) == 2 &&
+	    sscanf(tok[24], "%" SCNu64, &st->ahead) == 1)
+		snprintf(st->mmode, sizeof(st->mmode), "%s", tok[22]);
 	free(p);
 	if (opt.mirror && !st->mirror_parsed && setup_phase)
 		die_setup("cannot parse the dirty and mirror fields of dmsetup status %s: '%s'",

@@ -49,10 +49,12 @@ static void setup_model_mirror(uint8_t *buf)
 		out[strcspn(out, "\n")] = 0;
 		if (ret)
 			die_setup("dmsetup table %s: exit %d: %s", opt.replica_dm, ret, out);
-		if (sscanf(out, "0 %" SCNu64 " linear ", &want_len) != 1 ||
+		if (sscanf(out, opt.replica_delay ? "0 %" SCNu64 " delay " :
+			   "0 %" SCNu64 " linear ", &want_len) != 1 ||
 		    want_len != mir_replica_sectors)
-			die_setup("--replica-dm %s: table '%s', expected '0 %" PRIu64 " linear %s 0' (its size is that of --replica %s)",
+			die_setup("--replica-dm %s: table '%s', expected '0 %" PRIu64 " %s %s 0...' (its size is that of --replica %s)",
 				  opt.replica_dm, out, mir_replica_sectors,
+				  opt.replica_delay ? "delay" : "linear",
 				  opt.replica_lower, opt.dev[DEV_REPLICA]);
 	}
 	dev_status(&st);	/* a dmsetup or parse error is a setup error */
@@ -238,6 +240,13 @@ static void usage(void)
 		"                  NAME is a dm linear device over DEV that is the replica: replica failures are\n"
 		"                  injected by swapping its table to 'error' and back (--replica defaults to\n"
 		"                  /dev/mapper/NAME); the selftest always simulates them\n"
+		"  --mirror-async MAX_LAG\n"
+		"                  starts are 'async MAX_LAG' (KiB): the lag must never pass max_lag, events\n"
+		"                  also switch sync <-> async (sync must drain the lag at once), checks in\n"
+		"                  sync wait for the lag to drain; not with --selftest\n"
+		"  --replica-delay MS\n"
+		"                  the replica's good table is dm-delay (MS per write) over --replica-lower,\n"
+		"                  not linear: a slow replica\n"
 		"  --fault LEG     secondary mode with faults on one leg: --fault-dm NAME is a dm linear device\n"
 		"                  over the raw leg (--base/--hidden/--active name the raw device) and the\n"
 		"                  colo table uses /dev/mapper/NAME; N episodes (default 4) at seeded op counts\n"
@@ -305,7 +314,8 @@ static void parse_args(int argc, char **argv)
 	enum { O_NAME = 256, O_CHUNK, O_OPS, O_SEED, O_VMT, O_INT, O_CKPT,
 	       O_MAXS, O_HOT, O_VERBOSE, O_SELFTEST, O_STSIZE, O_STSECT, O_STBUG,
 	       O_FAILOVER, O_FOAT, O_MIRROR, O_REPDM, O_REPLOWER, O_FAULT,
-	       O_FAULTDM, O_FAULTEPS, O_FAULTKINDS, O_RETRYENOMEM, O_MAKEITFAIL, O_DEV0 };
+	       O_FAULTDM, O_FAULTEPS, O_FAULTKINDS, O_RETRYENOMEM, O_MAKEITFAIL, O_MIRASYNC,
+	       O_REPDELAY, O_DEV0 };
 	static const struct option lo[] = {
 		{ "name", 1, NULL, O_NAME },
 		{ "vm", 1, NULL, O_DEV0 + DEV_VM },
@@ -317,6 +327,8 @@ static void parse_args(int argc, char **argv)
 		{ "mirror", 0, NULL, O_MIRROR },
 		{ "replica-dm", 1, NULL, O_REPDM },
 		{ "replica-lower", 1, NULL, O_REPLOWER },
+		{ "mirror-async", 1, NULL, O_MIRASYNC },
+		{ "replica-delay", 1, NULL, O_REPDELAY },
 		{ "chunk", 1, NULL, O_CHUNK },
 		{ "ops", 1, NULL, O_OPS },
 		{ "seed", 1, NULL, O_SEED },
@@ -417,6 +429,12 @@ static void parse_args(int argc, char **argv)
 		}
 		case O_REPDM: opt.replica_dm = optarg; break;
 		case O_REPLOWER: opt.replica_lower = optarg; break;
+		case O_MIRASYNC:
+			opt.mir_async = parse_u64("mirror-async", optarg, 1, 1048576);
+			break;
+		case O_REPDELAY:
+			opt.replica_delay = parse_u64("replica-delay", optarg, 1, 10000);
+			break;
 		default:
 			if (c >= O_DEV0 && c < O_DEV0 + NR_DEVS) {
 				opt.dev[c - O_DEV0] = optarg;
@@ -456,12 +474,21 @@ static void parse_args(int argc, char **argv)
 			fprintf(stderr, "colo-fsx: --replica-dm and --replica-lower go together\n");
 			usage();
 		}
+		if (opt.mir_async && opt.selftest) {
+			fprintf(stderr, "colo-fsx: --mirror-async: the selftest does not simulate the async mode\n");
+			usage();
+		}
+		if (opt.replica_delay && !opt.replica_dm) {
+			fprintf(stderr, "colo-fsx: --replica-delay needs --replica-dm\n");
+			usage();
+		}
 		if (opt.replica_dm && !opt.dev[DEV_REPLICA] && !opt.selftest) {
 			snprintf(rep_path, sizeof(rep_path), "/dev/mapper/%s", opt.replica_dm);
 			opt.dev[DEV_REPLICA] = rep_path;
 		}
-	} else if (opt.dev[DEV_REPLICA] || opt.replica_dm || opt.replica_lower) {
-		fprintf(stderr, "colo-fsx: --replica, --replica-dm and --replica-lower need --mirror\n");
+	} else if (opt.dev[DEV_REPLICA] || opt.replica_dm || opt.replica_lower ||
+		   opt.mir_async || opt.replica_delay) {
+		fprintf(stderr, "colo-fsx: --replica, --replica-dm, --replica-lower, --mirror-async and --replica-delay need --mirror\n");
 		usage();
 	}
 	if ((opt.bug == BUG_MIRROR_NOCLEAR || opt.bug == BUG_MIRROR_NODUAL ||
@@ -612,10 +639,11 @@ int main(int argc, char **argv)
 			opt.mir_rate = 8192;
 		mir_ctl_tid = nthreads;
 		ctl_next_id = opt.ops;
-		snprintf(mir_str, sizeof(mir_str), " mirror replica=%s%s%s failures=%s rate=%u events_at=",
+		snprintf(mir_str, sizeof(mir_str), " mirror replica=%s%s%s failures=%s rate=%u async=%u replica_delay=%u events_at=",
 			 dev_path(DEV_REPLICA), opt.replica_dm ? " replica_dm=" : "",
 			 opt.replica_dm ? opt.replica_dm : "",
-			 opt.replica_dm || opt.selftest ? "on" : "off", opt.mir_rate);
+			 opt.replica_dm || opt.selftest ? "on" : "off", opt.mir_rate,
+			 opt.mir_async, opt.replica_delay);
 		for (i = 0; i < opt.mir_nevents; i++)
 			snprintf(mir_str + strlen(mir_str), sizeof(mir_str) - strlen(mir_str),
 				 "%s%" PRIu64, i ? "," : "", opt.mir_event_at[i]);

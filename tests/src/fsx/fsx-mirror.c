@@ -28,6 +28,9 @@ const char *mir_cov_why = "a fresh table: no failover, no full sync ended since"
 unsigned int mir_insync_checks;	/* replica compares in sync, workers held */
 bool mir_session_checked;	/* since the last start */
 bool mir_session_full;	/* the last start was full */
+unsigned int mir_async_now;	/* the mode the model expects: max_lag KiB, 0: sync */
+unsigned int mir_switches;	/* mirror sync|async sent and accepted */
+uint64_t mir_lag_max;	/* the largest lag seen in a status (KiB) */
 
 pthread_t mir_control;
 int mir_ctl_tid;		/* the control thread's id in patterns and logs */
@@ -53,6 +56,10 @@ static int replica_swap_try(bool error, char *err, size_t errsz)
 	}
 	if (error)
 		snprintf(table, sizeof(table), "0 %" PRIu64 " error", mir_replica_sectors);
+	else if (opt.replica_delay)
+		snprintf(table, sizeof(table), "0 %" PRIu64 " delay %s 0 0 %s 0 %u",
+			 mir_replica_sectors, opt.replica_lower, opt.replica_lower,
+			 opt.replica_delay);
 	else
 		snprintf(table, sizeof(table), "0 %" PRIu64 " linear %s 0",
 			 mir_replica_sectors, opt.replica_lower);
@@ -113,6 +120,31 @@ static void mirror_check_coverage(const char *when, const struct colo_status *st
 }
 
 /*
+ * The mirror's mode (status fields 23-25): none without a mirror, else the
+ * mode the checker set (a degraded mirror keeps it), with its max_lag; the
+ * lag (KiB of background replica writes in flight) never passes max_lag.
+ */
+static void mirror_check_mode(const char *when, const struct colo_status *st, int ms)
+{
+	const char *want = ms == MIR_NONE ? "none" : mir_async_now ? "async" : "sync";
+	uint64_t want_max = ms == MIR_NONE ? 0 : mir_async_now;
+
+	if (opt.selftest)
+		return;
+	if (!st->mmode[0])
+		fail("status %s: no mirror mode fields (23-25: <none|sync|async> <lag>/<max_lag> <ahead>); status line: %s",
+		     when, st->line);
+	if (st->lag > st->max_lag)
+		fail("status %s: lag %" PRIu64 " KiB passed max_lag %" PRIu64 " KiB (background replica writes in flight are bounded); status line: %s",
+		     when, st->lag, st->max_lag, st->line);
+	if (strcmp(st->mmode, want) || st->max_lag != want_max)
+		fail("status %s: mirror mode %s max_lag %" PRIu64 ", expected %s max_lag %" PRIu64 " (the last start or switch); status line: %s",
+		     when, st->mmode, st->max_lag, want, want_max, st->line);
+	if (st->lag > mir_lag_max)
+		mir_lag_max = st->lag;
+}
+
+/*
  * What any status line in mirror mode must show: primary, our geometry, no
  * overlay, health ok, and a mirror state the model allows (allowed: a mask
  * of MIR_* states).  In sync, nothing is dirty unless a replica failure is
@@ -156,6 +188,7 @@ int mirror_check_status(const char *when, const struct colo_status *st,
 		fail("status %s: mirror in-sync but %" PRIu64 " chunks dirty (in sync, every write reaches the replica: nothing can be dirty); status line: %s",
 		     when, st->dirty, st->line);
 	mirror_check_coverage(when, st, ms);
+	mirror_check_mode(when, st, ms);
 	return ms;
 }
 
@@ -279,7 +312,7 @@ static void mirror_start(uint64_t *rng, uint64_t at, bool dirty_only,
 			 bool allow_rate, const char *why)
 {
 	struct colo_status st;
-	char msg[512], rate[32] = "", when[640];
+	char msg[512], rate[64] = "", when[640];
 	bool full;
 	int ms;
 
@@ -302,10 +335,14 @@ static void mirror_start(uint64_t *rng, uint64_t at, bool dirty_only,
 		mirror_status(when, &st, 1U << ms);
 		full = true;
 	}
+	if (opt.mir_async)
+		snprintf(rate + strlen(rate), sizeof(rate) - strlen(rate), " async %u",
+			 opt.mir_async);
 	snprintf(msg, sizeof(msg), "mirror start %s %s%s", dev_path(DEV_REPLICA),
 		 full ? "full" : "dirty", rate);
 	ring_log_mirror(full ? "mirror start full" : "mirror start dirty", at);
 	mirror_send(msg, at);
+	mir_async_now = opt.mir_async;
 	mir_running = true;
 	mir_session_checked = false;
 	mir_session_full = full;
@@ -349,6 +386,7 @@ static void mirror_stop(uint64_t at, const char *why)
 	ring_log_mirror("mirror stop", at);
 	mirror_send("mirror stop", at);
 	mir_running = false;
+	mir_async_now = 0;
 	mir_stops++;
 	mirror_note_cut_short("stopped before its full pass was seen to end");
 	unsure = mir_cov == COV_MAYBE;
@@ -463,6 +501,59 @@ static void mirror_failure(uint64_t *rng, uint64_t at, uint8_t *buf)
 }
 
 /*
+ * Async mode, no VM write in flight: the background writes end (lag 0)
+ * and the writes that went ahead are copied (in sync again).  Only then
+ * may the raw replica be compared.
+ */
+static void mirror_wait_drained(const char *what, struct colo_status *st)
+{
+	uint64_t t0 = now_ns();
+	int ms;
+
+	for (;;) {
+		ms = mirror_status(what, st, MIR_RUNNING);
+		if (ms == MIR_INSYNC && !st->lag && !st->dirty)
+			return;
+		if (now_ns() - t0 > MIRROR_SYNC_TIMEOUT_S * 1000000000ULL)
+			fail("status %s: not in sync with lag 0 %d s after the VM writes stopped (async: the background writes end, what went ahead is copied); status line: %s",
+			     what, MIRROR_SYNC_TIMEOUT_S, st->line);
+		sleep_ms(mirror_poll_ms());
+	}
+}
+
+/*
+ * mirror sync | mirror async N under the workers' load: accepted while the
+ * mirror runs; "mirror sync" returns only once every background write
+ * ended (lag 0 at once), "mirror async N" once the lag fits N.
+ */
+static void mirror_switch(uint64_t *rng, uint64_t at)
+{
+	const unsigned int lags[] = { opt.mir_async, 4, 64, 1024 };
+	struct colo_status st;
+	unsigned int to;
+	char msg[64], when[128];
+
+	to = lags[rnd(rng, 4)];
+	if (mir_async_now && (rnd(rng, 100) < 50 || to == mir_async_now))
+		to = 0;
+	if (to)
+		snprintf(msg, sizeof(msg), "mirror async %u", to);
+	else
+		snprintf(msg, sizeof(msg), "mirror sync");
+	ring_log_mirror(to ? "mirror async (switch)" : "mirror sync (switch)", at);
+	mirror_send(msg, at);
+	mir_async_now = to;
+	mir_switches++;
+	snprintf(when, sizeof(when), "after '%s' (after op %" PRIu64 ")", msg, at);
+	mirror_status(when, &st, MIR_RUNNING);
+	if (!to && st.lag)
+		fail("status %s: lag %" PRIu64 " KiB after mirror sync returned (it waits for every background write); status line: %s",
+		     when, st.lag, st.line);
+	printf("# mirror: after op %" PRIu64 ": '%s' -> %s %" PRIu64 "/%" PRIu64 ", ahead %" PRIu64 ", dirty %" PRIu64 "\n",
+	       at, msg, st.mmode, st.lag, st.max_lag, st.ahead, st.dirty);
+}
+
+/*
  * The mirror is in sync (at an event, or first seen so between events):
  * hold the workers back (the checkpoint gate) until no op is in flight,
  * then the raw replica and base must equal the model, with nothing dirty.
@@ -483,7 +574,10 @@ static void mirror_insync_check(uint64_t at, uint8_t *big)
 	pthread_mutex_unlock(&gate_lock);
 
 	snprintf(what, sizeof(what), "in sync after op %" PRIu64 ", workers held", at);
-	mirror_status(what, &st, 1U << MIR_INSYNC);
+	if (mir_async_now)
+		mirror_wait_drained(what, &st);
+	else
+		mirror_status(what, &st, 1U << MIR_INSYNC);
 	mirror_check_full_pass(what, &st);
 	if (st.dirty)
 		fail("status %s: %" PRIu64 " chunks dirty (expected 0); status line: %s",
@@ -517,6 +611,10 @@ static void mirror_event(int i, uint64_t *rng, uint8_t *buf, uint8_t *big)
 	if (!mir_running) {
 		if (rnd(rng, 100) < 30)
 			mirror_refused_stop(at);
+		if (opt.mir_async && rnd(rng, 100) < 30) {
+			ring_log_mirror("mirror sync with no running mirror (must be refused)", at);
+			mirror_expect_refused("mirror sync", "with no running mirror", at, NULL);
+		}
 		mirror_start(rng, at, false, true, "start");
 		return;
 	}
@@ -525,6 +623,8 @@ static void mirror_event(int i, uint64_t *rng, uint8_t *buf, uint8_t *big)
 		mirror_refused_start(at);
 	else if (failures && r < 60)
 		mirror_failure(rng, at, buf);
+	else if (opt.mir_async && r >= 80)
+		mirror_switch(rng, at);
 	else
 		mirror_stop(at, "stop");
 }
@@ -559,9 +659,13 @@ void *mirror_control_fn(void *arg)
 			pthread_mutex_unlock(&gate_lock);
 			if (reached)
 				break;
-			/* Between events: check each sync once it is in sync. */
-			if (mir_running && !mir_session_checked &&
-			    mirror_status("between mirror events", &st, MIR_RUNNING) == MIR_INSYNC)
+			/*
+			 * Between events: check each sync once it is in sync
+			 * (a status read each time: async, its lag is checked).
+			 */
+			if (mir_running && (!mir_session_checked || opt.mir_async) &&
+			    mirror_status("between mirror events", &st, MIR_RUNNING) == MIR_INSYNC &&
+			    !mir_session_checked)
 				mirror_insync_check(ops_now(), big);
 		}
 		if (__atomic_load_n(&stop, __ATOMIC_RELAXED))
@@ -593,7 +697,8 @@ void final_verify_mirror(uint8_t *buf, uint8_t *wbuf, char *sum, size_t sumsz)
 	t0 = now_ns();
 	for (;;) {
 		ms = mirror_status("final, waiting for in-sync", &st, MIR_RUNNING);
-		if (ms == MIR_INSYNC)
+		/* Async: also every background write ended. */
+		if (ms == MIR_INSYNC && !st.lag)
 			break;
 		if (now_ns() - t0 > MIRROR_SYNC_TIMEOUT_S * 1000000000ULL)
 			fail("final: the mirror is not in sync %d s after the I/O ended: %" PRIu64 "/%" PRIu64 " mirrored, dirty %" PRIu64 "; status line: %s",
@@ -616,6 +721,17 @@ void final_verify_mirror(uint8_t *buf, uint8_t *wbuf, char *sum, size_t sumsz)
 		fail("status final, in sync with no I/O: dirty=%" PRIu64 " mirrored=%" PRIu64 " (expected dirty 0, mirrored %" PRIu64 " unchanged); status line: %s",
 		     st.dirty, st.mirrored, copies, st.line);
 
+	/* Async: to sync first (the burst must reach both with no copy). */
+	if (mir_async_now) {
+		ring_log_mirror("mirror sync before the burst", at);
+		mirror_send("mirror sync", at);
+		mir_async_now = 0;
+		mir_switches++;
+		ms = mirror_status("final, after mirror sync", &st, 1U << MIR_INSYNC);
+		if (st.lag || st.dirty || st.mirrored != copies)
+			fail("status final, after mirror sync with no I/O: lag=%" PRIu64 " dirty=%" PRIu64 " mirrored=%" PRIu64 " (expected 0, 0, %" PRIu64 "); status line: %s",
+			     st.lag, st.dirty, st.mirrored, copies, st.line);
+	}
 	/* In sync, writes reach both: no copy may be needed. */
 	ring_log_mirror("burst of VM writes in sync", at);
 	for (i = 0; i < MIRROR_BURST_OPS; i++)
@@ -641,6 +757,9 @@ void final_verify_mirror(uint8_t *buf, uint8_t *wbuf, char *sum, size_t sumsz)
 	       mir_starts, mir_dirty_starts, mir_stops, mir_failures, t_sync / 1e6, copies);
 	printf("# mirror: refused messages: %u (dirty starts with the coverage unknown: %u); replica compared in sync during the run (workers held): %u times\n",
 	       mir_refused, mir_dirty_refused, mir_insync_checks);
+	if (opt.mir_async)
+		printf("# mirror: async max_lag %u KiB: %u mode switches, largest lag seen %" PRIu64 " KiB\n",
+		       opt.mir_async, mir_switches, mir_lag_max);
 	snprintf(sum, sumsz, " mirror_starts=%u mirror_dirty_starts=%u mirror_stops=%u mirror_failures=%u mirror_refused=%u dirty_refused=%u insync_checks=%u copies=%" PRIu64,
 		 mir_starts, mir_dirty_starts, mir_stops, mir_failures, mir_refused,
 		 mir_dirty_refused, mir_insync_checks, copies);

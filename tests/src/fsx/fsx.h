@@ -110,6 +110,22 @@
  * breaks it (the last: a dirty start while the coverage is unknown is
  * silently made full, as the kernel did before, instead of refused).
  *
+ * --mirror-async MAX_LAG runs the same checks with an async mirror
+ * (dm-colo-async.c): every start is "... async MAX_LAG", and a quarter of
+ * the events of a running mirror switch it ("mirror sync", or "mirror
+ * async N" with N one of MAX_LAG, 4, 64, 1024 KiB; "mirror sync" with no
+ * mirror must be refused).  Every status line must show the mode the
+ * checker set (none without a mirror, a degraded mirror keeps its mode)
+ * with its max_lag, and a lag (KiB of background replica writes in flight)
+ * no larger than max_lag; "mirror sync" must leave the lag at 0 when it
+ * returns.  A compare of the raw replica (workers held, and at the end)
+ * first waits until the lag is 0 and the writes that went ahead were
+ * copied (in sync, nothing dirty); the final burst of writes in sync runs
+ * after a "mirror sync".  --replica-delay MS makes the replica's good table
+ * dm-delay (MS per write) over --replica-lower, so that the lag fills and
+ * writes go ahead; replica failures swap it to "error" and back as usual.
+ * The selftest does not simulate the async mode.
+ *
  * --fault LEG (base|hidden|active) injects leg faults in secondary mode
  * (README "Faults"): LEG is a dm device (--fault-dm NAME, a linear table
  * over the raw leg given by --base/--hidden/--active, which is read raw for
@@ -274,6 +290,8 @@ struct fsx_opt {
 	int mir_nevents;
 	uint64_t mir_event_at[MIRROR_MAX_EVENTS];
 	unsigned int mir_rate;		/* KiB/s used by rate-limited starts */
+	unsigned int mir_async;		/* --mirror-async: max_lag in KiB (0: sync) */
+	unsigned int replica_delay;	/* --replica-delay: ms per replica write */
 	int fault_leg;			/* --fault: LEG_*, or -1 */
 	const char *fault_dm;		/* the leg's dm device */
 	int fault_eps;			/* episodes */
@@ -436,6 +454,8 @@ struct colo_status {
 	uint64_t mirrored, to_mirror;
 	bool mirror_parsed;	/* the mirror fields were parsed */
 	int coverage;		/* COV_UNKNOWN|COV_COMPLETE, -1 if absent */
+	char mmode[16];		/* the mirror's mode: none|sync|async ("" if absent) */
+	uint64_t lag, max_lag, ahead;	/* KiB in flight, its limit; writes ahead */
 	bool ok;
 	char line[4096];
 };

@@ -116,16 +116,35 @@ static void coverage_of(const char *name, char *out, size_t sz)
 	status_field(st, F_COVERAGE, out, sz);
 }
 
+/* A number of decimal digits, nothing else. */
+static bool all_digits(const char *f)
+{
+	return *f && strspn(f, "0123456789") == strlen(f);
+}
+
+/* A rate limit field: none, <KiB/s> or auto:<min_rate>. */
+static bool limit_word(const char *f)
+{
+	return !strcmp(f, "none") || all_digits(f) ||
+	       (!strncmp(f, "auto:", 5) && all_digits(f + 5));
+}
+
 /*
  * The dirty coverage is one of complete|unknown, followed by the metadata
  * fields of a device without one ("none - -"), the verify's of a device
- * that never verified ("none 0/0 0": the fuzzer sends no verify) and
- * nothing else.
+ * that never verified ("none 0/0 0": the fuzzer sends no verify), the
+ * mirror's mode ("none 0/0 0", "sync 0/0 0" while mirroring, or "async"
+ * with any lag after an accepted "mirror async", which restore() undoes),
+ * the rate fields (the mirror's rate and the limit of its last start; the
+ * verify's "0 none") and nothing else.
  */
 void check_coverage_word(const char *name, const char *when)
 {
-	static const char *const meta[] = { "none", "-", "-", "none", "0/0", "0", "" };
+	static const char *const meta[] = { "none", "-", "-", "none", "0/0", "0",
+					     "none", "0/0", "0" };
+	static const unsigned int n_meta = sizeof(meta) / sizeof(meta[0]);
 	char st[512], f[32];
+	bool async = false;
 	unsigned int i;
 
 	colo_status(name, st, sizeof(st));
@@ -133,10 +152,35 @@ void check_coverage_word(const char *name, const char *when)
 	if (strcmp(f, "complete") && strcmp(f, "unknown"))
 		fail("%s: %s dirty coverage '%s', expected complete or unknown: '%s'",
 		     when, name, f, st);
-	for (i = 0; i < sizeof(meta) / sizeof(meta[0]); i++) {
+	for (i = 0; i < n_meta; i++) {
 		status_field(st, F_COVERAGE + 1 + i, f, sizeof(f));
+		if (i == 6 && !strcmp(f, "sync"))
+			continue;
+		/* An accepted "mirror async N", before restore() undoes it. */
+		if (i == 6 && !strcmp(f, "async")) {
+			async = true;
+			continue;
+		}
+		if (async && (i == 7 || i == 8))
+			continue;
 		if (strcmp(f, meta[i]))
-			fail("%s: %s status: '%s' after the dirty coverage, expected 'none - - none 0/0 0' and the end: '%s'",
+			fail("%s: %s status: '%s' after the dirty coverage, expected 'none - - none 0/0 0 none|sync 0/0 0' and the rates: '%s'",
+			     when, name, f, st);
+	}
+	/* <mirror_rate> <mirror_limit> <verify_rate> <verify_limit>, the end */
+	status_field(st, F_COVERAGE + 1 + n_meta, f, sizeof(f));
+	if (!all_digits(f))
+		fail("%s: %s mirror rate '%s', expected KiB/s: '%s'", when, name, f, st);
+	status_field(st, F_COVERAGE + 2 + n_meta, f, sizeof(f));
+	if (!limit_word(f))
+		fail("%s: %s mirror limit '%s', expected none, KiB/s or auto:<min>: '%s'",
+		     when, name, f, st);
+	for (i = 0; i < 3; i++) {
+		static const char *const tail[] = { "0", "none", "" };
+
+		status_field(st, F_COVERAGE + 3 + n_meta + i, f, sizeof(f));
+		if (strcmp(f, tail[i]))
+			fail("%s: %s status: '%s' after the mirror rate, expected '0 none' and the end: '%s'",
 			     when, name, f, st);
 	}
 }

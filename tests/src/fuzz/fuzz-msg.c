@@ -91,6 +91,14 @@ static void random_replica(struct rng *r, char *out, size_t sz)
 	}
 }
 
+/* An async mirror's max_lag: KiB, 1 to 1048576 (dm-colo-parse.c). */
+static bool max_lag_ok(const char *word)
+{
+	unsigned int lag;
+
+	return !k_kstrtouint(word, &lag) && lag && lag <= 1048576;
+}
+
 static bool excl_open_ok(const char *path)
 {
 	int fd = open(path, O_RDWR | O_EXCL);
@@ -108,9 +116,9 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 	struct devnum d;
 	uint64_t size;
 	unsigned int rate;
-	bool ok = false;
+	bool ok = false, sync_given = false, async_given = false;
 	char **argv;
-	int argc;
+	int argc, i;
 
 	v->accept = true;
 	snprintf(v->why, sizeof(v->why), "valid");
@@ -160,6 +168,21 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 		refuse(v, "mirror needs start or stop");
 		goto out;
 	}
+	if (!strcmp(argv[1], "sync") || !strcmp(argv[1], "async")) {
+		bool async = !strcmp(argv[1], "async");
+
+		if (argc != 2 + async)
+			refuse(v, "mirror %s: wrong argument count", argv[1]);
+		else if (async && !max_lag_ok(argv[2]))
+			refuse(v, "mirror async: bad max_lag");
+		else if (strcmp(s.mode, "primary"))
+			refuse(v, "mirror %s in secondary mode", argv[1]);
+		else if (strcmp(s.mirror, "copying") && strcmp(s.mirror, "in-sync"))
+			refuse(v, "mirror %s without a running mirror", argv[1]);
+		else
+			ok = true;
+		goto out;
+	}
 	if (!strcmp(argv[1], "stop")) {
 		if (argc != 2)
 			refuse(v, "mirror stop takes no arguments");
@@ -175,17 +198,36 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 		refuse(v, "mirror needs start or stop");
 		goto out;
 	}
-	if (argc < 3 || argc > 5) {
+	if (argc < 3) {
 		refuse(v, "mirror start: wrong argument count");
 		goto out;
 	}
-	if (argc >= 4 && strcmp(argv[3], "full") && strcmp(argv[3], "dirty")) {
-		refuse(v, "bad sync mode");
-		goto out;
-	}
-	if (argc == 5 && (k_kstrtouint(argv[4], &rate) || !rate)) {
-		refuse(v, "bad rate");
-		goto out;
+	/*
+	 * <dev> [full|dirty [<KiB/s>]] [async <max_lag>]: the sync mode only
+	 * right after the device, the rate only right after it, "async
+	 * <max_lag>" once, anywhere after the device. The generator sends
+	 * no "auto" and no "min_rate" (67-mirror-rate and KUnit test those),
+	 * so the oracle does not model them.
+	 */
+	for (i = 3; i < argc; i++) {
+		if (i == 3 && (!strcmp(argv[i], "full") || !strcmp(argv[i], "dirty"))) {
+			sync_given = true;
+		} else if (!strcmp(argv[i], "async")) {
+			if (async_given || i + 1 >= argc || !max_lag_ok(argv[i + 1])) {
+				refuse(v, "bad async");
+				goto out;
+			}
+			async_given = true;
+			i++;
+		} else if (i == 4 && sync_given) {
+			if (k_kstrtouint(argv[i], &rate) || !rate) {
+				refuse(v, "bad rate");
+				goto out;
+			}
+		} else {
+			refuse(v, i == 3 ? "bad sync mode" : "mirror start: unexpected word");
+			goto out;
+		}
 	}
 	if (strcmp(s.mode, "primary")) {
 		refuse(v, "mirror start in secondary mode");
@@ -200,7 +242,7 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 		goto out;
 	}
 	/* checked before the replica is opened */
-	if (argc >= 4 && !strcmp(argv[3], "dirty") && strcmp(s.coverage, "complete")) {
+	if (sync_given && !strcmp(argv[3], "dirty") && strcmp(s.coverage, "complete")) {
 		refuse(v, "dirty start, dirty coverage %s", s.coverage);
 		goto out;
 	}
@@ -228,6 +270,19 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 out:
 	words_free(&ws);
 	return ok;
+}
+
+/* An async mirror's max_lag: mostly valid (1 to 1048576 KiB), or not. */
+static void random_max_lag(struct rng *r, char *out, size_t sz)
+{
+	static const char *const odd[] = { "0", "1048577", "4294967296", "64k", "-1" };
+
+	if (chance(r, 70))
+		snprintf(out, sz, "%u", (unsigned int)(1 + below(r, 1048576)));
+	else if (chance(r, 50))
+		snprintf(out, sz, "%s", PICK(r, odd));
+	else
+		random_number(r, out, sz);
 }
 
 static const int msg_targets[] = { R_S, R_S, R_P, R_Q, R_Q, R_M, R_M, R_SI, R_F };
@@ -264,9 +319,20 @@ static void gen_message(struct rng *r, int target, struct buf *out, uint64_t *se
 				wl_add(&l, w);
 			}
 		}
+		if (chance(r, 15)) {
+			wl_add(&l, "async");
+			random_max_lag(r, w, sizeof(w));
+			wl_add(&l, w);
+		}
 	} else if (k < 80) {
+		unsigned int m = below(r, 10);
+
 		wl_add(&l, "mirror");
-		wl_add(&l, "stop");
+		wl_add(&l, m < 6 ? "stop" : m < 8 ? "sync" : "async");
+		if (m >= 8) {
+			random_max_lag(r, w, sizeof(w));
+			wl_add(&l, w);
+		}
 	} else if (k < 85) {
 		int n = below(r, 4);
 		uint64_t nch = res[target].len / 8 + 1;
@@ -363,6 +429,12 @@ static void restore(int target, const char *first_word, const char *second_word)
 		r = dm_message(res[target].name, 0, "mirror stop");
 		if (r)
 			fail("mirror stop after an accepted start: %s", strerror(-r));
+	} else if (!strcmp(first_word, "mirror") &&
+		   (!strcmp(second_word, "sync") || !strcmp(second_word, "async"))) {
+		/* A mode switch: back to sync, which the checks expect. */
+		r = dm_message(res[target].name, 0, "mirror sync");
+		if (r)
+			fail("mirror sync after an accepted mode switch: %s", strerror(-r));
 	} else if (!strcmp(first_word, "mirror")) {
 		status_field(st, 7, f, sizeof(f));
 		if (strcmp(f, "none"))

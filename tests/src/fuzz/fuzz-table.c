@@ -262,14 +262,14 @@ void check_kmsg(void)
 }
 
 /*
- * "<digits> unknown none - - none 0/0 0" and nothing after it (no metadata
- * device, no verify).
+ * "<digits> unknown none - - none 0/0 0 none 0/0 0 0 none 0 none" and
+ * nothing after it (no metadata device, no verify, no mirror, no rate).
  */
 static bool tail_is_bytes_unknown(const char *p)
 {
 	size_t n = strspn(p, "0123456789");
 
-	return n && !strcmp(p + n, " unknown none - - none 0/0 0");
+	return n && !strcmp(p + n, " unknown none - - none 0/0 0 none 0/0 0 0 none 0 none");
 }
 
 /* Status and table lines of an accepted single colo or ingress target. */
@@ -308,7 +308,8 @@ static void check_loaded(const struct table_input *in, bool inactive)
 		 (unsigned long long)t->len, ws.w[0], chunk, nchunks, nchunks, nchunks);
 	/* then <bitmap_bytes> <dirty_coverage>: a new table's is unknown */
 	if (strncmp(st.p, want, strlen(want)) || !tail_is_bytes_unknown(st.p + strlen(want)))
-		fail("status '%s', expected '%s<bytes> unknown none - - none 0/0 0'", st.p, want);
+		fail("status '%s', expected '%s<bytes> unknown none - - none 0/0 0 none 0/0 0 0 none 0 none'",
+		     st.p, want);
 	words_free(&ws);
 out:
 	free(st.p);
