@@ -28,17 +28,8 @@ mirrored() { dmsetup status p | awk '{ print $12 }'; }
 # The status but the counters a running copy or verify moves (dirty,
 # mirrored, verified, and the copy rates of the mirror and the verify).
 snap() { dmsetup status p | awk '{ $10 = $12 = $21 = $26 = $28 = ""; print }'; }
-# refused DESC KERNEL-SENTENCE MESSAGE...: dmsetup message fails, the
-# kernel log says why, and the status is unchanged.
-refused() {
-	local desc=$1 says=$2 st
-	shift 2
-	st=$(snap)
-	dmesg -c > /dev/null
-	check_fails "$desc: refused" dmsetup message p 0 "$@"
-	check_match "$desc: says why" "$says" "$(dmesg)"
-	check_eq "$desc: nothing changed" "$st" "$(snap)"
-}
+# refused DESC KERNEL-SENTENCE MESSAGE...: see msg_refused in lib.sh.
+refused() { msg_refused p "$@"; }
 # corrupt CHUNK [SECTOR_IN_CHUNK]: overwrite one chunk (or one sector of
 # it) of the replica's disk underneath the mirror. One sector is written
 # as its whole 4 KiB block with O_DIRECT: busybox dd's 512-byte O_DIRECT

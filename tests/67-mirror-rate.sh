@@ -65,17 +65,8 @@ guest_stop() {
 	FIO_PID=
 }
 
-# refused DESC KERNEL-SENTENCE MESSAGE...: dmsetup message fails, the
-# kernel log says why, and the status is unchanged.
-refused() {
-	local desc=$1 says=$2 st
-	shift 2
-	st=$(snap)
-	dmesg -c > /dev/null
-	check_fails "$desc: refused" dmsetup message p 0 "$@"
-	check_match "$desc: says why" "$says" "$(dmesg)"
-	check_eq "$desc: nothing changed" "$st" "$(snap)"
-}
+# refused DESC KERNEL-SENTENCE MESSAGE...: see msg_refused in lib.sh.
+refused() { msg_refused p "$@"; }
 
 # --- bad input ------------------------------------------------------------------
 check_eq "status: no pass yet, no limit" "0 none 0 none" "$(rates)"

@@ -79,6 +79,20 @@ check_exit() {
 	fi
 }
 
+# msg_refused DEV DESC KERNEL-SENTENCE MESSAGE...: "dmsetup message DEV 0
+# MESSAGE" fails, the kernel log says why, and DEV's status as the test's
+# own snap() prints it (the fields a running pass moves left out) is
+# unchanged.
+msg_refused() {
+	local dev=$1 desc=$2 says=$3 st
+	shift 3
+	st=$(snap)
+	dmesg -c > /dev/null
+	check_fails "$desc: refused" dmsetup message "$dev" 0 "$@"
+	check_match "$desc: says why" "$says" "$(dmesg)"
+	check_eq "$desc: nothing changed" "$st" "$(snap)"
+}
+
 # check_match DESC PATTERN TEXT: grep -E PATTERN in TEXT.
 check_match() {
 	if echo "$3" | grep -qE -- "$2"; then
