@@ -22,6 +22,13 @@
  *   count, saved <= #(not released and maybe written since the start),
  *   used <= total == min(buffer chunks, view chunks).
  *
+ * A third of the fleeces (seeded; chunks up to 128 sectors, so that dm
+ * cuts no chunk in two under the queue's max_sectors) are "read_once": a
+ * read that succeeds releases the chunks it covers whole (the model
+ * releases them as a discard does); there a read that touches a chunk out
+ * of the view reads just that chunk, as the pieces of a failed read that
+ * succeeded may have released theirs.
+ *
  * Writes that reach base (ingress writes on a secondary, VM writes on a
  * primary, and after a failover anything: the commit and the VM) mark
  * their chunks maybe-written (w_may) before they are sent and
@@ -55,7 +62,7 @@ static char fl_name[128], fl_buf_name[128], fl_path[160], fl_buf_path[160];
 static uint8_t *snap;			/* base at the start of this fleece */
 static uint8_t *in_view, *released;	/* per chunk; the reader's */
 static uint8_t *w_may, *w_sure;		/* per chunk; atomics (writers) */
-static bool restricted, broken_seen;
+static bool restricted, broken_seen, read_once;
 static unsigned int nr_restrict;
 static uint64_t nr_in_view, nr_released, fl_total, buf_chunks;
 static int fl_fd = -1;
@@ -68,7 +75,7 @@ static uint64_t rng;
 /* What the reader did, over all fleeces. */
 static uint64_t n_reads_ok, n_reads_eio, n_reads_broken, n_discards;
 static uint64_t n_released, n_needed, n_needed_refused, n_status;
-static uint64_t n_restarts, n_breaks, n_full_passes, max_saved;
+static uint64_t n_restarts, n_breaks, n_full_passes, max_saved, n_read_once, n_once_released;
 
 struct fl_status {
 	char state[32];
@@ -181,6 +188,23 @@ void fleece_note_failover(void)
 		__atomic_store_n(&w_may[c], 1, __ATOMIC_RELEASE);
 }
 
+/* read_once: a successful read released the chunks it covered whole. */
+static void release_whole(uint64_t start, uint64_t n)
+{
+	uint64_t c;
+
+	for (c = chunk_of(start); c <= chunk_of(start + n - 1); c++) {
+		if (chunk_start(c) < start || chunk_start(c) + chunk_len(c) > start + n ||
+		    !in_view[c])
+			continue;
+		in_view[c] = 0;
+		released[c] = 1;
+		nr_in_view--;
+		nr_released++;
+		n_once_released++;
+	}
+}
+
 /*
  * Read [start, start+n) of the fleece.  fail_ok: it touches a chunk out of
  * the view, so it must fail with EIO.  A read in the view that fails must
@@ -223,6 +247,8 @@ static void fl_read(uint64_t start, uint64_t n, bool must_fail, const char *what
 	snprintf(w, sizeof(w), "fleece %s (vs the model of base at the fleece's start)", what);
 	check_buf(w, DEV_FLEECE, bytes(start), model + bytes(start), rbuf, bytes(n));
 	n_reads_ok++;
+	if (read_once)
+		release_whole(start, n);
 }
 
 /* Does [start, start+n) touch a chunk out of the view? */
@@ -287,9 +313,13 @@ static void fl_create(const char *when)
 	char *mk[] = { "dmsetup", "mknodes", fl_name, NULL };
 	uint64_t c;
 
-	snprintf(table, sizeof(table), "0 %" PRIu64 " colo-fleece %s %s 2 timeout %d",
+	/* Up to 64 KiB chunks: dm's pieces of a read are then whole chunks. */
+	read_once = rnd(&rng, 3) == 0 && opt.chunk <= 128;
+	n_read_once += read_once;
+	snprintf(table, sizeof(table), "0 %" PRIu64 " colo-fleece %s %s %d timeout %d%s",
 		 len_sectors, opt.dev[DEV_BASE],
-		 opt.fleece_small ? fl_buf_path : opt.fleece_buf, FLEECE_TIMEOUT_MS);
+		 opt.fleece_small ? fl_buf_path : opt.fleece_buf, read_once ? 3 : 2,
+		 FLEECE_TIMEOUT_MS, read_once ? " read_once" : "");
 	fl_dmsetup(cr, "create", true);
 	fl_dmsetup(mk, "mknodes", false);
 	memcpy(snap, opt.mirror ? view : base, bytes(len_sectors));
@@ -375,13 +405,14 @@ static bool fl_restart(void)
 	snprintf(when, sizeof(when), "before restart %" PRIu64 " after op %" PRIu64 ", workers held",
 		 n_restarts + 1, at);
 	fl_check_status(when, true);
-	printf("# fleece: restart %" PRIu64 " after op %" PRIu64 "\n", n_restarts + 1, at);
 	fl_remove();
 	if (!opt.mirror)
 		do_checkpoint(opt.vm_threads + opt.in_threads, at);
 	snprintf(when, sizeof(when), "restart %" PRIu64 " after op %" PRIu64,
 		 n_restarts + 1, at);
 	fl_create(when);
+	printf("# fleece: restart %" PRIu64 " after op %" PRIu64 "%s\n", n_restarts + 1, at,
+	       read_once ? " (read_once)" : "");
 	n_restarts++;
 	fl_unhold(slot);
 	return true;
@@ -495,6 +526,16 @@ static void fl_random_read(void)
 	n = 1 + rnd(&rng, max);
 	if (n > len_sectors - s)
 		n = len_sectors - s;
+	/*
+	 * read_once: the pieces of a failed read that succeeded may have
+	 * released their chunks; a read out of the view reads one such chunk.
+	 */
+	if (read_once && touches_out(s, n)) {
+		for (c = chunk_of(s); in_view[c]; c++)
+			;
+		s = chunk_start(c);
+		n = chunk_len(c);
+	}
 	fl_read(s, n, touches_out(s, n), "random read");
 }
 
@@ -571,9 +612,9 @@ void fleece_setup(void)
 		die_setup("out of memory for the fleece model");
 	rng = opt.seed ^ 0x666c65656365ULL;	/* "fleece" */
 	fl_create("at the start");
-	printf("# fleece: %s on %s: %" PRIu64 " buffer chunks, status: active %" PRIu64 " 0 0 0/%" PRIu64 "\n",
-	       fl_name, opt.fleece_small ? fl_buf_path : opt.fleece_buf, buf_chunks,
-	       nr_chunks, fl_total);
+	printf("# fleece: %s on %s%s: %" PRIu64 " buffer chunks, status: active %" PRIu64 " 0 0 0/%" PRIu64 "\n",
+	       fl_name, opt.fleece_small ? fl_buf_path : opt.fleece_buf,
+	       read_once ? " (read_once)" : "", buf_chunks, nr_chunks, fl_total);
 	err = pthread_create(&reader, NULL, reader_fn, NULL);
 	if (err)
 		die_setup("pthread_create: %s", strerror(err));
@@ -606,10 +647,11 @@ void fleece_finish(char *sum, size_t sumsz)
 		fail("fleece: not one read of the fleece succeeded");
 	printf("# fleece-summary fleeces=%" PRIu64 " restarts=%" PRIu64 " reads_ok=%" PRIu64 " reads_eio_out_of_view=%" PRIu64
 	       " reads_eio_broken=%" PRIu64 " full_passes=%" PRIu64 " discards=%" PRIu64 " released=%" PRIu64
-	       " needed=%" PRIu64 " needed_refused=%" PRIu64 " status=%" PRIu64 " breaks=%" PRIu64 " max_saved=%" PRIu64 " buffer=%" PRIu64 "\n",
+	       " needed=%" PRIu64 " needed_refused=%" PRIu64 " status=%" PRIu64 " breaks=%" PRIu64 " max_saved=%" PRIu64 " buffer=%" PRIu64
+	       " read_once_fleeces=%" PRIu64 " read_once_released=%" PRIu64 "\n",
 	       n_restarts + 1, n_restarts, n_reads_ok, n_reads_eio, n_reads_broken, n_full_passes,
 	       n_discards, n_released, n_needed, n_needed_refused, n_status, n_breaks,
-	       max_saved, fl_total);
+	       max_saved, fl_total, n_read_once, n_once_released);
 	snprintf(sum, sumsz, " fleeces=%" PRIu64 " fleece_reads=%" PRIu64 " fleece_breaks=%" PRIu64,
 		 n_restarts + 1, n_reads_ok + n_reads_eio + n_reads_broken, n_breaks);
 	fl_remove();
