@@ -49,7 +49,8 @@ check-debug:
 	scripts/check.sh vm-debug
 
 # The VM tests at long sizes: 200000 model-checker ops per chunk size, 200
-# failover runs per chunk size, 30000 mirror-mode ops, 10 fio rounds; leg
+# failover runs per chunk size, 30000 mirror-mode ops, 40000 ops per
+# fleece model-checker run (66-fleece), 10 fio rounds; leg
 # faults: 40000 ops with 16 faults per leg and chunk size (1, 8, 128), 32
 # writes per writer in the primary-side fault cases; 50000 fuzzed table
 # lines and 50000 messages, 20000 ops per lifecycle model-checker run and
@@ -58,7 +59,7 @@ check-debug:
 # (scripts/crash.sh). The debug lane (vm-debug) runs at these sizes too.
 soak:
 	FSX_OPS=$(or $(SOAK_OPS),200000) FSX_FAILOVER_RUNS=$(or $(SOAK_RUNS),200) \
-	FSX_MIRROR_OPS=$(or $(SOAK_MIRROR_OPS),30000) \
+	FSX_MIRROR_OPS=$(or $(SOAK_MIRROR_OPS),30000) FSX_FLEECE_OPS=40000 \
 	COLO_T_FAULT_OPS=$(or $(SOAK_FAULT_OPS),40000) COLO_T_FAULT_EPISODES=16 \
 	COLO_T_FAULT_CHUNKS="1 8 128" COLO_T_FAULT_WRITES=32 COLO_T_MAP_CHUNKS="1 8 128" \
 	COLO_T_FUZZ_TABLES=$(or $(SOAK_FUZZ),50000) COLO_T_FUZZ_MSGS=$(or $(SOAK_FUZZ),50000) \

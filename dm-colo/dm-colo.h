@@ -311,7 +311,8 @@ static inline u64 colo_bio_last_chunk(struct colo_c *cc, struct colo_io *io,
  * several chunks reaches the worker only in primary mode with the commit
  * done (a mirrored write within one lock granule, or one whose dirty leaves
  * need allocating), where the worker treats its chunks alike; colo_enter()
- * cuts a bio it holds, since held bios run in the worker.
+ * cuts a bio it holds, since held bios run in the worker, and
+ * colo_save_before_write() one that waits for a fleece's save.
  */
 static inline bool colo_bio_spans_chunks(struct colo_c *cc,
 					 struct colo_io *io, struct bio *bio)

@@ -12,7 +12,11 @@
 # break the fleece (status, dm event, reads fail) and never fail or hold
 # the guest; bad tables and messages are refused and change nothing;
 # the colo device and the module cannot go while a fleece holds them.
-# FLEECE_OPS ops per checker run; FSX_SEED fixes the seed.
+# Then the model checker with a fleece (colo-fsx --fleece): on a secondary
+# with checkpoints, with a failover and its commit, with a buffer too
+# small, and on a primary with a mirror.
+# FLEECE_OPS ops per checker run, FSX_FLEECE_OPS per colo-fsx run; FSX_SEED
+# fixes the seed.
 . /tests/lib.sh
 
 MIB=32
@@ -321,5 +325,74 @@ fault_case "dm-delay buffer past the timeout" "0 $LEN delay $BUF 0 5000" timeout
 check "delay: VM writes go on" \
 	dd if=/dev/urandom of=/dev/mapper/p bs=64k count=64 oflag=direct conv=notrunc
 check "delay: the fleece goes (its late save ends first)" dmsetup remove f
+
+# --- the model checker learns the fleece (colo-fsx --fleece) -----------------
+# colo-fsx makes "<name>-fleece" over base with $BUF as its buffer (after a
+# checkpoint, the workers held; on a primary at any op) and restarts it every
+# N ops; a reader thread compares every read with its model of base at the
+# start while VM and ingress threads write (checkpoints, a failover and its
+# commit, a mirror), discards and "needed" take chunks out of the view (their
+# reads must fail, the status counts must follow), and with --fleece-small a
+# buffer of 1/16 of the chunks must break it (broken:full) and nothing else.
+# FSX_FLEECE_OPS ops per run (default 4000).
+FOPS=${FSX_FLEECE_OPS:-4000}
+fsx_fleece() {	# DESC CHUNK COLO-FSX-ARGS...
+	local desc=$1 chunk=$2 seed
+	shift 2
+	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
+	fsx_run "fsx --fleece: $desc, chunk $chunk: $FOPS ops, seed $seed" \
+		'^# (colo-fsx:|fleece-summary)' --chunk "$chunk" --ops "$FOPS" \
+		--seed "$seed" --fleece $BUF "$@"
+	dmsetup remove c-fleece 2>/dev/null
+	dmsetup remove c-fleecebuf 2>/dev/null
+	dmsetup remove p-fleece 2>/dev/null
+}
+secondary() {	# CHUNK
+	dm_cleanup
+	dmsetup create c --table "0 $LEN colo secondary $B $H $A $1" &&
+		dmsetup create c-ingress --table "0 $LEN colo-ingress $B" &&
+		dmsetup mknodes
+}
+SEC="--name c --vm /dev/mapper/c --ingress /dev/mapper/c-ingress --base $B --hidden $H --active $A"
+if secondary 1; then
+	fsx_fleece "secondary, 2 VM + 2 ingress threads, restarts" 1 $SEC \
+		--fleece-every $((FOPS / 3))
+else
+	t_fail "fsx --fleece: secondary, chunk 1: setup"
+fi
+if secondary 8; then
+	fsx_fleece "secondary, failover and its commit" 8 $SEC --failover \
+		--fleece-every $((FOPS / 4))
+else
+	t_fail "fsx --fleece: failover, chunk 8: setup"
+fi
+if secondary 8; then
+	fsx_fleece "secondary, a buffer too small (broken:full)" 8 $SEC \
+		--fleece-small --fleece-every $((FOPS / 2))
+else
+	t_fail "fsx --fleece: small buffer, chunk 8: setup"
+fi
+# The checker can fail: compared with the live model of base (not the
+# snapshot), the first read of a chunk written since the start differs.
+if secondary 8; then
+	colo-fsx $SEC --chunk 8 --ops 1000 --seed "${FSX_SEED:-$(date +%s)}" \
+		--fleece $BUF --fleece-bug live > /tmp/fsx.log 2>&1
+	rc=$?
+	grep '^colo-fsx: FAIL' /tmp/fsx.log | sed 's/^/# /'
+	check_eq "fsx --fleece-bug live (a wrong snapshot): exit 1" 1 "$rc"
+	check_match "fsx --fleece-bug live: a data mismatch of the fleece" \
+		"data mismatch in fleece" "$(cat /tmp/fsx.log)"
+	dmsetup remove c-fleece 2>/dev/null
+else
+	t_fail "fsx --fleece-bug live: setup"
+fi
+dm_cleanup
+if dmsetup create p --table "0 $LEN colo primary $B 128" && dmsetup mknodes; then
+	fsx_fleece "primary, mirror starts and stops" 128 --mirror --name p \
+		--vm /dev/mapper/p --base $B --replica $A \
+		--fleece-every $((FOPS / 3))
+else
+	t_fail "fsx --fleece: primary, chunk 128: setup"
+fi
 dm_cleanup
 t_done

@@ -10,20 +10,20 @@
 /* Device layer: real block devices or the simulation                  */
 
 const char *const dev_opt[NR_DEVS] = {
-	"vm", "ingress", "base", "hidden", "active", "replica"
+	"vm", "ingress", "base", "hidden", "active", "replica", "fleece"
 };
 
 const char *dev_path(enum dev_id d)
 {
 	static const char *const sim[NR_DEVS] = {
 		"sim:vm", "sim:ingress", "sim:base", "sim:hidden", "sim:active",
-		"sim:replica"
+		"sim:replica", "sim:fleece"
 	};
 
 	return opt.selftest ? sim[d] : opt.dev[d];
 }
 
-int dev_fd[NR_DEVS] = { -1, -1, -1, -1, -1, -1 };
+int dev_fd[NR_DEVS] = { -1, -1, -1, -1, -1, -1, -1 };
 
 uint64_t dev_size(int fd, const char *path)
 {
@@ -39,12 +39,15 @@ uint64_t dev_size(int fd, const char *path)
 	return size;
 }
 
-/* The devices a mode uses: all but the replica, or (--mirror) vm, base, replica. */
+/*
+ * The devices a mode uses: all but the replica, or (--mirror) vm, base,
+ * replica.  The fleece is made and opened by fsx-fleece.c.
+ */
 bool dev_used(int d)
 {
 	if (opt.mirror)
 		return d == DEV_VM || d == DEV_BASE || d == DEV_REPLICA;
-	return d != DEV_REPLICA;
+	return d != DEV_REPLICA && d != DEV_FLEECE;
 }
 
 void dev_open_all(void)

@@ -37,6 +37,8 @@ bool ingress_op_failover(struct worker *w, enum op_kind kind,
 		pat_fill(w->buf, id, w->tid, start, nsect);
 	pi = __atomic_load_n(&fo_phase, __ATOMIC_ACQUIRE);
 	fenced_before = __atomic_load_n(&fence_seen, __ATOMIC_ACQUIRE);
+	if (write)
+		fleece_note_write(false, start, nsect, false);
 	err = dev_io_try(DEV_INGRESS, w->buf, start, nsect, write, id);
 	pe = __atomic_load_n(&fo_phase, __ATOMIC_SEQ_CST);
 
@@ -51,6 +53,7 @@ bool ingress_op_failover(struct worker *w, enum op_kind kind,
 			w->racing_ok++;
 		if (write) {
 			/* applied before the switch */
+			fleece_note_write(false, start, nsect, true);
 			memcpy(base + off, w->buf, len);
 			mark_chunks(in_wrote, start, nsect);
 		} else {
@@ -137,6 +140,7 @@ void *control_fn(void *arg)
 		return NULL;
 
 	ring_log(opt.failover_at, tid, OP_FO_SEND, 0, 0);
+	fleece_note_failover();
 	__atomic_store_n(&fo_phase, FO_RUNNING, __ATOMIC_SEQ_CST);
 	fo_t0 = now_ns();
 	ret = dev_message("failover", out, sizeof(out));

@@ -251,7 +251,16 @@ static void usage(void)
 		"                  over the raw leg (--base/--hidden/--active name the raw device) and the\n"
 		"                  colo table uses /dev/mapper/NAME; N episodes (default 4) at seeded op counts\n"
 		"                  swap it to one of the kinds and back; see the top of fsx/fsx.h\n"
-		"                  (the selftest simulates the faults, with no --fault-dm)\n");
+		"                  (the selftest simulates the faults, with no --fault-dm)\n"
+		"  --fleece BUFDEV a colo-fleece view of base (buffer BUFDEV), created after the first\n"
+		"                  checkpoint (on a primary at the start), read by a reader thread and\n"
+		"                  compared with the model of base at its start, with discards, 'needed'\n"
+		"                  messages and status checks; see the top of fsx/fsx-fleece.c\n"
+		"  --fleece-every N  restart the fleece every N ops (a secondary: at a checkpoint, before\n"
+		"                  the failover), the workers held\n"
+		"  --fleece-small  the fleece's buffer is nr_chunks/16 chunks of BUFDEV: it must break\n"
+		"                  (broken:full), its reads fail, the workers' I/O never does\n"
+		"  --fleece-bug live  compare with the live model of base (checks the checker: must fail)\n");
 	exit(2);
 }
 
@@ -315,7 +324,7 @@ static void parse_args(int argc, char **argv)
 	       O_MAXS, O_HOT, O_VERBOSE, O_SELFTEST, O_STSIZE, O_STSECT, O_STBUG,
 	       O_FAILOVER, O_FOAT, O_MIRROR, O_REPDM, O_REPLOWER, O_FAULT,
 	       O_FAULTDM, O_FAULTEPS, O_FAULTKINDS, O_RETRYENOMEM, O_MAKEITFAIL, O_MIRASYNC,
-	       O_REPDELAY, O_DEV0 };
+	       O_REPDELAY, O_FLEECE, O_FLEVERY, O_FLSMALL, O_FLBUG, O_DEV0 };
 	static const struct option lo[] = {
 		{ "name", 1, NULL, O_NAME },
 		{ "vm", 1, NULL, O_DEV0 + DEV_VM },
@@ -350,6 +359,10 @@ static void parse_args(int argc, char **argv)
 		{ "fault-kinds", 1, NULL, O_FAULTKINDS },
 		{ "retry-enomem", 0, NULL, O_RETRYENOMEM },
 		{ "make-it-fail", 0, NULL, O_MAKEITFAIL },
+		{ "fleece", 1, NULL, O_FLEECE },
+		{ "fleece-every", 1, NULL, O_FLEVERY },
+		{ "fleece-small", 0, NULL, O_FLSMALL },
+		{ "fleece-bug", 1, NULL, O_FLBUG },
 		{ "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -434,6 +447,14 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_REPDELAY:
 			opt.replica_delay = parse_u64("replica-delay", optarg, 1, 10000);
+			break;
+		case O_FLEECE: opt.fleece_buf = optarg; break;
+		case O_FLEVERY: opt.fleece_every = parse_u64("fleece-every", optarg, 0, 0xfffffffULL); break;
+		case O_FLSMALL: opt.fleece_small = true; break;
+		case O_FLBUG:
+			if (strcmp(optarg, "live"))
+				usage();
+			opt.fleece_bug = 1;
 			break;
 		default:
 			if (c >= O_DEV0 && c < O_DEV0 + NR_DEVS) {
@@ -546,6 +567,14 @@ static void parse_args(int argc, char **argv)
 			opt.failover_at, opt.ops);
 		usage();
 	}
+	if (!opt.fleece_buf && (opt.fleece_every || opt.fleece_small || opt.fleece_bug)) {
+		fprintf(stderr, "colo-fsx: --fleece-every, --fleece-small and --fleece-bug need --fleece\n");
+		usage();
+	}
+	if (opt.fleece_buf && (opt.selftest || opt.fault_leg >= 0)) {
+		fprintf(stderr, "colo-fsx: --fleece: not with --selftest (not simulated) or --fault (base faults fail its reads)\n");
+		usage();
+	}
 	if (opt.vm_threads + opt.in_threads == 0) {
 		fprintf(stderr, "colo-fsx: no threads\n");
 		usage();
@@ -619,7 +648,7 @@ int main(int argc, char **argv)
 	uint64_t nr[4] = { 0 };
 	int i, k, nthreads, err;
 	pthread_t control;
-	char fo_str[48] = "", mir_str[512] = "", flt_str[512] = "";
+	char fo_str[48] = "", mir_str[512] = "", flt_str[512] = "", fl_str[160] = "";
 	uint8_t *buf, *ctl_buf = NULL;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -664,10 +693,14 @@ int main(int argc, char **argv)
 				 "%s%s@%" PRIu64 "-%" PRIu64, i ? "," : "",
 				 fk_name[opt.fault_kind[i]], opt.fault_start[i], opt.fault_end[i]);
 	}
-	printf("# colo-fsx: seed=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " vm_threads=%d ingress_threads=%d ops=%" PRIu64 " checkpoint_every=%" PRIu64 " max_sectors=%" PRIu64 " hot=%u chunks=%" PRIu64 "%s%s%s%s%s%s\n",
+	if (opt.fleece_buf)
+		snprintf(fl_str, sizeof(fl_str), " fleece=%s fleece_every=%" PRIu64 "%s%s",
+			 opt.fleece_buf, opt.fleece_every, opt.fleece_small ? " fleece_small" : "",
+			 opt.fleece_bug ? " fleece_bug=live" : "");
+	printf("# colo-fsx: seed=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " vm_threads=%d ingress_threads=%d ops=%" PRIu64 " checkpoint_every=%" PRIu64 " max_sectors=%" PRIu64 " hot=%u chunks=%" PRIu64 "%s%s%s%s%s%s%s\n",
 	       opt.seed, opt.chunk, len_sectors, opt.vm_threads, opt.in_threads,
 	       opt.ops, opt.ckpt_every, opt.max_sectors, opt.hot, nr_chunks,
-	       fo_str, mir_str, flt_str, opt.selftest ? " selftest" : "",
+	       fo_str, mir_str, flt_str, fl_str, opt.selftest ? " selftest" : "",
 	       opt.bug ? " bug=" : "", opt.bug ? bug_name[opt.bug] : "");
 
 	if (opt.selftest)
@@ -677,6 +710,7 @@ int main(int argc, char **argv)
 	if (opt.verbose)
 		printf("# hot chunks: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
 		       hot_chunk[0], hot_chunk[1], hot_chunk[2], hot_chunk[3]);
+	fleece_setup();	/* before the control threads write */
 
 	if (opt.failover) {
 		err = pthread_create(&control, NULL, control_fn, NULL);
@@ -730,6 +764,7 @@ int main(int argc, char **argv)
 		if (!fo_triggered)
 			fail("the failover point (op %" PRIu64 ") was never reached: %" PRIu64 " ops issued",
 			     opt.failover_at, ops_issued);
+		fleece_finish(fl_str, sizeof(fl_str));
 		fo_report(w, nthreads);
 		final_verify_failover(buf);
 		snprintf(fo_str, sizeof(fo_str), " failover_at=%" PRIu64 " to_commit=%" PRIu64,
@@ -744,6 +779,7 @@ int main(int argc, char **argv)
 			pause();
 		if (mir_ev_next != opt.mir_nevents)
 			fail("internal: %d of %d mirror events ran", mir_ev_next, opt.mir_nevents);
+		fleece_finish(fl_str, sizeof(fl_str));
 		final_verify_mirror(buf, ctl_buf, mir_str, sizeof(mir_str));
 	} else if (opt.fault_leg >= 0) {
 		pthread_mutex_lock(&gate_lock);
@@ -764,6 +800,7 @@ int main(int argc, char **argv)
 		snprintf(flt_str, sizeof(flt_str), " fault=%s eio_vm=%" PRIu64 " eio_ingress=%" PRIu64,
 			 leg_opt[opt.fault_leg], flt_eio[0], flt_eio[1]);
 	} else {
+		fleece_finish(fl_str, sizeof(fl_str));
 		final_verify(buf);
 	}
 	if (opt.retry_enomem)
@@ -776,10 +813,10 @@ int main(int argc, char **argv)
 		printf("# colo-fsx: %" PRIu64 " I/Os sent again after ENOMEM\n",
 		       __atomic_load_n(&io_enomem, __ATOMIC_RELAXED));
 	printf("colo-fsx: PASS seed=%" PRIu64 " ops=%" PRIu64 " chunk=%" PRIu64 " len=%" PRIu64 " checkpoints=%" PRIu64
-	       " vm_reads=%" PRIu64 " vm_writes=%" PRIu64 " ingress_reads=%" PRIu64 " ingress_writes=%" PRIu64 "%s%s%s%s\n",
+	       " vm_reads=%" PRIu64 " vm_writes=%" PRIu64 " ingress_reads=%" PRIu64 " ingress_writes=%" PRIu64 "%s%s%s%s%s\n",
 	       opt.seed, ops_issued, opt.chunk, len_sectors, nr_checkpoints,
 	       nr[OP_VM_READ], nr[OP_VM_WRITE], nr[OP_IN_READ], nr[OP_IN_WRITE],
-	       fo_str, opt.mirror ? mir_str : "", flt_str, opt.selftest ? " selftest" : "");
+	       fo_str, opt.mirror ? mir_str : "", flt_str, fl_str, opt.selftest ? " selftest" : "");
 
 	for (i = 0; i < nthreads; i++)
 		free(w[i].buf);

@@ -236,11 +236,13 @@ static void mirror_vm_write(uint64_t *rng, uint8_t *buf, const char *why)
 	slot = range_reserve(&side_ranges[0], s, s + n);
 	ring_log(id, mir_ctl_tid, OP_VM_WRITE, s, n);
 	pat_fill(buf, id, mir_ctl_tid, s, n);
+	fleece_note_write(true, s, n, false);
 	err = dev_io_try(DEV_VM, buf, s, n, true, id);
 	if (err)
 		fail("op %" PRIu64 ": control VM write (%s) to %s sector %" PRIu64 " +%" PRIu64 " failed: %s "
 		     "(a VM write must never fail because of the replica)",
 		     id, why, dev_path(DEV_VM), s, n, strerror(err));
+	fleece_note_write(true, s, n, true);
 	memcpy(view + bytes(s), buf, bytes(n));
 	range_release(&side_ranges[0], slot);
 }

@@ -315,7 +315,9 @@ void *worker_fn(void *arg)
 			break;
 		case OP_VM_WRITE:
 			pat_fill(w->buf, id, w->tid, start, nsect);
+			fleece_note_write(true, start, nsect, false);
 			dev_io(DEV_VM, w->buf, start, nsect, true, id);
+			fleece_note_write(true, start, nsect, true);
 			memcpy(view + off, w->buf, len);
 			mark_chunks(vm_wrote, start, nsect);
 			if (opt.failover) {
@@ -331,7 +333,9 @@ void *worker_fn(void *arg)
 			break;
 		case OP_IN_WRITE:
 			pat_fill(w->buf, id, w->tid, start, nsect);
+			fleece_note_write(false, start, nsect, false);
 			dev_io(DEV_INGRESS, w->buf, start, nsect, true, id);
+			fleece_note_write(false, start, nsect, true);
 			memcpy(base + off, w->buf, len);
 			mark_chunks(in_wrote, start, nsect);
 			break;

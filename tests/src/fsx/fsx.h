@@ -166,6 +166,13 @@
  * first fault "ok"), the first error with a dm event (dmsetup wait).
  * Checkpoints are not taken while a fault is on.
  *
+ * --fleece BUFDEV adds a colo-fleece view of base (its buffer BUFDEV) and a
+ * reader thread that checks it against a snapshot of the model taken when
+ * it started, with discards, "needed" messages and status checks, while the
+ * workers, checkpoints, the failover or the mirror go on; --fleece-every N
+ * restarts it, --fleece-small gives it a buffer that must fill (broken:full,
+ * nothing else).  See the top of fsx-fleece.c.
+ *
  * Exit status: 0 PASS, 1 FAIL (mismatch, I/O error, bad status), 2 usage or
  * setup error.
  *
@@ -175,7 +182,7 @@
  * target of --selftest), fsx-dev.c (devices, I/O, dmsetup, messages,
  * status), fsx-worker.c (checkpoint gate, range reservations, worker
  * threads), fsx-failover.c, fsx-mirror.c and fsx-fault.c (the modes'
- * control threads and checks).
+ * control threads and checks), fsx-fleece.c (--fleece: its reader).
  */
 #ifndef COLO_FSX_H
 #define COLO_FSX_H
@@ -211,7 +218,7 @@ extern char **environ;
 #define BIG_IO_SECTORS	2048	/* whole-device reads: 1 MiB at a time */
 
 enum dev_id { DEV_VM, DEV_INGRESS, DEV_BASE, DEV_HIDDEN, DEV_ACTIVE,
-	      DEV_REPLICA, NR_DEVS };
+	      DEV_REPLICA, DEV_FLEECE, NR_DEVS };
 extern const char *const dev_opt[NR_DEVS];
 
 enum op_kind { OP_VM_READ, OP_VM_WRITE, OP_IN_READ, OP_IN_WRITE, OP_CKPT,
@@ -299,6 +306,10 @@ struct fsx_opt {
 	uint64_t fault_start[FAULT_MAX_EPISODES], fault_probe[FAULT_MAX_EPISODES];
 	uint64_t fault_end[FAULT_MAX_EPISODES];
 	int fault_kind[FAULT_MAX_EPISODES];
+	const char *fleece_buf;		/* --fleece: the fleece's buffer device */
+	uint64_t fleece_every;		/* --fleece-every: restart every N ops */
+	bool fleece_small;		/* --fleece-small: a buffer that must fill */
+	int fleece_bug;			/* --fleece-bug live: compare with live base */
 };
 
 extern struct fsx_opt opt;
@@ -576,5 +587,11 @@ void fault_fail_cleanup(void);
 int fault_probe(enum op_kind kind, int64_t c, uint64_t start, uint64_t n,
 		int expect, const char *why);
 void *fault_control_fn(void *arg);
+
+/* fsx-fleece.c */
+void fleece_setup(void);
+void fleece_note_write(bool vm, uint64_t start, uint64_t nsect, bool done);
+void fleece_note_failover(void);
+void fleece_finish(char *sum, size_t sumsz);
 
 #endif /* COLO_FSX_H */
