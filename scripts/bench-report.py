@@ -43,6 +43,7 @@ SECTIONS = {
     "ckpt": ("ckpt.", "mem."),
     "meta": ("pmeta-", "fo-", "ckm-", "meta."),
     "resync": ("resync-",),
+    "fleece": ("fleece-",),
 }
 # The metadata device's keys (kept for callers of the old name).
 META_KEYS = SECTIONS["meta"]
@@ -872,6 +873,94 @@ def resync_section(r, p):
     p()
 
 
+# ---- writes with a fleece running (tests/bench/fleece.sh) ---------------------
+
+def fleece_counts(r, key, what):
+    """The distinct values of the "# BENCH KEY.WHAT.N" lines, joined."""
+    vals = [v for k, v in r.lines.items()
+            if re.fullmatch(rf"{re.escape(key)}\.{what}\.\d+", k)]
+    return ", ".join(sorted(set(vals))) if vals else None
+
+
+def fleece_section(r, p):
+    if not any(k.startswith("fleece-") for k in r.runs):
+        for c in ("4", "64"):
+            for what in ("primary", "ingress"):
+                r.target(f"{what} first touch with a fleece / dm-snapshot, {c} KiB chunks",
+                         1.2, rs=[])
+            for what in ("saved", "unneeded"):
+                r.target(f"primary writes to {what} chunks with a fleece / no fleece, "
+                         f"{c} KiB chunks", 0.95, rs=[])
+        return
+    p("## Writes with a fleece running, against none and against dm-snapshot")
+    p()
+    r.boot_note(p, "fleece", "These rows")
+    p("A `colo-fleece` (needed all) on the colo device's base, its buffer a RAM "
+      "disk; dm-snapshot: a `snapshot-origin` over the same base with transient "
+      "(`N`) snapshots of the same chunk size, the fleece's buffer disk as the "
+      "exception store (not a superset of colo's work, nor colo of its). First "
+      "touch: fixed work as the ingress rows (4 KiB writes at QD 16, each at the "
+      "start of a chunk of its own, one replay log for all, at most half the "
+      "chunks), on a new fleece (and, for the ingress, a new secondary and "
+      "ingress), a new origin and snapshots, every run. On the ingress each "
+      "first write copies the chunk into hidden and into the buffer; the "
+      "two-snapshot row is dm-snapshot doing the same two copies (snapshots on "
+      "the hidden disk and the buffer). Saved and unneeded chunks: time-based "
+      "4 KiB random writes at QD 16 over the first half of a primary, with no "
+      "fleece, with a new fleece after every chunk of that half was saved, and "
+      "with a new fleece whose needed chunks are the other half only.")
+    p()
+    p(Report.FIO_HEAD)
+    notes = []
+    for c in ("4", "64"):
+        w = f"{c} KiB chunks, primary first touch (IOPS)"
+        rs, _ = r.fio_row(p, w, "fleece / dm-snapshot", f"fleece-psnap-first.c{c}",
+                          f"fleece-p-first.c{c}", False)
+        r.target(f"primary first touch with a fleece / dm-snapshot, {c} KiB chunks",
+                 1.2, rs=rs)
+        r.fio_row(p, w, "fleece / no fleece", f"fleece-p0-first.c{c}",
+                  f"fleece-p-first.c{c}", True)
+        r.fio_row(p, w, "dm-snapshot / colo, no fleece", f"fleece-p0-first.c{c}",
+                  f"fleece-psnap-first.c{c}", False)
+        w = f"{c} KiB chunks, ingress first touch (IOPS)"
+        rs, _ = r.fio_row(p, w, "fleece / dm-snapshot", f"fleece-isnap-first.c{c}",
+                          f"fleece-i-first.c{c}", False)
+        r.target(f"ingress first touch with a fleece / dm-snapshot, {c} KiB chunks",
+                 1.2, rs=rs)
+        r.fio_row(p, w, "fleece / dm-snapshot, two snapshots", f"fleece-isnap2-first.c{c}",
+                  f"fleece-i-first.c{c}", False)
+        r.fio_row(p, w, "fleece / no fleece", f"fleece-i0-first.c{c}",
+                  f"fleece-i-first.c{c}", True)
+        w = f"{c} KiB chunks, primary random write (IOPS)"
+        for what, name in (("saved", "saved chunks"), ("unneeded", "unneeded chunks")):
+            rs, al = r.fio_row(p, w, f"fleece, {name} / no fleece", f"fleece-pw0.c{c}",
+                               f"fleece-p{what}.c{c}", True)
+            r.target(f"primary writes to {what} chunks with a fleece / no fleece, "
+                     f"{c} KiB chunks", 0.95, rs=rs, alarm=al)
+        got = []
+        for key, what, name in (
+                (f"fleece-p-first.c{c}", "saved_after", "primary: chunks saved after each fleece run"),
+                (f"fleece-i-first.c{c}", "saved_after", "ingress: chunks saved"),
+                (f"fleece-i-first.c{c}", "hidden_after", "copied into hidden"),
+                (f"fleece-psnap-first.c{c}", "cow_after",
+                 "dm-snapshot's store after each run (sectors used/total)"),
+                (f"fleece-psaved.c{c}", "saved_before", "saved before each saved-chunk run"),
+                (f"fleece-punneeded.c{c}", "status_after",
+                 "fleece status after each unneeded-chunk run")):
+            v = fleece_counts(r, key, what)
+            if v:
+                got.append(f"{name}: {v}")
+        runs = r.runs.get(f"fleece-p-first.c{c}", {})
+        if got and runs:
+            ios = sorted({x.ios for x in runs.values()})
+            notes.append(f"{c} KiB chunks, {'/'.join(map(str, ios))} writes a "
+                         f"first-touch run; " + "; ".join(got))
+    p()
+    for n in notes:
+        p(n + ".")
+        p()
+
+
 def main():
     ap = argparse.ArgumentParser(
         description="The markdown tables of one kernel's benchmark run (make bench).")
@@ -951,6 +1040,7 @@ def main():
     ckpt_section(r, p)
     meta_section(r, a.dir, p)
     resync_section(r, p)
+    fleece_section(r, p)
 
     p("## Noise alarms")
     p()

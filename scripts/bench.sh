@@ -20,7 +20,7 @@
 # resync's (tests/bench/resync.sh). BENCH_VM_TIMEOUT (3600) limits each boot.
 #
 # BENCH_ONLY=SECTION[,SECTION...] (secondary, ingress, mirror, copy, ckpt,
-# meta, resync: the files of tests/bench/) runs only those sections (one shorter
+# meta, resync, fleece: the files of tests/bench/) runs only those sections (one shorter
 # boot per kernel) and puts their figures into bench/K-fio.tar.gz in place
 # of the ones there, beside the other figures of the last full run (kept as
 # they were); their boot's log is bench/vm-SECTION.log in it, and the

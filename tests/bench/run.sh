@@ -18,6 +18,7 @@
 #   ckpt       checkpoint latency and bitmap memory (dm-zero legs)
 #   meta       with and without the metadata device (null_blk)
 #   resync     the guest's IOPS during phase 1, auto against a fixed rate
+#   fleece     writes with a colo-fleece running, against none and dm-snapshot
 #
 # Every comparison runs in interleaved rounds: in round N each variant (the
 # baseline and the colo paths) runs once, in an order that rotates from
@@ -174,7 +175,7 @@ send_home() {
 t_diag "fio pinned to vCPU $FIO_CPU of $NCPU; $REPS rounds, ${RT} s time-based runs, $MIB MiB RAM disks"
 bench bench.fio_cpu "$FIO_CPU $NCPU"
 # The sections use global names freely (n, v, s, ...): these are BENCH_*.
-for BENCH_SECTION in $(echo "${BENCH_ONLY:-secondary ingress mirror copy ckpt meta resync}" | tr , ' '); do
+for BENCH_SECTION in $(echo "${BENCH_ONLY:-secondary ingress mirror copy ckpt meta resync fleece}" | tr , ' '); do
 	if [ ! -f "/tests/bench/$BENCH_SECTION.sh" ]; then
 		t_fail "no bench section $BENCH_SECTION"
 		continue
