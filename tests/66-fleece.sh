@@ -15,12 +15,12 @@
 # Then the model checker with a fleece (colo-fsx --fleece): on a secondary
 # with checkpoints, with a failover and its commit, with a buffer too
 # small, and on a primary with a mirror.
-# FLEECE_OPS ops per checker run, FSX_FLEECE_OPS per colo-fsx run; FSX_SEED
-# fixes the seed.
+# COLO_T_FLEECE_OPS ops per checker run, FSX_FLEECE_OPS per colo-fsx run,
+# COLO_T_FLEECE_MIB the legs' size (32); FSX_SEED fixes the seed.
 . /tests/lib.sh
 
-MIB=32
-OPS=${FLEECE_OPS:-3000}
+MIB=${COLO_T_FLEECE_MIB:-32}
+OPS=${COLO_T_FLEECE_OPS:-3000}
 brd_setup 4 $MIB
 LEN=$(dev_sectors /dev/ram0)
 B=/dev/ram0 H=/dev/ram1 A=/dev/ram2 BUF=/dev/ram3
