@@ -223,6 +223,12 @@ check_eq "status: the verify's limit" "auto:1024" "$4"
 check_match "colosetup status --json: the verify's rate" \
 	"\"different\":0,\"copy_rate\":[0-9]+,\"rate_limit\":\"auto\",\"min_rate\":1048576\}" \
 	"$(colosetup status --json p)"
+# colosetup verify rate auto with a floor, while the guest keeps it there.
+check_exit 0 "colosetup verify rate auto --min-rate 512k while running" \
+	colosetup verify rate p auto --min-rate 512k
+check_eq "colosetup verify rate: auto and its floor in the status" auto:512 \
+	"$(rates | cut -d' ' -f4)"
+check_eq "verify, guest busy: still running after verify rate" running "$(field p 20)"
 guest_stop
 V0=$(verified) T0=$(now_cs)
 check "verify done" wait_field p 20 done 120
@@ -231,7 +237,7 @@ t_diag "verify auto, guest idle: compared $VIDLE KiB/s (from chunk $V0 on)"
 [ "$VIDLE" -gt $((4 * MIN)) ]
 check_eq "verify auto, guest idle: over 4x min_rate ($VIDLE KiB/s)" 0 $?
 check_eq "verify: nothing different" 0 "$(field p 22)"
-check_eq "verify done: rates 0, limits kept" "0 auto:1024 0 auto:1024" "$(rates)"
+check_eq "verify done: rates 0, limits kept" "0 auto:1024 0 auto:512" "$(rates)"
 refused "verify: min_rate twice" "verify start: min_rate given twice" \
 	verify start auto min_rate 1 min_rate 2
 
@@ -249,9 +255,9 @@ set -- $(rate_of verified 2)
 t_diag "colosetup verify rate 1m: compared $1 KiB/s"
 [ "$1" -ge 512 ] && [ "$1" -le 2048 ]
 check_eq "colosetup verify rate 1m: the new rate holds (512 to 2048)" 0 $?
-check_exit 0 "colosetup verify rate auto --min-rate 256k" \
-	colosetup verify rate p auto --min-rate 256k
-check_eq "colosetup verify rate: auto and its floor" auto:256 "$(rates | cut -d' ' -f4)"
+# A fixed rate again: auto with the guest idle would end the pass at once.
+check_exit 0 "colosetup verify rate 4m while running" colosetup verify rate p 4m
+check_eq "colosetup verify rate 4m: the limit 4096 KiB/s" 4096 "$(rates | cut -d' ' -f4)"
 check_eq "colosetup verify rate: the mirror's limit unchanged" auto:1024 "$(rates | cut -d' ' -f2)"
 check "verify rate while running" dmsetup message p 0 verify rate auto min_rate 512
 check_eq "verify rate: auto and its floor in the status" auto:512 "$(rates | cut -d' ' -f4)"
