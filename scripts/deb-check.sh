@@ -173,7 +173,7 @@ out=$(bash -c '. /usr/share/bash-completion/bash_completion
 	COMP_WORDS=(colosetup mirror ""); COMP_CWORD=2; COMP_LINE="colosetup mirror "
 	COMP_POINT=${#COMP_LINE}; compopt() { :; }
 	_colosetup colosetup "" mirror; echo "${COMPREPLY[*]}"' 2>&1)
-[ "$out" = "start stop async sync" ]; ok $? "bash-completion loads the completion: 'colosetup mirror ' -> start stop async sync" "$out"
+[ "$out" = "start stop async sync rate" ]; ok $? "bash-completion loads the completion: 'colosetup mirror ' -> start stop async sync rate" "$out"
 
 # Purge, and the host is as it was.
 out=$(purge 2>&1)

@@ -15,10 +15,11 @@
 # It builds dm-colo.ko and the userspace programs for the kernel, packs an
 # initramfs (busybox, dmsetup, fio, udevd, lvm, blkid, the programs and udev
 # rules, dm-colo.ko and the modules of kernel/modules with their
-# dependencies, tests/), boots it under QEMU (KVM when /dev/kvm is
-# usable, else TCG), streams the tests' TAP output and
-# fails on a failed test, a kernel BUG/WARNING/oops/hung task, or a VM that
-# does not finish. TEST names are files in tests/ (default: tests/[0-9]*.sh).
+# dependencies, dm-colo.ko built as the next major version in
+# /lib/modules/other-version/ for 83-colosetup-errors, tests/), boots it
+# under QEMU (KVM when /dev/kvm is usable, else TCG), streams the tests' TAP
+# output and fails on a failed test, a kernel BUG/WARNING/oops/hung task, or
+# a VM that does not finish. TEST names are files in tests/ (default: tests/[0-9]*.sh).
 # The last line is "vm-<kernel>: N passed, N failed". --append adds ARGS to
 # the kernel command line (make bench's init_on_alloc=0 boot).
 set -euo pipefail
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift 2 ;;
 	--shell) shell=1; shift ;;
 	--append) extra=$2; shift 2 ;;
-	-h|--help) sed -n '4,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '4,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "vm.sh: unknown option $1" >&2; exit 2 ;;
 	*) tests+=("$1"); shift ;;
 	esac
@@ -61,6 +62,11 @@ timeout=${timeout:-900}
 
 # --- build -----------------------------------------------------------------
 ko=$("$top/scripts/build-module.sh" "$kver")
+# The same module of the next major version, which colosetup must refuse
+# (tests/83-colosetup-errors.sh loads it in place of dm-colo.ko).
+read -r version < "$top/VERSION"
+other_version=$(( ${version%%.*} + 1 )).0.0
+ko_other=$(COLO_MODULE_VERSION=$other_version "$top/scripts/build-module.sh" "$kver")
 make -s -C "$top/userspace" >&2
 [ -f "$top/tests/src/Makefile" ] && make -s -C "$top/tests/src" >&2
 
@@ -97,6 +103,8 @@ done
 colo_initramfs_modules "$moddir" "$kver" $(grep -v '^#' "$top/kernel/modules") \
 	$(modinfo -F depends "$ko" | tr , ' ')
 colo_initramfs_module_file "$ko"
+mkdir -p "$root/lib/modules/other-version"
+cp "$ko_other" "$root/lib/modules/other-version/dm-colo.ko"
 
 # Tests.
 cp "$top"/tests/*.sh "$root/tests/"

@@ -6,8 +6,10 @@
 # auto copies near min_rate and the guest keeps most of its IOPS; with the
 # guest idle, auto copies far above min_rate. A fixed rate still holds.
 # The status shows the rate achieved and the limit (dmsetup and colosetup,
-# text and JSON). Bad rate words are refused with clear errors and change
-# nothing. The replica equals base at the end.
+# text and JSON). "mirror rate" and "verify rate" (dmsetup and colosetup)
+# change a running pass's limit, and are refused without one. Bad rate
+# words are refused with clear errors and change nothing. The replica
+# equals base at the end.
 #
 # Timing in an emulated VM is coarse: every assertion on a rate has a wide
 # margin (busy: under 3x min_rate; idle: over 4x min_rate; the guest: at
@@ -128,12 +130,40 @@ t_diag "mirror rate changed to 4096 KiB/s: copied $1 KiB/s"
 [ "$1" -ge 2048 ] && [ "$1" -le 8192 ]
 check_eq "mirror rate: the new rate holds (2048 to 8192)" 0 $?
 check_eq "mirror rate: the status shows the new limit" 4096 "$(rates | cut -d' ' -f2)"
+# colosetup mirror rate: the same message, the rate in bytes per second.
+check_exit 0 "colosetup mirror rate 8m while copying" colosetup mirror rate p 8m
+check_eq "colosetup mirror rate 8m: the limit 8192 KiB/s" 8192 "$(rates | cut -d' ' -f2)"
+sleep 1
+set -- $(rate_of mirrored 2)
+t_diag "colosetup mirror rate 8m: copied $1 KiB/s"
+[ "$1" -ge 4096 ] && [ "$1" -le 16384 ]
+check_eq "colosetup mirror rate 8m: the new rate holds (4096 to 16384)" 0 $?
+check_eq "colosetup mirror rate: still copying" copying "$(field p 11)"
+check_exit 0 "colosetup mirror rate auto --min-rate 3m" \
+	colosetup mirror rate p auto --min-rate 3m
+check_eq "colosetup mirror rate auto: auto and its floor" auto:3072 "$(rates | cut -d' ' -f2)"
+check_exit 0 "colosetup mirror rate none" colosetup mirror rate p none
+check_eq "colosetup mirror rate none: no limit" none "$(rates | cut -d' ' -f2)"
+check_exit 2 "colosetup mirror rate: --min-rate without auto" \
+	colosetup mirror rate p 4m --min-rate 1m
+check_eq "colosetup mirror rate: says why" \
+	"colosetup: mirror rate: --min-rate is the floor of the auto rate: give auto as RATE" "$OUT"
+check_eq "colosetup mirror rate: refused, the limit unchanged" none "$(rates | cut -d' ' -f2)"
 check "mirror rate auto" dmsetup message p 0 mirror rate auto min_rate 2048
 check_eq "mirror rate: auto and its floor in the status" auto:2048 "$(rates | cut -d' ' -f2)"
 check "mirror stop" dmsetup message p 0 mirror stop
 check_eq "stopped: rate 0, the last limit stays" "0 auto:2048 0 none" "$(rates)"
 refused "bad min_rate after a stop" "min_rate must be a positive number" \
 	mirror start $R full auto min_rate x
+check_exit 1 "colosetup mirror rate without a mirror" colosetup mirror rate p auto
+check_eq "colosetup mirror rate without a mirror: says why" \
+	"colosetup: p: mirror rate refused: no running mirror (none)" "$OUT"
+check_exit 1 "colosetup mirror rate without a mirror: the kernel's refusal too" \
+	env COLOSETUP_SKIP_CHECKS=1 colosetup mirror rate p 1m
+check_match "colosetup mirror rate: the kernel's reason" \
+	"^colosetup: p: mirror rate refused by the kernel: [0-9]+:[0-9]+: mirror rate refused: the mirror is none, not copying or in-sync$" \
+	"$OUT"
+check_eq "colosetup mirror rate refused: the limit unchanged" "0 auto:2048 0 none" "$(rates)"
 
 # --- auto, guest busy -----------------------------------------------------------
 guest_start 60
@@ -193,6 +223,12 @@ check_eq "status: the verify's limit" "auto:1024" "$4"
 check_match "colosetup status --json: the verify's rate" \
 	"\"different\":0,\"copy_rate\":[0-9]+,\"rate_limit\":\"auto\",\"min_rate\":1048576\}" \
 	"$(colosetup status --json p)"
+# colosetup verify rate auto with a floor, while the guest keeps it there.
+check_exit 0 "colosetup verify rate auto --min-rate 512k while running" \
+	colosetup verify rate p auto --min-rate 512k
+check_eq "colosetup verify rate: auto and its floor in the status" auto:512 \
+	"$(rates | cut -d' ' -f4)"
+check_eq "verify, guest busy: still running after verify rate" running "$(field p 20)"
 guest_stop
 V0=$(verified) T0=$(now_cs)
 check "verify done" wait_field p 20 done 120
@@ -201,7 +237,7 @@ t_diag "verify auto, guest idle: compared $VIDLE KiB/s (from chunk $V0 on)"
 [ "$VIDLE" -gt $((4 * MIN)) ]
 check_eq "verify auto, guest idle: over 4x min_rate ($VIDLE KiB/s)" 0 $?
 check_eq "verify: nothing different" 0 "$(field p 22)"
-check_eq "verify done: rates 0, limits kept" "0 auto:1024 0 auto:1024" "$(rates)"
+check_eq "verify done: rates 0, limits kept" "0 auto:1024 0 auto:512" "$(rates)"
 refused "verify: min_rate twice" "verify start: min_rate given twice" \
 	verify start auto min_rate 1 min_rate 2
 
@@ -212,9 +248,28 @@ set -- $(rate_of verified 2)
 t_diag "verify fixed 2048 KiB/s: compared $1 KiB/s"
 [ "$1" -ge 1024 ] && [ "$1" -le 4096 ]
 check_eq "verify: a fixed rate holds (1024 to 4096)" 0 $?
+check_exit 0 "colosetup verify rate 1m while running" colosetup verify rate p 1m
+check_eq "colosetup verify rate 1m: the limit 1024 KiB/s" 1024 "$(rates | cut -d' ' -f4)"
+sleep 1
+set -- $(rate_of verified 2)
+t_diag "colosetup verify rate 1m: compared $1 KiB/s"
+[ "$1" -ge 512 ] && [ "$1" -le 2048 ]
+check_eq "colosetup verify rate 1m: the new rate holds (512 to 2048)" 0 $?
+# A fixed rate again: auto with the guest idle would end the pass at once.
+check_exit 0 "colosetup verify rate 4m while running" colosetup verify rate p 4m
+check_eq "colosetup verify rate 4m: the limit 4096 KiB/s" 4096 "$(rates | cut -d' ' -f4)"
+check_eq "colosetup verify rate: the mirror's limit unchanged" auto:1024 "$(rates | cut -d' ' -f2)"
 check "verify rate while running" dmsetup message p 0 verify rate auto min_rate 512
 check_eq "verify rate: auto and its floor in the status" auto:512 "$(rates | cut -d' ' -f4)"
 check "verify stop" dmsetup message p 0 verify stop
+check_exit 1 "colosetup verify rate without a verify" colosetup verify rate p none
+check_eq "colosetup verify rate without a verify: says why" \
+	"colosetup: p: verify rate refused: no verify is running (stopped)" "$OUT"
+check_exit 1 "colosetup verify rate without a verify: the kernel's refusal too" \
+	env COLOSETUP_SKIP_CHECKS=1 colosetup verify rate p 2m
+check_match "colosetup verify rate: the kernel's reason" \
+	"^colosetup: p: verify rate refused by the kernel: [0-9]+:[0-9]+: verify rate refused: no verify is running$" \
+	"$OUT"
 check "mirror stop" dmsetup message p 0 mirror stop
 check "auto with the default floor" dmsetup message p 0 mirror start $R dirty auto
 check_eq "the default floor: 10 MiB/s" "auto:10240" "$(rates | cut -d' ' -f2)"

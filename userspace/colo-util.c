@@ -246,6 +246,38 @@ static int parse_lag_arg(const char *what, const char *val, uint64_t *kib,
 	return 0;
 }
 
+/*
+ * A rate (--rate, mirror rate, verify rate): "auto", "none" where @none_ok
+ * (no limit: the rate commands), or bytes per second, a whole KiB/s.
+ */
+static int parse_rate_arg(const char *what, const char *val, int none_ok,
+			  struct colo_args *a, char *err, size_t errlen)
+{
+	int r;
+
+	a->rate_auto = 0;
+	a->rate_none = 0;
+	a->rate_kib = 0;
+	if (!strcmp(val, "auto")) {
+		a->rate_auto = 1;
+		return 0;
+	}
+	if (none_ok && !strcmp(val, "none")) {
+		a->rate_none = 1;
+		return 0;
+	}
+	r = colo_parse_rate(val, &a->rate_kib);
+	if (r == COLO_SIZE_DECIMAL)
+		USAGE(DECIMAL_UNIT, what, val, binary_unit(val));
+	if (r == COLO_RATE_NOT_KIB)
+		USAGE("%s '%s': not a whole number of KiB/s (the kernel's unit); give a multiple of 1024 bytes/s, e.g. 2k or 50m",
+		      what, val);
+	if (r)
+		USAGE("%s '%s': auto, %sor bytes per second, at least 1k (e.g. 50m)", what, val,
+		      none_ok ? "none, " : "");
+	return 0;
+}
+
 static int parse_uint(const char *s, unsigned int max, unsigned int *v)
 {
 	unsigned long n;
@@ -284,7 +316,8 @@ static const struct {
 	{ "--region-size", OPT_REGION_SIZE, 1, BIT(CMD_CREATE) },
 	{ "--rate", OPT_RATE, 1, BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) },
 	{ "--async", OPT_ASYNC, 1, BIT(CMD_MIRROR_START) },
-	{ "--min-rate", OPT_MIN_RATE, 1, BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) },
+	{ "--min-rate", OPT_MIN_RATE, 1, BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) |
+	  BIT(CMD_MIRROR_RATE) | BIT(CMD_VERIFY_RATE) },
 	{ "--timeout", OPT_TIMEOUT, 1, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_WAIT) |
 	  BIT(CMD_VERIFY) },
 	{ "--secondary", OPT_SECONDARY, 0, BIT(CMD_CREATE) },
@@ -347,6 +380,7 @@ static const struct {
 	{ "mirror", "stop", CMD_MIRROR_STOP, 1, 1 },
 	{ "mirror", "async", CMD_MIRROR_ASYNC, 2, 2 },
 	{ "mirror", "sync", CMD_MIRROR_SYNC, 1, 1 },
+	{ "mirror", "rate", CMD_MIRROR_RATE, 2, 2 },
 	{ "metadata", "dump", CMD_META_DUMP, 1, 1 },
 	{ "metadata", "export", CMD_META_EXPORT, 1, 1 },
 	{ "metadata", "wipe", CMD_META_WIPE, 1, 1 },
@@ -355,6 +389,7 @@ static const struct {
 	{ "verify", "start", CMD_VERIFY, 1, 1 },
 	{ "verify", "stop", CMD_VERIFY_STOP, 1, 1 },
 	{ "verify", "ranges", CMD_VERIFY_RANGES, 1, 1 },
+	{ "verify", "rate", CMD_VERIFY_RATE, 2, 2 },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -530,21 +565,9 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 				      val);
 			break;
 		case OPT_RATE:
-			if (!strcmp(val, "auto")) {
-				a->rate_auto = 1;
-				a->rate_kib = 0;
-				break;
-			}
-			a->rate_auto = 0;
-			r = colo_parse_rate(val, &a->rate_kib);
-			if (r == COLO_SIZE_DECIMAL)
-				USAGE(DECIMAL_UNIT, "--rate", val, binary_unit(val));
-			if (r == COLO_RATE_NOT_KIB)
-				USAGE("--rate '%s': not a whole number of KiB/s (the kernel's unit); give a multiple of 1024 bytes/s, e.g. 2k or 50m",
-				      val);
+			r = parse_rate_arg("--rate", val, 0, a, err, errlen);
 			if (r)
-				USAGE("--rate '%s': auto, or bytes per second, at least 1k (e.g. 50m)",
-				      val);
+				return r;
 			break;
 		case OPT_MIN_RATE:
 			r = colo_parse_rate(val, &a->min_rate_kib);
@@ -671,7 +694,8 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		USAGE("%s: give NAME or --all", cmd_word(a->cmd));
 	if (a->hook_timeout && !a->hook)
 		USAGE("monitor: --hook-timeout needs --exec");
-	if (a->min_rate_kib && !a->rate_auto)
+	if (a->min_rate_kib && !a->rate_auto && a->cmd != CMD_MIRROR_RATE &&
+	    a->cmd != CMD_VERIFY_RATE)
 		USAGE("%s: --min-rate is the floor of --rate auto: give --rate auto too",
 		      cmd_word(a->cmd));
 	if (npos < min_pos)
@@ -679,6 +703,8 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		      a->cmd == CMD_WAIT && npos == 1 ? "STATE" :
 		      a->cmd == CMD_MIRROR_START && npos == 1 ? "DEV (the replica)" :
 		      a->cmd == CMD_MIRROR_ASYNC && npos == 1 ? "MAX_LAG (e.g. 4m)" :
+		      (a->cmd == CMD_MIRROR_RATE || a->cmd == CMD_VERIFY_RATE) && npos == 1 ?
+		      "RATE (auto, none or bytes per second, e.g. 50m)" :
 		      takes_dev_path(a->cmd) ? "DEV (the metadata device)" : "NAME");
 	if (npos && takes_dev_path(a->cmd))
 		a->dev = pos[0];
@@ -707,6 +733,15 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 	}
 	if (a->cmd == CMD_DIRTY_IMPORT && npos > 1)
 		a->file = pos[1];
+	if (a->cmd == CMD_MIRROR_RATE || a->cmd == CMD_VERIFY_RATE) {
+		r = parse_rate_arg(a->cmd == CMD_MIRROR_RATE ? "mirror rate: RATE" :
+				   "verify rate: RATE", pos[1], 1, a, err, errlen);
+		if (r)
+			return r;
+		if (a->min_rate_kib && !a->rate_auto)
+			USAGE("%s: --min-rate is the floor of the auto rate: give auto as RATE",
+			      cmd_word(a->cmd));
+	}
 	if (a->cmd == CMD_MIRROR_ASYNC) {
 		r = parse_lag_arg("mirror async: MAX_LAG", pos[1], &a->lag_kib, err, errlen);
 		if (r)
@@ -729,6 +764,25 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 			   a->cmd == CMD_VERIFY) && !a->wait)
 		USAGE("%s: --timeout needs --wait", cmd_word(a->cmd));
 	return 0;
+}
+
+int colo_rate_message(const struct colo_args *a, char *buf, size_t len)
+{
+	const char *what = a->cmd == CMD_MIRROR_RATE ? "mirror" :
+			   a->cmd == CMD_VERIFY_RATE ? "verify" : NULL;
+	int n;
+
+	if (!what)
+		return -1;
+	if (a->rate_auto && a->min_rate_kib)
+		n = snprintf(buf, len, "%s rate auto min_rate %" PRIu64, what, a->min_rate_kib);
+	else if (a->rate_auto)
+		n = snprintf(buf, len, "%s rate auto", what);
+	else if (a->rate_none || !a->rate_kib)
+		n = snprintf(buf, len, "%s rate none", what);
+	else
+		n = snprintf(buf, len, "%s rate %" PRIu64, what, a->rate_kib);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 /* ---- the status line ----------------------------------------------------- */

@@ -118,6 +118,8 @@ enum colo_cmd {
 	CMD_MONITOR,
 	CMD_UP,
 	CMD_DOWN,
+	CMD_MIRROR_RATE,
+	CMD_VERIFY_RATE,
 };
 
 /* What "wait" and "--wait" wait for. */
@@ -154,9 +156,10 @@ struct colo_args {
 	const char *dev;		/* mirror start: the replica; metadata: DEV */
 	const char *file;		/* dirty import: FILE ("-" or NULL: stdin) */
 	int dirty;			/* mirror start: --dirty (else full) */
-	uint64_t rate_kib;		/* mirror start, verify: --rate, KiB/s (0: none) */
+	uint64_t rate_kib;		/* mirror start, verify: --rate; mirror/verify rate: RATE; KiB/s (0: none) */
 	uint64_t lag_kib;		/* mirror start --async, mirror async: KiB (0: sync) */
 	int rate_auto;			/* ... --rate auto */
+	int rate_none;			/* mirror rate, verify rate: none (no limit) */
 	uint64_t min_rate_kib;		/* ... --min-rate, KiB/s (0: not given) */
 	enum colo_state state;		/* wait */
 	unsigned int timeout;		/* seconds, 0: none */
@@ -189,6 +192,13 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		    char *err, size_t errlen);
 
 const char *colo_state_name(enum colo_state s);
+
+/*
+ * The kernel message of "mirror rate" and "verify rate" (a->cmd):
+ * "mirror rate <KiB/s>|auto|none [min_rate <KiB/s>]". Returns 0, or -1
+ * when @len is too small or a->cmd is another command.
+ */
+int colo_rate_message(const struct colo_args *a, char *buf, size_t len);
 
 /* The colo target's status, as documented in the README. */
 struct colo_status {

@@ -76,6 +76,10 @@ static const char usage_text[] =
 "  mirror async NAME MAX_LAG\n"
 "  mirror sync NAME\n"
 "        Switch a running mirror's mode (sync waits for the lag to drain).\n"
+"  mirror rate NAME auto|none|BYTES/S [--min-rate BYTES/S]\n"
+"  verify rate NAME auto|none|BYTES/S [--min-rate BYTES/S]\n"
+"        Change the running mirror's or verify's rate, as --rate says it\n"
+"        (none: no limit).\n"
 "  verify NAME [--rate auto|BYTES/S [--min-rate BYTES/S]] [--wait [--timeout SEC]]\n"
 "        Compare base with the in-sync mirror's replica in the background\n"
 "        and mark the chunks that differ dirty; --wait prints them at the\n"
@@ -1349,6 +1353,37 @@ static int cmd_mirror_mode(const struct colo_args *a)
 	return send_msg(a->name, msg, what);
 }
 
+/*
+ * mirror rate NAME RATE, verify rate NAME RATE [--min-rate MIN]: the
+ * running pass goes on at the new limit (a mirror in sync keeps it for
+ * the copies a failed write or a dirty import starts again).
+ */
+static int cmd_pass_rate(const struct colo_args *a)
+{
+	const char *what = a->cmd == CMD_MIRROR_RATE ? "mirror rate" : "verify rate";
+	struct colo_dev d;
+	char msg[96];
+	int r = get_colo(a->name, &d);
+
+	if (r)
+		return r;
+	if (colo_rate_message(a, msg, sizeof(msg)))
+		return fail(COLO_EXIT_USAGE, a->name, "%s: no message for these words", what);
+	if (!skip_checks()) {
+		if (!d.st.has_rates)
+			return fail(COLO_EXIT_FAIL, a->name,
+				    "%s refused: the loaded dm-colo module has no rate messages", what);
+		if (a->cmd == CMD_MIRROR_RATE && strcmp(d.st.mirror, "copying") &&
+		    strcmp(d.st.mirror, "in-sync"))
+			return fail(COLO_EXIT_FAIL, a->name,
+				    "mirror rate refused: no running mirror (%s)", d.st.mirror);
+		if (a->cmd == CMD_VERIFY_RATE && strcmp(d.st.verify, "running"))
+			return fail(COLO_EXIT_FAIL, a->name,
+				    "verify rate refused: no verify is running (%s)", d.st.verify);
+	}
+	return send_msg(a->name, msg, what);
+}
+
 /* ---- verify -------------------------------------------------------------- */
 
 /*
@@ -1599,6 +1634,9 @@ int main(int argc, char **argv)
 	case CMD_MIRROR_ASYNC:
 	case CMD_MIRROR_SYNC:
 		return cmd_mirror_mode(&a);
+	case CMD_MIRROR_RATE:
+	case CMD_VERIFY_RATE:
+		return cmd_pass_rate(&a);
 	case CMD_WAIT:
 		return cmd_wait(&a);
 	case CMD_VERIFY:

@@ -140,13 +140,13 @@ has "'-v' before the command is skipped" start -v mirror ""
 # Values.
 eq "the states of wait" "$(lines done failed in-sync degraded error primary verified)" \
 	"$(comp wait vm "")"
-eq "mirror's subcommands, exactly" "$(lines async start stop sync)" "$(comp mirror "")"
+eq "mirror's subcommands, exactly" "$(lines async rate start stop sync)" "$(comp mirror "")"
 eq "names: UUID COLO-DEV- in sysfs, and dmsetup ls" "$(lines guest vm)" "$(comp status "")"
 eq "names for remove: the ingresses too" "$(lines guest guest-ingress vm vm-ingress)" \
 	"$(comp remove "")"
 eq "names from a prefix" "guest" "$(comp failover g)"
 eq "monitor: names, more than one" "$(lines guest vm)" "$(comp monitor vm "")"
-eq "verify: subcommands and names" "$(lines guest ranges start stop vm)" "$(comp verify "")"
+eq "verify: subcommands and names" "$(lines guest ranges rate start stop vm)" "$(comp verify "")"
 eq "mirror start NAME DEV: block devices" "$(lines /dev/nbd0 /dev/sda /dev/sdb)" \
 	"$(comp mirror start vm "")"
 eq "mirror start NAME DEV: nothing after DEV" "" "$(comp mirror start vm /dev/sda "")"
@@ -154,6 +154,12 @@ eq "mirror async NAME: names" "$(lines guest vm)" "$(comp mirror async "")"
 eq "mirror async NAME MAX_LAG: sizes" "$(lines 16m 1m 256k 4m 64k 64m)" "$(comp mirror async vm "")"
 eq "mirror async NAME MAX_LAG: nothing after" "" "$(comp mirror async vm 4m "")"
 eq "mirror sync NAME: names" "$(lines guest vm)" "$(comp mirror sync "")"
+eq "mirror rate NAME: names" "$(lines guest vm)" "$(comp mirror rate "")"
+eq "mirror rate NAME RATE: auto, none" "$(lines auto none)" "$(comp mirror rate vm "")"
+eq "verify rate NAME RATE: auto" "auto" "$(comp verify rate vm a)"
+eq "mirror rate NAME RATE: nothing after" "" "$(comp mirror rate vm auto "")"
+eq "verify rate NAME auto --: its option" "$(lines --help --min-rate --verbose)" \
+	"$(comp verify rate vm auto --)"
 eq "mirror start --async: sizes" "$(lines 16m 1m 256k 4m 64k 64m)" "$(comp mirror start vm /dev/sda --async "")"
 eq "create --secondary: three legs" "$(lines /dev/nbd0 /dev/sda /dev/sdb)" \
 	"$(comp create vm --secondary /dev/sda /dev/sdb "")"

@@ -69,6 +69,14 @@ static void test_args(void)
 		"verify vm --min-rate 1m", "verify vm --rate auto --min-rate 100",
 		"verify stop vm --rate auto", "verify stop vm --min-rate 1m",
 		"status vm --min-rate 1m", "mirror stop vm --rate auto",
+		"mirror rate", "mirror rate vm", "mirror rate vm 0", "mirror rate vm 50MB",
+		"mirror rate vm 1500", "mirror rate vm Auto", "mirror rate vm auto 1m",
+		"mirror rate vm 1m --min-rate 512k", "mirror rate vm none --min-rate 1m",
+		"mirror rate vm auto --min-rate 0", "mirror rate vm auto --wait",
+		"mirror rate vm auto --rate 1m", "mirror rate vm --min-rate 1m",
+		"mirror rate a/b auto", "verify rate", "verify rate vm", "verify rate vm x",
+		"verify rate vm 1m --min-rate 1m", "verify rate vm auto --timeout 5",
+		"verify rate vm auto --async 4k", "mirror stop vm --min-rate 1m",
 	};
 	struct colo_args a;
 	char err[256];
@@ -107,6 +115,48 @@ static void test_args(void)
 	r = parse("mirror sync vm", &a, err);
 	ok(!r && a.cmd == CMD_MIRROR_SYNC && !strcmp(a.name, "vm") && !a.lag_kib,
 	   "mirror sync NAME parsed", "");
+	{
+		static const struct {
+			const char *line, *msg;
+		} rates[] = {
+			{ "mirror rate vm auto", "mirror rate auto" },
+			{ "mirror rate vm auto --min-rate 4m", "mirror rate auto min_rate 4096" },
+			{ "mirror rate --min-rate=1g vm auto", "mirror rate auto min_rate 1048576" },
+			{ "mirror rate vm 50m", "mirror rate 51200" },
+			{ "mirror rate vm 1k", "mirror rate 1" },
+			{ "mirror rate vm none", "mirror rate none" },
+			{ "verify rate vm 2MiB", "verify rate 2048" },
+			{ "verify rate vm auto --min-rate 512k", "verify rate auto min_rate 512" },
+			{ "verify rate vm none", "verify rate none" },
+		};
+		char msg[96];
+
+		for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+			r = parse(rates[i].line, &a, err);
+			ok(!r && !strcmp(a.name, "vm") &&
+			   a.cmd == (rates[i].line[0] == 'm' ? CMD_MIRROR_RATE : CMD_VERIFY_RATE) &&
+			   !colo_rate_message(&a, msg, sizeof(msg)) && !strcmp(msg, rates[i].msg),
+			   "rate command parsed, its kernel message", rates[i].line);
+		}
+		r = parse("mirror rate vm 50MB", &a, err);
+		ok(r == 2 && strstr(err, "mirror rate: RATE '50MB': decimal units"),
+		   "mirror rate 50MB: says to use MiB", err);
+		r = parse("verify rate vm 1500", &a, err);
+		ok(r == 2 && strstr(err, "verify rate: RATE '1500': not a whole number of KiB/s"),
+		   "verify rate 1500: not rounded", err);
+		r = parse("mirror rate vm 1m --min-rate 512k", &a, err);
+		ok(r == 2 && !strcmp(err, "mirror rate: --min-rate is the floor of the auto rate: give auto as RATE"),
+		   "mirror rate: --min-rate without auto", err);
+		r = parse("verify rate vm", &a, err);
+		ok(r == 2 && strstr(err, "verify rate: missing RATE"), "verify rate: missing RATE",
+		   err);
+		r = parse("mirror async vm 4m", &a, err);
+		ok(!r && colo_rate_message(&a, msg, sizeof(msg)) == -1,
+		   "no rate message for another command", "");
+		r = parse("mirror rate vm auto --min-rate 4m", &a, err);
+		ok(!r && colo_rate_message(&a, msg, 20) == -1, "rate message: too small a buffer",
+		   "");
+	}
 	r = parse("mirror start vm /dev/x --async 4MB", &a, err);
 	ok(r == 2 && !strcmp(err, "--async '4MB': decimal units (kB, MB, GB, TB) are refused: say 4MiB (binary units, powers of 1024: K or KiB, M or MiB, G or GiB, T or TiB)"),
 	   "--async 4MB: says to use MiB", err);

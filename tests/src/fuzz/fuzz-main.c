@@ -209,6 +209,10 @@ int main(int argc, char **argv)
 	       n_msg_target[R_F], n_msg_target[R_Q], n_msg_target[R_M], n_msg_target[R_SI]);
 	printf("colo-fuzz: dirty mirror starts: %ld accepted (coverage complete), %ld refused "
 	       "for unknown coverage\n", n_dirty_accepted, n_dirty_refused);
+	printf("colo-fuzz: rate and verify messages (accepted/refused):");
+	for (i = 0; i < MC_OTHER; i++)
+		printf("%s %s %ld/%ld", i ? "," : "", class_names[i], n_class[i][0], n_class[i][1]);
+	printf("; %ld messages sent while a verify ran\n", n_verify_first);
 	printf("colo-fuzz: %s: %ld inputs in %.1f s, seed %" PRIu64 "\n",
 	       failures ? "FAIL" : "PASS", n_accepted[0] + n_refused[0] + n_accepted[1] +
 	       n_refused[1], (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,

@@ -8,7 +8,7 @@
 /* ------------------------------------------------------ message inputs */
 
 struct dev_state {
-	char mode[16], commit[16], mirror[16], coverage[16];
+	char mode[16], commit[16], mirror[16], coverage[16], verify[16];
 };
 
 static void read_state(const char *name, struct dev_state *s)
@@ -20,6 +20,7 @@ static void read_state(const char *name, struct dev_state *s)
 	status_field(st, 4, s->commit, sizeof(s->commit));
 	status_field(st, 7, s->mirror, sizeof(s->mirror));
 	status_field(st, F_COVERAGE, s->coverage, sizeof(s->coverage));
+	status_field(st, F_VERIFY, s->verify, sizeof(s->verify));
 }
 
 /* The chunks of a colo device, from its status ("<dirty>/<chunks>"). */
@@ -99,6 +100,117 @@ static bool max_lag_ok(const char *word)
 	return !k_kstrtouint(word, &lag) && lag && lag <= 1048576;
 }
 
+/* A keyword of the start and rate messages (dm-colo-parse.c). */
+static bool start_keyword(const char *w)
+{
+	return !strcmp(w, "min_rate") || !strcmp(w, "async");
+}
+
+/*
+ * parse_start() of dm-colo-parse.c: the words after "mirror start <dev>"
+ * (@sync: [full|dirty] first; @async_ok: "async <max_lag>"), "verify
+ * start", "mirror rate" and "verify rate" (@rate_needed: <KiB/s>|auto|none
+ * not optional). A positional [full|dirty], then a positional
+ * <KiB/s>|auto (for mirror start only after full|dirty; "none" only for the
+ * rate messages), unless the word is a keyword; then keyword pairs, each
+ * at most once: min_rate <KiB/s> (not 0), async <max_lag>. min_rate only
+ * with auto. *@dirty says "dirty" was the sync word.
+ */
+static bool start_words_ok(struct verdict *v, const char *what, int argc, char **argv,
+			   bool sync, bool rate_needed, bool async_ok, bool *dirty)
+{
+	bool rate_allowed = !sync, automatic = false, async = false;
+	unsigned int min_rate = 0, n;
+	int i = 0;
+
+	*dirty = false;
+	if (sync && i < argc && !start_keyword(argv[i])) {
+		if (!strcmp(argv[i], "dirty"))
+			*dirty = true;
+		else if (strcmp(argv[i], "full"))
+			return refuse(v, "%s: sync mode must be full or dirty", what);
+		i++;
+		rate_allowed = true;
+	}
+	if (rate_needed && (i >= argc || start_keyword(argv[i])))
+		return refuse(v, "%s: the rate is missing", what);
+	if (rate_allowed && i < argc && !start_keyword(argv[i])) {
+		if (!strcmp(argv[i], "auto"))
+			automatic = true;
+		else if (!(rate_needed && !strcmp(argv[i], "none")) &&
+			 (k_kstrtouint(argv[i], &n) || !n))
+			return refuse(v, "%s: bad rate", what);
+		i++;
+	}
+	for (; i < argc; i += 2) {
+		if (!strcmp(argv[i], "min_rate")) {
+			if (min_rate)
+				return refuse(v, "%s: min_rate given twice", what);
+			if (i + 1 >= argc || k_kstrtouint(argv[i + 1], &min_rate) || !min_rate)
+				return refuse(v, "%s: bad min_rate", what);
+		} else if (async_ok && !strcmp(argv[i], "async")) {
+			if (async)
+				return refuse(v, "%s: async given twice", what);
+			if (i + 1 >= argc || !max_lag_ok(argv[i + 1]))
+				return refuse(v, "%s: bad async", what);
+			async = true;
+		} else {
+			return refuse(v, "%s: unexpected word", what);
+		}
+	}
+	if (min_rate && !automatic)
+		return refuse(v, "%s: min_rate without auto", what);
+	return true;
+}
+
+/*
+ * verify start|stop|rate|ranges (dm-colo-parse.c, dm-colo-verify.c): the
+ * words, then primary mode, then the state. start: no verify running, the
+ * failover commit done, the mirror in sync; stop and rate: a verify
+ * running; ranges: any state.
+ */
+static bool verify_ok(struct verdict *v, const struct dev_state *s, int argc, char **argv)
+{
+	unsigned long long from;
+	bool dirty;
+
+	if (argc < 2)
+		return refuse(v, "verify: expected start, stop, ranges or rate");
+	if (!strcmp(argv[1], "start")) {
+		if (!start_words_ok(v, "verify start", argc - 2, argv + 2, false, false, false,
+				    &dirty))
+			return false;
+	} else if (!strcmp(argv[1], "rate")) {
+		if (!start_words_ok(v, "verify rate", argc - 2, argv + 2, false, true, false,
+				    &dirty))
+			return false;
+	} else if (!strcmp(argv[1], "stop")) {
+		if (argc != 2)
+			return refuse(v, "verify stop takes no arguments");
+	} else if (!strcmp(argv[1], "ranges")) {
+		if (argc > 3)
+			return refuse(v, "verify ranges: too many words");
+		if (argc == 3 && k_kstrtoull(argv[2], &from))
+			return refuse(v, "verify ranges: not a number");
+	} else {
+		return refuse(v, "verify: expected start, stop, ranges or rate");
+	}
+	if (strcmp(s->mode, "primary"))
+		return refuse(v, "verify %s in secondary mode", argv[1]);
+	if (!strcmp(argv[1], "ranges"))
+		return true;
+	if (strcmp(argv[1], "start"))
+		return !strcmp(s->verify, "running") ||
+		       refuse(v, "verify %s: no verify running (%s)", argv[1], s->verify);
+	if (!strcmp(s->verify, "running"))
+		return refuse(v, "verify start: a verify is running");
+	if (!strcmp(s->commit, "running") || !strcmp(s->commit, "failed"))
+		return refuse(v, "verify start: commit not done");
+	if (strcmp(s->mirror, "in-sync"))
+		return refuse(v, "verify start: the mirror is %s, not in-sync", s->mirror);
+	return true;
+}
+
 static bool excl_open_ok(const char *path)
 {
 	int fd = open(path, O_RDWR | O_EXCL);
@@ -115,10 +227,9 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 	struct dev_state s;
 	struct devnum d;
 	uint64_t size;
-	unsigned int rate;
-	bool ok = false, sync_given = false, async_given = false;
+	bool ok = false, dirty = false;
 	char **argv;
-	int argc, i;
+	int argc;
 
 	v->accept = true;
 	snprintf(v->why, sizeof(v->why), "valid");
@@ -160,6 +271,10 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 		ok = dirty_add_ok(v, target, &s, argc, argv);
 		goto out;
 	}
+	if (!strcmp(argv[0], "verify")) {
+		ok = verify_ok(v, &s, argc, argv);
+		goto out;
+	}
 	if (strcmp(argv[0], "mirror")) {
 		refuse(v, "unknown message");
 		goto out;
@@ -179,6 +294,19 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 			refuse(v, "mirror %s in secondary mode", argv[1]);
 		else if (strcmp(s.mirror, "copying") && strcmp(s.mirror, "in-sync"))
 			refuse(v, "mirror %s without a running mirror", argv[1]);
+		else
+			ok = true;
+		goto out;
+	}
+	if (!strcmp(argv[1], "rate")) {
+		/* mirror rate <KiB/s>|auto|none [min_rate <KiB/s>]: a running mirror */
+		if (!start_words_ok(v, "mirror rate", argc - 2, argv + 2, false, true, false,
+				    &dirty))
+			goto out;
+		if (strcmp(s.mode, "primary"))
+			refuse(v, "mirror rate in secondary mode");
+		else if (strcmp(s.mirror, "copying") && strcmp(s.mirror, "in-sync"))
+			refuse(v, "mirror rate: the mirror is %s", s.mirror);
 		else
 			ok = true;
 		goto out;
@@ -203,32 +331,11 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 		goto out;
 	}
 	/*
-	 * <dev> [full|dirty [<KiB/s>]] [async <max_lag>]: the sync mode only
-	 * right after the device, the rate only right after it, "async
-	 * <max_lag>" once, anywhere after the device. The generator sends
-	 * no "auto" and no "min_rate" (67-mirror-rate and KUnit test those),
-	 * so the oracle does not model them.
+	 * <dev> [full|dirty [<KiB/s>|auto]] [min_rate <KiB/s>] [async
+	 * <max_lag>] (start_words_ok()).
 	 */
-	for (i = 3; i < argc; i++) {
-		if (i == 3 && (!strcmp(argv[i], "full") || !strcmp(argv[i], "dirty"))) {
-			sync_given = true;
-		} else if (!strcmp(argv[i], "async")) {
-			if (async_given || i + 1 >= argc || !max_lag_ok(argv[i + 1])) {
-				refuse(v, "bad async");
-				goto out;
-			}
-			async_given = true;
-			i++;
-		} else if (i == 4 && sync_given) {
-			if (k_kstrtouint(argv[i], &rate) || !rate) {
-				refuse(v, "bad rate");
-				goto out;
-			}
-		} else {
-			refuse(v, i == 3 ? "bad sync mode" : "mirror start: unexpected word");
-			goto out;
-		}
-	}
+	if (!start_words_ok(v, "mirror start", argc - 3, argv + 3, true, false, true, &dirty))
+		goto out;
 	if (strcmp(s.mode, "primary")) {
 		refuse(v, "mirror start in secondary mode");
 		goto out;
@@ -242,7 +349,7 @@ static bool msg_ok(struct verdict *v, int target, uint64_t sector, const char *m
 		goto out;
 	}
 	/* checked before the replica is opened */
-	if (sync_given && !strcmp(argv[3], "dirty") && strcmp(s.coverage, "complete")) {
+	if (dirty && strcmp(s.coverage, "complete")) {
 		refuse(v, "dirty start, dirty coverage %s", s.coverage);
 		goto out;
 	}
@@ -285,46 +392,103 @@ static void random_max_lag(struct rng *r, char *out, size_t sz)
 		random_number(r, out, sz);
 }
 
+/*
+ * The rate words of mirror start (after full|dirty, or alone), verify
+ * start and the rate messages: mostly valid, often odd: a positional
+ * <KiB/s>|auto|none (@positional: always), then up to two keyword pairs
+ * (min_rate, and async where @async_ok), valid or not.
+ */
+static void random_rate_words(struct rng *r, struct wlist *l, bool positional, bool async_ok)
+{
+	static const char *const odd[] = { "0", "-1", "Auto", "AUTO", "4294967296", "+7",
+		"1k", "auto:10", "none", "min_rate", "async", "" };
+	char w[64];
+	unsigned int k, n;
+
+	if (positional || chance(r, 70)) {
+		k = below(r, 100);
+		if (k < 30)
+			snprintf(w, sizeof(w), "%u", (unsigned int)(1 + below(r, 1000000)));
+		else if (k < 60)
+			snprintf(w, sizeof(w), "auto");
+		else if (k < 70)
+			snprintf(w, sizeof(w), "none");
+		else if (k < 85)
+			snprintf(w, sizeof(w), "%s", PICK(r, odd));
+		else
+			random_number(r, w, sizeof(w));
+		if (w[0])
+			wl_add(l, w);
+	}
+	n = below(r, 3);
+	while (n--) {
+		if (async_ok && chance(r, 35)) {
+			wl_add(l, "async");
+			random_max_lag(r, w, sizeof(w));
+			wl_add(l, w);
+			continue;
+		}
+		wl_add(l, "min_rate");
+		k = below(r, 100);
+		if (k < 75)
+			snprintf(w, sizeof(w), "%u", (unsigned int)(1 + below(r, 1000000)));
+		else if (k < 90)
+			snprintf(w, sizeof(w), "%s", PICK(r, odd));
+		else
+			random_number(r, w, sizeof(w));
+		/* "" leaves min_rate without its value */
+		if (w[0])
+			wl_add(l, w);
+	}
+}
+
 static const int msg_targets[] = { R_S, R_S, R_P, R_Q, R_Q, R_M, R_M, R_SI, R_F };
 
-static void gen_message(struct rng *r, int target, struct buf *out, uint64_t *sector)
+/*
+ * A message; *@verify_first says to start a slow verify on the target
+ * first (verify and rate messages), so that "verify stop" and "verify rate"
+ * meet a running one.
+ */
+static void gen_message(struct rng *r, int *ptarget, struct buf *out, uint64_t *sector,
+			bool *verify_first)
 {
 	struct wlist l = { 0 };
 	char w[8192];
 	unsigned int k = below(r, 100);
+	/* rate and verify messages: mostly to fz-m, where they can be accepted */
+	bool rate_or_verify = k >= 66 && k < 81;
+	int target = *ptarget = rate_or_verify && chance(r, 60) ? R_M : *ptarget;
 
 	*sector = 0;
+	*verify_first = false;
 	if (chance(r, 5)) {
 		static const uint64_t secs[] = { 1, 4095, ~0ULL, 1ULL << 40 };
 
 		*sector = chance(r, 50) ? res[target].len - 1 + below(r, 2) : PICK(r, secs);
 	}
-	if (k < 20) {
+	if (k < 17) {
 		wl_add(&l, "checkpoint");
-	} else if (k < 35) {
+	} else if (k < 29) {
 		wl_add(&l, "failover");
-	} else if (k < 70) {
+	} else if (k < 58) {
 		wl_add(&l, "mirror");
 		wl_add(&l, "start");
 		random_replica(r, w, sizeof(w));
 		wl_add(&l, w);
 		if (chance(r, 60)) {
 			wl_add(&l, chance(r, 50) ? "full" : "dirty");
-			if (chance(r, 40)) {
-				if (chance(r, 60))
-					snprintf(w, sizeof(w), "%llu",
-						 (unsigned long long)(1 + below(r, 1000000)));
-				else
-					random_number(r, w, sizeof(w));
-				wl_add(&l, w);
-			}
+			if (chance(r, 50))
+				random_rate_words(r, &l, false, true);
+		} else if (chance(r, 20)) {
+			/* rate words without full|dirty */
+			random_rate_words(r, &l, false, true);
 		}
 		if (chance(r, 15)) {
 			wl_add(&l, "async");
 			random_max_lag(r, w, sizeof(w));
 			wl_add(&l, w);
 		}
-	} else if (k < 80) {
+	} else if (k < 66) {
 		unsigned int m = below(r, 10);
 
 		wl_add(&l, "mirror");
@@ -333,6 +497,37 @@ static void gen_message(struct rng *r, int target, struct buf *out, uint64_t *se
 			random_max_lag(r, w, sizeof(w));
 			wl_add(&l, w);
 		}
+	} else if (k < 72) {
+		wl_add(&l, "mirror");
+		wl_add(&l, "rate");
+		random_rate_words(r, &l, chance(r, 90), chance(r, 10));
+		*verify_first = chance(r, 30);
+	} else if (k < 81) {
+		unsigned int m = below(r, 10);
+
+		wl_add(&l, "verify");
+		if (m < 4) {
+			wl_add(&l, "start");
+			if (chance(r, 60))
+				random_rate_words(r, &l, false, chance(r, 10));
+		} else if (m < 6) {
+			wl_add(&l, "stop");
+			if (chance(r, 10))
+				wl_add(&l, PICK(r, junk_words));
+		} else if (m < 9) {
+			wl_add(&l, "rate");
+			random_rate_words(r, &l, chance(r, 90), chance(r, 10));
+		} else {
+			wl_add(&l, "ranges");
+			if (chance(r, 50)) {
+				if (chance(r, 70))
+					snprintf(w, sizeof(w), "%u", (unsigned int)below(r, 100));
+				else
+					random_number(r, w, sizeof(w));
+				wl_add(&l, w);
+			}
+		}
+		*verify_first = chance(r, 50);
 	} else if (k < 85) {
 		int n = below(r, 4);
 		uint64_t nch = res[target].len / 8 + 1;
@@ -366,7 +561,7 @@ static void gen_message(struct rng *r, int target, struct buf *out, uint64_t *se
 		}
 	}
 	/* the first message word must not turn into a dm core "@" message */
-	if (k < 85 && chance(r, 70))
+	if (k < 85 && chance(r, rate_or_verify ? 40 : 70))
 		mutate_words(r, &l);
 	if (l.n && l.w[0][0] == '@')
 		l.w[0][0] = 'a';
@@ -383,12 +578,37 @@ static void gen_message(struct rng *r, int target, struct buf *out, uint64_t *se
 	wl_free(&l);
 }
 
+/*
+ * End a verify running on @target ("verify stop"; one that ended meanwhile
+ * is fine): the residents rest with none running.
+ */
+static void end_verify(int target)
+{
+	char st[512], f[32];
+	int r;
+
+	if (!res[target].colo)
+		return;
+	colo_status(res[target].name, st, sizeof(st));
+	status_field(st, F_VERIFY, f, sizeof(f));
+	if (strcmp(f, "running"))
+		return;
+	r = dm_message(res[target].name, 0, "verify stop");
+	colo_status(res[target].name, st, sizeof(st));
+	status_field(st, F_VERIFY, f, sizeof(f));
+	if (!strcmp(f, "running"))
+		fail("%s: verify still running after verify stop (%s)", res[target].name,
+		     r ? strerror(-r) : "accepted");
+	settle(res[target].name);
+}
+
 /* Put @target back into its state after an accepted message. */
 static void restore(int target, const char *first_word, const char *second_word)
 {
 	char st[512], f[32];
 	int r;
 
+	end_verify(target);
 	colo_status(res[target].name, st, sizeof(st));
 	if (target == R_S && !strcmp(first_word, "checkpoint")) {
 		status_field(st, 2, f, sizeof(f));
@@ -435,10 +655,22 @@ static void restore(int target, const char *first_word, const char *second_word)
 		r = dm_message(res[target].name, 0, "mirror sync");
 		if (r)
 			fail("mirror sync after an accepted mode switch: %s", strerror(-r));
+	} else if (!strcmp(first_word, "mirror") && !strcmp(second_word, "rate")) {
+		/* The residents' mirrors run with no limit (mirror_to_replica()). */
+		status_field(st, 7, f, sizeof(f));
+		if (strcmp(f, "copying") && strcmp(f, "in-sync"))
+			fail("after mirror rate: mirror %s", f);
+		r = dm_message(res[target].name, 0, "mirror rate none");
+		if (r)
+			fail("mirror rate none after an accepted mirror rate: %s", strerror(-r));
 	} else if (!strcmp(first_word, "mirror")) {
 		status_field(st, 7, f, sizeof(f));
 		if (strcmp(f, "none"))
 			fail("after mirror stop: mirror %s", f);
+	} else if (!strcmp(first_word, "verify") && !strcmp(second_word, "stop")) {
+		status_field(st, F_VERIFY, f, sizeof(f));
+		if (strcmp(f, "stopped"))
+			fail("after verify stop: verify %s", f);
 	}
 	/*
 	 * fz-m goes back to in sync with D19: a dirty start, unless a start
@@ -480,6 +712,42 @@ static bool is_dirty_start(const char *msg)
 	return dirty;
 }
 
+long n_class[NCLASS][2];
+long n_verify_first;
+const char *const class_names[NCLASS] = {
+	"mirror start with auto or min_rate", "mirror rate", "verify start", "verify stop",
+	"verify rate", "verify ranges", "other",
+};
+
+/* Which of the rate and verify messages @msg is (as the kernel splits it). */
+static enum msg_class msg_class(const char *msg)
+{
+	enum msg_class c = MC_OTHER;
+	struct words ws;
+	int i;
+
+	if (k_split_args(msg, &ws))
+		return MC_OTHER;
+	if (ws.n >= 2 && !strcmp(ws.w[0], "mirror") && !strcmp(ws.w[1], "rate")) {
+		c = MC_MIRROR_RATE;
+	} else if (ws.n >= 2 && !strcmp(ws.w[0], "mirror") && !strcmp(ws.w[1], "start")) {
+		for (i = 3; i < ws.n; i++)
+			if (!strcmp(ws.w[i], "auto") || !strcmp(ws.w[i], "min_rate"))
+				c = MC_MIRROR_START_AUTO;
+	} else if (ws.n >= 2 && !strcmp(ws.w[0], "verify")) {
+		if (!strcmp(ws.w[1], "start"))
+			c = MC_VERIFY_START;
+		else if (!strcmp(ws.w[1], "stop"))
+			c = MC_VERIFY_STOP;
+		else if (!strcmp(ws.w[1], "rate"))
+			c = MC_VERIFY_RATE;
+		else if (!strcmp(ws.w[1], "ranges"))
+			c = MC_VERIFY_RANGES;
+	}
+	words_free(&ws);
+	return c;
+}
+
 void msg_case(long index)
 {
 	struct buf msg = { 0 };
@@ -491,18 +759,36 @@ void msg_case(long index)
 	double t0;
 	char name[64], first[64] = "", second[64] = "";
 	int target, rc;
-	bool dirty_start;
+	bool dirty_start, verify_first, verifying = false;
+	enum msg_class mc;
 
 	snprintf(name, sizeof(name), "msg:%ld", index);
 	cur_input = name;
 	rng_for(&r, K_MSG, index);
 	target = PICK(&r, msg_targets);
+	gen_message(&r, &target, &msg, &sector, &verify_first);
 	n_msg_target[target]++;
-	gen_message(&r, target, &msg, &sector);
+	mc = msg_class(msg.p ? msg.p : "");
+
+	/*
+	 * A slow verify first (1 KiB/s: its 64 KiB chunks take a minute
+	 * each), where one can run: fz-m, in sync.
+	 */
+	if (verify_first && target == R_M) {
+		rc = dm_message(res[target].name, 0, "verify start 1");
+		if (rc)
+			fail("fz-m: verify start 1 refused: %s", strerror(-rc));
+		kmsg_drain();
+		check_kmsg();
+		settle(res[target].name);
+		snapshot_residents(snap_st, snap_tb);
+		verifying = !rc;
+		n_verify_first++;
+	}
 
 	buf_reset(&report);
-	buf_printf(&report, "  input: message to %s at sector %llu: ", res[target].name,
-		   (unsigned long long)sector);
+	buf_printf(&report, "  input: message to %s at sector %llu%s: ", res[target].name,
+		   (unsigned long long)sector, verifying ? " (a verify running)" : "");
 	quote(&report, msg.p ? msg.p : "", 600);
 	buf_addc(&report, '\n');
 	if (res[target].colo)
@@ -523,6 +809,7 @@ void msg_case(long index)
 		printf("%s %s", cur_input, report.p);
 	if (rc) {
 		n_refused[K_MSG]++;
+		n_class[mc][1]++;
 		if (v.accept)
 			fail("refused (%s), the oracle says it is valid", strerror(-rc));
 		if (!strstr(kmsg_lines.p ? kmsg_lines.p : "", "device-mapper"))
@@ -538,8 +825,13 @@ void msg_case(long index)
 				     "dirty chunks may be missing", pre.coverage);
 		}
 		check_residents("after a refused message");
+		if (verifying) {
+			end_verify(target);
+			snapshot_residents(snap_st, snap_tb);
+		}
 	} else {
 		n_accepted[K_MSG]++;
+		n_class[mc][0]++;
 		if (!v.accept)
 			fail("accepted, the oracle says: %s", v.why);
 		if (dirty_start) {

@@ -235,7 +235,7 @@ void check_residents(const char *when)
 
 	snapshot_residents_t(st, tb, tables);
 	for (i = 0; i < NRES; i++) {
-		if (strcmp(st[i], snap_st[i]))
+		if (!status_same(st[i], snap_st[i]))
 			fail("%s: %s status changed: '%s' -> '%s'", when, res[i].name,
 			     snap_st[i], st[i]);
 		if (tables && strcmp(tb[i], snap_tb[i]))

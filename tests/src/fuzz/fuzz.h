@@ -43,6 +43,15 @@
  *           stopped ("failed"), so "failover" resumes it (and it fails again)
  *   D20, D22 free (replicas for mirror start)
  *
+ * Messages: checkpoint, failover, mirror start (with its rate words:
+ * <KiB/s>|auto, min_rate, async), mirror stop|sync|async, mirror rate,
+ * dirty add, verify start|stop|rate|ranges, and junk. The oracle reads the
+ * target's mode, commit, mirror, dirty coverage and verify state from its
+ * status. Verify and rate messages go mostly to fz-m (the one device
+ * that can take them) and are mutated less; a slow verify ("verify start
+ * 1") is sometimes started there first, so that "verify stop" and "verify
+ * rate" meet a running one (its progress is not a change of the status).
+ *
  * Inputs are numbered per kind; input i of a kind is generated from its
  * own PRNG state (seed, kind, i), so "--only KIND:I" replays one input.
  *
@@ -163,6 +172,10 @@ enum { R_C, R_S, R_SI, R_P, R_Q, R_M, R_SMALL, R_F, NRES };
  * start is refused while it is unknown.
  */
 #define F_COVERAGE	12
+/* Fields 16 and 17: verify_state, <verified>/<to_verify>; 24: verify_rate. */
+#define F_VERIFY	16
+#define F_VERIFIED	17
+#define F_VERIFY_RATE	24
 
 struct wlist {
 	int n;
@@ -264,6 +277,7 @@ int dio(const char *node, bool write, uint64_t sector, size_t bytes,
 	unsigned char fill);
 void snapshot_residents_t(char st[NRES][512], char tb[NRES][512], bool tables);
 void snapshot_residents(char st[NRES][512], char tb[NRES][512]);
+bool status_same(const char *a, const char *b);
 void settle(const char *name);
 void dirty_fz_s(void);
 void make_fz_s(void);
@@ -305,6 +319,12 @@ void table_case(long index);
 /* fuzz-msg.c */
 extern long n_msg_target[NRES];
 extern long n_dirty_accepted, n_dirty_refused;
+/* The rate and verify messages, accepted ([0]) and refused ([1]). */
+enum msg_class { MC_MIRROR_START_AUTO, MC_MIRROR_RATE, MC_VERIFY_START, MC_VERIFY_STOP,
+		 MC_VERIFY_RATE, MC_VERIFY_RANGES, MC_OTHER, NCLASS };
+extern long n_class[NCLASS][2];
+extern long n_verify_first;	/* messages sent while a verify ran */
+extern const char *const class_names[NCLASS];
 void msg_case(long index);
 
 #endif /* COLO_FUZZ_H */
