@@ -19,6 +19,8 @@
 #  3. Controls that make it fail: the rules without COLO- UUIDs (devices
 #     made by dmsetup, as colosetup made them before) and the UUIDs without
 #     the rules (the cookie's flags alone) each let the copies through.
+#     A fleece (COLO-FLEECE-) is private as the ingress is, its buffer a
+#     leg.
 #  4. A mirror's replica is a leg too (its holder link in sysfs), and a leg
 #     let go is probed again.
 # Legs are loop devices on tmpfs: udev probes loop devices, not RAM disks.
@@ -203,6 +205,26 @@ check_udev "after udevadm trigger (no cookie): still once" "$V"
 udevadm trigger --action=add --subsystem-match=block
 settle
 check_udev "after a coldplug add: still once" "$V"
+
+# A fleece holds the guest's disk as it was at its start: private, as the
+# ingress is; its buffer is a leg.
+colosetup fleece start vm /dev/loop3 > /dev/null
+check_eq "udev: fleece start" 0 $?
+settle
+F=$(kname vm-fleece)
+check_udev "udev with a fleece: the PV still once, on the colo device" "$V"
+check_eq "fleece: disk and other rules off" "1 1" \
+	"$(prop "$F" DM_UDEV_DISABLE_DISK_RULES_FLAG) $(prop "$F" DM_UDEV_DISABLE_OTHER_RULES_FLAG)"
+check_eq "fleece: its dm-uuid link" 0 "$([ -L "/dev/disk/by-id/dm-uuid-COLO-FLEECE-$ID" ]; echo $?)"
+check_eq "fleece's buffer: a leg (held by the fleece)" "COLO-FLEECE-$ID" "$(prop loop3 COLO_HOLDER)"
+check_eq "pvs with the shipped filter and a fleece: once" "$V" "$(pvs_pv /etc/lvm)"
+check_eq "pvs without it: five times" "$(echo "$ALL $F" | sorted)" "$(pvs_pv /tmp/lvm-none)"
+udevadm trigger --action=change --subsystem-match=block
+settle
+check_udev "with a fleece, after udevadm trigger (no cookie): still once" "$V"
+colosetup fleece stop vm > /dev/null
+settle
+check_eq "fleece stopped: its buffer is no leg any more" "" "$(prop loop3 COLO_HOLDER)"
 
 colosetup remove vm > /dev/null
 settle

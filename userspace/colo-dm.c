@@ -112,9 +112,17 @@ static void kmsg_collect(const char *what)
 
 	if (kmsg_fd < 0)
 		return;
-	while ((p = kmsg_next(kmsg_fd, kmsg_dev, rec, sizeof(rec))))
+	while ((p = kmsg_next(kmsg_fd, kmsg_dev, rec, sizeof(rec)))) {
+		/*
+		 * dm's own line after a target's refused preresume (a
+		 * colo-fleece that cannot start) follows the target's reason:
+		 * the reason stays.
+		 */
+		if (reason[0] && strstr(p, "preresume failed, error = "))
+			continue;
 		if (!what || strstr(p, what))
 			snprintf(reason, sizeof(reason), "%s", p);
+	}
 }
 
 /*

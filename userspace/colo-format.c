@@ -366,3 +366,46 @@ unsigned int colo_events(const struct colo_status *old, const struct colo_status
 		ev[i] = e[i];
 	return i;
 }
+
+/* ---- fleece status --json ------------------------------------------------- */
+
+static void json_u64_or_null(FILE *f, const char *key, int known, uint64_t v)
+{
+	if (known)
+		fprintf(f, ",\"%s\":%" PRIu64, key, v);
+	else
+		fprintf(f, ",\"%s\":null", key);
+}
+
+void colo_fleece_json(FILE *f, const struct colo_fleece_view *v)
+{
+	const struct colo_fleece_status *st = v->st;
+
+	fprintf(f, "{\"schema\":%d,\"name\":", COLO_JSON_SCHEMA);
+	colo_json_str(f, v->name);
+	fputs(",\"dm_uuid\":", f);
+	if (v->dm_uuid && v->dm_uuid[0])
+		colo_json_str(f, v->dm_uuid);
+	else
+		fputs("null", f);
+	fputs(",\"target\":\"colo-fleece\",\"colo\":", f);
+	if (v->colo)
+		colo_json_str(f, v->colo);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"sectors\":%" PRIu64, v->sectors);
+	json_u64_or_null(f, "chunk_sectors", v->chunk, v->chunk);
+	json_u64_or_null(f, "chunk_bytes", v->chunk, v->chunk * 512ULL);
+	json_u64_or_null(f, "chunks", v->chunks, v->chunks);
+	fprintf(f, ",\"state\":\"%s\",\"broken_reason\":", st->state);
+	if (st->reason[0])
+		fprintf(f, "\"%s\"", st->reason);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"needed\":%" PRIu64 ",\"saved\":%" PRIu64 ",\"released\":%" PRIu64
+		",\"buffer_used\":%" PRIu64 ",\"buffer_total\":%" PRIu64 ",\"buffer\":",
+		st->needed, st->saved, st->released, st->used, st->total);
+	colo_json_str(f, v->buffer);
+	fprintf(f, ",\"timeout_ms\":%u,\"read_once\":%s}", v->timeout_ms,
+		v->read_once ? "true" : "false");
+}

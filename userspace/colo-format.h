@@ -78,4 +78,21 @@ int colo_event_priority(enum colo_event e);
 unsigned int colo_events(const struct colo_status *old, const struct colo_status *new,
 			 enum colo_event *ev, unsigned int max);
 
+/* One colo-fleece device for fleece status --json (README, JSON). */
+struct colo_fleece_view {
+	const char *name, *dm_uuid;	/* dm_uuid "" for none */
+	const char *colo;		/* its colo device, NULL when not found */
+	uint64_t sectors;
+	unsigned int chunk;		/* sectors; 0 when the colo device is not known */
+	uint64_t chunks;		/* the view's chunks (0: unknown) */
+	const char *buffer;		/* the buffer device's path */
+	unsigned int timeout_ms;
+	int read_once;
+	const struct colo_fleece_status *st;
+};
+
+/* The fleece as one JSON object, in the schema of the colo devices' (no
+ * trailing newline). */
+void colo_fleece_json(FILE *f, const struct colo_fleece_view *v);
+
 #endif

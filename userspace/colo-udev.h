@@ -5,9 +5,9 @@
  *   COLO-<ROLE>-<ID>
  *
  * ROLE says what the device is (DEV: the colo device, the VM's disk;
- * INGRESS: its colo-ingress), ID is 32 lowercase hex digits (128 random
- * bits) drawn when the colo device is created. Its ingress carries the same
- * ID, so either UUID names the pair. The udev rules (udev/57-dm-colo.rules)
+ * INGRESS: its colo-ingress; FLEECE: its colo-fleece), ID is 32 lowercase
+ * hex digits (128 random bits) drawn when the colo device is created. Its
+ * ingress and fleece carry the same ID, so any of the UUIDs names the set. The udev rules (udev/57-dm-colo.rules)
  * and the lvm.conf filter (udev/lvm-global-filter.conf) match the prefixes.
  */
 #ifndef COLO_UDEV_H
@@ -18,6 +18,7 @@
 #define COLO_UUID_PREFIX	"COLO-"
 #define COLO_ROLE_DEV		"DEV"
 #define COLO_ROLE_INGRESS	"INGRESS"
+#define COLO_ROLE_FLEECE	"FLEECE"
 #define COLO_UUID_ID_LEN	32	/* hex digits */
 /* The longest UUID colosetup makes, with its NUL: "COLO-INGRESS-" + ID. */
 #define COLO_UUID_MAX		(sizeof(COLO_UUID_PREFIX COLO_ROLE_INGRESS "-") + \

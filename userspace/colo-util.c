@@ -119,7 +119,7 @@ int colo_target_version_ok(const unsigned int v[3])
 
 const char *colo_kmsg_reason(const char *line, const char *devnum)
 {
-	static const char *const types[] = { "colo: ", "colo-ingress: ", NULL };
+	static const char *const types[] = { "colo: ", "colo-ingress: ", "colo-fleece: ", NULL };
 	size_t n = strlen(devnum);
 	const char *p;
 	unsigned int i;
@@ -302,7 +302,8 @@ enum opt_id { OPT_CHUNK, OPT_MAX_COPIES, OPT_METADATA, OPT_REGION_SIZE, OPT_RATE
 	      OPT_FORCE, OPT_JSON, OPT_VERBOSE, OPT_HELP,
 	      OPT_PROMETHEUS, OPT_FIELDS, OPT_NOHEADINGS, OPT_SEPARATOR, OPT_SORT,
 	      OPT_NAMEPREFIXES, OPT_EXEC, OPT_HOOK_TIMEOUT, OPT_COUNT, OPT_NO_SYSLOG,
-	      OPT_INTERVAL, OPT_ALL, OPT_PIN, OPT_COLOTAB, OPT_MIN_RATE, OPT_ASYNC };
+	      OPT_INTERVAL, OPT_ALL, OPT_PIN, OPT_COLOTAB, OPT_MIN_RATE, OPT_ASYNC,
+	      OPT_READ_ONCE, OPT_NEEDED };
 
 static const struct {
 	const char *name;
@@ -319,15 +320,18 @@ static const struct {
 	{ "--min-rate", OPT_MIN_RATE, 1, BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) |
 	  BIT(CMD_MIRROR_RATE) | BIT(CMD_VERIFY_RATE) },
 	{ "--timeout", OPT_TIMEOUT, 1, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_WAIT) |
-	  BIT(CMD_VERIFY) },
+	  BIT(CMD_VERIFY) | BIT(CMD_FLEECE_START) },
+	{ "--read-once", OPT_READ_ONCE, 0, BIT(CMD_FLEECE_START) },
+	{ "--needed", OPT_NEEDED, 1, BIT(CMD_FLEECE_START) },
 	{ "--secondary", OPT_SECONDARY, 0, BIT(CMD_CREATE) },
 	{ "--primary", OPT_PRIMARY, 0, BIT(CMD_CREATE) },
 	{ "--full", OPT_FULL, 0, BIT(CMD_MIRROR_START) },
 	{ "--dirty", OPT_DIRTY, 0, BIT(CMD_MIRROR_START) },
 	{ "--wait", OPT_WAIT, 0, BIT(CMD_FAILOVER) | BIT(CMD_MIRROR_START) | BIT(CMD_VERIFY) },
 	{ "--force", OPT_FORCE, 0, BIT(CMD_REMOVE) | BIT(CMD_META_EXPORT) | BIT(CMD_META_WIPE) |
-	  BIT(CMD_DOWN) },
-	{ "--json", OPT_JSON, 0, BIT(CMD_STATUS) | BIT(CMD_LIST) | BIT(CMD_META_DUMP) },
+	  BIT(CMD_DOWN) | BIT(CMD_FLEECE_STOP) },
+	{ "--json", OPT_JSON, 0, BIT(CMD_STATUS) | BIT(CMD_LIST) | BIT(CMD_META_DUMP) |
+	  BIT(CMD_FLEECE_STATUS) },
 	{ "--verbose", OPT_VERBOSE, 0, ~0U },
 	{ "-v", OPT_VERBOSE, 0, ~0U },
 	{ "--help", OPT_HELP, 0, ~0U },
@@ -390,6 +394,10 @@ static const struct {
 	{ "verify", "stop", CMD_VERIFY_STOP, 1, 1 },
 	{ "verify", "ranges", CMD_VERIFY_RANGES, 1, 1 },
 	{ "verify", "rate", CMD_VERIFY_RATE, 2, 2 },
+	{ "fleece", "start", CMD_FLEECE_START, 2, 2 },
+	{ "fleece", "stop", CMD_FLEECE_STOP, 1, 1 },
+	{ "fleece", "status", CMD_FLEECE_STATUS, 1, 1 },
+	{ "fleece", "needed", CMD_FLEECE_NEEDED, 2, 2 },
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -431,6 +439,7 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 	int npos = 0, min_pos = 0, max_pos = 0, i, full = 0, help = 0;
 	const char *devs[3] = { NULL, NULL, NULL };
 	int ndevs = 0, want_devs = 0, r;
+	char why[160];
 	unsigned int j;
 
 	memset(a, 0, sizeof(*a));
@@ -585,6 +594,14 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 				return r;
 			break;
 		case OPT_TIMEOUT:
+			/* fleece start: the kernel's save timeout, in ms. */
+			if (a->cmd == CMD_FLEECE_START) {
+				if (parse_uint(val, 3600000, &a->fleece_timeout_ms) ||
+				    !a->fleece_timeout_ms)
+					USAGE("fleece start: --timeout '%s': milliseconds a save may take before the fleece breaks, 1 to 3600000 (default 5000)",
+					      val);
+				break;
+			}
 			if (parse_uint(val, 1000000, &a->timeout) || !a->timeout)
 				USAGE("--timeout '%s': seconds, 1 to 1000000", val);
 			break;
@@ -669,6 +686,14 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		case OPT_PIN:
 			a->pin = 1;
 			break;
+		case OPT_READ_ONCE:
+			a->read_once = 1;
+			break;
+		case OPT_NEEDED:
+			if (colo_fleece_needed_msg(val, UINT64_MAX, NULL, 0, why, sizeof(why)))
+				USAGE("fleece start: --needed %s", why);
+			a->needed = val;
+			break;
 		case OPT_COLOTAB:
 			if (!val[0])
 				USAGE("%s: --colotab needs a file", cmd_word(a->cmd));
@@ -705,6 +730,9 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		      a->cmd == CMD_MIRROR_ASYNC && npos == 1 ? "MAX_LAG (e.g. 4m)" :
 		      (a->cmd == CMD_MIRROR_RATE || a->cmd == CMD_VERIFY_RATE) && npos == 1 ?
 		      "RATE (auto, none or bytes per second, e.g. 50m)" :
+		      a->cmd == CMD_FLEECE_START && npos == 1 ? "BUFFER (the fleece's buffer device)" :
+		      a->cmd == CMD_FLEECE_NEEDED && npos == 1 ?
+		      "RANGES (chunk ranges such as 0-99,200, or all)" :
 		      takes_dev_path(a->cmd) ? "DEV (the metadata device)" : "NAME");
 	if (npos && takes_dev_path(a->cmd))
 		a->dev = pos[0];
@@ -751,6 +779,13 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		a->dev = pos[1];
 		if (full && a->dirty)
 			USAGE("mirror start: give --full or --dirty, not both");
+	}
+	if (a->cmd == CMD_FLEECE_START)
+		a->dev = pos[1];
+	if (a->cmd == CMD_FLEECE_NEEDED) {
+		if (colo_fleece_needed_msg(pos[1], UINT64_MAX, NULL, 0, why, sizeof(why)))
+			USAGE("fleece needed: %s", why);
+		a->needed = pos[1];
 	}
 	if (a->cmd == CMD_WAIT) {
 		for (j = 0; j < sizeof(state_names) / sizeof(state_names[0]); j++)
@@ -1142,6 +1177,136 @@ void colo_json_str(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+}
+
+/* ---- the fleece ---------------------------------------------------------- */
+
+/* A decimal number of at most 20 digits at *p, moved past it: 0 or -1. */
+static int chunk_number(const char **p, uint64_t *v)
+{
+	const char *s = *p;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	*p = end;
+	return 0;
+}
+
+int colo_fleece_needed_msg(const char *ranges, uint64_t nchunks, char *msg, size_t len,
+			   char *err, size_t errlen)
+{
+	const char *p = ranges;
+	size_t used;
+	unsigned int n = 0;
+
+	if (!strcmp(ranges, "all")) {
+		if (msg && (size_t)snprintf(msg, len, "needed all") >= len)
+			goto too_long;
+		return 0;
+	}
+	used = msg ? (size_t)snprintf(msg, len, "needed") : 0;
+	if (msg && used >= len)
+		goto too_long;
+	for (;;) {
+		const char *word;
+		uint64_t first, last;
+		int w;
+
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		word = p;
+		w = (int)strcspn(word, ", \t");
+		if (chunk_number(&p, &first))
+			goto bad;
+		last = first;
+		if (*p == '-') {
+			p++;
+			if (chunk_number(&p, &last))
+				goto bad;
+		}
+		if (*p && *p != ',' && *p != ' ' && *p != '\t')
+			goto bad;
+		if (first > last) {
+			snprintf(err, errlen, "'%.*s': the first chunk is after the last", w, word);
+			return -1;
+		}
+		if (last >= nchunks) {
+			snprintf(err, errlen, "'%.*s': past the last chunk, %" PRIu64 " (%" PRIu64
+				 " chunks)", w, word, nchunks - 1, nchunks);
+			return -1;
+		}
+		n++;
+		if (msg) {
+			if (first == last)
+				used += snprintf(msg + used, len - used, " %" PRIu64, first);
+			else
+				used += snprintf(msg + used, len - used, " %" PRIu64 "-%" PRIu64,
+						 first, last);
+			if (used >= len)
+				goto too_long;
+		}
+		continue;
+bad:
+		snprintf(err, errlen,
+			 "'%.*s' is not a chunk range: all, or <first>-<last> and <chunk> separated by commas (e.g. 0-99,200)",
+			 w, word);
+		return -1;
+	}
+	if (!n) {
+		snprintf(err, errlen,
+			 "'%s': no chunk range: all, or <first>-<last> and <chunk> separated by commas (e.g. 0-99,200)",
+			 ranges);
+		return -1;
+	}
+	return 0;
+too_long:
+	snprintf(err, errlen, "too many ranges for one message");
+	return -1;
+}
+
+int colo_parse_fleece_status(const char *params, struct colo_fleece_status *fs)
+{
+	static const char *const reasons[] = { "full", "io-error", "timeout", "no-memory",
+					       "detached", NULL };
+	char state[40], c;
+	int n;
+
+	memset(fs, 0, sizeof(*fs));
+	n = sscanf(params, "%39s %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 "/%" SCNu64 "%c",
+		   state, &fs->needed, &fs->saved, &fs->released, &fs->used, &fs->total, &c);
+	if (n < 6 || (n == 7 && c != ' '))
+		return -1;
+	if (!strcmp(state, "active") || !strcmp(state, "inactive")) {
+		snprintf(fs->state, sizeof(fs->state), "%.15s", state);
+		return 0;
+	}
+	if (strncmp(state, "broken:", 7) || !one_of(state + 7, reasons))
+		return -1;
+	snprintf(fs->state, sizeof(fs->state), "broken");
+	snprintf(fs->reason, sizeof(fs->reason), "%.15s", state + 7);
+	return 0;
+}
+
+const char *colo_fleece_reason_text(const char *reason)
+{
+	if (!strcmp(reason, "full"))
+		return "the buffer filled up";
+	if (!strcmp(reason, "io-error"))
+		return "a save failed to read base or to write the buffer";
+	if (!strcmp(reason, "timeout"))
+		return "a save took longer than the timeout";
+	if (!strcmp(reason, "no-memory"))
+		return "a save could not get memory";
+	if (!strcmp(reason, "detached"))
+		return "its colo device's table was replaced by another target";
+	return "unknown reason";
 }
 
 double colo_percent(uint64_t done, uint64_t total)

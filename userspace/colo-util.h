@@ -51,6 +51,8 @@ int colo_parse_devnum(const char *s, unsigned int *major, unsigned int *minor);
 #define COLO_INGRESS_SUFFIX "-ingress"
 #define COLO_NAME_MAX 127
 #define COLO_NAME_MAX_CREATE (COLO_NAME_MAX - (sizeof(COLO_INGRESS_SUFFIX) - 1))
+/* fleece start NAME makes NAME-fleece (shorter than NAME-ingress). */
+#define COLO_FLEECE_SUFFIX "-fleece"
 
 /*
  * colosetup's version, and the dm-colo target's it drives: the same MAJOR
@@ -120,6 +122,10 @@ enum colo_cmd {
 	CMD_DOWN,
 	CMD_MIRROR_RATE,
 	CMD_VERIFY_RATE,
+	CMD_FLEECE_START,
+	CMD_FLEECE_STOP,
+	CMD_FLEECE_STATUS,
+	CMD_FLEECE_NEEDED,
 };
 
 /* What "wait" and "--wait" wait for. */
@@ -182,6 +188,10 @@ struct colo_args {
 	int all;			/* --all */
 	int pin;			/* up --pin */
 	const char *colotab;		/* --colotab FILE (NULL: $COLOTAB, else the default) */
+	/* fleece start NAME BUFFER (a->dev), fleece needed NAME RANGES */
+	unsigned int fleece_timeout_ms;	/* --timeout MS (0: the kernel's default) */
+	int read_once;			/* --read-once */
+	const char *needed;		/* --needed RANGES|all, or RANGES */
 };
 
 /*
@@ -306,6 +316,35 @@ void colo_json_str(FILE *f, const char *s);
 
 /* The length of the well-formed UTF-8 sequence at s (1 to 4), or 0. */
 unsigned int colo_utf8_len(const unsigned char *s);
+
+/*
+ * The chunk ranges of fleece needed / --needed: "all", or words
+ * "<first>-<last>" or "<chunk>" (decimal, inclusive) separated by commas
+ * or blanks, e.g. "0-99,200". Each range must lie below nchunks
+ * (UINT64_MAX: the syntax alone). Returns 0 and the kernel's message
+ * ("needed all" or "needed 0-99 200") in msg when msg is not NULL, or -1
+ * with a sentence in err (msg too small counts as an error).
+ */
+int colo_fleece_needed_msg(const char *ranges, uint64_t nchunks, char *msg, size_t len,
+			   char *err, size_t errlen);
+
+/* The colo-fleece target's status (README, Fleece). */
+struct colo_fleece_status {
+	char state[16];		/* inactive | active | broken */
+	char reason[16];	/* broken's: full, io-error, ... ("" otherwise) */
+	uint64_t needed, saved, released, used, total;
+};
+
+/*
+ * Parse the colo-fleece status parameters ("active 8192 3 0 3/8192",
+ * what follows "colo-fleece" in dmsetup status). 0, or -1 when the line
+ * is not one this version understands (fields appended later are
+ * ignored).
+ */
+int colo_parse_fleece_status(const char *params, struct colo_fleece_status *fs);
+
+/* What broken:<reason> means, one phrase ("the buffer is full"). */
+const char *colo_fleece_reason_text(const char *reason);
 
 /* Percent done of done/total (100 when total is 0). */
 double colo_percent(uint64_t done, uint64_t total);

@@ -54,8 +54,9 @@ static const char usage_text[] =
 "        Create NAME-ingress, where the primary's writes enter (export it\n"
 "        with an NBD server).\n"
 "  remove NAME [--force]\n"
-"        Remove NAME and its ingress (or only NAME, an ingress). Refused\n"
-"        while open; --force removes them when last closed instead.\n"
+"        Remove NAME and its ingress (or only NAME, an ingress or a fleece).\n"
+"        Refused while open or while NAME has a fleece; --force removes them\n"
+"        when last closed instead.\n"
 "  status [--json] NAME\n"
 "  status --prometheus [NAME]\n"
 "        The status in the node_exporter textfile format (all devices\n"
@@ -87,6 +88,15 @@ static const char usage_text[] =
 "  verify stop NAME\n"
 "  verify ranges NAME\n"
 "        Print the chunks the last verify found different.\n"
+"  fleece start NAME BUFFER [--timeout MS] [--read-once] [--needed RANGES|all]\n"
+"        Create NAME-fleece, a read-only view of NAME's base as it is now\n"
+"        (a secondary's: run it right after a checkpoint) for a backup; the\n"
+"        chunks written since are saved in BUFFER. A save that takes over MS\n"
+"        milliseconds (default 5000) breaks the fleece, never the VM.\n"
+"  fleece stop NAME [--force]\n"
+"  fleece status NAME [--json]\n"
+"  fleece needed NAME RANGES|all\n"
+"        Keep only these chunks in the view: RANGES such as 0-99,200.\n"
 "  wait NAME STATE [--timeout SEC]\n"
 "        STATE: done, failed (the failover commit), in-sync, degraded\n"
 "        (the mirror), error (health), primary (mode), verified. A commit or\n"
@@ -216,7 +226,7 @@ void parse_legs(const char *params, struct colo_dev *d)
 }
 
 /* The device number of a device argument (a path or MAJ:MIN); 0 or -1. */
-static int arg_rdev(const char *arg, dev_t *rdev)
+int arg_rdev(const char *arg, dev_t *rdev)
 {
 	struct stat sb;
 	unsigned int ma, mi;
@@ -740,7 +750,7 @@ int cmd_ingress(const struct colo_args *a)
 	return 0;
 }
 
-static int remove_one(const char *name, int force)
+int remove_one(const char *name, int force)
 {
 	struct cdm_info info;
 	int r, deferred = 0;
@@ -771,6 +781,7 @@ int cmd_remove(const struct colo_args *a)
 {
 	struct cdm_target t;
 	struct cdm_info ci, ii;
+	struct colo_dev d;
 	char iname[160];
 	int r, has_ingress;
 
@@ -779,7 +790,7 @@ int cmd_remove(const struct colo_args *a)
 		return fail(COLO_EXIT_NODEV, a->name, "no such device");
 	if (r)
 		return fail(COLO_EXIT_NODEV, a->name, "not a dm-colo device");
-	if (!strcmp(t.type, "colo-ingress")) {
+	if (!strcmp(t.type, "colo-ingress") || !strcmp(t.type, "colo-fleece")) {
 		cdm_target_free(&t);
 		return remove_one(a->name, a->force);
 	}
@@ -789,6 +800,13 @@ int cmd_remove(const struct colo_args *a)
 	cdm_target_free(&t);
 	if (r)
 		return COLO_EXIT_NODEV;
+	/* A fleece holds NAME open: a backup may be reading it. */
+	r = get_colo(a->name, &d);
+	if (r)
+		return r;
+	if (!find_fleece(d.legs[0], iname, sizeof(iname)))
+		return fail(COLO_EXIT_BUSY, a->name,
+			    "has a fleece (%s): colosetup fleece stop %s first", iname, a->name);
 	has_ingress = !find_ingress(a->name, iname, sizeof(iname));
 	/* Check both before removing either: a refusal changes nothing. */
 	r = cdm_info(a->name, &ci);
@@ -919,6 +937,7 @@ static void print_status(const char *name, const struct colo_dev *d, const char 
 		printf("  ingress:  %s\n", iname ? iname : "attached");
 	else if (!strcmp(st->mode, "secondary"))
 		printf("  ingress:  none\n");
+	print_fleece_line(d);
 	printf("  health:   %s\n", st->health);
 	printf("  memory:   %s of bitmaps\n", colo_human(st->bitmap_bytes, bs, sizeof(bs)));
 	print_metadata(d);
@@ -983,6 +1002,10 @@ static int cmd_status(const struct colo_args *a)
 		}
 		cdm_target_free(&t);
 		return 0;
+	}
+	if (!r && !strcmp(t.type, "colo-fleece")) {
+		cdm_target_free(&t);
+		return cmd_fleece_status(a);
 	}
 	if (!r)
 		cdm_target_free(&t);
@@ -1659,6 +1682,14 @@ int main(int argc, char **argv)
 		return cmd_up(&a);
 	case CMD_DOWN:
 		return cmd_down(&a);
+	case CMD_FLEECE_START:
+		return cmd_fleece_start(&a);
+	case CMD_FLEECE_STOP:
+		return cmd_fleece_stop(&a);
+	case CMD_FLEECE_STATUS:
+		return cmd_fleece_status(&a);
+	case CMD_FLEECE_NEEDED:
+		return cmd_fleece_needed(&a);
 	default:
 		return COLO_EXIT_USAGE;
 	}

@@ -29,6 +29,10 @@ struct blk {
 };
 
 int open_blk(const char *role, const char *path, struct blk *b);
+/* The device number of a device argument (a path or MAJ:MIN); 0 or -1. */
+int arg_rdev(const char *arg, dev_t *rdev);
+/* Remove one device (--force: when last closed); 0 or an exit code. */
+int remove_one(const char *name, int force);
 
 /* The colo device NAME: its status, and its table's legs as major:minor. */
 struct colo_dev {
@@ -78,6 +82,17 @@ int cmd_remove(const struct colo_args *a);
 /* colo-up.c: up and down (colotab(5)) */
 int cmd_up(const struct colo_args *a);
 int cmd_down(const struct colo_args *a);
+
+/* colo-fleece.c: fleece start|stop|status|needed */
+int cmd_fleece_start(const struct colo_args *a);
+int cmd_fleece_stop(const struct colo_args *a);
+int cmd_fleece_status(const struct colo_args *a);
+int cmd_fleece_needed(const struct colo_args *a);
+/* The colo-fleece whose base is base ("MAJ:MIN" as tables show it), into
+ * buf; 0 or -ENOENT. */
+int find_fleece(const char *base, char *buf, size_t len);
+/* status NAME: "  fleece:   NAME-fleece, active, ..." when it has one. */
+void print_fleece_line(const struct colo_dev *d);
 
 /* colo-monitor.c */
 int cmd_monitor(const struct colo_args *a);

@@ -203,6 +203,19 @@ eq "verify stop NAME" "$(lines guest vm)" "$(comp verify stop "")"
 eq "--chunk=VALUE" "$(lines 64k)" "$(comp create vm --chunk = 6)"
 eq "create --chunk 4k --primary: the leg" "$(lines /dev/nbd0 /dev/sda /dev/sdb)" \
 	"$(comp create vm --chunk 4k --primary "")"
+eq "fleece's subcommands, exactly" "$(lines needed start status stop)" "$(comp fleece "")"
+eq "fleece start NAME" "$(lines guest vm)" "$(comp fleece start "")"
+eq "fleece start NAME BUFFER: block devices" "$(lines /dev/nbd0 /dev/sda /dev/sdb)" \
+	"$(comp fleece start vm "")"
+eq "fleece start NAME BUFFER: then nothing" "" "$(comp fleece start vm /dev/sda "")"
+eq "fleece start --needed: all" "all" "$(comp fleece start vm /dev/sda --needed "")"
+eq "fleece start --timeout MS: no word, and its value is skipped" \
+	"$(lines /dev/nbd0 /dev/sda /dev/sdb)" "$(comp fleece start --timeout 900 vm "")"
+eq "fleece start's options" "$(lines --help --needed --read-once --timeout --verbose)" \
+	"$(comp fleece start vm /dev/sda --)"
+eq "fleece needed NAME RANGES: all" "all" "$(comp fleece needed vm "")"
+eq "fleece status --json NAME" "$(lines guest vm)" "$(comp fleece status --json "")"
+eq "fleece stop's options" "$(lines --force)" "$(comp fleece stop vm --f)"
 mkdir -p "$t/files" && touch "$t/files/ranges.txt"
 eq "dirty import NAME FILE: files" "$t/files/ranges.txt" "$(comp dirty import vm "$t/files/")"
 has "dirty import NAME -: standard input" - dirty import vm -

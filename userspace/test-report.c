@@ -353,6 +353,32 @@ static void test_events(void)
 	ok(i == EV_COUNT && !strcmp(colo_event_name(EV_COUNT), "?"), "every event has a name", "");
 }
 
+static void test_fleece_json(void)
+{
+	struct colo_fleece_status st;
+	struct colo_fleece_view v = {
+		.name = "vm-fleece", .dm_uuid = "COLO-FLEECE-0123", .colo = "vm",
+		.sectors = 65536, .chunk = 8, .chunks = 8192, .buffer = "/dev/ram3",
+		.timeout_ms = 5000, .st = &st,
+	};
+	char buf[1024];
+
+	colo_parse_fleece_status("active 8190 3 2 1/8192", &st);
+	CAPTURE(buf, colo_fleece_json(f, &v));
+	ok(!strcmp(buf, "{\"schema\":2,\"name\":\"vm-fleece\",\"dm_uuid\":\"COLO-FLEECE-0123\",\"target\":\"colo-fleece\",\"colo\":\"vm\",\"sectors\":65536,\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":8192,\"state\":\"active\",\"broken_reason\":null,\"needed\":8190,\"saved\":3,\"released\":2,\"buffer_used\":1,\"buffer_total\":8192,\"buffer\":\"/dev/ram3\",\"timeout_ms\":5000,\"read_once\":false}"),
+	   "fleece JSON", buf);
+	colo_parse_fleece_status("broken:detached 1 1 0 1/16", &st);
+	v.colo = NULL;
+	v.dm_uuid = "";
+	v.chunk = 0;
+	v.chunks = 0;
+	v.read_once = 1;
+	v.timeout_ms = 20;
+	CAPTURE(buf, colo_fleece_json(f, &v));
+	ok(!strcmp(buf, "{\"schema\":2,\"name\":\"vm-fleece\",\"dm_uuid\":null,\"target\":\"colo-fleece\",\"colo\":null,\"sectors\":65536,\"chunk_sectors\":null,\"chunk_bytes\":null,\"chunks\":null,\"state\":\"broken\",\"broken_reason\":\"detached\",\"needed\":1,\"saved\":1,\"released\":0,\"buffer_used\":1,\"buffer_total\":16,\"buffer\":\"/dev/ram3\",\"timeout_ms\":20,\"read_once\":true}"),
+	   "fleece JSON: detached, no colo device known", buf);
+}
+
 int main(void)
 {
 	test_args();
@@ -362,6 +388,7 @@ int main(void)
 	test_prometheus();
 	test_fields();
 	test_events();
+	test_fleece_json();
 	printf("report: %d passed, %d failed\n", pass, fail);
 	return fail ? 1 : 0;
 }

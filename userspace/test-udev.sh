@@ -33,6 +33,13 @@ COLO_HOLDER_NAME=vm" "$(leg 7 3)"
 holder 7:4 dm-5 "COLO-INGRESS-$id" "vm-ingress"
 eq "held by an ingress only" "COLO_HOLDER=COLO-INGRESS-$id
 COLO_HOLDER_NAME=vm-ingress" "$(leg 7 4)"
+holder 7:6 dm-8 "COLO-FLEECE-$id" "vm-fleece"
+eq "a fleece's buffer: a leg" "COLO_HOLDER=COLO-FLEECE-$id
+COLO_HOLDER_NAME=vm-fleece" "$(leg 7 6)"
+grep -q '^ENV{DM_UUID}=="COLO-FLEECE-?\*", GOTO="colo_private"$' "$here/udev/57-dm-colo.rules"
+ok $? "rules: a fleece is private, as an ingress"
+grep -q 'r|^/dev/disk/by-id/dm-uuid-COLO-FLEECE-|' "$here/udev/lvm-global-filter.conf"
+ok $? "lvm filter: the fleece's dm-uuid link"
 mkdir -p "$sys/dev/block/7:5/holders/dm-6"
 eq "a holder without dm/uuid: nothing" "" "$(leg 7 5)"
 # A partition: /sys/dev/block/8:17 is a link into its disk's directory.

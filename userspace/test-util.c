@@ -77,6 +77,22 @@ static void test_args(void)
 		"mirror rate a/b auto", "verify rate", "verify rate vm", "verify rate vm x",
 		"verify rate vm 1m --min-rate 1m", "verify rate vm auto --timeout 5",
 		"verify rate vm auto --async 4k", "mirror stop vm --min-rate 1m",
+		"fleece", "fleece vm", "fleece begin vm /b", "fleece start", "fleece start vm",
+		"fleece start vm /b /c", "fleece start a/b /b", "fleece start vm /b --timeout 0",
+		"fleece start vm /b --timeout 3600001", "fleece start vm /b --timeout x",
+		"fleece start vm /b --timeout", "fleece start vm /b --read-once=1",
+		"fleece start vm /b --needed", "fleece start vm /b --needed=",
+		"fleece start vm /b --needed 5-3", "fleece start vm /b --needed x",
+		"fleece start vm /b --needed 1-", "fleece start vm /b --needed -1",
+		"fleece start vm /b --needed 1,all", "fleece start vm /b --needed 1;2",
+		"fleece start vm /b --needed 99999999999999999999",
+		"fleece start vm /b --wait", "fleece start vm /b --force", "fleece start vm /b --json",
+		"fleece stop", "fleece stop vm /b", "fleece stop vm --json",
+		"fleece stop vm --timeout 5", "fleece status", "fleece status vm --force",
+		"fleece status vm x", "fleece needed", "fleece needed vm", "fleece needed vm ,",
+		"fleece needed vm 1 2", "fleece needed vm 2-1", "fleece needed vm 0x10",
+		"fleece needed vm ALL", "fleece needed vm 1--2", "fleece needed vm 1-2-3",
+		"fleece needed vm --read-once 1", "status vm --read-once", "wait vm done --needed 1",
 	};
 	struct colo_args a;
 	char err[256];
@@ -245,6 +261,43 @@ static void test_args(void)
 	ok(!r && a.cmd == CMD_VERSION, "--version", "");
 	r = parse("up", &a, err);
 	ok(r && !strcmp(err, "up: give NAME or --all"), "up: NAME or --all", err);
+	r = parse("fleece start vm /dev/buf", &a, err);
+	ok(!r && a.cmd == CMD_FLEECE_START && !strcmp(a.name, "vm") && !strcmp(a.dev, "/dev/buf") &&
+	   !a.fleece_timeout_ms && !a.read_once && !a.needed && !a.timeout,
+	   "fleece start NAME BUFFER parsed", "");
+	r = parse("fleece start vm /dev/buf --timeout 3600000 --read-once --needed=0-99,200", &a, err);
+	ok(!r && a.fleece_timeout_ms == 3600000 && !a.timeout && a.read_once &&
+	   !strcmp(a.needed, "0-99,200"), "fleece start --timeout MS --read-once --needed parsed", "");
+	r = parse("fleece start --needed all vm --timeout=1 /dev/buf", &a, err);
+	ok(!r && !strcmp(a.name, "vm") && !strcmp(a.dev, "/dev/buf") && a.fleece_timeout_ms == 1 &&
+	   !strcmp(a.needed, "all"), "fleece start: options anywhere", "");
+	r = parse("fleece start vm /b --timeout 0", &a, err);
+	ok(r == 2 && !strcmp(err, "fleece start: --timeout '0': milliseconds a save may take before the fleece breaks, 1 to 3600000 (default 5000)"),
+	   "fleece start --timeout 0: says the unit and range", err);
+	r = parse("fleece start vm /b --needed 5-3", &a, err);
+	ok(r == 2 && !strcmp(err, "fleece start: --needed '5-3': the first chunk is after the last"),
+	   "fleece start --needed 5-3: says why", err);
+	r = parse("fleece start vm", &a, err);
+	ok(r == 2 && !strcmp(err, "fleece start: missing BUFFER (the fleece's buffer device)"),
+	   "fleece start: missing BUFFER", err);
+	r = parse("fleece stop vm --force", &a, err);
+	ok(!r && a.cmd == CMD_FLEECE_STOP && !strcmp(a.name, "vm") && a.force,
+	   "fleece stop --force parsed", "");
+	r = parse("fleece status --json vm-fleece", &a, err);
+	ok(!r && a.cmd == CMD_FLEECE_STATUS && !strcmp(a.name, "vm-fleece") && a.json,
+	   "fleece status --json parsed", "");
+	r = parse("fleece needed vm 1,2-3", &a, err);
+	ok(!r && a.cmd == CMD_FLEECE_NEEDED && !strcmp(a.needed, "1,2-3"),
+	   "fleece needed NAME RANGES parsed", "");
+	r = parse("fleece needed vm x", &a, err);
+	ok(r == 2 && !strcmp(err, "fleece needed: 'x' is not a chunk range: all, or <first>-<last> and <chunk> separated by commas (e.g. 0-99,200)"),
+	   "fleece needed x: says what a range is", err);
+	r = parse("fleece needed vm", &a, err);
+	ok(r == 2 && !strcmp(err, "fleece needed: missing RANGES (chunk ranges such as 0-99,200, or all)"),
+	   "fleece needed: missing RANGES", err);
+	r = parse("fleece frob vm", &a, err);
+	ok(r == 2 && !strcmp(err, "fleece: unknown subcommand 'frob' (start, stop, status, needed)"),
+	   "fleece frob: lists the subcommands", err);
 	r = parse("up --all --pin --colotab /tmp/t", &a, err);
 	ok(!r && a.cmd == CMD_UP && a.all && a.pin && !a.name && !strcmp(a.colotab, "/tmp/t"),
 	   "up --all --pin --colotab parsed", "");
@@ -577,6 +630,11 @@ static void test_units(void)
 		{ "device-mapper: colo: 253:4: mirror degraded: io", "253:4",
 		  "253:4: mirror degraded: io" },
 		{ "device-mapper: colo: 253:4: x", "", NULL },
+		{ "device-mapper: table: 253:4: colo-fleece: No active colo device uses this base device",
+		  "253:4", "No active colo device uses this base device" },
+		{ "device-mapper: colo-fleece: 253:4: needed all refused: the view was restricted",
+		  "253:4", "253:4: needed all refused: the view was restricted" },
+		{ "device-mapper: colo-fleece: 253:5: needed refused", "253:4", NULL },
 	};
 	static const unsigned int versions[][4] = {	/* major minor patch ok */
 		{ COLO_VERSION_MAJOR, 0, 0, 1 }, { COLO_VERSION_MAJOR, 7, 3, 1 },
@@ -951,6 +1009,90 @@ static void test_identity(void)
 		ok(0, "rm -rf", root);
 }
 
+/* fleece needed's ranges, the fleece's status line. */
+static void test_fleece(void)
+{
+	static const struct { const char *in; uint64_t n; const char *msg; } good[] = {
+		{ "all", 10, "needed all" },
+		{ "0", 10, "needed 0" },
+		{ "9", 10, "needed 9" },
+		{ "0-9", 10, "needed 0-9" },
+		{ "3-3", 10, "needed 3" },
+		{ "0-99,200", UINT64_MAX, "needed 0-99 200" },
+		{ " 1, 2-4 ,,7\t8 ", 10, "needed 1 2-4 7 8" },
+		{ "007-08", 10, "needed 7-8" },
+		{ "18446744073709551614", UINT64_MAX, "needed 18446744073709551614" },
+	};
+	static const struct { const char *in; uint64_t n; const char *err; } bad[] = {
+		{ "10", 10, "'10': past the last chunk, 9 (10 chunks)" },
+		{ "5-10", 10, "'5-10': past the last chunk, 9 (10 chunks)" },
+		{ "1,5-3", 10, "'5-3': the first chunk is after the last" },
+		{ "", 10, "'': no chunk range" },
+		{ ",", 10, "',': no chunk range" },
+		{ "x", 10, "'x' is not a chunk range" },
+		{ "1,2x", 10, "'2x' is not a chunk range" },
+		{ "1-", 10, "'1-' is not a chunk range" },
+		{ "-1", 10, "'-1' is not a chunk range" },
+		{ "+1", 10, "'+1' is not a chunk range" },
+		{ "all,1", 10, "'all' is not a chunk range" },
+		{ "1,all", 10, "'all' is not a chunk range" },
+		{ "ALL", 10, "'ALL' is not a chunk range" },
+		{ "1-2-3", 10, "'1-2-3' is not a chunk range" },
+		{ "18446744073709551616", UINT64_MAX, "is not a chunk range" },
+	};
+	static const struct { const char *line; int ok; const char *state, *reason; } st[] = {
+		{ "active 8192 3 2 3/8192", 1, "active", "" },
+		{ "inactive 8192 0 0 0/16", 1, "inactive", "" },
+		{ "broken:full 5 16 0 16/16", 1, "broken", "full" },
+		{ "broken:io-error 5 1 0 1/16", 1, "broken", "io-error" },
+		{ "broken:timeout 5 1 0 1/16", 1, "broken", "timeout" },
+		{ "broken:no-memory 5 1 0 1/16", 1, "broken", "no-memory" },
+		{ "broken:detached 5 1 0 1/16", 1, "broken", "detached" },
+		{ "active 8192 3 2 3/8192 future fields", 1, "active", "" },
+		{ "broken:other 5 1 0 1/16", 0, NULL, NULL },
+		{ "broken 5 1 0 1/16", 0, NULL, NULL },
+		{ "running 5 1 0 1/16", 0, NULL, NULL },
+		{ "active 5 1 0 1", 0, NULL, NULL },
+		{ "active 5 1 0 1/16x", 0, NULL, NULL },
+		{ "active 5 1 x 1/16", 0, NULL, NULL },
+		{ "", 0, NULL, NULL },
+	};
+	struct colo_fleece_status fs;
+	char msg[128], err[256];
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		r = colo_fleece_needed_msg(good[i].in, good[i].n, msg, sizeof(msg), err,
+					   sizeof(err));
+		ok(!r && !strcmp(msg, good[i].msg), "fleece needed ranges accepted", good[i].in);
+		ok(!colo_fleece_needed_msg(good[i].in, good[i].n, NULL, 0, err, sizeof(err)),
+		   "fleece needed ranges accepted without a message", good[i].in);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = colo_fleece_needed_msg(bad[i].in, bad[i].n, msg, sizeof(msg), err,
+					   sizeof(err));
+		ok(r == -1 && strstr(err, bad[i].err), "fleece needed ranges refused", err);
+	}
+	r = colo_fleece_needed_msg("1,2,3,4,5,6,7,8", 10, msg, 16, err, sizeof(err));
+	ok(r == -1 && !strcmp(err, "too many ranges for one message"),
+	   "fleece needed: a message that does not fit is refused", err);
+	ok(!colo_fleece_needed_msg("1,2,3", 10, msg, 16, err, sizeof(err)) &&
+	   !strcmp(msg, "needed 1 2 3"), "fleece needed: a message that just fits", msg);
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		r = colo_parse_fleece_status(st[i].line, &fs);
+		ok(st[i].ok ? !r && !strcmp(fs.state, st[i].state) &&
+		   !strcmp(fs.reason, st[i].reason) : r == -1,
+		   st[i].ok ? "fleece status parsed" : "fleece status refused", st[i].line);
+	}
+	r = colo_parse_fleece_status("broken:full 5 16 2 15/16", &fs);
+	ok(!r && fs.needed == 5 && fs.saved == 16 && fs.released == 2 && fs.used == 15 &&
+	   fs.total == 16, "fleece status: the numbers", "");
+	ok(!strcmp(colo_fleece_reason_text("full"), "the buffer filled up") &&
+	   !strcmp(colo_fleece_reason_text("bogus"), "unknown reason"),
+	   "fleece broken reasons in words", "");
+}
+
 int main(void)
 {
 	static const struct { const char *s; uint64_t v; } good[] = {
@@ -1021,6 +1163,7 @@ int main(void)
 	test_uuid();
 	test_colotab();
 	test_identity();
+	test_fleece();
 
 	printf("util: %d passed, %d failed\n", pass, fail);
 	return fail ? 1 : 0;
