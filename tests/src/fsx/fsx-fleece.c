@@ -42,7 +42,8 @@
  * secondary, create) every N ops (on a secondary only before the
  * failover); before each restart and at the end the whole view is read
  * and compared.  --fleece-small puts the fleece on "<name>-fleecebuf", a
- * linear device of nr_chunks/16 chunks of BUFDEV: the fleece must end
+ * linear device of nr_chunks/16 or ops/32 chunks of BUFDEV, the fewer:
+ * the fleece must end
  * broken:full once more chunks needed a save than it holds; from the
  * break on every read of it fails; the workers' I/O never fails and
  * the model stays exact.  Any other broken state, or a break without
@@ -56,6 +57,7 @@
 #define FLEECE_TIMEOUT_MS	30000	/* no "timeout" break from a slow VM */
 #define FLEECE_MAX_NEEDED	2	/* restricting messages per fleece */
 #define FLEECE_SMALL_DIV	16
+#define FLEECE_SMALL_OPS_DIV	32
 #define FLEECE_READ_MAX		256	/* sectors */
 
 static char fl_name[128], fl_buf_name[128], fl_path[160], fl_buf_path[160];
@@ -591,7 +593,15 @@ void fleece_setup(void)
 	close(fd);
 	buf_chunks = sz / opt.chunk;
 	if (opt.fleece_small) {
-		buf_chunks = nr_chunks / FLEECE_SMALL_DIV ? nr_chunks / FLEECE_SMALL_DIV : 1;
+		/*
+		 * Small enough to fill in a short run too: a run of 800 ops
+		 * (the debug lane's) saved 144 chunks, not nr_chunks/16 = 256.
+		 */
+		buf_chunks = nr_chunks / FLEECE_SMALL_DIV;
+		if (buf_chunks > opt.ops / FLEECE_SMALL_OPS_DIV)
+			buf_chunks = opt.ops / FLEECE_SMALL_OPS_DIV;
+		if (!buf_chunks)
+			buf_chunks = 1;
 		if (buf_chunks * opt.chunk > sz)
 			die_setup("--fleece %s: smaller than %" PRIu64 " chunks", opt.fleece_buf, buf_chunks);
 		snprintf(fl_buf_name, sizeof(fl_buf_name), "%s-fleecebuf", opt.name);
