@@ -16,7 +16,8 @@
 # with checkpoints, with a failover and its commit, with a buffer too
 # small, and on a primary with a mirror.
 # COLO_T_FLEECE_OPS ops per checker run, FSX_FLEECE_OPS per colo-fsx run,
-# COLO_T_FLEECE_MIB the legs' size (32); FSX_SEED fixes the seed.
+# COLO_T_FLEECE_MIB the legs' size (32), COLO_T_FLEECE_CHUNKS the chunk
+# sizes of the primary's rounds (1 8 128); FSX_SEED fixes the seed.
 . /tests/lib.sh
 
 MIB=${COLO_T_FLEECE_MIB:-32}
@@ -54,7 +55,8 @@ read_errors() {
 }
 
 # --- primary: the view holds while the VM writes ---------------------------
-for chunk in 1 8 128; do
+# COLO_T_FLEECE_CHUNKS: the chunk sizes of these rounds (1 8 128).
+for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
 	dm_cleanup
 	dmsetup create p --table "0 $LEN colo primary $B $chunk"
 	dmsetup mknodes
