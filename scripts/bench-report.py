@@ -43,6 +43,7 @@ SECTIONS = {
     "ckpt": ("ckpt.", "mem."),
     "meta": ("pmeta-", "fo-", "ckm-", "meta."),
     "resync": ("resync-",),
+    "async": ("async-",),
     "fleece": ("fleece-",),
 }
 # The metadata device's keys (kept for callers of the old name).
@@ -961,6 +962,67 @@ def fleece_section(r, p):
         p()
 
 
+# ---- the async mirror (tests/bench/async.sh) ---------------------------------
+
+def async_section(r, p):
+    if not any(k.startswith("async-") for k in r.runs):
+        return
+    p("## The async mirror: the guest's writes with a slow replica")
+    p()
+    r.boot_note(p, "async", "These rows")
+    par = r.lines.get("async-params", "4096 0 2 20").split()
+    lag, delays = par[0], par[1:]
+    pinned = sorted({w[0] for k, w in ((k, v.split()) for k, v in r.lines.items())
+                     if re.fullmatch(r"async-d\d+\.\w+\.pinned\.\d+", k)})
+    pin = (f"dm-delay's own threads were moved to vCPU 0, away from fio's, before "
+           f"each run ({'/'.join(pinned)} a run; 6.12's flush worker polls while "
+           "bios wait; 6.1 sends them from kworkers, not moved). " if pinned else "")
+    p("Time-based 4 KiB random writes at queue depth 16 on a primary (4 KiB "
+      "chunks) over a RAM disk with no mirror, with a mirror in sync mode and "
+      f"with one in async mode (`async {lag}`: at most {lag} KiB of "
+      "background replica writes in flight; BENCH_ASYNC_LAG), the replica a "
+      "RAM disk behind dm-delay that delays its writes by "
+      f"{' and '.join(d + ' ms' for d in delays if d != '0')} "
+      "(BENCH_ASYNC_DELAYS), and "
+      + ("behind dm-linear (no delay: what a replica write costs the guest "
+         "without any wait, the ceiling of any mirror on this machine). "
+         if "0" in delays else "") + pin + "Each "
+      "mirror run starts in sync (a dirty resync to the replica without its "
+      "delay, then the delay put under it), and is paired with the no-mirror "
+      "run of the same round at the same delay.")
+    p()
+    p(Report.FIO_HEAD)
+    name = "4 KiB random write (IOPS)"
+    for d in delays:
+        base = f"async-d{d}.none.randwrite"
+        rep = f"replica +{d} ms" if d != "0" else "replica no delay"
+        r.fio_row(p, f"{name}, {rep}", "sync mirror / no mirror", base,
+                  f"async-d{d}.sync.randwrite", True)
+        rs, al = r.fio_row(p, f"{name}, {rep}", "async mirror / no mirror",
+                           base, f"async-d{d}.async.randwrite", True)
+        if d != "0":
+            r.target(f"guest IOPS, async mirror ({rep}) / no mirror", 0.9,
+                     rs=rs, alarm=al)
+    p()
+    p("Writes that went \"ahead\" (the lag was full: not sent, their chunks "
+      "marked dirty for the mirror to copy; status field `ahead` at the end "
+      "of each run), as a share of the run's writes, and the chunks still "
+      "dirty when fio stopped: median (min\u2013max) of the rounds.")
+    p()
+    p("| replica delay | mode | writes ahead | share of the writes | dirty at the end |")
+    p("|---|---|---:|---:|---:|")
+    for d in delays:
+        for mode in ("sync", "async"):
+            key = f"async-d{d}.{mode}"
+            ahead = {n: float(w[0]) for n, w in line_rounds(r.lines, f"{key}.ahead").items()}
+            dirty = [float(w[0]) for w in line_rounds(r.lines, f"{key}.dirty").values()]
+            runs = r.runs.get(f"{key}.randwrite", {})
+            share = [ahead[n] / runs[n].ios for n in ahead if n in runs and runs[n].ios]
+            p(f"| {d} ms{' (dm-linear)' if d == '0' else ''} | {mode} | {spread(list(ahead.values()))} | "
+              f"{spread(share, lambda v: f'{100 * v:.1f}%')} | {spread(dirty)} |")
+    p()
+
+
 def main():
     ap = argparse.ArgumentParser(
         description="The markdown tables of one kernel's benchmark run (make bench).")
@@ -1040,6 +1102,7 @@ def main():
     ckpt_section(r, p)
     meta_section(r, a.dir, p)
     resync_section(r, p)
+    async_section(r, p)
     fleece_section(r, p)
 
     p("## Noise alarms")

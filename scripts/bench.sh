@@ -17,10 +17,11 @@
 # BENCH_CKPT_BIG_REPS, BENCH_CKPT_HUGE_REPS, BENCH_FIO_CPU (see
 # tests/bench/run.sh), BENCH_META_* for the metadata device's rows
 # (tests/bench/meta.sh), BENCH_RESYNC_MIN and BENCH_RESYNC_FIXED for the
-# resync's (tests/bench/resync.sh). BENCH_VM_TIMEOUT (3600) limits each boot.
+# resync's (tests/bench/resync.sh), BENCH_ASYNC_LAG and BENCH_ASYNC_DELAYS
+# for the async mirror's (tests/bench/async.sh). BENCH_VM_TIMEOUT (3600) limits each boot.
 #
 # BENCH_ONLY=SECTION[,SECTION...] (secondary, ingress, mirror, copy, ckpt,
-# meta, resync, fleece: the files of tests/bench/) runs only those sections (one shorter
+# meta, resync, async, fleece: the files of tests/bench/) runs only those sections (one shorter
 # boot per kernel) and puts their figures into bench/K-fio.tar.gz in place
 # of the ones there, beside the other figures of the last full run (kept as
 # they were); their boot's log is bench/vm-SECTION.log in it, and the

@@ -23,9 +23,18 @@
 # O_DIRECT, flushes (fsync) and marks the log "e<i>". Epochs while the
 # commit runs; "committed"; a full mirror to the slice r2, an epoch while
 # it copies, "insync"; mirrored epochs, a pause (marks cleared lazily),
-# another; "mirror stop", base-only epochs. Then everything is removed.
+# another; "async": the mirror switched to async mode (issue 18) with every
+# replica write delayed by 2.5 s (more than two metadata ticks, so the lazy
+# clearing passes run while the background writes are in flight), an epoch
+# with max_lag 64 KiB (every write sent, none ahead), the lag back to 0,
+# "asyncb", an epoch with max_lag 4 KiB (all but the first write ahead:
+# marked dirty), "mirror sync", the delay
+# off, in sync again, "asyncdone"; "mirror stop", base-only epochs. Then
+# everything is removed.
 #
-# Cut points: every mark, just after every superblock write, and random
+# Cut points: every mark, just after every superblock write, just after
+# every metadata write that follows an async epoch's mark before the next
+# part ("asyncb", "asyncdone"), and random
 # entry indexes (one between each pair of marks, then more to 24; seed
 # COLO_T_PL_SEED, else FSX_SEED, else the clock; printed). For each: the
 # log replayed onto a zeroed RAM disk up to the cut, the same slices built
@@ -46,6 +55,11 @@
 #                                 base0 restored on r1 for a cut before
 #                                 the full mirror started (coverage from
 #                                 the failover), r2 as replayed after
+#                                 (cut in the async epochs: the background
+#                                 writes the cut left off r2 and the
+#                                 writes that went ahead must come back
+#                                 dirty from the marks on disk, or r2
+#                                 differs after the dirty resync)
 #   always                        metadata ok, no corruption in the log
 #
 # The superblocks in the log (read with colo-logreplay --data) say cut
@@ -73,6 +87,8 @@ K=${COLO_T_PL_CHUNKS:-12}	# chunks an epoch
 MAXC=6				# epochs at most during the commit
 DELAY=25			# ms, base writes in the run
 NRAND=${COLO_T_PL_CUTS:-24}	# random cuts at least
+ASLOW=2500			# ms, replica writes in the async epochs
+AROOM=64			# KiB, max_lag of the first async epoch
 SEED=${COLO_T_PL_SEED:-${FSX_SEED:-$(date +%s)}}
 LOG=/dev/ram0 SCRATCH=/dev/ram1 R1=/dev/ram2
 DATA_SECTORS=$((4 * LEN + MSZ))
@@ -102,6 +118,14 @@ slices() {
 		printf '0 %s linear /dev/mapper/r2 0\n%s %s delay /dev/mapper/r2 %s 0 /dev/mapper/r2 %s 200\n' \
 			$tail $tail $CH $tail $tail | dmsetup create pr2
 	fi && dmsetup mknodes
+}
+# set_pr2 slow|fast: r2 under the running mirror, every write delayed by
+# ASLOW ms, or none.
+set_pr2() {
+	local t="0 $LEN linear /dev/mapper/r2 0"
+	[ "$1" = slow ] && t="0 $LEN delay /dev/mapper/r2 0 0 /dev/mapper/r2 0 $ASLOW"
+	dmsetup suspend pr2 && dmsetup load pr2 --table "$t" && dmsetup resume pr2 ||
+		t_fail "pr2 $1"
 }
 TABLE="0 $LEN colo secondary /dev/mapper/pb /dev/mapper/lh /dev/mapper/la $CH 6 max_copies 2 metadata /dev/mapper/lm region_size $RS"
 MB=$((4 * LEN))		# the metadata slice's first sector in lw
@@ -244,6 +268,31 @@ mark insync
 epoch; epoch
 sleep 3		# idle in sync: the marks are cleared lazily
 epoch
+# Async mode (issue 18), the replica slow: every write to r2 delayed by
+# ASLOW ms, longer than two metadata ticks (1 s each), so that clearing
+# passes run while the background writes are in flight. First with room
+# for a whole epoch (AROOM KiB: every write sent, none ahead, the mirror
+# stays in sync), "asyncb", then with room for one write (the others go
+# ahead).
+mark async
+set_pr2 slow
+check "mirror async $AROOM" dmsetup message c 0 mirror async $AROOM
+epoch
+alag=$(field c 24)
+check "async: background writes in flight after the epoch's flush ($alag KiB)" \
+	[ "${alag%/*}" -gt 0 -a "${alag%/*}" -le $AROOM ]
+check_eq "async: no write went ahead" 0 "$(field c 25)"
+wait_field c 24 "0/$AROOM" 10 || t_fail "async: lag 0"
+sleep 1		# a clearing pass after the background writes ended
+mark asyncb
+check "mirror async 4" dmsetup message c 0 mirror async 4
+epoch
+aahead=$(field c 25)
+check "async: writes went ahead ($aahead of $K)" [ "$aahead" -ge $((K / 2)) ]
+check "mirror sync" dmsetup message c 0 mirror sync
+set_pr2 fast
+wait_field c 11 in-sync 60 || t_fail "async: in sync again"
+mark asyncdone
 check "mirror stop" dmsetup message c 0 mirror stop
 mark stopped
 epoch; epoch
@@ -259,7 +308,12 @@ NENT=$(colo-logreplay --log $LOG --count)
 t_diag "log: $NENT entries, $(wc -l < $T/marks) marks, $(awk '$4 ~ /FLUSH/' $T/list | wc -l) flushes"
 idx() { awk -v m="$1" '$2 == m { print $1 }' $T/marks; }
 F=$(idx failover) FS=$(idx fullstarted) IS=$(idx insync) SETUP=$(idx setup)
-FSTART=$(idx fullstart)
+FSTART=$(idx fullstart) AS=$(idx async) AB=$(idx asyncb) AD=$(idx asyncdone)
+# the async epochs' marks: the metadata writes after each, until the next
+# part, are the clearing passes' and the resync's (the epochs' own mark
+# writes are cut at random like every other epoch's)
+AE1=$(awk -v a=$AS '$1 > a && $2 ~ /^e[0-9]+$/ { print $1; exit }' $T/marks)
+AE2=$(awk -v a=$AB '$1 > a && $2 ~ /^e[0-9]+$/ { print $1; exit }' $T/marks)
 # The superblock writes (entry indexes) and the dirty coverage each one
 # puts on disk (dirty_gap, at byte 128 of the block: 0 complete, 2 cut
 # short); a superblock write is one copy, at the metadata slice's sector 0
@@ -299,6 +353,10 @@ check_eq "no other superblock after the failover says cut short" "" \
 {
 	awk '{ print $1 + 1, "mark-" $2 }' $T/marks
 	awk -v lo=$MB -v s=$SETUP '$1 > s && $3 > 0 && $2 < lo + 16 && $2 + $3 > lo { print $1 + 1, "superblock" }' $T/list
+	# every metadata write after an async epoch's flush, until the next
+	# part (clearing passes while its background writes are in flight)
+	awk -v lo=$MB -v hi=$((MB + MSZ)) -v e1=$AE1 -v b=$AB -v e2=$AE2 -v d=$AD '
+		(($1 > e1 && $1 < b) || ($1 > e2 && $1 < d)) && $3 > 0 && $2 < hi && $2 + $3 > lo { print $1 + 1, "metadata" }' $T/list
 	awk -v seed="$SEED" -v n=$NRAND -v s=$SETUP -v end=$NENT '
 		BEGIN { srand(seed + 1) }
 		{ m[NR] = $1 }
@@ -314,7 +372,7 @@ check_eq "no other superblock after the failover says cut short" "" \
 		}' $T/marks
 } | sort -n -k1,1 | awk '$1 == p { w = w "+" $2; next }
 	NR > 1 { print p, w } { p = $1; w = $2 } END { print p, w }' > $T/cuts
-t_diag "$(wc -l < $T/cuts) cut points: marks $(wc -l < $T/marks), failover at $F, full mirror started at $FS, in sync at $IS; cut short on disk from $SB_CS to $SB_DONE"
+t_diag "$(wc -l < $T/cuts) cut points: marks $(wc -l < $T/marks), failover at $F, full mirror started at $FS, in sync at $IS; cut short on disk from $SB_CS to $SB_DONE; async from $AS to $AD (epochs' marks $AE1, $AE2)"
 
 # epoch_of N: the last epoch whose mark a replay of N entries holds
 epoch_of() {

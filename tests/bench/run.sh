@@ -18,6 +18,8 @@
 #   ckpt       checkpoint latency and bitmap memory (dm-zero legs)
 #   meta       with and without the metadata device (null_blk)
 #   resync     the guest's IOPS during phase 1, auto against a fixed rate
+#   async      the guest's IOPS with no mirror, a sync and an async one, the
+#              replica behind dm-delay (2 and 20 ms)
 #   fleece     writes with a colo-fleece running, against none and dm-snapshot
 #
 # Every comparison runs in interleaved rounds: in round N each variant (the
@@ -175,7 +177,7 @@ send_home() {
 t_diag "fio pinned to vCPU $FIO_CPU of $NCPU; $REPS rounds, ${RT} s time-based runs, $MIB MiB RAM disks"
 bench bench.fio_cpu "$FIO_CPU $NCPU"
 # The sections use global names freely (n, v, s, ...): these are BENCH_*.
-for BENCH_SECTION in $(echo "${BENCH_ONLY:-secondary ingress mirror copy ckpt meta resync fleece}" | tr , ' '); do
+for BENCH_SECTION in $(echo "${BENCH_ONLY:-secondary ingress mirror copy ckpt meta resync async fleece}" | tr , ' '); do
 	if [ ! -f "/tests/bench/$BENCH_SECTION.sh" ]; then
 		t_fail "no bench section $BENCH_SECTION"
 		continue
