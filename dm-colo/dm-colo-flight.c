@@ -219,6 +219,23 @@ bool colo_enter(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	}
 }
 
+/*
+ * Count a job that is not a bio (the metadata's clearing pass) in
+ * inflight, unless a hold is on: a hold then waits for it, as for a bio.
+ * False when a hold is on (nothing counted). colo_exit() ends it. Process
+ * context.
+ */
+bool colo_enter_job(struct colo_c *cc)
+{
+	atomic_inc(&cc->inflight);
+	/* Pairs with the barrier in colo_hold(). */
+	smp_mb__after_atomic();
+	if (likely(!(READ_ONCE(cc->flags) & BIT(COLO_HOLD_ALL))))
+		return true;
+	colo_exit(cc);
+	return false;
+}
+
 static void colo_hold(struct colo_c *cc, int hold_bit)
 {
 	set_bit(hold_bit, &cc->flags);

@@ -53,6 +53,7 @@ struct colo_meta {
 	spinlock_t lock;		/* want and waiting */
 	unsigned long *want;		/* marks asked for */
 	unsigned long *marking;		/* marks being written (io_lock) */
+	unsigned long *clearing;	/* marks a pass took back (io_lock) */
 	struct bio_list waiting;	/* bios waiting for their marks */
 	struct work_struct mark_work;
 	struct delayed_work tick;

@@ -13,10 +13,12 @@
  * flush, then lets all the waiting writes go (colo_meta.wake).
  *
  * Marks are cleared lazily: once a second (the metadata's tick), while the
- * mirror is in sync, for a region that is idle and has no dirty chunk.
+ * mirror is in sync, for a region that is idle and has no dirty chunk,
+ * after a flush of the replica.
  */
 #include <linux/atomic.h>
 #include <linux/bitops.h>
+#include <linux/blkdev.h>
 #include <linux/slab.h>
 
 #include "dm-colo-meta-internal.h"
@@ -228,44 +230,98 @@ static bool region_dirty(struct colo_meta *m, u64 region)
 }
 
 /*
- * Clear @region's mark if it is on the replica and idle: no write since
- * the last pass, none in flight, no dirty chunk. io_lock held.
+ * Take @region's mark back in memory if it is on the replica and idle: no
+ * write since the last pass, none in flight, no dirty chunk. A write that
+ * comes after finds it unmarked and asks for it again. True when taken
+ * back; still on disk. io_lock held.
  */
-static void clear_region(struct colo_meta *m, u64 region)
+static bool take_back_region(struct colo_meta *m, u64 region)
 {
 	if (test_and_clear_bit(region, m->used) ||
 	    atomic_read(&m->users[region]) || region_dirty(m, region))
-		return;
+		return false;
 	clear_bit(region, m->marked);
 	/* Pairs with the barrier in colo_meta_write_begin(). */
 	smp_mb__after_atomic();
 	if (atomic_read(&m->users[region]) || region_dirty(m, region)) {
 		set_bit(region, m->marked);
-		return;
+		return false;
 	}
-	__clear_bit(region, m->ondisk);
-	__set_bit(block_of(region), m->blk_changed);
-	WRITE_ONCE(m->nr_marked, m->nr_marked - 1);
+	return true;
+}
+
+/*
+ * The marks taken back leave the disk (@flushed), or stay marked: the
+ * replica's flush failed, and they are durable on disk still. io_lock held.
+ */
+static void settle_regions(struct colo_meta *m, bool flushed)
+{
+	u64 r, nr = m->layout.nr_regions;
+
+	for (r = find_first_bit(m->clearing, nr); r < nr;
+	     r = find_next_bit(m->clearing, nr, r + 1)) {
+		__clear_bit(r, m->clearing);
+		if (!flushed) {
+			set_bit(r, m->marked);
+			continue;
+		}
+		__clear_bit(r, m->ondisk);
+		__set_bit(block_of(r), m->blk_changed);
+		WRITE_ONCE(m->nr_marked, m->nr_marked - 1);
+	}
 }
 
 /*
  * The lazy clearing pass: only while the mirror is in sync, where a chunk
  * that is not dirty is on the replica. A lost clear would only cost a
  * resync of the region after a crash.
+ *
+ * Every write to a region taken back has completed on both legs (none in
+ * flight, none since the last pass), but a replica with a volatile cache
+ * may not hold it durably yet: the replica is flushed before a cleared
+ * mark is written, so that a mark leaves the disk only once what it
+ * covered is durable on the replica too (LESSONS.md #4). A flush error
+ * keeps the marks and degrades the mirror. The pass counts in inflight
+ * (colo_enter_job()) while it uses the replica: mirror stop waits for it
+ * before the replica closes, postsuspend before the target rests, and no
+ * pass starts while they hold or suspend. io_lock held.
  */
 void colo_meta_clear_marks(struct colo_meta *m)
 {
+	struct colo_c *cc = m->cc;
 	u64 r, nr = m->layout.nr_regions;
+	bool any = false, flushed;
 
-	if (colo_mirror_state(m->cc) != COLO_MIRROR_INSYNC)
+	if (!colo_enter_job(cc))
 		return;
+	/*
+	 * Read after the count: mirror stop changes the state before it
+	 * holds. No pass while the target suspends: the replica may be
+	 * suspended too, and a flush to it would wait for its resume.
+	 */
+	if (test_bit(COLO_SUSPENDED, &cc->flags) ||
+	    colo_mirror_state(cc) != COLO_MIRROR_INSYNC)
+		goto out;
 	for (r = find_first_bit(m->ondisk, nr); r < nr;
 	     r = find_next_bit(m->ondisk, nr, r + 1)) {
-		clear_region(m, r);
+		if (take_back_region(m, r)) {
+			__set_bit(r, m->clearing);
+			any = true;
+		}
 		cond_resched();
+	}
+	if (any) {
+		flushed = !blkdev_issue_flush(cc->replica);
+		settle_regions(m, flushed);
+		if (!flushed) {
+			colo_mirror_flush_failed(cc);
+			goto out;
+		}
 	}
 	if (!colo_meta_put_region_blocks(m))
 		colo_meta_write_out(m, "clear write");
+out:
+	colo_exit(cc);
 }
 
 /* Ask for the marks of every region with a bit set in @bm. io_lock held. */

@@ -754,11 +754,13 @@ static int alloc_meta(struct colo_meta *m)
 	m->used = kvzalloc_bits(l->nr_regions);
 	m->want = kvzalloc_bits(l->nr_regions);
 	m->marking = kvzalloc_bits(l->nr_regions);
+	m->clearing = kvzalloc_bits(l->nr_regions);
 	m->blk_changed = kvzalloc_bits(l->region_blocks);
 	m->map_changed = kvzalloc_bits(l->map_blocks);
 	m->users = kvcalloc(l->nr_regions, sizeof(*m->users), GFP_KERNEL);
 	if (!m->seq || !m->ondisk || !m->marked || !m->used || !m->want ||
-	    !m->marking || !m->blk_changed || !m->map_changed || !m->users)
+	    !m->marking || !m->clearing || !m->blk_changed ||
+	    !m->map_changed || !m->users)
 		return -ENOMEM;
 	return 0;
 }
@@ -772,6 +774,7 @@ static void free_meta(struct colo_meta *m)
 	kvfree(m->users);
 	kvfree(m->map_changed);
 	kvfree(m->blk_changed);
+	kvfree(m->clearing);
 	kvfree(m->marking);
 	kvfree(m->want);
 	kvfree(m->used);

@@ -347,6 +347,7 @@ void colo_flight_destroy(struct colo_c *cc);
 bool colo_enter(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 		bool in_map);
 void colo_exit(struct colo_c *cc);
+bool colo_enter_job(struct colo_c *cc);
 int colo_hold_and_drain(struct colo_c *cc);
 int colo_hold_and_drain_uninterruptible(struct colo_c *cc);
 void colo_hold_ingress(struct colo_c *cc);

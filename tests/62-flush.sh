@@ -13,6 +13,8 @@
 #              it attaches while someone holds the colo device O_EXCL
 #   in sync    the replica has been flushed when the mirror says in-sync;
 #              a VM flush then reaches base and replica
+#   marks      with a metadata device, the lazy clearing of a write-intent
+#              mark flushes the replica before the clear is written
 #   replica    a replica that fails flushes (dm-flakey error_writes) never
 #              fails the VM's flush: the mirror degrades (a dm event),
 #              health stays ok, and the next "dirty" start copies in full
@@ -123,7 +125,27 @@ check "replica: in-sync again" wait_field p 11 in-sync 120
 check_match "replica: it synced in full ($CHUNKS chunks)" " in-sync $CHUNKS/$CHUNKS " "$(dmsetup status p)"
 check_eq "replica: replica equals base" "$(direct_sum /dev/pb)" "$(direct_sum /dev/nr)"
 dm_cleanup
-nullb_remove pb nr
+
+# --- marks: the clearing pass flushes the replica before a mark leaves the disk --
+# A region's mark may leave the metadata device only once the writes it
+# covered are durable on the replica: with a volatile cache there, the
+# pass flushes it first (nothing else flushes it here: no VM flush, the
+# mark write flushes the metadata disk only).
+check "marks: null_blk metadata disk" nullb_setup nm 4
+dmsetup create p --table "0 $LEN colo primary /dev/pb 8 4 metadata /dev/nm region_size 64"
+dmsetup mknodes
+NRG=$((LEN / 64))
+check "marks: full sync to the null_blk replica" dmsetup message p 0 mirror start /dev/nr full
+check "marks: in-sync" wait_field p 11 in-sync 120
+check "marks: every mark cleared once in sync" wait_field p 19 "0/$NRG" 10
+colo-dio write /dev/mapper/p 40960 4096 /tmp/new.img
+check_eq "marks: a write marks its region" "1/$NRG" "$(field p 19)"
+r=$(disk_flushes nr)
+check "marks: the mark is cleared once idle" wait_field p 19 "0/$NRG" 10
+check "marks: the replica was flushed before the clear" grew nr "$r"
+check_eq "marks: replica equals base" "$(direct_sum /dev/pb)" "$(direct_sum /dev/nr)"
+dm_cleanup
+nullb_remove pb nr nm
 
 # --- a replica stacked on the colo device is refused -----------------------------
 # within SECONDS CMD...: run CMD in the background; its status if it ends in
