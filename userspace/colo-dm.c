@@ -704,3 +704,42 @@ void cdm_names_free(char **names)
 		free(*p);
 	free(names);
 }
+
+/* Does word @word (0-based, space-separated) of @params equal @value? */
+static int word_is(const char *params, unsigned int word, const char *value)
+{
+	size_t n = strlen(value);
+
+	while (word--) {
+		params = strchr(params, ' ');
+		if (!params)
+			return 0;
+		params++;
+	}
+	return !strncmp(params, value, n) && (params[n] == ' ' || !params[n]);
+}
+
+int cdm_find(const char *type, int status, int word, const char *value,
+	     char *buf, size_t len)
+{
+	char **names, **p;
+	int err, r = -ENOENT;
+
+	names = cdm_names(&err);
+	if (!names)
+		return err;
+	for (p = names; *p && r; p++) {
+		struct cdm_target t;
+
+		if (cdm_get_target(*p, status, &t))
+			continue;
+		if (!strcmp(t.type, type) &&
+		    (word < 0 ? !strcmp(t.params, value) : word_is(t.params, word, value))) {
+			snprintf(buf, len, "%s", *p);
+			r = 0;
+		}
+		cdm_target_free(&t);
+	}
+	cdm_names_free(names);
+	return r;
+}

@@ -55,6 +55,14 @@ int cdm_wait_event(const char *name, uint32_t event_nr);
 /* Device names, NULL-terminated, malloc'ed (free with cdm_names_free). */
 char **cdm_names(int *err);
 void cdm_names_free(char **names);
+/*
+ * The first dm device with one target of @type whose table (@status 0) or
+ * status (@status 1) has @value as its word @word (0-based; the whole
+ * line when @word < 0), its name into buf. 0, -ENOENT, or the error of
+ * listing the devices.
+ */
+int cdm_find(const char *type, int status, int word, const char *value,
+	     char *buf, size_t len);
 /* The kernel's reason for the last refusal, or NULL. */
 const char *cdm_reason(void);
 /*

@@ -42,53 +42,13 @@ struct fleece {
 
 int find_fleece(const char *base, char *buf, size_t len)
 {
-	char **names, **p;
-	int err, r = -ENOENT;
-
-	names = cdm_names(&err);
-	if (!names)
-		return err;
-	for (p = names; *p && r; p++) {
-		struct cdm_target t;
-		char b[32];
-
-		if (cdm_get_target(*p, 0, &t))
-			continue;
-		if (!strcmp(t.type, "colo-fleece") && sscanf(t.params, "%31s", b) == 1 &&
-		    !strcmp(b, base)) {
-			snprintf(buf, len, "%s", *p);
-			r = 0;
-		}
-		cdm_target_free(&t);
-	}
-	cdm_names_free(names);
-	return r;
+	return cdm_find("colo-fleece", 0, 0, base, buf, len);
 }
 
 /* The colo device whose base is base (MAJ:MIN), into buf; 0 or -ENOENT. */
 static int find_colo(const char *base, char *buf, size_t len)
 {
-	char **names, **p;
-	int err, r = -ENOENT;
-
-	names = cdm_names(&err);
-	if (!names)
-		return err;
-	for (p = names; *p && r; p++) {
-		struct cdm_target t;
-		char b[32];
-
-		if (cdm_get_target(*p, 0, &t))
-			continue;
-		if (!strcmp(t.type, "colo") && sscanf(t.params, "%*s %31s", b) == 1 &&
-		    !strcmp(b, base)) {
-			snprintf(buf, len, "%s", *p);
-			r = 0;
-		}
-		cdm_target_free(&t);
-	}
-	cdm_names_free(names);
-	return r;
+	return cdm_find("colo", 0, 1, base, buf, len);
 }
 
 /* Its table ("<base> <buffer> [<#opt> timeout <ms> read_once]") and status. */

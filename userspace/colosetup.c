@@ -579,52 +579,16 @@ int get_colo(const char *name, struct colo_dev *d)
 /* The colo-ingress attached to colo device NAME, into buf; 0 or -ENOENT. */
 int find_ingress(const char *name, char *buf, size_t len)
 {
-	char **names, **p;
-	int err, r = -ENOENT;
-
-	names = cdm_names(&err);
-	if (!names)
-		return err;
-	for (p = names; *p && r; p++) {
-		struct cdm_target t;
-
-		if (cdm_get_target(*p, 1, &t))
-			continue;
-		if (!strcmp(t.type, "colo-ingress") && !strcmp(t.params, name)) {
-			snprintf(buf, len, "%s", *p);
-			r = 0;
-		}
-		cdm_target_free(&t);
-	}
-	cdm_names_free(names);
-	return r;
+	return cdm_find("colo-ingress", 1, -1, name, buf, len);
 }
 
 /* The colo device whose base is rdev, into buf; 0 or -ENOENT. */
 static int find_base_user(dev_t rdev, char *buf, size_t len)
 {
-	char **names, **p, want[32];
-	int err, r = -ENOENT;
+	char want[32];
 
 	snprintf(want, sizeof(want), "%u:%u", major(rdev), minor(rdev));
-	names = cdm_names(&err);
-	if (!names)
-		return err;
-	for (p = names; *p && r; p++) {
-		struct cdm_target t;
-		char base[32];
-
-		if (cdm_get_target(*p, 0, &t))
-			continue;
-		if (!strcmp(t.type, "colo") &&
-		    sscanf(t.params, "%*s %31s", base) == 1 && !strcmp(base, want)) {
-			snprintf(buf, len, "%s", *p);
-			r = 0;
-		}
-		cdm_target_free(&t);
-	}
-	cdm_names_free(names);
-	return r;
+	return cdm_find("colo", 0, 1, want, buf, len);
 }
 
 /* ---- create, ingress, remove -------------------------------------------- */
