@@ -17,17 +17,7 @@ LEN=$(dev_sectors /dev/ram0)
 CHUNKS=$((LEN / 8))
 REF=/tmp/fleece-ref
 
-# refused RC DESC SENTENCE CMD...: exits RC, says SENTENCE, and leaves
-# every dm device's table and status as they were.
-refused() {
-	local want=$1 desc=$2 says=$3 before after
-	shift 3
-	before=$(dmsetup table; dmsetup status)
-	check_exit "$want" "$desc" "$@"
-	after=$(dmsetup table; dmsetup status)
-	check_match "$desc: says why" "$says" "$OUT"
-	check_eq "$desc: nothing changed" "$before" "$after"
-}
+refused() { cmd_refused "$@"; }
 fill() { dd if=/dev/urandom of="$1" bs=1M count=$MIB oflag=direct 2>/dev/null; }
 sum() { dd if="$1" bs="${2:-64k}" iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
 fst() { field "$1" "$2"; }	# DEV FIELD of the fleece's status

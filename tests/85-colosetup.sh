@@ -9,17 +9,7 @@
 brd_setup 6 32
 LEN=$(dev_sectors /dev/ram0)
 
-# refused RC DESC SENTENCE CMD...: exits RC, says SENTENCE, and leaves
-# every dm device's table and status as they were.
-refused() {
-	local want=$1 desc=$2 says=$3 before after
-	shift 3
-	before=$(dmsetup table; dmsetup status)
-	check_exit "$want" "$desc" "$@"
-	after=$(dmsetup table; dmsetup status)
-	check_match "$desc: says why" "$says" "$OUT"
-	check_eq "$desc: nothing changed" "$before" "$after"
-}
+refused() { cmd_refused "$@"; }
 wr() {	# DEV BLOCK CHAR: one 4 KiB block of CHAR
 	printf "%4096s" "" | tr ' ' "$3" | dd of="$1" bs=4096 seek="$2" oflag=direct conv=notrunc 2>/dev/null
 }

@@ -93,6 +93,18 @@ msg_refused() {
 	check_eq "$desc: nothing changed" "$st" "$(snap)"
 }
 
+# cmd_refused RC DESC SENTENCE CMD...: CMD (colosetup, say) exits RC, says
+# SENTENCE, and leaves every dm device's table and status as they were.
+cmd_refused() {
+	local want=$1 desc=$2 says=$3 before after
+	shift 3
+	before=$(dmsetup table; dmsetup status)
+	check_exit "$want" "$desc" "$@"
+	after=$(dmsetup table; dmsetup status)
+	check_match "$desc: says why" "$says" "$OUT"
+	check_eq "$desc: nothing changed" "$before" "$after"
+}
+
 # check_match DESC PATTERN TEXT: grep -E PATTERN in TEXT.
 check_match() {
 	if echo "$3" | grep -qE -- "$2"; then
