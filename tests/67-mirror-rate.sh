@@ -49,6 +49,16 @@ rate_of() {
 	echo $(( (c1 - c0) * 4 * 100 / (t1 - t0) )) $(( (w1 - w0) * 100 / (t1 - t0) ))
 }
 
+# rate_holds COUNTER SECONDS LO HI DESC: the rate of COUNTER (rate_of) over
+# SECONDS lies within LO..HI KiB/s, a check named "DESC (LO to HI)".
+rate_holds() {
+	local kib
+	kib=$(rate_of "$1" "$2" | cut -d' ' -f1)
+	t_diag "$5: $kib KiB/s"
+	[ "$kib" -ge "$3" ] && [ "$kib" -le "$4" ]
+	check_eq "$5 ($3 to $4)" 0 $?
+}
+
 # A guest job in the background: 4 KiB random writes at QD 8 for at most
 # $1 seconds. No two overlapping writes in flight: those may land in one
 # order on base and in the other on the replica (README, Mirror).
@@ -113,10 +123,7 @@ check_eq "nothing started" "none 0 none 0 none" "$(field p 11) $(rates)"
 # --- a fixed rate ----------------------------------------------------------------
 check "fixed rate start" dmsetup message p 0 mirror start $R full 2048
 sleep 1
-set -- $(rate_of mirrored 3)
-t_diag "fixed 2048 KiB/s, guest idle: copied $1 KiB/s"
-[ "$1" -ge 1024 ] && [ "$1" -le 4096 ]
-check_eq "fixed rate: 2048 KiB/s held (1024 to 4096)" 0 $?
+rate_holds mirrored 3 1024 4096 "fixed rate: 2048 KiB/s held"
 set -- $(rates)
 [ "$1" -ge 1024 ] && [ "$1" -le 4096 ]
 check_eq "fixed rate: status shows it ($1) and the limit" "0 2048" "$? $2"
@@ -125,19 +132,13 @@ refused "mirror rate: min_rate without auto" \
 	mirror rate 100 min_rate 10
 check "mirror rate 4096 while copying" dmsetup message p 0 mirror rate 4096
 sleep 1
-set -- $(rate_of mirrored 3)
-t_diag "mirror rate changed to 4096 KiB/s: copied $1 KiB/s"
-[ "$1" -ge 2048 ] && [ "$1" -le 8192 ]
-check_eq "mirror rate: the new rate holds (2048 to 8192)" 0 $?
+rate_holds mirrored 3 2048 8192 "mirror rate: the new rate holds"
 check_eq "mirror rate: the status shows the new limit" 4096 "$(rates | cut -d' ' -f2)"
 # colosetup mirror rate: the same message, the rate in bytes per second.
 check_exit 0 "colosetup mirror rate 8m while copying" colosetup mirror rate p 8m
 check_eq "colosetup mirror rate 8m: the limit 8192 KiB/s" 8192 "$(rates | cut -d' ' -f2)"
 sleep 1
-set -- $(rate_of mirrored 2)
-t_diag "colosetup mirror rate 8m: copied $1 KiB/s"
-[ "$1" -ge 4096 ] && [ "$1" -le 16384 ]
-check_eq "colosetup mirror rate 8m: the new rate holds (4096 to 16384)" 0 $?
+rate_holds mirrored 2 4096 16384 "colosetup mirror rate 8m: the new rate holds"
 check_eq "colosetup mirror rate: still copying" copying "$(field p 11)"
 check_exit 0 "colosetup mirror rate auto --min-rate 3m" \
 	colosetup mirror rate p auto --min-rate 3m
@@ -244,17 +245,11 @@ refused "verify: min_rate twice" "verify start: min_rate given twice" \
 # A fixed rate for the verify, with the default floor's auto for the mirror.
 check "verify at a fixed rate" dmsetup message p 0 verify start 2048
 sleep 1
-set -- $(rate_of verified 2)
-t_diag "verify fixed 2048 KiB/s: compared $1 KiB/s"
-[ "$1" -ge 1024 ] && [ "$1" -le 4096 ]
-check_eq "verify: a fixed rate holds (1024 to 4096)" 0 $?
+rate_holds verified 2 1024 4096 "verify: a fixed rate holds"
 check_exit 0 "colosetup verify rate 1m while running" colosetup verify rate p 1m
 check_eq "colosetup verify rate 1m: the limit 1024 KiB/s" 1024 "$(rates | cut -d' ' -f4)"
 sleep 1
-set -- $(rate_of verified 2)
-t_diag "colosetup verify rate 1m: compared $1 KiB/s"
-[ "$1" -ge 512 ] && [ "$1" -le 2048 ]
-check_eq "colosetup verify rate 1m: the new rate holds (512 to 2048)" 0 $?
+rate_holds verified 2 512 2048 "colosetup verify rate 1m: the new rate holds"
 # A fixed rate again: auto with the guest idle would end the pass at once.
 check_exit 0 "colosetup verify rate 4m while running" colosetup verify rate p 4m
 check_eq "colosetup verify rate 4m: the limit 4096 KiB/s" 4096 "$(rates | cut -d' ' -f4)"
