@@ -24,6 +24,7 @@ enum {
 	META_FAILED,		/* a metadata write failed: not used any more */
 	META_SB_DIRTY,		/* the superblock lags the state (coverage) */
 	META_MAP_DIRTY,		/* the commit cleared bits not on disk yet */
+	META_FOLD,		/* a replica flush failed: fold the marks */
 };
 
 struct colo_meta {
@@ -91,5 +92,6 @@ void colo_meta_mark_worker(struct work_struct *work);
 int colo_meta_write_marks(struct colo_meta *m);
 void colo_meta_want_chunks_of(struct colo_meta *m, struct colo_bitmap *bm);
 void colo_meta_clear_marks(struct colo_meta *m);
+void colo_meta_fold_marks(struct colo_meta *m);
 
 #endif /* DM_COLO_META_INTERNAL_H */

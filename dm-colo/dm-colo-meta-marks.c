@@ -250,9 +250,28 @@ static bool take_back_region(struct colo_meta *m, u64 region)
 	return true;
 }
 
+/* Take back every idle region's mark (m->clearing). io_lock held. */
+static bool take_back_regions(struct colo_meta *m)
+{
+	u64 r, nr = m->layout.nr_regions;
+	bool any = false;
+
+	for (r = find_first_bit(m->ondisk, nr); r < nr;
+	     r = find_next_bit(m->ondisk, nr, r + 1)) {
+		if (take_back_region(m, r)) {
+			__set_bit(r, m->clearing);
+			any = true;
+		}
+		cond_resched();
+	}
+	return any;
+}
+
 /*
- * The marks taken back leave the disk (@flushed), or stay marked: the
- * replica's flush failed, and they are durable on disk still. io_lock held.
+ * The marks taken back leave the disk once the replica is flushed
+ * (@flushed), unless a write asked for one again while it flushed: the
+ * mark worker found it still on disk and gave it back (m->marked). If
+ * the flush failed they all stay marked, durable on disk. io_lock held.
  */
 static void settle_regions(struct colo_meta *m, bool flushed)
 {
@@ -261,6 +280,8 @@ static void settle_regions(struct colo_meta *m, bool flushed)
 	for (r = find_first_bit(m->clearing, nr); r < nr;
 	     r = find_next_bit(m->clearing, nr, r + 1)) {
 		__clear_bit(r, m->clearing);
+		if (test_bit(r, m->marked))
+			continue;
 		if (!flushed) {
 			set_bit(r, m->marked);
 			continue;
@@ -280,17 +301,18 @@ static void settle_regions(struct colo_meta *m, bool flushed)
  * flight, none since the last pass), but a replica with a volatile cache
  * may not hold it durably yet: the replica is flushed before a cleared
  * mark is written, so that a mark leaves the disk only once what it
- * covered is durable on the replica too (LESSONS.md #4). A flush error
- * keeps the marks and degrades the mirror. The pass counts in inflight
- * (colo_enter_job()) while it uses the replica: mirror stop waits for it
- * before the replica closes, postsuspend before the target rests, and no
- * pass starts while they hold or suspend. io_lock held.
+ * covered is durable on the replica too (LESSONS.md #4). The flush runs
+ * without io_lock: a slow replica never holds up the marks a VM write
+ * waits for. A flush error keeps the marks and degrades the mirror. The
+ * pass counts in inflight (colo_enter_job()) while it uses the replica:
+ * mirror stop waits for it before the replica closes, postsuspend before
+ * the target rests, and no pass starts while they hold or suspend. Tick
+ * worker; takes io_lock.
  */
 void colo_meta_clear_marks(struct colo_meta *m)
 {
 	struct colo_c *cc = m->cc;
-	u64 r, nr = m->layout.nr_regions;
-	bool any = false, flushed;
+	bool any = false, flushed = true;
 
 	if (!colo_enter_job(cc))
 		return;
@@ -302,26 +324,79 @@ void colo_meta_clear_marks(struct colo_meta *m)
 	if (test_bit(COLO_SUSPENDED, &cc->flags) ||
 	    colo_mirror_state(cc) != COLO_MIRROR_INSYNC)
 		goto out;
-	for (r = find_first_bit(m->ondisk, nr); r < nr;
+	mutex_lock(&m->io_lock);
+	if (!meta_failed(m))
+		any = take_back_regions(m);
+	mutex_unlock(&m->io_lock);
+	if (any)
+		flushed = !blkdev_issue_flush(cc->replica);
+
+	mutex_lock(&m->io_lock);
+	settle_regions(m, flushed);
+	if (!meta_failed(m) && !colo_meta_put_region_blocks(m))
+		colo_meta_write_out(m, "clear write");
+	mutex_unlock(&m->io_lock);
+	if (!flushed)
+		colo_mirror_flush_failed(cc);
+out:
+	colo_exit(cc);
+}
+
+/*
+ * A replica flush failed (colo_mirror_flush_failed()): the writes it may
+ * have lost are in regions still marked on disk. The tick folds them into
+ * the dirty bitmap (colo_meta_fold_marks()). Any context.
+ */
+void colo_meta_flush_failed(struct colo_c *cc)
+{
+	struct colo_meta *m = cc->meta;
+
+	if (!m || !test_bit(META_LIVE, &m->flags) || meta_failed(m))
+		return;
+	set_bit(META_FOLD, &m->flags);
+	mod_delayed_work(m->wq, &m->tick, 0);
+}
+
+/*
+ * Every chunk of a region marked on disk becomes dirty, so that a dirty
+ * sync copies again what a failed replica flush may have lost; then the
+ * dirty coverage is complete again (colo_dirty_covered()). Without memory
+ * for the bitmap it stays unknown: a full sync is asked for. Tick or
+ * postsuspend; takes io_lock.
+ */
+void colo_meta_fold_marks(struct colo_meta *m)
+{
+	struct colo_c *cc = m->cc;
+	u64 r, c, first, end, nr = m->layout.nr_regions;
+	unsigned int failures;
+	int err = 0;
+
+	if (!test_and_clear_bit(META_FOLD, &m->flags))
+		return;
+	/* Failures counted now are covered by the marks read below. */
+	failures = colo_flush_failures(cc);
+	mutex_lock(&m->io_lock);
+	if (meta_failed(m))
+		err = -EIO;
+	for (r = find_first_bit(m->ondisk, nr); r < nr && !err;
 	     r = find_next_bit(m->ondisk, nr, r + 1)) {
-		if (take_back_region(m, r)) {
-			__set_bit(r, m->clearing);
-			any = true;
+		colo_meta_region_chunks(r, m->region_shift, cc->chunk_shift,
+					cc->nr_chunks, &first, &end);
+		for (c = first; c < end && !err; c++) {
+			err = colo_bitmap_prepare(&cc->dirty_map, c, GFP_NOIO);
+			if (!err)
+				colo_bitmap_set(&cc->dirty_map, c);
 		}
 		cond_resched();
 	}
-	if (any) {
-		flushed = !blkdev_issue_flush(cc->replica);
-		settle_regions(m, flushed);
-		if (!flushed) {
-			colo_mirror_flush_failed(cc);
-			goto out;
-		}
+	mutex_unlock(&m->io_lock);
+	if (err) {
+		DMERR("%s: marked regions not made dirty (%d): sync in full",
+		      colo_name(cc), err);
+		return;
 	}
-	if (!colo_meta_put_region_blocks(m))
-		colo_meta_write_out(m, "clear write");
-out:
-	colo_exit(cc);
+	colo_mirror_dirty_added(cc);
+	colo_dirty_covered(cc, failures);
 }
 
 /* Ask for the marks of every region with a bit set in @bm. io_lock held. */

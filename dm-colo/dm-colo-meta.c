@@ -497,13 +497,12 @@ static void tick_worker(struct work_struct *work)
 
 	if (colo_meta_sync_needed(m->cc))
 		colo_meta_sync(m->cc);
+	colo_meta_fold_marks(m);
 	mutex_lock(&m->io_lock);
-	if (!meta_failed(m)) {
-		if (test_bit(META_SB_DIRTY, &m->flags))
-			commit_state(m);
-		colo_meta_clear_marks(m);
-	}
+	if (!meta_failed(m) && test_bit(META_SB_DIRTY, &m->flags))
+		commit_state(m);
 	mutex_unlock(&m->io_lock);
+	colo_meta_clear_marks(m);
 	if (test_bit(META_LIVE, &m->flags) && !meta_failed(m))
 		queue_delayed_work(m->wq, &m->tick, META_TICK);
 }
@@ -866,6 +865,12 @@ void colo_meta_suspend(struct colo_c *cc)
 
 	if (!m || !test_bit(META_LIVE, &m->flags))
 		return;
+	/*
+	 * A failed replica flush the tick had no time for (I/O is quiesced:
+	 * no other comes). Before the tick stops: the gap it clears queues
+	 * the tick.
+	 */
+	colo_meta_fold_marks(m);
 	cancel_delayed_work_sync(&m->tick);
 	flush_work(&m->mark_work);
 	if (colo_meta_sync_needed(cc))

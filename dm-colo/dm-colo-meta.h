@@ -19,7 +19,8 @@
  *  - colo_meta_write_begin(), colo_meta_write_end(), colo_meta_copy_get(),
  *    colo_meta_copy_put(), colo_meta_chunk_left() and
  *    colo_meta_sync_needed() take no sleeping lock: safe from map and, but
- *    for write_begin, from interrupt context.
+ *    for write_begin, from interrupt context; so does
+ *    colo_meta_flush_failed(), which only asks the tick to run.
  *  - Everything else may sleep; metadata writes are serialized by the
  *    metadata's io_lock, which is taken inside msg_lock and never around
  *    a wait for VM I/O.
@@ -68,6 +69,7 @@ void colo_meta_copy_get(struct colo_c *cc, u64 chunk);
 void colo_meta_copy_put(struct colo_c *cc, u64 chunk);
 int colo_meta_mark_chunks(struct colo_c *cc, u64 first, u64 last);
 int colo_meta_flush_marks(struct colo_c *cc);
+void colo_meta_flush_failed(struct colo_c *cc);
 
 void colo_meta_failover(struct colo_c *cc, u64 pending);
 void colo_meta_chunk_left(struct colo_c *cc, u64 chunk);

@@ -182,8 +182,53 @@ static void mirror_degraded(struct colo_c *cc, const char *what)
  */
 void colo_mirror_flush_failed(struct colo_c *cc)
 {
+	unsigned long flags;
+
+	spin_lock_irqsave(&cc->mirror_lock, flags);
+	cc->flush_failures++;
+	spin_unlock_irqrestore(&cc->mirror_lock, flags);
 	colo_dirty_incomplete(cc, COLO_META_GAP_FLUSH);
 	mirror_degraded(cc, "flush error on the replica");
+	/* The marks on a metadata device may say which (colo_dirty_covered). */
+	colo_meta_flush_failed(cc);
+}
+
+/* How many replica flushes failed: for colo_dirty_covered(). Any context. */
+unsigned int colo_flush_failures(struct colo_c *cc)
+{
+	unsigned long flags;
+	unsigned int n;
+
+	spin_lock_irqsave(&cc->mirror_lock, flags);
+	n = cc->flush_failures;
+	spin_unlock_irqrestore(&cc->mirror_lock, flags);
+	return n;
+}
+
+/*
+ * Every region marked on the metadata device, read after @failures replica
+ * flushes had failed, is in the dirty bitmap now: a write a failed flush
+ * may have lost was marked before it was sent, and its mark stays on disk
+ * until a later flush of the replica succeeds (dm-colo-meta-marks.c). The
+ * bitmap covers those failures again, unless another one came since, or
+ * the gap has another reason (a full pass cut short). Process context.
+ */
+void colo_dirty_covered(struct colo_c *cc, unsigned int failures)
+{
+	unsigned long flags;
+	bool covered = false;
+
+	spin_lock_irqsave(&cc->mirror_lock, flags);
+	/* A cmpxchg: colo_dirty_incomplete() writes the gap unlocked. */
+	if (cc->flush_failures == failures)
+		covered = cmpxchg(&cc->mirror_gap, COLO_META_GAP_FLUSH,
+				  COLO_META_GAP_NONE) == COLO_META_GAP_FLUSH;
+	spin_unlock_irqrestore(&cc->mirror_lock, flags);
+	if (covered) {
+		DMINFO("%s: replica flush failed: the marked regions are dirty",
+		       colo_name(cc));
+		colo_meta_gap_changed(cc);
+	}
 }
 
 /* Run the mirror work soon. Safe from interrupt context. */
@@ -969,6 +1014,7 @@ void colo_mirror_carry(struct colo_c *from, struct colo_c *to)
 	to->mirror_full_pass = from->mirror_full_pass;
 	to->mirror_full_unsynced = from->mirror_full_unsynced;
 	to->mirror_gap = from->mirror_gap;
+	to->flush_failures = from->flush_failures;
 	to->mirror_cursor = from->mirror_cursor;
 	to->mirror_skipped = from->mirror_skipped;
 	atomic64_set(&to->mirrored, atomic64_read(&from->mirrored));

@@ -157,9 +157,13 @@ struct colo_c {
 	 * fresh table (no failover seeded it, no full sync finished), a full
 	 * pass cut short, a replica flush that failed. A "dirty" start is
 	 * refused while mirror_gap is set; it says why (a COLO_META_GAP_*
-	 * value, colo_gap_reason(); 0: the bitmap is complete).
+	 * value, colo_gap_reason(); 0: the bitmap is complete). With a
+	 * metadata device, the marks on disk cover a failed flush once they
+	 * are in the bitmap: flush_failures (mirror_lock) counts the failures,
+	 * so that only a fold after the last one clears the gap.
 	 */
 	unsigned int mirror_gap;
+	unsigned int flush_failures;
 	u64 mirror_cursor;
 	bool mirror_skipped;
 	struct colo_chunk_job *mirror_waiting;	/* for a busy chunk */
@@ -427,6 +431,8 @@ void colo_mirror_flush_failed(struct colo_c *cc);
 void colo_dirty_incomplete(struct colo_c *cc, unsigned int why);
 const char *colo_gap_reason(unsigned int gap);
 void colo_dirty_complete(struct colo_c *cc);
+unsigned int colo_flush_failures(struct colo_c *cc);
+void colo_dirty_covered(struct colo_c *cc, unsigned int failures);
 void colo_mirror_carry(struct colo_c *from, struct colo_c *to);
 bool colo_mirror_active(struct colo_c *cc);
 int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,

@@ -15,10 +15,13 @@
 #              a VM flush then reaches base and replica
 #   marks      with a metadata device, the lazy clearing of a write-intent
 #              mark flushes the replica before the clear is written
+#   fold       with a metadata device, a failed replica flush makes the
+#              regions still marked dirty: the coverage stays complete and
+#              a dirty start copies them (the replica's lost bytes return)
 #   replica    a replica that fails flushes (dm-flakey error_writes) never
 #              fails the VM's flush: the mirror degrades (a dm event),
-#              health stays ok, and the next "dirty" start copies in full
-#              (any chunk may be missing on the replica)
+#              health stays ok, and with no metadata device the next
+#              "dirty" start is refused (any chunk may be missing there)
 #   stacked    a replica stacked on the colo device (dm linear over it, one
 #              or two levels) is refused, not deadlocked; an unrelated dm
 #              device is still accepted. Every step there runs in the
@@ -144,6 +147,37 @@ r=$(disk_flushes nr)
 check "marks: the mark is cleared once idle" wait_field p 19 "0/$NRG" 10
 check "marks: the replica was flushed before the clear" grew nr "$r"
 check_eq "marks: replica equals base" "$(direct_sum /dev/pb)" "$(direct_sum /dev/nr)"
+check "marks: mirror stop" dmsetup message p 0 mirror stop
+
+# --- marks: a failed replica flush costs a resync of the marked regions --------
+# The marks still on disk cover every write the failed flush may have lost:
+# they become dirty, the coverage stays complete, a dirty start repairs.
+dmsetup create rep --table "0 $LEN linear /dev/nr 0"
+dmsetup mknodes
+check "fold: dirty sync to dm linear over the replica" \
+	dmsetup message p 0 mirror start /dev/mapper/rep dirty
+check "fold: in-sync" wait_field p 11 in-sync 120
+check "fold: every mark cleared once in sync" wait_field p 19 "0/$NRG" 10
+# The failing table waits inactive: the swap after the write is one resume,
+# well within the two passes (>= 1 s) before the write's mark is taken back.
+dmsetup load rep --table "0 $LEN flakey /dev/nr 0 0 60 1 error_writes"
+colo-dio write /dev/mapper/p 1048576 4096 /tmp/new.img
+dmsetup resume rep
+check_eq "fold: the write's region is marked when the replica starts failing" \
+	"1/$NRG" "$(field p 19)"
+check "fold: the clearing pass's replica flush fails: degraded" \
+	wait_field p 11 degraded 10
+check "fold: dirty coverage complete (the marks cover the flush)" \
+	wait_field p 16 complete 10
+check_eq "fold: the marked region's 8 chunks are dirty" 8/$CHUNKS "$(field p 10)"
+check_match "fold: the kernel says why" "marked regions are dirty" "$(dmesg)"
+# What a replica's volatile cache could lose in a failed flush.
+dd if=/dev/zero of=/dev/nr bs=4096 seek=256 count=1 oflag=direct 2>/dev/null
+swap rep "0 $LEN linear /dev/nr 0"
+check "fold: dirty start accepted" dmsetup message p 0 mirror start /dev/mapper/rep dirty
+check "fold: in-sync again" wait_field p 11 in-sync 120
+check_match "fold: it copied the 8 chunks" " in-sync 8/8 " "$(dmsetup status p)"
+check_eq "fold: replica equals base" "$(direct_sum /dev/pb)" "$(direct_sum /dev/nr)"
 dm_cleanup
 nullb_remove pb nr nm
 
