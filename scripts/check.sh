@@ -62,6 +62,20 @@ for s in "${suites[@]}"; do
 	summary+=("$(printf '%-10s %4d passed, %3d failed  %4ds' "$s" "$p" "$f" $(( $(date +%s) - start )))")
 done
 
+# What failed, again, just above the summary: CI keeps only the end of the
+# output, and a lane's own lines (a console excerpt of a VM that stopped)
+# may be thousands of lines up.
+if [ "$total_fail" != 0 ]; then
+	echo "=== failures"
+	for s in "${suites[@]}"; do
+		{
+			grep -E -A6 '^not ok [0-9]' ".build/check-$s.log" |
+				grep -E '^not ok [0-9]|^#   ' | head -n 30
+			grep -E '^not ok - |^# console: ' ".build/check-$s.log" |
+				head -n 50
+		} 2>/dev/null | sed "s/^/$s: /"
+	done
+fi
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
 echo "$total_pass passed, $total_fail failed"

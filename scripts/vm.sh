@@ -174,13 +174,21 @@ elif ! grep -q '^DM-COLO-VM-DONE' "$tap"; then
 	problems+=("VM stopped before the tests finished (qemu exit $qrc)")
 fi
 bad='BUG:|WARNING:|Oops|Kernel panic|general protection fault|blocked for more than|UBSAN:|KASAN:|kernel BUG|Call Trace:|RIP:'
+reported=
 if grep -Eq "$bad" "$console"; then
 	problems+=("kernel reported a problem (see $console)")
-	grep -E -m 20 -A 30 "$bad" "$console" | sed 's/^/# console: /' | head -n 80
+	reported=1
 fi
 for p in "${problems[@]+"${problems[@]}"}"; do
 	echo "not ok - $tag: $p"
 	fail=$((fail + 1))
 done
+# The console after the list, so that check.sh's digest of the failures
+# shows it: the first problem the kernel reported, else how the VM ended.
+if [ -n "$reported" ]; then
+	grep -E -m 20 -A 30 "$bad" "$console" | sed 's/^/# console: /' | head -n 80
+elif [ ${#problems[@]} -gt 0 ]; then
+	tail -n 30 "$console" | sed 's/^/# console: /'
+fi
 echo "$tag: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
