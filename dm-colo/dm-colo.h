@@ -186,6 +186,13 @@ struct colo_c {
 	bool async_map_ready;			/* its directory is allocated */
 	wait_queue_head_t async_wq;		/* a switch waits for the lag */
 	struct bio_set async_bs;		/* background writes and flushes */
+	spinlock_t async_lock;			/* the pool and the queue */
+	struct list_head async_pool;		/* their pages, for reuse */
+	unsigned long async_pool_pages;
+	struct bio_list async_queue;		/* for the sender */
+	unsigned int async_queued;
+	struct delayed_work async_send;
+	struct workqueue_struct *async_sender;
 
 	struct colo_verify verify;		/* dm-colo-verify.c */
 

@@ -260,19 +260,20 @@ FTRACE=/sys/kernel/tracing
 ftrace_start() {
 	[ -e $FTRACE/current_tracer ] ||
 		mount -t tracefs nodev $FTRACE 2>/dev/null || return 1
-	echo nop > $FTRACE/current_tracer || return 1
 	echo "$*" > $FTRACE/set_ftrace_filter 2>/dev/null || return 1
 	echo 16384 > $FTRACE/buffer_size_kb
 	echo > $FTRACE/trace
 	echo 1 > $FTRACE/tracing_on
-	echo function > $FTRACE/current_tracer
+	# Armed at boot (kernel/vm-init says why): only the filter changes.
+	[ "$(cat $FTRACE/current_tracer)" = function ] ||
+		echo function > $FTRACE/current_tracer
 }
 ftrace_stop() {
 	echo 0 > $FTRACE/tracing_on
 	grep -oE ' [a-z_0-9]+ <-' $FTRACE/trace | sort | uniq -c > /tmp/ftrace.counts
-	echo nop > $FTRACE/current_tracer
-	echo > $FTRACE/set_ftrace_filter
-	echo 1 > $FTRACE/tracing_on
+	# Back to the function nobody calls; the tracer stays on.
+	echo sys_ni_syscall > $FTRACE/set_ftrace_filter
+	echo > $FTRACE/trace
 }
 # ftrace_count FUNC: the calls of FUNC between ftrace_start and ftrace_stop
 # (a lower bound: a full ring buffer drops the oldest).
