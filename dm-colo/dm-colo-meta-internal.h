@@ -86,6 +86,7 @@ static inline void *payload(void *block)
 void colo_meta_fail(struct colo_meta *m, const char *what, int r);
 int colo_meta_write_out(struct colo_meta *m, const char *what);
 int colo_meta_put_region_blocks(struct colo_meta *m);
+int colo_meta_marks_to_dirty(struct colo_meta *m, gfp_t gfp);
 
 /* dm-colo-meta-marks.c */
 void colo_meta_mark_worker(struct work_struct *work);

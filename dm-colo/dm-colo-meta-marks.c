@@ -367,28 +367,15 @@ void colo_meta_flush_failed(struct colo_c *cc)
 void colo_meta_fold_marks(struct colo_meta *m)
 {
 	struct colo_c *cc = m->cc;
-	u64 r, c, first, end, nr = m->layout.nr_regions;
 	unsigned int failures;
-	int err = 0;
+	int err;
 
 	if (!test_and_clear_bit(META_FOLD, &m->flags))
 		return;
 	/* Failures counted now are covered by the marks read below. */
 	failures = colo_flush_failures(cc);
 	mutex_lock(&m->io_lock);
-	if (meta_failed(m))
-		err = -EIO;
-	for (r = find_first_bit(m->ondisk, nr); r < nr && !err;
-	     r = find_next_bit(m->ondisk, nr, r + 1)) {
-		colo_meta_region_chunks(r, m->region_shift, cc->chunk_shift,
-					cc->nr_chunks, &first, &end);
-		for (c = first; c < end && !err; c++) {
-			err = colo_bitmap_prepare(&cc->dirty_map, c, GFP_NOIO);
-			if (!err)
-				colo_bitmap_set(&cc->dirty_map, c);
-		}
-		cond_resched();
-	}
+	err = meta_failed(m) ? -EIO : colo_meta_marks_to_dirty(m, GFP_NOIO);
 	mutex_unlock(&m->io_lock);
 	if (err) {
 		DMERR("%s: marked regions not made dirty (%d): sync in full",

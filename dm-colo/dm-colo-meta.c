@@ -631,9 +631,14 @@ static int read_regions(struct colo_meta *m, char **error)
 	return r;
 }
 
-/* Every chunk of every marked region is dirty. */
-static int load_dirty(struct colo_meta *m, struct colo_c *cc)
+/*
+ * Every chunk of every region marked on disk becomes dirty: at load, and
+ * after a failed replica flush (colo_meta_fold_marks()). Returns 0, or
+ * -ENOMEM with the bits set so far kept. io_lock held, or not live yet.
+ */
+int colo_meta_marks_to_dirty(struct colo_meta *m, gfp_t gfp)
 {
+	struct colo_c *cc = m->cc;
 	u64 r, c, first, end, nr = m->layout.nr_regions;
 	int err;
 
@@ -642,7 +647,7 @@ static int load_dirty(struct colo_meta *m, struct colo_c *cc)
 		colo_meta_region_chunks(r, m->region_shift, cc->chunk_shift,
 					cc->nr_chunks, &first, &end);
 		for (c = first; c < end; c++) {
-			err = colo_bitmap_prepare(&cc->dirty_map, c, GFP_KERNEL);
+			err = colo_bitmap_prepare(&cc->dirty_map, c, gfp);
 			if (err)
 				return err;
 			colo_bitmap_set(&cc->dirty_map, c);
@@ -717,7 +722,7 @@ static int recover_state(struct colo_meta *m, struct colo_c *cc, char **error)
 	else
 		r = 0;
 	if (!r)
-		r = load_dirty(m, cc);
+		r = colo_meta_marks_to_dirty(m, GFP_KERNEL);
 	if (r) {
 		*error = r == -ENOMEM ? "Cannot allocate the recovered bitmaps" :
 			 "Metadata overlay map is corrupted";
