@@ -377,10 +377,10 @@ static void save_done(int read_err, unsigned long write_err, void *context)
 
 /*
  * Start the save of @chunk, which the caller holds exclusive (for @bio,
- * or a commit job). Returns 0 (the save runs; its end lets @bio go or
- * wakes @waiter), 1 (it ended already and @bio, still holding the chunk,
- * goes on now; or @waiter was woken), -ENOSPC (the buffer is full) or
- * -ENOMEM.
+ * or a commit job). Returns 1 when the save ended already and @bio, still
+ * holding the chunk, goes on now; 0 when the save runs (its end lets @bio
+ * go or wakes @waiter), or ended and woke @waiter, or a break let @bio go;
+ * -ENOSPC (the buffer is full) or -ENOMEM.
  */
 static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 		      struct bio *bio, struct completion *waiter, u64 chunk,
@@ -437,7 +437,8 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	colo_copy_start(&fl->copier, &save->copy, &src, &dst, save_done, save);
 	/* @save is off limits from here unless we are the last of two. */
 	ended = atomic_dec_and_test(&save->ending);
-	if (gfp != GFP_NOWAIT)
+	/* Started where it may sleep: the worker, or the commit. */
+	if (gfpflags_allow_blocking(gfp))
 		WRITE_ONCE(fl->saves_inline, ended);
 	/* The copy still runs: its end finishes the save. */
 	if (!ended)
