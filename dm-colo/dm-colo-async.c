@@ -221,21 +221,10 @@ static void send_worker(struct work_struct *work)
 }
 
 /*
- * The sender's CPU: the next online one after ours (ours on a machine of
- * one). An unbound workqueue, which lets the scheduler choose, gained less
- * than half as much in the same boots (README, "Mirror"). If that CPU goes
- * offline meanwhile, the workqueue runs the sender elsewhere.
- */
-static int sender_cpu(void)
-{
-	int cpu = cpumask_next(raw_smp_processor_id(), cpu_online_mask);
-
-	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
-}
-
-/*
  * Queue @bio for the sender: a tick after the first, at once from the
- * ASYNC_BATCH-th on. Map context.
+ * ASYNC_BATCH-th on, on the next CPU (colo_next_cpu(): an unbound
+ * workqueue, which lets the scheduler choose, gained less than half as
+ * much in the same boots, README "Mirror"). Map context.
  */
 static void queue_background(struct colo_c *cc, struct bio *bio)
 {
@@ -247,10 +236,10 @@ static void queue_background(struct colo_c *cc, struct bio *bio)
 	n = ++cc->async_queued;
 	spin_unlock_irqrestore(&cc->async_lock, flags);
 	if (n == 1)
-		queue_delayed_work_on(sender_cpu(), cc->async_sender,
+		queue_delayed_work_on(colo_next_cpu(), cc->async_sender,
 				      &cc->async_send, 1);
 	else if (n == ASYNC_BATCH)
-		mod_delayed_work_on(sender_cpu(), cc->async_sender,
+		mod_delayed_work_on(colo_next_cpu(), cc->async_sender,
 				    &cc->async_send, 0);
 }
 

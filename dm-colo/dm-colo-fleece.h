@@ -115,6 +115,16 @@ struct colo_fleece {
 	struct colo_copier copier;
 	struct delayed_work watchdog;	/* the timeout */
 	struct work_struct event_work;
+	/*
+	 * Did the last save started from the worker end inside its start
+	 * (base and buffer complete in their submit path)? Then a write
+	 * from map that needs a save goes to the worker to start it there,
+	 * and goes on there with no further hop; else map starts the save.
+	 * @map_saves counts saves started from map: every
+	 * COLO_SAVE_PROBE-th goes to the worker to look again.
+	 */
+	bool saves_inline;
+	atomic_t map_saves;
 };
 
 /* dm-colo-save.c: below the data path. */

@@ -68,6 +68,29 @@ void colo_defer_bio(struct colo_c *cc, struct bio *bio)
 }
 
 /*
+ * The next online CPU after ours (ours on a machine of one): where work
+ * queued from map runs without taking the submitter's CPU. If that CPU goes
+ * offline meanwhile, the workqueue runs the work elsewhere. Any context.
+ */
+int colo_next_cpu(void)
+{
+	int cpu = cpumask_next(raw_smp_processor_id(), cpu_online_mask);
+
+	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+}
+
+/*
+ * As colo_defer_bio(), with the worker on the next CPU unless it is queued
+ * already: for work map hands off that the submitter need not wait for on
+ * its own CPU (a fleece's save). Map context.
+ */
+void colo_defer_bio_next_cpu(struct colo_c *cc, struct bio *bio)
+{
+	add_deferred(cc, bio);
+	queue_work_on(colo_next_cpu(), cc->wq, &cc->worker);
+}
+
+/*
  * Map cannot do what @bio needs without sleeping: the worker runs it again
  * from the top. The caller changed nothing it would not redo and holds no
  * chunk. Returns DM_MAPIO_SUBMITTED. Map context.

@@ -15,8 +15,18 @@
  * the buffer, and waits while the chunk is copied from base to the slot
  * by the fleece's own copier; then the chunk is marked saved, the lock
  * released, and the write runs again from the top in the worker, where
- * it finds the chunk saved. A chunk is saved once; saved, released or
- * unneeded chunks cost a bitmap test.
+ * it finds the chunk saved. A save that ends before its start returns
+ * lets its write go on at once, where it is, with no hop: of the starter
+ * and the end, the second to arrive finishes the save (save->ending).
+ * That never happens in map, where dm holds the bios map submits until
+ * it returns; it does in the worker when base and the buffer complete in
+ * their submit path (RAM disks). So while the last save started in the
+ * worker ended there, map sends a write that needs a save to the worker
+ * on the next CPU, and the save, the write and their completions cost
+ * the guest's CPU one hand-off; otherwise (disks that complete in
+ * interrupt context) map starts the save itself, and one in
+ * COLO_SAVE_PROBE goes to the worker to look again. A chunk is saved
+ * once; saved, released or unneeded chunks cost a bitmap test.
  *
  * The guest never waits for longer than the timeout and never fails: a
  * full buffer, a failed save, no memory, or a save older than the timeout
@@ -48,6 +58,11 @@ struct colo_save {
 	u64 chunk;
 	u64 slot;
 	unsigned long start;		/* jiffies */
+	/*
+	 * 2 while start_save() runs and the copy has not ended: whichever
+	 * of the two drops it to 0 finishes the save (save_finish()).
+	 */
+	atomic_t ending;
 	struct colo_copy copy;
 };
 
@@ -307,14 +322,33 @@ static void watchdog_worker(struct work_struct *work)
 				   max_t(long, (long)(due - jiffies), 1));
 }
 
-/* The end of a save. Process context (the copier's). */
+/*
+ * The last step of a save, off fl->saves: @bio (unless a break let it go
+ * already) goes on from the top in the worker, a commit's @waiter wakes.
+ * Process context.
+ */
+static void save_finish(struct colo_save *save)
+{
+	struct colo_fleece *fl = save->fl;
+
+	/* Saved before the chunk is released: the retry sees it. */
+	if (save->bio)
+		let_go(save->cc, save->bio);
+	if (save->waiter)
+		complete(save->waiter);
+	kfree(save);
+	put_fleece(fl);
+}
+
+/*
+ * The end of a save. Process context: the copier's, or inside
+ * colo_copy_start() in start_save(), which then finishes the save itself.
+ */
 static void save_done(int read_err, unsigned long write_err, void *context)
 {
 	struct colo_save *save = context;
 	struct colo_fleece *fl = save->fl;
-	struct completion *waiter;
 	unsigned long flags;
-	struct bio *bio;
 	bool ok = !read_err && !write_err;
 
 	if (!ok) {
@@ -331,26 +365,22 @@ static void save_done(int read_err, unsigned long write_err, void *context)
 		atomic64_inc(&fl->nr_saved);
 	}
 
+	/* Off the list, no break lets its bio go: save->bio is ours. */
 	spin_lock_irqsave(&fl->lock, flags);
 	list_del(&save->node);
-	bio = save->bio;
-	save->bio = NULL;
-	waiter = save->waiter;
-	save->waiter = NULL;
 	spin_unlock_irqrestore(&fl->lock, flags);
 
-	/* Saved before the chunk is released: the retry sees it. */
-	if (bio)
-		let_go(save->cc, bio);
-	if (waiter)
-		complete(waiter);
-	kfree(save);
-	put_fleece(fl);
+	/* Pairs with atomic_dec_and_test() in start_save(). */
+	if (atomic_dec_and_test(&save->ending))
+		save_finish(save);
 }
 
 /*
  * Start the save of @chunk, which the caller holds exclusive (for @bio,
- * or a commit job). Returns 0, -ENOSPC (the buffer is full) or -ENOMEM.
+ * or a commit job). Returns 1 when the save ended already and @bio, still
+ * holding the chunk, goes on now; 0 when the save runs (its end lets @bio
+ * go or wakes @waiter), or ended and woke @waiter, or a break let @bio go;
+ * -ENOSPC (the buffer is full) or -ENOMEM.
  */
 static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 		      struct bio *bio, struct completion *waiter, u64 chunk,
@@ -359,7 +389,7 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	struct dm_io_region src, dst;
 	struct colo_save *save;
 	unsigned long flags;
-	bool first;
+	bool first, ended;
 	u64 slot;
 	int r;
 
@@ -386,7 +416,8 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	save->chunk = chunk;
 	save->slot = slot;
 	save->start = jiffies;
-	/* The save's own reference, dropped by save_done(). */
+	atomic_set(&save->ending, 2);
+	/* The save's own reference, dropped by save_finish(). */
 	atomic_inc(&fl->refs);
 
 	spin_lock_irqsave(&fl->lock, flags);
@@ -404,6 +435,22 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	dst.sector = colo_chunk_to_sector(slot, fl->chunk_shift);
 	dst.count = src.count;
 	colo_copy_start(&fl->copier, &save->copy, &src, &dst, save_done, save);
+	/* @save is off limits from here unless we are the last of two. */
+	ended = atomic_dec_and_test(&save->ending);
+	/* Started where it may sleep: the worker, or the commit. */
+	if (gfpflags_allow_blocking(gfp))
+		WRITE_ONCE(fl->saves_inline, ended);
+	/* The copy still runs: its end finishes the save. */
+	if (!ended)
+		return 0;
+	/* It ended inside colo_copy_start(): no hop for @bio. */
+	if (save->bio) {
+		save->bio = NULL;
+		save_finish(save);
+		return 1;
+	}
+	/* A break let @bio go already, or a commit's waiter wakes. */
+	save_finish(save);
 	return 0;
 
 bad_store:
@@ -413,6 +460,19 @@ bad_store:
 bad_slot:
 	kfree(save);
 	return r;
+}
+
+/* Every COLO_SAVE_PROBE-th save from map goes to the worker to look again. */
+#define COLO_SAVE_PROBE		256
+
+/*
+ * Should map send a write that needs a save to the worker, to start the
+ * save there (see fl->saves_inline)? Map context.
+ */
+static bool map_defers(struct colo_fleece *fl)
+{
+	return READ_ONCE(fl->saves_inline) ||
+	       !(atomic_inc_return(&fl->map_saves) % COLO_SAVE_PROBE);
 }
 
 /*
@@ -426,6 +486,13 @@ static bool save_chunk(struct colo_fleece *fl, struct colo_c *cc,
 {
 	int r;
 
+	/* Started in the worker, the save may end there at once. */
+	if (!in_worker && map_defers(fl)) {
+		if (io->holder.hold != COLO_HOLD_NONE)
+			colo_lock_release(&cc->locks, &io->holder);
+		colo_defer_bio_next_cpu(cc, bio);
+		return false;
+	}
 	/* A hold granted for another path's request: that path asks again. */
 	if (io->holder.hold != COLO_HOLD_NONE &&
 	    !(io->save_parked && io->holder.chunk == chunk &&
@@ -448,6 +515,9 @@ static bool save_chunk(struct colo_fleece *fl, struct colo_c *cc,
 	if (!r)
 		return false;
 	colo_lock_release(&cc->locks, &io->holder);
+	/* Saved already, inside start_save(): on with the next chunk. */
+	if (r == 1)
+		return true;
 	if (r == -ENOMEM && !in_worker) {
 		/* The worker may sleep for it. */
 		colo_defer_bio(cc, bio);
@@ -538,7 +608,7 @@ void colo_save_chunks(struct colo_c *cc, u64 first, u64 last)
 		if (!colo_fleece_needs(fl, c))
 			continue;
 		r = start_save(fl, cc, NULL, &done, c, GFP_NOIO);
-		if (r) {
+		if (r < 0) {
 			colo_fleece_break(fl, r == -ENOSPC ? COLO_FLEECE_FULL :
 					  COLO_FLEECE_NO_MEMORY);
 			break;

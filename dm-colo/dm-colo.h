@@ -370,6 +370,8 @@ void colo_error(struct colo_c *cc);
 void colo_event(struct colo_c *cc);
 int colo_fail_bio(struct bio *bio);
 void colo_defer_bio(struct colo_c *cc, struct bio *bio);
+void colo_defer_bio_next_cpu(struct colo_c *cc, struct bio *bio);
+int colo_next_cpu(void);
 void colo_defer_bios(struct colo_c *cc, struct bio_list *bios);
 int colo_defer_to_worker(struct colo_c *cc, struct bio *bio);
 bool colo_prepare_or_defer(struct colo_c *cc, struct bio *bio,

@@ -11,7 +11,9 @@
 # buffer, a buffer of dm-error, dm-flakey and dm-delay past the timeout
 # break the fleece (status, dm event, reads fail) and never fail or hold
 # the guest; bad tables and messages are refused and change nothing;
-# the colo device and the module cannot go while a fleece holds them.
+# the colo device and the module cannot go while a fleece holds them;
+# the checker again with the buffer behind a 1 ms dm-delay (saves that
+# end after their start, which map starts itself).
 # Then the model checker with a fleece (colo-fsx --fleece): on a secondary
 # with checkpoints, with a failover and its commit, with a buffer too
 # small, and on a primary with a mirror.
@@ -30,18 +32,18 @@ REF=/tmp/fleece-ref
 fill() {	# DEV: random data over all of it
 	dd if=/dev/urandom of="$1" bs=1M count=$MIB oflag=direct 2>/dev/null
 }
-checker() {	# DESC WRITE-DEV CHUNK [ARGS...]
-	local desc=$1 dev=$2 chunk=$3 seed start rc
+checker() {	# DESC WRITE-DEV CHUNK [ARGS...]; $CHECK_OPS ops if set, else $OPS
+	local desc=$1 dev=$2 chunk=$3 ops=${CHECK_OPS:-$OPS} seed start rc
 	shift 3
 	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
 	start=$(date +%s)
 	colo-fleece-check --write "$dev" --fleece /dev/mapper/f --ref $REF \
-		--chunk "$chunk" --ops "$OPS" --seed "$seed" \
+		--chunk "$chunk" --ops "$ops" --seed "$seed" \
 		--state /tmp/fleece-state "$@" > /tmp/fc.log 2>&1
 	rc=$?
 	grep '^colo-fleece-check:' /tmp/fc.log | tail -n 1 | sed 's/^/# /'
 	if [ $rc = 0 ]; then
-		t_ok "$desc: $OPS ops, seed $seed ($(( $(date +%s) - start ))s)"
+		t_ok "$desc: $ops ops, seed $seed ($(( $(date +%s) - start ))s)"
 	else
 		t_fail "$desc: colo-fleece-check exit $rc (seed $seed)"
 		tail -n 20 /tmp/fc.log | sed 's/^/#   /'
@@ -85,6 +87,33 @@ for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
 	check "chunk $chunk: VM writes after the fleece went" \
 		dd if=/dev/urandom of=/dev/mapper/p bs=64k count=16 oflag=direct conv=notrunc
 done
+
+# --- saves that end after their start: map starts them ---------------------
+# On RAM disks a save started in the worker ends inside its start, and map
+# hands every write that needs a save to the worker (dm-colo-save.c). A
+# buffer behind dm-delay (1 ms) ends them later, from dm-delay's worker:
+# then map starts the saves itself (and one in 256 goes to the worker to
+# look again), the other way through the same code.
+dm_cleanup
+dmsetup create p --table "0 $LEN colo primary $B 8"
+dmsetup create slowbuf --table "0 $LEN delay $BUF 0 1"
+dmsetup mknodes
+fill /dev/mapper/p
+rm -f /tmp/fleece-state
+dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+check "delayed buffer: fleece created" \
+	dmsetup create f --table "0 $LEN colo-fleece $B /dev/mapper/slowbuf"
+dmsetup mknodes
+# A sixth of the ops: each save waits for dm-delay's timer (3000 took 70 s).
+CHECK_OPS=$((OPS / 6))
+checker "delayed buffer (1 ms): primary, VM writes, discards" /dev/mapper/p 8 \
+	--discard
+CHECK_OPS=
+check_match "delayed buffer: still active, chunks saved" \
+	"colo-fleece active [0-9]+ [1-9][0-9]* " "$(dmsetup status f)"
+dmsetup remove f
+dmsetup remove p
+dmsetup remove slowbuf
 
 # --- with a mirror, a colo reload, a colo suspend ----------------------------
 dm_cleanup
