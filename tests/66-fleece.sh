@@ -56,15 +56,21 @@ read_errors() {
 		grep -c 'Input/output error'
 }
 
-# --- primary: the view holds while the VM writes ---------------------------
-# COLO_T_FLEECE_CHUNKS: the chunk sizes of these rounds (1 8 128).
-for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
+# primary_up CHUNK: a new primary "p" on $B full of random data, and the
+# checker's reference (base at the fleece's start) taken.
+primary_up() {
 	dm_cleanup
-	dmsetup create p --table "0 $LEN colo primary $B $chunk"
+	dmsetup create p --table "0 $LEN colo primary $B $1"
 	dmsetup mknodes
 	fill /dev/mapper/p
 	rm -f /tmp/fleece-state
 	dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+}
+
+# --- primary: the view holds while the VM writes ---------------------------
+# COLO_T_FLEECE_CHUNKS: the chunk sizes of these rounds (1 8 128).
+for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
+	primary_up $chunk
 	check "chunk $chunk: fleece created on the primary" \
 		dmsetup create f --table "0 $LEN colo-fleece $B $BUF"
 	dmsetup mknodes
@@ -94,13 +100,9 @@ done
 # buffer behind dm-delay (1 ms) ends them later, from dm-delay's worker:
 # then map starts the saves itself (and one in 256 goes to the worker to
 # look again), the other way through the same code.
-dm_cleanup
-dmsetup create p --table "0 $LEN colo primary $B 8"
+primary_up 8
 dmsetup create slowbuf --table "0 $LEN delay $BUF 0 1"
 dmsetup mknodes
-fill /dev/mapper/p
-rm -f /tmp/fleece-state
-dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
 check "delayed buffer: fleece created" \
 	dmsetup create f --table "0 $LEN colo-fleece $B /dev/mapper/slowbuf"
 dmsetup mknodes
@@ -116,12 +118,7 @@ dmsetup remove p
 dmsetup remove slowbuf
 
 # --- with a mirror, a colo reload, a colo suspend ----------------------------
-dm_cleanup
-dmsetup create p --table "0 $LEN colo primary $B 8"
-dmsetup mknodes
-fill /dev/mapper/p
-rm -f /tmp/fleece-state
-dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
+primary_up 8
 dmsetup create f --table "0 $LEN colo-fleece $B $BUF"
 dmsetup mknodes
 check "mirror: full sync starts" dmsetup message p 0 mirror start $A full
