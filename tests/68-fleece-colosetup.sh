@@ -24,17 +24,24 @@ fst() { field "$1" "$2"; }	# DEV FIELD of the fleece's status
 uuid() { dmsetup info -c --noheadings -o uuid "$1"; }
 
 # writer DEV: 1 MiB of new random data at a time, round the device, until
-# /tmp/wstop exists; /tmp/wcount counts the MiB written.
+# /tmp/wstop exists; /tmp/wcount counts the MiB written, replaced whole
+# (a rename), so that a reader never sees it empty or half written.
 writer() {
 	local i=0
-	rm -f /tmp/wstop
-	echo 0 > /tmp/wcount
 	while [ ! -e /tmp/wstop ]; do
 		dd if=/dev/urandom of="$1" bs=64k count=16 seek=$(((i % MIB) * 16)) \
 			oflag=direct conv=notrunc 2>/dev/null
 		i=$((i + 1))
-		echo $i > /tmp/wcount
+		echo $i > /tmp/wcount.new && mv /tmp/wcount.new /tmp/wcount
 	done
+}
+# writer_start DEV: the count reset before the writer runs (a wait_writes
+# right after must not read the last writer's count), its pid in $wpid.
+writer_start() {
+	rm -f /tmp/wstop
+	echo 0 > /tmp/wcount
+	writer "$1" &
+	wpid=$!
 }
 wcount() { cat /tmp/wcount; }
 # wait_writes N: until the writer wrote N MiB more than now (30 s at most).
@@ -101,8 +108,7 @@ check_eq "fleece start: dm UUID COLO-FLEECE- with vm's ID" "COLO-FLEECE-$ID" "$(
 check "fleece start: the device node" test -b /dev/mapper/vm-fleece
 check_eq "fleece start: active, nothing saved" "active $CHUNKS 0 0 0/$CHUNKS" \
 	"$(dmsetup status vm-fleece | cut -d' ' -f4-)"
-writer /dev/mapper/vm &
-wpid=$!
+writer_start /dev/mapper/vm
 check "the VM writes (1 MiB)" wait_writes 1
 w0=$(wcount)
 check_eq "primary: the fleece read while the VM writes is base at the start" \
@@ -214,8 +220,7 @@ check_match "secondary: the refusal says when to start it" \
 	"$OUT"
 check_eq "secondary: the refusal is two lines" 2 "$(echo "$OUT" | wc -l)"
 check_fails "secondary: the refusal left no device" dmsetup info c-fleece
-writer /dev/mapper/c-ingress &
-wpid=$!
+writer_start /dev/mapper/c-ingress
 check "secondary: the ingress writes" wait_writes 2
 # The checkpoint: the ingress held, checkpoint, fleece start, ingress let go.
 check "secondary: ingress suspended" dmsetup suspend c-ingress
