@@ -663,6 +663,9 @@ int colo_fleece_init(struct colo_fleece *fl)
 	atomic_set(&fl->state, COLO_FLEECE_INACTIVE);
 	atomic64_set(&fl->nr_saved, 0);
 	atomic64_set(&fl->nr_released, 0);
+	/* Until a save says otherwise: the first one from map probes. */
+	fl->saves_inline = true;
+	atomic_set(&fl->map_saves, 0);
 	INIT_DELAYED_WORK(&fl->watchdog, watchdog_worker);
 	INIT_WORK(&fl->event_work, event_worker);
 
