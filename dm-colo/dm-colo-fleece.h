@@ -120,6 +120,7 @@ struct colo_fleece {
 	 * (base and buffer complete in their submit path)? Then a write
 	 * from map that needs a save goes to the worker to start it there,
 	 * and goes on there with no further hop; else map starts the save.
+	 * True at first, so that the first save probes in the worker.
 	 * @map_saves counts saves started from map: every
 	 * COLO_SAVE_PROBE-th goes to the worker to look again.
 	 */
