@@ -222,9 +222,9 @@ static void send_worker(struct work_struct *work)
 
 /*
  * Queue @bio for the sender: a tick after the first, at once from the
- * ASYNC_BATCH-th on, on the next CPU (colo_next_cpu(): an unbound
+ * ASYNC_BATCH-th on, on the next CPU (colo_next_cpu()); an unbound
  * workqueue, which lets the scheduler choose, gained less than half as
- * much in the same boots, README "Mirror"). Map context.
+ * much in the same boots (README, "Mirror"). Map context.
  */
 static void queue_background(struct colo_c *cc, struct bio *bio)
 {

@@ -389,7 +389,7 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	struct dm_io_region src, dst;
 	struct colo_save *save;
 	unsigned long flags;
-	bool first, ended;
+	bool first, ended, goes_on;
 	u64 slot;
 	int r;
 
@@ -443,15 +443,14 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	/* The copy still runs: its end finishes the save. */
 	if (!ended)
 		return 0;
-	/* It ended inside colo_copy_start(): no hop for @bio. */
-	if (save->bio) {
-		save->bio = NULL;
-		save_finish(save);
-		return 1;
-	}
-	/* A break let @bio go already, or a commit's waiter wakes. */
+	/*
+	 * It ended inside colo_copy_start(): @bio, unless a break let it go
+	 * already, goes on here with no hop; a commit's waiter wakes.
+	 */
+	goes_on = save->bio;
+	save->bio = NULL;
 	save_finish(save);
-	return 0;
+	return goes_on;
 
 bad_store:
 	spin_lock_irqsave(&fl->lock, flags);
