@@ -11,7 +11,7 @@
 # failure prints the command that replays it (with that table option).
 . /tests/lib.sh
 
-RUNS=${FSX_FAILOVER_RUNS:-9}
+RUNS=${FSX_FAILOVER_RUNS:-6}
 OPS=${FSX_FAILOVER_OPS:-1500}
 COPIES=${FSX_FAILOVER_COPIES:-default 1 2}
 brd_setup 3 8

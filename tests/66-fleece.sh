@@ -23,7 +23,7 @@
 . /tests/lib.sh
 
 MIB=${COLO_T_FLEECE_MIB:-32}
-OPS=${COLO_T_FLEECE_OPS:-3000}
+OPS=${COLO_T_FLEECE_OPS:-2000}
 brd_setup 4 $MIB
 LEN=$(dev_sectors /dev/ram0)
 B=/dev/ram0 H=/dev/ram1 A=/dev/ram2 BUF=/dev/ram3
@@ -362,8 +362,8 @@ check "delay: the fleece goes (its late save ends first)" dmsetup remove f
 # commit, a mirror), discards and "needed" take chunks out of the view (their
 # reads must fail, the status counts must follow), and with --fleece-small a
 # buffer of 1/16 of the chunks must break it (broken:full) and nothing else.
-# FSX_FLEECE_OPS ops per run (default 4000).
-FOPS=${FSX_FLEECE_OPS:-4000}
+# FSX_FLEECE_OPS ops per run (default 2500).
+FOPS=${FSX_FLEECE_OPS:-2500}
 fsx_fleece() {	# DESC CHUNK COLO-FSX-ARGS...
 	local desc=$1 chunk=$2 seed
 	shift 2
