@@ -3,9 +3,11 @@
  * dm-colo: the copy engine. See dm-colo-copy.h for the contract.
  *
  * A copy goes through two stages, each one dm_io() on the same pages: read
- * the source, then write the destination. The stage's submitter and its
- * completion each drop a count of copy->pending (two per stage): the one
- * that drops it to zero goes on. If that is the submitter, the I/O
+ * the source, then write the destination (and a second destination with
+ * a dm_io() and a completion of its own). The stage's submitter and its
+ * completions each drop a count of copy->pending (two per stage, three
+ * for a write to two destinations): the one that drops it to zero goes
+ * on. If that is the submitter, the I/O
  * completed inline and the submitter, in process context, issues the next
  * stage or ends the copy itself; if it is the completion (any context),
  * the copy goes on the ready list and the work item goes on with it.
@@ -92,14 +94,15 @@ bool colo_copier_has_room(struct colo_copier *cp)
 	return room;
 }
 
-/* dm-io's completion of a stage. Any context (often interrupt). */
-static void copy_io_done(unsigned long error, void *context)
+/*
+ * One I/O of the stage ended, its error recorded: the last of the
+ * submitter and the stage's completions goes on. Any context.
+ */
+static void stage_io_ended(struct colo_copy *copy)
 {
-	struct colo_copy *copy = context;
 	struct colo_copier *cp = copy->copier;
 	unsigned long flags;
 
-	copy->error = error;
 	/* Ordered after the error (a full barrier): see issue_stage(). */
 	if (!atomic_dec_and_test(&copy->pending))
 		return;	/* inline: the submitter goes on */
@@ -112,6 +115,28 @@ static void copy_io_done(unsigned long error, void *context)
 	list_add_tail(&copy->node, &cp->ready);
 	queue_work(cp->wq, &cp->work);
 	spin_unlock_irqrestore(&cp->lock, flags);
+}
+
+/* dm-io's completion of a stage. Any context (often interrupt). */
+static void copy_io_done(unsigned long error, void *context)
+{
+	struct colo_copy *copy = context;
+
+	copy->error = error;
+	stage_io_ended(copy);
+}
+
+/*
+ * dm-io's completion of the write to the second destination: its callback
+ * first, then the stage's count. Any context (often interrupt).
+ */
+static void copy_io2_done(unsigned long error, void *context)
+{
+	struct colo_copy *copy = context;
+
+	copy->error2 = error;
+	copy->fn2(error, copy->context);
+	stage_io_ended(copy);
 }
 
 /*
@@ -147,6 +172,9 @@ static bool next_stage(struct colo_copy *copy)
 	}
 	if (copy->error) {
 		copy->read_err = 1;
+		/* Nothing is written: the second destination ends too. */
+		if (copy->dst2.count)
+			copy->fn2(copy->error, copy->context);
 		end_copy(copy);
 		return false;
 	}
@@ -172,7 +200,17 @@ static void issue_stage(struct colo_copy *copy)
 		req.mem.offset = 0;
 		req.bi_opf = copy->writing ? REQ_OP_WRITE : REQ_OP_READ;
 		copy->error = 0;
-		atomic_set(&copy->pending, 2);
+		if (copy->writing && copy->dst2.count) {
+			/* The submitter and two completions. */
+			atomic_set(&copy->pending, 3);
+			req.notify.fn = copy_io2_done;
+			dm_io(&req, 1, &copy->dst2, NULL, IOPRIO_DEFAULT);
+			req.notify.fn = copy_io_done;
+			req.mem.ptr.pl = copy->pages;
+			req.mem.offset = 0;
+		} else {
+			atomic_set(&copy->pending, 2);
+		}
 		/* Asynchronous: every outcome reaches copy_io_done(). */
 		dm_io(&req, 1, copy->writing ? &copy->dst : &copy->src, NULL,
 		      IOPRIO_DEFAULT);
@@ -216,33 +254,43 @@ static void copier_work(struct work_struct *work)
 }
 
 /*
- * Copy @src to @dst (the same length, at most one extent) and call @fn
- * with @context when done; see dm-colo-copy.h. @copy is the caller's
- * memory and stays the copier's until @fn runs, which may happen before
- * this returns. Never fails: without free pages the copy waits for them.
- * Process context; may sleep (dm-io's allocations).
+ * Copy @src to @dst and, when @dst2 is not NULL, to @dst2 too (the same
+ * length, at most one extent), calling @fn2 with @context when the write
+ * to @dst2 ended and @fn when the copy is done; see dm-colo-copy.h. @copy
+ * is the caller's memory and stays the copier's until @fn runs, which may
+ * happen before this returns. Never fails: without free pages the copy
+ * waits for them. Process context; may sleep (dm-io's allocations).
  */
-void colo_copy_start(struct colo_copier *cp, struct colo_copy *copy,
-		     const struct dm_io_region *src,
-		     const struct dm_io_region *dst, colo_copy_fn fn,
-		     void *context)
+void colo_copy_start_two(struct colo_copier *cp, struct colo_copy *copy,
+			 const struct dm_io_region *src,
+			 const struct dm_io_region *dst,
+			 const struct dm_io_region *dst2, colo_copy_dst_fn fn2,
+			 colo_copy_fn fn, void *context)
 {
 	bool now = false;
 
 	copy->copier = cp;
 	copy->src = *src;
 	copy->dst = *dst;
+	copy->dst2.count = 0;
+	if (dst2)
+		copy->dst2 = *dst2;
 	copy->fn = fn;
+	copy->fn2 = fn2;
 	copy->context = context;
 	copy->writing = false;
 	copy->read_err = 0;
 	copy->error = 0;
+	copy->error2 = 0;
 	copy->pages = NULL;
 	copy->nr_pages = copy_pages(src->count);
 	/* A longer copy would wait for ever; the callers never ask for one. */
 	if (WARN_ON_ONCE(src->count != dst->count ||
+			 (dst2 && dst2->count != src->count) ||
 			 copy->nr_pages > cp->nr_pages || !copy->nr_pages)) {
 		copy->read_err = 1;
+		if (copy->dst2.count)
+			fn2(1, context);
 		fn(1, 0, context);
 		return;
 	}
@@ -258,6 +306,15 @@ void colo_copy_start(struct colo_copier *cp, struct colo_copy *copy,
 
 	if (now)
 		issue_stage(copy);
+}
+
+/* colo_copy_start_two() with one destination. */
+void colo_copy_start(struct colo_copier *cp, struct colo_copy *copy,
+		     const struct dm_io_region *src,
+		     const struct dm_io_region *dst, colo_copy_fn fn,
+		     void *context)
+{
+	colo_copy_start_two(cp, copy, src, dst, NULL, NULL, fn, context);
 }
 
 /*

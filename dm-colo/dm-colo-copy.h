@@ -33,6 +33,16 @@
  * The callback has dm-kcopyd's shape: @read_err is non-zero when the read
  * failed (nothing was written), @write_err has bit 0 set when the write
  * failed.
+ *
+ * A second destination (colo_copy_start_two()) shares the read: the same
+ * pages are written to both, each write with a completion of its own. The
+ * second's callback runs as soon as its write ended, in any context
+ * (interrupt context too), with dm-io's error bits, or with a non-zero
+ * error without a write when the read failed; it runs before the copy's
+ * callback, which comes once both writes ended and reports the first
+ * destination's. So whoever waits for the second destination alone (the
+ * fleece's save writes the buffer first and the ingress's hidden second)
+ * never waits for the first.
  */
 #ifndef DM_COLO_COPY_H
 #define DM_COLO_COPY_H
@@ -51,6 +61,8 @@
 
 typedef void (*colo_copy_fn)(int read_err, unsigned long write_err,
 			     void *context);
+/* The end of the write to a second destination; any context. */
+typedef void (*colo_copy_dst_fn)(unsigned long error, void *context);
 
 struct colo_copier;
 
@@ -64,13 +76,16 @@ struct colo_copy {
 	struct colo_copier *copier;
 	struct dm_io_region src;
 	struct dm_io_region dst;
+	struct dm_io_region dst2;	/* a second destination; count 0: none */
 	colo_copy_fn fn;
+	colo_copy_dst_fn fn2;		/* dst2's end */
 	void *context;
 	struct page_list *pages;	/* taken from the pool */
 	unsigned int nr_pages;
 	bool writing;			/* the read is done */
 	atomic_t pending;		/* submitter and completion, see above */
 	unsigned long error;		/* the stage's dm-io error bits */
+	unsigned long error2;		/* dst2's */
 	int read_err;
 };
 
@@ -94,6 +109,11 @@ void colo_copy_start(struct colo_copier *cp, struct colo_copy *copy,
 		     const struct dm_io_region *src,
 		     const struct dm_io_region *dst, colo_copy_fn fn,
 		     void *context);
+void colo_copy_start_two(struct colo_copier *cp, struct colo_copy *copy,
+			 const struct dm_io_region *src,
+			 const struct dm_io_region *dst,
+			 const struct dm_io_region *dst2, colo_copy_dst_fn fn2,
+			 colo_copy_fn fn, void *context);
 bool colo_copier_has_room(struct colo_copier *cp);
 
 #endif /* DM_COLO_COPY_H */

@@ -15,7 +15,13 @@
  * the buffer, and waits while the chunk is copied from base to the slot
  * by the fleece's own copier; then the chunk is marked saved, the lock
  * released, and the write runs again from the top in the worker, where
- * it finds the chunk saved. A save that ends before its start returns
+ * it finds the chunk saved. An ingress write whose chunk needs the
+ * copy-before-write into hidden too has the save's copy write hidden as
+ * well, from the same read of base (a second destination, with its own
+ * completion, which sets H): it then finds H set too and goes to base.
+ * Such a write waits for the hidden write even when a break lets the
+ * other writes go (base must not change before H is set), as it would
+ * wait for its own copy into hidden. A save that ends before its start returns
  * lets its write go on at once, where it is, with no hop: of the starter
  * and the end, the second to arrive finishes the save (save->ending).
  * That never happens in map, where dm holds the bios map submits until
@@ -57,6 +63,14 @@ struct colo_save {
 	struct completion *waiter;	/* colo_save_chunks(); the same */
 	u64 chunk;
 	u64 slot;
+	/*
+	 * The copy writes @cc's hidden too (an ingress write's chunk that
+	 * needs both): one read of base serves the copy-before-write into
+	 * hidden and the save. Cleared, under fl->lock, once that write
+	 * ended; until then a break does not let @bio go, since base must
+	 * not change before H is set (save_hidden_done()).
+	 */
+	bool hidden;
 	unsigned long start;		/* jiffies */
 	/*
 	 * 2 while start_save() runs and the copy has not ended: whichever
@@ -279,9 +293,11 @@ void colo_fleece_break(struct colo_fleece *fl, enum colo_fleece_reason why)
 		atomic_set_release(&fl->state, COLO_FLEECE_BROKEN);
 		broke = true;
 		list_for_each_entry(save, &fl->saves, node) {
-			if (save->bio)
+			/* With its hidden write in flight, its end lets go. */
+			if (save->bio && !save->hidden) {
 				let_go(save->cc, save->bio);
-			save->bio = NULL;
+				save->bio = NULL;
+			}
 			if (save->waiter)
 				complete(save->waiter);
 			save->waiter = NULL;
@@ -341,6 +357,32 @@ static void save_finish(struct colo_save *save)
 }
 
 /*
+ * The end of a shared copy's write to hidden, before save_done(): H is set
+ * while the write still holds the chunk exclusive, as copy_done() in
+ * dm-colo-io.c does, so that when it runs again it goes to base at once.
+ * A failed write sets nothing: the ingress path copies the chunk itself
+ * then (and fails the write when that fails too). If a break came while
+ * the write was in flight, the bio goes on now. Any context.
+ */
+static void save_hidden_done(unsigned long error, void *context)
+{
+	struct colo_save *save = context;
+	struct colo_fleece *fl = save->fl;
+	unsigned long flags;
+
+	/* Its leaf was prepared when the save started. */
+	if (!error)
+		colo_bitmap_set(&save->cc->hidden_map, save->chunk);
+	spin_lock_irqsave(&fl->lock, flags);
+	save->hidden = false;
+	if (save->bio && colo_fleece_state(fl) == COLO_FLEECE_BROKEN) {
+		let_go(save->cc, save->bio);
+		save->bio = NULL;
+	}
+	spin_unlock_irqrestore(&fl->lock, flags);
+}
+
+/*
  * The end of a save. Process context: the copier's, or inside
  * colo_copy_start() in start_save(), which then finishes the save itself.
  */
@@ -376,17 +418,38 @@ static void save_done(int read_err, unsigned long write_err, void *context)
 }
 
 /*
+ * Should the save of @chunk for an ingress write also make its
+ * copy-before-write into hidden? When the chunk has neither H nor A, and
+ * the fleece's chunk is the colo device's whole chunk (a fleece shorter
+ * than its colo device may end inside one). The caller holds the chunk
+ * exclusive.
+ */
+static bool save_shares_read(struct colo_fleece *fl, struct colo_c *cc,
+			     struct colo_io *io, u64 chunk, gfp_t gfp)
+{
+	if (!io->ingress || !cc->hidden ||
+	    colo_bitmap_test(&cc->hidden_map, chunk) ||
+	    colo_bitmap_test(&cc->active_map, chunk) ||
+	    colo_chunk_len(chunk, fl->ti->len, fl->chunk_shift) !=
+	    colo_chunk_len(chunk, cc->ti->len, cc->chunk_shift))
+		return false;
+	/* No leaf for H: the ingress path copies it itself, as without. */
+	return !colo_bitmap_prepare(&cc->hidden_map, chunk, gfp);
+}
+
+/*
  * Start the save of @chunk, which the caller holds exclusive (for @bio,
- * or a commit job). Returns 1 when the save ended already and @bio, still
- * holding the chunk, goes on now; 0 when the save runs (its end lets @bio
- * go or wakes @waiter), or ended and woke @waiter, or a break let @bio go;
- * -ENOSPC (the buffer is full) or -ENOMEM.
+ * or a commit job), and with @hidden its copy into @cc's hidden too.
+ * Returns 1 when the save ended already and @bio, still holding the
+ * chunk, goes on now; 0 when the save runs (its end lets @bio go or wakes
+ * @waiter), or ended and woke @waiter, or a break let @bio go; -ENOSPC
+ * (the buffer is full) or -ENOMEM.
  */
 static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 		      struct bio *bio, struct completion *waiter, u64 chunk,
-		      gfp_t gfp)
+		      bool hidden, gfp_t gfp)
 {
-	struct dm_io_region src, dst;
+	struct dm_io_region src, dst, dst2;
 	struct colo_save *save;
 	unsigned long flags;
 	bool first, ended, goes_on;
@@ -415,6 +478,7 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	save->waiter = waiter;
 	save->chunk = chunk;
 	save->slot = slot;
+	save->hidden = hidden;
 	save->start = jiffies;
 	atomic_set(&save->ending, 2);
 	/* The save's own reference, dropped by save_finish(). */
@@ -434,7 +498,11 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	dst.bdev = fl->buffer->bdev;
 	dst.sector = colo_chunk_to_sector(slot, fl->chunk_shift);
 	dst.count = src.count;
-	colo_copy_start(&fl->copier, &save->copy, &src, &dst, save_done, save);
+	dst2 = src;
+	dst2.bdev = hidden ? cc->hidden->bdev : NULL;
+	colo_copy_start_two(&fl->copier, &save->copy, &src, &dst,
+			    hidden ? &dst2 : NULL, save_hidden_done, save_done,
+			    save);
 	/* @save is off limits from here unless we are the last of two. */
 	ended = atomic_dec_and_test(&save->ending);
 	/* Started where it may sleep: the worker, or the commit. */
@@ -483,6 +551,7 @@ static bool save_chunk(struct colo_fleece *fl, struct colo_c *cc,
 		       struct bio *bio, struct colo_io *io, u64 chunk,
 		       bool in_worker)
 {
+	gfp_t gfp;
 	int r;
 
 	/* Started in the worker, the save may end there at once. */
@@ -509,8 +578,9 @@ static bool save_chunk(struct colo_fleece *fl, struct colo_c *cc,
 		return true;
 	}
 
+	gfp = in_worker ? GFP_NOIO : GFP_NOWAIT;
 	r = start_save(fl, cc, bio, NULL, chunk,
-		       in_worker ? GFP_NOIO : GFP_NOWAIT);
+		       save_shares_read(fl, cc, io, chunk, gfp), gfp);
 	if (!r)
 		return false;
 	colo_lock_release(&cc->locks, &io->holder);
@@ -606,7 +676,7 @@ void colo_save_chunks(struct colo_c *cc, u64 first, u64 last)
 
 		if (!colo_fleece_needs(fl, c))
 			continue;
-		r = start_save(fl, cc, NULL, &done, c, GFP_NOIO);
+		r = start_save(fl, cc, NULL, &done, c, false, GFP_NOIO);
 		if (r < 0) {
 			colo_fleece_break(fl, r == -ENOSPC ? COLO_FLEECE_FULL :
 					  COLO_FLEECE_NO_MEMORY);

@@ -271,6 +271,77 @@ check_fails "needed: chunk 0 left the view" \
 	dd if=/dev/mapper/f of=/dev/null bs=4k count=1 iflag=direct
 dmsetup remove f
 
+# --- secondary: one read of base for hidden and the buffer ----------------
+# An ingress write to a chunk that needs both copies reads base once: the
+# save's copy writes hidden too. Base is a dm-linear here, whose stat
+# counts the sectors read.
+dm_cleanup
+dmsetup create cb --table "0 $LEN linear $B 0"
+dmsetup mknodes
+dmsetup create c --table "0 $LEN colo secondary /dev/mapper/cb $H $A 8"
+dmsetup create c-ingress --table "0 $LEN colo-ingress /dev/mapper/cb"
+dmsetup create f --table "0 $LEN colo-fleece /dev/mapper/cb $BUF"
+dmsetup mknodes
+base_read() {	# sectors read from cb so far
+	awk '{ print $3 }' "/sys/block/dm-$(dmsetup info -c --noheadings -o minor cb)/stat"
+}
+for n in 100 101 102 103; do
+	dd if=$B of=/tmp/fleece-old bs=4k skip=$n count=1 iflag=direct 2>/dev/null
+	r0=$(base_read)
+	dd if=/dev/urandom of=/dev/mapper/c-ingress bs=4k seek=$n count=1 \
+		oflag=direct 2>/dev/null
+	r1=$(base_read)
+	check_eq "shared read: chunk $n: ingress write read 8 sectors of base" \
+		8 $((r1 - r0))
+	check_eq "shared read: chunk $n: hidden holds its old data" \
+		"$(md5sum < /tmp/fleece-old)" \
+		"$(dd if=$H bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+	check_eq "shared read: chunk $n: the fleece shows its old data" \
+		"$(md5sum < /tmp/fleece-old)" \
+		"$(dd if=/dev/mapper/f bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+	check_eq "shared read: chunk $n: the VM sees its old data" \
+		"$(md5sum < /tmp/fleece-old)" \
+		"$(dd if=/dev/mapper/c bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+done
+check_eq "shared read: 4 chunks saved" 4 "$(field f 6)"
+
+# shared_stall NAME HIDDEN-TABLE BUFFER-TABLE CHUNK: the same with hidden
+# and the buffer behind those tables and a 500 ms timeout: the ingress
+# write must succeed, the fleece break (timeout), and hidden, the VM and
+# base hold what they must. A stalled buffer must not hold the write; a
+# stalled hidden holds it (base must not change before H), as it would
+# without a fleece.
+shared_stall() {
+	local n=$4 t0 t1
+	dm_cleanup
+	dmsetup create cb --table "0 $LEN linear $B 0" &&
+		dmsetup create hd --table "$2" && dmsetup create fb --table "$3" &&
+		dmsetup mknodes &&
+		dmsetup create c --table "0 $LEN colo secondary /dev/mapper/cb /dev/mapper/hd $A 8" &&
+		dmsetup create c-ingress --table "0 $LEN colo-ingress /dev/mapper/cb" &&
+		dmsetup create f --table "0 $LEN colo-fleece /dev/mapper/cb /dev/mapper/fb 2 timeout 500" &&
+		dmsetup mknodes || { t_fail "$1: setup"; return; }
+	dd if=$B of=/tmp/fleece-old bs=4k skip=$n count=1 iflag=direct 2>/dev/null
+	dd if=/dev/urandom of=/tmp/fleece-new bs=4k count=1 2>/dev/null
+	t0=$(awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime)
+	check "$1: the ingress write succeeds" dd if=/tmp/fleece-new \
+		of=/dev/mapper/c-ingress bs=4k seek=$n count=1 oflag=direct conv=notrunc
+	t1=$(awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime)
+	t_diag "$1: the ingress write took $((t1 - t0)) ms"
+	check_eq "$1: broken:timeout" broken:timeout "$(fleece_state)"
+	check_eq "$1: hidden holds the old data" "$(md5sum < /tmp/fleece-old)" \
+		"$(dd if=/dev/mapper/hd bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+	check_eq "$1: the VM sees the old data" "$(md5sum < /tmp/fleece-old)" \
+		"$(dd if=/dev/mapper/c bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+	check_eq "$1: base holds the new data" "$(md5sum < /tmp/fleece-new)" \
+		"$(dd if=$B bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+	check "$1: the fleece goes" dmsetup remove f
+}
+shared_stall "shared read, buffer past the timeout" "0 $LEN linear $H 0" \
+	"0 $LEN delay $BUF 0 3000" 200
+shared_stall "shared read, hidden past the timeout" \
+	"0 $LEN delay $H 0 0 $H 0 1500" "0 $LEN linear $BUF 0" 300
+
 # --- secondary: started at a checkpoint, the ingress writes, failover -------
 dm_cleanup
 dmsetup create c --table "0 $LEN colo secondary $B $H $A 8"
