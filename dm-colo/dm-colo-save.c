@@ -21,20 +21,23 @@
  * completion, which sets H): it then finds H set too and goes to base.
  * Such a write waits for the hidden write even when a break lets the
  * other writes go (base must not change before H is set), as it would
- * wait for its own copy into hidden. A save that ends before its start returns
- * lets its write go on at once, where it is, with no hop: of the starter
- * and the end, the second to arrive finishes the save (save->ending).
- * That never happens in map, where dm holds the bios map submits until
- * it returns; it does in the worker when base and the buffer complete in
- * their submit path (RAM disks). So while the last save started in the
- * worker ended there, map sends a write that needs a save to the worker
- * on the next CPU, and the save, the write and their completions cost
- * the guest's CPU one hand-off; otherwise (disks that complete in
- * interrupt context) map starts the save itself, and one in
- * COLO_SAVE_PROBE goes to the worker to look again. A chunk is saved
- * once; saved, released or unneeded chunks cost a bitmap test.
+ * wait for its own copy into hidden.
  *
- * The guest never waits for longer than the timeout and never fails: a
+ * A save that ends before its start returns lets its write go on at once,
+ * where it is, with no hop: of the starter and the end, the second to
+ * arrive finishes the save (save->ending). That never happens in map,
+ * where dm holds the bios map submits until it returns; it does in the
+ * worker when base and the buffer complete in their submit path (RAM
+ * disks). So while the last save started in the worker ended there, map
+ * sends a write that needs a save to the worker on the next CPU, and the
+ * save, the write and their completions cost the guest's CPU one hand-off;
+ * otherwise (disks that complete in interrupt context) map starts the save
+ * itself, and one in COLO_SAVE_PROBE goes to the worker to look again. A
+ * chunk is saved once; saved, released or unneeded chunks cost a bitmap
+ * test.
+ *
+ * The guest never waits for longer than the timeout (an ingress write
+ * sharing its read waits for hidden too, see above) and never fails: a
  * full buffer, a failed save, no memory, or a save older than the timeout
  * (the watchdog) breaks the fleece, and every write waiting for a save
  * goes on at once. A save whose I/O still runs when its write went on is
