@@ -13,7 +13,10 @@
 # the guest; bad tables and messages are refused and change nothing;
 # the colo device and the module cannot go while a fleece holds them;
 # the checker again with the buffer behind a 1 ms dm-delay (saves that
-# end after their start, which map starts itself).
+# end after their start, which map starts itself); on a secondary, an
+# ingress write to a chunk that needs both copies reads base once (one
+# copy writes hidden and the buffer), also with the buffer or hidden
+# stalled past the timeout.
 # Then the model checker with a fleece (colo-fsx --fleece): on a secondary
 # with checkpoints, with a failover and its commit, with a buffer too
 # small, and on a primary with a mirror.
