@@ -7,10 +7,10 @@
  * a dm_io() and a completion of its own). The stage's submitter and its
  * completions each drop a count of copy->pending (two per stage, three
  * for a write to two destinations): the one that drops it to zero goes
- * on. If that is the submitter, the I/O
- * completed inline and the submitter, in process context, issues the next
- * stage or ends the copy itself; if it is the completion (any context),
- * the copy goes on the ready list and the work item goes on with it.
+ * on. If that is the submitter, the I/O completed inline and the
+ * submitter, in process context, issues the next stage or ends the copy
+ * itself; if it is a completion (any context), the copy goes on the ready
+ * list and the work item goes on with it.
  *
  * Pages come back to the pool before the callback runs, so that the
  * callback may be the last thing a target waits for (suspend, the
@@ -134,7 +134,6 @@ static void copy_io2_done(unsigned long error, void *context)
 {
 	struct colo_copy *copy = context;
 
-	copy->error2 = error;
 	copy->fn2(error, copy->context);
 	stage_io_ended(copy);
 }
@@ -206,8 +205,6 @@ static void issue_stage(struct colo_copy *copy)
 			req.notify.fn = copy_io2_done;
 			dm_io(&req, 1, &copy->dst2, NULL, IOPRIO_DEFAULT);
 			req.notify.fn = copy_io_done;
-			req.mem.ptr.pl = copy->pages;
-			req.mem.offset = 0;
 		} else {
 			atomic_set(&copy->pending, 2);
 		}
@@ -281,7 +278,6 @@ void colo_copy_start_two(struct colo_copier *cp, struct colo_copy *copy,
 	copy->writing = false;
 	copy->read_err = 0;
 	copy->error = 0;
-	copy->error2 = 0;
 	copy->pages = NULL;
 	copy->nr_pages = copy_pages(src->count);
 	/* A longer copy would wait for ever; the callers never ask for one. */

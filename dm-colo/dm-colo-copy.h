@@ -85,7 +85,6 @@ struct colo_copy {
 	bool writing;			/* the read is done */
 	atomic_t pending;		/* submitter and completion, see above */
 	unsigned long error;		/* the stage's dm-io error bits */
-	unsigned long error2;		/* dst2's */
 	int read_err;
 };
 

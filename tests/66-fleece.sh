@@ -288,8 +288,11 @@ dmsetup mknodes
 base_read() {	# sectors read from cb so far
 	awk '{ print $3 }' "/sys/block/dm-$(dmsetup info -c --noheadings -o minor cb)/stat"
 }
+chunk_sum() {	# DEV N: md5sum of DEV's 4 KiB chunk N, read with O_DIRECT
+	dd if="$1" bs=4k skip="$2" count=1 iflag=direct 2>/dev/null | md5sum
+}
 for n in 100 101 102 103; do
-	dd if=$B of=/tmp/fleece-old bs=4k skip=$n count=1 iflag=direct 2>/dev/null
+	old=$(chunk_sum $B $n)
 	r0=$(base_read)
 	dd if=/dev/urandom of=/dev/mapper/c-ingress bs=4k seek=$n count=1 \
 		oflag=direct 2>/dev/null
@@ -297,14 +300,11 @@ for n in 100 101 102 103; do
 	check_eq "shared read: chunk $n: ingress write read 8 sectors of base" \
 		8 $((r1 - r0))
 	check_eq "shared read: chunk $n: hidden holds its old data" \
-		"$(md5sum < /tmp/fleece-old)" \
-		"$(dd if=$H bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+		"$old" "$(chunk_sum $H $n)"
 	check_eq "shared read: chunk $n: the fleece shows its old data" \
-		"$(md5sum < /tmp/fleece-old)" \
-		"$(dd if=/dev/mapper/f bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+		"$old" "$(chunk_sum /dev/mapper/f $n)"
 	check_eq "shared read: chunk $n: the VM sees its old data" \
-		"$(md5sum < /tmp/fleece-old)" \
-		"$(dd if=/dev/mapper/c bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+		"$old" "$(chunk_sum /dev/mapper/c $n)"
 done
 check_eq "shared read: 4 chunks saved" 4 "$(field f 6)"
 
@@ -315,7 +315,7 @@ check_eq "shared read: 4 chunks saved" 4 "$(field f 6)"
 # stalled hidden holds it (base must not change before H), as it would
 # without a fleece.
 shared_stall() {
-	local n=$4 t0 t1
+	local n=$4 old t0 t1
 	dm_cleanup
 	dmsetup create cb --table "0 $LEN linear $B 0" &&
 		dmsetup create hd --table "$2" && dmsetup create fb --table "$3" &&
@@ -324,7 +324,7 @@ shared_stall() {
 		dmsetup create c-ingress --table "0 $LEN colo-ingress /dev/mapper/cb" &&
 		dmsetup create f --table "0 $LEN colo-fleece /dev/mapper/cb /dev/mapper/fb 2 timeout 500" &&
 		dmsetup mknodes || { t_fail "$1: setup"; return; }
-	dd if=$B of=/tmp/fleece-old bs=4k skip=$n count=1 iflag=direct 2>/dev/null
+	old=$(chunk_sum $B $n)
 	dd if=/dev/urandom of=/tmp/fleece-new bs=4k count=1 2>/dev/null
 	t0=$(awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime)
 	check "$1: the ingress write succeeds" dd if=/tmp/fleece-new \
@@ -332,12 +332,12 @@ shared_stall() {
 	t1=$(awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime)
 	t_diag "$1: the ingress write took $((t1 - t0)) ms"
 	check_eq "$1: broken:timeout" broken:timeout "$(fleece_state)"
-	check_eq "$1: hidden holds the old data" "$(md5sum < /tmp/fleece-old)" \
-		"$(dd if=/dev/mapper/hd bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
-	check_eq "$1: the VM sees the old data" "$(md5sum < /tmp/fleece-old)" \
-		"$(dd if=/dev/mapper/c bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+	check_eq "$1: hidden holds the old data" "$old" \
+		"$(chunk_sum /dev/mapper/hd $n)"
+	check_eq "$1: the VM sees the old data" "$old" \
+		"$(chunk_sum /dev/mapper/c $n)"
 	check_eq "$1: base holds the new data" "$(md5sum < /tmp/fleece-new)" \
-		"$(dd if=$B bs=4k skip=$n count=1 iflag=direct 2>/dev/null | md5sum)"
+		"$(chunk_sum $B $n)"
 	check "$1: the fleece goes" dmsetup remove f
 }
 shared_stall "shared read, buffer past the timeout" "0 $LEN linear $H 0" \
