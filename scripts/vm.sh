@@ -112,11 +112,13 @@ cp "$top"/tests/*.sh "$root/tests/"
 cp -r "$top/tests/bench" "$root/tests/"
 if [ ${#tests[@]} -eq 0 ] && [ "$kernel" = debug ]; then
 	# The debug lane: its tests, and its sizes (NAME=VALUE lines) where the
-	# environment sets none (make soak does).
+	# environment sets none (make soak does); soak:NAME lines only when
+	# COLO_DEBUG_SOAK is set (make soak sets it).
 	while read -r w _; do
 		case "$w" in
 		''|\#*) ;;
 		*=*) n=${w%%=*}; [ -n "${!n:-}" ] || export "${w?}" ;;
+		soak:*) [ -z "${COLO_DEBUG_SOAK:-}" ] || tests+=("${w#soak:}") ;;
 		*) tests+=("$w") ;;
 		esac
 	done < "$top/tests/debug-list"

@@ -260,7 +260,8 @@ FTRACE=/sys/kernel/tracing
 ftrace_start() {
 	[ -e $FTRACE/current_tracer ] ||
 		mount -t tracefs nodev $FTRACE 2>/dev/null || return 1
-	echo "$*" > $FTRACE/set_ftrace_filter 2>/dev/null || return 1
+	# The braces: a redirection the shell cannot open reports before 2>.
+	{ echo "$*" > $FTRACE/set_ftrace_filter; } 2>/dev/null || return 1
 	echo 16384 > $FTRACE/buffer_size_kb
 	echo > $FTRACE/trace
 	echo 1 > $FTRACE/tracing_on
