@@ -761,8 +761,27 @@ static void colo_slots_edge_test(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, none.used);
 }
 
+/* A map read back takes its slots; get then skips them. */
+static void colo_slots_take_test(struct kunit *test)
+{
+	struct colo_slots *s = new_slots(test, 4);
+	u64 slot;
+
+	KUNIT_EXPECT_TRUE(test, colo_slots_take(s, 0));
+	KUNIT_EXPECT_TRUE(test, colo_slots_take(s, 2));
+	KUNIT_EXPECT_FALSE(test, colo_slots_take(s, 2));
+	KUNIT_EXPECT_FALSE(test, colo_slots_take(s, 4));
+	KUNIT_EXPECT_EQ(test, s->nr_used, 2ULL);
+	KUNIT_ASSERT_EQ(test, colo_slots_get(s, &slot), 0);
+	KUNIT_EXPECT_EQ(test, slot, 1ULL);
+	KUNIT_ASSERT_EQ(test, colo_slots_get(s, &slot), 0);
+	KUNIT_EXPECT_EQ(test, slot, 3ULL);
+	KUNIT_EXPECT_EQ(test, colo_slots_get(s, &slot), -ENOSPC);
+}
+
 static struct kunit_case colo_slots_test_cases[] = {
 	KUNIT_CASE(colo_slots_fill_test),
+	KUNIT_CASE(colo_slots_take_test),
 	KUNIT_CASE(colo_slots_reuse_test),
 	KUNIT_CASE(colo_slots_edge_test),
 	{}

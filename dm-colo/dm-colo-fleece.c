@@ -30,7 +30,7 @@ static const char *fleece_name(struct colo_fleece *fl)
 	return dm_device_name(dm_table_get_md(fl->ti->table));
 }
 
-/* [<#opt> <opt>...]: timeout <ms>, read_once. */
+/* [<#opt> <opt>...]: timeout <ms>, read_once, persistent, reattach. */
 static int parse_options(struct dm_target *ti, struct colo_fleece *fl,
 			 unsigned int argc, char **argv)
 {
@@ -56,6 +56,15 @@ static int parse_options(struct dm_target *ti, struct colo_fleece *fl,
 		}
 		if (!strcasecmp(argv[i], "read_once")) {
 			fl->read_once = true;
+			continue;
+		}
+		if (!strcasecmp(argv[i], "persistent")) {
+			fl->persistent = true;
+			continue;
+		}
+		if (!strcasecmp(argv[i], "reattach")) {
+			fl->persistent = true;
+			fl->reattach = true;
 			continue;
 		}
 		ti->error = "Unknown optional argument";
@@ -103,11 +112,22 @@ static int fleece_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		r = -EINVAL;
 		goto bad_attach;
 	}
+	if (fl->persistent) {
+		r = colo_fleece_map_alloc(fl, &ti->error);
+		if (r)
+			goto bad_attach;
+	}
 
 	/* Sets the geometry, sets up the state, and makes it reachable. */
 	r = colo_fleece_attach(ti, fl);
 	if (r)
 		goto bad_attach;
+	/* Inactive until its resume: the data path does not use it yet. */
+	if (fl->persistent) {
+		r = colo_fleece_map_open(fl, &ti->error);
+		if (r)
+			goto bad_max_io;
+	}
 
 	r = dm_set_target_max_io_len(ti, 1ULL << fl->chunk_shift);
 	if (r) {
@@ -126,6 +146,7 @@ bad_max_io:
 	colo_fleece_wait_idle(fl);
 	colo_fleece_destroy(fl);
 bad_attach:
+	colo_fleece_map_free(fl);
 	dm_put_device(ti, fl->buffer);
 bad_buffer:
 	dm_put_device(ti, fl->base);
@@ -142,6 +163,7 @@ static void fleece_dtr(struct dm_target *ti)
 	/* Saves still in flight (let go by a timeout) end first. */
 	colo_fleece_wait_idle(fl);
 	colo_fleece_destroy(fl);
+	colo_fleece_map_free(fl);
 	dm_put_device(ti, fl->buffer);
 	dm_put_device(ti, fl->base);
 	kfree(fl);
@@ -217,8 +239,7 @@ static int fleece_read(struct colo_c *cc, struct colo_fleece *fl,
 		offset = io->sector - colo_chunk_to_sector(io->chunk,
 							   fl->chunk_shift);
 		bio_set_dev(bio, fl->buffer->bdev);
-		bio->bi_iter.bi_sector = colo_chunk_to_sector(slot,
-							      fl->chunk_shift) +
+		bio->bi_iter.bi_sector = colo_fleece_slot_sector(fl, slot) +
 					 offset;
 		return DM_MAPIO_REMAPPED;
 	}
@@ -394,12 +415,15 @@ static void fleece_status(struct dm_target *ti, status_type_t type,
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s %s", fl->base->name, fl->buffer->name);
 		timeout = fl->timeout_ms != COLO_FLEECE_DEFAULT_TIMEOUT_MS;
-		if (timeout || fl->read_once)
-			DMEMIT(" %u", 2 * timeout + fl->read_once);
+		if (timeout || fl->read_once || fl->persistent)
+			DMEMIT(" %u", 2 * timeout + fl->read_once +
+			       fl->persistent);
 		if (timeout)
 			DMEMIT(" timeout %u", fl->timeout_ms);
 		if (fl->read_once)
 			DMEMIT(" read_once");
+		if (fl->persistent)
+			DMEMIT(" %s", fl->reattach ? "reattach" : "persistent");
 		break;
 	default:
 		result[0] = '\0';
@@ -467,8 +491,7 @@ static int fleece_iterate_devices(struct dm_target *ti,
 	r = fn(ti, fl->base, 0, ti->len, data);
 	if (!r)
 		r = fn(ti, fl->buffer, 0,
-		       colo_chunk_to_sector(fl->nr_slots, fl->chunk_shift),
-		       data);
+		       colo_fleece_slot_sector(fl, fl->nr_slots), data);
 	return r;
 }
 

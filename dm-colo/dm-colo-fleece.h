@@ -41,11 +41,13 @@
 #include <linux/xarray.h>
 
 #include "dm-colo-bitmap.h"
+#include "dm-colo-chunk.h"
 #include "dm-colo-compat.h"
 #include "dm-colo-copy.h"
 #include "dm-colo-slots.h"
 
 struct colo_c;
+struct colo_fleece_map;
 struct colo_io;
 
 #define COLO_FLEECE_DEFAULT_TIMEOUT_MS	5000
@@ -80,6 +82,20 @@ struct colo_fleece {
 	u64 nr_slots;			/* whole chunks the buffer holds */
 	unsigned int timeout_ms;
 	bool read_once;			/* a read of a whole chunk releases it */
+	/*
+	 * Persistent: the map is kept on the buffer (@map, see
+	 * dm-colo-fleece-map.c), new, or read back (@reattach). @instance
+	 * names it in the colo device's metadata; the slots start at
+	 * @data_start (0 when not persistent). @gone: the chunks whose gone
+	 * bit is on disk (set bits only, by the map's commit): a write skips
+	 * the save of a released chunk only from then on.
+	 */
+	bool persistent;
+	bool reattach;
+	u64 instance;
+	sector_t data_start;
+	struct colo_fleece_map *map;
+	unsigned long *gone;
 
 	atomic_t state;			/* enum colo_fleece_state */
 	int reason;			/* enum colo_fleece_reason, once broken */
@@ -107,6 +123,9 @@ struct colo_fleece {
 	atomic64_t nr_released;
 
 	struct list_head saves;		/* in flight, oldest first */
+	/* Persistent: saves whose map entry waits for @commit_work; @lock. */
+	struct list_head committing;
+	struct work_struct commit_work;
 	atomic_t refs;			/* users from the colo side, see save.c */
 	wait_queue_head_t refs_wq;
 
@@ -149,6 +168,24 @@ const char *colo_fleece_reason_name(int reason);
 static inline int colo_fleece_state(struct colo_fleece *fl)
 {
 	return atomic_read_acquire(&fl->state);
+}
+
+/* dm-colo-fleece-map.c: a persistent fleece's map, below the save. */
+int colo_fleece_map_alloc(struct colo_fleece *fl, char **error);
+void colo_fleece_map_free(struct colo_fleece *fl);
+int colo_fleece_map_layout(struct colo_fleece *fl, struct colo_c *cc,
+			   char **error);
+int colo_fleece_map_open(struct colo_fleece *fl, char **error);
+void colo_fleece_map_set(struct colo_fleece *fl, u64 slot, u64 chunk);
+void colo_fleece_map_gone(struct colo_fleece *fl, u64 chunk);
+int colo_fleece_map_commit(struct colo_fleece *fl,
+			   void (*gone)(struct colo_fleece *fl, u64 chunk));
+
+/* The sector of slot @slot on the buffer. Any context. */
+static inline sector_t colo_fleece_slot_sector(struct colo_fleece *fl,
+					       u64 slot)
+{
+	return fl->data_start + colo_chunk_to_sector(slot, fl->chunk_shift);
 }
 
 /* dm-colo-fleece.c: the target. */

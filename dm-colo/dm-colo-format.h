@@ -111,6 +111,13 @@ struct colo_meta_super {
 	__le64 current_uuid;		/* data generation, new at failover */
 	__le64 previous_uuid;		/* the one before */
 	__le64 failovers;		/* failovers this device made */
+	/*
+	 * The instance of the persistent fleece whose view base is kept
+	 * for (every write to base since it started was saved first, see
+	 * dm-colo-fleece-format.h), 0 for none. Cleared, durably, before
+	 * the first write to base that no active fleece saves for.
+	 */
+	__le64 fleece;
 };
 
 /* Bitmap blocks that hold @nr bits. */

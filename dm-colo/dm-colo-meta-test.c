@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests of the metadata format (dm-colo-format.h and
- * dm-colo-meta-format.c) and of "dirty add" ranges: block sealing and
+ * dm-colo-meta-format.c), of a persistent fleece's buffer layout
+ * (dm-colo-fleece-format.h) and of "dirty add" ranges: block sealing and
  * checks, the choice between a block's two copies, the superblock's
  * geometry checks, the size formula and the region arithmetic.
  */
@@ -10,6 +11,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
+#include "dm-colo-fleece-format.h"
 #include "dm-colo-meta.h"
 #include "dm-colo-parse.h"
 
@@ -204,6 +206,41 @@ static void colo_range_test(struct kunit *test)
 					 10, &first, &last), -EINVAL);
 }
 
+/*
+ * A persistent fleece's buffer layout: the map before the first chunk
+ * border, as many slots as fit after it, at most one per chunk.
+ */
+static void colo_fleece_layout_test(struct kunit *test)
+{
+	struct colo_fleece_layout l;
+
+	/* 32 MiB, 4 KiB chunks, a 64 MiB buffer: a slot per chunk. */
+	colo_fleece_layout(&l, 131072, 8192, 3);
+	KUNIT_EXPECT_EQ(test, l.nr_slots, 8192ULL);
+	KUNIT_EXPECT_EQ(test, l.table_blocks, 16ULL);
+	KUNIT_EXPECT_EQ(test, l.gone_blocks, 1ULL);
+	KUNIT_EXPECT_EQ(test, l.table_start, 8ULL);
+	KUNIT_EXPECT_EQ(test, l.gone_start, 136ULL);
+	KUNIT_EXPECT_EQ(test, l.data_start, 144ULL);
+	/* The same buffer as the device: the map takes 18 chunks' room. */
+	colo_fleece_layout(&l, 65536, 8192, 3);
+	KUNIT_EXPECT_EQ(test, l.nr_slots, 8174ULL);
+	KUNIT_EXPECT_EQ(test, l.data_start, 144ULL);
+	KUNIT_EXPECT_LE(test, l.data_start + (l.nr_slots << 3), 65536ULL);
+	/* 64 KiB chunks: the map rounds up to one chunk. */
+	colo_fleece_layout(&l, 16384, 512, 7);
+	KUNIT_EXPECT_EQ(test, l.data_start, 128ULL);
+	KUNIT_EXPECT_EQ(test, l.nr_slots, 127ULL);
+	/* 1-sector chunks: the largest count that fits, exactly. */
+	colo_fleece_layout(&l, 10000, 1000000, 0);
+	KUNIT_EXPECT_LE(test, l.data_start + l.nr_slots, 10000ULL);
+	colo_fleece_place(&l, 1000000, l.nr_slots + 1, 0);
+	KUNIT_EXPECT_GT(test, l.data_start + l.nr_slots, 10000ULL);
+	/* Too small for the map and a chunk: no slot. */
+	colo_fleece_layout(&l, 16, 100, 3);
+	KUNIT_EXPECT_EQ(test, l.nr_slots, 0ULL);
+}
+
 static struct kunit_case colo_meta_cases[] = {
 	KUNIT_CASE(colo_meta_slot_test),
 	KUNIT_CASE(colo_meta_csum_test),
@@ -212,6 +249,7 @@ static struct kunit_case colo_meta_cases[] = {
 	KUNIT_CASE(colo_meta_region_test),
 	KUNIT_CASE(colo_meta_super_test),
 	KUNIT_CASE(colo_range_test),
+	KUNIT_CASE(colo_fleece_layout_test),
 	{}
 };
 

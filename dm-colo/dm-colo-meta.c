@@ -490,6 +490,38 @@ int colo_meta_gap_sync(struct colo_c *cc, unsigned int gap)
 	return r;
 }
 
+/*
+ * The instance of the persistent fleece whose view base is kept for, as
+ * the superblock names it; 0 for none or without a metadata device. Any
+ * context.
+ */
+u64 colo_meta_fleece(struct colo_c *cc)
+{
+	struct colo_meta *m = cc->meta;
+
+	return m ? le64_to_cpu(READ_ONCE(m->sb.fleece)) : 0;
+}
+
+/*
+ * Name fleece @instance (0: none) in the superblock, on disk before this
+ * returns 0. Sleeps.
+ */
+int colo_meta_set_fleece(struct colo_c *cc, u64 instance)
+{
+	struct colo_meta *m = cc->meta;
+	int r = -EIO;
+
+	if (!m)
+		return -ENODEV;
+	mutex_lock(&m->io_lock);
+	if (!meta_failed(m)) {
+		WRITE_ONCE(m->sb.fleece, cpu_to_le64(instance));
+		r = commit_state(m);
+	}
+	mutex_unlock(&m->io_lock);
+	return r;
+}
+
 static void tick_worker(struct work_struct *work)
 {
 	struct colo_meta *m = container_of(to_delayed_work(work),
@@ -856,6 +888,9 @@ int colo_meta_open(struct colo_c *cc, struct dm_dev *dev,
 		goto bad;
 	if (recover)
 		set_bit(META_LIVE, &m->flags);
+	/* A fleece's view may be re-attached until base is written. */
+	if (recover && le64_to_cpu(m->sb.fleece))
+		set_bit(COLO_FLEECE_STALE, &cc->flags);
 	cc->meta = m;
 	return 0;
 bad:

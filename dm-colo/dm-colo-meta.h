@@ -7,7 +7,9 @@
  *
  * What is on disk, and when it is written:
  *  - the superblock: at initialisation, failover, the end of the failover
- *    commit, and when the dirty bitmap's coverage changes;
+ *    commit, when the dirty bitmap's coverage changes, and when a
+ *    persistent fleece starts or base is first written without it
+ *    (colo_meta_set_fleece());
  *  - the overlay maps, at failover (the blocks with a bit set) and as the
  *    commit progresses (colo_meta_sync(): base flushed first);
  *  - the write-intent region bitmap, in primary mode: a region's mark is
@@ -78,6 +80,8 @@ int colo_meta_sync(struct colo_c *cc);
 void colo_meta_commit_done(struct colo_c *cc);
 void colo_meta_gap_changed(struct colo_c *cc);
 int colo_meta_gap_sync(struct colo_c *cc, unsigned int gap);
+u64 colo_meta_fleece(struct colo_c *cc);
+int colo_meta_set_fleece(struct colo_c *cc, u64 instance);
 
 void colo_meta_carry(struct colo_c *from, struct colo_c *to);
 void colo_meta_status(struct colo_c *cc, char *result, unsigned int maxlen,

@@ -54,12 +54,14 @@
 
 #include "dm-colo.h"
 #include "dm-colo-fleece.h"
+#include "dm-colo-meta.h"
 
 #define DM_MSG_PREFIX "colo-fleece"
 
 /* One chunk being saved. */
 struct colo_save {
 	struct list_head node;		/* on fl->saves, under fl->lock */
+	struct list_head commit_node;	/* on fl->committing, the same */
 	struct colo_fleece *fl;
 	struct colo_c *cc;		/* of @bio */
 	struct bio *bio;		/* waits; NULL once let go, fl->lock */
@@ -146,9 +148,17 @@ bool colo_fleece_in_view(struct colo_fleece *fl, u64 chunk)
 /* Does a write to base have to save @chunk first? Any context. */
 bool colo_fleece_needs(struct colo_fleece *fl, u64 chunk)
 {
-	return colo_fleece_state(fl) == COLO_FLEECE_ACTIVE &&
-	       !colo_bitmap_test(&fl->saved, chunk) &&
-	       colo_fleece_in_view(fl, chunk);
+	if (colo_fleece_state(fl) != COLO_FLEECE_ACTIVE ||
+	    colo_bitmap_test(&fl->saved, chunk))
+		return false;
+	if (!fl->gone)
+		return colo_fleece_in_view(fl, chunk);
+	/* Persistent: a release counts once its gone bit is on disk. */
+	if (chunk >= fl->nr_chunks || test_bit(chunk, fl->gone))
+		return false;
+	/* Pairs with smp_store_release() in colo_fleece_restrict(). */
+	return !smp_load_acquire(&fl->restricted) ||
+	       colo_bitmap_test(&fl->needed, chunk);
 }
 
 /* Chunks of the view (for the status). Any context. */
@@ -174,6 +184,39 @@ static bool in_ranges(struct colo_fleece *fl, u64 chunk, unsigned int nr,
 	return false;
 }
 
+static void chunk_gone(struct colo_fleece *fl, u64 chunk);
+
+/*
+ * A persistent fleece's restriction: the chunks that leave the view are
+ * gone on disk before the view changes (a write skips their saves from
+ * then on). fl->msg_lock held; sleeps.
+ */
+static int restrict_on_disk(struct colo_fleece *fl, unsigned int nr,
+			    char **ranges)
+{
+	u64 c;
+	int r;
+
+	for (c = 0; c < fl->nr_chunks; c++) {
+		if ((!fl->restricted || colo_bitmap_test(&fl->needed, c)) &&
+		    !colo_bitmap_test(&fl->released, c) &&
+		    !in_ranges(fl, c, nr, ranges)) {
+			spin_lock_irq(&fl->lock);
+			colo_fleece_map_gone(fl, c);
+			spin_unlock_irq(&fl->lock);
+		}
+		if (!(c & 1023))
+			cond_resched();
+	}
+	r = colo_fleece_map_commit(fl, chunk_gone);
+	if (r) {
+		DMERR("%s: write of the fleece's map failed (%d)",
+		      dm_device_name(dm_table_get_md(fl->ti->table)), r);
+		colo_fleece_break(fl, COLO_FLEECE_IO_ERROR);
+	}
+	return r;
+}
+
 /*
  * "needed <range>...", the ranges checked by the caller: the view keeps
  * only the listed chunks, its first restriction from all of them, a later
@@ -190,6 +233,11 @@ int colo_fleece_restrict(struct colo_fleece *fl, unsigned int nr,
 	int r = 0;
 
 	mutex_lock(&fl->msg_lock);
+	if (fl->map) {
+		r = restrict_on_disk(fl, nr, ranges);
+		if (r)
+			goto out;
+	}
 	if (fl->restricted) {
 		for (c = colo_bitmap_next_set(&fl->needed, 0); c < fl->nr_chunks;
 		     c = colo_bitmap_next_set(&fl->needed, c + 1)) {
@@ -386,23 +434,15 @@ static void save_hidden_done(unsigned long error, void *context)
 }
 
 /*
- * The end of a save. Process context: the copier's, or inside
- * colo_copy_start() in start_save(), which then finishes the save itself.
+ * The end of a save: its chunk saved (@ok, unless the fleece broke
+ * meanwhile) or its slot given back. Process context.
  */
-static void save_done(int read_err, unsigned long write_err, void *context)
+static void save_end(struct colo_save *save, bool ok)
 {
-	struct colo_save *save = context;
 	struct colo_fleece *fl = save->fl;
 	unsigned long flags;
-	bool ok = !read_err && !write_err;
 
 	if (!ok) {
-		DMERR_LIMIT("%s: save of chunk %llu failed: %s",
-			    dm_device_name(dm_table_get_md(fl->ti->table)),
-			    (unsigned long long)save->chunk,
-			    read_err ? "read error on base" :
-			    "write error on the buffer");
-		colo_fleece_break(fl, COLO_FLEECE_IO_ERROR);
 		drop_slot(fl, save->chunk);
 	} else if (colo_fleece_state(fl) == COLO_FLEECE_ACTIVE) {
 		/* Its leaf was prepared when the save started. */
@@ -418,6 +458,86 @@ static void save_done(int read_err, unsigned long write_err, void *context)
 	/* Pairs with atomic_dec_and_test() in start_save(). */
 	if (atomic_dec_and_test(&save->ending))
 		save_finish(save);
+}
+
+/*
+ * The end of a save's copy. Process context: the copier's, or inside
+ * colo_copy_start() in start_save(), which then finishes the save itself.
+ * A persistent fleece's save ends when its map entry is on disk
+ * (commit_worker()).
+ */
+static void save_done(int read_err, unsigned long write_err, void *context)
+{
+	struct colo_save *save = context;
+	struct colo_fleece *fl = save->fl;
+	unsigned long flags;
+
+	if (read_err || write_err) {
+		DMERR_LIMIT("%s: save of chunk %llu failed: %s",
+			    dm_device_name(dm_table_get_md(fl->ti->table)),
+			    (unsigned long long)save->chunk,
+			    read_err ? "read error on base" :
+			    "write error on the buffer");
+		colo_fleece_break(fl, COLO_FLEECE_IO_ERROR);
+		save_end(save, false);
+		return;
+	}
+	if (!fl->map || colo_fleece_state(fl) != COLO_FLEECE_ACTIVE) {
+		save_end(save, true);
+		return;
+	}
+	spin_lock_irqsave(&fl->lock, flags);
+	colo_fleece_map_set(fl, save->slot, save->chunk);
+	list_add_tail(&save->commit_node, &fl->committing);
+	spin_unlock_irqrestore(&fl->lock, flags);
+	queue_work(fl->wq, &fl->commit_work);
+}
+
+/*
+ * A persistent fleece's released chunk whose gone bit is on disk now: its
+ * slot may go to another chunk. A chunk a "needed" message took out of the
+ * view keeps its slot, as without persistence. Process context.
+ */
+static void chunk_gone(struct colo_fleece *fl, u64 chunk)
+{
+	unsigned long flags;
+
+	if (!colo_bitmap_test(&fl->released, chunk))
+		return;
+	spin_lock_irqsave(&fl->lock, flags);
+	colo_bitmap_clear(&fl->needed, chunk);
+	spin_unlock_irqrestore(&fl->lock, flags);
+	atomic64_inc(&fl->nr_released);
+	if (colo_bitmap_clear(&fl->saved, chunk))
+		atomic64_dec(&fl->nr_saved);
+	drop_slot(fl, chunk);
+}
+
+/*
+ * A persistent fleece's commit: the map entries of the saves whose copy
+ * ended and the gone bits of released chunks go to disk (one flush of the
+ * buffer first, for all of them), then those saves end. A failed commit
+ * breaks the fleece.
+ */
+static void commit_worker(struct work_struct *work)
+{
+	struct colo_fleece *fl = container_of(work, struct colo_fleece,
+					      commit_work);
+	struct colo_save *save, *tmp;
+	LIST_HEAD(batch);
+	int r;
+
+	spin_lock_irq(&fl->lock);
+	list_splice_init(&fl->committing, &batch);
+	spin_unlock_irq(&fl->lock);
+	r = colo_fleece_map_commit(fl, chunk_gone);
+	if (r) {
+		DMERR_LIMIT("%s: write of the fleece's map failed (%d)",
+			    dm_device_name(dm_table_get_md(fl->ti->table)), r);
+		colo_fleece_break(fl, COLO_FLEECE_IO_ERROR);
+	}
+	list_for_each_entry_safe(save, tmp, &batch, commit_node)
+		save_end(save, !r);
 }
 
 /*
@@ -499,7 +619,7 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	src.sector = colo_chunk_to_sector(chunk, fl->chunk_shift);
 	src.count = colo_chunk_len(chunk, fl->ti->len, fl->chunk_shift);
 	dst.bdev = fl->buffer->bdev;
-	dst.sector = colo_chunk_to_sector(slot, fl->chunk_shift);
+	dst.sector = colo_fleece_slot_sector(fl, slot);
 	dst.count = src.count;
 	dst2 = src;
 	dst2.bdev = hidden ? cc->hidden->bdev : NULL;
@@ -601,6 +721,62 @@ static bool save_chunk(struct colo_fleece *fl, struct colo_c *cc,
 }
 
 /*
+ * Is the view the colo device's metadata names (a persistent fleece's) kept:
+ * is that fleece attached and active? True when none is named. The state
+ * is read with acquire: a break or a detach that a save saw is seen.
+ * Any context.
+ */
+static bool view_kept(struct colo_c *cc)
+{
+	u64 named = colo_meta_fleece(cc);
+	struct colo_fleece *fl;
+	bool kept;
+
+	if (likely(!named))
+		return true;
+	rcu_read_lock();
+	fl = rcu_dereference(cc->fleece);
+	kept = fl && fl->instance == named &&
+	       colo_fleece_state(fl) == COLO_FLEECE_ACTIVE;
+	rcu_read_unlock();
+	return kept;
+}
+
+/*
+ * Base is about to be written with no active fleece keeping the view that
+ * the metadata names: the name goes first, on disk (a re-attach of that
+ * view is refused from then on). Sleeps.
+ */
+static void drop_view_name(struct colo_c *cc)
+{
+	u64 named = colo_meta_fleece(cc);
+
+	if (view_kept(cc))
+		return;
+	DMINFO("%s: base written without fleece %016llx: its view can no longer be re-attached",
+	       colo_name(cc), (unsigned long long)named);
+	colo_meta_set_fleece(cc, 0);
+}
+
+/*
+ * drop_view_name() for @bio: in the worker, which may sleep for it; from
+ * map, @bio goes there (returns false) and runs again from the top.
+ */
+static bool forget_view(struct colo_c *cc, struct bio *bio,
+			struct colo_io *io, bool in_worker)
+{
+	if (in_worker) {
+		drop_view_name(cc);
+		return true;
+	}
+	if (io->holder.hold != COLO_HOLD_NONE)
+		colo_lock_release(&cc->locks, &io->holder);
+	io->save_parked = false;
+	colo_defer_bio(cc, bio);
+	return false;
+}
+
+/*
  * Before @bio, a write, reaches base: save each of its chunks the fleece
  * of @cc still needs. Returns true when @bio may go on, false when it was
  * taken (it runs again from the top in the worker). Map or worker context;
@@ -615,13 +791,15 @@ bool colo_save_before_write(struct colo_c *cc, struct bio *bio,
 	u64 c, first, last;
 
 	/* Only ingress writes and a primary's VM writes reach base. */
-	if (!rcu_access_pointer(cc->fleece) || !bio_sectors(bio) ||
+	if (!bio_sectors(bio) ||
 	    (io->ingress && test_bit(COLO_FENCED, &cc->flags)) ||
 	    (!io->ingress && READ_ONCE(cc->mode) != COLO_MODE_PRIMARY))
 		goto out;
+	if (!rcu_access_pointer(cc->fleece))
+		goto named;
 	fl = get_fleece(cc);
 	if (!fl)
-		goto out;
+		goto named;
 
 	first = colo_sector_to_chunk(io->sector, fl->chunk_shift);
 	last = colo_sector_to_chunk(io->sector + bio_sectors(bio) - 1,
@@ -647,6 +825,10 @@ bool colo_save_before_write(struct colo_c *cc, struct bio *bio,
 		go = save_chunk(fl, cc, bio, io, c, in_worker);
 	}
 	put_fleece(fl);
+named:
+	/* After the saves: a break they saw is seen here too. */
+	if (go && unlikely(!view_kept(cc)))
+		go = forget_view(cc, bio, io, in_worker);
 out:
 	/* Parked for a save that is no longer needed: not ours to keep. */
 	if (go && io->save_parked) {
@@ -670,10 +852,10 @@ void colo_save_chunks(struct colo_c *cc, u64 first, u64 last)
 	int r;
 
 	if (!rcu_access_pointer(cc->fleece))
-		return;
+		goto named;
 	fl = get_fleece(cc);
 	if (!fl)
-		return;
+		goto named;
 	for (c = first; c <= last; c++) {
 		DECLARE_COMPLETION_ONSTACK(done);
 
@@ -688,6 +870,8 @@ void colo_save_chunks(struct colo_c *cc, u64 first, u64 last)
 		wait_for_completion(&done);
 	}
 	put_fleece(fl);
+named:
+	drop_view_name(cc);
 }
 
 /*
@@ -706,6 +890,18 @@ int colo_fleece_release_chunk(struct colo_fleece *fl, u64 chunk, gfp_t gfp)
 	r = colo_bitmap_prepare(&fl->released, chunk, gfp);
 	if (r)
 		return r;
+	if (fl->map) {
+		/*
+		 * Reads fail from now on; its slot and its writes' saves go
+		 * once the gone bit is on disk (chunk_gone()).
+		 */
+		spin_lock_irqsave(&fl->lock, flags);
+		colo_bitmap_set(&fl->released, chunk);
+		colo_fleece_map_gone(fl, chunk);
+		spin_unlock_irqrestore(&fl->lock, flags);
+		queue_work(fl->wq, &fl->commit_work);
+		return 0;
+	}
 	/* With the needed bit, for a restriction under way. */
 	spin_lock_irqsave(&fl->lock, flags);
 	colo_bitmap_set(&fl->released, chunk);
@@ -730,6 +926,8 @@ int colo_fleece_init(struct colo_fleece *fl)
 	/* Erased from interrupt context too (drop_slot()). */
 	xa_init_flags(&fl->slots, XA_FLAGS_LOCK_IRQ);
 	INIT_LIST_HEAD(&fl->saves);
+	INIT_LIST_HEAD(&fl->committing);
+	INIT_WORK(&fl->commit_work, commit_worker);
 	atomic_set(&fl->refs, 0);
 	init_waitqueue_head(&fl->refs_wq);
 	atomic_set(&fl->state, COLO_FLEECE_INACTIVE);
@@ -781,6 +979,8 @@ void colo_fleece_destroy(struct colo_fleece *fl)
 {
 	cancel_delayed_work_sync(&fl->watchdog);
 	cancel_work_sync(&fl->event_work);
+	/* Releases may have queued it: their gone bits go to disk now. */
+	flush_work(&fl->commit_work);
 	colo_copier_destroy(&fl->copier);
 	destroy_workqueue(fl->wq);
 	colo_bitmap_destroy(&fl->needed);

@@ -48,6 +48,15 @@ int colo_slots_get(struct colo_slots *s, u64 *slot)
 	return 0;
 }
 
+/* Take @slot (a map read back). Returns false when it is taken already. */
+bool colo_slots_take(struct colo_slots *s, u64 slot)
+{
+	if (slot >= s->nr || __test_and_set_bit(slot, s->used))
+		return false;
+	s->nr_used++;
+	return true;
+}
+
 /* Give @slot back. Returns false (and warns) when it was not in use. */
 bool colo_slots_put(struct colo_slots *s, u64 slot)
 {

@@ -23,6 +23,7 @@ struct colo_slots {
 int colo_slots_init(struct colo_slots *s, u64 nr);
 void colo_slots_destroy(struct colo_slots *s);
 int colo_slots_get(struct colo_slots *s, u64 *slot);
+bool colo_slots_take(struct colo_slots *s, u64 slot);
 bool colo_slots_put(struct colo_slots *s, u64 slot);
 
 #endif /* DM_COLO_SLOTS_H */

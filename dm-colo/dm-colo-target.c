@@ -258,6 +258,9 @@ static int check_reload(struct dm_target *ti, struct colo_c *old,
 		ti->error = "Changing geometry, legs or metadata needs a suspended, empty device";
 		return -EBUSY;
 	}
+	/* @old's metadata stops following base: a view it names is lost. */
+	if (colo_meta_fleece(old))
+		colo_meta_set_fleece(old, 0);
 	return 0;
 }
 
@@ -874,6 +877,11 @@ static int __attach_fleece(struct dm_target *ti, struct colo_fleece *fl)
 	fl->nr_chunks = colo_nr_chunks(ti->len, fl->chunk_shift);
 	fl->nr_slots = min_t(u64, bdev_nr_sectors(fl->buffer->bdev) >>
 			     fl->chunk_shift, fl->nr_chunks);
+	if (fl->persistent) {
+		r = colo_fleece_map_layout(fl, cc, &ti->error);
+		if (r)
+			return r;
+	}
 	if (!fl->nr_slots) {
 		ti->error = "Buffer device is smaller than one chunk";
 		return -EINVAL;
@@ -994,19 +1002,34 @@ int colo_fleece_activate(struct colo_fleece *fl)
 		DMERR("%s: cannot start: interrupted", name);
 		goto out;
 	}
-	if (READ_ONCE(cc->mode) == COLO_MODE_SECONDARY &&
-	    test_bit(COLO_BASE_WRITTEN, &cc->flags)) {
-		DMERR("%s: cannot start: %s; resume it right after a checkpoint",
-		      name, "the ingress wrote base since the last checkpoint");
-		r = -EBUSY;
-	} else if (READ_ONCE(cc->commit_state) == COLO_COMMIT_RUNNING) {
+	if (READ_ONCE(cc->commit_state) == COLO_COMMIT_RUNNING) {
 		DMERR("%s: cannot start: the failover commit of %s runs; %s",
 		      name, colo_name(cc), "resume it when the commit is done");
 		r = -EBUSY;
-	} else {
+	} else if (fl->reattach) {
+		/* Base not written without it since (dm-colo-save.c). */
+		if (colo_meta_fleece(cc) != fl->instance) {
+			DMERR("%s: cannot re-attach: base was written without it since",
+			      name);
+			r = -ESTALE;
+		}
+	} else if (READ_ONCE(cc->mode) == COLO_MODE_SECONDARY &&
+		   test_bit(COLO_BASE_WRITTEN, &cc->flags)) {
+		DMERR("%s: cannot start: %s; resume it right after a checkpoint",
+		      name, "the ingress wrote base since the last checkpoint");
+		r = -EBUSY;
+	} else if (fl->persistent &&
+		   colo_meta_set_fleece(cc, fl->instance)) {
+		/* Its view is named in the metadata before it starts. */
+		DMERR("%s: cannot start: the metadata of %s cannot be written",
+		      name, colo_name(cc));
+		r = -EIO;
+	}
+	if (!r) {
 		atomic_set_release(&fl->state, COLO_FLEECE_ACTIVE);
-		DMINFO("%s: fleece of %s started (%s mode)", name,
-		       colo_name(cc), colo_mode_name(READ_ONCE(cc->mode)));
+		DMINFO("%s: fleece of %s %s (%s mode)", name,
+		       colo_name(cc), fl->reattach ? "re-attached" : "started",
+		       colo_mode_name(READ_ONCE(cc->mode)));
 	}
 	colo_release_hold(cc, COLO_HOLD_ALL);
 out:

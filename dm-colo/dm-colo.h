@@ -37,6 +37,12 @@ enum {
 	COLO_FENCED,		/* failed over: ingress bios fail */
 	COLO_SUSPENDED,		/* between presuspend and resume */
 	COLO_BASE_WRITTEN,	/* an ingress write since the last checkpoint */
+	/*
+	 * The metadata names a persistent fleece that no active fleece
+	 * keeps base for (detached, broken, or loaded after a crash): the
+	 * name is cleared before the next write to base (dm-colo-save.c).
+	 */
+	COLO_FLEECE_STALE,
 };
 
 /* Background work that waits for a copy slot (dm-colo-job.c). */

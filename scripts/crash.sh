@@ -16,12 +16,13 @@
 #   a  a secondary with metadata: VM and ingress writes, a checkpoint, then
 #      (in the window) a failover and VM writes, FUA writes and flushes
 #      while the commit runs over a base slowed by dm-delay
-#   b  a primary with metadata mirrored in sync: VM writes, FUA writes,
-#      flushes and pauses
+#   b  a primary with metadata mirrored in sync, with a persistent fleece
+#      of half of base: VM writes, FUA writes, flushes and pauses
 # and the checks: the mode (primary after a completed failover), the commit
 # resumes and finishes, every sector as the durability rule allows
-# (tests/src/colo-crash.c), and for b a dirty resync accepted that makes the
-# replica equal to base. N points take N + 1 boots. --jobs J (default: the
+# (tests/src/colo-crash.c), and for b the fleece re-attached with its view
+# as at its start, and a dirty resync accepted that makes the replica
+# equal to base. N points take N + 1 boots. --jobs J (default: the
 # host's CPUs, at most 8; COLO_CRASH_JOBS) splits them between J chains that run at once, with
 # seeds S, S+1, ...; a chain is replayed alone with --jobs 1.
 #

@@ -143,7 +143,7 @@ check_match "fleece status: the buffer's line" \
 	"^  buffer:   /dev/ram3, $used of $CHUNKS chunks used \([0-9.]+ [KM]iB of 32 MiB\)$" \
 	"$(echo "$OUT" | sed -n 3p)"
 check_exit 0 "fleece status --json" colosetup fleece status --json vm
-check_eq "fleece status --json" "{\"schema\":2,\"name\":\"vm-fleece\",\"dm_uuid\":\"COLO-FLEECE-$ID\",\"target\":\"colo-fleece\",\"colo\":\"vm\",\"sectors\":$LEN,\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":$CHUNKS,\"state\":\"active\",\"broken_reason\":null,\"needed\":$CHUNKS,\"saved\":$saved,\"released\":0,\"buffer_used\":$used,\"buffer_total\":$CHUNKS,\"buffer\":\"/dev/ram3\",\"timeout_ms\":5000,\"read_once\":false}" "$OUT"
+check_eq "fleece status --json" "{\"schema\":2,\"name\":\"vm-fleece\",\"dm_uuid\":\"COLO-FLEECE-$ID\",\"target\":\"colo-fleece\",\"colo\":\"vm\",\"sectors\":$LEN,\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":$CHUNKS,\"state\":\"active\",\"broken_reason\":null,\"needed\":$CHUNKS,\"saved\":$saved,\"released\":0,\"buffer_used\":$used,\"buffer_total\":$CHUNKS,\"buffer\":\"/dev/ram3\",\"timeout_ms\":5000,\"read_once\":false,\"persistent\":false}" "$OUT"
 check_exit 0 "fleece status of the fleece by its name" colosetup fleece status --json vm-fleece
 check_match "fleece status by its name: the same" "\"name\":\"vm-fleece\".*\"colo\":\"vm\"" "$OUT"
 check_exit 0 "status of the fleece device" colosetup status vm-fleece
@@ -256,5 +256,43 @@ check_eq "secondary: fleece stop says the copy is consistent" \
 	"$OUT"
 check_exit 0 "secondary: remove c and its ingress" colosetup remove c
 check_eq "no device left" "" "$(dmsetup ls | grep -v '^No devices found')"
+
+# --- --persistent and --reattach ---------------------------------------------
+dd if=/dev/zero of=/dev/ram4 bs=1M count=1 oflag=direct 2>/dev/null
+refused 2 "fleece start: --persistent and --reattach together" \
+	"give --persistent \(a new view\) or --reattach \(the view on BUFFER\), not both" \
+	colosetup fleece start vm /dev/ram3 --persistent --reattach
+colosetup create pm --primary /dev/ram0 --metadata /dev/ram4 > /dev/null ||
+	t_fail "create pm with metadata"
+colosetup create np --primary /dev/ram5 > /dev/null || t_fail "create np"
+refused 1 "fleece start --persistent: no metadata device" \
+	"needs a colo device with a metadata device" \
+	colosetup fleece start np /dev/ram3 --persistent
+dd if=/dev/mapper/pm of=$REF bs=1M iflag=direct 2>/dev/null
+check_exit 0 "fleece start --persistent" colosetup fleece start pm /dev/ram3 --persistent
+check_eq "--persistent: the table" "0 $LEN colo-fleece 1:0 1:3 1 persistent" \
+	"$(dmsetup table pm-fleece)"
+check "--persistent: VM writes" \
+	dd if=/dev/urandom of=/dev/mapper/pm bs=64k count=64 oflag=direct
+check_exit 0 "--persistent: fleece status --json" colosetup fleece status --json pm
+check_match "--persistent: JSON says persistent" '"persistent":true}$' "$OUT"
+check_exit 0 "--persistent: fleece stop" colosetup fleece stop pm
+check_exit 0 "fleece start --reattach" colosetup fleece start pm /dev/ram3 --reattach
+check_match "--reattach: says re-attached" "re-attached" "$OUT"
+check_eq "--reattach: the table" "0 $LEN colo-fleece 1:0 1:3 1 reattach" \
+	"$(dmsetup table pm-fleece)"
+check_eq "--reattach: the image at the first start" \
+	"$(md5sum < $REF | cut -d' ' -f1)" "$(sum /dev/mapper/pm-fleece)"
+check_exit 0 "--reattach: fleece status" colosetup fleece status pm
+check_match "--reattach: the options say reattached" "options: .*, reattached$" "$OUT"
+check_exit 0 "--reattach: fleece stop" colosetup fleece stop pm
+check "a VM write with no fleece" \
+	dd if=/dev/urandom of=/dev/mapper/pm bs=4k count=1 oflag=direct
+refused 1 "fleece start --reattach after a write without it" \
+	"the view on /dev/ram3 is lost for good" \
+	colosetup fleece start pm /dev/ram3 --reattach
+check_fails "the refused re-attach left no device" dmsetup info pm-fleece
+colosetup remove pm > /dev/null
+colosetup remove np > /dev/null
 dm_cleanup
 t_done

@@ -16,13 +16,16 @@
 #
 #   set a, from 0:      ab base (linear; dm-delay in the run), ah hidden,
 #                       aa active, am metadata, aj journal
-#   set b, from 32 MiB: bb base, br replica, bm metadata, bj journal
+#   set b, from 32 MiB: bb base, br replica, bf a fleece's buffer,
+#                       bm metadata, bj journal
 #
 # Set a: a secondary with metadata; VM and ingress writes and a checkpoint
 # (colo-crash setup), base slowed by dm-delay, CRASH-READY, then a failover
 # and VM writes, FUA writes and flushes while the commit runs (colo-crash
 # run). Set b: a primary with metadata, mirrored in sync to br (a full sync
-# in the setup), the replica's writes slowed by dm-delay (and base's for odd
+# in the setup) and a persistent fleece of the first half of base started
+# (the next boot re-attaches it and compares its view with base's
+# stamp-0 data), the replica's writes slowed by dm-delay (and base's for odd
 # seeds), CRASH-READY, then VM writes, FUA writes, flushes and idle pauses
 # (the marks' lazy clearing). The host lays a set out anew before
 # its workload starts (base: colo-crash init's stamp-0 data; the rest zero).
@@ -49,7 +52,7 @@ slices() {
 	if [ "$1" = a ]; then
 		echo "$(slice ab 0 8);$(slice ah 8 8);$(slice aa 16 8);$(slice am 24 1);$(slice aj 25 4)"
 	else
-		echo "$(slice bb 32 8);$(slice br 40 8);$(slice bm 56 1);$(slice bj 57 4)"
+		echo "$(slice bb 32 8);$(slice br 40 8);$(slice bf 48 8);$(slice bm 56 1);$(slice bj 57 4)"
 	fi
 }
 M=/dev/mapper
@@ -59,6 +62,8 @@ tab_a() {
 	echo "0 $LEN colo secondary $M/ab $M/ah $M/aa $CH 6 metadata $M/am region_size $RS max_copies $(copies "$1")"
 }
 TAB_B="0 $LEN colo primary $M/bb $CH 4 metadata $M/bm region_size $RS"
+# Set b's persistent fleece (buffer bf) needs its first half.
+FLEECE_CHUNKS=$((LEN / CH / 2))
 up() { dmsetup create --concise "$(slices "$1")" && dmsetup mknodes; }
 mk() { dmsetup create c --table "$1" && dmsetup mknodes c; }
 # st: the status fields of c in $1.. (after "0 LEN colo": $4 mode, ...)
@@ -96,6 +101,15 @@ if [ -n "$CHECK" ]; then
 		data_check a $M/aj "$mode"
 	else
 		check "b: the same primary table loads again" mk "$TAB_B"
+		# Before anything writes base: the fleece's view, as at its
+		# start (base's stamp-0 data) over the chunks it needs.
+		check "b: the persistent fleece re-attached" \
+			dmsetup create bfl --table "0 $LEN colo-fleece $M/bb $M/bf 1 reattach"
+		dmsetup mknodes bfl
+		t_diag "b: fleece $(dmsetup status bfl | cut -d' ' -f4-)"
+		check "b: the fleece's view as at its start" \
+			colo-crash stamp0 $M/bfl $((FLEECE_CHUNKS * CH))
+		dmsetup remove bfl
 		# shellcheck disable=SC2046
 		set -- $(st)
 		check_eq "b: recovered primary, coverage complete, metadata ok" \
@@ -144,6 +158,8 @@ if [ -n "$RUN" ]; then
 		up b && mk "$TAB_B" && ts created &&
 			dmsetup message c 0 mirror start $M/br full &&
 			wait_field c 11 in-sync 120 && ts synced &&
+			dmsetup create bfl --table "0 $LEN colo-fleece $M/bb $M/bf 1 persistent" &&
+			dmsetup message bfl 0 needed 0-$((FLEECE_CHUNKS - 1)) &&
 			colo-crash setup $M/bj $M/c - "$seed" b c &&
 			# Slow replica writes (and, for some seeds, base writes):
 			# mirrored writes are in flight on one leg long after the

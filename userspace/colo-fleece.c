@@ -36,6 +36,7 @@ struct fleece {
 	uint64_t sectors;
 	unsigned int timeout_ms;
 	int read_once;
+	int persistent, reattach;	/* "persistent", or "reattach" (persistent too) */
 	struct colo_fleece_status st;
 	struct colo_dev d;	/* the colo device's, when colo[0] */
 };
@@ -51,7 +52,10 @@ static int find_colo(const char *base, char *buf, size_t len)
 	return cdm_find("colo", 0, 1, base, buf, len);
 }
 
-/* Its table ("<base> <buffer> [<#opt> timeout <ms> read_once]") and status. */
+/*
+ * Its table ("<base> <buffer> [<#opt> timeout <ms> read_once
+ * persistent|reattach]") and status.
+ */
 static int read_fleece(struct fleece *f)
 {
 	struct cdm_target t;
@@ -71,6 +75,8 @@ static int read_fleece(struct fleece *f)
 	if (p)
 		f->timeout_ms = strtoul(p + 9, NULL, 10);
 	f->read_once = !!strstr(t.params, " read_once");
+	f->reattach = !!strstr(t.params, " reattach");
+	f->persistent = f->reattach || strstr(t.params, " persistent");
 	cdm_target_free(&t);
 	r = cdm_get_target(f->name, 1, &t);
 	if (r)
@@ -187,6 +193,11 @@ int cmd_fleece_start(const struct colo_args *a)
 			return fail(COLO_EXIT_FAIL, a->name,
 				    "fleece start refused: the failover commit is running; start the fleece when it is done (colosetup wait %s done)",
 				    a->name);
+		/* The view is named in the colo device's metadata. */
+		if ((a->persistent || a->reattach) && !d.metadata[0])
+			return fail(COLO_EXIT_FAIL, a->name,
+				    "fleece start refused: --%s needs a colo device with a metadata device (colosetup create --metadata)",
+				    a->reattach ? "reattach" : "persistent");
 	}
 	if (!cdm_info(fname, &info))
 		return fail(COLO_EXIT_FAIL, fname, "a device of this name exists");
@@ -220,8 +231,11 @@ int cmd_fleece_start(const struct colo_args *a)
 				    why);
 		}
 	}
-	/* The options as dmsetup table shows them: "2 timeout <ms>", "1 read_once". */
-	nopt = (a->fleece_timeout_ms ? 2 : 0) + !!a->read_once;
+	/*
+	 * The options as dmsetup table shows them: "2 timeout <ms>",
+	 * "1 read_once", "1 persistent" or "1 reattach", in this order.
+	 */
+	nopt = (a->fleece_timeout_ms ? 2 : 0) + !!a->read_once + (a->persistent || a->reattach);
 	if (nopt)
 		snprintf(opts, sizeof(opts), " %d", nopt);
 	if (a->fleece_timeout_ms)
@@ -229,6 +243,9 @@ int cmd_fleece_start(const struct colo_args *a)
 			 a->fleece_timeout_ms);
 	if (a->read_once)
 		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), " read_once");
+	if (a->persistent || a->reattach)
+		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts), " %s",
+			 a->reattach ? "reattach" : "persistent");
 	if ((size_t)snprintf(params, sizeof(params), "%s %s%s", d.legs[0], buffer, opts) >=
 	    sizeof(params)) {
 		free(msg);
@@ -255,6 +272,10 @@ int cmd_fleece_start(const struct colo_args *a)
 			fail(r, a->name,
 			     "on a secondary a fleece starts only between a checkpoint and the next ingress write: run fleece start in the COLO checkpoint, right after colosetup checkpoint %s and before the primary's writes go on (README, Fleece)",
 			     a->name);
+		else if (kwhy && a->reattach && strstr(kwhy, "cannot re-attach"))
+			fail(r, a->name,
+			     "the view on %s is lost for good (base was written without it); a new one: colosetup fleece start %s %s --persistent",
+			     a->dev, a->name, a->dev);
 		return r;
 	}
 	if (msg) {
@@ -272,12 +293,21 @@ int cmd_fleece_start(const struct colo_args *a)
 	r = read_fleece(&f);
 	if (r)
 		return r;
-	printf("/dev/mapper/%s: colo-fleece of %s (%s), the image of its base %s\n", fname,
-	       a->name, d.st.mode, strcmp(d.st.mode, "secondary") ? "as it was at the start" :
-	       "at the last checkpoint");
+	if (a->reattach)
+		printf("/dev/mapper/%s: colo-fleece of %s (%s), re-attached: the image of its base kept on the buffer since that view started\n",
+		       fname, a->name, d.st.mode);
+	else
+		printf("/dev/mapper/%s: colo-fleece of %s (%s), the image of its base %s\n",
+		       fname, a->name, d.st.mode, strcmp(d.st.mode, "secondary") ?
+		       "as it was at the start" : "at the last checkpoint");
 	printf("  buffer:   %s, room for %" PRIu64 " of %" PRIu64 " chunks of %s (%s)\n", a->dev,
 	       f.st.total, d.st.chunks, colo_human(d.st.chunk * 512ULL, cs, sizeof(cs)),
 	       colo_human(f.st.total * d.st.chunk * 512ULL, hs, sizeof(hs)));
+	if (a->reattach)
+		printf("  view:     %" PRIu64 " chunks saved, %" PRIu64 " released\n", f.st.saved,
+		       f.st.released);
+	if (a->persistent || a->reattach)
+		printf("  map:      on the buffer: after a crash or a fleece stop, fleece start --reattach takes the view back until base is written without it\n");
 	if (a->needed)
 		printf("  needed:   %" PRIu64 " chunks\n", f.st.needed);
 	return 0;
@@ -333,6 +363,7 @@ int cmd_fleece_status(const struct colo_args *a)
 		v.buffer = buffer;
 		v.timeout_ms = f.timeout_ms;
 		v.read_once = f.read_once;
+		v.persistent = f.persistent;
 		v.st = &f.st;
 		colo_fleece_json(stdout, &v);
 		putchar('\n');
@@ -360,7 +391,8 @@ int cmd_fleece_status(const struct colo_args *a)
 		printf("  needed:   %" PRIu64 " chunks\n", f.st.needed);
 	printf("  saved:    %" PRIu64 " chunks\n", f.st.saved);
 	printf("  released: %" PRIu64 " chunks\n", f.st.released);
-	printf("  options:  timeout %u ms%s\n", f.timeout_ms, f.read_once ? ", read_once" : "");
+	printf("  options:  timeout %u ms%s%s\n", f.timeout_ms, f.read_once ? ", read_once" : "",
+	       f.reattach ? ", reattached" : f.persistent ? ", persistent" : "");
 	return 0;
 }
 

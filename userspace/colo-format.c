@@ -406,6 +406,6 @@ void colo_fleece_json(FILE *f, const struct colo_fleece_view *v)
 		",\"buffer_used\":%" PRIu64 ",\"buffer_total\":%" PRIu64 ",\"buffer\":",
 		st->needed, st->saved, st->released, st->used, st->total);
 	colo_json_str(f, v->buffer);
-	fprintf(f, ",\"timeout_ms\":%u,\"read_once\":%s}", v->timeout_ms,
-		v->read_once ? "true" : "false");
+	fprintf(f, ",\"timeout_ms\":%u,\"read_once\":%s,\"persistent\":%s}", v->timeout_ms,
+		v->read_once ? "true" : "false", v->persistent ? "true" : "false");
 }

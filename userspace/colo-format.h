@@ -88,6 +88,7 @@ struct colo_fleece_view {
 	const char *buffer;		/* the buffer device's path */
 	unsigned int timeout_ms;
 	int read_once;
+	int persistent;			/* its map on the buffer ("persistent", "reattach") */
 	const struct colo_fleece_status *st;
 };
 

@@ -303,7 +303,7 @@ enum opt_id { OPT_CHUNK, OPT_MAX_COPIES, OPT_METADATA, OPT_REGION_SIZE, OPT_RATE
 	      OPT_PROMETHEUS, OPT_FIELDS, OPT_NOHEADINGS, OPT_SEPARATOR, OPT_SORT,
 	      OPT_NAMEPREFIXES, OPT_EXEC, OPT_HOOK_TIMEOUT, OPT_COUNT, OPT_NO_SYSLOG,
 	      OPT_INTERVAL, OPT_ALL, OPT_PIN, OPT_COLOTAB, OPT_MIN_RATE, OPT_ASYNC,
-	      OPT_READ_ONCE, OPT_NEEDED };
+	      OPT_READ_ONCE, OPT_NEEDED, OPT_PERSISTENT, OPT_REATTACH };
 
 static const struct {
 	const char *name;
@@ -323,6 +323,8 @@ static const struct {
 	  BIT(CMD_VERIFY) | BIT(CMD_FLEECE_START) },
 	{ "--read-once", OPT_READ_ONCE, 0, BIT(CMD_FLEECE_START) },
 	{ "--needed", OPT_NEEDED, 1, BIT(CMD_FLEECE_START) },
+	{ "--persistent", OPT_PERSISTENT, 0, BIT(CMD_FLEECE_START) },
+	{ "--reattach", OPT_REATTACH, 0, BIT(CMD_FLEECE_START) },
 	{ "--secondary", OPT_SECONDARY, 0, BIT(CMD_CREATE) },
 	{ "--primary", OPT_PRIMARY, 0, BIT(CMD_CREATE) },
 	{ "--full", OPT_FULL, 0, BIT(CMD_MIRROR_START) },
@@ -694,6 +696,12 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 				USAGE("fleece start: --needed %s", why);
 			a->needed = val;
 			break;
+		case OPT_PERSISTENT:
+			a->persistent = 1;
+			break;
+		case OPT_REATTACH:
+			a->reattach = 1;
+			break;
 		case OPT_COLOTAB:
 			if (!val[0])
 				USAGE("%s: --colotab needs a file", cmd_word(a->cmd));
@@ -780,8 +788,12 @@ int colo_parse_args(int argc, char **argv, struct colo_args *a,
 		if (full && a->dirty)
 			USAGE("mirror start: give --full or --dirty, not both");
 	}
-	if (a->cmd == CMD_FLEECE_START)
+	if (a->cmd == CMD_FLEECE_START) {
 		a->dev = pos[1];
+		/* The kernel's "reattach" is persistent too: one word of the two. */
+		if (a->persistent && a->reattach)
+			USAGE("fleece start: give --persistent (a new view) or --reattach (the view on BUFFER), not both");
+	}
 	if (a->cmd == CMD_FLEECE_NEEDED) {
 		if (colo_fleece_needed_msg(pos[1], UINT64_MAX, NULL, 0, why, sizeof(why)))
 			USAGE("fleece needed: %s", why);

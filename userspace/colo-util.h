@@ -191,6 +191,8 @@ struct colo_args {
 	/* fleece start NAME BUFFER (a->dev), fleece needed NAME RANGES */
 	unsigned int fleece_timeout_ms;	/* --timeout MS (0: the kernel's default) */
 	int read_once;			/* --read-once */
+	int persistent;			/* --persistent: its map on the buffer */
+	int reattach;			/* --reattach: the buffer's view back */
 	const char *needed;		/* --needed RANGES|all, or RANGES */
 };
 

@@ -211,8 +211,18 @@ eq "fleece start NAME BUFFER: then nothing" "" "$(comp fleece start vm /dev/sda 
 eq "fleece start --needed: all" "all" "$(comp fleece start vm /dev/sda --needed "")"
 eq "fleece start --timeout MS: no word, and its value is skipped" \
 	"$(lines /dev/nbd0 /dev/sda /dev/sdb)" "$(comp fleece start --timeout 900 vm "")"
-eq "fleece start's options" "$(lines --help --needed --read-once --timeout --verbose)" \
+eq "fleece start's options" \
+	"$(lines --help --needed --persistent --read-once --reattach --timeout --verbose)" \
 	"$(comp fleece start vm /dev/sda --)"
+eq "fleece start --persistent: not --reattach" \
+	"$(lines --help --needed --read-once --timeout --verbose)" \
+	"$(comp fleece start vm /dev/sda --persistent --)"
+eq "fleece start --reattach: not --persistent" "" \
+	"$(comp fleece start --reattach vm /dev/sda --pe)"
+eq "fleece start --persistent: the word itself completes" "--persistent" \
+	"$(comp fleece start vm /dev/sda --pers)"
+eq "fleece start --reattach NAME BUFFER: block devices" "$(lines /dev/nbd0 /dev/sda /dev/sdb)" \
+	"$(comp fleece start --reattach vm "")"
 eq "fleece needed NAME RANGES: all" "all" "$(comp fleece needed vm "")"
 eq "fleece status --json NAME" "$(lines guest vm)" "$(comp fleece status --json "")"
 eq "fleece stop's options" "$(lines --force)" "$(comp fleece stop vm --f)"

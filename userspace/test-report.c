@@ -365,7 +365,7 @@ static void test_fleece_json(void)
 
 	colo_parse_fleece_status("active 8190 3 2 1/8192", &st);
 	CAPTURE(buf, colo_fleece_json(f, &v));
-	ok(!strcmp(buf, "{\"schema\":2,\"name\":\"vm-fleece\",\"dm_uuid\":\"COLO-FLEECE-0123\",\"target\":\"colo-fleece\",\"colo\":\"vm\",\"sectors\":65536,\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":8192,\"state\":\"active\",\"broken_reason\":null,\"needed\":8190,\"saved\":3,\"released\":2,\"buffer_used\":1,\"buffer_total\":8192,\"buffer\":\"/dev/ram3\",\"timeout_ms\":5000,\"read_once\":false}"),
+	ok(!strcmp(buf, "{\"schema\":2,\"name\":\"vm-fleece\",\"dm_uuid\":\"COLO-FLEECE-0123\",\"target\":\"colo-fleece\",\"colo\":\"vm\",\"sectors\":65536,\"chunk_sectors\":8,\"chunk_bytes\":4096,\"chunks\":8192,\"state\":\"active\",\"broken_reason\":null,\"needed\":8190,\"saved\":3,\"released\":2,\"buffer_used\":1,\"buffer_total\":8192,\"buffer\":\"/dev/ram3\",\"timeout_ms\":5000,\"read_once\":false,\"persistent\":false}"),
 	   "fleece JSON", buf);
 	colo_parse_fleece_status("broken:detached 1 1 0 1/16", &st);
 	v.colo = NULL;
@@ -373,10 +373,11 @@ static void test_fleece_json(void)
 	v.chunk = 0;
 	v.chunks = 0;
 	v.read_once = 1;
+	v.persistent = 1;
 	v.timeout_ms = 20;
 	CAPTURE(buf, colo_fleece_json(f, &v));
-	ok(!strcmp(buf, "{\"schema\":2,\"name\":\"vm-fleece\",\"dm_uuid\":null,\"target\":\"colo-fleece\",\"colo\":null,\"sectors\":65536,\"chunk_sectors\":null,\"chunk_bytes\":null,\"chunks\":null,\"state\":\"broken\",\"broken_reason\":\"detached\",\"needed\":1,\"saved\":1,\"released\":0,\"buffer_used\":1,\"buffer_total\":16,\"buffer\":\"/dev/ram3\",\"timeout_ms\":20,\"read_once\":true}"),
-	   "fleece JSON: detached, no colo device known", buf);
+	ok(!strcmp(buf, "{\"schema\":2,\"name\":\"vm-fleece\",\"dm_uuid\":null,\"target\":\"colo-fleece\",\"colo\":null,\"sectors\":65536,\"chunk_sectors\":null,\"chunk_bytes\":null,\"chunks\":null,\"state\":\"broken\",\"broken_reason\":\"detached\",\"needed\":1,\"saved\":1,\"released\":0,\"buffer_used\":1,\"buffer_total\":16,\"buffer\":\"/dev/ram3\",\"timeout_ms\":20,\"read_once\":true,\"persistent\":true}"),
+	   "fleece JSON: detached, no colo device known, persistent", buf);
 }
 
 int main(void)

@@ -93,6 +93,16 @@ static void test_args(void)
 		"fleece needed vm 1 2", "fleece needed vm 2-1", "fleece needed vm 0x10",
 		"fleece needed vm ALL", "fleece needed vm 1--2", "fleece needed vm 1-2-3",
 		"fleece needed vm --read-once 1", "status vm --read-once", "wait vm done --needed 1",
+		"fleece start vm /b --persistent=1", "fleece start vm /b --persistent=",
+		"fleece start vm /b --reattach=yes", "fleece start vm /b --persist",
+		"fleece start vm /b --re-attach", "fleece start vm /b --Persistent",
+		"fleece start vm /b --persistent --reattach", "fleece start --reattach vm /b --persistent",
+		"fleece start vm --persistent", "fleece start vm /b persistent",
+		"fleece stop vm --persistent", "fleece stop vm --reattach",
+		"fleece status vm --persistent", "fleece status vm --json --reattach",
+		"fleece needed vm 1 --persistent", "fleece needed vm --reattach 1",
+		"create vm --primary /dev/b --persistent", "status vm --persistent",
+		"up vm --reattach", "metadata dump /dev/m --persistent",
 	};
 	struct colo_args a;
 	char err[256];
@@ -263,8 +273,28 @@ static void test_args(void)
 	ok(r && !strcmp(err, "up: give NAME or --all"), "up: NAME or --all", err);
 	r = parse("fleece start vm /dev/buf", &a, err);
 	ok(!r && a.cmd == CMD_FLEECE_START && !strcmp(a.name, "vm") && !strcmp(a.dev, "/dev/buf") &&
-	   !a.fleece_timeout_ms && !a.read_once && !a.needed && !a.timeout,
-	   "fleece start NAME BUFFER parsed", "");
+	   !a.fleece_timeout_ms && !a.read_once && !a.needed && !a.timeout && !a.persistent &&
+	   !a.reattach, "fleece start NAME BUFFER parsed", "");
+	r = parse("fleece start vm /dev/buf --persistent", &a, err);
+	ok(!r && a.cmd == CMD_FLEECE_START && !strcmp(a.dev, "/dev/buf") && a.persistent &&
+	   !a.reattach, "fleece start --persistent parsed", "");
+	r = parse("fleece start --reattach vm --read-once /dev/buf --timeout=20 --needed 0-9", &a, err);
+	ok(!r && !strcmp(a.name, "vm") && !strcmp(a.dev, "/dev/buf") && a.reattach &&
+	   !a.persistent && a.read_once && a.fleece_timeout_ms == 20 && !strcmp(a.needed, "0-9"),
+	   "fleece start --reattach parsed, with the other options", "");
+	r = parse("fleece start vm /dev/buf --persistent --persistent", &a, err);
+	ok(!r && a.persistent && !a.reattach, "fleece start --persistent twice: once", "");
+	r = parse("fleece start vm /dev/buf --persistent --reattach", &a, err);
+	ok(r == COLO_EXIT_USAGE && !strcmp(err, "fleece start: give --persistent (a new view) or --reattach (the view on BUFFER), not both"),
+	   "fleece start --persistent --reattach: one of them", err);
+	r = parse("fleece start vm /dev/buf --reattach --help --persistent", &a, err);
+	ok(!r && a.cmd == CMD_HELP, "fleece start --persistent --reattach --help: the help", "");
+	r = parse("fleece start vm /b --persistent=1", &a, err);
+	ok(r == COLO_EXIT_USAGE && !strcmp(err, "--persistent takes no value"),
+	   "fleece start --persistent=1: takes no value", err);
+	r = parse("fleece stop vm --reattach", &a, err);
+	ok(r == COLO_EXIT_USAGE && !strcmp(err, "fleece stop does not take --reattach"),
+	   "fleece stop --reattach: not its option", err);
 	r = parse("fleece start vm /dev/buf --timeout 3600000 --read-once --needed=0-99,200", &a, err);
 	ok(!r && a.fleece_timeout_ms == 3600000 && !a.timeout && a.read_once &&
 	   !strcmp(a.needed, "0-99,200"), "fleece start --timeout MS --read-once --needed parsed", "");
@@ -635,6 +665,10 @@ static void test_units(void)
 		{ "device-mapper: colo-fleece: 253:4: needed all refused: the view was restricted",
 		  "253:4", "253:4: needed all refused: the view was restricted" },
 		{ "device-mapper: colo-fleece: 253:5: needed refused", "253:4", NULL },
+		{ "device-mapper: table: 253:4: colo-fleece: Base was written without this fleece since: cannot re-attach",
+		  "253:4", "Base was written without this fleece since: cannot re-attach" },
+		{ "device-mapper: colo-fleece: 253:4: cannot re-attach: base was written without it since",
+		  "253:4", "253:4: cannot re-attach: base was written without it since" },
 	};
 	static const unsigned int versions[][4] = {	/* major minor patch ok */
 		{ COLO_VERSION_MAJOR, 0, 0, 1 }, { COLO_VERSION_MAJOR, 7, 3, 1 },

@@ -19,6 +19,8 @@
  *                                           b) writes and flushes until killed
  *   colo-crash check JOURNAL VM MODE        MODE: the recovered device's mode
  *   colo-crash cmp DEV1 DEV2                the two devices are equal
+ *   colo-crash stamp0 DEV SECTORS           DEV's first SECTORS sectors hold
+ *                                           the initial data
  *
  * Data: every 512-byte sector holds a magic, its own sector number, a stamp
  * (which write put it there: 0 for the initial data) and filler derived
@@ -566,6 +568,32 @@ static int cmd_cmp(char **av)
 	return !!diff;
 }
 
+/* stamp0 DEV SECTORS: the first SECTORS sectors of DEV hold stamp 0. */
+static int cmd_stamp0(char **av)
+{
+	int fd = dopen(av[0], O_RDONLY), diff = 0;
+	uint64_t sectors = strtoull(av[1], NULL, 0), s, n, i, first = 0;
+	const size_t io = 1 << 20;
+	uint64_t *x = abuf(io), *want = abuf(SECT);
+
+	if (dev_sectors(fd) < sectors)
+		die("stamp0: device too small");
+	for (s = 0; s < sectors; s += n) {
+		n = sectors - s < io / SECT ? sectors - s : io / SECT;
+		if (pread(fd, x, n * SECT, s * SECT) != (ssize_t)(n * SECT))
+			die("read");
+		for (i = 0; i < n; i++) {
+			fill_sector(want, s + i, 0);
+			if (memcmp(x + i * (SECT / 8), want, SECT) && !diff++)
+				first = s + i;
+		}
+	}
+	if (diff)
+		printf("# %d sectors differ from stamp 0, the first at %llu\n",
+		       diff, (unsigned long long)first);
+	return !!diff;
+}
+
 static int cmd_init(char **av)
 {
 	uint64_t sectors = strtoull(av[1], NULL, 0), s;
@@ -598,7 +626,10 @@ int main(int argc, char **argv)
 		return cmd_check(argv + 2);
 	if (argc >= 4 && !strcmp(argv[1], "cmp"))
 		return cmd_cmp(argv + 2);
+	if (argc >= 4 && !strcmp(argv[1], "stamp0"))
+		return cmd_stamp0(argv + 2);
 	fprintf(stderr, "usage: colo-crash init FILE SECTORS | setup JOURNAL VM INGRESS|- SEED a|b [NAME] |\n"
-		"       run JOURNAL VM SEED a|b [NAME] | check JOURNAL VM MODE | cmp DEV1 DEV2\n");
+		"       run JOURNAL VM SEED a|b [NAME] | check JOURNAL VM MODE | cmp DEV1 DEV2 |\n"
+		"       stamp0 DEV SECTORS\n");
 	return 2;
 }
