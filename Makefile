@@ -57,14 +57,15 @@ check-debug:
 # 30 rounds of each message race; 20 rounds of the reload model checker
 # runs; 200 random power cuts (87-powerloss); 500 host-crash points per kernel
 # (scripts/crash.sh). The debug lane (vm-debug) runs at these sizes too,
-# with its soak: tests (COLO_DEBUG_SOAK).
+# with its soak: tests, and the release lanes with tests/soak-only's
+# (COLO_SOAK).
 soak:
 	FSX_OPS=$(or $(SOAK_OPS),200000) FSX_FAILOVER_RUNS=$(or $(SOAK_RUNS),200) \
 	FSX_MIRROR_OPS=$(or $(SOAK_MIRROR_OPS),30000) FSX_FLEECE_OPS=40000 \
 	COLO_T_FAULT_OPS=$(or $(SOAK_FAULT_OPS),40000) COLO_T_FAULT_EPISODES=16 \
 	COLO_T_FAULT_CHUNKS="1 8 128" COLO_T_FAULT_WRITES=32 COLO_T_MAP_CHUNKS="1 8 128" \
 	COLO_T_FUZZ_TABLES=$(or $(SOAK_FUZZ),50000) COLO_T_FUZZ_MSGS=$(or $(SOAK_FUZZ),50000) \
-	COLO_T_LIFE_OPS=20000 COLO_T_LIFE_RACES=30 COLO_T_LIFE_CF=10 COLO_T_RELOAD_ROUNDS=20 COLO_T_PL_CUTS=200 COLO_VM_TIMEOUT=21600 COLO_DEBUG_SOAK=1 \
+	COLO_T_LIFE_OPS=20000 COLO_T_LIFE_RACES=30 COLO_T_LIFE_CF=10 COLO_T_RELOAD_ROUNDS=20 COLO_T_PL_CUTS=200 COLO_VM_TIMEOUT=21600 COLO_SOAK=1 \
 	FIO_ROUNDS=10 COLO_CRASH_POINTS=$(or $(SOAK_CRASH),500) \
 	scripts/check.sh $(addprefix vm-,$(shell awk '!/^\#/ && NF { print $$1 }' kernel/kernels)) \
 	$(addprefix crash-,$(shell awk '!/^\#/ && NF { print $$1 }' kernel/kernels)) vm-debug

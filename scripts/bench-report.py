@@ -899,7 +899,9 @@ def fleece_section(r, p):
     p("A `colo-fleece` (needed all) on the colo device's base, its buffer a RAM "
       "disk; dm-snapshot: a `snapshot-origin` over the same base with transient "
       "(`N`) snapshots of the same chunk size, the fleece's buffer disk as the "
-      "exception store (not a superset of colo's work, nor colo of its). First "
+      "exception store (not a superset of colo's work, nor colo of its); a "
+      "persistent fleece (its map on the buffer, the primary with a metadata "
+      "device) against persistent (`P`) snapshots on a zeroed store. First "
       "touch: fixed work as the ingress rows (4 KiB writes at QD 16, each at the "
       "start of a chunk of its own, one replay log for all, at most half the "
       "chunks), on a new fleece (and, for the ingress, a new secondary and "
@@ -923,6 +925,10 @@ def fleece_section(r, p):
                   f"fleece-p-first.c{c}", True)
         r.fio_row(p, w, "dm-snapshot / colo, no fleece", f"fleece-p0-first.c{c}",
                   f"fleece-psnap-first.c{c}", False)
+        r.fio_row(p, w, "persistent fleece / dm-snapshot P", f"fleece-ppsnap-first.c{c}",
+                  f"fleece-pp-first.c{c}", False)
+        r.fio_row(p, w, "persistent fleece / fleece", f"fleece-p-first.c{c}",
+                  f"fleece-pp-first.c{c}", True)
         w = f"{c} KiB chunks, ingress first touch (IOPS)"
         rs, _ = r.fio_row(p, w, "fleece / dm-snapshot", f"fleece-isnap-first.c{c}",
                           f"fleece-i-first.c{c}", False)
@@ -941,6 +947,9 @@ def fleece_section(r, p):
         got = []
         for key, what, name in (
                 (f"fleece-p-first.c{c}", "saved_after", "primary: chunks saved after each fleece run"),
+                (f"fleece-pp-first.c{c}", "saved_after", "persistent: chunks saved"),
+                (f"fleece-ppsnap-first.c{c}", "cow_after",
+                 "dm-snapshot P's store after each run"),
                 (f"fleece-i-first.c{c}", "saved_after", "ingress: chunks saved"),
                 (f"fleece-i-first.c{c}", "hidden_after", "copied into hidden"),
                 (f"fleece-psnap-first.c{c}", "cow_after",

@@ -9,7 +9,7 @@
 # lane (vm-debug: tests/debug-list on the debug kernel of
 # scripts/debug-kernel.sh, built once and cached), and the host-crash tests
 # on every kernel (crash-6.1 ...: scripts/crash.sh, COLO_CRASH_POINTS crash
-# points each, 50 by default). Each suite
+# points each, 40 by default). Each suite
 # ends with "<suite>: N passed, N failed"; the last line sums them all.
 #
 #   scripts/check.sh [SUITE...]   SUITE: userspace lint dkms deb kunit vm-6.1 ... crash-6.1 ... vm-debug
@@ -36,7 +36,7 @@ run_suite() {
 	deb) scripts/deb-check.sh ;;
 	kunit) scripts/kunit.sh ;;
 	vm-*) scripts/vm.sh --kernel "${1#vm-}" --timeout "${COLO_VM_TIMEOUT:-2400}" ;;
-	crash-*) scripts/crash.sh --kernel "${1#crash-}" --points "${COLO_CRASH_POINTS:-50}" ;;
+	crash-*) scripts/crash.sh --kernel "${1#crash-}" --points "${COLO_CRASH_POINTS:-40}" ;;
 	*) echo "check: unknown suite $1"; return 2 ;;
 	esac
 }

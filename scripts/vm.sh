@@ -113,18 +113,25 @@ cp -r "$top/tests/bench" "$root/tests/"
 if [ ${#tests[@]} -eq 0 ] && [ "$kernel" = debug ]; then
 	# The debug lane: its tests, and its sizes (NAME=VALUE lines) where the
 	# environment sets none (make soak does); soak:NAME lines only when
-	# COLO_DEBUG_SOAK is set (make soak sets it).
+	# COLO_SOAK is set (make soak sets it).
 	while read -r w _; do
 		case "$w" in
 		''|\#*) ;;
 		*=*) n=${w%%=*}; [ -n "${!n:-}" ] || export "${w?}" ;;
-		soak:*) [ -z "${COLO_DEBUG_SOAK:-}" ] || tests+=("${w#soak:}") ;;
+		soak:*) [ -z "${COLO_SOAK:-}" ] || tests+=("${w#soak:}") ;;
 		*) tests+=("$w") ;;
 		esac
 	done < "$top/tests/debug-list"
 fi
 if [ ${#tests[@]} -eq 0 ]; then
-	for t in "$top"/tests/[0-9]*.sh; do tests+=("$(basename "$t")"); done
+	# A release kernel's lane: every numbered test, but those that
+	# tests/soak-only keeps for make soak (COLO_SOAK) on this kernel.
+	for t in "$top"/tests/[0-9]*.sh; do
+		t=$(basename "$t")
+		[ -z "${COLO_SOAK:-}" ] &&
+			grep -qx "$kernel $t" "$top/tests/soak-only" && continue
+		tests+=("$t")
+	done
 fi
 for t in "${tests[@]}"; do
 	[ -f "$top/tests/$t" ] || { echo "vm.sh: no test tests/$t" >&2; exit 2; }

@@ -653,7 +653,13 @@ void fleece_finish(char *sum, size_t sumsz)
 	if (opt.fleece_small && !n_breaks)
 		fail("fleece: --fleece-small, but no fleece broke (buffer of %" PRIu64 " chunks, saved up to %" PRIu64 ")",
 		     buf_chunks, max_saved);
-	if (!n_reads_ok)
+	/*
+	 * With --fleece-small every fleece may break before the reader's
+	 * first read ends (a buffer of a few chunks, a slow debug kernel:
+	 * seed 1796581785008 at 300 ops); reads that found it broken were
+	 * still checked then.
+	 */
+	if (!n_reads_ok && !(opt.fleece_small && n_reads_broken))
 		fail("fleece: not one read of the fleece succeeded");
 	printf("# fleece-summary fleeces=%" PRIu64 " restarts=%" PRIu64 " reads_ok=%" PRIu64 " reads_eio_out_of_view=%" PRIu64
 	       " reads_eio_broken=%" PRIu64 " full_passes=%" PRIu64 " discards=%" PRIu64 " released=%" PRIu64
