@@ -306,6 +306,25 @@ static void drop_slot(struct colo_fleece *fl, u64 chunk)
 }
 
 /*
+ * @chunk leaves the view for good: released (its leaf prepared; a
+ * persistent fleece set the bit already) together with its needed bit,
+ * for a restriction under way, counted, and its slot free. Any context.
+ */
+static void release_now(struct colo_fleece *fl, u64 chunk)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&fl->lock, flags);
+	colo_bitmap_set(&fl->released, chunk);
+	colo_bitmap_clear(&fl->needed, chunk);
+	atomic64_inc(&fl->nr_released);
+	spin_unlock_irqrestore(&fl->lock, flags);
+	if (colo_bitmap_clear(&fl->saved, chunk))
+		atomic64_dec(&fl->nr_saved);
+	drop_slot(fl, chunk);
+}
+
+/*
  * A write that waited for a save goes on: its chunk is released and it
  * runs again from the top in the worker. Any context.
  */
@@ -500,17 +519,8 @@ static void save_done(int read_err, unsigned long write_err, void *context)
  */
 static void chunk_gone(struct colo_fleece *fl, u64 chunk)
 {
-	unsigned long flags;
-
-	if (!colo_bitmap_test(&fl->released, chunk))
-		return;
-	spin_lock_irqsave(&fl->lock, flags);
-	colo_bitmap_clear(&fl->needed, chunk);
-	spin_unlock_irqrestore(&fl->lock, flags);
-	atomic64_inc(&fl->nr_released);
-	if (colo_bitmap_clear(&fl->saved, chunk))
-		atomic64_dec(&fl->nr_saved);
-	drop_slot(fl, chunk);
+	if (colo_bitmap_test(&fl->released, chunk))
+		release_now(fl, chunk);
 }
 
 /*
@@ -902,15 +912,7 @@ int colo_fleece_release_chunk(struct colo_fleece *fl, u64 chunk, gfp_t gfp)
 		queue_work(fl->wq, &fl->commit_work);
 		return 0;
 	}
-	/* With the needed bit, for a restriction under way. */
-	spin_lock_irqsave(&fl->lock, flags);
-	colo_bitmap_set(&fl->released, chunk);
-	colo_bitmap_clear(&fl->needed, chunk);
-	atomic64_inc(&fl->nr_released);
-	spin_unlock_irqrestore(&fl->lock, flags);
-	if (colo_bitmap_clear(&fl->saved, chunk))
-		atomic64_dec(&fl->nr_saved);
-	drop_slot(fl, chunk);
+	release_now(fl, chunk);
 	return 0;
 }
 
