@@ -32,26 +32,6 @@ LEN=$(dev_sectors /dev/ram0)
 B=/dev/ram0 H=/dev/ram1 A=/dev/ram2 BUF=/dev/ram3
 REF=/tmp/fleece-ref
 
-fill() {	# DEV: random data over all of it
-	dd if=/dev/urandom of="$1" bs=1M count=$MIB oflag=direct 2>/dev/null
-}
-checker() {	# DESC WRITE-DEV CHUNK [ARGS...]; $CHECK_OPS ops if set, else $OPS
-	local desc=$1 dev=$2 chunk=$3 ops=${CHECK_OPS:-$OPS} seed start rc
-	shift 3
-	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
-	start=$(date +%s)
-	colo-fleece-check --write "$dev" --fleece /dev/mapper/f --ref $REF \
-		--chunk "$chunk" --ops "$ops" --seed "$seed" \
-		--state /tmp/fleece-state "$@" > /tmp/fc.log 2>&1
-	rc=$?
-	grep '^colo-fleece-check:' /tmp/fc.log | tail -n 1 | sed 's/^/# /'
-	if [ $rc = 0 ]; then
-		t_ok "$desc: $ops ops, seed $seed ($(( $(date +%s) - start ))s)"
-	else
-		t_fail "$desc: colo-fleece-check exit $rc (seed $seed)"
-		tail -n 20 /tmp/fc.log | sed 's/^/#   /'
-	fi
-}
 fleece_state() { field f 4; }
 # A read of the whole fleece: the number of 4 KiB blocks that failed.
 read_errors() {
@@ -65,7 +45,7 @@ primary_up() {
 	dm_cleanup
 	dmsetup create p --table "0 $LEN colo primary $B $1"
 	dmsetup mknodes
-	fill /dev/mapper/p
+	fill_random /dev/mapper/p
 	rm -f /tmp/fleece-state
 	dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
 }
@@ -80,7 +60,7 @@ for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
 	total=$((LEN / chunk))
 	check_eq "chunk $chunk: status before any write" \
 		"active $total 0 0 0/$total" "$(dmsetup status f | cut -d' ' -f4-)"
-	checker "chunk $chunk: primary, VM writes, discards" /dev/mapper/p \
+	fleece_checker "chunk $chunk: primary, VM writes, discards" /dev/mapper/p \
 		"$chunk" --discard
 	st=$(dmsetup status f)
 	check_match "chunk $chunk: active, chunks saved and released" \
@@ -111,7 +91,7 @@ check "delayed buffer: fleece created" \
 dmsetup mknodes
 # A sixth of the ops: each save waits for dm-delay's timer (3000 took 70 s).
 CHECK_OPS=$((OPS / 6))
-checker "delayed buffer (1 ms): primary, VM writes, discards" /dev/mapper/p 8 \
+fleece_checker "delayed buffer (1 ms): primary, VM writes, discards" /dev/mapper/p 8 \
 	--discard
 CHECK_OPS=
 check_match "delayed buffer: still active, chunks saved" \
@@ -126,7 +106,7 @@ dmsetup create f --table "0 $LEN colo-fleece $B $BUF"
 dmsetup mknodes
 check "mirror: full sync starts" dmsetup message p 0 mirror start $A full
 check "mirror: in sync" wait_field p 11 in-sync 60
-checker "mirror in sync: VM writes (mirrored)" /dev/mapper/p 8 --discard
+fleece_checker "mirror in sync: VM writes (mirrored)" /dev/mapper/p 8 --discard
 check_eq "mirror: replica equals base" "$(direct_sum $B)" "$(direct_sum $A)"
 check "mirror: stop" dmsetup message p 0 mirror stop
 check_fails "a reload of the fleece is refused (a second fleece)" \
@@ -134,7 +114,7 @@ check_fails "a reload of the fleece is refused (a second fleece)" \
 check "colo reload (same table) with the fleece" \
 	sh -c "dmsetup reload p --table '0 $LEN colo primary $B 8' && dmsetup suspend p && dmsetup resume p"
 check_eq "after the colo reload: still active" active "$(fleece_state)"
-checker "after the colo reload" /dev/mapper/p 8
+fleece_checker "after the colo reload" /dev/mapper/p 8
 # (The chunk may have been released: then the read ends with EIO, still
 # only once the colo device resumed.)
 dmsetup suspend p
@@ -199,7 +179,7 @@ dmsetup remove f
 dm_cleanup
 dmsetup create p --table "0 $LEN colo primary $B 8"
 dmsetup mknodes
-fill /dev/mapper/p
+fill_random /dev/mapper/p
 dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
 check "read_once: fleece created" \
 	dmsetup create f --table "0 $LEN colo-fleece $B $BUF 1 read_once"
@@ -238,7 +218,7 @@ dmsetup remove f
 dm_cleanup
 dmsetup create p --table "0 $LEN colo primary $B 8"
 dmsetup mknodes
-fill /dev/mapper/p
+fill_random /dev/mapper/p
 dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
 dmsetup create f --table "0 $LEN colo-fleece $B $BUF"
 dmsetup mknodes
@@ -287,9 +267,6 @@ dmsetup create f --table "0 $LEN colo-fleece /dev/mapper/cb $BUF"
 dmsetup mknodes
 base_read() {	# sectors read from cb so far
 	awk '{ print $3 }' "/sys/block/dm-$(dmsetup info -c --noheadings -o minor cb)/stat"
-}
-chunk_sum() {	# DEV N: md5sum of DEV's 4 KiB chunk N, read with O_DIRECT
-	dd if="$1" bs=4k skip="$2" count=1 iflag=direct 2>/dev/null | md5sum
 }
 for n in 100 101 102 103; do
 	old=$(chunk_sum $B $n)
@@ -350,7 +327,7 @@ dm_cleanup
 dmsetup create c --table "0 $LEN colo secondary $B $H $A 8"
 dmsetup create c-ingress --table "0 $LEN colo-ingress $B"
 dmsetup mknodes
-fill /dev/mapper/c-ingress
+fill_random /dev/mapper/c-ingress
 dmesg -c > /dev/null
 dmsetup create f --notable
 dmsetup load f --table "0 $LEN colo-fleece $B $BUF"
@@ -364,14 +341,14 @@ check "secondary: the refused fleece resumes after the checkpoint" dmsetup resum
 dmsetup mknodes
 check_eq "secondary: active" active "$(fleece_state)"
 dd if=/dev/urandom of=/dev/mapper/c bs=64k count=64 oflag=direct 2>/dev/null
-checker "secondary: ingress writes, discards" /dev/mapper/c-ingress 8 --discard
+fleece_checker "secondary: ingress writes, discards" /dev/mapper/c-ingress 8 --discard
 check "secondary: checkpoint with the fleece" dmsetup message c 0 checkpoint
-checker "secondary: after a checkpoint, more ingress writes" \
+fleece_checker "secondary: after a checkpoint, more ingress writes" \
 	/dev/mapper/c-ingress 8
 dd if=/dev/urandom of=/dev/mapper/c bs=64k count=256 oflag=direct 2>/dev/null
 check "secondary: failover" dmsetup message c 0 failover
 check "secondary: commit done" wait_field c 8 done 60
-checker "after failover: the commit's and the VM's writes" /dev/mapper/c 8
+fleece_checker "after failover: the commit's and the VM's writes" /dev/mapper/c 8
 check_eq "after failover: still active" active "$(fleece_state)"
 dmsetup remove f
 

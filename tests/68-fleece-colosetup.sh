@@ -18,7 +18,6 @@ CHUNKS=$((LEN / 8))
 REF=/tmp/fleece-ref
 
 refused() { cmd_refused "$@"; }
-fill() { dd if=/dev/urandom of="$1" bs=1M count=$MIB oflag=direct 2>/dev/null; }
 sum() { dd if="$1" bs="${2:-64k}" iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
 fst() { field "$1" "$2"; }	# DEV FIELD of the fleece's status
 uuid() { dmsetup info -c --noheadings -o uuid "$1"; }
@@ -54,7 +53,7 @@ writer_stop() { touch /tmp/wstop; wait "$1"; }
 
 # --- primary: bad input ------------------------------------------------------
 colosetup create vm --primary /dev/ram0 > /dev/null || t_fail "create vm"
-fill /dev/mapper/vm
+fill_random /dev/mapper/vm
 ID=$(uuid vm | sed 's/^COLO-DEV-//')
 dmsetup create small --table "0 4 linear /dev/ram5 0"
 dmsetup create lin --table "0 8 linear /dev/ram5 8"
@@ -211,7 +210,7 @@ check_exit 0 "remove vm once its fleece is gone" colosetup remove vm
 # --- secondary ------------------------------------------------------------------
 colosetup create c --secondary /dev/ram0 /dev/ram1 /dev/ram2 > /dev/null &&
 	colosetup ingress c > /dev/null || t_fail "create c and its ingress"
-fill /dev/mapper/c-ingress
+fill_random /dev/mapper/c-ingress
 refused 1 "secondary: fleece start after an ingress write" \
 	"^colosetup: c-fleece: fleece start refused by the kernel: [0-9]+:[0-9]+: cannot start: the ingress wrote base since the last checkpoint; resume it right after a checkpoint$" \
 	colosetup fleece start c /dev/ram3

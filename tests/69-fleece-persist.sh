@@ -30,27 +30,8 @@ B=/dev/ram0 M=/dev/ram1 H=/dev/ram4 A=/dev/ram5
 REF=/tmp/fleece-ref STATE=/tmp/fleece-state
 M_=/dev/mapper
 
-fill() {	# DEV: random data over all of it
-	dd if=/dev/urandom of="$1" bs=1M count=$MIB oflag=direct 2>/dev/null
-}
 zero() {	# DEV MIB: zeroes over its first MIB MiB
 	dd if=/dev/zero of="$1" bs=1M count="$2" oflag=direct 2>/dev/null
-}
-checker() {	# DESC CHUNK: the checker on p and f, released chunks in $STATE
-	local seed start rc
-	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + $2 ))}
-	start=$(date +%s)
-	colo-fleece-check --write $M_/p --fleece $M_/f --ref $REF \
-		--chunk "$2" --ops "$OPS" --seed "$seed" --discard \
-		--state $STATE > /tmp/fc.log 2>&1
-	rc=$?
-	grep '^colo-fleece-check:' /tmp/fc.log | tail -n 1 | sed 's/^/# /'
-	if [ $rc = 0 ]; then
-		t_ok "$1: $OPS ops, seed $seed ($(( $(date +%s) - start ))s)"
-	else
-		t_fail "$1: colo-fleece-check exit $rc (seed $seed)"
-		tail -n 20 /tmp/fc.log | sed 's/^/#   /'
-	fi
 }
 # The buffer: ram2 and ram3 end to end, twice the device: the checker's
 # writes may touch every chunk, and the map takes the buffer's first blocks.
@@ -76,20 +57,20 @@ for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
 	buf_up
 	zero $BUF 1
 	primary "$chunk"
-	fill $M_/p
+	fill_random $M_/p
 	dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
 	rm -f $STATE
 	check "chunk $chunk: a persistent fleece on the primary" fleece persistent
 	check_match "chunk $chunk: the table line says persistent" \
 		" 1 persistent$" "$(dmsetup table f)"
-	checker "chunk $chunk: persistent, VM writes, discards" "$chunk"
+	fleece_checker "chunk $chunk: persistent, VM writes, discards" $M_/p "$chunk" --discard
 	before=$(fst)
 	t_diag "chunk $chunk: status $before"
 	check "chunk $chunk: the fleece removed" dmsetup remove f
 	check "chunk $chunk: re-attached, no write since" fleece reattach
 	check_eq "chunk $chunk: the same needed, saved, released, used" \
 		"active ${before#active }" "$(fst)"
-	checker "chunk $chunk: after the re-attach" "$chunk"
+	fleece_checker "chunk $chunk: after the re-attach" $M_/p "$chunk" --discard
 
 	# The colo device goes too, and comes back from its metadata.
 	before=$(fst)
@@ -98,7 +79,7 @@ for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
 	check "chunk $chunk: re-attached to it" fleece reattach
 	check_eq "chunk $chunk: the same state after both came back" \
 		"$before" "$(fst)"
-	checker "chunk $chunk: after the colo device came back" "$chunk"
+	fleece_checker "chunk $chunk: after the colo device came back" $M_/p "$chunk" --discard
 
 	# A write to base with no fleece: the view cannot come back.
 	dmsetup remove f
@@ -155,7 +136,7 @@ dm_cleanup
 zero $M 1
 buf_up
 primary 8
-fill $M_/p
+fill_random $M_/p
 dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
 total=$((LEN / 8))
 check "needed: a persistent fleece" fleece persistent
@@ -194,7 +175,7 @@ dm_cleanup
 zero $M 1
 zero /dev/ram2 1
 primary 8
-fill $M_/p
+fill_random $M_/p
 dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
 # The first slot's sector (dm-colo-fleece-format.h): a header block, then
 # a table block per 512 slots and a gone block per 32768 chunks; the
@@ -202,13 +183,6 @@ dd if=$B of=$REF bs=1M iflag=direct 2>/dev/null
 DS=$(( (1 + (LEN / 8 + 511) / 512 + (LEN / 8 + 32767) / 32768) * 8 ))
 dmsetup create buf --table "0 $DS delay /dev/ram2 0 0 /dev/ram2 0 3000
 $DS $((LEN - DS)) linear /dev/ram2 $DS" && dmsetup mknodes buf
-chunk_sum() {	# DEV|FILE N: md5sum of its 4 KiB chunk N (O_DIRECT on a device)
-	if [ -b "$1" ]; then
-		dd if="$1" bs=4k skip="$2" count=1 iflag=direct 2>/dev/null
-	else
-		dd if="$1" bs=4k skip="$2" count=1 2>/dev/null
-	fi | md5sum
-}
 check "order: a persistent fleece, its map behind a 3 s delay" fleece persistent
 check_eq "order: its header puts the first slot at sector $DS" "$DS" \
 	"$(od -An -t u8 -j 72 -N 8 $BUF | tr -d ' ')"

@@ -247,6 +247,43 @@ nullb_remove() {
 	done
 }
 
+# fill_random DEV: random data over its first $MIB MiB (O_DIRECT).
+fill_random() {
+	dd if=/dev/urandom of="$1" bs=1M count="$MIB" oflag=direct 2>/dev/null
+}
+
+# chunk_sum DEV|FILE N: md5sum of its 4 KiB chunk N (O_DIRECT on a device;
+# a file on the initramfs cannot be opened so).
+chunk_sum() {
+	if [ -b "$1" ]; then
+		dd if="$1" bs=4k skip="$2" count=1 iflag=direct 2>/dev/null
+	else
+		dd if="$1" bs=4k skip="$2" count=1 2>/dev/null
+	fi | md5sum
+}
+
+# fleece_checker DESC WRITE-DEV CHUNK [ARGS...]: colo-fleece-check, writes
+# to WRITE-DEV, reads of /dev/mapper/f compared with $REF (base at the
+# fleece's start), the released chunks kept in /tmp/fleece-state across
+# runs; $CHECK_OPS ops if set, else $OPS; FSX_SEED fixes the seed.
+fleece_checker() {
+	local desc=$1 dev=$2 chunk=$3 ops=${CHECK_OPS:-$OPS} seed start rc
+	shift 3
+	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
+	start=$(date +%s)
+	colo-fleece-check --write "$dev" --fleece /dev/mapper/f --ref "$REF" \
+		--chunk "$chunk" --ops "$ops" --seed "$seed" \
+		--state /tmp/fleece-state "$@" > /tmp/fc.log 2>&1
+	rc=$?
+	grep '^colo-fleece-check:' /tmp/fc.log | tail -n 1 | sed 's/^/# /'
+	if [ $rc = 0 ]; then
+		t_ok "$desc: $ops ops, seed $seed ($(( $(date +%s) - start ))s)"
+	else
+		t_fail "$desc: colo-fleece-check exit $rc (seed $seed)"
+		tail -n 20 /tmp/fc.log | sed 's/^/#   /'
+	fi
+}
+
 # Flush requests a disk completed (field 16 of /sys/block/DEV/stat).
 disk_flushes() {
 	awk '{ print $16 }' "/sys/block/$1/stat"
