@@ -5,17 +5,24 @@
  *
  * In async mode a VM write to chunks that are on the replica completes
  * when base completes; its copy for the replica is a background write of
- * its own (the data copied into pages of its own, since the VM's pages are
- * the VM's again once its write ended), with at most max_lag KiB of them
- * in flight: the lag. A write that would pass max_lag (or finds no memory
- * at once, or a chunk that a background write still covers) is not
- * queued: its chunks are marked dirty before it completes, and the mirror
- * copies them later ("ahead", DRBD's pull-ahead); the next write that fits
- * streams again.
+ * its own, with at most max_lag KiB of them in flight: the lag. A write
+ * that would pass max_lag (or finds no memory at once, or a chunk that a
+ * background write still covers) is not queued: its chunks are marked
+ * dirty before it completes, and the mirror copies them later ("ahead",
+ * DRBD's pull-ahead); the next write that fits streams again.
  *
- * A background write, until it ends:
- *  - holds its chunks shared (its own lock holder): a mirror copy or a
- *    verify of them, which hold chunks exclusive, waits for it, so no
+ * A background write reads its range back from base once its VM write
+ * ended, and writes what it read to the replica. Map only takes its room
+ * and a small record of the range; the read, the pages and the replica's
+ * I/O stack are the sender's, on another CPU than the guest's. Until its
+ * read, base may hold a later write to the range too: that write found
+ * the range busy and went ahead (below), so the mirror copies it again
+ * once the background write ended, whatever the read saw.
+ *
+ * A background write, from its VM write's map until it ends:
+ *  - holds its chunks shared: the VM write's hold passes to it when the
+ *    VM write ends (colo_lock_move()), so a mirror copy or a verify of
+ *    them, which hold chunks exclusive, waits for it throughout, and no
  *    older data lands on the replica over a copy;
  *  - has its chunks set in async_map: another write to one of them, sync
  *    or async, is not sent to the replica (two writes in flight to one
@@ -27,25 +34,23 @@
  *  - counts in cc->inflight: suspend, mirror stop and the destructor wait
  *    for it (colo_quiesce(), colo_hold_and_drain_uninterruptible()).
  * Its replica error marks its chunks dirty and degrades the mirror, as a
- * sync write's does.
+ * sync write's does; a read error on base does too, as a mirror copy's
+ * does (colo_mirror_send_failed()).
  *
  * The pages of a background write come back to a pool of the target's
  * when it ends, up to max_lag's worth, and the next writes take them from
  * there: a page from the page allocator is zeroed first (both Debian
- * kernels set init_on_alloc), which cost the guest about a sixth of its
- * IOPS in async mode (README, "Mirror"). The pool is trimmed to the new
- * max_lag by a switch, emptied when the mirror stops or turns sync.
+ * kernels set init_on_alloc). The pool is trimmed to the new max_lag by a
+ * switch, emptied when the mirror stops or turns sync.
  *
- * A background write is not sent from map: it is queued, and a work item
- * (the sender) sends the queue with one plug, on another CPU than the
- * guest's, a tick after the first write queued or at once when
- * ASYNC_BATCH are. The guest's vCPU then pays a list insertion, not the
- * replica's I/O stack (its device mapper targets, the NBD client, a RAM
- * disk's copy), adjacent writes merge under the plug, and one wakeup
- * serves a batch; a background write waits a tick at most more (it counts
- * in the lag meanwhile). Sent from map, each write's replica I/O ran on
- * the guest's vCPU; woken for every write, the sender cost the guest more
- * than it saved (README, "Mirror", has the numbers).
+ * The sender is a work item, woken a tick after the first write queued,
+ * or at once when the queue holds half of max_lag; it runs on the next
+ * CPU after the guest's (colo_next_cpu()) and reads the queue with one
+ * plug. The guest's vCPU pays a list insertion per write and one wakeup a
+ * tick, not the replica's I/O stack (its device mapper targets, the NBD
+ * client, a RAM disk's copy) nor a copy of the data; a background write
+ * waits a tick at most more (it counts in the lag meanwhile). README
+ * ("Mirror") has what each step measured.
  *
  * A VM flush in async mode makes base durable as in sync mode, and sends
  * the replica a flush of its own that the VM does not wait for (an error
@@ -65,6 +70,7 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/math.h>
+#include <linux/mempool.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -73,20 +79,21 @@
 
 #define DM_MSG_PREFIX "colo"
 
-/* A background write (or flush) to the replica, in async_bs's front pad. */
-struct colo_async {
+/*
+ * A background write: taken at map, queued when its VM write ended (the
+ * data is on base then), read back from base and written to the replica
+ * by the sender. Allocated from async_sends.
+ */
+struct colo_async_send {
+	struct list_head node;		/* on async_queue or async_ready */
 	struct colo_c *cc;
-	struct colo_lock_holder holder;
+	struct colo_lock_holder holder;	/* its VM write's, colo_lock_move() */
+	struct bio *bio;		/* its read of base, then its write */
+	sector_t sector;
 	u64 first;
 	u64 last;
 	unsigned int bytes;
-	struct bio bio;		/* last: the bio set allocates it after us */
 };
-
-static struct colo_async *async_of(struct bio *bio)
-{
-	return container_of(bio, struct colo_async, bio);
-}
 
 /* max_lag in KiB, 0 in sync mode. Any context. */
 unsigned int colo_async_max_lag(struct colo_c *cc)
@@ -132,9 +139,6 @@ static enum colo_lag_take lag_take(struct colo_c *cc, unsigned int bytes)
 	} while (!atomic64_try_cmpxchg(&cc->async_lag, &word, (s64)next));
 	return COLO_LAG_TAKEN;
 }
-
-/* The sender goes at once when this many background writes are queued. */
-#define ASYNC_BATCH	32
 
 /* The pages the pool keeps at most: max_lag's worth. */
 static unsigned long pool_size(unsigned int max_lag)
@@ -199,50 +203,6 @@ static void pool_trim(struct colo_c *cc, unsigned long keep)
 		__free_page(page);
 }
 
-/* Send every queued background write, under one plug. The sender. */
-static void send_worker(struct work_struct *work)
-{
-	struct colo_c *cc = container_of(to_delayed_work(work), struct colo_c,
-					 async_send);
-	struct blk_plug plug;
-	struct bio_list bios;
-	struct bio *bio;
-
-	spin_lock_irq(&cc->async_lock);
-	bios = cc->async_queue;
-	bio_list_init(&cc->async_queue);
-	cc->async_queued = 0;
-	spin_unlock_irq(&cc->async_lock);
-
-	blk_start_plug(&plug);
-	while ((bio = bio_list_pop(&bios)))
-		submit_bio_noacct(bio);
-	blk_finish_plug(&plug);
-}
-
-/*
- * Queue @bio for the sender: a tick after the first, at once from the
- * ASYNC_BATCH-th on, on the next CPU (colo_next_cpu()); an unbound
- * workqueue, which lets the scheduler choose, gained less than half as
- * much in the same boots (README, "Mirror"). Map context.
- */
-static void queue_background(struct colo_c *cc, struct bio *bio)
-{
-	unsigned long flags;
-	unsigned int n;
-
-	spin_lock_irqsave(&cc->async_lock, flags);
-	bio_list_add(&cc->async_queue, bio);
-	n = ++cc->async_queued;
-	spin_unlock_irqrestore(&cc->async_lock, flags);
-	if (n == 1)
-		queue_delayed_work_on(colo_next_cpu(), cc->async_sender,
-				      &cc->async_send, 1);
-	else if (n == ASYNC_BATCH)
-		mod_delayed_work_on(colo_next_cpu(), cc->async_sender,
-				    &cc->async_send, 0);
-}
-
 /*
  * async_map's directory is allocated by the first switch to async mode
  * (colo_async_prepare()), before any background write can be sent; a
@@ -303,44 +263,183 @@ static bool mark_busy(struct colo_c *cc, u64 first, u64 last)
 }
 
 /*
- * The end of a background write. Interrupt context. A replica error marks
- * its chunks dirty (their leaves were prepared by the VM's write) before
- * the chunks are let go, so a copy that waited for them copies them.
+ * The end of a background write, sent or not. Any context. A replica
+ * error, a read error on base or no pages (@why) leave its chunks dirty
+ * (their leaves were prepared by the VM's write) before the chunks are
+ * let go, so a copy that waited for them copies them.
  */
-static void async_write_end(struct bio *bg)
+static void send_end(struct colo_async_send *s, enum colo_send_fail why)
 {
-	struct colo_async *aw = async_of(bg);
-	struct colo_c *cc = aw->cc;
+	struct colo_c *cc = s->cc;
 	u64 c;
 
-	if (bg->bi_status)
-		colo_mirror_replica_failed(cc, aw->first, aw->last);
-	unmark_busy(cc, aw->first, aw->last);
-	colo_lock_release(&cc->locks, &aw->holder);
-	for (c = aw->first; c <= aw->last; c++)
+	if (why != COLO_SEND_OK)
+		colo_mirror_send_failed(cc, s->first, s->last, why);
+	unmark_busy(cc, s->first, s->last);
+	colo_lock_release(&cc->locks, &s->holder);
+	for (c = s->first; c <= s->last; c++)
 		colo_meta_copy_put(cc, c);
-	lag_put(cc, aw->bytes);
-	pool_put_pages(cc, bg);
-	bio_put(bg);
-	/* Last: the destructor may free the bio set once it ran. */
+	lag_put(cc, s->bytes);
+	if (s->bio) {
+		pool_put_pages(cc, s->bio);
+		bio_put(s->bio);
+	}
+	mempool_free(s, &cc->async_sends);
+	/* Last: the destructor may free the pools once it ran. */
 	colo_exit(cc);
 }
 
-/* A background write that could not be sent: give everything back. */
-static void async_write_undo(struct colo_c *cc, struct bio *bg,
-			     unsigned int bytes)
+static void send_write_end(struct bio *bio)
 {
-	if (bg) {
-		pool_put_pages(cc, bg);
-		bio_put(bg);
+	struct colo_async_send *s = bio->bi_private;
+
+	send_end(s, bio->bi_status ? COLO_SEND_REPLICA : COLO_SEND_OK);
+}
+
+/*
+ * The read of base is done: the same bio, with the same pages, writes
+ * them to the replica. Process context (the sender, or inside its submit
+ * when base completed there). bio_reset() keeps the bio's vector table:
+ * its length and size come back.
+ */
+static void send_write(struct colo_async_send *s)
+{
+	struct bio *bio = s->bio;
+	unsigned short vcnt = bio->bi_vcnt;
+
+	/* The replica is read after the state (acquire), by map. */
+	bio_reset(bio, s->cc->replica, REQ_OP_WRITE);
+	bio->bi_vcnt = vcnt;
+	bio->bi_iter.bi_size = s->bytes;
+	bio->bi_iter.bi_sector = s->sector;
+	bio->bi_end_io = send_write_end;
+	bio->bi_private = s;
+	submit_bio_noacct(bio);
+}
+
+/*
+ * Any context. In process context (base completed inside the sender's
+ * submit: a RAM disk, a driver that completes in its submit path) the
+ * write goes at once, with no hop; from interrupt context the sender
+ * sends it.
+ */
+static void send_read_end(struct bio *bio)
+{
+	struct colo_async_send *s = bio->bi_private;
+	struct colo_c *cc = s->cc;
+	unsigned long flags;
+
+	if (bio->bi_status) {
+		send_end(s, COLO_SEND_BASE);
+		return;
 	}
-	lag_put(cc, bytes);
+	if (in_task()) {
+		send_write(s);
+		return;
+	}
+	spin_lock_irqsave(&cc->async_lock, flags);
+	list_add_tail(&s->node, &cc->async_ready);
+	spin_unlock_irqrestore(&cc->async_lock, flags);
+	mod_delayed_work_on(colo_next_cpu(), cc->async_sender, &cc->async_send,
+			    0);
+}
+
+/*
+ * Read the range of @s back from base into pages of the pool. The sender,
+ * which may sleep: the bio comes from async_bs; a page the pool has not
+ * may not come (GFP_NOIO can fail), and the write goes ahead then.
+ */
+static void send_read(struct colo_async_send *s)
+{
+	struct colo_c *cc = s->cc;
+	unsigned int nr = DIV_ROUND_UP(s->bytes, PAGE_SIZE), i;
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(cc->base->bdev, nr, REQ_OP_READ, GFP_NOIO,
+			       &cc->async_bs);
+	s->bio = bio;
+	for (i = 0; i < nr; i++) {
+		struct page *page = pool_get(cc, GFP_NOIO | __GFP_NOWARN);
+
+		if (!page) {
+			send_end(s, COLO_SEND_NOMEM);
+			return;
+		}
+		/* nr <= BIO_MAX_VECS (map): there is room. */
+		__bio_add_page(bio, page,
+			       min_t(unsigned int, PAGE_SIZE,
+				     s->bytes - i * PAGE_SIZE), 0);
+	}
+	bio->bi_iter.bi_sector = s->sector;
+	bio->bi_end_io = send_read_end;
+	bio->bi_private = s;
+	submit_bio_noacct(bio);
+}
+
+/*
+ * The sender: writes whose read of base completed in interrupt context go
+ * to the replica, queued ones are read from base, all under one plug.
+ */
+static void send_worker(struct work_struct *work)
+{
+	struct colo_c *cc = container_of(to_delayed_work(work), struct colo_c,
+					 async_send);
+	struct colo_async_send *s, *next;
+	struct blk_plug plug;
+	LIST_HEAD(queued);
+	LIST_HEAD(ready);
+
+	spin_lock_irq(&cc->async_lock);
+	list_splice_init(&cc->async_queue, &queued);
+	list_splice_init(&cc->async_ready, &ready);
+	cc->async_queued = 0;
+	spin_unlock_irq(&cc->async_lock);
+
+	blk_start_plug(&plug);
+	list_for_each_entry_safe(s, next, &ready, node)
+		send_write(s);
+	list_for_each_entry_safe(s, next, &queued, node)
+		send_read(s);
+	blk_finish_plug(&plug);
+}
+
+/*
+ * The VM write of @io, sent to base only by colo_async_write(), ended: its
+ * background write takes over its hold and is queued for the sender, a
+ * tick after the first, at once from the ASYNC_BATCH-th on, on the next
+ * CPU (colo_next_cpu()); an unbound workqueue, which lets the scheduler
+ * choose, gained less than half as much in the same boots (README,
+ * "Mirror"). Interrupt context, from end_io, before the holder would be
+ * released.
+ */
+void colo_async_queue(struct colo_c *cc, struct colo_io *io)
+{
+	struct colo_async_send *s = io->async;
+	u64 half = (u64)colo_async_max_lag(cc) << 9;
+	unsigned long flags;
+	u64 before, after;
+
+	io->async = NULL;
+	colo_lock_move(&cc->locks, &io->holder, &s->holder);
+	spin_lock_irqsave(&cc->async_lock, flags);
+	list_add_tail(&s->node, &cc->async_queue);
+	before = cc->async_queued;
+	after = before + s->bytes;
+	cc->async_queued = after;
+	spin_unlock_irqrestore(&cc->async_lock, flags);
+	if (before < half && after >= half)
+		mod_delayed_work_on(colo_next_cpu(), cc->async_sender,
+				    &cc->async_send, 0);
+	else if (!before)
+		queue_delayed_work_on(colo_next_cpu(), cc->async_sender,
+				      &cc->async_send, 1);
 }
 
 /*
  * A VM write @bio (held shared by io->holder, every chunk on the replica,
  * the dirty leaves prepared, counted in cc->inflight) while a mirror
- * runs: send its copy to the replica in the background. Never sleeps.
+ * runs: take room for its background write, which colo_async_queue()
+ * queues once @bio ended. Never sleeps.
  *
  * Returns COLO_ASYNC_SENT (the caller sends @bio to base), COLO_ASYNC_AHEAD
  * (not sent: the caller marks the chunks dirty) or COLO_ASYNC_SYNC (sync
@@ -350,11 +449,8 @@ enum colo_async_result colo_async_write(struct colo_c *cc, struct bio *bio,
 					struct colo_io *io)
 {
 	unsigned int bytes = bio->bi_iter.bi_size;
-	unsigned int nr = DIV_ROUND_UP(bytes, PAGE_SIZE), i;
 	u64 c, first = io->holder.chunk, last = io->holder.last;
-	const gfp_t gfp = GFP_NOWAIT | __GFP_NOWARN;
-	struct colo_async *aw;
-	struct bio *bg = NULL;
+	struct colo_async_send *s;
 
 	switch (lag_take(cc, bytes)) {
 	case COLO_LAG_TAKEN:
@@ -368,43 +464,22 @@ enum colo_async_result colo_async_write(struct colo_c *cc, struct bio *bio,
 	}
 
 	/* Set before the window was first opened; a check that costs nothing. */
-	if (nr > BIO_MAX_VECS || !busy_map_ready(cc))
+	if (DIV_ROUND_UP(bytes, PAGE_SIZE) > BIO_MAX_VECS ||
+	    !busy_map_ready(cc))
 		goto ahead;
-	/* The replica is read after the state (acquire), by our caller. */
-	bg = bio_alloc_bioset(cc->replica, nr, REQ_OP_WRITE, gfp,
-			      &cc->async_bs);
-	if (!bg)
+	s = mempool_alloc(&cc->async_sends, GFP_NOWAIT | __GFP_NOWARN);
+	if (!s)
 		goto ahead;
-	for (i = 0; i < nr; i++) {
-		struct page *page = pool_get(cc, gfp);
-
-		if (!page)
-			goto ahead;
-		if (!bio_add_page(bg, page,
-				  min_t(unsigned int, PAGE_SIZE,
-					bytes - i * PAGE_SIZE), 0)) {
-			__free_page(page);
-			goto ahead;
-		}
-	}
-	if (!mark_busy(cc, first, last))
-		goto ahead;
-	aw = async_of(bg);
-	memset(&aw->holder, 0, sizeof(aw->holder));
-	if (!colo_lock_try_range(&cc->locks, &aw->holder, first, last,
-				 COLO_HOLD_SHARED, NULL)) {
-		unmark_busy(cc, first, last);
+	if (!mark_busy(cc, first, last)) {
+		mempool_free(s, &cc->async_sends);
 		goto ahead;
 	}
-	aw->cc = cc;
-	aw->first = first;
-	aw->last = last;
-	aw->bytes = bytes;
-	bio_copy_data(bg, bio);
-	bg->bi_iter.bi_sector = io->sector;
-	bg->bi_end_io = async_write_end;
-	/* Nobody polls it: it completes by interrupt. */
-	bio_clear_polled(bg);
+	s->cc = cc;
+	s->bio = NULL;
+	s->sector = io->sector;
+	s->first = first;
+	s->last = last;
+	s->bytes = bytes;
 	/*
 	 * Its regions stay marked until it ends: counted while the VM's
 	 * write still counts there (colo_meta_write_end() runs at its end).
@@ -413,21 +488,21 @@ enum colo_async_result colo_async_write(struct colo_c *cc, struct bio *bio,
 		colo_meta_copy_get(cc, c);
 	/*
 	 * Counted while @bio is, so a drain that waits for zero sees it:
-	 * async_write_end() calls colo_exit().
+	 * send_end() calls colo_exit().
 	 */
 	atomic_inc(&cc->inflight);
 	atomic64_inc(&cc->async_sent);
-	queue_background(cc, bg);
+	io->async = s;
 	return COLO_ASYNC_SENT;
 
 ahead:
-	async_write_undo(cc, bg, bytes);
+	lag_put(cc, bytes);
 	return COLO_ASYNC_AHEAD;
 }
 
 static void async_flush_end(struct bio *bg)
 {
-	struct colo_c *cc = async_of(bg)->cc;
+	struct colo_c *cc = bg->bi_private;
 
 	/* Replica errors never fail the VM's I/O (it ended already). */
 	if (bg->bi_status)
@@ -452,7 +527,7 @@ bool colo_async_flush(struct colo_c *cc, struct bio *bio)
 			      GFP_NOWAIT | __GFP_NOWARN, &cc->async_bs);
 	if (!bg)
 		return false;
-	async_of(bg)->cc = cc;
+	bg->bi_private = cc;
 	bg->bi_end_io = async_flush_end;
 	bio_clear_polled(bg);
 	/* Counted while @bio is, see colo_async_write(). */
@@ -561,7 +636,8 @@ int colo_async_init(struct colo_c *cc)
 
 	spin_lock_init(&cc->async_lock);
 	INIT_LIST_HEAD(&cc->async_pool);
-	bio_list_init(&cc->async_queue);
+	INIT_LIST_HEAD(&cc->async_queue);
+	INIT_LIST_HEAD(&cc->async_ready);
 	INIT_DELAYED_WORK(&cc->async_send, send_worker);
 	init_waitqueue_head(&cc->async_wq);
 	colo_async_reset(cc, 0);
@@ -571,14 +647,23 @@ int colo_async_init(struct colo_c *cc)
 	if (!cc->async_sender)
 		return -ENOMEM;
 	/*
-	 * The background writes and flushes, allocated from map with
-	 * GFP_NOWAIT: none at hand sends the write ahead, the flush the
-	 * VM's way.
+	 * The background writes, taken from map with GFP_NOWAIT (none at hand
+	 * sends the write ahead), their bios allocated by the sender; the
+	 * async flushes, from map (none at hand: the flush goes the VM's way).
 	 */
-	r = bioset_init(&cc->async_bs, BIO_POOL_SIZE,
-			offsetof(struct colo_async, bio), BIOSET_NEED_BVECS);
+	r = mempool_init_kmalloc_pool(&cc->async_sends, BIO_POOL_SIZE,
+				      sizeof(struct colo_async_send));
 	if (r)
-		destroy_workqueue(cc->async_sender);
+		goto bad_sends;
+	r = bioset_init(&cc->async_bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
+	if (r)
+		goto bad_bs;
+	return 0;
+
+bad_bs:
+	mempool_exit(&cc->async_sends);
+bad_sends:
+	destroy_workqueue(cc->async_sender);
 	return r;
 }
 
@@ -589,5 +674,6 @@ void colo_async_destroy(struct colo_c *cc)
 	destroy_workqueue(cc->async_sender);
 	pool_trim(cc, 0);
 	bioset_exit(&cc->async_bs);
+	mempool_exit(&cc->async_sends);
 	colo_bitmap_destroy(&cc->async_map);
 }

@@ -596,6 +596,36 @@ static void colo_lock_shrink_test(struct kunit *test)
 }
 
 /*
+ * A moved hold stays held: the waiter it blocks is not served by the move,
+ * only by the release of the holder it moved to; the old holder holds
+ * nothing.
+ */
+static void colo_lock_move_test(struct kunit *test)
+{
+	struct lock_ctx *ctx = new_locks(test, 4, 2);
+	struct colo_lock_holder vm = {}, bg = {}, x = {}, r = {};
+	struct bio *b1 = fake_bio(test);
+
+	KUNIT_EXPECT_TRUE(test, colo_lock_try_range(&ctx->locks, &vm, 1, 2,
+						    COLO_HOLD_SHARED, NULL));
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &x, 2, COLO_HOLD_EXCL, b1));
+	colo_lock_move(&ctx->locks, &vm, &bg);
+	KUNIT_EXPECT_EQ(test, vm.hold, COLO_HOLD_NONE);
+	KUNIT_EXPECT_EQ(test, bg.hold, COLO_HOLD_SHARED);
+	KUNIT_EXPECT_EQ(test, bg.chunk, 1ULL);
+	KUNIT_EXPECT_EQ(test, bg.last, 2ULL);
+	KUNIT_EXPECT_TRUE(test, bio_list_empty(&ctx->woken));
+	KUNIT_EXPECT_TRUE(test, colo_lock_busy(&ctx->locks, NULL, 1, NULL));
+	/* A shared request behind the waiting exclusive one waits too. */
+	KUNIT_EXPECT_FALSE(test, colo_lock_try(&ctx->locks, &r, 2, COLO_HOLD_SHARED, NULL));
+	colo_lock_release(&ctx->locks, &bg);
+	KUNIT_EXPECT_PTR_EQ(test, bio_list_pop(&ctx->woken), b1);
+	KUNIT_EXPECT_EQ(test, x.hold, COLO_HOLD_EXCL);
+	colo_lock_release(&ctx->locks, &x);
+	KUNIT_EXPECT_FALSE(test, colo_lock_busy(&ctx->locks, NULL, 1, NULL));
+}
+
+/*
  * Counted reads: no holder, but an exclusive request waits for them to
  * drain, and they back off while one is there, in every granule of its
  * bucket (two buckets here).
@@ -682,6 +712,7 @@ static struct kunit_case colo_lock_test_cases[] = {
 	KUNIT_CASE(colo_lock_range_test),
 	KUNIT_CASE(colo_lock_extend_test),
 	KUNIT_CASE(colo_lock_shrink_test),
+	KUNIT_CASE(colo_lock_move_test),
 	KUNIT_CASE(colo_lock_read_test),
 	{}
 };

@@ -820,6 +820,9 @@ int colo_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
 		colo_chunk_committed(cc, io->chunk);
 	if (io->mirrored)
 		colo_mirror_write_end(cc, io, *error);
+	/* Its background write keeps its hold (dm-colo-async.c). */
+	if (io->async)
+		colo_async_queue(cc, io);
 	if (io->holder.hold != COLO_HOLD_NONE)
 		colo_lock_release(&cc->locks, &io->holder);
 	if (io->counted_read)

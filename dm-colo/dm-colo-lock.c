@@ -270,6 +270,28 @@ void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h)
 }
 
 /*
+ * Hand the hold of @from (held, not waiting) over to @to, which takes its
+ * place among the bucket's holders: the range is held all along, so no
+ * waiter is served in between. @from holds nothing after. A VM write in
+ * async mode hands its hold to its background write this way, in its
+ * completion. Any context.
+ */
+void colo_lock_move(struct colo_locks *locks, struct colo_lock_holder *from,
+		    struct colo_lock_holder *to)
+{
+	struct colo_lock_bucket *b = bucket_of(locks, from->chunk);
+	unsigned long flags;
+
+	if (WARN_ON_ONCE(from->hold == COLO_HOLD_NONE || from->parked))
+		return;
+	spin_lock_irqsave(&b->lock, flags);
+	*to = *from;
+	list_replace(&from->node, &to->node);
+	from->hold = COLO_HOLD_NONE;
+	spin_unlock_irqrestore(&b->lock, flags);
+}
+
+/*
  * Take back what @h has: a wait, a hold (granted while waiting, or not),
  * or nothing.
  */

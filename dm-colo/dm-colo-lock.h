@@ -35,7 +35,9 @@
  * a wait or a hold. A held range can grow by the next chunk of its
  * granule when that chunk is free and wanted by no waiter
  * (colo_lock_extend(), how a background copy takes adjacent chunks into
- * one extent), and give its last chunk back (colo_lock_shrink()).
+ * one extent), and give its last chunk back (colo_lock_shrink()). A hold
+ * can pass from one holder to another with no gap (colo_lock_move(), how
+ * an async mirror's background write keeps its VM write's range).
  *
  * Counted reads. The most common shared hold, a VM read of clean chunks,
  * takes no bucket lock: colo_lock_read() counts it in its bucket's
@@ -114,6 +116,8 @@ bool colo_lock_try(struct colo_locks *locks, struct colo_lock_holder *h,
 		   u64 chunk, enum colo_hold hold, struct bio *park);
 bool colo_lock_same_granule(struct colo_locks *locks, u64 first, u64 last);
 void colo_lock_release(struct colo_locks *locks, struct colo_lock_holder *h);
+void colo_lock_move(struct colo_locks *locks, struct colo_lock_holder *from,
+		    struct colo_lock_holder *to);
 bool colo_lock_extend(struct colo_locks *locks, struct colo_lock_holder *h);
 void colo_lock_shrink(struct colo_locks *locks, struct colo_lock_holder *h);
 bool colo_lock_wait(struct colo_locks *locks, struct colo_lock_holder *h,

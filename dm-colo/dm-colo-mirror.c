@@ -527,17 +527,34 @@ static void mark_range_dirty(struct colo_c *cc, struct colo_lock_holder *h)
 }
 
 /*
- * A background write of chunks @first..@last (dm-colo-async.c) failed on
- * the replica: they are dirty again (their leaves were prepared by the
- * VM's write), and the mirror degrades. Interrupt context.
+ * A background write of chunks @first..@last (dm-colo-async.c) was not
+ * written to the replica: they are dirty again (their leaves were prepared
+ * by the VM's write). A replica error degrades the mirror; a read error on
+ * base does too, as a mirror copy's does; with no pages for it, the chunks
+ * went ahead and the mirror copies them. Any context.
  */
-void colo_mirror_replica_failed(struct colo_c *cc, u64 first, u64 last)
+void colo_mirror_send_failed(struct colo_c *cc, u64 first, u64 last,
+			     enum colo_send_fail why)
 {
 	u64 c;
 
 	for (c = first; c <= last; c++)
 		mark_dirty_prepared(cc, c);
-	mirror_degraded(cc, "write error on the replica");
+	switch (why) {
+	case COLO_SEND_REPLICA:
+		mirror_degraded(cc, "write error on the replica");
+		break;
+	case COLO_SEND_BASE:
+		colo_error(cc);
+		mirror_degraded(cc, "read error on base");
+		break;
+	case COLO_SEND_NOMEM:
+		colo_async_count_ahead(cc);
+		mirror_recopy(cc);
+		break;
+	case COLO_SEND_OK:
+		break;
+	}
 }
 
 static void dual_write_done(unsigned long error, void *context)
@@ -693,9 +710,9 @@ int colo_mirror_write(struct colo_c *cc, struct bio *bio, struct colo_io *io,
 	switch (colo_async_write(cc, bio, io)) {
 	case COLO_ASYNC_SENT:
 		/*
-		 * Its copy went to the replica: a base error makes the
-		 * chunks dirty again in colo_mirror_write_end(), as for a
-		 * write sent to both from map.
+		 * Its copy goes to the replica once it ended: a base error
+		 * makes the chunks dirty again in colo_mirror_write_end(), as
+		 * for a write sent to both from map.
 		 */
 		io->mirrored = true;
 		colo_remap(io, bio, cc->base->bdev);

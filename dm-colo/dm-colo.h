@@ -191,12 +191,14 @@ struct colo_c {
 	struct colo_bitmap async_map;		/* chunks a background write covers */
 	bool async_map_ready;			/* its directory is allocated */
 	wait_queue_head_t async_wq;		/* a switch waits for the lag */
-	struct bio_set async_bs;		/* background writes and flushes */
-	spinlock_t async_lock;			/* the pool and the queue */
+	mempool_t async_sends;			/* background writes */
+	struct bio_set async_bs;		/* their bios, and flushes */
+	spinlock_t async_lock;			/* the pool and the lists */
 	struct list_head async_pool;		/* their pages, for reuse */
 	unsigned long async_pool_pages;
-	struct bio_list async_queue;		/* for the sender */
-	unsigned int async_queued;
+	struct list_head async_queue;		/* to read from base */
+	struct list_head async_ready;		/* read, to write */
+	u64 async_queued;			/* bytes on async_queue */
 	struct delayed_work async_send;
 	struct workqueue_struct *async_sender;
 
@@ -267,6 +269,7 @@ struct colo_io {
 	bool replica_flush;		/* a flush sent to the replica */
 	bool counted_read;		/* colo_lock_read() of chunk's granule */
 	bool mirrored;			/* its replica clone was sent from map */
+	struct colo_async_send *async;	/* its background write, queued at end */
 	bool replica_failed;		/* and failed (before it ends) */
 	bool save_parked;		/* parked for a fleece save (save.c) */
 	bool fleece_release;		/* a read_once read: releases its chunk */
@@ -434,7 +437,16 @@ int colo_mirror_start(struct colo_c *cc, const char *path,
 		      enum colo_mirror_sync sync, unsigned int rate,
 		      unsigned int min_rate, unsigned int max_lag);
 int colo_mirror_set_async(struct colo_c *cc, unsigned int max_lag);
-void colo_mirror_replica_failed(struct colo_c *cc, u64 first, u64 last);
+/* Why a background write of the async mode was not written to the replica. */
+enum colo_send_fail {
+	COLO_SEND_OK,
+	COLO_SEND_REPLICA,	/* the replica's write failed */
+	COLO_SEND_BASE,		/* its read of base failed */
+	COLO_SEND_NOMEM,	/* no pages for it: the chunks went ahead */
+};
+
+void colo_mirror_send_failed(struct colo_c *cc, u64 first, u64 last,
+			     enum colo_send_fail why);
 int colo_mirror_stop(struct colo_c *cc);
 int colo_mirror_rate(struct colo_c *cc, unsigned int rate,
 		     unsigned int min_rate);
@@ -470,6 +482,7 @@ unsigned int colo_async_max_lag(struct colo_c *cc);
 bool colo_async_busy(struct colo_c *cc, u64 chunk);
 enum colo_async_result colo_async_write(struct colo_c *cc, struct bio *bio,
 					struct colo_io *io);
+void colo_async_queue(struct colo_c *cc, struct colo_io *io);
 bool colo_async_flush(struct colo_c *cc, struct bio *bio);
 int colo_async_switch(struct colo_c *cc, unsigned int max_lag);
 int colo_async_prepare(struct colo_c *cc);
