@@ -44,13 +44,14 @@
  * switch, emptied when the mirror stops or turns sync.
  *
  * The sender is a work item, woken a tick after the first write queued,
- * or at once when the queue holds half of max_lag; it runs on the next
- * CPU after the guest's (colo_next_cpu()) and reads the queue with one
- * plug. The guest's vCPU pays a list insertion per write and one wakeup a
- * tick, not the replica's I/O stack (its device mapper targets, the NBD
- * client, a RAM disk's copy) nor a copy of the data; a background write
- * waits a tick at most more (it counts in the lag meanwhile). README
- * ("Mirror") has what each step measured.
+ * or at once when the queue holds ASYNC_BATCH bytes (or half of max_lag,
+ * if less); it runs on the next CPU after the guest's (colo_next_cpu())
+ * and reads the queue with one plug. The guest's vCPU pays a list
+ * insertion per write and one wakeup a batch, not the replica's I/O stack
+ * (its device mapper targets, the NBD client, a RAM disk's copy) nor a
+ * copy of the data; a background write waits a tick at most more (it
+ * counts in the lag meanwhile). README ("Mirror") has what each step
+ * measured.
  *
  * A VM flush in async mode makes base durable as in sync mode, and sends
  * the replica a flush of its own that the VM does not wait for (an error
@@ -139,6 +140,13 @@ static enum colo_lag_take lag_take(struct colo_c *cc, unsigned int bytes)
 	} while (!atomic64_try_cmpxchg(&cc->async_lag, &word, (s64)next));
 	return COLO_LAG_TAKEN;
 }
+
+/*
+ * The sender goes at once when this many bytes are queued (or half of
+ * max_lag, if less): the time a write waits in the queue counts in the
+ * lag, which is there for the replica's latency.
+ */
+#define ASYNC_BATCH	(128 * 1024)
 
 /* The pages the pool keeps at most: max_lag's worth. */
 static unsigned long pool_size(unsigned int max_lag)
@@ -406,7 +414,7 @@ static void send_worker(struct work_struct *work)
 /*
  * The VM write of @io, sent to base only by colo_async_write(), ended: its
  * background write takes over its hold and is queued for the sender, a
- * tick after the first, at once from the ASYNC_BATCH-th on, on the next
+ * tick after the first, at once from ASYNC_BATCH bytes on, on the next
  * CPU (colo_next_cpu()); an unbound workqueue, which lets the scheduler
  * choose, gained less than half as much in the same boots (README,
  * "Mirror"). Interrupt context, from end_io, before the holder would be
@@ -415,7 +423,7 @@ static void send_worker(struct work_struct *work)
 void colo_async_queue(struct colo_c *cc, struct colo_io *io)
 {
 	struct colo_async_send *s = io->async;
-	u64 half = (u64)colo_async_max_lag(cc) << 9;
+	u64 batch = min_t(u64, ASYNC_BATCH, (u64)colo_async_max_lag(cc) << 9);
 	unsigned long flags;
 	u64 before, after;
 
@@ -427,7 +435,7 @@ void colo_async_queue(struct colo_c *cc, struct colo_io *io)
 	after = before + s->bytes;
 	cc->async_queued = after;
 	spin_unlock_irqrestore(&cc->async_lock, flags);
-	if (before < half && after >= half)
+	if (before < batch && after >= batch)
 		mod_delayed_work_on(colo_next_cpu(), cc->async_sender,
 				    &cc->async_send, 0);
 	else if (!before)

@@ -24,7 +24,8 @@
 # 2. The model checker with random failures: COLO_T_FAILALLOC_PCT percent
 #    of the marked tasks' allocations fail (at most COLO_T_FAILALLOC_TIMES
 #    of each kind), in secondary mode with a failover and in mirror mode
-#    (COLO_T_FAILALLOC_OPS ops each, chunk sizes 1 and 8): no op may fail,
+#    (COLO_T_FAILALLOC_OPS ops each, chunk sizes 1 and 8), and in async
+#    mirror mode (chunk size 8): no op may fail,
 #    every read is exact, a message refused with ENOMEM is sent again.
 # The lane's kmemleak-end.sh then shows that nothing leaked.
 . /tests/lib.sh
@@ -232,6 +233,28 @@ for chunk in 1 8; do
 		--seed "$seed"
 	t_diag "injected: $(injected failslab "$TIMES") slab, $(injected fail_page_alloc "$TIMES") page allocation failures"
 	check_match "chunk $chunk, mirror: allocations were made to fail" '^[1-9]' \
+		"$(( $(injected failslab "$TIMES") + $(injected fail_page_alloc "$TIMES") ))"
+	disarm
+	unmark_workers
+
+	# The async mode: a background write's record at map (slab), its
+	# pages in the sender (pages): either failing sends the write ahead.
+	[ "$chunk" = 8 ] || continue
+	dm_cleanup
+	dmsetup create p --table "0 $LEN colo primary /dev/ram0 $chunk" &&
+		dmsetup create rep --table "0 $LEN linear /dev/ram3 0" &&
+		dmsetup mknodes || { t_fail "chunk $chunk: async setup"; continue; }
+	mark_workers
+	inject failslab "$PCT" "$TIMES"
+	inject fail_page_alloc "$PCT" "$TIMES"
+	fsx_run "chunk $chunk, $PCT% of allocations failing: $OPS ops in async mirror mode (max_lag 64 KiB), seed $seed" \
+		'^# colo-fsx:' --name p --vm /dev/mapper/p --base /dev/ram0 \
+		--mirror --replica /dev/mapper/rep --replica-dm rep \
+		--replica-lower /dev/ram3 --mirror-async 64 --chunk "$chunk" \
+		--ops "$OPS" --vm-threads 2 --ingress-threads 0 --make-it-fail \
+		--retry-enomem --seed "$seed"
+	t_diag "injected: $(injected failslab "$TIMES") slab, $(injected fail_page_alloc "$TIMES") page allocation failures"
+	check_match "chunk $chunk, async mirror: allocations were made to fail" '^[1-9]' \
 		"$(( $(injected failslab "$TIMES") + $(injected fail_page_alloc "$TIMES") ))"
 	disarm
 	unmark_workers
