@@ -90,6 +90,8 @@ struct colo_async_send {
 	struct colo_c *cc;
 	struct colo_lock_holder holder;	/* its VM write's, colo_lock_move() */
 	struct bio *bio;		/* its read of base, then its write */
+	atomic_t pending;		/* the read's submit and completion */
+	blk_status_t read_status;
 	sector_t sector;
 	u64 first;
 	u64 last;
@@ -306,9 +308,8 @@ static void send_write_end(struct bio *bio)
 
 /*
  * The read of base is done: the same bio, with the same pages, writes
- * them to the replica. Process context (the sender, or inside its submit
- * when base completed there). bio_reset() keeps the bio's vector table:
- * its length and size come back.
+ * them to the replica. The sender. bio_reset() keeps the bio's vector
+ * table: its length and size come back.
  */
 static void send_write(struct colo_async_send *s)
 {
@@ -326,10 +327,24 @@ static void send_write(struct colo_async_send *s)
 }
 
 /*
- * Any context. In process context (base completed inside the sender's
- * submit: a RAM disk, a driver that completes in its submit path) the
- * write goes at once, with no hop; from interrupt context the sender
- * sends it.
+ * The read of base ended and the sender's submit of it returned: on to the
+ * replica, or to the end with a read error. The sender.
+ */
+static void send_read_done(struct colo_async_send *s)
+{
+	if (s->read_status)
+		send_end(s, COLO_SEND_BASE);
+	else
+		send_write(s);
+}
+
+/*
+ * Any context. Whichever of the read's completion and the sender's submit
+ * of it comes second goes on, as in the copy engine: when base completed
+ * inside the submit (a RAM disk, a driver that completes in its submit
+ * path), the sender writes the replica as soon as its submit returned,
+ * with no hop; otherwise the completion hands @s back to the sender. The
+ * write is never submitted from a completion.
  */
 static void send_read_end(struct bio *bio)
 {
@@ -337,14 +352,10 @@ static void send_read_end(struct bio *bio)
 	struct colo_c *cc = s->cc;
 	unsigned long flags;
 
-	if (bio->bi_status) {
-		send_end(s, COLO_SEND_BASE);
+	s->read_status = bio->bi_status;
+	/* Fully ordered: the sender sees read_status once it sees zero. */
+	if (!atomic_dec_and_test(&s->pending))
 		return;
-	}
-	if (in_task()) {
-		send_write(s);
-		return;
-	}
 	spin_lock_irqsave(&cc->async_lock, flags);
 	list_add_tail(&s->node, &cc->async_ready);
 	spin_unlock_irqrestore(&cc->async_lock, flags);
@@ -381,12 +392,15 @@ static void send_read(struct colo_async_send *s)
 	bio->bi_iter.bi_sector = s->sector;
 	bio->bi_end_io = send_read_end;
 	bio->bi_private = s;
+	atomic_set(&s->pending, 2);
 	submit_bio_noacct(bio);
+	if (atomic_dec_and_test(&s->pending))
+		send_read_done(s);
 }
 
 /*
- * The sender: writes whose read of base completed in interrupt context go
- * to the replica, queued ones are read from base, all under one plug.
+ * The sender: writes whose read of base completed after its submit go to
+ * the replica, queued ones are read from base, all under one plug.
  */
 static void send_worker(struct work_struct *work)
 {
@@ -405,7 +419,7 @@ static void send_worker(struct work_struct *work)
 
 	blk_start_plug(&plug);
 	list_for_each_entry_safe(s, next, &ready, node)
-		send_write(s);
+		send_read_done(s);
 	list_for_each_entry_safe(s, next, &queued, node)
 		send_read(s);
 	blk_finish_plug(&plug);

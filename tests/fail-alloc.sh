@@ -197,67 +197,55 @@ check_eq "mirror: the replica is base" "$(direct_sum /dev/ram0)" "$(direct_sum /
 check "mirror stop" dmsetup message p 0 mirror stop
 
 # --- 2. the model checker with random failures --------------------------------
+# fsx_failing WHAT FILTER ARGS...: the model checker (ARGS) with the marked
+# tasks' slab and page allocations failing at random; the check is named
+# "chunk $chunk, WHAT".
+fsx_failing() {
+	local what=$1 filter=$2
+	shift 2
+	mark_workers
+	inject failslab "$PCT" "$TIMES"
+	inject fail_page_alloc "$PCT" "$TIMES"
+	fsx_run "chunk $chunk, $PCT% of allocations failing: $OPS ops, $what, seed $seed" \
+		"$filter" "$@" --chunk "$chunk" --ops "$OPS" --make-it-fail \
+		--retry-enomem --seed "$seed"
+	t_diag "injected: $(injected failslab "$TIMES") slab, $(injected fail_page_alloc "$TIMES") page allocation failures"
+	check_match "chunk $chunk, $what: allocations were made to fail" '^[1-9]' \
+		"$(( $(injected failslab "$TIMES") + $(injected fail_page_alloc "$TIMES") ))"
+	disarm
+	unmark_workers
+}
+
 for chunk in 1 8; do
 	dm_cleanup
 	dmsetup create c --table "0 $LEN colo secondary /dev/ram0 /dev/ram1 /dev/ram2 $chunk" &&
 		dmsetup create c-ingress --table "0 $LEN colo-ingress /dev/ram0" &&
 		dmsetup mknodes || { t_fail "chunk $chunk: setup"; continue; }
 	seed=${FSX_SEED:-$(( $(date +%s) * 1000 + chunk ))}
-	mark_workers
-	inject failslab "$PCT" "$TIMES"
-	inject fail_page_alloc "$PCT" "$TIMES"
-	fsx_run "chunk $chunk, $PCT% of allocations failing: $OPS ops with a failover, seed $seed" \
-		'^# (failover|colo-fsx:)' --name c --vm /dev/mapper/c \
-		--ingress /dev/mapper/c-ingress --base /dev/ram0 \
-		--hidden /dev/ram1 --active /dev/ram2 --chunk "$chunk" \
-		--ops "$OPS" --checkpoint-every 200 --failover \
-		--make-it-fail --retry-enomem --seed "$seed"
-	t_diag "injected: $(injected failslab "$TIMES") slab, $(injected fail_page_alloc "$TIMES") page allocation failures"
-	check_match "chunk $chunk, failover: allocations were made to fail" '^[1-9]' \
-		"$(( $(injected failslab "$TIMES") + $(injected fail_page_alloc "$TIMES") ))"
-	disarm
-	unmark_workers
+	fsx_failing failover '^# (failover|colo-fsx:)' --name c \
+		--vm /dev/mapper/c --ingress /dev/mapper/c-ingress \
+		--base /dev/ram0 --hidden /dev/ram1 --active /dev/ram2 \
+		--checkpoint-every 200 --failover
 
-	dm_cleanup
-	dmsetup create p --table "0 $LEN colo primary /dev/ram0 $chunk" &&
-		dmsetup create rep --table "0 $LEN linear /dev/ram3 0" &&
-		dmsetup mknodes || { t_fail "chunk $chunk: mirror setup"; continue; }
-	mark_workers
-	inject failslab "$PCT" "$TIMES"
-	inject fail_page_alloc "$PCT" "$TIMES"
-	fsx_run "chunk $chunk, $PCT% of allocations failing: $OPS ops in mirror mode, seed $seed" \
-		'^# colo-fsx:' --name p --vm /dev/mapper/p --base /dev/ram0 \
-		--mirror --replica /dev/mapper/rep --replica-dm rep \
-		--replica-lower /dev/ram3 --chunk "$chunk" --ops "$OPS" \
-		--vm-threads 2 --ingress-threads 0 --make-it-fail --retry-enomem \
-		--seed "$seed"
-	t_diag "injected: $(injected failslab "$TIMES") slab, $(injected fail_page_alloc "$TIMES") page allocation failures"
-	check_match "chunk $chunk, mirror: allocations were made to fail" '^[1-9]' \
-		"$(( $(injected failslab "$TIMES") + $(injected fail_page_alloc "$TIMES") ))"
-	disarm
-	unmark_workers
-
-	# The async mode: a background write's record at map (slab), its
-	# pages in the sender (pages): either failing sends the write ahead.
-	[ "$chunk" = 8 ] || continue
-	dm_cleanup
-	dmsetup create p --table "0 $LEN colo primary /dev/ram0 $chunk" &&
-		dmsetup create rep --table "0 $LEN linear /dev/ram3 0" &&
-		dmsetup mknodes || { t_fail "chunk $chunk: async setup"; continue; }
-	mark_workers
-	inject failslab "$PCT" "$TIMES"
-	inject fail_page_alloc "$PCT" "$TIMES"
-	fsx_run "chunk $chunk, $PCT% of allocations failing: $OPS ops in async mirror mode (max_lag 64 KiB), seed $seed" \
-		'^# colo-fsx:' --name p --vm /dev/mapper/p --base /dev/ram0 \
-		--mirror --replica /dev/mapper/rep --replica-dm rep \
-		--replica-lower /dev/ram3 --mirror-async 64 --chunk "$chunk" \
-		--ops "$OPS" --vm-threads 2 --ingress-threads 0 --make-it-fail \
-		--retry-enomem --seed "$seed"
-	t_diag "injected: $(injected failslab "$TIMES") slab, $(injected fail_page_alloc "$TIMES") page allocation failures"
-	check_match "chunk $chunk, async mirror: allocations were made to fail" '^[1-9]' \
-		"$(( $(injected failslab "$TIMES") + $(injected fail_page_alloc "$TIMES") ))"
-	disarm
-	unmark_workers
+	# Mirror mode, then (chunk 8) async mode: a background write's record
+	# at map (slab) or its pages in the sender (pages) failing sends the
+	# write ahead.
+	for mode in mirror async; do
+		[ $mode = mirror ] || [ "$chunk" = 8 ] || continue
+		dm_cleanup
+		dmsetup create p --table "0 $LEN colo primary /dev/ram0 $chunk" &&
+			dmsetup create rep --table "0 $LEN linear /dev/ram3 0" &&
+			dmsetup mknodes || { t_fail "chunk $chunk: $mode setup"; continue; }
+		set -- --name p --vm /dev/mapper/p --base /dev/ram0 --mirror \
+			--replica /dev/mapper/rep --replica-dm rep \
+			--replica-lower /dev/ram3 --vm-threads 2 --ingress-threads 0
+		if [ $mode = mirror ]; then
+			fsx_failing mirror '^# colo-fsx:' "$@"
+		else
+			fsx_failing "async mirror (max_lag 64 KiB)" '^# colo-fsx:' \
+				"$@" --mirror-async 64
+		fi
+	done
 done
 dm_cleanup
 t_done
