@@ -417,11 +417,16 @@ static void send_worker(struct work_struct *work)
 	cc->async_queued = 0;
 	spin_unlock_irq(&cc->async_lock);
 
+	/* Off the lists first: a completion may queue one on async_ready. */
 	blk_start_plug(&plug);
-	list_for_each_entry_safe(s, next, &ready, node)
+	list_for_each_entry_safe(s, next, &ready, node) {
+		list_del(&s->node);
 		send_read_done(s);
-	list_for_each_entry_safe(s, next, &queued, node)
+	}
+	list_for_each_entry_safe(s, next, &queued, node) {
+		list_del(&s->node);
 		send_read(s);
+	}
 	blk_finish_plug(&plug);
 }
 
