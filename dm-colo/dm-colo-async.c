@@ -274,9 +274,9 @@ static bool mark_busy(struct colo_c *cc, u64 first, u64 last)
 
 /*
  * The end of a background write, sent or not. Any context. A replica
- * error, a read error on base or no pages (@why) leave its chunks dirty
- * (their leaves were prepared by the VM's write) before the chunks are
- * let go, so a copy that waited for them copies them.
+ * error, a read error on base or no bio or pages (@why) leave its chunks
+ * dirty (their leaves were prepared by the VM's write) before the chunks
+ * are let go, so a copy that waited for them copies them.
  */
 static void send_end(struct colo_async_send *s, enum colo_send_fail why)
 {
@@ -364,9 +364,12 @@ static void send_read_end(struct bio *bio)
 }
 
 /*
- * Read the range of @s back from base into pages of the pool. The sender,
- * which may sleep: the bio comes from async_bs; a page the pool has not
- * may not come (GFP_NOIO can fail), and the write goes ahead then.
+ * Read the range of @s back from base into pages of the pool. The sender.
+ * Its bio is not waited for: async_bs's reserve comes back only when
+ * earlier background writes end, and those whose read completed after its
+ * submit wait for this very sender (async_ready). So the bio is taken
+ * with GFP_NOWAIT, and a page the pool has not with GFP_NOIO (which can
+ * fail); without either the write goes ahead.
  */
 static void send_read(struct colo_async_send *s)
 {
@@ -374,9 +377,13 @@ static void send_read(struct colo_async_send *s)
 	unsigned int nr = DIV_ROUND_UP(s->bytes, PAGE_SIZE), i;
 	struct bio *bio;
 
-	bio = bio_alloc_bioset(cc->base->bdev, nr, REQ_OP_READ, GFP_NOIO,
-			       &cc->async_bs);
+	bio = bio_alloc_bioset(cc->base->bdev, nr, REQ_OP_READ,
+			       GFP_NOWAIT | __GFP_NOWARN, &cc->async_bs);
 	s->bio = bio;
+	if (!bio) {
+		send_end(s, COLO_SEND_NOMEM);
+		return;
+	}
 	for (i = 0; i < nr; i++) {
 		struct page *page = pool_get(cc, GFP_NOIO | __GFP_NOWARN);
 

@@ -530,8 +530,8 @@ static void mark_range_dirty(struct colo_c *cc, struct colo_lock_holder *h)
  * A background write of chunks @first..@last (dm-colo-async.c) was not
  * written to the replica: they are dirty again (their leaves were prepared
  * by the VM's write). A replica error degrades the mirror; a read error on
- * base does too, as a mirror copy's does; with no pages for it, the chunks
- * went ahead and the mirror copies them. Any context.
+ * base does too, as a mirror copy's does; with no bio or pages for it,
+ * the chunks went ahead and the mirror copies them. Any context.
  */
 void colo_mirror_send_failed(struct colo_c *cc, u64 first, u64 last,
 			     enum colo_send_fail why)

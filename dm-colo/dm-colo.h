@@ -442,7 +442,7 @@ enum colo_send_fail {
 	COLO_SEND_OK,
 	COLO_SEND_REPLICA,	/* the replica's write failed */
 	COLO_SEND_BASE,		/* its read of base failed */
-	COLO_SEND_NOMEM,	/* no pages for it: the chunks went ahead */
+	COLO_SEND_NOMEM,	/* no bio or pages: the chunks went ahead */
 };
 
 void colo_mirror_send_failed(struct colo_c *cc, u64 first, u64 last,
