@@ -525,7 +525,6 @@ enum colo_async_result colo_async_write(struct colo_c *cc, struct bio *bio,
 	 * send_end() calls colo_exit().
 	 */
 	atomic_inc(&cc->inflight);
-	atomic64_inc(&cc->async_sent);
 	io->async = s;
 	return COLO_ASYNC_SENT;
 
@@ -611,7 +610,6 @@ void colo_async_reset(struct colo_c *cc, unsigned int max_lag)
 	pool_trim(cc, 0);
 	WRITE_ONCE(cc->async_max_lag, max_lag);
 	atomic64_set(&cc->async_lag, max_lag ? 0 : COLO_LAG_CLOSED);
-	atomic64_set(&cc->async_sent, 0);
 	atomic64_set(&cc->async_ahead, 0);
 }
 
@@ -660,7 +658,6 @@ void colo_async_carry(struct colo_c *from, struct colo_c *to)
 	}
 	to->async_max_lag = from->async_max_lag;
 	atomic64_set(&to->async_lag, atomic64_read(&from->async_lag));
-	atomic64_set(&to->async_sent, atomic64_read(&from->async_sent));
 	atomic64_set(&to->async_ahead, atomic64_read(&from->async_ahead));
 }
 

@@ -186,7 +186,6 @@ struct colo_c {
 	 */
 	unsigned int async_max_lag;		/* READ_ONCE outside msg_lock */
 	atomic64_t async_lag;
-	atomic64_t async_sent;			/* background writes sent */
 	atomic64_t async_ahead;			/* writes marked dirty instead */
 	struct colo_bitmap async_map;		/* chunks a background write covers */
 	bool async_map_ready;			/* its directory is allocated */
