@@ -430,16 +430,19 @@ static void fl_discard(void)
 	range[0] = bytes(chunk_start(first));
 	range[1] = bytes(chunk_start(first + n - 1) + chunk_len(first + n - 1)) - range[0];
 	if (ioctl(fl_fd, BLKDISCARD, range)) {
-		if (errno == EIO && !broken_seen) {
+		/* fl_check_status() runs dmsetup, which sets errno. */
+		int err = errno;
+
+		if (err == EIO && !broken_seen) {
 			snprintf(when, sizeof(when), "after a failed discard of chunks %" PRIu64 "+%" PRIu64,
 				 first, n);
 			if (!fl_check_status(when, false))
 				fail("fleece: discard of chunks %" PRIu64 "+%" PRIu64 " failed with EIO, the fleece active",
 				     first, n);
 		}
-		if (errno != EIO || !broken_seen)
+		if (err != EIO || !broken_seen)
 			fail("fleece: discard of chunks %" PRIu64 "+%" PRIu64 ": %s", first, n,
-			     strerror(errno));
+			     strerror(err));
 		return;
 	}
 	if (broken_seen)
