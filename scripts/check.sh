@@ -7,7 +7,8 @@
 # them on this host, DKMS for every kernel, and purges them), KUnit
 # under UML, the VM tests on every kernel of kernel/kernels, and the debug
 # lane (vm-debug: tests/debug-list on the debug kernel of
-# scripts/debug-kernel.sh, built once and cached), and the host-crash tests
+# scripts/debug-kernel.sh, built once and cached; a cold build runs in the
+# background, at idle priority, from the first VM lane on), and the host-crash tests
 # on every kernel (crash-6.1 ...: scripts/crash.sh, COLO_CRASH_POINTS crash
 # points each, 40 by default). Each suite
 # ends with "<suite>: N passed, N failed"; the last line sums them all.
@@ -41,11 +42,40 @@ run_suite() {
 	esac
 }
 
+# The debug kernel's cold build (5 to 8 minutes of both cores, CI's cache
+# is empty) runs in the background from the first VM lane on, at
+# SCHED_IDLE: it takes only what the VMs leave idle (most tests keep one
+# vCPU busy, not two), never a vCPU's share. vm-debug's own call of
+# scripts/debug-kernel.sh waits for it on the build's lock and finds it
+# built; if it failed, that call builds again and the lane reports why.
+debug_pid=
+debug_prebuild() {
+	local idle=
+	[ -z "$debug_pid" ] || return 0
+	printf '%s\n' "${suites[@]}" | grep -qx vm-debug || return 0
+	chrt --idle 0 true 2> /dev/null && idle="chrt --idle 0"
+	$idle nice -n 19 scripts/debug-kernel.sh > .build/debug-kernel.log 2>&1 &
+	debug_pid=$!
+	echo "# check: the debug kernel builds in the background (pid $debug_pid, .build/debug-kernel.log)"
+}
+# On the way out, a build still running goes, with its make and compilers.
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+	kill "$1" 2> /dev/null
+}
+trap '[ -z "$debug_pid" ] || kill_tree "$debug_pid"' EXIT
+
 mkdir -p .build
 total_pass=0 total_fail=0
 summary=()
 for s in "${suites[@]}"; do
 	echo "=== $s"
+	case "$s" in
+	vm-debug)
+		[ -z "$debug_pid" ] || grep -h '^# debug-kernel:' .build/debug-kernel.log ;;
+	vm-* | crash-*) debug_prebuild ;;
+	esac
 	start=$(date +%s)
 	run_suite "$s" 2>&1 | tee ".build/check-$s.log"
 	rc=${PIPESTATUS[0]}
