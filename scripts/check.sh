@@ -44,10 +44,11 @@ run_suite() {
 
 # The debug kernel's cold build (5 to 8 minutes of both cores, CI's cache
 # is empty) runs in the background from the first VM lane on, at
-# SCHED_IDLE: it takes only what the VMs leave idle (a VM lane
-# used about one host core of two on average), never a vCPU's share. vm-debug's own call of
-# scripts/debug-kernel.sh waits for it on the build's lock and finds it
-# built; if it failed, that call builds again and the lane reports why.
+# SCHED_IDLE: it takes only what the VMs leave idle (a VM lane used
+# about one host core of two on average), never a vCPU's share.
+# vm-debug's own call of scripts/debug-kernel.sh waits for it on the
+# build's lock and finds it built; if it failed, that call builds again
+# and the lane reports why.
 debug_pid=
 debug_prebuild() {
 	local idle=
