@@ -7,10 +7,10 @@
 # them on this host, DKMS for every kernel, and purges them), KUnit
 # under UML, the VM tests on every kernel of kernel/kernels, and the debug
 # lane (vm-debug: tests/debug-list on the debug kernel of
-# scripts/debug-kernel.sh, built once and cached; a cold build runs in the
-# background, at idle priority, from the first VM lane on), and the host-crash tests
-# on every kernel (crash-6.1 ...: scripts/crash.sh, COLO_CRASH_POINTS crash
-# points each, 40 by default). Each suite
+# scripts/debug-kernel.sh, built once and cached; a cold build runs in
+# the background, at idle priority, from the first VM lane on), and the
+# host-crash tests on every kernel (crash-6.1 ...: scripts/crash.sh,
+# COLO_CRASH_POINTS crash points each, 40 by default). Each suite
 # ends with "<suite>: N passed, N failed"; the last line sums them all.
 #
 #   scripts/check.sh [SUITE...]   SUITE: userspace lint dkms deb kunit vm-6.1 ... crash-6.1 ... vm-debug

@@ -22,8 +22,9 @@ pkgs=(
 	zstd
 	# KUnit under UML, checkpatch.pl, sparse
 	linux-source-6.1 flex bison bc python3 perl sparse
-	# the debug kernel (scripts/debug-kernel.sh): objtool
-	libelf-dev
+	# the debug kernel (scripts/debug-kernel.sh): objtool; scripts/check.sh
+	# builds it in the background and stops it with its children (pgrep)
+	libelf-dev procps
 	# DKMS packaging
 	dkms
 	# make deb and scripts/deb-check.sh (dh-dkms: dh_dkms, a package of its
