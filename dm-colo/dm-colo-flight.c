@@ -199,7 +199,16 @@ void colo_exit(struct colo_c *cc)
 	 * colo_dtr()) before it does.
 	 */
 	rcu_read_lock();
-	if (atomic_dec_and_test(&cc->inflight))
+	/*
+	 * Most bios that end find nobody waiting (a bio that completes
+	 * inside its own submit takes inflight to zero every time): the
+	 * queue's lock is taken only for a waiter. atomic_dec_and_test() is
+	 * fully ordered, and wq_has_sleeper() has a full barrier of its own:
+	 * pairs with the one of prepare_to_wait() in the wait_event()s on
+	 * quiesce_wq, so either the waiter sees zero or we see the waiter.
+	 */
+	if (atomic_dec_and_test(&cc->inflight) &&
+	    wq_has_sleeper(&cc->quiesce_wq))
 		wake_up(&cc->quiesce_wq);
 	rcu_read_unlock();
 }
