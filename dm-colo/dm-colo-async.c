@@ -37,11 +37,16 @@
  * sync write's does; a read error on base does too, as a mirror copy's
  * does (colo_mirror_send_failed()).
  *
- * The pages of a background write come back to a pool of the target's
- * when it ends, up to max_lag's worth, and the next writes take them from
- * there: a page from the page allocator is zeroed first (both Debian
- * kernels set init_on_alloc). The pool is trimmed to the new max_lag by a
- * switch, emptied when the mirror stops or turns sync.
+ * A background write that ended is kept for the next one as it is, its
+ * record with its bio and the bio's pages (async_spare), up to max_lag's
+ * worth of pages: map takes a record from there without the allocator
+ * (kmalloc zeroes a new one, as it does every page: both Debian kernels
+ * set init_on_alloc, and a record freed on the sender's CPU leaves the
+ * guest's CPU refilling its slab), and the sender reuses its bio and pages
+ * without a lock. Pages of a bio not kept come back to a pool of the
+ * target's, up to max_lag's worth, for bios that need more. Both are
+ * trimmed to the new max_lag by a switch, emptied when the mirror stops or
+ * turns sync.
  *
  * The sender is a work item, woken a tick after the first write queued,
  * or at once when the queue holds ASYNC_BATCH bytes (or half of max_lag,
@@ -87,9 +92,11 @@
  */
 struct colo_async_send {
 	struct list_head node;		/* on async_queue or async_ready */
+	struct llist_node spare;	/* on async_spare, once ended */
 	struct colo_c *cc;
 	struct colo_lock_holder holder;	/* its VM write's, colo_lock_move() */
 	struct bio *bio;		/* its read of base, then its write */
+	unsigned int nr_pages;		/* @bio's pages: bi_io_vec[0..nr) */
 	atomic_t pending;		/* the read's submit and completion */
 	blk_status_t read_status;
 	sector_t sector;
@@ -173,35 +180,115 @@ static struct page *pool_get(struct colo_c *cc, gfp_t gfp)
 }
 
 /*
- * The pages of @bio back to the pool, up to max_lag's worth (none in sync
- * mode); the others are freed. The pool's pages are ours alone: their lru
- * links them. Any context.
+ * The bio of @s and its pages let go: the pages back to the pool, up to
+ * max_lag's worth (none in sync mode), the others freed. The pool's pages
+ * are ours alone: their lru links them. Any context.
  */
-static void pool_put_pages(struct colo_c *cc, struct bio *bio)
+static void drop_bio(struct colo_c *cc, struct colo_async_send *s)
 {
 	unsigned long keep = pool_size(colo_async_max_lag(cc));
-	struct bvec_iter_all iter;
-	struct bio_vec *bv;
 	unsigned long flags;
+	unsigned int i;
 
+	if (!s->bio)
+		return;
 	spin_lock_irqsave(&cc->async_lock, flags);
-	bio_for_each_segment_all(bv, bio, iter) {
+	for (i = 0; i < s->nr_pages; i++) {
+		struct page *page = s->bio->bi_io_vec[i].bv_page;
+
 		if (cc->async_pool_pages < keep) {
-			list_add(&bv->bv_page->lru, &cc->async_pool);
+			list_add(&page->lru, &cc->async_pool);
 			cc->async_pool_pages++;
 		} else {
-			__free_page(bv->bv_page);
+			__free_page(page);
 		}
 	}
 	spin_unlock_irqrestore(&cc->async_lock, flags);
+	bio_put(s->bio);
+	s->bio = NULL;
+	s->nr_pages = 0;
 }
 
-/* Keep @keep of the pool's pages at most, free the others. Sleeps. */
+/*
+ * A record for a new background write: an ended one, with its bio and
+ * pages (not zeroed: every field the write uses is set anew), else a new
+ * one. Map or worker context, never from an interrupt (async_spare_lock
+ * leaves interrupts on: spare_put() adds without it); never sleeps.
+ */
+static struct colo_async_send *spare_get(struct colo_c *cc)
+{
+	struct colo_async_send *s = NULL;
+	struct llist_node *node;
+
+	if (!llist_empty(&cc->async_spare)) {
+		/* Against other takers and the trim (llist.h's rules). */
+		spin_lock(&cc->async_spare_lock);
+		node = llist_del_first(&cc->async_spare);
+		spin_unlock(&cc->async_spare_lock);
+		if (node) {
+			s = llist_entry(node, struct colo_async_send, spare);
+			atomic_long_sub(s->nr_pages, &cc->async_spare_pages);
+			return s;
+		}
+	}
+	s = mempool_alloc(&cc->async_sends, GFP_NOWAIT | __GFP_NOWARN);
+	if (s) {
+		s->bio = NULL;
+		s->nr_pages = 0;
+	}
+	return s;
+}
+
+/*
+ * @s ended: kept for the next background write with its bio and pages,
+ * if its write went through and the spares keep at most max_lag's worth
+ * of pages (none in sync mode); else its bio is dropped and it is freed.
+ * Any context.
+ */
+static void spare_put(struct colo_c *cc, struct colo_async_send *s, bool ok)
+{
+	unsigned long keep = pool_size(colo_async_max_lag(cc));
+	unsigned long kept;
+
+	if (ok && s->bio) {
+		kept = atomic_long_add_return(s->nr_pages,
+					      &cc->async_spare_pages);
+		if (kept <= keep) {
+			llist_add(&s->spare, &cc->async_spare);
+			return;
+		}
+		atomic_long_sub(s->nr_pages, &cc->async_spare_pages);
+	}
+	drop_bio(cc, s);
+	mempool_free(s, &cc->async_sends);
+}
+
+/* Every spare record freed, its bio dropped. Sleeps. */
+static void spare_trim(struct colo_c *cc)
+{
+	struct colo_async_send *s, *next;
+	struct llist_node *all;
+
+	spin_lock(&cc->async_spare_lock);
+	all = llist_del_all(&cc->async_spare);
+	spin_unlock(&cc->async_spare_lock);
+	llist_for_each_entry_safe(s, next, all, spare) {
+		atomic_long_sub(s->nr_pages, &cc->async_spare_pages);
+		drop_bio(cc, s);
+		mempool_free(s, &cc->async_sends);
+	}
+}
+
+/*
+ * No spare record any more, and @keep of the pool's pages at most, the
+ * others freed. Sleeps.
+ */
 static void pool_trim(struct colo_c *cc, unsigned long keep)
 {
 	struct page *page, *next;
 	LIST_HEAD(pages);
 
+	spare_trim(cc);
 	spin_lock_irq(&cc->async_lock);
 	while (cc->async_pool_pages > keep) {
 		page = list_first_entry(&cc->async_pool, struct page, lru);
@@ -290,11 +377,7 @@ static void send_end(struct colo_async_send *s, enum colo_send_fail why)
 	for (c = s->first; c <= s->last; c++)
 		colo_meta_copy_put(cc, c);
 	lag_put(cc, s->bytes);
-	if (s->bio) {
-		pool_put_pages(cc, s->bio);
-		bio_put(s->bio);
-	}
-	mempool_free(s, &cc->async_sends);
+	spare_put(cc, s, why == COLO_SEND_OK);
 	/* Last: the destructor may free the pools once it ran. */
 	colo_exit(cc);
 }
@@ -364,38 +447,62 @@ static void send_read_end(struct bio *bio)
 }
 
 /*
- * Read the range of @s back from base into pages of the pool. The sender.
- * Its bio is not waited for: async_bs's reserve comes back only when
- * earlier background writes end, and those whose read completed after its
- * submit wait for this very sender (async_ready). So the bio is taken
- * with GFP_NOWAIT, and a page the pool has not with GFP_NOIO (which can
- * fail); without either the write goes ahead.
+ * A bio for the read of @s, of @nr pages: the one @s kept, reset, if its
+ * vector table has room, else a new one. Its pages stay in its table
+ * (@s->nr_pages of them). The sender: see send_read().
+ */
+static struct bio *send_bio(struct colo_async_send *s, unsigned int nr)
+{
+	struct colo_c *cc = s->cc;
+
+	if (s->bio && s->bio->bi_max_vecs >= nr) {
+		/* Keeps bi_io_vec and bi_max_vecs, zeroes bi_vcnt. */
+		bio_reset(s->bio, cc->base->bdev, REQ_OP_READ);
+		return s->bio;
+	}
+	drop_bio(cc, s);
+	s->bio = bio_alloc_bioset(cc->base->bdev, nr, REQ_OP_READ,
+				  GFP_NOWAIT | __GFP_NOWARN, &cc->async_bs);
+	return s->bio;
+}
+
+/*
+ * Read the range of @s back from base into the pages its bio kept, or
+ * pages of the pool. The sender. Its bio is not waited for: async_bs's
+ * reserve comes back only when earlier background writes end, and those
+ * whose read completed after its submit wait for this very sender
+ * (async_ready). So the bio is taken with GFP_NOWAIT, and a page the pool
+ * has not with GFP_NOIO (which can fail); without either the write goes
+ * ahead.
  */
 static void send_read(struct colo_async_send *s)
 {
-	struct colo_c *cc = s->cc;
 	unsigned int nr = DIV_ROUND_UP(s->bytes, PAGE_SIZE), i;
+	struct colo_c *cc = s->cc;
 	struct bio *bio;
 
-	bio = bio_alloc_bioset(cc->base->bdev, nr, REQ_OP_READ,
-			       GFP_NOWAIT | __GFP_NOWARN, &cc->async_bs);
-	s->bio = bio;
+	/* nr <= BIO_MAX_VECS (map). */
+	bio = send_bio(s, nr);
 	if (!bio) {
 		send_end(s, COLO_SEND_NOMEM);
 		return;
 	}
-	for (i = 0; i < nr; i++) {
+	for (; s->nr_pages < nr; s->nr_pages++) {
 		struct page *page = pool_get(cc, GFP_NOIO | __GFP_NOWARN);
 
 		if (!page) {
 			send_end(s, COLO_SEND_NOMEM);
 			return;
 		}
-		/* nr <= BIO_MAX_VECS (map): there is room. */
-		__bio_add_page(bio, page,
-			       min_t(unsigned int, PAGE_SIZE,
-				     s->bytes - i * PAGE_SIZE), 0);
+		bio->bi_io_vec[s->nr_pages].bv_page = page;
 	}
+	for (i = 0; i < nr; i++) {
+		bio->bi_io_vec[i].bv_offset = 0;
+		bio->bi_io_vec[i].bv_len = min_t(unsigned int, PAGE_SIZE,
+						 s->bytes - i * PAGE_SIZE);
+	}
+	bio->bi_vcnt = nr;
+	bio->bi_iter.bi_size = s->bytes;
 	bio->bi_iter.bi_sector = s->sector;
 	bio->bi_end_io = send_read_end;
 	bio->bi_private = s;
@@ -501,15 +608,14 @@ enum colo_async_result colo_async_write(struct colo_c *cc, struct bio *bio,
 	if (DIV_ROUND_UP(bytes, PAGE_SIZE) > BIO_MAX_VECS ||
 	    !busy_map_ready(cc))
 		goto ahead;
-	s = mempool_alloc(&cc->async_sends, GFP_NOWAIT | __GFP_NOWARN);
+	s = spare_get(cc);
 	if (!s)
 		goto ahead;
 	if (!mark_busy(cc, first, last)) {
-		mempool_free(s, &cc->async_sends);
+		spare_put(cc, s, true);
 		goto ahead;
 	}
 	s->cc = cc;
-	s->bio = NULL;
 	s->sector = io->sector;
 	s->first = first;
 	s->last = last;
@@ -667,6 +773,9 @@ int colo_async_init(struct colo_c *cc)
 
 	spin_lock_init(&cc->async_lock);
 	INIT_LIST_HEAD(&cc->async_pool);
+	init_llist_head(&cc->async_spare);
+	spin_lock_init(&cc->async_spare_lock);
+	atomic_long_set(&cc->async_spare_pages, 0);
 	INIT_LIST_HEAD(&cc->async_queue);
 	INIT_LIST_HEAD(&cc->async_ready);
 	INIT_DELAYED_WORK(&cc->async_send, send_worker);

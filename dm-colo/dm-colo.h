@@ -9,6 +9,7 @@
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
 #include <linux/list.h>
+#include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/types.h>
@@ -195,6 +196,9 @@ struct colo_c {
 	spinlock_t async_lock;			/* the pool and the lists */
 	struct list_head async_pool;		/* their pages, for reuse */
 	unsigned long async_pool_pages;
+	struct llist_head async_spare;		/* ended ones, for reuse */
+	spinlock_t async_spare_lock;		/* takes from async_spare */
+	atomic_long_t async_spare_pages;	/* the pages their bios keep */
 	struct list_head async_queue;		/* to read from base */
 	struct list_head async_ready;		/* read, to write */
 	u64 async_queued;			/* bytes on async_queue */
