@@ -43,10 +43,11 @@
  * goes on at once. A save whose I/O still runs when its write went on is
  * left to end by itself; the fleece waits for it only when it goes away.
  *
- * References: everything on the colo side that uses a fleece (a hook
- * deciding, a save in flight) holds fl->refs, taken under RCU from
- * cc->fleece; detaching clears cc->fleece, waits for RCU, then for the
- * references (colo_fleece_wait_idle()).
+ * References: everything on the colo side that uses a fleece beyond an
+ * RCU read-side section (a hook that saves, a save in flight) holds
+ * fl->refs, taken under RCU from cc->fleece; a hook that finds nothing to
+ * save decides under RCU alone. Detaching clears cc->fleece, waits for
+ * RCU, then for the references (colo_fleece_wait_idle()).
  */
 #include <linux/completion.h>
 #include <linux/jiffies.h>
@@ -116,11 +117,49 @@ static struct colo_fleece *get_fleece(struct colo_c *cc)
 	return fl;
 }
 
+/*
+ * The active fleece of @cc with a reference if one of @first..@last still
+ * needs a save, else NULL: a write to saved, released or unneeded chunks
+ * decides under RCU alone, and never touches the shared count (the detach
+ * waits for RCU too, see colo_fleece_wait_idle()). Any context.
+ */
+static struct colo_fleece *get_fleece_to_save(struct colo_c *cc,
+					      sector_t sector,
+					      unsigned int sectors,
+					      u64 *first, u64 *last)
+{
+	struct colo_fleece *fl;
+	u64 c;
+
+	rcu_read_lock();
+	fl = rcu_dereference(cc->fleece);
+	if (!fl || colo_fleece_state(fl) != COLO_FLEECE_ACTIVE)
+		goto none;
+	*first = colo_sector_to_chunk(sector, fl->chunk_shift);
+	*last = colo_sector_to_chunk(sector + sectors - 1, fl->chunk_shift);
+	for (c = *first; c <= *last; c++) {
+		if (colo_fleece_needs(fl, c)) {
+			atomic_inc(&fl->refs);
+			rcu_read_unlock();
+			return fl;
+		}
+	}
+none:
+	rcu_read_unlock();
+	return NULL;
+}
+
 static void put_fleece(struct colo_fleece *fl)
 {
 	/* colo_fleece_wait_idle() waits for this section before freeing. */
 	rcu_read_lock();
-	if (atomic_dec_and_test(&fl->refs))
+	/*
+	 * The count is at zero after most writes: the queue's lock only for
+	 * a waiter. atomic_dec_and_test() is fully ordered, wq_has_sleeper()
+	 * has a full barrier: pairs with the one of prepare_to_wait() in
+	 * colo_fleece_wait_idle().
+	 */
+	if (atomic_dec_and_test(&fl->refs) && wq_has_sleeper(&fl->refs_wq))
 		wake_up(&fl->refs_wq);
 	rcu_read_unlock();
 }
@@ -807,13 +846,11 @@ bool colo_save_before_write(struct colo_c *cc, struct bio *bio,
 		goto out;
 	if (!rcu_access_pointer(cc->fleece))
 		goto named;
-	fl = get_fleece(cc);
+	fl = get_fleece_to_save(cc, io->sector, bio_sectors(bio), &first,
+				&last);
 	if (!fl)
 		goto named;
 
-	first = colo_sector_to_chunk(io->sector, fl->chunk_shift);
-	last = colo_sector_to_chunk(io->sector + bio_sectors(bio) - 1,
-				    fl->chunk_shift);
 	for (c = first; c <= last && go; c++) {
 		if (!colo_fleece_needs(fl, c))
 			continue;
