@@ -38,15 +38,15 @@
  * does (colo_mirror_send_failed()).
  *
  * A background write that ended is kept for the next one as it is, its
- * record with its bio and the bio's pages (async_spare), up to max_lag's
- * worth of pages: map takes a record from there without the allocator
- * (kmalloc zeroes a new one, as it does every page: both Debian kernels
- * set init_on_alloc, and a record freed on the sender's CPU leaves the
- * guest's CPU refilling its slab), and the sender reuses its bio and pages
- * without a lock. Pages of a bio not kept come back to a pool of the
- * target's, up to max_lag's worth, for bios that need more. Both are
- * trimmed to the new max_lag by a switch, emptied when the mirror stops or
- * turns sync.
+ * record with its bio and the bio's pages (async_spare): map takes a
+ * record from there without the allocator (kmalloc zeroes a new one, as it
+ * does every page: both Debian kernels set init_on_alloc, and a record
+ * freed on the sender's CPU leaves the guest's CPU refilling its slab),
+ * and the sender reuses its bio and pages without a lock. Pages of a bio
+ * not kept come back to a pool of the target's, for bios that need more.
+ * The spares and the pool keep max_lag's worth of pages at most together;
+ * both are trimmed to the new max_lag by a switch, emptied when the mirror
+ * stops or turns sync.
  *
  * The sender is a work item, woken a tick after the first write queued,
  * or at once when the queue holds ASYNC_BATCH bytes (or half of max_lag,
@@ -173,16 +173,17 @@ static struct page *pool_get(struct colo_c *cc, gfp_t gfp)
 	page = list_first_entry_or_null(&cc->async_pool, struct page, lru);
 	if (page) {
 		list_del(&page->lru);
-		cc->async_pool_pages--;
+		WRITE_ONCE(cc->async_pool_pages, cc->async_pool_pages - 1);
 	}
 	spin_unlock_irqrestore(&cc->async_lock, flags);
 	return page ?: alloc_page(gfp);
 }
 
 /*
- * The bio of @s and its pages let go: the pages back to the pool, up to
- * max_lag's worth (none in sync mode), the others freed. The pool's pages
- * are ours alone: their lru links them. Any context.
+ * The bio of @s and its pages let go: the pages back to the pool while
+ * the pool and the spares' bios keep less than max_lag's worth together
+ * (none in sync mode), the others freed. The pool's pages are ours alone:
+ * their lru links them. Any context.
  */
 static void drop_bio(struct colo_c *cc, struct colo_async_send *s)
 {
@@ -196,9 +197,11 @@ static void drop_bio(struct colo_c *cc, struct colo_async_send *s)
 	for (i = 0; i < s->nr_pages; i++) {
 		struct page *page = s->bio->bi_io_vec[i].bv_page;
 
-		if (cc->async_pool_pages < keep) {
+		if (cc->async_pool_pages +
+		    atomic_long_read(&cc->async_spare_pages) < keep) {
 			list_add(&page->lru, &cc->async_pool);
-			cc->async_pool_pages++;
+			WRITE_ONCE(cc->async_pool_pages,
+				   cc->async_pool_pages + 1);
 		} else {
 			__free_page(page);
 		}
@@ -209,6 +212,13 @@ static void drop_bio(struct colo_c *cc, struct colo_async_send *s)
 	s->nr_pages = 0;
 }
 
+/* @s freed, its bio dropped. Any context. */
+static void free_send(struct colo_c *cc, struct colo_async_send *s)
+{
+	drop_bio(cc, s);
+	mempool_free(s, &cc->async_sends);
+}
+
 /*
  * A record for a new background write: an ended one, with its bio and
  * pages (not zeroed: every field the write uses is set anew), else a new
@@ -217,7 +227,7 @@ static void drop_bio(struct colo_c *cc, struct colo_async_send *s)
  */
 static struct colo_async_send *spare_get(struct colo_c *cc)
 {
-	struct colo_async_send *s = NULL;
+	struct colo_async_send *s;
 	struct llist_node *node;
 
 	if (!llist_empty(&cc->async_spare)) {
@@ -241,9 +251,11 @@ static struct colo_async_send *spare_get(struct colo_c *cc)
 
 /*
  * @s ended: kept for the next background write with its bio and pages,
- * if its write went through and the spares keep at most max_lag's worth
- * of pages (none in sync mode); else its bio is dropped and it is freed.
- * Any context.
+ * if its write went through and the spares' bios and the pool keep at most
+ * max_lag's worth of pages together (none in sync mode), as the pool alone
+ * did before spares were kept (the pool's count is read without its lock:
+ * writes ending at once may pass the limit by their own pages); else its
+ * bio is dropped and it is freed. Any context.
  */
 static void spare_put(struct colo_c *cc, struct colo_async_send *s, bool ok)
 {
@@ -253,14 +265,13 @@ static void spare_put(struct colo_c *cc, struct colo_async_send *s, bool ok)
 	if (ok && s->bio) {
 		kept = atomic_long_add_return(s->nr_pages,
 					      &cc->async_spare_pages);
-		if (kept <= keep) {
+		if (kept + READ_ONCE(cc->async_pool_pages) <= keep) {
 			llist_add(&s->spare, &cc->async_spare);
 			return;
 		}
 		atomic_long_sub(s->nr_pages, &cc->async_spare_pages);
 	}
-	drop_bio(cc, s);
-	mempool_free(s, &cc->async_sends);
+	free_send(cc, s);
 }
 
 /* Every spare record freed, its bio dropped. Sleeps. */
@@ -274,8 +285,7 @@ static void spare_trim(struct colo_c *cc)
 	spin_unlock(&cc->async_spare_lock);
 	llist_for_each_entry_safe(s, next, all, spare) {
 		atomic_long_sub(s->nr_pages, &cc->async_spare_pages);
-		drop_bio(cc, s);
-		mempool_free(s, &cc->async_sends);
+		free_send(cc, s);
 	}
 }
 
@@ -293,7 +303,7 @@ static void pool_trim(struct colo_c *cc, unsigned long keep)
 	while (cc->async_pool_pages > keep) {
 		page = list_first_entry(&cc->async_pool, struct page, lru);
 		list_move(&page->lru, &pages);
-		cc->async_pool_pages--;
+		WRITE_ONCE(cc->async_pool_pages, cc->async_pool_pages - 1);
 	}
 	spin_unlock_irq(&cc->async_lock);
 	list_for_each_entry_safe(page, next, &pages, lru)
