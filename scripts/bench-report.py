@@ -263,6 +263,7 @@ class Report:
         self.lines = bench_lines(d)
         self.runs = load_runs(d, self.lines)
         self.targets = []
+        self.controls = []
         self.alarms = []
 
     def boot(self, key):
@@ -350,6 +351,18 @@ class Report:
           f"{self.cost(base, path, 'ctx_fio', lambda v: f'{v:.2f}')} | "
           f"{self.cost(base, path, 'ctx_vm', lambda v: f'{v:.2f}')} | {note} |")
         return rs, bool(note.startswith("**"))
+
+    def control(self, p, workload, label, base, again):
+        """The A/A control: the baseline's second run of each round over its
+        first, a row of its own and a line of the controls' table; nothing
+        when the section ran without one."""
+        if again not in self.runs:
+            return
+        rs, _ = self.fio_row(p, workload, f"{label} again / {label} (A/A control)",
+                             base, again, False)
+        if rs:
+            self.controls.append((f"{workload}: {label} / {label}", bound_text(rs),
+                                  spread(rs, rfmt)))
 
     def boot_note(self, p, name, what):
         boot = section_boot(self.dir, name)
@@ -944,6 +957,7 @@ def fleece_section(r, p):
                                f"fleece-p{what}.c{c}", True)
             r.target(f"primary writes to {what} chunks with a fleece / no fleece, "
                      f"{c} KiB chunks", 0.95, rs=rs, alarm=al)
+        r.control(p, w, "no fleece", f"fleece-pw0.c{c}", f"fleece-pw00.c{c}")
         got = []
         for key, what, name in (
                 (f"fleece-p-first.c{c}", "saved_after", "primary: chunks saved after each fleece run"),
@@ -1012,6 +1026,7 @@ def async_section(r, p):
         if d != "0":
             r.target(f"guest IOPS, async mirror ({rep}) / no mirror", 0.9,
                      rs=rs, alarm=al)
+        r.control(p, f"{name}, {rep}", "no mirror", base, f"async-d{d}.none2.randwrite")
     p()
     p("Writes that went \"ahead\" (the lag was full: not sent, their chunks "
       "marked dirty for the mirror to copy; status field `ahead` at the end "
@@ -1136,6 +1151,18 @@ def main():
     p("|---|---|---:|---:|---|")
     for t in r.targets:
         p(f"| {t[0]} | {t[1]} | {t[2]} | {t[3]} | {t[4]} |")
+    if r.controls:
+        p()
+        p("A/A controls: a baseline run twice in each round, its second run over "
+          "its first, in the same rotation as the paths it measures. They "
+          "compare the same work: what a path that costs nothing reaches on "
+          "this machine with these rounds. A goal above a control's lower "
+          "bound is one that no path could be shown to meet here.")
+        p()
+        p("| control | lower bound | ratio: median (min\u2013max) |")
+        p("|---|---:|---:|")
+        for c in r.controls:
+            p(f"| {c[0]} | {c[1]} | {c[2]} |")
     return 0
 
 

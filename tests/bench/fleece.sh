@@ -29,7 +29,9 @@
 #                 new fleece whose every chunk of that half was saved
 #                 first (fleece-psaved: a dd through the primary), and
 #                 with a new fleece whose needed chunks are the other
-#                 half only (fleece-punneeded)
+#                 half only (fleece-punneeded); the no-fleece run twice a
+#                 round (fleece-pw00, the A/A control: what a path that
+#                 costs nothing measures against it here)
 
 t_diag "fleece section"
 brd_setup 4 $MIB || { t_fail "fleece: brd"; return; }
@@ -198,10 +200,13 @@ for chunk in 8 128; do
 	fp_up $chunk || { t_fail "fleece c$kib: primary table"; dm_cleanup; continue; }
 	n=1
 	while [ $n -le "$REPS" ]; do
-		for v in $(rotate $((n - 1)) none saved unneeded); do
+		for v in $(rotate $((n - 1)) none saved unneeded none2); do
 			case $v in
 			none)
 				fio_long "fleece-pw0.c$kib" $n /dev/mapper/p randwrite 4k 16 --size=${half}M
+				;;
+			none2)
+				fio_long "fleece-pw00.c$kib" $n /dev/mapper/p randwrite 4k 16 --size=${half}M
 				;;
 			saved)
 				fl_up || { t_fail "fleece c$kib: fleece table"; continue; }
