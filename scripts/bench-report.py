@@ -405,12 +405,14 @@ def secondary_section(r, p):
         rs, al = r.fio_row(p, name, "dirty chunks / dm-linear", lin, f"sec-dirty.{w}", True)
         if w in ("randwrite", "write"):
             r.target(f"dirty-chunk VM {w} / dm-linear", 0.9, rs=rs, alarm=al)
+        r.control(p, name, "dm-linear", lin, f"sec-linear2.{w}")
     first = []
     for w, name in (("ftrandwrite", "first 4 KiB write to a clean chunk (IOPS)"),
                     ("ftwrite", "1 MiB sequential write on clean chunks (MiB/s)")):
         rs, al = r.fio_row(p, name, "clean chunks / dm-linear", f"linear.{w}",
                            f"sec-clean.{w}", True)
         r.target(f"first write to a clean chunk, {w[2:]} / dm-linear", 0.9, rs=rs, alarm=al)
+        r.control(p, name, "dm-linear", f"linear.{w}", f"sec-linear2.{w}")
         after = [v for k, v in r.lines.items()
                  if re.fullmatch(rf"sec-clean\.{w}\.active_after\.\d+", k)]
         runs = r.runs.get(f"sec-clean.{w}", {})

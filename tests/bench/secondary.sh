@@ -8,17 +8,21 @@
 #
 # Variants: brd (/dev/ram0), linear (dm-linear over it), clean (colo after
 # a checkpoint: every chunk clean, reads go to base) and dirty (colo with
-# every chunk written since the checkpoint: reads and writes go to active).
+# every chunk written since the checkpoint: reads and writes go to active);
+# linear2, dm-linear again, the A/A control: the second dm-linear run of a
+# round over the first, what a path that costs nothing measures here.
 # One colo device serves both: it is checkpointed before a clean run and
 # written whole (from ram3) before a dirty run, when not so already.
 #
 #  time-based, $RT s: 4 KiB random reads (QD 16) and 1 MiB sequential reads
-#                     (QD 4): brd, linear, clean, dirty; 4 KiB random and
-#                     1 MiB sequential writes: brd, linear, dirty
+#                     (QD 4): brd, linear, clean, dirty, linear2; 4 KiB
+#                     random and 1 MiB sequential writes: brd, linear,
+#                     dirty, linear2
 #  fixed work:        first writes to clean chunks: $FIRST_IOS 4 KiB writes
 #                     each on a chunk of its own (a replay log, the same for
 #                     both), QD 16; 1 MiB sequential writes over the whole
-#                     disk once (never wrapping), QD 4: linear, clean, with
+#                     disk once (never wrapping), QD 4: linear, clean,
+#                     linear2, with
 #                     a checkpoint before each clean run, and the active
 #                     count after it (every write must have found its chunks
 #                     clean: "sec-clean.KEY.active_after.N").
@@ -60,13 +64,13 @@ sec_state() {
 sec_dev() {
 	case $1 in
 	brd) SEC_DEV=/dev/ram0 ;;
-	linear) SEC_DEV=/dev/mapper/lin ;;
+	linear | linear2) SEC_DEV=/dev/mapper/lin ;;
 	clean|dirty) sec_state $1; SEC_DEV=/dev/mapper/vm ;;
 	esac
 }
 sec_key() {
 	case $1 in
-	clean|dirty) echo "sec-$1" ;;
+	clean | dirty | linear2) echo "sec-$1" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -85,10 +89,10 @@ sec_rounds() {
 	t_diag "ran secondary $w ($REPS rounds: $*)"
 }
 
-sec_rounds randread randread 4k 16 brd linear clean dirty
-sec_rounds read read 1m 4 brd linear clean dirty
-sec_rounds randwrite randwrite 4k 16 brd linear dirty
-sec_rounds write write 1m 4 brd linear dirty
+sec_rounds randread randread 4k 16 brd linear clean dirty linear2
+sec_rounds read read 1m 4 brd linear clean dirty linear2
+sec_rounds randwrite randwrite 4k 16 brd linear dirty linear2
+sec_rounds write write 1m 4 brd linear dirty linear2
 
 # First writes to clean chunks, fixed work. After each clean run the
 # active count must be one chunk per 4 KiB write, every chunk after the
@@ -107,12 +111,12 @@ sec_first() {
 }
 n=1
 while [ $n -le "$REPS" ]; do
-	for v in $(rotate $((n - 1)) linear clean); do
+	for v in $(rotate $((n - 1)) linear clean linear2); do
 		sec_dev $v
 		fio_first "$(sec_key $v).ftrandwrite" $n "$SEC_DEV" /tmp/ft-sec.iolog
 		[ $v = clean ] && sec_first ftrandwrite $n "$FT_IOS/$CHUNKS"
 	done
-	for v in $(rotate $((n - 1)) linear clean); do
+	for v in $(rotate $((n - 1)) linear clean linear2); do
 		sec_dev $v
 		fio_job "$(sec_key $v).ftwrite" $n "$SEC_DEV" write 1m 4
 		[ $v = clean ] && sec_first ftwrite $n "$CHUNKS/$CHUNKS"
