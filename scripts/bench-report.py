@@ -465,6 +465,8 @@ def ingress_section(r, p):
                  rs=rs, alarm=al)
         r.fio_row(p, f"{c} KiB chunks, copied (IOPS)", "dm-snapshot / dm-linear", lin,
                   f"snap-copied.c{c}", True)
+        r.control(p, f"{c} KiB chunks, copied (IOPS)", "dm-linear", lin,
+                  f"ingress-linear2.c{c}")
         hid = [v for k, v in r.lines.items()
                if re.fullmatch(rf"ingress-first\.c{c}\.hidden_after\.\d+", k)]
         runs = r.runs.get(f"ingress-first.c{c}", {})

@@ -15,7 +15,9 @@
 #                is copied (written whole through the ingress, or the
 #                origin), against dm-linear over the same base (ilinear):
 #                a write to a copied chunk does strictly more work there
-#                than dm-linear's
+#                than dm-linear's; dm-linear runs twice a round
+#                (ingress-linear2, the A/A control: what a path that costs
+#                nothing measures against it here)
 
 t_diag "ingress section"
 brd_setup 4 $MIB || { t_fail "ingress: brd"; return; }
@@ -87,11 +89,12 @@ for chunk in 8 128; do
 	dd if=/dev/zero of=/dev/mapper/origin bs=1M count=$MIB oflag=direct 2> /dev/null
 	n=1
 	while [ $n -le "$REPS" ]; do
-		for v in $(rotate $((n - 1)) colo snap linear); do
+		for v in $(rotate $((n - 1)) colo snap linear linear2); do
 			case $v in
 			colo) fio_timed "ingress-copied.c$kib" $n /dev/mapper/vm-ingress randwrite 4k 16 ;;
 			snap) fio_timed "snap-copied.c$kib" $n /dev/mapper/origin randwrite 4k 16 ;;
 			linear) fio_timed "ilinear.c$kib" $n /dev/mapper/ilinear randwrite 4k 16 ;;
+			linear2) fio_timed "ingress-linear2.c$kib" $n /dev/mapper/ilinear randwrite 4k 16 ;;
 			esac
 		done
 		n=$((n + 1))
