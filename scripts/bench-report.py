@@ -744,6 +744,16 @@ def meta_section(r, d, p):
             rs, al = pairs.get((w, v), ([], False))
             r.target(f"primary {w} with metadata, {v} / without", goal, rs=rs,
                      digits=3, alarm=al)
+    # The A/A control: a second device without metadata, each of its runs
+    # over its twin on the first, as warm and cold are paired.
+    for w, wname in (("randwrite", "4 KiB random write (IOPS)"),
+                     ("write", "1 MiB sequential write (MiB/s)")):
+        for twin, name in (("none2", "second runs"), ("none1", "first runs")):
+            rs = paired(fio_rounds(d, f"pmeta-{twin}.{w}"),
+                        fio_rounds(d, f"pmeta-noneb{twin[-1]}.{w}"))
+            if rs:
+                r.controls.append((f"metadata, {wname}, {name}: without / without",
+                                   bound_text(rs, 3), spread(rs, rfmt)))
 
     p("## Metadata device: failover latency (4 KiB chunks, 16 GiB dm-zero legs)")
     p()

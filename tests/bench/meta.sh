@@ -21,7 +21,9 @@
 #     without, the same two runs (none1, none2), their twins. For the
 #     random writes also cold with 4 KiB regions (one chunk a region, so
 #     that nearly every write of the run is the first to its region: the
-#     cost of a mark), against none1.
+#     cost of a mark), against none1. A second device without metadata
+#     each round (noneb1, noneb2), the A/A control: its runs over their
+#     twins without metadata are what a path that costs nothing measures.
 #  2. Failover latency at 10^3, 10^5 and 10^6 overlay chunks (active, 4 KiB
 #     chunks, 16 GiB dm-zero legs) with and without metadata: the "failover"
 #     ioctl alone (colo-ckpt --failover), and the metadata writes and
@@ -68,14 +70,14 @@ NREG=$((LEN / 8192))
 # ---- 1. primary-mode writes with and without metadata -----------------------
 meta_table() {	# VARIANT
 	case $1 in
-	none) echo "0 $LEN colo primary /dev/ram0 8" ;;
+	none | noneb) echo "0 $LEN colo primary /dev/ram0 8" ;;
 	cold4k) echo "0 $LEN colo primary /dev/ram0 8 4 metadata $MD region_size 8" ;;
 	*) echo "0 $LEN colo primary /dev/ram0 8 2 metadata $MD" ;;
 	esac
 }
 # pm_up VARIANT: a new primary "pm" (with fresh metadata unless none).
 pm_up() {
-	[ "$1" = none ] || meta_zero
+	case $1 in none | noneb) ;; *) meta_zero ;; esac
 	dmsetup create pm --table "$(meta_table "$1")" && dmsetup mknodes pm
 }
 # pm_fio KEY N RW BS QD: round N's fio run on pm, its JSON in
@@ -96,6 +98,7 @@ meta_unit() {
 	local w=$1 rw=$2 bs=$3 qd=$4 n=$5 u=$6 first=$6 second=
 	case $u in
 	none) first=none1 second=none2 ;;
+	noneb) first=noneb1 second=noneb2 ;;
 	cold) second=warm ;;
 	esac
 	if ! pm_up "$u"; then
@@ -110,17 +113,17 @@ meta_unit() {
 	elif [ -n "$second" ]; then
 		pm_fio "pmeta-$second.$w" "$n" "$rw" "$bs" "$qd"
 	fi
-	[ "$u" = none ] || [ "$(field pm 14)" = ok ] ||
+	[ "$u" = none ] || [ "$u" = noneb ] || [ "$(field pm 14)" = ok ] ||
 		t_fail "pmeta-$first.$w round $n: metadata $(field pm 14)"
 	dmsetup remove pm
 }
 n=1
 while [ $n -le "$M_ROUNDS" ]; do
-	for u in $(rotate $((n - 1)) none cold); do
+	for u in $(rotate $((n - 1)) none cold noneb); do
 		meta_unit randwrite randwrite 4k 16 $n $u
 	done
 	[ $n -le "$M_4K_ROUNDS" ] && meta_unit randwrite randwrite 4k 16 $n cold4k
-	for u in $(rotate $((n - 1)) none cold); do
+	for u in $(rotate $((n - 1)) none cold noneb); do
 		meta_unit write write 1m 4 $n $u
 	done
 	n=$((n + 1))
