@@ -360,9 +360,12 @@ class Report:
             return
         rs, _ = self.fio_row(p, workload, f"{label} again / {label} (A/A control)",
                              base, again, False)
+        self.control_line(f"{workload}: {label} / {label}", rs)
+
+    def control_line(self, what, rs, digits=2):
+        """A line of the controls' table for the paired ratios rs, if any."""
         if rs:
-            self.controls.append((f"{workload}: {label} / {label}", bound_text(rs),
-                                  spread(rs, rfmt)))
+            self.controls.append((what, bound_text(rs, digits), spread(rs, rfmt)))
 
     def boot_note(self, p, name, what):
         boot = section_boot(self.dir, name)
@@ -751,9 +754,7 @@ def meta_section(r, d, p):
         for twin, name in (("none2", "second runs"), ("none1", "first runs")):
             rs = paired(fio_rounds(d, f"pmeta-{twin}.{w}"),
                         fio_rounds(d, f"pmeta-noneb{twin[-1]}.{w}"))
-            if rs:
-                r.controls.append((f"metadata, {wname}, {name}: without / without",
-                                   bound_text(rs, 3), spread(rs, rfmt)))
+            r.control_line(f"metadata, {wname}, {name}: without / without", rs, 3)
 
     p("## Metadata device: failover latency (4 KiB chunks, 16 GiB dm-zero legs)")
     p()

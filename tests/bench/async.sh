@@ -11,11 +11,11 @@
 # every variant once a round in a rotating order, each mirror run paired
 # with the no-mirror run of its round. The no-mirror run runs twice a
 # round (async-dD.none2, the A/A control: the second over the first is
-# what a path that costs nothing measures here). Before each mirror run the replica
-# is made fast (dm-linear), the mirror started "dirty" (in async mode for
-# the async run) and waited for in-sync, and only then is the delay put
-# under it; after the run the mirror stops (which waits for the background
-# writes). Per mirror run:
+# what a path that costs nothing measures here). Before each mirror run
+# the replica is made fast (dm-linear), the mirror started "dirty" (in
+# async mode for the async run) and waited for in-sync, and only then is
+# the delay put under it; after the run the mirror stops (which waits for
+# the background writes). Per mirror run:
 #   # BENCH async-dD.MODE.ahead.N WRITES     (status "ahead" after the run)
 #   # BENCH async-dD.MODE.dirty.N CHUNKS     (chunks dirty after the run)
 #   # BENCH async-dD.MODE.pinned.N THREADS   (dm-delay's, see as_pin)

@@ -75,9 +75,14 @@ meta_table() {	# VARIANT
 	*) echo "0 $LEN colo primary /dev/ram0 8 2 metadata $MD" ;;
 	esac
 }
-# pm_up VARIANT: a new primary "pm" (with fresh metadata unless none).
+# pm_plain VARIANT: true for the variants without metadata.
+pm_plain() {
+	case $1 in none | noneb) return 0 ;; esac
+	return 1
+}
+# pm_up VARIANT: a new primary "pm" (with fresh metadata unless plain).
 pm_up() {
-	case $1 in none | noneb) ;; *) meta_zero ;; esac
+	pm_plain "$1" || meta_zero
 	dmsetup create pm --table "$(meta_table "$1")" && dmsetup mknodes pm
 }
 # pm_fio KEY N RW BS QD: round N's fio run on pm, its JSON in
@@ -113,7 +118,7 @@ meta_unit() {
 	elif [ -n "$second" ]; then
 		pm_fio "pmeta-$second.$w" "$n" "$rw" "$bs" "$qd"
 	fi
-	[ "$u" = none ] || [ "$u" = noneb ] || [ "$(field pm 14)" = ok ] ||
+	pm_plain "$u" || [ "$(field pm 14)" = ok ] ||
 		t_fail "pmeta-$first.$w round $n: metadata $(field pm 14)"
 	dmsetup remove pm
 }
