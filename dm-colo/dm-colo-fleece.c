@@ -135,6 +135,8 @@ static int fleece_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad_max_io;
 	}
 	ti->num_flush_bios = 1;
+	/* Legs without a cache (brd) still let a flush commit releases. */
+	ti->flush_supported = fl->persistent;
 	ti->num_discard_bios = 1;
 	ti->discards_supported = true;
 	ti->per_io_data_size = sizeof(struct colo_io);
@@ -308,9 +310,16 @@ static int fleece_map(struct dm_target *ti, struct bio *bio)
 	io->fleece = fl;
 	io->sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 
-	/* Nothing of the view is volatile: the buffer is not kept. */
+	/*
+	 * Without a map nothing of the fleece outlives it: a flush has
+	 * nothing to write. With one, it ends after the map's next commit
+	 * (the releases before it).
+	 */
 	if (op_is_flush(bio->bi_opf) && !bio_sectors(bio)) {
-		bio_endio(bio);
+		if (fl->map)
+			colo_fleece_commit_flush(fl, bio);
+		else
+			bio_endio(bio);
 		return DM_MAPIO_SUBMITTED;
 	}
 	/* Read-only: a bio cannot carry EROFS, so EIO, said in the log. */

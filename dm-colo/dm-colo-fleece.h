@@ -125,6 +125,8 @@ struct colo_fleece {
 	struct list_head saves;		/* in flight, oldest first */
 	/* Persistent: saves whose map entry waits for @commit_work; @lock. */
 	struct list_head committing;
+	/* Persistent: flushes that end after @commit_work's next commit. */
+	struct bio_list flushes;	/* @lock */
 	struct work_struct commit_work;
 	atomic_t refs;			/* users from the colo side, see save.c */
 	wait_queue_head_t refs_wq;
@@ -161,6 +163,7 @@ u64 colo_fleece_nr_needed(struct colo_fleece *fl);
 int colo_fleece_restrict(struct colo_fleece *fl, unsigned int nr,
 			 char **ranges);
 int colo_fleece_release_chunk(struct colo_fleece *fl, u64 chunk, gfp_t gfp);
+void colo_fleece_commit_flush(struct colo_fleece *fl, struct bio *bio);
 bool colo_fleece_slot(struct colo_fleece *fl, u64 chunk, u64 *slot);
 const char *colo_fleece_reason_name(int reason);
 

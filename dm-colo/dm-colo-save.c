@@ -565,7 +565,8 @@ static void chunk_gone(struct colo_fleece *fl, u64 chunk)
 /*
  * A persistent fleece's commit: the map entries of the saves whose copy
  * ended and the gone bits of released chunks go to disk (one flush of the
- * buffer first, for all of them), then those saves end. A failed commit
+ * buffer first, for all of them), then those saves end, and the flushes
+ * of the fleece that came before it (they fail with it). A failed commit
  * breaks the fleece.
  */
 static void commit_worker(struct work_struct *work)
@@ -573,11 +574,15 @@ static void commit_worker(struct work_struct *work)
 	struct colo_fleece *fl = container_of(work, struct colo_fleece,
 					      commit_work);
 	struct colo_save *save, *tmp;
+	struct bio_list flushes;
+	struct bio *bio;
 	LIST_HEAD(batch);
 	int r;
 
 	spin_lock_irq(&fl->lock);
 	list_splice_init(&fl->committing, &batch);
+	flushes = fl->flushes;
+	bio_list_init(&fl->flushes);
 	spin_unlock_irq(&fl->lock);
 	r = colo_fleece_map_commit(fl, chunk_gone);
 	if (r) {
@@ -587,6 +592,26 @@ static void commit_worker(struct work_struct *work)
 	}
 	list_for_each_entry_safe(save, tmp, &batch, commit_node)
 		save_end(save, !r);
+	while ((bio = bio_list_pop(&flushes))) {
+		if (r)
+			bio->bi_status = BLK_STS_IOERR;
+		bio_endio(bio);
+	}
+}
+
+/*
+ * An empty flush of a persistent fleece: it ends once the releases that
+ * ended before it are on disk, with the status counting them (the next
+ * commit). Any context.
+ */
+void colo_fleece_commit_flush(struct colo_fleece *fl, struct bio *bio)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&fl->lock, flags);
+	bio_list_add(&fl->flushes, bio);
+	spin_unlock_irqrestore(&fl->lock, flags);
+	queue_work(fl->wq, &fl->commit_work);
 }
 
 /*
@@ -966,6 +991,7 @@ int colo_fleece_init(struct colo_fleece *fl)
 	xa_init_flags(&fl->slots, XA_FLAGS_LOCK_IRQ);
 	INIT_LIST_HEAD(&fl->saves);
 	INIT_LIST_HEAD(&fl->committing);
+	bio_list_init(&fl->flushes);
 	INIT_WORK(&fl->commit_work, commit_worker);
 	atomic_set(&fl->refs, 0);
 	init_waitqueue_head(&fl->refs_wq);

@@ -21,7 +21,8 @@
 # and the checks: the mode (primary after a completed failover), the commit
 # resumes and finishes, every sector as the durability rule allows
 # (tests/src/colo-crash.c), and for b the fleece re-attached with its view
-# as at its start, and a dirty resync accepted that makes the replica
+# as at its start (the chunks released and flushed before the run still
+# released), and a dirty resync accepted that makes the replica
 # equal to base. N points take N + 1 boots. --jobs J (default: the
 # host's CPUs, at most 8; COLO_CRASH_JOBS) splits them between J chains that run at once, with
 # seeds S, S+1, ...; a chain is replayed alone with --jobs 1.
@@ -80,6 +81,7 @@ root=$out/crash-initramfs
 colo_initramfs_begin "$root" "$top/kernel/vm-init"
 colo_initramfs_prog /sbin/dmsetup
 colo_initramfs_prog "$top/tests/bin/colo-crash" /usr/local/bin/colo-crash
+colo_initramfs_prog "$top/tests/bin/colo-open" /usr/local/bin/colo-open
 colo_initramfs_modules / "$kver" dm-mod dm-delay virtio_pci virtio_blk \
 	$(modinfo -F depends "$ko" | tr , ' ')
 colo_initramfs_module_file "$ko"

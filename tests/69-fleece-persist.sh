@@ -5,15 +5,18 @@
 # the colo device's metadata. On a primary with a metadata device (chunks
 # 1, 8, 128): the randomized checker (colo-fleece-check, VM writes and
 # discards); the fleece removed and re-attached ("reattach") with no write
-# between: the same status, and the checker again on the same reference
-# and released chunks; the colo device removed and loaded again from its
+# between: the same status (taken after a flush of the fleece, which
+# waits for the releases' gone bits), and the checker again on the same
+# reference and released chunks; the colo device removed and loaded again from its
 # metadata, the fleece re-attached, the checker again; then a VM write with
 # no fleece attached: a re-attach is refused from then on. On a secondary
 # with metadata: ingress and VM writes, a re-attach, a failover whose
 # commit writes base: the view as at its start throughout. A "needed"
 # restriction survives a re-attach (the chunks outside it read EIO). With
 # the buffer's map blocks behind a 3 s write delay, a write that needs a
-# save leaves base as it was until its map entry is written. Bad
+# save leaves base as it was until its map entry is written, and a flush
+# of the fleece after a discard ends once its gone bit is written, with the
+# status counting the release. Bad
 # tables are refused: persistent without a metadata device, reattach of a
 # buffer with no map, of another geometry. What a host crash leaves is
 # checked by the crash lanes (scripts/crash.sh, set b).
@@ -64,6 +67,9 @@ for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
 	check_match "chunk $chunk: the table line says persistent" \
 		" 1 persistent$" "$(dmsetup table f)"
 	fleece_checker "chunk $chunk: persistent, VM writes, discards" $M_/p "$chunk" --discard
+	# The status counts a release once its gone bit is on disk: a flush
+	# of the fleece waits for that.
+	check "chunk $chunk: a flush of the fleece" colo-open -f $M_/f
 	before=$(fst)
 	t_diag "chunk $chunk: status $before"
 	check "chunk $chunk: the fleece removed" dmsetup remove f
@@ -73,6 +79,7 @@ for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
 	fleece_checker "chunk $chunk: after the re-attach" $M_/p "$chunk" --discard
 
 	# The colo device goes too, and comes back from its metadata.
+	colo-open -f $M_/f
 	before=$(fst)
 	dmsetup remove f && dmsetup remove p
 	check "chunk $chunk: the primary loaded again" primary "$chunk"
@@ -200,6 +207,20 @@ check_eq "order: the fleece holds the old data" "$old" "$(chunk_sum $M_/f 5)"
 dmsetup remove f
 check "order: re-attached" fleece reattach
 check_eq "order: the re-attached fleece holds the old data" "$old" "$(chunk_sum $M_/f 5)"
+# A release: the discard reads EIO at once, its gone bit goes to the map
+# (behind the delay) with the next commit, and a flush of the fleece ends
+# after it, with the status counting the release.
+set -- $(fst)
+check "order: a discard of chunk 6" blkdiscard -o $((6 * 4096)) -l 4096 $M_/f
+check_fails "order: chunk 6 reads EIO at once" \
+	dd if=$M_/f of=/dev/null bs=4k skip=6 count=1 iflag=direct
+colo-open -f $M_/f & pid=$!
+sleep 1
+check "order: 1 s into the flush, it waits for the map" kill -0 $pid
+wait $pid
+check_eq "order: the flush completes" 0 $?
+check_eq "order: then the status counts the release" \
+	"active $(($2 - 1)) $3 $(($4 + 1)) $5" "$(fst)"
 dmsetup remove f
 dmsetup remove buf
 buf_up

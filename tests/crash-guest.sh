@@ -23,12 +23,14 @@
 # (colo-crash setup), base slowed by dm-delay, CRASH-READY, then a failover
 # and VM writes, FUA writes and flushes while the commit runs (colo-crash
 # run). Set b: a primary with metadata, mirrored in sync to br (a full sync
-# in the setup) and a persistent fleece of the first half of base started
-# (the next boot re-attaches it and compares its view with base's
-# stamp-0 data), the replica's writes slowed by dm-delay (and base's for odd
-# seeds), CRASH-READY, then VM writes, FUA writes, flushes and idle pauses
-# (the marks' lazy clearing). The host lays a set out anew before
-# its workload starts (base: colo-crash init's stamp-0 data; the rest zero).
+# in the setup) and a persistent fleece of the first half of base started,
+# its last chunks released by a discard and a flush of the fleece (the
+# next boot re-attaches it, checks that they stayed released, and compares
+# the rest of its view with base's stamp-0 data), the replica's writes
+# slowed by dm-delay (and base's for odd seeds), CRASH-READY, then VM
+# writes, FUA writes, flushes and idle pauses (the marks' lazy clearing).
+# The host lays a set out anew before its workload starts (base: colo-crash
+# init's stamp-0 data; the rest zero).
 . /tests/lib.sh
 
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^colo\.$1=//p"; }
@@ -64,6 +66,8 @@ tab_a() {
 TAB_B="0 $LEN colo primary $M/bb $CH 4 metadata $M/bm region_size $RS"
 # Set b's persistent fleece (buffer bf) needs its first half.
 FLEECE_CHUNKS=$((LEN / CH / 2))
+# Its last RELEASED chunks are released (a discard and a flush) before the run.
+RELEASED=4
 up() { dmsetup create --concise "$(slices "$1")" && dmsetup mknodes; }
 mk() { dmsetup create c --table "$1" && dmsetup mknodes c; }
 # st: the status fields of c in $1.. (after "0 LEN colo": $4 mode, ...)
@@ -107,8 +111,14 @@ if [ -n "$CHECK" ]; then
 			dmsetup create bfl --table "0 $LEN colo-fleece $M/bb $M/bf 1 reattach"
 		dmsetup mknodes bfl
 		t_diag "b: fleece $(dmsetup status bfl | cut -d' ' -f4-)"
+		# shellcheck disable=SC2046
+		set -- $(dmsetup status bfl)
+		check_eq "b: the chunks released and flushed before the run stayed released" \
+			$((FLEECE_CHUNKS - RELEASED)) "$5"
+		check_fails "b: the last of them reads EIO" \
+			dd if=$M/bfl of=/dev/null bs=4k skip=$((FLEECE_CHUNKS - 1)) count=1 iflag=direct
 		check "b: the fleece's view as at its start" \
-			colo-crash stamp0 $M/bfl $((FLEECE_CHUNKS * CH))
+			colo-crash stamp0 $M/bfl $(((FLEECE_CHUNKS - RELEASED) * CH))
 		dmsetup remove bfl
 		# shellcheck disable=SC2046
 		set -- $(st)
@@ -160,6 +170,10 @@ if [ -n "$RUN" ]; then
 			wait_field c 11 in-sync 120 && ts synced &&
 			dmsetup create bfl --table "0 $LEN colo-fleece $M/bb $M/bf 1 persistent" &&
 			dmsetup message bfl 0 needed 0-$((FLEECE_CHUNKS - 1)) &&
+			dmsetup mknodes bfl &&
+			blkdiscard -o $(((FLEECE_CHUNKS - RELEASED) * CH * 512)) \
+				-l $((RELEASED * CH * 512)) $M/bfl &&
+			colo-open -f $M/bfl &&
 			colo-crash setup $M/bj $M/c - "$seed" b c &&
 			# Slow replica writes (and, for some seeds, base writes):
 			# mirrored writes are in flight on one leg long after the
