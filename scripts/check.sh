@@ -101,7 +101,8 @@ if [ "$total_fail" != 0 ]; then
 	for s in "${suites[@]}"; do
 		{
 			grep -E -A6 '^not ok [0-9]' ".build/check-$s.log" |
-				grep -E '^not ok [0-9]|^#   ' | head -n 30
+				grep -E '^not ok [0-9]|^#   |^# expected: ' |
+				head -n 30
 			grep -E '^not ok - |^# console: ' ".build/check-$s.log" |
 				head -n 50
 		} 2>/dev/null | sed "s/^/$s: /"
