@@ -390,7 +390,9 @@ static int fleece_end_io(struct dm_target *ti, struct bio *bio,
  * needed    chunks still part of the view: all of them, or the ones a
  *           "needed" message listed, but the released ones
  * saved     chunks whose content at the start is in the buffer
- * released  chunks released by a discard
+ * released  chunks released by a discard; a persistent fleece counts a
+ *           release (here, in needed, saved and used) once its bit is
+ *           committed, after a flush of the fleece at the latest
  * used/total  buffer chunks in use (saves in flight included) / in all
  */
 static void fleece_status(struct dm_target *ti, status_type_t type,
