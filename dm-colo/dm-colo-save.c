@@ -21,7 +21,10 @@
  * completion, which sets H): it then finds H set too and goes to base.
  * Such a write waits for the hidden write even when a break lets the
  * other writes go (base must not change before H is set), as it would
- * wait for its own copy into hidden.
+ * wait for its own copy into hidden. On a persistent fleece a save ends
+ * once its map entry is on disk (commit_worker()); a write to a chunk
+ * released whose gone bit is not on disk yet copies nothing and waits for
+ * the commit that writes the bit (start_save()).
  *
  * A save that ends before its start returns lets its write go on at once,
  * where it is, with no hop: of the starter and the end, the second to
@@ -69,6 +72,12 @@ struct colo_save {
 	struct completion *waiter;	/* colo_save_chunks(); the same */
 	u64 chunk;
 	u64 slot;
+	/*
+	 * False for a persistent fleece's chunk released with its gone bit
+	 * not on disk yet: no slot and no copy, the save only waits for the
+	 * commit that writes the bit (start_save()).
+	 */
+	bool copies;
 	/*
 	 * The copy writes @cc's hidden too (an ingress write's chunk that
 	 * needs both): one read of base serves the copy-before-write into
@@ -500,7 +509,9 @@ static void save_end(struct colo_save *save, bool ok)
 	struct colo_fleece *fl = save->fl;
 	unsigned long flags;
 
-	if (!ok) {
+	if (!save->copies) {
+		/* Nothing was saved: the chunk's release is on disk. */
+	} else if (!ok) {
 		drop_slot(fl, save->chunk);
 	} else if (colo_fleece_state(fl) == COLO_FLEECE_ACTIVE) {
 		/* Its leaf was prepared when the save started. */
@@ -516,6 +527,18 @@ static void save_end(struct colo_save *save, bool ok)
 	/* Pairs with atomic_dec_and_test() in start_save(). */
 	if (atomic_dec_and_test(&save->ending))
 		save_finish(save);
+}
+
+/* Queue @save's end behind the map's next commit. Any context. */
+static void commit_save(struct colo_save *save)
+{
+	struct colo_fleece *fl = save->fl;
+	unsigned long flags;
+
+	spin_lock_irqsave(&fl->lock, flags);
+	list_add_tail(&save->commit_node, &fl->committing);
+	spin_unlock_irqrestore(&fl->lock, flags);
+	queue_work(fl->wq, &fl->commit_work);
 }
 
 /*
@@ -546,9 +569,8 @@ static void save_done(int read_err, unsigned long write_err, void *context)
 	}
 	spin_lock_irqsave(&fl->lock, flags);
 	colo_fleece_map_set(fl, save->slot, save->chunk);
-	list_add_tail(&save->commit_node, &fl->committing);
 	spin_unlock_irqrestore(&fl->lock, flags);
-	queue_work(fl->wq, &fl->commit_work);
+	commit_save(save);
 }
 
 /*
@@ -634,9 +656,35 @@ static bool save_shares_read(struct colo_fleece *fl, struct colo_c *cc,
 	return !colo_bitmap_prepare(&cc->hidden_map, chunk, gfp);
 }
 
+/* Take a free slot of the buffer for @chunk's save. */
+static int take_slot(struct colo_fleece *fl, u64 chunk, u64 *slot, gfp_t gfp)
+{
+	unsigned long flags;
+	int r;
+
+	spin_lock_irqsave(&fl->lock, flags);
+	r = colo_slots_get(&fl->free, slot);
+	spin_unlock_irqrestore(&fl->lock, flags);
+	if (r)
+		return r;
+	r = xa_err(xa_store_irq(&fl->slots, chunk, xa_mk_value(*slot), gfp));
+	if (r) {
+		spin_lock_irqsave(&fl->lock, flags);
+		colo_slots_put(&fl->free, *slot);
+		spin_unlock_irqrestore(&fl->lock, flags);
+	}
+	return r;
+}
+
 /*
  * Start the save of @chunk, which the caller holds exclusive (for @bio,
  * or a commit job), and with @hidden its copy into @cc's hidden too.
+ * A persistent fleece's chunk released with its gone bit not on disk yet
+ * is not copied: the commit that writes the bit frees the chunk's slot
+ * without the chunk's lock (chunk_gone()), so a copy still in flight would
+ * write a slot given to another chunk. Its save only waits for that
+ * commit, and its write then needs none; a crash before the commit brings
+ * the chunk back into the view, with base as it was.
  * Returns 1 when the save ended already and @bio, still holding the
  * chunk, goes on now; 0 when the save runs (its end lets @bio go or wakes
  * @waiter), or ended and woke @waiter, or a break let @bio go; -ENOSPC
@@ -650,7 +698,8 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	struct colo_save *save;
 	unsigned long flags;
 	bool first, ended, goes_on;
-	u64 slot;
+	bool copies = !fl->map || !colo_bitmap_test(&fl->released, chunk);
+	u64 slot = 0;
 	int r;
 
 	r = colo_bitmap_prepare(&fl->saved, chunk, gfp);
@@ -659,15 +708,13 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	save = kzalloc(sizeof(*save), gfp | __GFP_NOWARN);
 	if (!save)
 		return -ENOMEM;
-
-	spin_lock_irqsave(&fl->lock, flags);
-	r = colo_slots_get(&fl->free, &slot);
-	spin_unlock_irqrestore(&fl->lock, flags);
-	if (r)
-		goto bad_slot;
-	r = xa_err(xa_store_irq(&fl->slots, chunk, xa_mk_value(slot), gfp));
-	if (r)
-		goto bad_store;
+	if (copies) {
+		r = take_slot(fl, chunk, &slot, gfp);
+		if (r) {
+			kfree(save);
+			return r;
+		}
+	}
 
 	save->fl = fl;
 	save->cc = cc;
@@ -675,7 +722,8 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	save->waiter = waiter;
 	save->chunk = chunk;
 	save->slot = slot;
-	save->hidden = hidden;
+	save->copies = copies;
+	save->hidden = copies && hidden;
 	save->start = jiffies;
 	atomic_set(&save->ending, 2);
 	/* The save's own reference, dropped by save_finish(). */
@@ -689,21 +737,25 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 		queue_delayed_work(fl->wq, &fl->watchdog,
 				   msecs_to_jiffies(fl->timeout_ms));
 
-	src.bdev = fl->base->bdev;
-	src.sector = colo_chunk_to_sector(chunk, fl->chunk_shift);
-	src.count = colo_chunk_len(chunk, fl->ti->len, fl->chunk_shift);
-	dst.bdev = fl->buffer->bdev;
-	dst.sector = colo_fleece_slot_sector(fl, slot);
-	dst.count = src.count;
-	dst2 = src;
-	dst2.bdev = hidden ? cc->hidden->bdev : NULL;
-	colo_copy_start_two(&fl->copier, &save->copy, &src, &dst,
-			    hidden ? &dst2 : NULL, save_hidden_done, save_done,
-			    save);
+	if (copies) {
+		src.bdev = fl->base->bdev;
+		src.sector = colo_chunk_to_sector(chunk, fl->chunk_shift);
+		src.count = colo_chunk_len(chunk, fl->ti->len, fl->chunk_shift);
+		dst.bdev = fl->buffer->bdev;
+		dst.sector = colo_fleece_slot_sector(fl, slot);
+		dst.count = src.count;
+		dst2 = src;
+		dst2.bdev = save->hidden ? cc->hidden->bdev : NULL;
+		colo_copy_start_two(&fl->copier, &save->copy, &src, &dst,
+				    save->hidden ? &dst2 : NULL,
+				    save_hidden_done, save_done, save);
+	} else {
+		commit_save(save);
+	}
 	/* @save is off limits from here unless we are the last of two. */
 	ended = atomic_dec_and_test(&save->ending);
 	/* Started where it may sleep: the worker, or the commit. */
-	if (gfpflags_allow_blocking(gfp))
+	if (copies && gfpflags_allow_blocking(gfp))
 		WRITE_ONCE(fl->saves_inline, ended);
 	/* The copy still runs: its end finishes the save. */
 	if (!ended)
@@ -716,14 +768,6 @@ static int start_save(struct colo_fleece *fl, struct colo_c *cc,
 	save->bio = NULL;
 	save_finish(save);
 	return goes_on;
-
-bad_store:
-	spin_lock_irqsave(&fl->lock, flags);
-	colo_slots_put(&fl->free, slot);
-	spin_unlock_irqrestore(&fl->lock, flags);
-bad_slot:
-	kfree(save);
-	return r;
 }
 
 /* Every COLO_SAVE_PROBE-th save from map goes to the worker to look again. */

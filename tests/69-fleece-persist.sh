@@ -16,7 +16,8 @@
 # the buffer's map blocks behind a 3 s write delay, a write that needs a
 # save leaves base as it was until its map entry is written, and a flush
 # of the fleece after a discard ends once its gone bit is written, with the
-# status counting the release. Bad
+# status counting the release; a VM write to a chunk released that way
+# waits for its bit too, and saves nothing. Bad
 # tables are refused: persistent without a metadata device, reattach of a
 # buffer with no map, of another geometry. What a host crash leaves is
 # checked by the crash lanes (scripts/crash.sh, set b).
@@ -45,6 +46,12 @@ $LEN $LEN linear /dev/ram3 0" && dmsetup mknodes buf
 BUF=$M_/buf
 # The fleece's status fields after "colo-fleece": needed saved released used.
 fst() { dmsetup status f | cut -d' ' -f4-; }
+# With no I/O in flight and the releases committed (a flush): each saved
+# chunk holds a slot of the buffer, and nothing else does.
+saved_used() {	# DESC
+	set -- "$1" $(fst)
+	check_eq "$1: saved chunks equal buffer chunks used" "$4" "${6%/*}"
+}
 fleece() {	# OPTION: create f over $BUF
 	dmsetup create f --table "0 $LEN colo-fleece $B $BUF 1 $1" &&
 		dmsetup mknodes f
@@ -70,6 +77,7 @@ for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
 	# The status counts a release once its gone bit is on disk: a flush
 	# of the fleece waits for that.
 	check "chunk $chunk: a flush of the fleece" colo-open -f $M_/f
+	saved_used "chunk $chunk"
 	before=$(fst)
 	t_diag "chunk $chunk: status $before"
 	check "chunk $chunk: the fleece removed" dmsetup remove f
@@ -80,6 +88,7 @@ for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
 
 	# The colo device goes too, and comes back from its metadata.
 	colo-open -f $M_/f
+	saved_used "chunk $chunk, after the re-attach"
 	before=$(fst)
 	dmsetup remove f && dmsetup remove p
 	check "chunk $chunk: the primary loaded again" primary "$chunk"
@@ -220,6 +229,20 @@ check "order: 1 s into the flush, it waits for the map" kill -0 $pid
 wait $pid
 check_eq "order: the flush completes" 0 $?
 check_eq "order: then the status counts the release" \
+	"active $(($2 - 1)) $3 $(($4 + 1)) $5" "$(fst)"
+# A VM write to a chunk released whose gone bit is not written yet: no save
+# (the commit that writes the bit frees the chunk's slot), the write waits
+# for that commit, then goes to base.
+set -- $(fst)
+check "order: a discard of chunk 7" blkdiscard -o $((7 * 4096)) -l 4096 $M_/f
+dd if=/dev/urandom of=$M_/p bs=4k seek=7 count=1 oflag=direct 2>/dev/null &
+pid=$!
+sleep 1
+check "order: 1 s into a VM write to it, it waits for the map" kill -0 $pid
+wait $pid
+check_eq "order: the write completes" 0 $?
+check "order: a flush of the fleece" colo-open -f $M_/f
+check_eq "order: nothing saved for it, its release counted" \
 	"active $(($2 - 1)) $3 $(($4 + 1)) $5" "$(fst)"
 dmsetup remove f
 dmsetup remove buf
