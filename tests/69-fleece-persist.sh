@@ -7,11 +7,11 @@
 # discards); the fleece removed and re-attached ("reattach") with no write
 # between: the same status (taken after a flush of the fleece, which
 # waits for the releases' gone bits), and the checker again on the same
-# reference and released chunks; the colo device removed and loaded again from its
-# metadata, the fleece re-attached, the checker again; then a VM write with
-# no fleece attached: a re-attach is refused from then on. On a secondary
-# with metadata: ingress and VM writes, a re-attach, a failover whose
-# commit writes base: the view as at its start throughout. A "needed"
+# reference and released chunks; the colo device removed and loaded again
+# from its metadata, the fleece re-attached, the checker again; then a VM
+# write with no fleece attached: a re-attach is refused from then on. On a
+# secondary with metadata: ingress and VM writes, a re-attach, a failover
+# whose commit writes base: the view as at its start throughout. A "needed"
 # restriction survives a re-attach (the chunks outside it read EIO). With
 # the buffer's map blocks behind a 3 s write delay, a write that needs a
 # save leaves base as it was until its map entry is written, and a flush
@@ -52,6 +52,30 @@ saved_used() {	# DESC
 	set -- "$1" $(fst)
 	check_eq "$1: saved chunks equal buffer chunks used" "$4" "${6%/*}"
 }
+# released_waits CHUNK WHAT CMD...: a discard of CHUNK (4 KiB chunks),
+# which reads EIO at once, then CMD in the background; with the map behind
+# the delay, CMD still waits 1 s in for the gone bit. Once it and a flush
+# of the fleece completed, the status counts the release, nothing saved.
+released_waits() {
+	local c=$1 what=$2 before pid rc
+	shift 2
+	before=$(fst)
+	check "order: a discard of chunk $c" \
+		blkdiscard -o $((c * 4096)) -l 4096 $M_/f
+	check_fails "order: chunk $c reads EIO at once" \
+		dd if=$M_/f of=/dev/null bs=4k skip="$c" count=1 iflag=direct
+	"$@" > /dev/null 2>&1 &
+	pid=$!
+	sleep 1
+	check "order: 1 s into $what, it waits for the map" kill -0 $pid
+	wait $pid
+	rc=$?
+	check_eq "order: $what completes" 0 $rc
+	check "order: a flush of the fleece" colo-open -f $M_/f
+	set -- $before
+	check_eq "order: after $what, the status counts the release, nothing saved" \
+		"active $(($2 - 1)) $3 $(($4 + 1)) $5" "$(fst)"
+}
 fleece() {	# OPTION: create f over $BUF
 	dmsetup create f --table "0 $LEN colo-fleece $B $BUF 1 $1" &&
 		dmsetup mknodes f
@@ -87,7 +111,8 @@ for chunk in ${COLO_T_FLEECE_CHUNKS:-1 8 128}; do
 	fleece_checker "chunk $chunk: after the re-attach" $M_/p "$chunk" --discard
 
 	# The colo device goes too, and comes back from its metadata.
-	colo-open -f $M_/f
+	check "chunk $chunk, after the re-attach: a flush of the fleece" \
+		colo-open -f $M_/f
 	saved_used "chunk $chunk, after the re-attach"
 	before=$(fst)
 	dmsetup remove f && dmsetup remove p
@@ -216,34 +241,13 @@ check_eq "order: the fleece holds the old data" "$old" "$(chunk_sum $M_/f 5)"
 dmsetup remove f
 check "order: re-attached" fleece reattach
 check_eq "order: the re-attached fleece holds the old data" "$old" "$(chunk_sum $M_/f 5)"
-# A release: the discard reads EIO at once, its gone bit goes to the map
-# (behind the delay) with the next commit, and a flush of the fleece ends
-# after it, with the status counting the release.
-set -- $(fst)
-check "order: a discard of chunk 6" blkdiscard -o $((6 * 4096)) -l 4096 $M_/f
-check_fails "order: chunk 6 reads EIO at once" \
-	dd if=$M_/f of=/dev/null bs=4k skip=6 count=1 iflag=direct
-colo-open -f $M_/f & pid=$!
-sleep 1
-check "order: 1 s into the flush, it waits for the map" kill -0 $pid
-wait $pid
-check_eq "order: the flush completes" 0 $?
-check_eq "order: then the status counts the release" \
-	"active $(($2 - 1)) $3 $(($4 + 1)) $5" "$(fst)"
-# A VM write to a chunk released whose gone bit is not written yet: no save
-# (the commit that writes the bit frees the chunk's slot), the write waits
-# for that commit, then goes to base.
-set -- $(fst)
-check "order: a discard of chunk 7" blkdiscard -o $((7 * 4096)) -l 4096 $M_/f
-dd if=/dev/urandom of=$M_/p bs=4k seek=7 count=1 oflag=direct 2>/dev/null &
-pid=$!
-sleep 1
-check "order: 1 s into a VM write to it, it waits for the map" kill -0 $pid
-wait $pid
-check_eq "order: the write completes" 0 $?
-check "order: a flush of the fleece" colo-open -f $M_/f
-check_eq "order: nothing saved for it, its release counted" \
-	"active $(($2 - 1)) $3 $(($4 + 1)) $5" "$(fst)"
+# A release's gone bit goes to the map (behind the delay) with the next
+# commit: a flush of the fleece ends after it; so does a VM write to the
+# chunk, which saves nothing (that commit frees the chunk's slot), then
+# goes to base.
+released_waits 6 "a flush of the fleece" colo-open -f $M_/f
+released_waits 7 "a VM write to the chunk" \
+	dd if=/dev/urandom of=$M_/p bs=4k seek=7 count=1 oflag=direct
 dmsetup remove f
 dmsetup remove buf
 buf_up

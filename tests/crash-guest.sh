@@ -110,11 +110,12 @@ if [ -n "$CHECK" ]; then
 		check "b: the persistent fleece re-attached" \
 			dmsetup create bfl --table "0 $LEN colo-fleece $M/bb $M/bf 1 reattach"
 		dmsetup mknodes bfl
-		t_diag "b: fleece $(dmsetup status bfl | cut -d' ' -f4-)"
 		# shellcheck disable=SC2046
 		set -- $(dmsetup status bfl)
+		shift 3
+		t_diag "b: fleece $*"
 		check_eq "b: the chunks released and flushed before the run stayed released" \
-			$((FLEECE_CHUNKS - RELEASED)) "$5"
+			$((FLEECE_CHUNKS - RELEASED)) "$2"
 		check_fails "b: the last of them reads EIO" \
 			dd if=$M/bfl of=/dev/null bs=4k skip=$((FLEECE_CHUNKS - 1)) count=1 iflag=direct
 		check "b: the fleece's view as at its start" \
