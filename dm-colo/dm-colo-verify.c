@@ -198,7 +198,7 @@ static int verify_held(struct colo_c *cc, struct colo_chunk_job *job)
 	struct base_read br;
 	sector_t start, count;
 	size_t off, len;
-	u64 c, n;
+	u64 c, n, compared;
 	int r;
 
 	colo_chunk_job_grow(job, verify_wants);
@@ -238,15 +238,21 @@ static int verify_held(struct colo_c *cc, struct colo_chunk_job *job)
 		    colo_bitmap_set(&v->found, c))
 			n++;
 	}
-	if (n) {
-		WRITE_ONCE(v->different, v->different + n);
+	if (n)
 		mark_found(cc, job);
-	}
-	n = job->last - job->chunk + 1;
+	compared = job->last - job->chunk + 1;
 	v->cursor = job->last + 1;
 	colo_rate_charge(&v->rate, to_bytes(count));
 	colo_chunk_job_put(job);
-	WRITE_ONCE(v->verified, v->verified + n);
+	WRITE_ONCE(v->verified, v->verified + compared);
+	/*
+	 * The extent counts as compared before its differences count: pairs
+	 * with smp_rmb() in colo_verify_status(), which reads different
+	 * first, so a status never shows more different than compared.
+	 */
+	smp_wmb();
+	if (n)
+		WRITE_ONCE(v->different, v->different + n);
 	return 0;
 }
 
@@ -535,11 +541,23 @@ void colo_verify_status(struct colo_c *cc, char *result, unsigned int maxlen,
 {
 	struct colo_verify *v = &cc->verify;
 	unsigned int sz = *psz;
+	u64 different, verified;
 
+	/*
+	 * Without a lock: different first. Pairs with smp_wmb() in
+	 * verify_held(): an extent's differences are seen only with the
+	 * extent counted as compared. A start resets both while the work
+	 * item is parked; a status taken meanwhile may mix the passes, so
+	 * different is shown at most verified.
+	 */
+	different = READ_ONCE(v->different);
+	/* Pairs with smp_wmb() in verify_held(). */
+	smp_rmb();
+	verified = READ_ONCE(v->verified);
 	DMEMIT(" %s %llu/%llu %llu", verify_state_names[READ_ONCE(v->state)],
-	       (unsigned long long)READ_ONCE(v->verified),
+	       (unsigned long long)verified,
 	       (unsigned long long)READ_ONCE(v->to_verify),
-	       (unsigned long long)READ_ONCE(v->different));
+	       (unsigned long long)min(different, verified));
 	*psz = sz;
 }
 
