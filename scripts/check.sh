@@ -20,10 +20,10 @@
 # taking the next from the list when one ends; a suite's output is printed
 # whole when it ends, and kept in .build/check-<suite>.log. A VM lane
 # under TCG used about one host core of two (its guest waits on delays,
-# timers and its own second vCPU), so two lanes side by side each took
-# about as long as alone (a cold run from a bare machine, 2026-12-07:
-# vm-6.1 1331 s beside vm-debug, 1271 s alone the day before; the whole
-# of make check 47 minutes, was 75 in CI one by one). They share no build
+# timers and its own second vCPU), so two lanes side by side end sooner
+# than one after the other, though each runs slower: in a warm run
+# (2026-12-07) vm-6.1 took 1919 s beside vm-debug and vm-6.12, 1271 s
+# alone; make check took 47 to 49 minutes, 75 in CI one by one. They share no build
 # directory: each kernel's module and initramfs live in .build/<kver>/,
 # and everything the lanes share (userspace/, tests/src/, both kernels'
 # modules) is built before they start, so their own builds find it done.
