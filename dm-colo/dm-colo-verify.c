@@ -251,8 +251,7 @@ static int verify_held(struct colo_c *cc, struct colo_chunk_job *job)
 	 * first, so a status never shows more different than compared.
 	 */
 	smp_wmb();
-	if (n)
-		WRITE_ONCE(v->different, v->different + n);
+	WRITE_ONCE(v->different, v->different + n);
 	return 0;
 }
 
@@ -544,11 +543,10 @@ void colo_verify_status(struct colo_c *cc, char *result, unsigned int maxlen,
 	u64 different, verified;
 
 	/*
-	 * Without a lock: different first. Pairs with smp_wmb() in
-	 * verify_held(): an extent's differences are seen only with the
-	 * extent counted as compared. A start resets both while the work
-	 * item is parked; a status taken meanwhile may mix the passes, so
-	 * different is shown at most verified.
+	 * Without a lock, different first: an extent's differences are seen
+	 * only with the extent counted as compared. A start resets both
+	 * while the work item is parked; a status taken meanwhile may mix
+	 * the passes, so different is shown at most verified.
 	 */
 	different = READ_ONCE(v->different);
 	/* Pairs with smp_wmb() in verify_held(). */

@@ -53,7 +53,12 @@ run_suite() {
 	dkms) scripts/dkms-check.sh ;;
 	deb) scripts/deb-check.sh ;;
 	kunit) scripts/kunit.sh ;;
-	vm-*) scripts/vm.sh --kernel "${1#vm-}" --timeout "${COLO_VM_TIMEOUT:-3600}" ;;
+	vm-*)
+		scripts/vm.sh --kernel "${1#vm-}" --timeout "${COLO_VM_TIMEOUT:-3600}"
+		local rc=$?
+		# How the debug kernel's background build went (debug_prebuild()).
+		[ "$1" != vm-debug ] || grep -h '^# debug-kernel:' .build/debug-kernel.log 2> /dev/null
+		return $rc ;;
 	crash-*) scripts/crash.sh --kernel "${1#crash-}" --points "${COLO_CRASH_POINTS:-40}" ;;
 	*) echo "check: unknown suite $1"; return 2 ;;
 	esac
